@@ -1,0 +1,219 @@
+package main
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// builtinCAName is the KV name of the generated CA.
+const builtinCAName = "builtin"
+
+// Contexts bind sealed keys to their purpose, so one sealed value cannot be
+// passed off as another.
+const (
+	sealContextIssuingKey = "builtin-ca/issuing-key"
+	sealContextRootKey    = "builtin-ca/root-key"
+)
+
+// loadCA returns the CA the configuration asks for: the admin's own, or the
+// built-in one, generated on first use.
+func (p *Plugin) loadCA(c *configuration) (*pki.CA, error) {
+	if c.usesCustomCA() {
+		return c.customCA(p.now())
+	}
+	key, err := sealbox.NewKey(c.EncryptionSecret)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := p.store.GetCA(builtinCAName)
+	if errors.Is(err, store.ErrNotFound) {
+		stored, err = p.createBuiltinCA(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p.openBuiltinCA(stored, key)
+}
+
+// createBuiltinCA generates the built-in hierarchy exactly once for the whole
+// cluster: under a cluster lock, and stored only if no other node stored one
+// first.
+func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
+	mutex, err := p.newMutex("certs-builtin-ca")
+	if err != nil {
+		return nil, err
+	}
+	mutex.Lock()
+	defer mutex.Unlock()
+
+	if existing, err := p.store.GetCA(builtinCAName); err == nil {
+		return existing, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+
+	siteName := ""
+	if cfg := p.API.GetConfig(); cfg != nil && cfg.TeamSettings.SiteName != nil {
+		siteName = *cfg.TeamSettings.SiteName
+	}
+	h, err := pki.GenerateHierarchy(siteName, p.now())
+	if err != nil {
+		return nil, fmt.Errorf("generate the built-in CA: %w", err)
+	}
+	issuingKey, err := sealPrivateKey(key, h.IssuingKey, sealContextIssuingKey)
+	if err != nil {
+		return nil, err
+	}
+	rootKey, err := sealPrivateKey(key, h.RootKey, sealContextRootKey)
+	if err != nil {
+		return nil, err
+	}
+	record := &store.CA{
+		Chain:       [][]byte{h.Issuing.Raw, h.Root.Raw},
+		IssuingKeys: []store.SealedKey{issuingKey},
+		RootKeys:    []store.SealedKey{rootKey},
+		CreatedAt:   p.now(),
+	}
+	created, err := p.store.CreateCA(builtinCAName, record)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		// A node that does not share our lock (an older version) won.
+		return p.store.GetCA(builtinCAName)
+	}
+	p.API.LogInfo("Generated the built-in certificate authority", "root", h.Root.Subject.String(), "fingerprint", pki.Fingerprint(h.Root))
+	return record, nil
+}
+
+// openBuiltinCA decrypts the issuing key with the current secret. Copies
+// sealed under an earlier secret are dropped once the current one works.
+func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, error) {
+	chain := make([]*x509.Certificate, 0, len(stored.Chain))
+	for _, der := range stored.Chain {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("the stored CA certificate is corrupt: %w", err)
+		}
+		chain = append(chain, cert)
+	}
+	sealed, ok := findSealed(stored.IssuingKeys, key.ID())
+	if !ok {
+		return nil, errors.New("the built-in CA key was encrypted with a different encryption secret; restore the previous secret in the plugin settings")
+	}
+	signer, err := openPrivateKey(key, sealed, sealContextIssuingKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA(chain, signer, p.now())
+	if err != nil {
+		return nil, fmt.Errorf("the built-in CA cannot sign: %w", err)
+	}
+	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 {
+		p.dropStaleSealedKeys(key.ID())
+	}
+	return ca, nil
+}
+
+// resealBuiltinCA adds copies of the CA keys sealed under newSecret, so the
+// CA survives a change of the encryption secret. The old copies stay until
+// the new secret is in use (the save could still fail).
+func (p *Plugin) resealBuiltinCA(oldSecret, newSecret string) error {
+	if _, err := p.store.GetCA(builtinCAName); errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	oldKey, err := sealbox.NewKey(oldSecret)
+	if err != nil {
+		return err
+	}
+	newKey, err := sealbox.NewKey(newSecret)
+	if err != nil {
+		return err
+	}
+	return p.store.UpdateCA(builtinCAName, func(ca *store.CA) error {
+		var err error
+		if ca.IssuingKeys, err = resealed(ca.IssuingKeys, oldKey, newKey, sealContextIssuingKey); err != nil {
+			return err
+		}
+		ca.RootKeys, err = resealed(ca.RootKeys, oldKey, newKey, sealContextRootKey)
+		return err
+	})
+}
+
+func (p *Plugin) dropStaleSealedKeys(keyID string) {
+	err := p.store.UpdateCA(builtinCAName, func(ca *store.CA) error {
+		ca.IssuingKeys = keepSealed(ca.IssuingKeys, keyID)
+		ca.RootKeys = keepSealed(ca.RootKeys, keyID)
+		return nil
+	})
+	if err != nil {
+		p.API.LogWarn("Could not drop CA keys sealed under a previous encryption secret", "error", err.Error())
+	}
+}
+
+func resealed(keys []store.SealedKey, oldKey, newKey *sealbox.Key, context string) ([]store.SealedKey, error) {
+	if len(keys) == 0 {
+		return keys, nil
+	}
+	if _, ok := findSealed(keys, newKey.ID()); ok {
+		return keys, nil
+	}
+	sealed, ok := findSealed(keys, oldKey.ID())
+	if !ok {
+		return nil, errors.New("the stored CA key is not encrypted with the current secret")
+	}
+	plain, err := oldKey.Open(sealed.Sealed, context)
+	if err != nil {
+		return nil, err
+	}
+	again, err := newKey.Seal(plain, context)
+	if err != nil {
+		return nil, err
+	}
+	return append(keys, store.SealedKey{KeyID: newKey.ID(), Sealed: again}), nil
+}
+
+func findSealed(keys []store.SealedKey, keyID string) (store.SealedKey, bool) {
+	for _, k := range keys {
+		if k.KeyID == keyID {
+			return k, true
+		}
+	}
+	return store.SealedKey{}, false
+}
+
+func keepSealed(keys []store.SealedKey, keyID string) []store.SealedKey {
+	var kept []store.SealedKey
+	for _, k := range keys {
+		if k.KeyID == keyID {
+			kept = append(kept, k)
+		}
+	}
+	return kept
+}
+
+func sealPrivateKey(key *sealbox.Key, signer crypto.Signer, context string) (store.SealedKey, error) {
+	der, err := pki.MarshalPrivateKey(signer)
+	if err != nil {
+		return store.SealedKey{}, err
+	}
+	sealed, err := key.Seal(der, context)
+	if err != nil {
+		return store.SealedKey{}, err
+	}
+	return store.SealedKey{KeyID: key.ID(), Sealed: sealed}, nil
+}
+
+func openPrivateKey(key *sealbox.Key, sealed store.SealedKey, context string) (crypto.Signer, error) {
+	der, err := key.Open(sealed.Sealed, context)
+	if err != nil {
+		return nil, fmt.Errorf("the stored CA key cannot be decrypted: %w", err)
+	}
+	return pki.ParsePrivateKeyDER(der)
+}

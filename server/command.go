@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
+	"github.com/mattermost/mattermost/server/public/pluginapi/experimental/command"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+const commandTrigger = "cert"
+
+// commandHandler runs one subcommand and returns the reply. An error is shown
+// to the user as it is, so it must be written for them.
+type commandHandler func(ctx context.Context, args *model.CommandArgs, params []string) (string, error)
+
+type subcommand struct {
+	name    string
+	hint    string
+	help    string
+	handler commandHandler
+}
+
+func (p *Plugin) subcommands() []subcommand {
+	return []subcommand{
+		{"download", "", "Get a one-time link to create a certificate and download it as a PKCS#12 file", p.commandDownload},
+		{"list", "", "List your certificates", p.commandList},
+		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
+		{"help", "", "Show how to use /cert", p.commandHelp},
+		{"about", "", "Show the plugin version", p.commandAbout},
+	}
+}
+
+// command is the /cert registration with its autocomplete.
+func (p *Plugin) command() *model.Command {
+	root := model.NewAutocompleteData(commandTrigger, "[command]", "Client certificates: download, list, revoke, help")
+	for _, sc := range p.subcommands() {
+		data := model.NewAutocompleteData(sc.name, sc.hint, sc.help)
+		if sc.name == "revoke" {
+			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
+		}
+		root.AddCommand(data)
+	}
+	iconData, err := command.GetIconData(&p.client.System, "assets/icon.svg")
+	if err != nil {
+		p.API.LogWarn("Could not load the command icon", "error", err.Error())
+	}
+	return &model.Command{
+		Trigger:              commandTrigger,
+		DisplayName:          "Client Certificates",
+		Description:          "Get and manage your client certificates.",
+		AutoComplete:         true,
+		AutoCompleteDesc:     "Available commands: download, list, revoke, help, about",
+		AutoCompleteHint:     "[command]",
+		AutocompleteData:     root,
+		AutocompleteIconData: iconData,
+	}
+}
+
+// ExecuteCommand dispatches /cert. Replies are ephemeral posts from the bot.
+func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
+	fields := strings.Fields(args.Command)
+	name := "help"
+	var params []string
+	if len(fields) > 1 {
+		name = strings.ToLower(fields[1])
+		params = fields[2:]
+	}
+
+	var handler commandHandler
+	for _, sc := range p.subcommands() {
+		if sc.name == name {
+			handler = sc.handler
+		}
+	}
+	var reply string
+	if handler == nil {
+		reply = fmt.Sprintf("Unknown command `%s`.\n\n%s", name, p.helpText())
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		reply, err = handler(ctx, args, params)
+		if err != nil {
+			reply = "⚠️ " + err.Error()
+		}
+	}
+	p.postEphemeral(args, reply)
+	return &model.CommandResponse{}, nil
+}
+
+func (p *Plugin) helpText() string {
+	var b strings.Builder
+	b.WriteString("#### Client certificates\n")
+	for _, sc := range p.subcommands() {
+		usage := "/" + commandTrigger + " " + sc.name
+		if sc.hint != "" {
+			usage += " " + sc.hint
+		}
+		fmt.Fprintf(&b, "- `%s`: %s\n", usage, sc.help)
+	}
+	b.WriteString("\nThe CA chain to trust is at " + p.siteURL() + "/plugins/" + manifest.Id + "/ca.pem")
+	return b.String()
+}
+
+func (p *Plugin) commandHelp(context.Context, *model.CommandArgs, []string) (string, error) {
+	return p.helpText(), nil
+}
+
+func (p *Plugin) commandAbout(context.Context, *model.CommandArgs, []string) (string, error) {
+	return command.BuildInfo(*manifest)
+}
+
+func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) > 0 {
+		return "", errors.New("`/cert download` takes no arguments.")
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	link, expires, err := p.mintIssueLink(s, args.UserId)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Here is your one-time link to create a client certificate: [Get my certificate](%s)\n\n"+
+		"It works once and expires in %d minutes (%s). Open it in your browser, "+
+		"download the file and note the passphrase it shows you: it is shown only once.",
+		link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST")), nil
+}
+
+// mintIssueLink returns a single-use enrollment link for userID.
+func (p *Plugin) mintIssueLink(s *services, userID string) (string, time.Time, error) {
+	siteURL := p.siteURL()
+	if siteURL == "" {
+		return "", time.Time{}, errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
+	}
+	token, claims, err := s.minter.Mint(userID, linktoken.PurposeIssue, defaultProfileName, s.config.linkLifetime())
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return siteURL + "/plugins/" + manifest.Id + routeIssue + "?token=" + url.QueryEscape(token), claims.ExpiresAt.Time, nil
+}
+
+func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	certs, err := p.store.ListCertificates(store.MattermostUser(args.UserId))
+	if err != nil {
+		p.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
+		return "", errors.New("your certificates could not be listed right now; please try again.")
+	}
+	if len(certs) == 0 {
+		return "You have no certificates yet. Run `/cert download` to get one.", nil
+	}
+	now := p.now()
+	var b strings.Builder
+	b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State |\n|:--|:--|:--|:--|\n")
+	for i := len(certs) - 1; i >= 0; i-- {
+		c := certs[i]
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+	}
+	return b.String(), nil
+}
+
+func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 {
+		return "", errors.New("usage: `/cert revoke <serial>`; `/cert list` shows your serials.")
+	}
+	serial := pki.NormalizeSerial(params[0])
+	if serial == "" {
+		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", markdownCell(params[0]))
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	record, err := p.revokeOwnCertificate(ctx, s, store.MattermostUser(args.UserId), serial, "revoked by its owner", args.UserId)
+	switch {
+	case errors.Is(err, errNotOwner), errors.Is(err, errAlreadyRevoked):
+		return "", fmt.Errorf("%s (`%s`).", capitalize(err.Error()), serial)
+	case err != nil:
+		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
+		return "", errors.New("the certificate could not be revoked right now; please try again.")
+	}
+	p.API.LogInfo("Certificate revoked by its owner", "user_id", args.UserId, "serial", serial)
+	return fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject)), nil
+}
+
+// siteURL is the server's public URL without a trailing slash.
+func (p *Plugin) siteURL() string {
+	cfg := p.API.GetConfig()
+	if cfg == nil || cfg.ServiceSettings.SiteURL == nil {
+		return ""
+	}
+	return strings.TrimRight(*cfg.ServiceSettings.SiteURL, "/")
+}
+
+// markdownCell keeps user-influenced text from breaking a Markdown table or
+// injecting formatting.
+func markdownCell(s string) string {
+	r := strings.NewReplacer("|", "\\|", "`", "'", "\n", " ", "\r", " ")
+	return r.Replace(s)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+)
+
+// run executes a /cert command as username and returns the bot's reply.
+func (env *testEnv) run(username, command string) string {
+	env.t.Helper()
+	resp, appErr := env.p.ExecuteCommand(nil, &model.CommandArgs{
+		Command:   command,
+		UserId:    env.user(username).Id,
+		ChannelId: "channel1",
+		RootId:    "root1",
+	})
+	require.Nil(env.t, appErr)
+	require.NotNil(env.t, resp)
+	post := env.lastEphemeral()
+	require.Equal(env.t, testBotID, post.UserId, "replies come from the bot")
+	require.Equal(env.t, "channel1", post.ChannelId)
+	require.Equal(env.t, "root1", post.RootId, "replies stay in the thread")
+	require.Equal(env.t, env.user(username).Id, post.GetProp("to"))
+	return post.Message
+}
+
+var linkPattern = regexp.MustCompile(`https://chat\.example\.com/plugins/certs/issue\?token=[A-Za-z0-9_.-]+`)
+
+func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
+	env := newTestEnv(t)
+	reply := env.run("alice", "/cert download")
+	link := linkPattern.FindString(reply)
+	require.NotEmpty(t, link, reply)
+	assert.Contains(t, reply, "expires in 5 minutes")
+
+	u, err := url.Parse(link)
+	require.NoError(t, err)
+	s, err := env.p.getServices()
+	require.NoError(t, err)
+	claims, err := s.minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
+	require.NoError(t, err)
+	assert.Equal(t, env.user("alice").Id, claims.UserID())
+	assert.NotEmpty(t, claims.ID)
+	assert.WithinDuration(t, env.now().Add(5*60e9), claims.ExpiresAt.Time, 1e9)
+
+	// Two links are two different tokens.
+	other := linkPattern.FindString(env.run("alice", "/cert download"))
+	assert.NotEqual(t, link, other)
+}
+
+func TestCommandDownloadRejectsArguments(t *testing.T) {
+	env := newTestEnv(t)
+	reply := env.run("alice", "/cert download now please")
+	assert.Contains(t, reply, "takes no arguments")
+	assert.NotRegexp(t, linkPattern, reply)
+}
+
+func TestCommandListAndRevoke(t *testing.T) {
+	env := newTestEnv(t)
+	assert.Contains(t, env.run("alice", "/cert list"), "no certificates yet")
+
+	first := env.issueJSON(env.token("alice")).Serial
+	second := env.issueJSON(env.token("alice")).Serial
+	list := env.run("alice", "/cert list")
+	assert.Contains(t, list, "`"+first+"`")
+	assert.Contains(t, list, "`"+second+"`")
+	assert.Contains(t, list, "CN=alice")
+	assert.Equal(t, 2, strings.Count(list, "| issued |"))
+
+	// Bob cannot see or revoke Alice's certificates.
+	assert.NotContains(t, env.run("bob", "/cert list"), first)
+	reply := env.run("bob", "/cert revoke "+first)
+	assert.Contains(t, reply, "No certificate with this serial belongs to you")
+	record, err := env.p.store.GetCertificate(first)
+	require.NoError(t, err)
+	assert.Equal(t, "issued", string(record.State))
+
+	// Serials are accepted as people paste them.
+	colons := strings.ToUpper(strings.Join(regexp.MustCompile(`..?`).FindAllString(first, -1), ":"))
+	reply = env.run("alice", "/cert revoke "+colons)
+	assert.Contains(t, reply, "is now revoked")
+	assert.Contains(t, env.run("alice", "/cert list"), "| revoked |")
+	assert.Contains(t, env.run("alice", "/cert revoke "+first), "already revoked")
+
+	record, err = env.p.store.GetCertificate(first)
+	require.NoError(t, err)
+	assert.Equal(t, "revoked", string(record.State))
+	assert.Equal(t, env.user("alice").Id, record.RevokedBy)
+	require.NotNil(t, record.RevokedAt)
+}
+
+func TestCommandRevokeBadArguments(t *testing.T) {
+	env := newTestEnv(t)
+	assert.Contains(t, env.run("alice", "/cert revoke"), "usage: `/cert revoke <serial>`")
+	assert.Contains(t, env.run("alice", "/cert revoke a b"), "usage")
+	assert.Contains(t, env.run("alice", "/cert revoke zz|top"), "is not a certificate serial")
+	assert.Contains(t, env.run("alice", "/cert revoke 0"), "is not a certificate serial")
+	assert.Contains(t, env.run("alice", "/cert revoke 1234abcd"), "No certificate")
+}
+
+func TestCommandHelpAndUnknown(t *testing.T) {
+	env := newTestEnv(t)
+	help := env.run("alice", "/cert help")
+	for _, sub := range []string{"download", "list", "revoke <serial>", "help", "about"} {
+		assert.Contains(t, help, "/cert "+sub)
+	}
+	assert.Contains(t, help, testSiteURL+"/plugins/certs/ca.pem")
+	assert.Equal(t, help, env.run("alice", "/cert"))
+
+	unknown := env.run("alice", "/cert frobnicate")
+	assert.Contains(t, unknown, "Unknown command `frobnicate`")
+	assert.Contains(t, unknown, "/cert download")
+}
+
+func TestCommandAbout(t *testing.T) {
+	env := newTestEnv(t)
+	assert.Contains(t, env.run("alice", "/cert about"), manifest.Version)
+}
+
+func TestCommandWhileMisconfigured(t *testing.T) {
+	env := newTestEnv(t)
+	msg := "Key type: unknown"
+	env.p.services.Store(nil)
+	env.p.setupErr.Store(&msg)
+	reply := env.run("alice", "/cert download")
+	assert.Contains(t, reply, "administrator")
+	assert.Contains(t, reply, msg)
+}
+
+func TestCommandRegistrationHasAutocomplete(t *testing.T) {
+	env := newTestEnv(t)
+	bundle := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(bundle, "assets"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bundle, "assets", "icon.svg"), []byte("<svg/>"), 0o600))
+	env.api.On("GetBundlePath").Return(bundle, nil)
+
+	cmd := env.p.command()
+	assert.Equal(t, "cert", cmd.Trigger)
+	assert.True(t, cmd.AutoComplete)
+	assert.True(t, strings.HasPrefix(cmd.AutocompleteIconData, "data:image/svg+xml;base64,"))
+	require.NoError(t, cmd.AutocompleteData.IsValid())
+	var names []string
+	for _, sub := range cmd.AutocompleteData.SubCommands {
+		names = append(names, sub.Trigger)
+		assert.NotEmpty(t, sub.HelpText)
+		if sub.Trigger == "revoke" {
+			require.Len(t, sub.Arguments, 1)
+			dyn, ok := sub.Arguments[0].Data.(*model.AutocompleteDynamicListArg)
+			require.True(t, ok)
+			assert.Equal(t, "/plugins/certs/api/v1/autocomplete/serials", dyn.FetchURL)
+		}
+	}
+	assert.Equal(t, []string{"download", "list", "revoke", "help", "about"}, names)
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// Bounds of the numeric settings.
+const (
+	minLinkLifetimeMinutes = 1
+	maxLinkLifetimeMinutes = 60
+	minValidityDays        = 1
+	maxValidityDays        = 3650
+	minSecretLength        = 32
+)
+
+// configuration is the plugin's settings as the System Console saves them.
+// A value is never modified after it is published: changes build a new one.
+type configuration struct {
+	LinkLifetimeMinutes     flexInt `json:"LinkLifetimeMinutes"`
+	CertificateValidityDays flexInt `json:"CertificateValidityDays"`
+	KeyType                 string  `json:"KeyType"`
+	PKCS12Format            string  `json:"PKCS12Format"`
+	CACertificatePEM        string  `json:"CACertificatePEM"`
+	CAPrivateKeyPEM         string  `json:"CAPrivateKeyPEM"`
+	LinkSigningSecret       string  `json:"LinkSigningSecret"`
+	EncryptionSecret        string  `json:"EncryptionSecret"`
+}
+
+// Clone returns a copy that can be changed without touching the original.
+func (c *configuration) Clone() *configuration {
+	clone := *c
+	return &clone
+}
+
+// setDefaults fills settings left empty, as the System Console may leave
+// them when the plugin is installed without its settings page being saved.
+func (c *configuration) setDefaults() {
+	if c.LinkLifetimeMinutes == 0 {
+		c.LinkLifetimeMinutes = 5
+	}
+	if c.CertificateValidityDays == 0 {
+		c.CertificateValidityDays = 365
+	}
+	if c.KeyType == "" {
+		c.KeyType = string(pki.KeyECDSAP256)
+	}
+	if c.PKCS12Format == "" {
+		c.PKCS12Format = string(pki.PKCS12Compatible)
+	}
+}
+
+// IsValid checks every setting and names the first one that is wrong, in
+// words an admin can act on.
+func (c *configuration) IsValid() error {
+	if c.LinkLifetimeMinutes < minLinkLifetimeMinutes || c.LinkLifetimeMinutes > maxLinkLifetimeMinutes {
+		return fmt.Errorf("Link lifetime must be between %d and %d minutes (got %d)", minLinkLifetimeMinutes, maxLinkLifetimeMinutes, c.LinkLifetimeMinutes)
+	}
+	if c.CertificateValidityDays < minValidityDays || c.CertificateValidityDays > maxValidityDays {
+		return fmt.Errorf("Certificate validity must be between %d and %d days (got %d)", minValidityDays, maxValidityDays, c.CertificateValidityDays)
+	}
+	if _, err := pki.ParseKeyType(c.KeyType); err != nil {
+		return fmt.Errorf("Key type: %w", err)
+	}
+	if _, err := pki.ParsePKCS12Format(c.PKCS12Format); err != nil {
+		return fmt.Errorf("PKCS#12 format: %w", err)
+	}
+	if c.LinkSigningSecret != "" && len(c.LinkSigningSecret) < minSecretLength {
+		return fmt.Errorf("Link signing secret must be at least %d characters; use Regenerate", minSecretLength)
+	}
+	if c.EncryptionSecret != "" && len(c.EncryptionSecret) < minSecretLength {
+		return fmt.Errorf("Encryption secret must be at least %d characters; use Regenerate", minSecretLength)
+	}
+	if _, err := c.customCA(time.Now()); err != nil {
+		return err
+	}
+	return nil
+}
+
+// usesCustomCA reports whether the admin supplied a CA instead of the
+// built-in one.
+func (c *configuration) usesCustomCA() bool {
+	return strings.TrimSpace(c.CACertificatePEM) != "" || strings.TrimSpace(c.CAPrivateKeyPEM) != ""
+}
+
+// customCA parses the configured CA, or returns nil when none is configured.
+func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
+	if !c.usesCustomCA() {
+		return nil, nil
+	}
+	if strings.TrimSpace(c.CACertificatePEM) == "" {
+		return nil, errors.New("CA certificate chain: paste the CA certificate that belongs to the private key")
+	}
+	if strings.TrimSpace(c.CAPrivateKeyPEM) == "" {
+		return nil, errors.New("CA private key: paste the private key of the CA certificate")
+	}
+	chain, err := pki.ParseCertificatesPEM([]byte(c.CACertificatePEM))
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate chain: %w", err)
+	}
+	key, err := pki.ParsePrivateKeyPEM([]byte(c.CAPrivateKeyPEM))
+	if err != nil {
+		return nil, fmt.Errorf("CA private key: %w", err)
+	}
+	ca, err := pki.NewCA(chain, key, now)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate and key: %w", err)
+	}
+	return ca, nil
+}
+
+func (c *configuration) linkLifetime() time.Duration {
+	return time.Duration(c.LinkLifetimeMinutes) * time.Minute
+}
+
+func (c *configuration) certificateValidity() time.Duration {
+	return time.Duration(c.CertificateValidityDays) * 24 * time.Hour
+}
+
+// configurationFromMap decodes the plugin's section of the server config the
+// way the server's LoadPluginConfiguration does (keys are matched without
+// regard to case), then fills defaults.
+func configurationFromMap(settings map[string]any) (*configuration, error) {
+	raw, err := json.Marshal(settings)
+	if err != nil {
+		return nil, err
+	}
+	c := &configuration{}
+	if err := json.Unmarshal(raw, c); err != nil {
+		return nil, fmt.Errorf("settings cannot be read: %w", err)
+	}
+	c.setDefaults()
+	return c, nil
+}
+
+// withSecretsFrom returns c with secret settings that the System Console sent
+// back masked (model.FakeSetting) replaced by their current values.
+func (c *configuration) withSecretsFrom(current *configuration) *configuration {
+	out := c.Clone()
+	unmask := func(v *string, cur string) {
+		if *v == model.FakeSetting {
+			*v = cur
+		}
+	}
+	unmask(&out.CAPrivateKeyPEM, current.CAPrivateKeyPEM)
+	unmask(&out.LinkSigningSecret, current.LinkSigningSecret)
+	unmask(&out.EncryptionSecret, current.EncryptionSecret)
+	return out
+}
+
+// flexInt reads a number setting whether the server stored it as a JSON
+// number or as a string (older System Console versions save strings).
+type flexInt int
+
+func (f *flexInt) UnmarshalJSON(data []byte) error {
+	s := strings.Trim(strings.TrimSpace(string(data)), `"`)
+	if s == "" || s == "null" {
+		*f = 0
+		return nil
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n != float64(int(n)) {
+		return fmt.Errorf("%s is not a whole number", string(data))
+	}
+	*f = flexInt(n)
+	return nil
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"reflect"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+)
+
+// getConfiguration returns the active configuration snapshot. Never modify
+// it: make a Clone.
+func (p *Plugin) getConfiguration() *configuration {
+	p.configurationLock.RLock()
+	defer p.configurationLock.RUnlock()
+	if p.configuration == nil {
+		c := &configuration{}
+		c.setDefaults()
+		return c
+	}
+	return p.configuration
+}
+
+func (p *Plugin) setConfiguration(c *configuration) {
+	p.configurationLock.Lock()
+	defer p.configurationLock.Unlock()
+	p.configuration = c
+}
+
+// OnConfigurationChange loads the new settings. The server may call it before
+// OnActivate, so it only rebuilds the services once the plugin is active.
+func (p *Plugin) OnConfigurationChange() error {
+	c := &configuration{}
+	if err := p.API.LoadPluginConfiguration(c); err != nil {
+		return errors.Wrap(err, "failed to load the plugin configuration")
+	}
+	c.setDefaults()
+	p.setConfiguration(c)
+	if p.client != nil {
+		p.applyConfiguration(c)
+	}
+	return nil
+}
+
+// ConfigurationWillBeSaved refuses a System Console save that would break the
+// plugin, with a message that names the setting. It runs for every config
+// save on the server, so it only judges the plugin's own section, and only
+// when that section changed: an unrelated save is never blocked.
+func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, error) {
+	if newCfg == nil {
+		return nil, nil
+	}
+	id := manifest.Id
+	newSettings := newCfg.PluginSettings.Plugins[id]
+	var oldSettings map[string]any
+	if current := p.API.GetUnsanitizedConfig(); current != nil {
+		oldSettings = current.PluginSettings.Plugins[id]
+	}
+	if newSettings == nil || reflect.DeepEqual(newSettings, oldSettings) {
+		return nil, nil
+	}
+	next, err := configurationFromMap(newSettings)
+	if err != nil {
+		return nil, fmt.Errorf("Client Certificates: %w", err)
+	}
+	current := p.getConfiguration()
+	next = next.withSecretsFrom(current)
+	if err := next.IsValid(); err != nil {
+		return nil, fmt.Errorf("Client Certificates: %w", err)
+	}
+	if p.store != nil && current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
+		if err := p.resealBuiltinCA(current.EncryptionSecret, next.EncryptionSecret); err != nil {
+			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
+		}
+	}
+	return nil, nil
+}
+
+// ensureSecrets generates the link signing and encryption secrets if the
+// admin has not saved any, once for the whole cluster, and saves them in the
+// plugin's settings where the System Console shows and can regenerate them.
+func (p *Plugin) ensureSecrets() error {
+	c := p.getConfiguration()
+	if c.LinkSigningSecret != "" && c.EncryptionSecret != "" {
+		return nil
+	}
+	mutex, err := p.newMutex("certs-secrets")
+	if err != nil {
+		return err
+	}
+	mutex.Lock()
+	defer mutex.Unlock()
+
+	// Another node may have generated them while this one waited.
+	settings := map[string]any{}
+	if cfg := p.client.Configuration.GetUnsanitizedConfig(); cfg != nil {
+		maps.Copy(settings, cfg.PluginSettings.Plugins[manifest.Id])
+	}
+	fresh, err := configurationFromMap(settings)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, s := range []struct {
+		key   string
+		value *string
+	}{
+		{"LinkSigningSecret", &fresh.LinkSigningSecret},
+		{"EncryptionSecret", &fresh.EncryptionSecret},
+	} {
+		if *s.value != "" {
+			continue
+		}
+		secret, err := newSecret()
+		if err != nil {
+			return err
+		}
+		*s.value = secret
+		setSetting(settings, s.key, secret)
+		changed = true
+	}
+	if changed {
+		if err := p.client.Configuration.SavePluginConfig(settings); err != nil {
+			return errors.Wrap(err, "save generated secrets")
+		}
+	}
+	p.setConfiguration(fresh)
+	return nil
+}
+
+// setSetting sets a plugin setting in a config map. The server stores keys in
+// lower case; any spelling of the key is replaced so that only one remains.
+func setSetting(settings map[string]any, key string, value any) {
+	for k := range settings {
+		if strings.EqualFold(k, key) {
+			delete(settings, k)
+		}
+	}
+	settings[strings.ToLower(key)] = value
+}
+
+// newSecret returns 32 random bytes as URL-safe base64 (43 characters), the
+// same strength the System Console's Regenerate button gives.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

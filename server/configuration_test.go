@@ -1,0 +1,228 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+func validConfiguration() *configuration {
+	c := &configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
+	c.setDefaults()
+	return c
+}
+
+// customCAPEM returns a CA chain and key in PEM, as an admin would paste them.
+func customCAPEM(t *testing.T) (chainPEM, keyPEM string, h *pki.Hierarchy) {
+	t.Helper()
+	h, err := pki.GenerateHierarchy("Corp", time.Now())
+	require.NoError(t, err)
+	der, err := pki.MarshalPrivateKey(h.IssuingKey)
+	require.NoError(t, err)
+	keyPEM = "-----BEGIN PRIVATE KEY-----\n" + wrap64(der) + "-----END PRIVATE KEY-----\n"
+	return string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root})), keyPEM, h
+}
+
+func TestConfigurationValidation(t *testing.T) {
+	chainPEM, keyPEM, h := customCAPEM(t)
+	otherChain, _, other := customCAPEM(t)
+	rootOnly := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Root}))
+	brokenChain := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, other.Root}))
+
+	cases := map[string]struct {
+		change func(*configuration)
+		want   string
+	}{
+		"defaults are valid":       {func(*configuration) {}, ""},
+		"link lifetime too short":  {func(c *configuration) { c.LinkLifetimeMinutes = 0 }, ""}, // 0 means default
+		"link lifetime negative":   {func(c *configuration) { c.LinkLifetimeMinutes = -1 }, "Link lifetime must be between 1 and 60"},
+		"link lifetime too long":   {func(c *configuration) { c.LinkLifetimeMinutes = 61 }, "Link lifetime must be between 1 and 60"},
+		"validity too long":        {func(c *configuration) { c.CertificateValidityDays = 3651 }, "Certificate validity must be between 1 and 3650"},
+		"validity negative":        {func(c *configuration) { c.CertificateValidityDays = -5 }, "Certificate validity"},
+		"unknown key type":         {func(c *configuration) { c.KeyType = "dsa-1024" }, "Key type"},
+		"unknown p12 format":       {func(c *configuration) { c.PKCS12Format = "rc2" }, "PKCS#12 format"},
+		"short signing secret":     {func(c *configuration) { c.LinkSigningSecret = "short" }, "Link signing secret must be at least 32"},
+		"short encryption secret":  {func(c *configuration) { c.EncryptionSecret = "short" }, "Encryption secret must be at least 32"},
+		"custom CA":                {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM }, ""},
+		"custom CA without key":    {func(c *configuration) { c.CACertificatePEM = chainPEM }, "CA private key: paste"},
+		"custom key without CA":    {func(c *configuration) { c.CAPrivateKeyPEM = keyPEM }, "CA certificate chain: paste"},
+		"custom CA key mismatch":   {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = otherChain, keyPEM }, "does not match"},
+		"custom key of another CA": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = rootOnly, keyPEM }, "does not match"},
+		"custom CA garbage":        {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = "hello", keyPEM }, "CA certificate chain: no PEM certificate"},
+		"custom key garbage": {func(c *configuration) {
+			c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+		}, "CA private key: parse"},
+		"custom chain out of order": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = brokenChain, keyPEM }, "out of order or broken"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := validConfiguration()
+			tc.change(c)
+			c.setDefaults()
+			err := c.IsValid()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestFlexIntReadsNumbersAndStrings(t *testing.T) {
+	for input, want := range map[string]int{`5`: 5, `"7"`: 7, `12.0`: 12, `""`: 0, `null`: 0} {
+		var f flexInt
+		require.NoError(t, json.Unmarshal([]byte(input), &f), input)
+		assert.Equal(t, want, int(f), input)
+	}
+	for _, bad := range []string{`"five"`, `1.5`, `true`} {
+		var f flexInt
+		assert.Error(t, json.Unmarshal([]byte(bad), &f), bad)
+	}
+}
+
+func TestConfigurationFromMapIgnoresKeyCase(t *testing.T) {
+	c, err := configurationFromMap(map[string]any{"linklifetimeminutes": "10", "KEYTYPE": "rsa-2048"})
+	require.NoError(t, err)
+	assert.Equal(t, flexInt(10), c.LinkLifetimeMinutes)
+	assert.Equal(t, "rsa-2048", c.KeyType)
+	assert.Equal(t, flexInt(365), c.CertificateValidityDays, "defaults fill the rest")
+}
+
+// saveConfig runs ConfigurationWillBeSaved with the plugin's section changed
+// from current to next.
+func (env *testEnv) saveConfig(current, next map[string]any) error {
+	env.t.Helper()
+	currentCfg := &model.Config{}
+	currentCfg.SetDefaults()
+	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
+	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetUnsanitizedConfig")
+	env.api.On("GetUnsanitizedConfig").Return(currentCfg)
+	nextCfg := &model.Config{}
+	nextCfg.SetDefaults()
+	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
+	_, err := env.p.ConfigurationWillBeSaved(nextCfg)
+	return err
+}
+
+func TestConfigurationWillBeSaved(t *testing.T) {
+	env := newTestEnv(t)
+	cfg := env.p.getConfiguration()
+	current := map[string]any{
+		"linklifetimeminutes": 5, "linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
+	}
+	with := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for key, val := range current {
+			m[key] = val
+		}
+		m[k] = v
+		return m
+	}
+
+	require.NoError(t, env.saveConfig(current, with("linklifetimeminutes", 10)))
+
+	err := env.saveConfig(current, with("linklifetimeminutes", 600))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Client Certificates: Link lifetime must be between 1 and 60 minutes (got 600)")
+
+	err = env.saveConfig(current, with("keytype", "rsa-1024"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Key type")
+
+	err = env.saveConfig(current, with("linklifetimeminutes", "soon"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a whole number")
+
+	// The System Console sends secrets back masked: that is not a change.
+	require.NoError(t, env.saveConfig(current, with("linksigningsecret", model.FakeSetting)))
+
+	// A save that leaves the plugin's section alone is never blocked, even
+	// if that section is broken (it may predate validation).
+	broken := with("linklifetimeminutes", 600)
+	require.NoError(t, env.saveConfig(broken, broken))
+	require.NoError(t, env.saveConfig(current, nil))
+}
+
+func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
+	env := newTestEnv(t)
+	before, err := env.p.getServices()
+	require.NoError(t, err)
+	cfg := env.p.getConfiguration()
+	newSecret := strings.Repeat("n", 43)
+	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
+	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": newSecret}
+	require.NoError(t, env.saveConfig(current, next))
+
+	stored, err := env.p.store.GetCA(builtinCAName)
+	require.NoError(t, err)
+	assert.Len(t, stored.IssuingKeys, 2, "old and new copies until the new secret is in use")
+
+	rotated := cfg.Clone()
+	rotated.EncryptionSecret = newSecret
+	env.configure(rotated)
+	after, err := env.p.getServices()
+	require.NoError(t, err)
+	assert.Equal(t, before.chain[1].Raw, after.chain[1].Raw, "same CA after the rotation")
+
+	stored, err = env.p.store.GetCA(builtinCAName)
+	require.NoError(t, err)
+	assert.Len(t, stored.IssuingKeys, 1, "the copy under the old secret is dropped")
+	assert.Len(t, stored.RootKeys, 1)
+}
+
+func TestWrongEncryptionSecretIsReportedNotReplaced(t *testing.T) {
+	env := newTestEnv(t)
+	before, err := env.p.getServices()
+	require.NoError(t, err)
+	wrong := env.p.getConfiguration().Clone()
+	wrong.EncryptionSecret = strings.Repeat("w", 43)
+	env.p.applyConfiguration(wrong)
+	_, err = env.p.getServices()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "different encryption secret")
+
+	// The CA was not regenerated behind the admin's back.
+	right := wrong.Clone()
+	right.EncryptionSecret = strings.Repeat("e", 43)
+	env.configure(right)
+	after, err := env.p.getServices()
+	require.NoError(t, err)
+	assert.Equal(t, before.chain[1].Raw, after.chain[1].Raw)
+}
+
+func TestCustomCAIssues(t *testing.T) {
+	env := newTestEnv(t)
+	chainPEM, keyPEM, h := customCAPEM(t)
+	c := env.p.getConfiguration().Clone()
+	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
+	c.KeyType = string(pki.KeyRSA2048)
+	c.PKCS12Format = string(pki.PKCS12Modern)
+	env.configure(c)
+
+	resp := env.issueJSON(env.token("alice"))
+	record, err := env.p.store.GetCertificate(resp.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, "rsa-2048", record.KeyType)
+	leaf, err := x509.ParseCertificate(record.DER)
+	require.NoError(t, err)
+	require.NoError(t, leaf.CheckSignatureFrom(h.Issuing))
+	s, err := env.p.getServices()
+	require.NoError(t, err)
+	assert.Equal(t, h.Root.Raw, s.chain[1].Raw)
+}
+
+func TestSetSettingReplacesEveryCaseVariant(t *testing.T) {
+	m := map[string]any{"LinkSigningSecret": "", "linksigningsecret": "", "other": 1}
+	setSetting(m, "LinkSigningSecret", "x")
+	assert.Equal(t, map[string]any{"linksigningsecret": "x", "other": 1}, m)
+}

@@ -1,0 +1,70 @@
+package connector
+
+import (
+	"context"
+	"crypto/x509"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// TypeBuiltin is the plugin's own CA.
+const TypeBuiltin = "builtin"
+
+// Builtin signs with a CA whose key the plugin holds. It never answers
+// pending; revocation is recorded by the plugin (CRL and OCSP come from the
+// plugin's records).
+type Builtin struct {
+	name string
+	ca   *pki.CA
+	now  func() time.Time
+}
+
+// NewBuiltin returns a connector named name that signs with ca.
+func NewBuiltin(name string, ca *pki.CA, now func() time.Time) *Builtin {
+	if now == nil {
+		now = time.Now
+	}
+	return &Builtin{name: name, ca: ca, now: now}
+}
+
+func (b *Builtin) Name() string { return b.name }
+func (b *Builtin) Type() string { return TypeBuiltin }
+
+// Sign issues the certificate at once. The CSR's signature proves possession
+// of the key; its names are ignored in favour of req.Subject.
+func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
+	if req.CSR == nil {
+		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "no certificate signing request"}
+	}
+	if err := req.CSR.CheckSignature(); err != nil {
+		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "the CSR signature is invalid", Err: err}
+	}
+	now := b.now()
+	cert, err := b.ca.Sign(req.CSR.PublicKey, pki.LeafSpec{
+		CommonName:   req.Subject.CommonName,
+		Organization: req.Subject.Organization,
+		Emails:       req.Subject.Emails,
+		NotBefore:    now,
+		NotAfter:     now.Add(req.Profile.Validity),
+		ExtKeyUsages: req.Profile.ExtKeyUsages,
+	})
+	if err != nil {
+		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "the certificate could not be signed", Err: err}
+	}
+	return &Result{Status: StatusIssued, Certificate: cert, Chain: b.ca.Chain}, nil
+}
+
+// Poll never finds anything: the built-in CA does not leave requests pending.
+func (b *Builtin) Poll(context.Context, string) (*Result, error) {
+	return nil, &Error{Kind: KindUnsupported, Connector: b.name, Message: "the built-in CA has no pending requests"}
+}
+
+// Revoke has nothing to tell a remote CA: the plugin's record is the
+// revocation, and the built-in CA's CRL is built from the records.
+func (b *Builtin) Revoke(context.Context, RevokeRequest) error { return nil }
+
+// Chain returns the issuing CA and the chain up to the root.
+func (b *Builtin) Chain(context.Context) ([]*x509.Certificate, error) {
+	return b.ca.Chain, nil
+}

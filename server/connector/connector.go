@@ -1,0 +1,128 @@
+// Package connector defines how the plugin talks to certificate authorities.
+// Every CA (the built-in one, step-ca, AD CS, Vault, EST) is a Connector: it
+// signs a CSR under a profile and answers with a certificate, or with
+// "pending" and a request id to ask about later.
+package connector
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Subject is the identity a certificate is issued to. The plugin derives it
+// from the requester's account and the profile; a CSR's own names are never
+// trusted.
+type Subject struct {
+	CommonName   string
+	Organization []string
+	Emails       []string
+}
+
+// Profile is the part of a certificate profile a CA needs to sign.
+type Profile struct {
+	Name         string
+	Validity     time.Duration
+	ExtKeyUsages []x509.ExtKeyUsage
+}
+
+// SignRequest asks a CA for a certificate.
+type SignRequest struct {
+	CSR     *x509.CertificateRequest
+	Subject Subject
+	Profile Profile
+}
+
+// Status is where a request stands at the CA.
+type Status string
+
+const (
+	StatusIssued  Status = "issued"
+	StatusPending Status = "pending"
+	StatusDenied  Status = "denied"
+)
+
+// Result is a CA's answer. Issued results carry the certificate and the chain
+// above it (issuing CA first); pending results carry the CA's request id.
+type Result struct {
+	Status      Status
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+	RequestID   string
+	// Reason explains a denial, in words the user can be shown.
+	Reason string
+}
+
+// RevokeRequest asks a CA to revoke a certificate it issued.
+type RevokeRequest struct {
+	Serial string
+	// ReasonCode is an RFC 5280 CRLReason (0 unspecified, 1 keyCompromise, ...).
+	ReasonCode int
+	Reason     string
+}
+
+// Connector is one configured certificate authority.
+type Connector interface {
+	// Name is the connector's configured name.
+	Name() string
+	// Type is the connector kind ("builtin", "stepca", ...).
+	Type() string
+	// Sign asks the CA to sign req.
+	Sign(ctx context.Context, req SignRequest) (*Result, error)
+	// Poll asks about a request the CA left pending.
+	Poll(ctx context.Context, requestID string) (*Result, error)
+	// Revoke revokes a certificate at the CA.
+	Revoke(ctx context.Context, req RevokeRequest) error
+	// Chain returns the CA certificates clients need to trust, issuing CA
+	// first and the root last.
+	Chain(ctx context.Context) ([]*x509.Certificate, error)
+}
+
+// Kind classifies connector failures by who can fix them.
+type Kind string
+
+const (
+	// KindUnavailable: the CA could not be reached or timed out. Retrying
+	// later may work.
+	KindUnavailable Kind = "unavailable"
+	// KindRejected: the CA refused this request (policy, duration, names).
+	KindRejected Kind = "rejected"
+	// KindMisconfigured: the connector's settings are wrong; an admin must act.
+	KindMisconfigured Kind = "misconfigured"
+	// KindUnsupported: the connector cannot do this operation.
+	KindUnsupported Kind = "unsupported"
+)
+
+// Error is a connector failure with a message safe to show the user and the
+// underlying cause for the admin's log.
+type Error struct {
+	Kind      Kind
+	Connector string
+	Message   string
+	Err       error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("CA connector %q: %s: %v", e.Connector, e.Message, e.Err)
+	}
+	return fmt.Sprintf("CA connector %q: %s", e.Connector, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether the user may try the same request again later.
+func (e *Error) Retryable() bool {
+	return e.Kind == KindUnavailable || e.Kind == KindMisconfigured
+}
+
+// AsError returns err as a connector *Error, or nil.
+func AsError(err error) *Error {
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	return nil
+}

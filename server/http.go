@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/plugin"
+)
+
+// Routes, relative to /plugins/<id>.
+const (
+	routeCAPEM               = "/ca.pem"
+	routeIssue               = "/issue"
+	routeAPI                 = "/api/v1"
+	routeLinks               = "/links"
+	routeCertificates        = "/certificates"
+	routeRevoke              = "/certificates/{serial}/revoke"
+	routeAutocompleteSerials = routeAPI + "/autocomplete/serials"
+)
+
+// Body limits: a form with a token is tiny; nothing the plugin accepts today
+// comes close to the general limit.
+const (
+	maxFormBytes = 16 << 10
+	maxBodyBytes = 1 << 20
+)
+
+// headerUserID is set by the server, after it has checked the session (and
+// CSRF for cookie-authenticated changes); a client cannot forge it.
+const headerUserID = "Mattermost-User-Id"
+
+// httpError is an error with the status and message the client gets. Other
+// errors become a 500 with a generic message, the details going to the log.
+type httpError struct {
+	Status  int
+	Message string
+	// Hint says what the user can do next (pages only).
+	Hint string
+	Err  error
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Message)
+}
+
+func (e *httpError) Unwrap() error { return e.Err }
+
+// apiHandler serves a JSON route for an authenticated user.
+type apiHandler func(w http.ResponseWriter, r *http.Request, userID string) error
+
+// pageHandler serves an HTML page; errors become an error page.
+type pageHandler func(w http.ResponseWriter, r *http.Request) error
+
+func (p *Plugin) newRouter() *mux.Router {
+	r := mux.NewRouter()
+	r.Use(p.withRecovery, withSecurityHeaders)
+
+	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)
+	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
+	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
+
+	api := r.PathPrefix(routeAPI).Subrouter()
+	api.Handle(routeLinks, p.api(p.handleCreateLink)).Methods(http.MethodPost)
+	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
+	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
+	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
+
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "not found")
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	return r
+}
+
+// ServeHTTP routes requests to /plugins/<id>/...
+func (p *Plugin) ServeHTTP(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	if p.router == nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "the plugin is starting")
+		return
+	}
+	p.router.ServeHTTP(w, r)
+}
+
+// withRecovery turns a panic into a 500 and a log line with the stack, so a
+// bug in one request neither kills the plugin nor goes unseen.
+func (p *Plugin) withRecovery(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if rec := recover(); rec != nil {
+				p.API.LogError("Recovered from a panic", "url", r.URL.Path, "error", fmt.Sprint(rec), "stack", string(debug.Stack()))
+				writeJSONError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSecurityHeaders applies to every response: nothing is sniffed, framed,
+// cached, or leaks a link token through the Referer header.
+func withSecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// api wraps a JSON handler: the user must be signed in to Mattermost, bodies
+// are bounded, and errors are JSON.
+func (p *Plugin) api(h apiHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		userID := r.Header.Get(headerUserID)
+		if userID == "" {
+			writeJSONError(w, http.StatusUnauthorized, "not signed in to Mattermost (or the CSRF token is missing)")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		if err := h(w, r, userID); err != nil {
+			status, message := p.describeError(r, err)
+			writeJSONError(w, status, message)
+		}
+	})
+}
+
+// page wraps an HTML handler: errors become an error page.
+func (p *Plugin) page(h pageHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := h(w, r); err != nil {
+			status, message := p.describeError(r, err)
+			hint := ""
+			if he, ok := err.(*httpError); ok {
+				hint = he.Hint
+			}
+			p.renderError(w, status, message, hint)
+		}
+	})
+}
+
+// describeError maps an error to a status and a message for the client, and
+// logs what the client must not see.
+func (p *Plugin) describeError(r *http.Request, err error) (int, string) {
+	if he, ok := err.(*httpError); ok {
+		if he.Status >= http.StatusInternalServerError {
+			p.API.LogError("Request failed", "method", r.Method, "url", r.URL.Path, "status", he.Status, "error", he.Error())
+		}
+		return he.Status, he.Message
+	}
+	p.API.LogError("Request failed", "method", r.Method, "url", r.URL.Path, "error", err.Error())
+	return http.StatusInternalServerError, "internal error; the details are in the server log"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]any{"error": message, "status_code": status})
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"encoding/pem"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// linkResponse answers POST /api/v1/links.
+type linkResponse struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// handleCreateLink mints an enrollment link, as /cert download does, for the
+// webapp and for automation.
+func (p *Plugin) handleCreateLink(w http.ResponseWriter, _ *http.Request, userID string) error {
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	link, expires, err := p.mintIssueLink(s, userID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires})
+	return nil
+}
+
+// certificateView is a certificate record as the API shows it.
+type certificateView struct {
+	Serial           string     `json:"serial"`
+	Subject          string     `json:"subject"`
+	Emails           []string   `json:"emails,omitempty"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	State            string     `json:"state"`
+	Connector        string     `json:"connector"`
+	Profile          string     `json:"profile"`
+	KeyType          string     `json:"key_type"`
+	Fingerprint      string     `json:"fingerprint_sha256"`
+	CreatedAt        time.Time  `json:"created_at"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	CertificatePEM   string     `json:"certificate_pem"`
+}
+
+func (p *Plugin) viewOf(c *store.Certificate) certificateView {
+	return certificateView{
+		Serial: c.Serial, Subject: c.Subject, Emails: c.Emails,
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter, State: c.StateAt(p.now()),
+		Connector: c.Connector, Profile: c.Profile, KeyType: c.KeyType, Fingerprint: c.Fingerprint,
+		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
+		CertificatePEM: string(pemCertificate(c.DER)),
+	}
+}
+
+func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, userID string) error {
+	certs, err := p.store.ListCertificates(store.MattermostUser(userID))
+	if err != nil {
+		return err
+	}
+	views := make([]certificateView, 0, len(certs))
+	for _, c := range certs {
+		views = append(views, p.viewOf(c))
+	}
+	writeJSON(w, http.StatusOK, views)
+	return nil
+}
+
+func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
+	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
+	if serial == "" {
+		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	record, err := p.revokeOwnCertificate(r.Context(), s, store.MattermostUser(userID), serial, "revoked by its owner", userID)
+	switch {
+	case errors.Is(err, errNotOwner):
+		return &httpError{Status: http.StatusNotFound, Message: err.Error()}
+	case errors.Is(err, errAlreadyRevoked):
+		return &httpError{Status: http.StatusConflict, Message: err.Error()}
+	case err != nil:
+		return err
+	}
+	p.API.LogInfo("Certificate revoked by its owner", "user_id", userID, "serial", serial)
+	writeJSON(w, http.StatusOK, p.viewOf(record))
+	return nil
+}
+
+// handleAutocompleteSerials backs `/cert revoke <serial>`: the user's
+// certificates that can still be revoked, newest first.
+func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, userID string) error {
+	certs, err := p.store.ListCertificates(store.MattermostUser(userID))
+	if err != nil {
+		return err
+	}
+	now := p.now()
+	items := []model.AutocompleteListItem{}
+	for i := len(certs) - 1; i >= 0; i-- {
+		c := certs[i]
+		if c.StateAt(now) != string(store.CertIssued) {
+			continue
+		}
+		items = append(items, model.AutocompleteListItem{
+			Item:     c.Serial,
+			Hint:     c.CommonName,
+			HelpText: "expires " + c.NotAfter.UTC().Format("2006-01-02") + ", issued " + c.CreatedAt.UTC().Format("2006-01-02 15:04"),
+		})
+	}
+	writeJSON(w, http.StatusOK, items)
+	return nil
+}
+
+// handleCAPEM serves the CA chain (issuing CA first, root last) to anyone:
+// clients and RADIUS/VPN servers need it to trust issued certificates.
+func (p *Plugin) handleCAPEM(w http.ResponseWriter, _ *http.Request) {
+	s, err := p.getServices()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `inline; filename="ca.pem"`)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(pki.EncodeCertificatesPEM(s.chain))
+}
+
+func pemCertificate(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

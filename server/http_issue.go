@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+)
+
+// hintNewLink is what to do after any problem with a link.
+const hintNewLink = "Run /cert download in Mattermost to get a new link."
+
+// issueTimeout bounds one issuance, CA round trip included.
+const issueTimeout = 60 * time.Second
+
+// tokenMarkGrace keeps the "used" mark of a link past the link's own expiry,
+// so a token can never be accepted twice across clock differences.
+const tokenMarkGrace = 10 * time.Minute
+
+// linkRequest is a checked link: its claims and the user it was minted for.
+type linkRequest struct {
+	services *services
+	claims   *linktoken.Claims
+	user     *model.User
+}
+
+// checkLink validates a link token without consuming it: signature, lifetime,
+// purpose, the account it names, and the browser's own session if it has one.
+func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) {
+	s, err := p.getServices()
+	if err != nil {
+		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
+	}
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, &httpError{Status: http.StatusBadRequest, Message: "This page needs the link from /cert download; the link you opened has no token.", Hint: hintNewLink}
+	}
+	claims, err := s.minter.Verify(token, linktoken.PurposeIssue)
+	switch {
+	case errors.Is(err, linktoken.ErrExpired):
+		return nil, &httpError{Status: http.StatusGone, Message: "This link has expired.", Hint: hintNewLink}
+	case err != nil:
+		return nil, &httpError{Status: http.StatusBadRequest, Message: "This link is not valid. It may be incomplete or altered.", Hint: hintNewLink, Err: err}
+	}
+	if sessionUser := r.Header.Get(headerUserID); sessionUser != "" && sessionUser != claims.UserID() {
+		return nil, &httpError{Status: http.StatusForbidden,
+			Message: "This link belongs to another Mattermost user than the one signed in to this browser.",
+			Hint:    "Open the link in the browser where you are signed in as yourself, or run /cert download as yourself."}
+	}
+	user, appErr := p.API.GetUser(claims.UserID())
+	if appErr != nil || user.DeleteAt != 0 || user.IsBot {
+		return nil, &httpError{Status: http.StatusForbidden, Message: "The account this link was made for cannot receive certificates.", Hint: "Contact your administrator."}
+	}
+	return &linkRequest{services: s, claims: claims, user: user}, nil
+}
+
+// usedLinkError explains a link whose token has already been consumed.
+func usedLinkError(inProgress bool) error {
+	if inProgress {
+		return &httpError{Status: http.StatusConflict, Message: "This link is being used right now, in another tab or window.", Hint: "Use that window, or run /cert download for a new link."}
+	}
+	return &httpError{Status: http.StatusConflict, Message: "This link has already been used. Each link creates one certificate.", Hint: hintNewLink}
+}
+
+// handleIssuePage shows what the link will create. It never consumes the
+// token: link previews and mail scanners fetch links with GET.
+func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
+	link, err := p.checkLink(r, r.URL.Query().Get("token"))
+	if err != nil {
+		return err
+	}
+	state, err := p.store.GetTokenState(link.claims.ID)
+	if err != nil {
+		return err
+	}
+	if state.Used || state.InProgress {
+		return usedLinkError(state.InProgress)
+	}
+	cfg := link.services.config
+	subject := subjectFor(link.user)
+	return p.renderPage(w, http.StatusOK, "confirm", confirmPage{
+		Username:    link.user.Username,
+		CommonName:  subject.CommonName,
+		Emails:      subject.Emails,
+		KeyType:     keyTypeLabel(link.services.keyType),
+		Validity:    int(cfg.CertificateValidityDays),
+		Format:      p12FormatLabel(link.services.p12Format),
+		Token:       r.URL.Query().Get("token"),
+		ExpiresAt:   link.claims.ExpiresAt.UTC().Format(time.RFC1123),
+		SubmitLabel: "Create certificate",
+	})
+}
+
+// issueResponse is the JSON form of a successful POST /issue.
+type issueResponse struct {
+	Serial     string    `json:"serial"`
+	Filename   string    `json:"filename"`
+	Passphrase string    `json:"passphrase"`
+	PKCS12     string    `json:"pkcs12"`
+	NotAfter   time.Time `json:"not_after"`
+}
+
+// handleIssueSubmit consumes the token exactly once and creates the
+// certificate. The response is the only place the key ever exists.
+func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Hint: hintNewLink, Err: err}
+	}
+	link, err := p.checkLink(r, r.PostForm.Get("token"))
+	if err != nil {
+		return err
+	}
+
+	tokenID := link.claims.ID
+	markTTL := time.Until(link.claims.ExpiresAt.Time) + tokenMarkGrace
+	claimed, err := p.store.ClaimToken(tokenID, markTTL)
+	if err != nil {
+		return err
+	}
+	if !claimed {
+		state, err := p.store.GetTokenState(tokenID)
+		if err != nil {
+			return err
+		}
+		return usedLinkError(state.InProgress)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
+	defer cancel()
+	issued, err := p.issueWithServerKey(ctx, link.services, link.user)
+	if err != nil {
+		// Nothing was issued: give the link back so the user can retry
+		// while it is valid.
+		if releaseErr := p.store.ReleaseToken(tokenID); releaseErr != nil {
+			p.API.LogError("Could not release a link after a failed issuance", "user_id", link.user.Id, "error", releaseErr.Error())
+		}
+		return issuanceError(err)
+	}
+	if err := p.store.CompleteToken(tokenID, issued.Record.Serial, markTTL); err != nil {
+		p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", err.Error())
+	}
+	p.API.LogInfo("Certificate issued", "user_id", link.user.Id, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
+	p.notifyIssued(link.user.Id, issued.Record)
+
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, issueResponse{
+			Serial:     issued.Record.Serial,
+			Filename:   issued.Filename,
+			Passphrase: issued.Passphrase,
+			PKCS12:     base64.StdEncoding.EncodeToString(issued.PKCS12),
+			NotAfter:   issued.Record.NotAfter,
+		})
+		return nil
+	}
+	return p.renderPage(w, http.StatusOK, "issued", issuedPage{
+		Username:   link.user.Username,
+		Serial:     issued.Record.Serial,
+		Subject:    issued.Record.Subject,
+		NotAfter:   issued.Record.NotAfter.UTC().Format(time.RFC1123),
+		Passphrase: issued.Passphrase,
+		Filename:   issued.Filename,
+		DataURL:    template.URL(dataURL("application/x-pkcs12", issued.PKCS12)), // #nosec G203 -- our own base64, not user input
+		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + routeCAPEM,
+	})
+}
+
+// issuanceError tells the user what went wrong without internals.
+func issuanceError(err error) error {
+	if ce := connector.AsError(err); ce != nil {
+		switch ce.Kind {
+		case connector.KindUnavailable:
+			return &httpError{Status: http.StatusServiceUnavailable, Message: "The certificate authority could not be reached.", Hint: "Your link still works: try again in a minute.", Err: err}
+		case connector.KindRejected:
+			return &httpError{Status: http.StatusUnprocessableEntity, Message: "The certificate authority refused the request: " + ce.Message + ".", Hint: "Contact your administrator.", Err: err}
+		default:
+			return &httpError{Status: http.StatusBadGateway, Message: "The certificate authority is not set up correctly.", Hint: "Your link still works; contact your administrator.", Err: err}
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: "Creating the certificate took too long.", Hint: "Your link still works: try again in a minute.", Err: err}
+	}
+	return &httpError{Status: http.StatusInternalServerError, Message: "The certificate could not be created.", Hint: "Your link still works: try again, and contact your administrator if it keeps failing.", Err: err}
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func dataURL(mediaType string, data []byte) string {
+	return "data:" + mediaType + ";base64," + base64.StdEncoding.EncodeToString(data)
+}

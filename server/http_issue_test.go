@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+func form(token string) string {
+	return url.Values{"token": {token}}.Encode()
+}
+
+func issuePath(token string) string {
+	return "/issue?token=" + url.QueryEscape(token)
+}
+
+// issueJSON posts a token and decodes the JSON answer.
+func (env *testEnv) issueJSON(token string) issueResponse {
+	env.t.Helper()
+	w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
+	require.Equal(env.t, http.StatusOK, w.Code, w.Body.String())
+	var resp issueResponse
+	require.NoError(env.t, json.Unmarshal(w.Body.Bytes(), &resp))
+	return resp
+}
+
+func TestIssuePageShowsWhatWillBeCreatedWithoutConsuming(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+
+	for range 2 { // a link previewer's GET must not burn the link
+		w := env.request(http.MethodGet, issuePath(token), "", "")
+		require.Equal(t, http.StatusOK, w.Code)
+		body := w.Body.String()
+		assert.Contains(t, body, "alice@example.com")
+		assert.Contains(t, body, `<form method="post">`)
+		assert.Contains(t, body, `name="token" value="`+token+`"`)
+		assert.Contains(t, body, "ECDSA P-256")
+		assert.Contains(t, w.Header().Get("Content-Security-Policy"), "default-src 'none'")
+		assert.Equal(t, "no-referrer", w.Header().Get("Referrer-Policy"))
+		assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
+	}
+	env.issueJSON(token)
+}
+
+func TestIssueSubmitCreatesWorkingPKCS12(t *testing.T) {
+	env := newTestEnv(t)
+	alice := env.user("alice")
+	resp := env.issueJSON(env.token("alice"))
+
+	assert.Equal(t, "alice.p12", resp.Filename)
+	assert.Regexp(t, `^([2-9a-km-np-z]{5}-){5}[2-9a-km-np-z]{5}$`, resp.Passphrase)
+	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
+	require.NoError(t, err)
+	key, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
+	require.NoError(t, err)
+	require.NotNil(t, key)
+	require.Len(t, chain, 2, "issuing CA and root are inside")
+
+	assert.Equal(t, "alice", leaf.Subject.CommonName)
+	assert.Equal(t, []string{"alice@example.com"}, leaf.EmailAddresses)
+	assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, leaf.ExtKeyUsage)
+	assert.Equal(t, resp.Serial, leaf.SerialNumber.Text(16))
+	assert.GreaterOrEqual(t, leaf.SerialNumber.BitLen(), 128)
+	assert.WithinDuration(t, env.now().Add(365*24*time.Hour), leaf.NotAfter, time.Minute)
+	roots := x509.NewCertPool()
+	roots.AddCert(chain[1])
+	inter := x509.NewCertPool()
+	inter.AddCert(chain[0])
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, CurrentTime: env.now()})
+	require.NoError(t, err)
+
+	record, err := env.p.store.GetCertificate(resp.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, store.MattermostUser(alice.Id), record.Owner)
+	assert.Equal(t, store.CertIssued, record.State)
+	assert.Equal(t, leaf.Raw, record.DER)
+
+	dms := env.dmsTo("alice")
+	require.Len(t, dms, 1)
+	assert.Contains(t, dms[0].Message, resp.Serial)
+	assert.Contains(t, dms[0].Message, "/cert revoke "+resp.Serial)
+	assert.Equal(t, testBotID, dms[0].UserId)
+}
+
+func TestIssueSubmitHTMLShowsPassphraseOnceWithDownload(t *testing.T) {
+	env := newTestEnv(t)
+	w := env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.String()
+	pass := regexp.MustCompile(`<code class="passphrase" id="passphrase">([^<]+)</code>`).FindStringSubmatch(body)
+	require.Len(t, pass, 2)
+	data := regexp.MustCompile(`id="download" download="alice.p12" href="data:application/x-pkcs12;base64,([^"]+)"`).FindStringSubmatch(body)
+	require.Len(t, data, 2, body)
+	// Attribute values are HTML-escaped ('+' becomes &#43;); browsers unescape.
+	der, err := base64.StdEncoding.DecodeString(html.UnescapeString(data[1]))
+	require.NoError(t, err)
+	_, _, _, err = pkcs12.DecodeChain(der, pass[1])
+	require.NoError(t, err)
+}
+
+func TestIssueTokenIsSingleUse(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	env.issueJSON(token)
+
+	w := env.request(http.MethodPost, "/issue", form(token), "")
+	assert.Equal(t, http.StatusConflict, w.Code)
+	assert.Contains(t, w.Body.String(), "already been used")
+	assert.Contains(t, w.Body.String(), "/cert download")
+
+	w = env.request(http.MethodGet, issuePath(token), "", "")
+	assert.Equal(t, http.StatusConflict, w.Code)
+
+	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.Len(t, certs, 1)
+}
+
+func TestIssueConcurrentSubmitsIssueExactlyOnce(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	const n = 20
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json").Code
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		if c == http.StatusOK {
+			ok++
+		} else {
+			assert.Equal(t, http.StatusConflict, c)
+		}
+	}
+	assert.Equal(t, 1, ok)
+	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.Len(t, certs, 1)
+}
+
+func TestIssueRejectsBadTokens(t *testing.T) {
+	env := newTestEnv(t)
+	valid := env.token("alice")
+	parts := strings.Split(valid, ".")
+	require.Len(t, parts, 3)
+	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+
+	otherEnv := newTestEnv(t) // same claims shape, another secret
+	otherEnv.p.getConfiguration().LinkSigningSecret = strings.Repeat("x", 43)
+	otherCfg := otherEnv.p.getConfiguration().Clone()
+	otherCfg.LinkSigningSecret = strings.Repeat("x", 43)
+	otherEnv.configure(otherCfg)
+	foreign := otherEnv.token("alice")
+
+	cases := map[string]struct {
+		token  string
+		status int
+	}{
+		"missing":          {"", http.StatusBadRequest},
+		"malformed":        {"not-a-token", http.StatusBadRequest},
+		"forged signature": {forged, http.StatusBadRequest},
+		"other secret":     {foreign, http.StatusBadRequest},
+		"truncated":        {valid[:len(valid)-5], http.StatusBadRequest},
+		"huge":             {strings.Repeat("a", 8000), http.StatusBadRequest},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, w := range []interface {
+				Result() *http.Response
+			}{
+				env.request(http.MethodGet, issuePath(tc.token), "", ""),
+				env.request(http.MethodPost, "/issue", form(tc.token), ""),
+			} {
+				resp := w.Result()
+				assert.Equal(t, tc.status, resp.StatusCode)
+				assert.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+			}
+			body := env.request(http.MethodGet, issuePath(tc.token), "", "").Body.String()
+			assert.Contains(t, body, "/cert download")
+		})
+	}
+	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.Empty(t, certs)
+}
+
+func TestIssueRejectsExpiredToken(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	env.advance(6 * time.Minute)
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		var w interface{ Result() *http.Response }
+		if method == http.MethodGet {
+			w = env.request(method, issuePath(token), "", "")
+		} else {
+			w = env.request(method, "/issue", form(token), "")
+		}
+		assert.Equal(t, http.StatusGone, w.Result().StatusCode, method)
+	}
+}
+
+func TestIssueRefusesAnotherUsersSessionWithoutBurningTheLink(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+
+	w := env.request(http.MethodGet, issuePath(token), "", "bob")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Contains(t, w.Body.String(), "another Mattermost user")
+	w = env.request(http.MethodPost, "/issue", form(token), "bob")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+
+	// Alice, signed in or not, can still use it.
+	w = env.request(http.MethodGet, issuePath(token), "", "alice")
+	assert.Equal(t, http.StatusOK, w.Code)
+	w = env.request(http.MethodPost, "/issue", form(token), "alice", "Accept", "application/json")
+	assert.Equal(t, http.StatusOK, w.Code)
+}
+
+func TestIssueRefusesDeactivatedUser(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("gone")
+	w := env.request(http.MethodPost, "/issue", form(token), "")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+}
+
+func TestIssueRefusesOversizedForm(t *testing.T) {
+	env := newTestEnv(t)
+	body := form(env.token("alice")) + "&pad=" + strings.Repeat("x", maxFormBytes)
+	w := env.request(http.MethodPost, "/issue", body, "")
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, w.Body.String(), "form could not be read")
+}
+
+// failingConnector is a CA that is down.
+type failingConnector struct {
+	connector.Connector
+	kind connector.Kind
+}
+
+func (f *failingConnector) Sign(context.Context, connector.SignRequest) (*connector.Result, error) {
+	return nil, &connector.Error{Kind: f.kind, Connector: "flaky", Message: "connection refused"}
+}
+
+func TestIssueCAFailureKeepsTheLinkUsable(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	healthy, err := env.p.getServices()
+	require.NoError(t, err)
+	broken := *healthy
+	broken.connector = &failingConnector{Connector: healthy.connector, kind: connector.KindUnavailable}
+	env.p.services.Store(&broken)
+
+	w := env.request(http.MethodPost, "/issue", form(token), "")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Contains(t, w.Body.String(), "could not be reached")
+	assert.Contains(t, w.Body.String(), "link still works")
+
+	env.p.services.Store(healthy)
+	env.issueJSON(token)
+}
+
+func TestIssueCARejectionIsExplained(t *testing.T) {
+	env := newTestEnv(t)
+	healthy, err := env.p.getServices()
+	require.NoError(t, err)
+	broken := *healthy
+	broken.connector = &failingConnector{Connector: healthy.connector, kind: connector.KindRejected}
+	env.p.services.Store(&broken)
+
+	w := env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
+	assert.Equal(t, http.StatusUnprocessableEntity, w.Code)
+	assert.Contains(t, w.Body.String(), "refused the request")
+}
+
+func TestIssueWhileMisconfiguredExplains(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	msg := "CA private key: broken"
+	env.p.services.Store(nil)
+	env.p.setupErr.Store(&msg)
+	w := env.request(http.MethodPost, "/issue", form(token), "")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
+	assert.Contains(t, w.Body.String(), "administrator")
+}

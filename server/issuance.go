@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"strings"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// issuedCertificate is what one enrollment with a server-generated key hands
+// to the user. It holds the only copy of the private key (inside PKCS12), and
+// lives no longer than the response that carries it.
+type issuedCertificate struct {
+	Record     *store.Certificate
+	PKCS12     []byte
+	Passphrase string
+	Filename   string
+}
+
+// subjectFor derives the certificate identity from the Mattermost account.
+func subjectFor(user *model.User) connector.Subject {
+	s := connector.Subject{CommonName: user.Username}
+	if user.Email != "" {
+		s.Emails = []string{user.Email}
+	}
+	return s
+}
+
+// issueWithServerKey generates a key for user, has the connector sign it,
+// records the certificate and packs key, certificate and chain as PKCS#12.
+func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User) (*issuedCertificate, error) {
+	select {
+	case p.keyGeneration <- struct{}{}:
+		defer func() { <-p.keyGeneration }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+
+	subject := subjectFor(user)
+	key, err := pki.GenerateKey(s.keyType)
+	if err != nil {
+		return nil, errors.Wrap(err, "generate key")
+	}
+	csr, err := pki.NewCSR(key, subject.CommonName, subject.Emails)
+	if err != nil {
+		return nil, err
+	}
+	result, err := s.connector.Sign(ctx, connector.SignRequest{
+		CSR:     csr,
+		Subject: subject,
+		Profile: connector.Profile{
+			Name:         defaultProfileName,
+			Validity:     s.config.certificateValidity(),
+			ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result.Status != connector.StatusIssued || result.Certificate == nil {
+		return nil, &connector.Error{Kind: connector.KindUnsupported, Connector: s.connector.Name(),
+			Message: fmt.Sprintf("the CA answered %q; approval workflows are not enabled yet", result.Status)}
+	}
+
+	passphrase, err := pki.NewPassphrase()
+	if err != nil {
+		return nil, err
+	}
+	p12, err := pki.EncodePKCS12(s.p12Format, key, result.Certificate, result.Chain, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	record := p.newCertificateRecord(result.Certificate, store.MattermostUser(user.Id), s.connector.Name(), defaultProfileName, s.keyType)
+	if err := p.store.CreateCertificate(record); err != nil {
+		return nil, errors.Wrap(err, "record the certificate")
+	}
+	return &issuedCertificate{
+		Record:     record,
+		PKCS12:     p12,
+		Passphrase: passphrase,
+		Filename:   p12Filename(user.Username),
+	}, nil
+}
+
+func (p *Plugin) newCertificateRecord(cert *x509.Certificate, owner store.Principal, connectorName, profile string, keyType pki.KeyType) *store.Certificate {
+	return &store.Certificate{
+		Serial:      pki.FormatSerial(cert.SerialNumber),
+		Owner:       owner,
+		Subject:     cert.Subject.String(),
+		CommonName:  cert.Subject.CommonName,
+		Emails:      cert.EmailAddresses,
+		NotBefore:   cert.NotBefore,
+		NotAfter:    cert.NotAfter,
+		Connector:   connectorName,
+		Profile:     profile,
+		KeyType:     string(keyType),
+		Fingerprint: pki.Fingerprint(cert),
+		State:       store.CertIssued,
+		CreatedAt:   p.now(),
+		DER:         cert.Raw,
+	}
+}
+
+// p12Filename is a download name safe on every OS.
+func p12Filename(username string) string {
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, username)
+	if name == "" {
+		name = "certificate"
+	}
+	return name + ".p12"
+}
+
+// errNotOwner hides whether a serial exists from someone who does not own it.
+var errNotOwner = errors.New("no certificate with this serial belongs to you")
+
+// revokeOwnCertificate revokes a certificate that owner holds: at the CA
+// first, then in the record, so a CA that refuses leaves the record honest.
+func (p *Plugin) revokeOwnCertificate(ctx context.Context, s *services, owner store.Principal, serial, reason, revokedBy string) (*store.Certificate, error) {
+	record, err := p.store.GetCertificate(serial)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && record.Owner != owner) {
+		return nil, errNotOwner
+	}
+	if err != nil {
+		return nil, err
+	}
+	if record.State == store.CertRevoked {
+		return record, errAlreadyRevoked
+	}
+	if record.Connector == s.connector.Name() {
+		if err := s.connector.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
+			return nil, err
+		}
+	}
+	now := p.now()
+	return p.store.UpdateCertificate(serial, func(c *store.Certificate) error {
+		if c.State == store.CertRevoked {
+			return errAlreadyRevoked
+		}
+		c.State = store.CertRevoked
+		c.RevokedAt = &now
+		c.RevokedBy = revokedBy
+		c.RevocationReason = reason
+		return nil
+	})
+}
+
+var errAlreadyRevoked = errors.New("this certificate is already revoked")

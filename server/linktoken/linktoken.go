@@ -1,0 +1,119 @@
+// Package linktoken mints and checks the short-lived JWTs carried by
+// enrollment links. A token proves who asked for a link and when; it is made
+// single-use by the caller, which records its ID when it is consumed.
+package linktoken
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+const (
+	issuer = "mattermost-plugin-certs"
+	// minSecretLength guards against a hand-typed, guessable signing secret.
+	minSecretLength = 32
+	// leeway tolerates clock differences between cluster nodes.
+	leeway = 5 * time.Second
+)
+
+// Purpose is the audience of a token: a token minted for one use is refused
+// for any other.
+type Purpose string
+
+// PurposeIssue is a link that creates a certificate with a server-generated key.
+const PurposeIssue Purpose = "certs:issue"
+
+var (
+	// ErrExpired is a token whose lifetime is over.
+	ErrExpired = errors.New("the link has expired")
+	// ErrInvalid is a token that is malformed, forged, or not for this use.
+	ErrInvalid = errors.New("the link is not valid")
+)
+
+// Claims are the contents of a link token.
+type Claims struct {
+	jwt.RegisteredClaims
+	// Profile is the certificate profile the link was asked for.
+	Profile string `json:"profile,omitempty"`
+}
+
+// UserID is the Mattermost user the link was minted for.
+func (c *Claims) UserID() string { return c.Subject }
+
+// Minter signs and verifies link tokens with one HMAC secret.
+type Minter struct {
+	secret []byte
+	now    func() time.Time
+}
+
+// NewMinter returns a Minter for secret. now is the clock (time.Now in
+// production).
+func NewMinter(secret string, now func() time.Time) (*Minter, error) {
+	if len(secret) < minSecretLength {
+		return nil, fmt.Errorf("link signing secret is too short (%d characters, need at least %d)", len(secret), minSecretLength)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Minter{secret: []byte(secret), now: now}, nil
+}
+
+// Mint returns a signed token for userID, valid for ttl.
+func (m *Minter) Mint(userID string, purpose Purpose, profile string, ttl time.Duration) (string, *Claims, error) {
+	if userID == "" {
+		return "", nil, errors.New("a link needs a user")
+	}
+	idBytes := make([]byte, 16)
+	if _, err := rand.Read(idBytes); err != nil {
+		return "", nil, err
+	}
+	now := m.now()
+	claims := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   userID,
+			Audience:  jwt.ClaimStrings{string(purpose)},
+			ID:        hex.EncodeToString(idBytes),
+			IssuedAt:  jwt.NewNumericDate(now),
+			NotBefore: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Profile: profile,
+	}
+	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(m.secret)
+	if err != nil {
+		return "", nil, err
+	}
+	return signed, claims, nil
+}
+
+// Verify checks a token's signature (HS256 only), issuer, audience and
+// lifetime, and returns its claims. The error is ErrExpired or ErrInvalid.
+func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
+	claims := &Claims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return m.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(string(purpose)),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(m.now),
+	)
+	switch {
+	case err == nil:
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return nil, ErrExpired
+	default:
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if claims.Subject == "" || claims.ID == "" {
+		return nil, fmt.Errorf("%w: missing subject or id", ErrInvalid)
+	}
+	return claims, nil
+}

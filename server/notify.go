@@ -1,0 +1,32 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// postEphemeral answers a command as the bot, visible only to the user.
+func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
+	p.client.Post.SendEphemeralPost(args.UserId, &model.Post{
+		UserId:    p.botUserID,
+		ChannelId: args.ChannelId,
+		RootId:    args.RootId,
+		Message:   message,
+	})
+}
+
+// notifyIssued tells the owner in a DM that a certificate was issued in their
+// name, so an issuance they did not ask for does not go unnoticed.
+func (p *Plugin) notifyIssued(userID string, c *store.Certificate) {
+	message := fmt.Sprintf("A client certificate was issued to you.\n\n"+
+		"- Serial: `%s`\n- Subject: `%s`\n- Expires: %s\n\n"+
+		"If this was not you, run `/cert revoke %s` now and tell your administrator.",
+		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial)
+	if err := p.client.Post.DM(p.botUserID, userID, &model.Post{Message: message}); err != nil {
+		p.API.LogWarn("Could not send the issuance notice", "user_id", userID, "serial", c.Serial, "error", err.Error())
+	}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+// pageTemplates are parsed once; html/template escapes every value.
+var pageTemplates = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
+
+type confirmPage struct {
+	Username    string
+	CommonName  string
+	Emails      []string
+	KeyType     string
+	Validity    int
+	Format      string
+	Token       string
+	ExpiresAt   string
+	SubmitLabel string
+}
+
+type issuedPage struct {
+	Username   string
+	Serial     string
+	Subject    string
+	NotAfter   string
+	Passphrase string
+	Filename   string
+	DataURL    template.URL
+	CAURL      string
+}
+
+type errorPage struct {
+	Status  int
+	Title   string
+	Message string
+	Hint    string
+}
+
+// pageData is what the layout sees: the page's own data, and the nonce that
+// lets exactly our inline style and script run under the CSP.
+type pageData struct {
+	Nonce string
+	Page  any
+}
+
+// renderPage writes a full HTML page. It renders to a buffer first so a
+// template error never leaves half a page.
+func (p *Plugin) renderPage(w http.ResponseWriter, status int, name string, page any) error {
+	nonce, err := newNonce()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := pageTemplates.ExecuteTemplate(&buf, name, pageData{Nonce: nonce, Page: page}); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// renderError writes an error page; if even that fails, plain text.
+func (p *Plugin) renderError(w http.ResponseWriter, status int, message, hint string) {
+	err := p.renderPage(w, status, "error", errorPage{Status: status, Title: http.StatusText(status), Message: message, Hint: hint})
+	if err != nil {
+		p.API.LogError("Could not render the error page", "error", err.Error())
+		http.Error(w, message, status)
+	}
+}
+
+func newNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawStdEncoding.EncodeToString(b), nil
+}
+
+func keyTypeLabel(kt pki.KeyType) string {
+	switch kt {
+	case pki.KeyECDSAP256:
+		return "ECDSA P-256"
+	case pki.KeyECDSAP384:
+		return "ECDSA P-384"
+	case pki.KeyRSA2048:
+		return "RSA 2048"
+	case pki.KeyRSA3072:
+		return "RSA 3072"
+	case pki.KeyRSA4096:
+		return "RSA 4096"
+	}
+	return string(kt)
+}
+
+func p12FormatLabel(f pki.PKCS12Format) string {
+	if f == pki.PKCS12Modern {
+		return "PKCS#12, AES-256"
+	}
+	return "PKCS#12, 3DES (imports everywhere)"
+}

@@ -1,0 +1,205 @@
+package pki_test
+
+import (
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+func TestCertificatesPEMRoundTrip(t *testing.T) {
+	h := testHierarchy(t)
+	leaf := signLeaf(t, h.CA(), p256Key(t).Public())
+	certs := []*x509.Certificate{leaf, h.Issuing, h.Root}
+
+	data := pki.EncodeCertificatesPEM(certs)
+	assert.Equal(t, 3, strings.Count(string(data), "-----BEGIN CERTIFICATE-----"))
+
+	parsed, err := pki.ParseCertificatesPEM(data)
+	require.NoError(t, err)
+	assert.Equal(t, rawOf(certs), rawOf(parsed), "certificates come back in order")
+
+	// The reverse order stays reversed: the parser does not sort.
+	reversed, err := pki.ParseCertificatesPEM(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Root, h.Issuing}))
+	require.NoError(t, err)
+	assert.Equal(t, rawOf([]*x509.Certificate{h.Root, h.Issuing}), rawOf(reversed))
+}
+
+func TestEncodeCertificatesPEMEmpty(t *testing.T) {
+	assert.Empty(t, pki.EncodeCertificatesPEM(nil))
+}
+
+func TestParseCertificatesPEMAcceptsWhitespace(t *testing.T) {
+	h := testHierarchy(t)
+	one := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing}))
+	two := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Root}))
+	// Pasted into a settings field: CRLF line ends, blank lines, trailing space.
+	data := "\n" + strings.ReplaceAll(one, "\n", "\r\n") + "\r\n\r\n" + two + "  \n\t\n"
+	certs, err := pki.ParseCertificatesPEM([]byte(data))
+	require.NoError(t, err)
+	assert.Equal(t, rawOf([]*x509.Certificate{h.Issuing, h.Root}), rawOf(certs))
+}
+
+func TestParseCertificatesPEMRefuses(t *testing.T) {
+	h := testHierarchy(t)
+	cert := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing}))
+	keyDER, err := x509.MarshalPKCS8PrivateKey(p256Key(t))
+	require.NoError(t, err)
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	brokenCert := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER at all")}))
+	truncated := cert[:len(cert)/2]
+
+	tests := []struct {
+		name    string
+		data    string
+		message string
+	}{
+		{"empty", "", "no PEM certificate"},
+		{"blank", " \n\t\n", "no PEM certificate"},
+		{"garbage", "this is not PEM", "no PEM certificate"},
+		{"DER instead of PEM", string(h.Issuing.Raw), "no PEM certificate"},
+		{"private key only", keyPEM, `"PRIVATE KEY"`},
+		{"private key after a certificate", cert + keyPEM, `"PRIVATE KEY"`},
+		{"private key before a certificate", keyPEM + cert, `"PRIVATE KEY"`},
+		{"certificate request", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{1}})), `"CERTIFICATE REQUEST"`},
+		{"trusted certificate", string(pem.EncodeToMemory(&pem.Block{Type: "TRUSTED CERTIFICATE", Bytes: h.Issuing.Raw})), `"TRUSTED CERTIFICATE"`},
+		{"undecodable certificate", brokenCert, "parse certificate 1"},
+		{"undecodable second certificate", cert + brokenCert, "parse certificate 2"},
+		{"trailing garbage", cert + "garbage", "after the last certificate"},
+		{"trailing truncated certificate", cert + truncated, "after the last certificate"},
+		{"truncated certificate", truncated, "no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			certs, err := pki.ParseCertificatesPEM([]byte(tc.data))
+			require.Error(t, err)
+			assert.Nil(t, certs)
+			assert.Contains(t, err.Error(), tc.message)
+		})
+	}
+}
+
+func TestParsePrivateKeyPEM(t *testing.T) {
+	ecKey := p256Key(t).(*ecdsa.PrivateKey)
+	rsaPriv := rsaKey(t).(*rsa.PrivateKey)
+
+	pkcs8 := func(key crypto.Signer) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		require.NoError(t, err)
+		return der
+	}
+	sec1, err := x509.MarshalECPrivateKey(ecKey)
+	require.NoError(t, err)
+
+	tests := []struct {
+		name  string
+		block *pem.Block
+		want  crypto.Signer
+	}{
+		{"PKCS#8 ECDSA", &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8(ecKey)}, ecKey},
+		{"PKCS#8 RSA", &pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8(rsaPriv)}, rsaPriv},
+		{"PKCS#1 RSA", &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaPriv)}, rsaPriv},
+		{"SEC 1 ECDSA", &pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1}, ecKey},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pem.EncodeToMemory(tc.block)
+			got, err := pki.ParsePrivateKeyPEM(data)
+			require.NoError(t, err)
+			equal, ok := got.(interface{ Equal(crypto.PrivateKey) bool })
+			require.True(t, ok)
+			assert.True(t, equal.Equal(tc.want), "parsed key differs from the original")
+
+			// Surrounding whitespace, as pasted into a settings field.
+			got, err = pki.ParsePrivateKeyPEM([]byte("\r\n\n" + string(data) + "\n\n"))
+			require.NoError(t, err)
+			assert.True(t, pki.PublicKeysEqual(got.Public(), tc.want.Public()))
+		})
+	}
+}
+
+func TestParsePrivateKeyPEMRefuses(t *testing.T) {
+	ecKey := p256Key(t)
+	rsaPriv := rsaKey(t).(*rsa.PrivateKey)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(ecKey)
+	require.NoError(t, err)
+
+	//nolint:staticcheck // legacy encrypted PEM is exactly what must be refused
+	encrypted, err := x509.EncryptPEMBlock(rand.Reader, "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaPriv), []byte("secret"), x509.PEMCipherAES256)
+	require.NoError(t, err)
+
+	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	x25519DER, err := x509.MarshalPKCS8PrivateKey(x25519)
+	require.NoError(t, err)
+
+	h := testHierarchy(t)
+	block := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+
+	tests := []struct {
+		name    string
+		data    string
+		message string
+	}{
+		{"empty", "", "no PEM private key"},
+		{"garbage", "-----not a key-----", "no PEM private key"},
+		{"bare DER", string(pkcs8), "no PEM private key"},
+		{"legacy encrypted PEM", string(pem.EncodeToMemory(encrypted)), "encrypted"},
+		{"encrypted PKCS#8", block("ENCRYPTED PRIVATE KEY", []byte{0x30, 0x00}), `"ENCRYPTED PRIVATE KEY"`},
+		{"certificate", block("CERTIFICATE", h.Issuing.Raw), `"CERTIFICATE"`},
+		{"public key", block("PUBLIC KEY", []byte{0x30, 0x00}), `"PUBLIC KEY"`},
+		{"garbage PKCS#8", block("PRIVATE KEY", []byte("garbage")), "parse private key"},
+		{"garbage PKCS#1", block("RSA PRIVATE KEY", []byte("garbage")), "parse private key"},
+		{"garbage SEC 1", block("EC PRIVATE KEY", []byte("garbage")), "parse private key"},
+		{"PKCS#1 labelled as SEC 1", block("EC PRIVATE KEY", x509.MarshalPKCS1PrivateKey(rsaPriv)), "parse private key"},
+		{"X25519 key cannot sign", block("PRIVATE KEY", x25519DER), "unsupported private key type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key, err := pki.ParsePrivateKeyPEM([]byte(tc.data))
+			require.Error(t, err)
+			assert.Nil(t, key)
+			assert.Contains(t, err.Error(), tc.message)
+		})
+	}
+}
+
+func TestPrivateKeyDERRoundTrip(t *testing.T) {
+	for _, key := range []crypto.Signer{p256Key(t), rsaKey(t)} {
+		der, err := pki.MarshalPrivateKey(key)
+		require.NoError(t, err)
+		got, err := pki.ParsePrivateKeyDER(der)
+		require.NoError(t, err)
+		assert.True(t, pki.PublicKeysEqual(got.Public(), key.Public()))
+	}
+	_, err := pki.ParsePrivateKeyDER([]byte("garbage"))
+	assert.Error(t, err)
+	_, err = pki.ParsePrivateKeyDER(nil)
+	assert.Error(t, err)
+}
+
+func TestFingerprint(t *testing.T) {
+	h := testHierarchy(t)
+	for _, cert := range []*x509.Certificate{h.Root, h.Issuing} {
+		sum := sha256.Sum256(cert.Raw)
+		fp := pki.Fingerprint(cert)
+		assert.Equal(t, hex.EncodeToString(sum[:]), fp)
+		assert.Len(t, fp, 64)
+		assert.Equal(t, strings.ToLower(fp), fp)
+	}
+	assert.NotEqual(t, pki.Fingerprint(h.Root), pki.Fingerprint(h.Issuing))
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+const (
+	botUsername    = "certs-bot"
+	botDisplayName = "Client Certificates"
+)
+
+// locker is a lock shared by every node of a cluster.
+type locker interface {
+	Lock()
+	Unlock()
+}
+
+// Plugin is the server side of the Client Certificates plugin.
+type Plugin struct {
+	plugin.MattermostPlugin
+
+	client *pluginapi.Client
+	store  *store.Store
+	router *mux.Router
+
+	// now is the clock, and newMutex makes cluster-wide locks; both are
+	// fields so tests can replace them.
+	now      func() time.Time
+	newMutex func(name string) (locker, error)
+
+	botUserID string
+
+	// keyGeneration bounds how many keys are generated and signed at once:
+	// RSA-4096 generation takes about a second of one core.
+	keyGeneration chan struct{}
+
+	configurationLock sync.RWMutex
+	configuration     *configuration
+
+	// services is derived from the configuration (the parsed CA, the token
+	// minter) and swapped whole on every change. setupErr says why it could
+	// not be built, for users and admins.
+	services atomic.Pointer[services]
+	setupErr atomic.Pointer[string]
+}
+
+// NewPlugin returns a plugin ready to be served.
+func NewPlugin() *Plugin {
+	return &Plugin{
+		now:           time.Now,
+		keyGeneration: make(chan struct{}, max(1, runtime.NumCPU())),
+	}
+}
+
+// OnActivate wires the plugin to the server: secrets, bot, CA, command, routes.
+func (p *Plugin) OnActivate() error {
+	p.client = pluginapi.NewClient(p.API, p.Driver)
+	p.store = store.New(&p.client.KV)
+	if p.newMutex == nil {
+		p.newMutex = func(name string) (locker, error) { return cluster.NewMutex(p.API, name) }
+	}
+
+	if err := p.ensureSecrets(); err != nil {
+		return errors.Wrap(err, "failed to generate the plugin's secrets")
+	}
+
+	botID, err := p.client.Bot.EnsureBot(&model.Bot{
+		Username:    botUsername,
+		DisplayName: botDisplayName,
+		Description: "Issues client certificates. Type /cert help.",
+	}, pluginapi.ProfileImagePath("assets/bot.png"))
+	if err != nil {
+		return errors.Wrap(err, "failed to ensure the bot account")
+	}
+	p.botUserID = botID
+
+	p.router = p.newRouter()
+	p.applyConfiguration(p.getConfiguration())
+
+	if err := p.client.SlashCommand.Register(p.command()); err != nil {
+		return errors.Wrap(err, "failed to register the /cert command")
+	}
+	return nil
+}
+
+// OnDeactivate drops the derived state so nothing outlives the plugin.
+func (p *Plugin) OnDeactivate() error {
+	p.services.Store(nil)
+	return nil
+}

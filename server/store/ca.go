@@ -1,0 +1,69 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pkg/errors"
+)
+
+// SealedKey is a private key encrypted at rest, with the id of the key that
+// sealed it.
+type SealedKey struct {
+	KeyID  string `json:"key_id"`
+	Sealed []byte `json:"sealed"`
+}
+
+// CA is a stored certificate authority: certificates in the clear, private
+// keys sealed. A key may be sealed under more than one secret while the
+// encryption secret is being changed; the old copies are dropped once the new
+// secret is in use.
+type CA struct {
+	// Chain is the DER of the issuing CA first, up to the root.
+	Chain       [][]byte    `json:"chain"`
+	IssuingKeys []SealedKey `json:"issuing_keys"`
+	RootKeys    []SealedKey `json:"root_keys,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+func caKey(name string) string { return "ca:" + name }
+
+// GetCA returns the stored CA called name, or ErrNotFound.
+func (s *Store) GetCA(name string) (*CA, error) {
+	var raw []byte
+	if err := s.kv.Get(caKey(name), &raw); err != nil {
+		return nil, errors.Wrap(err, "read stored CA")
+	}
+	if len(raw) == 0 {
+		return nil, ErrNotFound
+	}
+	var ca CA
+	if err := json.Unmarshal(raw, &ca); err != nil {
+		return nil, errors.Wrap(err, "decode stored CA")
+	}
+	return &ca, nil
+}
+
+// CreateCA stores ca under name unless a CA is already stored there; it
+// returns whether it stored it.
+func (s *Store) CreateCA(name string, ca *CA) (bool, error) {
+	saved, err := s.kv.Set(caKey(name), ca, setIfAbsent())
+	return saved, errors.Wrap(err, "store CA")
+}
+
+// UpdateCA changes the stored CA with a compare-and-set.
+func (s *Store) UpdateCA(name string, change func(*CA) error) error {
+	return s.update(caKey(name), func(old []byte) (any, error) {
+		if len(old) == 0 {
+			return nil, ErrNotFound
+		}
+		var ca CA
+		if err := json.Unmarshal(old, &ca); err != nil {
+			return nil, errors.Wrap(err, "decode stored CA")
+		}
+		if err := change(&ca); err != nil {
+			return nil, err
+		}
+		return &ca, nil
+	})
+}

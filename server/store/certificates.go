@@ -1,0 +1,163 @@
+package store
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/pkg/errors"
+)
+
+// CertState is where a certificate stands in its life.
+type CertState string
+
+const (
+	CertIssued  CertState = "issued"
+	CertRevoked CertState = "revoked"
+)
+
+// Certificate is the record of one issued certificate. It never holds a
+// private key.
+type Certificate struct {
+	Serial           string     `json:"serial"`
+	Owner            Principal  `json:"owner"`
+	Subject          string     `json:"subject"`
+	CommonName       string     `json:"common_name"`
+	Emails           []string   `json:"emails,omitempty"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	Connector        string     `json:"connector"`
+	Profile          string     `json:"profile"`
+	KeyType          string     `json:"key_type"`
+	Fingerprint      string     `json:"fingerprint_sha256"`
+	State            CertState  `json:"state"`
+	CreatedAt        time.Time  `json:"created_at"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy        string     `json:"revoked_by,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	DER              []byte     `json:"der"`
+}
+
+// StateAt is the state as users see it: an issued certificate past its
+// NotAfter is expired.
+func (c *Certificate) StateAt(now time.Time) string {
+	if c.State == CertIssued && now.After(c.NotAfter) {
+		return "expired"
+	}
+	return string(c.State)
+}
+
+func certificateKey(serial string) string { return "cert:" + serial }
+
+func ownerIndexKey(owner Principal) string { return "owner:" + string(owner) + ":certs" }
+
+// ErrDuplicateSerial means a record for the serial already exists.
+var ErrDuplicateSerial = errors.New("a certificate with this serial is already recorded")
+
+// CreateCertificate records a newly issued certificate and adds it to its
+// owner's index.
+func (s *Store) CreateCertificate(c *Certificate) error {
+	if c.Serial == "" || c.Owner == "" {
+		return errors.New("a certificate record needs a serial and an owner")
+	}
+	// Atomic with no old value: only if nothing is recorded under the serial.
+	saved, err := s.kv.Set(certificateKey(c.Serial), c, setIfAbsent())
+	if err != nil {
+		return errors.Wrap(err, "save certificate record")
+	}
+	if !saved {
+		return ErrDuplicateSerial
+	}
+	err = s.update(ownerIndexKey(c.Owner), func(old []byte) (any, error) {
+		serials, err := decodeIndex(old)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(serials, c.Serial) {
+			return serials, nil
+		}
+		return append(serials, c.Serial), nil
+	})
+	return errors.Wrap(err, "add certificate to its owner's index")
+}
+
+// GetCertificate returns the record for serial, or ErrNotFound.
+func (s *Store) GetCertificate(serial string) (*Certificate, error) {
+	var c Certificate
+	var raw []byte
+	if err := s.kv.Get(certificateKey(serial), &raw); err != nil {
+		return nil, errors.Wrap(err, "read certificate record")
+	}
+	if len(raw) == 0 {
+		return nil, ErrNotFound
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, errors.Wrapf(err, "decode certificate record %s", serial)
+	}
+	return &c, nil
+}
+
+// ListSerials returns the serials an owner holds, oldest first.
+func (s *Store) ListSerials(owner Principal) ([]string, error) {
+	var raw []byte
+	if err := s.kv.Get(ownerIndexKey(owner), &raw); err != nil {
+		return nil, errors.Wrap(err, "read certificate index")
+	}
+	return decodeIndex(raw)
+}
+
+// ListCertificates returns an owner's certificate records, oldest first.
+func (s *Store) ListCertificates(owner Principal) ([]*Certificate, error) {
+	serials, err := s.ListSerials(owner)
+	if err != nil {
+		return nil, err
+	}
+	certs := make([]*Certificate, 0, len(serials))
+	for _, serial := range serials {
+		c, err := s.GetCertificate(serial)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	return certs, nil
+}
+
+// UpdateCertificate changes a record with a compare-and-set: change is given
+// the current record and edits it, or returns an error to leave it as it is.
+// The record as written is returned.
+func (s *Store) UpdateCertificate(serial string, change func(*Certificate) error) (*Certificate, error) {
+	var updated *Certificate
+	err := s.update(certificateKey(serial), func(old []byte) (any, error) {
+		if len(old) == 0 {
+			return nil, ErrNotFound
+		}
+		var c Certificate
+		if err := json.Unmarshal(old, &c); err != nil {
+			return nil, errors.Wrapf(err, "decode certificate record %s", serial)
+		}
+		if err := change(&c); err != nil {
+			return nil, err
+		}
+		updated = &c
+		return &c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return updated, nil
+}
+
+func decodeIndex(raw []byte) ([]string, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var serials []string
+	if err := json.Unmarshal(raw, &serials); err != nil {
+		return nil, errors.Wrap(err, "decode certificate index")
+	}
+	return serials, nil
+}

@@ -1,0 +1,71 @@
+// Package store keeps the plugin's state in the Mattermost plugin KV store:
+// one key per entity, every read-modify-write a compare-and-set computed from
+// the value it replaces, so it stays correct with many users at once and on a
+// cluster.
+package store
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/pkg/errors"
+)
+
+// KV is the part of the plugin KV API the store uses. It is satisfied by
+// &pluginapi.Client.KV in production and by &pluginapi.MemoryStore{} in tests.
+type KV interface {
+	Set(key string, value any, options ...pluginapi.KVSetOption) (bool, error)
+	Get(key string, o any) error
+	Delete(key string) error
+	SetAtomicWithRetries(key string, valueFunc func(oldValue []byte) (newValue any, err error)) error
+	ListKeys(page, count int, options ...pluginapi.ListKeysOption) ([]string, error)
+}
+
+// ErrNotFound is returned for a key that holds nothing.
+var ErrNotFound = errors.New("not found")
+
+// Store is the plugin's persistent state.
+type Store struct {
+	kv KV
+}
+
+// New returns a Store over kv.
+func New(kv KV) *Store {
+	return &Store{kv: kv}
+}
+
+// updateAttempts bounds how often a contended update is retried. Each attempt
+// is itself SetAtomicWithRetries (a few quick tries); between attempts the
+// writers back off with jitter so that a burst of writers on one key (50
+// certificates for one user at once) drains instead of colliding again.
+const updateAttempts = 40
+
+// update runs a compare-and-set of key: fn computes the new value from the
+// old one (nil when the key is empty). An error from fn aborts the update and
+// is returned as it is.
+func (s *Store) update(key string, fn func(old []byte) (any, error)) error {
+	var lastErr error
+	for attempt := range updateAttempts {
+		var fnErr error
+		err := s.kv.SetAtomicWithRetries(key, func(old []byte) (any, error) {
+			v, err := fn(old)
+			fnErr = err
+			return v, err
+		})
+		if err == nil {
+			return nil
+		}
+		if fnErr != nil {
+			return fnErr
+		}
+		lastErr = err
+		time.Sleep(backoff(attempt))
+	}
+	return errors.Wrapf(lastErr, "update of %s kept colliding with other writers", key)
+}
+
+func backoff(attempt int) time.Duration {
+	limit := time.Duration(min(attempt+1, 10)) * 10 * time.Millisecond
+	return time.Duration(rand.Int64N(int64(limit))) + time.Millisecond
+}
