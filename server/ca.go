@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"errors"
@@ -11,25 +12,34 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
-// builtinCAName is the KV name of the generated CA.
-const builtinCAName = "builtin"
+// KV names of the stored CAs: the generated one, and the admin's own once
+// its key has been moved out of the settings.
+const (
+	builtinCAName = "builtin"
+	customCAName  = "custom"
+)
 
 // Contexts bind sealed keys to their purpose, so one sealed value cannot be
 // passed off as another.
 const (
 	sealContextIssuingKey = "builtin-ca/issuing-key"
 	sealContextRootKey    = "builtin-ca/root-key"
+	sealContextCustomKey  = "custom-ca/key"
 )
 
 // loadCA returns the CA the configuration asks for: the admin's own, or the
 // built-in one, generated on first use.
 func (p *Plugin) loadCA(c *configuration) (*pki.CA, error) {
-	if c.usesCustomCA() {
+	if c.usesCustomCA() && !c.customKeyIsSealed() {
+		p.API.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
 		return c.customCA(p.now())
 	}
 	key, err := sealbox.NewKey(c.EncryptionSecret)
 	if err != nil {
 		return nil, err
+	}
+	if c.usesCustomCA() {
+		return p.openCustomCA(c, key)
 	}
 	stored, err := p.store.GetCA(builtinCAName)
 	if errors.Is(err, store.ErrNotFound) {
@@ -92,6 +102,66 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 	return record, nil
 }
 
+// openCustomCA loads the admin's CA: certificates from the settings, the key
+// from the KV store where ConfigurationWillBeSaved sealed it.
+func (p *Plugin) openCustomCA(c *configuration, key *sealbox.Key) (*pki.CA, error) {
+	chain, err := c.customCAChain()
+	if err != nil {
+		return nil, err
+	}
+	stored, err := p.store.GetCA(customCAName)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("CA private key: the sealed key is missing from the KV store; paste the key again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(stored.Chain) == 0 || !bytes.Equal(stored.Chain[0], chain[0].Raw) {
+		return nil, errors.New("CA private key: the sealed key belongs to another CA certificate; paste the key again")
+	}
+	sealed, ok := findSealed(stored.IssuingKeys, key.ID())
+	if !ok {
+		return nil, errors.New("the custom CA key was encrypted with a different encryption secret; restore the previous secret or paste the key again")
+	}
+	signer, err := openPrivateKey(key, sealed, sealContextCustomKey)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := pki.NewCA(chain, signer, p.now())
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate and key: %w", err)
+	}
+	if len(stored.IssuingKeys) > 1 {
+		p.dropStaleSealedKeys(customCAName, key.ID())
+	}
+	return ca, nil
+}
+
+// sealCustomCAKey moves a custom CA key from the settings into the KV store,
+// sealed, and returns the marker that replaces it in the settings.
+func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
+	ca, err := c.customCA(p.now())
+	if err != nil {
+		return "", err
+	}
+	key, err := sealbox.NewKey(c.EncryptionSecret)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := sealPrivateKey(key, ca.Signer, sealContextCustomKey)
+	if err != nil {
+		return "", err
+	}
+	if err := p.store.SaveCA(customCAName, &store.CA{
+		Chain:       [][]byte{ca.Certificate.Raw},
+		IssuingKeys: []store.SealedKey{sealed},
+		CreatedAt:   p.now(),
+	}); err != nil {
+		return "", err
+	}
+	return sealedKeyPrefix + pki.Fingerprint(ca.Certificate), nil
+}
+
 // openBuiltinCA decrypts the issuing key with the current secret. Copies
 // sealed under an earlier secret are dropped once the current one works.
 func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, error) {
@@ -116,16 +186,23 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, err
 		return nil, fmt.Errorf("the built-in CA cannot sign: %w", err)
 	}
 	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 {
-		p.dropStaleSealedKeys(key.ID())
+		p.dropStaleSealedKeys(builtinCAName, key.ID())
 	}
 	return ca, nil
 }
 
-// resealBuiltinCA adds copies of the CA keys sealed under newSecret, so the
-// CA survives a change of the encryption secret. The old copies stay until
-// the new secret is in use (the save could still fail).
-func (p *Plugin) resealBuiltinCA(oldSecret, newSecret string) error {
-	if _, err := p.store.GetCA(builtinCAName); errors.Is(err, store.ErrNotFound) {
+// resealCAs adds copies of every stored CA key sealed under newSecret, so
+// the CAs survive a change of the encryption secret. The old copies stay
+// until the new secret is in use (the save could still fail).
+func (p *Plugin) resealCAs(oldSecret, newSecret string) error {
+	if err := p.resealCA(builtinCAName, sealContextIssuingKey, sealContextRootKey, oldSecret, newSecret); err != nil {
+		return err
+	}
+	return p.resealCA(customCAName, sealContextCustomKey, "", oldSecret, newSecret)
+}
+
+func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecret string) error {
+	if _, err := p.store.GetCA(name); errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	oldKey, err := sealbox.NewKey(oldSecret)
@@ -136,18 +213,18 @@ func (p *Plugin) resealBuiltinCA(oldSecret, newSecret string) error {
 	if err != nil {
 		return err
 	}
-	return p.store.UpdateCA(builtinCAName, func(ca *store.CA) error {
+	return p.store.UpdateCA(name, func(ca *store.CA) error {
 		var err error
-		if ca.IssuingKeys, err = resealed(ca.IssuingKeys, oldKey, newKey, sealContextIssuingKey); err != nil {
+		if ca.IssuingKeys, err = resealed(ca.IssuingKeys, oldKey, newKey, issuingContext); err != nil {
 			return err
 		}
-		ca.RootKeys, err = resealed(ca.RootKeys, oldKey, newKey, sealContextRootKey)
+		ca.RootKeys, err = resealed(ca.RootKeys, oldKey, newKey, rootContext)
 		return err
 	})
 }
 
-func (p *Plugin) dropStaleSealedKeys(keyID string) {
-	err := p.store.UpdateCA(builtinCAName, func(ca *store.CA) error {
+func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
+	err := p.store.UpdateCA(name, func(ca *store.CA) error {
 		ca.IssuingKeys = keepSealed(ca.IssuingKeys, keyID)
 		ca.RootKeys = keepSealed(ca.RootKeys, keyID)
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -79,11 +80,13 @@ func (c *configuration) IsValid() error {
 	if c.EncryptionSecret != "" && len(c.EncryptionSecret) < minSecretLength {
 		return fmt.Errorf("Encryption secret must be at least %d characters; use Regenerate", minSecretLength)
 	}
-	if _, err := c.customCA(time.Now()); err != nil {
-		return err
-	}
-	return nil
+	return c.checkCustomCA(time.Now())
 }
+
+// sealedKeyPrefix marks a CA private key that the plugin moved out of the
+// server configuration into the KV store, encrypted. What follows it is the
+// fingerprint of the CA certificate the key belongs to.
+const sealedKeyPrefix = "sealed:"
 
 // usesCustomCA reports whether the admin supplied a CA instead of the
 // built-in one.
@@ -91,11 +94,15 @@ func (c *configuration) usesCustomCA() bool {
 	return strings.TrimSpace(c.CACertificatePEM) != "" || strings.TrimSpace(c.CAPrivateKeyPEM) != ""
 }
 
-// customCA parses the configured CA, or returns nil when none is configured.
-func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
-	if !c.usesCustomCA() {
-		return nil, nil
-	}
+// customKeyIsSealed reports whether the custom CA key lives sealed in the KV
+// store rather than in the settings.
+func (c *configuration) customKeyIsSealed() bool {
+	return strings.HasPrefix(c.CAPrivateKeyPEM, sealedKeyPrefix)
+}
+
+// customCAChain parses the configured CA chain and checks it against the
+// key setting as far as the configuration alone allows.
+func (c *configuration) customCAChain() ([]*x509.Certificate, error) {
 	if strings.TrimSpace(c.CACertificatePEM) == "" {
 		return nil, errors.New("CA certificate chain: paste the CA certificate that belongs to the private key")
 	}
@@ -106,6 +113,25 @@ func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate chain: %w", err)
 	}
+	if c.customKeyIsSealed() && strings.TrimPrefix(c.CAPrivateKeyPEM, sealedKeyPrefix) != pki.Fingerprint(chain[0]) {
+		return nil, errors.New("CA private key: the stored key belongs to another CA certificate; paste the key of this certificate")
+	}
+	return chain, nil
+}
+
+// customCA parses the configured CA when its key is in the settings in
+// clear, or returns nil when no custom CA is configured.
+func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
+	if !c.usesCustomCA() {
+		return nil, nil
+	}
+	chain, err := c.customCAChain()
+	if err != nil {
+		return nil, err
+	}
+	if c.customKeyIsSealed() {
+		return nil, errors.New("CA private key: the key is sealed in the KV store")
+	}
 	key, err := pki.ParsePrivateKeyPEM([]byte(c.CAPrivateKeyPEM))
 	if err != nil {
 		return nil, fmt.Errorf("CA private key: %w", err)
@@ -115,6 +141,20 @@ func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
 		return nil, fmt.Errorf("CA certificate and key: %w", err)
 	}
 	return ca, nil
+}
+
+// checkCustomCA validates the custom CA settings; a sealed key is checked
+// when it is loaded.
+func (c *configuration) checkCustomCA(now time.Time) error {
+	if !c.usesCustomCA() {
+		return nil
+	}
+	if c.customKeyIsSealed() {
+		_, err := c.customCAChain()
+		return err
+	}
+	_, err := c.customCA(now)
+	return err
 }
 
 func (c *configuration) linkLifetime() time.Duration {

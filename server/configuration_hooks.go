@@ -72,10 +72,23 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if err := next.IsValid(); err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
-	if p.store != nil && current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
-		if err := p.resealBuiltinCA(current.EncryptionSecret, next.EncryptionSecret); err != nil {
+	if p.store == nil {
+		return nil, nil
+	}
+	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
+		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
+	}
+	if next.usesCustomCA() && !next.customKeyIsSealed() && next.EncryptionSecret != "" {
+		// Keep the CA key out of the server configuration: seal it into the
+		// KV store and save only a marker in its place.
+		marker, err := p.sealCustomCAKey(next)
+		if err != nil {
+			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
+		}
+		setSetting(newSettings, "CAPrivateKeyPEM", marker)
+		return newCfg, nil
 	}
 	return nil, nil
 }

@@ -226,3 +226,58 @@ func TestSetSettingReplacesEveryCaseVariant(t *testing.T) {
 	setSetting(m, "LinkSigningSecret", "x")
 	assert.Equal(t, map[string]any{"linksigningsecret": "x", "other": 1}, m)
 }
+
+func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
+	env := newTestEnv(t)
+	chainPEM, keyPEM, h := customCAPEM(t)
+	cfg := env.p.getConfiguration()
+	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
+	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
+		"cacertificatepem": chainPEM, "CAPrivateKeyPEM": keyPEM}
+
+	currentCfg := &model.Config{}
+	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
+	env.api.On("GetUnsanitizedConfig").Return(currentCfg)
+	nextCfg := &model.Config{}
+	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
+	saved, err := env.p.ConfigurationWillBeSaved(nextCfg)
+	require.NoError(t, err)
+	require.NotNil(t, saved, "the hook returns the config with the key replaced")
+	settings := saved.PluginSettings.Plugins["certs"]
+	assert.Equal(t, "sealed:"+pki.Fingerprint(h.Issuing), settings["caprivatekeypem"])
+	assert.NotContains(t, settings, "CAPrivateKeyPEM")
+	for _, v := range settings {
+		assert.NotContains(t, v, "PRIVATE KEY")
+	}
+
+	// The saved settings work: the key comes from the KV store.
+	loaded, err := configurationFromMap(settings)
+	require.NoError(t, err)
+	env.configure(loaded)
+	resp := env.issueJSON(env.token("alice"))
+	record, err := env.p.store.GetCertificate(resp.Serial)
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(record.DER)
+	require.NoError(t, err)
+	require.NoError(t, leaf.CheckSignatureFrom(h.Issuing))
+
+	// A marker that does not match the certificate is refused at save time.
+	otherChain, _, _ := customCAPEM(t)
+	mismatched := loaded.Clone()
+	mismatched.CACertificatePEM = otherChain
+	err = mismatched.IsValid()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "belongs to another CA certificate")
+
+	// Changing the encryption secret keeps the custom key usable.
+	rotatedSettings := map[string]any{}
+	for k, v := range settings {
+		rotatedSettings[k] = v
+	}
+	rotatedSettings["encryptionsecret"] = strings.Repeat("r", 43)
+	require.NoError(t, env.saveConfig(settings, rotatedSettings))
+	rotated, err := configurationFromMap(rotatedSettings)
+	require.NoError(t, err)
+	env.configure(rotated)
+	env.issueJSON(env.token("alice"))
+}

@@ -67,3 +67,9 @@ func (s *Store) UpdateCA(name string, change func(*CA) error) error {
 		return &ca, nil
 	})
 }
+
+// SaveCA stores ca under name, replacing what was there.
+func (s *Store) SaveCA(name string, ca *CA) error {
+	_, err := s.kv.Set(caKey(name), ca)
+	return errors.Wrap(err, "store CA")
+}
