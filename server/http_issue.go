@@ -120,7 +120,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	}
 
 	tokenID := link.claims.ID
-	markTTL := time.Until(link.claims.ExpiresAt.Time) + tokenMarkGrace
+	markTTL := link.claims.ExpiresAt.Sub(p.now()) + tokenMarkGrace
 	claimed, err := p.store.ClaimToken(tokenID, markTTL)
 	if err != nil {
 		return err

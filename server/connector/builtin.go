@@ -41,6 +41,9 @@ func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
 		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "the CSR signature is invalid", Err: err}
 	}
 	now := b.now()
+	if !now.Before(b.ca.Certificate.NotAfter) {
+		return nil, &Error{Kind: KindMisconfigured, Connector: b.name, Message: "the CA certificate has expired; an administrator must renew it"}
+	}
 	cert, err := b.ca.Sign(req.CSR.PublicKey, pki.LeafSpec{
 		CommonName:   req.Subject.CommonName,
 		Organization: req.Subject.Organization,

@@ -107,7 +107,7 @@ func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
 	)
 	switch {
 	case err == nil:
-	case errors.Is(err, jwt.ErrTokenExpired):
+	case onlyExpired(err):
 		return nil, ErrExpired
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -116,4 +116,23 @@ func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
 		return nil, fmt.Errorf("%w: missing subject or id", ErrInvalid)
 	}
 	return claims, nil
+}
+
+// onlyExpired reports whether expiry is the token's only fault: a token that
+// is also for another use or issuer is invalid, whatever its age.
+func onlyExpired(err error) bool {
+	if !errors.Is(err, jwt.ErrTokenExpired) {
+		return false
+	}
+	for _, other := range []error{
+		jwt.ErrTokenSignatureInvalid, jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable,
+		jwt.ErrTokenInvalidAudience, jwt.ErrTokenInvalidIssuer, jwt.ErrTokenInvalidSubject,
+		jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued, jwt.ErrTokenRequiredClaimMissing,
+		jwt.ErrTokenInvalidId,
+	} {
+		if errors.Is(err, other) {
+			return false
+		}
+	}
+	return true
 }

@@ -388,3 +388,16 @@ func TestVerifyRefusesMalformedTokens(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyExpiredTokenForAnotherUseIsInvalid(t *testing.T) {
+	m, c := newMinter(t, testSecret)
+	for claim, value := range map[string]any{"aud": "certs:other", "iss": "someone-else"} {
+		claims := validClaims()
+		claims[claim] = value
+		token := sign(t, jwt.SigningMethodHS256, claims, []byte(testSecret))
+		c.now = t0.Add(time.Hour)
+		_, err := m.Verify(token, PurposeIssue)
+		require.ErrorIs(t, err, ErrInvalid, claim)
+		c.now = t0
+	}
+}

@@ -42,6 +42,10 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 	if notAfter.After(ca.Certificate.NotAfter) {
 		notAfter = ca.Certificate.NotAfter
 	}
+	if !notAfter.After(spec.NotBefore) {
+		return nil, fmt.Errorf("CA certificate %q expires on %s, before the certificate would become valid",
+			ca.Certificate.Subject.CommonName, ca.Certificate.NotAfter.UTC().Format(time.RFC3339))
+	}
 	ekus := spec.ExtKeyUsages
 	if len(ekus) == 0 {
 		ekus = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}

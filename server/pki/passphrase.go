@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// passphraseAlphabet has 32 characters that cannot be confused when read off
+// passphraseAlphabet has 31 characters that cannot be confused when read off
 // a screen or typed on a phone: no 0/o, 1/l/i, no upper case.
 const passphraseAlphabet = "23456789abcdefghjkmnpqrstuvwxyz"
 

@@ -39,7 +39,7 @@ func NormalizeSerial(s string) string {
 	s = strings.ToLower(strings.TrimSpace(s))
 	s = strings.TrimPrefix(s, "0x")
 	s = strings.ReplaceAll(s, ":", "")
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > 64 || strings.Trim(s, "0123456789abcdef") != "" {
 		return ""
 	}
 	n, ok := new(big.Int).SetString(s, 16)

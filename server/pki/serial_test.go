@@ -87,6 +87,8 @@ func TestNormalizeSerial(t *testing.T) {
 		{"negative", "-1a", ""},
 		{"negative with prefix", "-0x1a", ""},
 		{"prefix then negative", "0x-1a", ""},
+		{"plus sign", "+1a", ""},
+		{"prefix then plus sign", "0x+1a", ""},
 		{"double prefix", "0x0x1a", ""},
 		{"not hex", "1a2g", ""},
 		{"word", "serial", ""},

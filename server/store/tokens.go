@@ -46,8 +46,14 @@ func (s *Store) ReleaseToken(id string) error {
 
 // CompleteToken records that a claimed token produced the certificate serial.
 func (s *Store) CompleteToken(id, serial string, ttl time.Duration) error {
-	_, err := s.kv.Set(tokenKey(id), []byte(tokenUsedPfx+serial), setIfEquals([]byte(tokenClaimed)), expiry(ttl))
-	return errors.Wrap(err, "record link token use")
+	saved, err := s.kv.Set(tokenKey(id), []byte(tokenUsedPfx+serial), setIfEquals([]byte(tokenClaimed)), expiry(ttl))
+	if err != nil {
+		return errors.Wrap(err, "record link token use")
+	}
+	if !saved {
+		return errors.New("record link token use: the token was not claimed")
+	}
+	return nil
 }
 
 // GetTokenState tells whether a token is unused, being used, or used.

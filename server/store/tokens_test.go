@@ -1,6 +1,7 @@
 package store
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -86,18 +87,19 @@ func TestReleaseTokenUnclaimed(t *testing.T) {
 }
 
 // CompleteToken only turns a claim into a use; it does not mark a token it
-// finds unclaimed (or already used with another serial).
+// finds unclaimed, nor overwrite a use with another serial. (Whether it
+// reports that as an error is left open: today it returns nil.)
 func TestCompleteTokenNeedsAClaim(t *testing.T) {
 	s, _ := newTestStore(t)
 
-	require.NoError(t, s.CompleteToken("unclaimed", "1a2b", tokenTTL))
+	_ = s.CompleteToken("unclaimed", "1a2b", tokenTTL)
 	assert.Equal(t, TokenState{}, tokenState(t, s, "unclaimed"))
 
 	claimed, err := s.ClaimToken("tok", tokenTTL)
 	require.NoError(t, err)
 	require.True(t, claimed)
 	require.NoError(t, s.CompleteToken("tok", "1a2b", tokenTTL))
-	require.NoError(t, s.CompleteToken("tok", "ffff", tokenTTL))
+	_ = s.CompleteToken("tok", "ffff", tokenTTL)
 	assert.Equal(t, TokenState{Used: true, Serial: "1a2b"}, tokenState(t, s, "tok"), "the first use is kept")
 }
 
@@ -159,6 +161,9 @@ func TestClaimReleaseConcurrent(t *testing.T) {
 				holders++
 				wins++
 				maxHolders = max(maxHolders, holders)
+				mu.Unlock()
+				runtime.Gosched() // let the others try while this one holds it
+				mu.Lock()
 				holders--
 				mu.Unlock()
 				if err := s.ReleaseToken(id); err != nil {
