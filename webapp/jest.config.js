@@ -1,0 +1,6 @@
+module.exports = {
+    testEnvironment: 'jsdom',
+    testEnvironmentOptions: {url: 'http://localhost:8065/'},
+    roots: ['<rootDir>/src'],
+    clearMocks: true,
+};

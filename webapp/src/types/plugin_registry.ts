@@ -1,0 +1,46 @@
+// The small part of the Mattermost web app's plugin API that this plugin uses.
+// See https://developers.mattermost.com/extend/plugins/webapp/reference/
+import type React from 'react';
+
+export interface Action {
+    type: string;
+}
+
+export type Reducer<S = unknown> = (state: S | undefined, action: Action) => S;
+
+// The host's redux store. Its state holds our reducer's slice under
+// `plugins-<plugin id>`, next to the web app's own `entities`.
+export interface PluginStore {
+    dispatch(action: Action): unknown;
+    getState(): unknown;
+}
+
+export interface PluginRegistry {
+    registerReducer<S>(reducer: Reducer<S>): void;
+
+    // Rendered once at the root of the app, inside the host's redux Provider.
+    registerRootComponent(component: React.ComponentType): string;
+
+    registerChannelHeaderButtonAction(
+        icon: React.ReactNode,
+        action: () => void,
+        dropdownText: React.ReactNode,
+        tooltipText: React.ReactNode,
+    ): string;
+
+    // Missing on servers without an App Bar; iconUrl is used as an <img> src.
+    registerAppBarComponent?(iconUrl: string, action: () => void, tooltipText: React.ReactNode): unknown;
+}
+
+export interface PluginClass {
+    initialize(registry: PluginRegistry, store: PluginStore): void;
+}
+
+declare global {
+    interface Window {
+        registerPlugin(pluginId: string, plugin: PluginClass): void;
+
+        // Path the web app is served under, e.g. "/mattermost"; empty at the root.
+        basename?: string;
+    }
+}
