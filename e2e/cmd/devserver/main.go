@@ -1,0 +1,221 @@
+//go:build e2e
+
+// Command devserver runs PostgreSQL and Mattermost on loopback with the
+// plugin installed, for trying it by hand (`make run`). Data lives in
+// RUN_DIR and survives restarts. Ctrl-C stops both servers.
+//
+// Environment: MM_SERVER_DIR (built server), CERTS_BUNDLE (plugin bundle),
+// RUN_DIR (data directory); optional MM_PORT and PG_PORT.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
+)
+
+const (
+	defaultMattermostPort = 8065
+	// Not 5432, so a system PostgreSQL can keep its usual port.
+	defaultPostgresPort = 5433
+
+	teamName = "demo"
+	// Fixed, printed credentials: this server listens on loopback only.
+	adminUsername = "admin"
+	adminPassword = "Admin-passw0rd!"
+	demoUsername  = "demo"
+	demoPassword  = "Demo-passw0rd!"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "devserver: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	serverDir, bundle, runDir := os.Getenv("MM_SERVER_DIR"), os.Getenv("CERTS_BUNDLE"), os.Getenv("RUN_DIR")
+	if serverDir == "" || bundle == "" || runDir == "" {
+		return fmt.Errorf("MM_SERVER_DIR, CERTS_BUNDLE and RUN_DIR must be set (use `make run`)")
+	}
+	runDir, err := filepath.Abs(runDir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bundle); err != nil {
+		return fmt.Errorf("plugin bundle: %w (run `make dist`)", err)
+	}
+	if err := os.MkdirAll(runDir, 0o755); err != nil {
+		return err
+	}
+	// As root, the cluster belongs to user postgres, which must reach it.
+	if err := os.Chmod(runDir, 0o755); err != nil {
+		return err
+	}
+	mmPort, err := choosePort("MM_PORT", defaultMattermostPort)
+	if err != nil {
+		return err
+	}
+	pgPort, err := choosePort("PG_PORT", defaultPostgresPort)
+	if err != nil {
+		return err
+	}
+
+	// Stop on Ctrl-C/SIGTERM from here on, including during start-up.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	fmt.Printf("Starting PostgreSQL (data in %s)...\n", filepath.Join(runDir, "postgres"))
+	pg, err := testbed.StartPostgresWithOptions(testbed.PostgresOptions{Dir: filepath.Join(runDir, "postgres"), Port: pgPort})
+	if err != nil {
+		return err
+	}
+	defer stop("PostgreSQL", pg.PID(), pg.Stop)
+
+	fmt.Printf("Starting Mattermost (files in %s)...\n", filepath.Join(runDir, "mattermost"))
+	mm, err := testbed.StartMattermostContext(ctx, testbed.MattermostOptions{
+		ServerDir:  serverDir,
+		WorkDir:    filepath.Join(runDir, "mattermost"),
+		DataSource: pg.DSN(),
+		Port:       mmPort,
+	})
+	if err != nil {
+		return err
+	}
+	defer stop("Mattermost", mm.PID(), mm.Stop)
+
+	townSquareID, err := provision(ctx, mm, bundle)
+	if err != nil {
+		return err
+	}
+	printWelcome(mm, pg, runDir, townSquareID)
+
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nStopping...")
+	case <-mm.Exited():
+		return fmt.Errorf("mattermost exited unexpectedly; log tail:\n%s", mm.LogTail(40))
+	case <-pg.Exited():
+		return fmt.Errorf("postgres exited unexpectedly; log tail:\n%s", pg.LogTail(40))
+	}
+	return nil
+}
+
+// provision makes the accounts, team and plugin exist, whatever state the
+// persistent database is in; the local mode socket needs no login. It
+// returns the id of the demo team's town square, for the command example.
+func provision(ctx context.Context, mm *testbed.Mattermost, bundle string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	local := mm.LocalClient()
+	admin, err := testbed.EnsureUser(ctx, local, adminUsername, adminPassword, model.SystemAdminRoleId+" "+model.SystemUserRoleId)
+	if err != nil {
+		return "", err
+	}
+	demo, err := testbed.EnsureUser(ctx, local, demoUsername, demoPassword, model.SystemUserRoleId)
+	if err != nil {
+		return "", err
+	}
+	team, err := testbed.EnsureTeam(ctx, local, teamName, "Demo")
+	if err != nil {
+		return "", err
+	}
+	for _, user := range []*model.User{admin, demo} {
+		if err := testbed.EnsureTeamMember(ctx, local, team.Id, user.Id); err != nil {
+			return "", err
+		}
+	}
+	adminSession, err := mm.Login(ctx, adminUsername, adminPassword)
+	if err != nil {
+		return "", err
+	}
+	manifest, err := mm.DeployPlugin(ctx, adminSession.Client, bundle)
+	if err != nil {
+		return "", err
+	}
+	fmt.Printf("Plugin %s %s deployed from %s\n", manifest.Id, manifest.Version, bundle)
+	townSquare, _, err := local.GetChannelByName(ctx, model.DefaultChannelName, team.Id, "")
+	if err != nil {
+		return "", fmt.Errorf("finding town square of team %s: %w", teamName, err)
+	}
+	return townSquare.Id, nil
+}
+
+// choosePort honours the environment variable if set, else prefers the
+// usual port and falls back to any free one.
+func choosePort(variable string, preferred int) (int, error) {
+	if value := os.Getenv(variable); value != "" {
+		port, err := strconv.Atoi(value)
+		if err != nil || port <= 0 || port > 65535 {
+			return 0, fmt.Errorf("%s=%q is not a port number", variable, value)
+		}
+		if !testbed.PortIsFree(port) {
+			return 0, fmt.Errorf("%s=%d is already in use", variable, port)
+		}
+		return port, nil
+	}
+	return testbed.PreferredPort(preferred)
+}
+
+func stop(name string, pid int, stopFunc func() error) {
+	if err := stopFunc(); err != nil {
+		fmt.Fprintf(os.Stderr, "devserver: %v\n", err)
+		return
+	}
+	fmt.Printf("%s (pid %d) stopped\n", name, pid)
+}
+
+func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID string) {
+	url := mm.URL
+	fmt.Printf(`
+================================================================
+ Mattermost with the Client Certificates plugin is running
+================================================================
+ URL:         %[1]s   (REST API and plugin pages; this server build has no web UI)
+ Admin:       %[2]s / %[3]s
+ Demo user:   %[4]s / %[5]s   (team "%[6]s")
+ Data:        %[7]s   (kept between runs)
+ Logs:        %[8]s
+              %[9]s
+ PostgreSQL:  127.0.0.1:%[10]d, database %[11]s, user postgres (trust)
+
+ Try the flow as the demo user:
+
+   # 1. Log in: the session token is in the Token response header
+   TOKEN=$(curl -si -X POST %[1]s/api/v4/users/login \
+       -d '{"login_id":"%[4]s","password":"%[5]s"}' \
+     | awk 'tolower($1)=="token:" {print $2}' | tr -d '\r')
+
+   # 2. Ask the plugin for a one-time link (what /cert download sends)
+   LINK=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" \
+       %[1]s/plugins/certs/api/v1/links | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+   echo "$LINK"    # open it in a browser to see the page
+
+   # 3. Redeem it (once) as JSON and save the PKCS#12 file
+   curl -s -H 'Accept: application/json' -d "token=${LINK#*token=}" \
+       %[1]s/plugins/certs/issue > issued.json
+   sed -n 's/.*"pkcs12":"\([^"]*\)".*/\1/p' issued.json | base64 -d > %[4]s.p12
+   PASS=$(sed -n 's/.*"passphrase":"\([^"]*\)".*/\1/p' issued.json); echo "passphrase: $PASS"
+
+   # 4. Look inside, and fetch the CA chain to trust
+   openssl pkcs12 -in %[4]s.p12 -passin "pass:$PASS" -nokeys | openssl x509 -noout -subject -ext extendedKeyUsage
+   curl -s %[1]s/plugins/certs/ca.pem -o ca.pem
+
+ Slash commands (the reply is an ephemeral post, delivered on the WebSocket):
+   curl -s -X POST -H "Authorization: Bearer $TOKEN" %[1]s/api/v4/commands/execute \
+       -d '{"channel_id":"%[12]s","command":"/cert list"}'
+
+ Press Ctrl-C to stop both servers.
+`, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
+		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID)
+}
