@@ -119,22 +119,7 @@ func (p *Plugin) openCustomCA(c *configuration, key *sealbox.Key) (*pki.CA, erro
 	if len(stored.Chain) == 0 || !bytes.Equal(stored.Chain[0], chain[0].Raw) {
 		return nil, errors.New("CA private key: the sealed key belongs to another CA certificate; paste the key again")
 	}
-	sealed, ok := findSealed(stored.IssuingKeys, key.ID())
-	if !ok {
-		return nil, errors.New("the custom CA key was encrypted with a different encryption secret; restore the previous secret or paste the key again")
-	}
-	signer, err := openPrivateKey(key, sealed, sealContextCustomKey)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := pki.NewCA(chain, signer, p.now())
-	if err != nil {
-		return nil, fmt.Errorf("CA certificate and key: %w", err)
-	}
-	if len(stored.IssuingKeys) > 1 {
-		p.dropStaleSealedKeys(customCAName, key.ID())
-	}
-	return ca, nil
+	return p.openSealedCA(customCAName, stored, chain, key, sealContextCustomKey)
 }
 
 // sealCustomCAKey moves a custom CA key from the settings into the KV store,
@@ -173,20 +158,27 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, err
 		}
 		chain = append(chain, cert)
 	}
+	return p.openSealedCA(builtinCAName, stored, chain, key, sealContextIssuingKey)
+}
+
+// openSealedCA decrypts a stored CA's signing key with the current secret and
+// pairs it with chain. Copies sealed under an earlier secret are dropped once
+// the current one works.
+func (p *Plugin) openSealedCA(name string, stored *store.CA, chain []*x509.Certificate, key *sealbox.Key, context string) (*pki.CA, error) {
 	sealed, ok := findSealed(stored.IssuingKeys, key.ID())
 	if !ok {
-		return nil, errors.New("the built-in CA key was encrypted with a different encryption secret; restore the previous secret in the plugin settings")
+		return nil, fmt.Errorf("the %s CA key was encrypted with a different encryption secret; restore the previous secret in the plugin settings", name)
 	}
-	signer, err := openPrivateKey(key, sealed, sealContextIssuingKey)
+	signer, err := openPrivateKey(key, sealed, context)
 	if err != nil {
 		return nil, err
 	}
 	ca, err := pki.NewCA(chain, signer, p.now())
 	if err != nil {
-		return nil, fmt.Errorf("the built-in CA cannot sign: %w", err)
+		return nil, fmt.Errorf("the %s CA cannot sign: %w", name, err)
 	}
 	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 {
-		p.dropStaleSealedKeys(builtinCAName, key.ID())
+		p.dropStaleSealedKeys(name, key.ID())
 	}
 	return ca, nil
 }
