@@ -1,0 +1,219 @@
+# Build, test and deploy the Client Certificates Mattermost plugin.
+#
+#   make help      list the targets
+#   make test      everything CI runs: unit tests and end-to-end tests against a real Mattermost
+#   make dist      build the plugin bundle dist/<id>-<version>.tar.gz
+#   make run       start a local Mattermost with the plugin, for trying it by hand
+#
+# Needs GNU make, Go and Node/npm. The end-to-end tests and `make run` also need
+# PostgreSQL, OpenSSL and NSS tools (`make deps` installs them on Debian).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-print-directory
+
+GO ?= go
+NPM ?= npm
+
+# Build tools from build/, compiled into build/bin/ (Go's cache makes a rebuild
+# of an unchanged tool a fraction of a second).
+MANIFEST := build/bin/manifest
+PLUGINCTL := build/bin/pluginctl
+
+# Plugin id and version come from plugin.json via the manifest tool. They are
+# evaluated on first use (after the tool is built) and then cached.
+PLUGIN_ID = $(eval PLUGIN_ID := $(or $(shell $(MANIFEST) id),$(error cannot read the plugin id from plugin.json)))$(PLUGIN_ID)
+PLUGIN_VERSION = $(eval PLUGIN_VERSION := $(or $(shell $(MANIFEST) version),$(error cannot read the version from plugin.json)))$(PLUGIN_VERSION)
+BUNDLE_NAME = $(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
+BUNDLE = $(abspath dist/$(BUNDLE_NAME))
+
+# Limit the server build to some platforms, e.g. `make dist PLATFORMS=linux-amd64`.
+# Empty means every platform in plugin.json's server.executables.
+PLATFORMS ?=
+
+# The root module's packages. Go does not skip node_modules, and some npm
+# packages ship .go files; leave those out.
+GO_PACKAGES = $$($(GO) list -e ./... | grep -v /node_modules/)
+
+# -race needs cgo (a C compiler); without one the unit tests run without it.
+RACE ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED)),-race,)
+
+# Extra `go test` flags for the end-to-end tests, e.g. E2E_FLAGS='-run TestEnroll'.
+E2E_FLAGS ?=
+
+# The real Mattermost server the end-to-end tests and `make run` use. It is
+# built from the small Go module in e2e/mmserver and kept outside the
+# repository, keyed by that module's go.sum, so a warm machine reuses it.
+MM_MODULE_DIR := e2e/mmserver
+MM_SERVER_MODULE := github.com/mattermost/mattermost/server/v8
+MM_SERVER_HASH := $(shell cat $(MM_MODULE_DIR)/go.sum 2>/dev/null | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+MM_SERVER_DIR ?= $(HOME)/.cache/mattermost-plugin-certs/mmserver-$(MM_SERVER_HASH)
+MM_GOENV := GOFLAGS=-mod=mod GONOSUMDB=github.com/mattermost
+
+GOLANGCI_LINT_VERSION := v2.9.0
+
+# GNU tar makes the bundle reproducible; macOS tar must not add ._ files.
+TAR_FLAGS := $(if $(shell tar --version 2>/dev/null | grep -i 'gnu tar'),--owner=0 --group=0 --numeric-owner --sort=name,)
+ifeq ($(shell uname -s),Darwin)
+TAR_FLAGS += --disable-copyfile
+endif
+
+.PHONY: all help apply manifest-check server webapp webapp-deps bundle dist deploy \
+	enable disable reset check-style golangci-lint mattermost deps unit-test e2e test \
+	run bench clean FORCE
+
+## Default: check style, run unit tests, build the bundle.
+all: check-style unit-test dist
+
+## List the targets.
+help:
+	@echo "Targets:"
+	@awk '/^## /{doc=substr($$0,4); next} \
+		/^[a-zA-Z0-9_.-]+:/ && doc!="" {split($$0,t,":"); printf "  %-16s %s\n", t[1], doc} \
+		{doc=""}' $(MAKEFILE_LIST)
+	@echo
+	@echo "Variables: PLATFORMS='linux-amd64 ...' (server build), E2E_FLAGS='-run TestX',"
+	@echo "  MM_SERVER_DIR=$(MM_SERVER_DIR)"
+
+$(MANIFEST) $(PLUGINCTL): FORCE
+	@$(GO) build -o $@ ./build/$(notdir $@)
+
+FORCE:
+
+## Generate server/manifest.go and webapp/src/manifest.ts from plugin.json.
+apply: $(MANIFEST)
+	@$(MANIFEST) apply
+
+## Validate plugin.json (unknown keys, ids, versions, settings).
+manifest-check: $(MANIFEST)
+	@$(MANIFEST) check
+
+## Build the server binaries for every platform in plugin.json into server/dist/.
+server: apply
+	@rm -rf server/dist
+	@$(MANIFEST) executables | while read -r goos goarch out; do \
+		if [ -n "$(strip $(PLATFORMS))" ] && [[ " $(PLATFORMS) " != *" $$goos-$$goarch "* ]]; then continue; fi; \
+		echo "go build ./server for $$goos-$$goarch -> $$out"; \
+		CGO_ENABLED=0 GOOS=$$goos GOARCH=$$goarch $(GO) build -trimpath -ldflags '-s -w' -o "$$out" ./server || exit 1; \
+		awk -v f="$$out" -v n="$$(wc -c < "$$out")" 'BEGIN { printf "  %-42s %6.1f MB\n", f, n / 1048576 }'; \
+	done
+
+# npm ci when node_modules is missing or older than the lock file. A failed
+# install leaves no node_modules behind, so the next run tries again.
+webapp/node_modules: webapp/package-lock.json
+	cd webapp && { $(NPM) ci --no-audit --no-fund || { rm -rf node_modules; exit 1; }; }
+	@touch $@
+
+webapp/package-lock.json:
+	@echo "webapp/package-lock.json is missing: run 'npm install' in webapp/ and commit the lock file" >&2; exit 1
+
+## Install the webapp's npm dependencies (npm ci) if they are missing or stale.
+webapp-deps: webapp/node_modules
+
+## Build the webapp bundle webapp/dist/main.js.
+webapp: apply webapp/node_modules
+	cd webapp && $(NPM) run build
+
+## Pack dist/<id>-<version>.tar.gz from what is already built (see dist).
+bundle: $(MANIFEST)
+	@rm -rf dist
+	@mkdir -p dist/$(PLUGIN_ID)/server dist/$(PLUGIN_ID)/webapp/dist
+	@if [ -d assets ]; then cp -R assets dist/$(PLUGIN_ID)/; fi
+	@if [ -d public ]; then cp -R public dist/$(PLUGIN_ID)/; fi
+	@cp -R server/dist dist/$(PLUGIN_ID)/server/
+	@cp webapp/dist/main.js dist/$(PLUGIN_ID)/webapp/dist/
+	@$(MANIFEST) dist
+	@$(MANIFEST) check-bundle
+	@tar $(TAR_FLAGS) -C dist -czf dist/$(BUNDLE_NAME) $(PLUGIN_ID)
+	@printf 'Plugin bundle: dist/%s (%s)\n' "$(BUNDLE_NAME)" "$$(du -h dist/$(BUNDLE_NAME) | cut -f1)"
+
+## Build everything and pack the plugin bundle dist/<id>-<version>.tar.gz.
+dist: apply server webapp
+	@$(MAKE) bundle
+
+## Build the bundle and install it on a running server (see build/pluginctl).
+deploy: dist $(PLUGINCTL)
+	$(PLUGINCTL) deploy $(PLUGIN_ID) dist/$(BUNDLE_NAME)
+
+## Enable the installed plugin on a running server.
+enable: $(PLUGINCTL) $(MANIFEST)
+	$(PLUGINCTL) enable $(PLUGIN_ID)
+
+## Disable the installed plugin on a running server.
+disable: $(PLUGINCTL) $(MANIFEST)
+	$(PLUGINCTL) disable $(PLUGIN_ID)
+
+## Disable, then enable the plugin on a running server.
+reset: $(PLUGINCTL) $(MANIFEST)
+	$(PLUGINCTL) reset $(PLUGIN_ID)
+
+## gofmt, go vet (with and without the e2e tag), webapp lint and type check.
+check-style: apply webapp/node_modules
+	@echo "gofmt -l"
+	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
+		-not -path './dist/*' -not -path './.run/*' -print0 | xargs -0 gofmt -l); \
+	if [ -n "$$out" ]; then echo "Files not formatted with gofmt:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet $(GO_PACKAGES)
+	$(GO) vet -tags e2e ./e2e/...
+	cd webapp && $(NPM) run lint
+	cd webapp && $(NPM) run check-types
+
+## Optional: golangci-lint v2.9.0 (installed into bin/), not part of test.
+golangci-lint: apply
+	@if ! bin/golangci-lint version 2>/dev/null | grep -q '$(patsubst v%,%,$(GOLANGCI_LINT_VERSION))'; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into bin/"; \
+		GOBIN=$(CURDIR)/bin $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+	bin/golangci-lint run ./...
+
+## Build the real Mattermost server for e2e tests and `make run` (cold: ~7 min).
+mattermost:
+	@dir="$(MM_SERVER_DIR)"; \
+	if [ -x "$$dir/bin/mattermost" ]; then echo "Mattermost server: $$dir (already built)"; exit 0; fi; \
+	echo "Building the Mattermost server into $$dir (cold: about 7 minutes)"; \
+	start=$$(date +%s); \
+	mkdir -p "$$dir/bin"; \
+	tmp="$$dir/bin/.mattermost.$$$$.tmp"; \
+	trap 'rm -f "$$tmp"' EXIT; \
+	cd $(MM_MODULE_DIR); \
+	$(MM_GOENV) $(GO) build -o "$$tmp" $(MM_SERVER_MODULE)/cmd/mattermost; \
+	src=$$($(MM_GOENV) $(GO) list -m -f '{{.Dir}}' $(MM_SERVER_MODULE)); \
+	for d in i18n templates fonts; do \
+		rm -rf "$$dir/$$d"; cp -R "$$src/$$d" "$$dir/$$d"; chmod -R u+w "$$dir/$$d"; \
+	done; \
+	mkdir -p "$$dir/client"; \
+	mv -f "$$tmp" "$$dir/bin/mattermost"; \
+	trap - EXIT; \
+	echo "Built $$dir/bin/mattermost ($$(du -h "$$dir/bin/mattermost" | cut -f1)) in $$(( $$(date +%s) - start )) s"
+
+## Install missing Debian packages for e2e tests and `make run` (PostgreSQL, OpenSSL, NSS tools).
+deps:
+	@build/install-deps.sh
+
+## Go unit tests (with -race when cgo is available) and webapp tests.
+unit-test: apply webapp/node_modules
+	$(GO) test $(RACE) -count=1 $(GO_PACKAGES)
+	cd webapp && $(NPM) test
+
+## End-to-end tests against a real Mattermost and PostgreSQL (builds dist and mattermost).
+e2e: deps dist mattermost
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
+		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
+
+## Everything: generate, unit tests, end-to-end tests. What CI (.ci/run) runs.
+test: apply unit-test e2e
+
+## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
+run: deps dist mattermost
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run \
+		$(GO) run -tags e2e ./e2e/cmd/devserver
+
+## Go benchmarks of the server packages.
+bench: apply
+	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+
+## Remove build output and generated files.
+clean:
+	rm -rf dist server/dist webapp/dist server/manifest.go webapp/src/manifest.ts build/bin
