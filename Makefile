@@ -202,8 +202,8 @@ e2e: deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 
-## Everything: generate, unit tests, end-to-end tests. What CI (.ci/run) runs.
-test: apply unit-test e2e
+## Everything: generate, style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
+test: apply check-style unit-test e2e
 
 ## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
 run: deps dist mattermost

@@ -305,3 +305,30 @@ func TestIssueWhileMisconfiguredExplains(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Contains(t, w.Body.String(), "administrator")
 }
+
+func TestManyConcurrentIssuancesForOneUserAreAllRecorded(t *testing.T) {
+	env := newTestEnv(t)
+	const n = 50
+	tokens := make([]string, n)
+	for i := range tokens {
+		tokens[i] = env.token("alice")
+	}
+	serials := make([]string, n)
+	var wg sync.WaitGroup
+	for i, token := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
+			if assert.Equal(t, http.StatusOK, w.Code, w.Body.String()) {
+				var resp issueResponse
+				assert.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
+				serials[i] = resp.Serial
+			}
+		}()
+	}
+	wg.Wait()
+	listed, err := env.p.store.ListSerials(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, serials, listed, "the owner's index lists every certificate")
+}
