@@ -132,6 +132,9 @@ func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, par
 	if err != nil {
 		return "", err
 	}
+	// The link stays inside Markdown link syntax: Mattermost fetches previews
+	// only for bare URLs, so the token is neither fetched by the server nor
+	// kept in its link-metadata table.
 	return fmt.Sprintf("Here is your one-time link to create a client certificate: [Get my certificate](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",

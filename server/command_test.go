@@ -42,6 +42,8 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 	link := linkPattern.FindString(reply)
 	require.NotEmpty(t, link, reply)
 	assert.Contains(t, reply, "expires in 5 minutes")
+	assert.Equal(t, 1, strings.Count(reply, link))
+	assert.Contains(t, reply, "]("+link+")", "a Markdown link, which Mattermost does not preview")
 
 	u, err := url.Parse(link)
 	require.NoError(t, err)
