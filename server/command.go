@@ -14,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -32,8 +33,9 @@ type subcommand struct {
 
 func (p *Plugin) subcommands() []subcommand {
 	return []subcommand{
-		{"download", "", "Get a one-time link to create a certificate and download it as a PKCS#12 file", p.commandDownload},
+		{"download", "[profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file", p.commandDownload},
 		{"list", "", "List your certificates", p.commandList},
+		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
 		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
 		{"help", "", "Show how to use /cert", p.commandHelp},
 		{"about", "", "Show the plugin version", p.commandAbout},
@@ -45,7 +47,10 @@ func (p *Plugin) command() *model.Command {
 	root := model.NewAutocompleteData(commandTrigger, "[command]", "Client certificates: download, list, revoke, help")
 	for _, sc := range p.subcommands() {
 		data := model.NewAutocompleteData(sc.name, sc.hint, sc.help)
-		if sc.name == "revoke" {
+		switch sc.name {
+		case "download":
+			data.AddDynamicListArgument("Certificate profile (default if omitted)", "/plugins/"+manifest.Id+routeAutocompleteProfiles, false)
+		case "revoke":
 			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
 		}
 		root.AddCommand(data)
@@ -59,7 +64,7 @@ func (p *Plugin) command() *model.Command {
 		DisplayName:          "Client Certificates",
 		Description:          "Get and manage your client certificates.",
 		AutoComplete:         true,
-		AutoCompleteDesc:     "Available commands: download, list, revoke, help, about",
+		AutoCompleteDesc:     "Available commands: download, list, profiles, revoke, help, about",
 		AutoCompleteHint:     "[command]",
 		AutocompleteData:     root,
 		AutocompleteIconData: iconData,
@@ -121,33 +126,89 @@ func (p *Plugin) commandAbout(context.Context, *model.CommandArgs, []string) (st
 }
 
 func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	if len(params) > 0 {
-		return "", errors.New("`/cert download` takes no arguments.")
+	if len(params) > 1 {
+		return "", errors.New("usage: `/cert download [profile]`; `/cert profiles` lists the profiles you can use.")
 	}
 	s, err := p.getServices()
 	if err != nil {
 		return "", err
 	}
-	link, expires, err := p.mintIssueLink(s, args.UserId)
+	requested := ""
+	if len(params) == 1 {
+		requested = params[0]
+	}
+	prof, err := p.profileFor(s, args.UserId, requested)
+	if err != nil {
+		return "", err
+	}
+	link, expires, err := p.mintIssueLink(s, args.UserId, prof.Name)
 	if err != nil {
 		return "", err
 	}
 	// The link stays inside Markdown link syntax: Mattermost fetches previews
 	// only for bare URLs, so the token is neither fetched by the server nor
 	// kept in its link-metadata table.
-	return fmt.Sprintf("Here is your one-time link to create a client certificate: [Get my certificate](%s)\n\n"+
+	return fmt.Sprintf("Here is your one-time link to create a client certificate (profile `%s`): [Get my certificate](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",
-		link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST")), nil
+		prof.Name, link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST")), nil
+}
+
+// profileFor resolves the profile a user asked for ("" is the default) and
+// checks they may use it.
+func (p *Plugin) profileFor(s *services, userID, requested string) (*profile.Profile, error) {
+	prof, _, ok := s.profileNamed(requested)
+	if !ok || !p.mayUse(userID, prof) {
+		name := requested
+		if name == "" {
+			name = s.catalog.DefaultProfile
+		}
+		return nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), p.profilesHint(s, userID))
+	}
+	return prof, nil
+}
+
+func (p *Plugin) profilesHint(s *services, userID string) string {
+	usable := p.usableProfiles(s, userID)
+	if len(usable) == 0 {
+		return "No profile is open to you; ask an administrator."
+	}
+	names := make([]string, 0, len(usable))
+	for _, prof := range usable {
+		names = append(names, "`"+prof.Name+"`")
+	}
+	return "Profiles you can use: " + strings.Join(names, ", ") + "."
+}
+
+func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	usable := p.usableProfiles(s, args.UserId)
+	if len(usable) == 0 {
+		return "No certificate profile is open to you; ask an administrator.", nil
+	}
+	var b strings.Builder
+	b.WriteString("#### Certificates you can get\n\n| Profile | Description | Valid for | Key |\n|:--|:--|:--|:--|\n")
+	for _, prof := range usable {
+		name := "`" + prof.Name + "`"
+		if prof.Name == s.catalog.DefaultProfile {
+			name += " (default)"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, markdownCell(prof.Description), prof.ValidityDays, keyTypeLabel(prof.GeneratedKeyType()))
+	}
+	b.WriteString("\nRun `/cert download <profile>` to get one.")
+	return b.String(), nil
 }
 
 // mintIssueLink returns a single-use enrollment link for userID.
-func (p *Plugin) mintIssueLink(s *services, userID string) (string, time.Time, error) {
+func (p *Plugin) mintIssueLink(s *services, userID, profileName string) (string, time.Time, error) {
 	siteURL := p.siteURL()
 	if siteURL == "" {
 		return "", time.Time{}, errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
 	}
-	token, claims, err := s.minter.Mint(userID, linktoken.PurposeIssue, defaultProfileName, s.config.linkLifetime())
+	token, claims, err := s.minter.Mint(userID, linktoken.PurposeIssue, profileName, s.config.linkLifetime())
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -63,7 +63,7 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 func TestCommandDownloadRejectsArguments(t *testing.T) {
 	env := newTestEnv(t)
 	reply := env.run("alice", "/cert download now please")
-	assert.Contains(t, reply, "takes no arguments")
+	assert.Contains(t, reply, "usage: `/cert download [profile]`")
 	assert.NotRegexp(t, linkPattern, reply)
 }
 
@@ -155,12 +155,17 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 	for _, sub := range cmd.AutocompleteData.SubCommands {
 		names = append(names, sub.Trigger)
 		assert.NotEmpty(t, sub.HelpText)
-		if sub.Trigger == "revoke" {
+		wantFetch := map[string]string{
+			"revoke":   "/plugins/certs/api/v1/autocomplete/serials",
+			"download": "/plugins/certs/api/v1/autocomplete/profiles",
+		}[sub.Trigger]
+		if wantFetch != "" {
 			require.Len(t, sub.Arguments, 1)
 			dyn, ok := sub.Arguments[0].Data.(*model.AutocompleteDynamicListArg)
 			require.True(t, ok)
-			assert.Equal(t, "/plugins/certs/api/v1/autocomplete/serials", dyn.FetchURL)
+			assert.Equal(t, wantFetch, dyn.FetchURL)
+			assert.Equal(t, sub.Trigger == "revoke", sub.Arguments[0].Required)
 		}
 	}
-	assert.Equal(t, []string{"download", "list", "revoke", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "list", "profiles", "revoke", "help", "about"}, names)
 }

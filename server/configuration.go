@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
 // Bounds of the numeric settings.
@@ -34,6 +35,9 @@ type configuration struct {
 	CAPrivateKeyPEM         string  `json:"CAPrivateKeyPEM"`
 	LinkSigningSecret       string  `json:"LinkSigningSecret"`
 	EncryptionSecret        string  `json:"EncryptionSecret"`
+	// ConnectorsAndProfiles is the JSON catalog of CA connectors and
+	// certificate profiles; empty means the built-in CA and one profile.
+	ConnectorsAndProfiles string `json:"ConnectorsAndProfiles"`
 }
 
 // Clone returns a copy that can be changed without touching the original.
@@ -80,7 +84,29 @@ func (c *configuration) IsValid() error {
 	if c.EncryptionSecret != "" && len(c.EncryptionSecret) < minSecretLength {
 		return fmt.Errorf("Encryption secret must be at least %d characters; use Regenerate", minSecretLength)
 	}
-	return c.checkCustomCA(time.Now())
+	if err := c.checkCustomCA(time.Now()); err != nil {
+		return err
+	}
+	catalog, err := c.catalog()
+	if err != nil {
+		return err
+	}
+	for _, conn := range catalog.Connectors {
+		if conn.Type != profile.TypeBuiltin {
+			return fmt.Errorf("connectors and profiles: connector %q: type %q is not available in this version", conn.Name, conn.Type)
+		}
+	}
+	return nil
+}
+
+// catalog parses the connectors and profiles; the simple settings supply the
+// defaults.
+func (c *configuration) catalog() (*profile.Catalog, error) {
+	keyType, err := pki.ParseKeyType(c.KeyType)
+	if err != nil {
+		return nil, fmt.Errorf("Key type: %w", err)
+	}
+	return profile.Parse(c.ConnectorsAndProfiles, profile.Defaults{ValidityDays: int(c.CertificateValidityDays), KeyType: keyType})
 }
 
 // sealedKeyPrefix marks a CA private key that the plugin moved out of the
@@ -159,10 +185,6 @@ func (c *configuration) checkCustomCA(now time.Time) error {
 
 func (c *configuration) linkLifetime() time.Duration {
 	return time.Duration(c.LinkLifetimeMinutes) * time.Minute
-}
-
-func (c *configuration) certificateValidity() time.Duration {
-	return time.Duration(c.CertificateValidityDays) * 24 * time.Hour
 }
 
 // configurationFromMap decodes the plugin's section of the server config the

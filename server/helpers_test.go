@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"github.com/stretchr/testify/require"
 	"strings"
+	"testing"
 
 	"github.com/stretchr/testify/mock"
 )
@@ -31,4 +34,12 @@ func removeCalls(calls []*mock.Call, method string) []*mock.Call {
 
 func parsePKCS8(der []byte) (any, error) {
 	return x509.ParsePKCS8PrivateKey(der)
+}
+
+// rootOf is the root certificate of the built-in connector.
+func rootOf(t *testing.T, s *services) []byte {
+	t.Helper()
+	chain, err := s.connectors["builtin"].Chain(context.Background())
+	require.NoError(t, err)
+	return chain[len(chain)-1].Raw
 }

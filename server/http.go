@@ -12,13 +12,16 @@ import (
 
 // Routes, relative to /plugins/<id>.
 const (
-	routeCAPEM               = "/ca.pem"
-	routeIssue               = "/issue"
-	routeAPI                 = "/api/v1"
-	routeLinks               = "/links"
-	routeCertificates        = "/certificates"
-	routeRevoke              = "/certificates/{serial}/revoke"
-	routeAutocompleteSerials = routeAPI + "/autocomplete/serials"
+	routeCAPEM                = "/ca.pem"
+	routeConnectorCAPEM       = "/ca/{connector}.pem"
+	routeIssue                = "/issue"
+	routeAPI                  = "/api/v1"
+	routeLinks                = "/links"
+	routeCertificates         = "/certificates"
+	routeRevoke               = "/certificates/{serial}/revoke"
+	routeProfiles             = "/profiles"
+	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
+	routeAutocompleteProfiles = routeAPI + "/autocomplete/profiles"
 )
 
 // Body limits: a form with a token is tiny; nothing the plugin accepts today
@@ -62,6 +65,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.Use(p.withRecovery, withSecurityHeaders)
 
 	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)
+	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
 
@@ -69,7 +73,9 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeLinks, p.api(p.handleCreateLink)).Methods(http.MethodPost)
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
 	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
+	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
 	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
+	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
 
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "not found")

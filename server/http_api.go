@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -17,20 +20,92 @@ import (
 type linkResponse struct {
 	URL       string    `json:"url"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Profile   string    `json:"profile"`
+}
+
+// linkRequest is the optional body of POST /api/v1/links.
+type createLinkRequest struct {
+	Profile string `json:"profile"`
 }
 
 // handleCreateLink mints an enrollment link, as /cert download does, for the
 // webapp and for automation.
-func (p *Plugin) handleCreateLink(w http.ResponseWriter, _ *http.Request, userID string) error {
+func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID string) error {
+	var req createLinkRequest
+	if err := decodeOptionalJSON(r, &req); err != nil {
+		return err
+	}
 	s, err := p.getServices()
 	if err != nil {
 		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	link, expires, err := p.mintIssueLink(s, userID)
+	prof, err := p.profileFor(s, userID, req.Profile)
+	if err != nil {
+		return &httpError{Status: http.StatusForbidden, Message: err.Error()}
+	}
+	link, expires, err := p.mintIssueLink(s, userID, prof.Name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires})
+	writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires, Profile: prof.Name})
+	return nil
+}
+
+// decodeOptionalJSON reads a JSON request body into v; an empty body leaves
+// v as it is. Oversized and malformed bodies are the client's error.
+func decodeOptionalJSON(r *http.Request, v any) error {
+	err := json.NewDecoder(r.Body).Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &tooLarge):
+		return &httpError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit)}
+	}
+	return &httpError{Status: http.StatusBadRequest, Message: "the request body is not valid JSON: " + err.Error()}
+}
+
+// profileView is a profile as the API shows it to a user who may use it.
+type profileView struct {
+	Name         string   `json:"name"`
+	Description  string   `json:"description,omitempty"`
+	Default      bool     `json:"default"`
+	ValidityDays int      `json:"validity_days"`
+	KeyType      string   `json:"key_type"`
+	ExtKeyUsages []string `json:"ext_key_usages"`
+}
+
+func (p *Plugin) handleListProfiles(w http.ResponseWriter, _ *http.Request, userID string) error {
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	views := []profileView{}
+	for _, prof := range p.usableProfiles(s, userID) {
+		views = append(views, profileView{
+			Name: prof.Name, Description: prof.Description, Default: prof.Name == s.catalog.DefaultProfile,
+			ValidityDays: prof.ValidityDays, KeyType: string(prof.GeneratedKeyType()), ExtKeyUsages: prof.ExtKeyUsages,
+		})
+	}
+	writeJSON(w, http.StatusOK, views)
+	return nil
+}
+
+// handleAutocompleteProfiles backs `/cert download [profile]`.
+func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Request, userID string) error {
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	items := []model.AutocompleteListItem{}
+	for _, prof := range p.usableProfiles(s, userID) {
+		hint := fmt.Sprintf("%d days, %s", prof.ValidityDays, keyTypeLabel(prof.GeneratedKeyType()))
+		if prof.Name == s.catalog.DefaultProfile {
+			hint += ", default"
+		}
+		items = append(items, model.AutocompleteListItem{Item: prof.Name, Hint: hint, HelpText: prof.Description})
+	}
+	writeJSON(w, http.StatusOK, items)
 	return nil
 }
 
@@ -122,18 +197,36 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 	return nil
 }
 
-// handleCAPEM serves the CA chain (issuing CA first, root last) to anyone:
+// handleCAPEM serves a CA chain (issuing CA first, root last) to anyone:
 // clients and RADIUS/VPN servers need it to trust issued certificates.
-func (p *Plugin) handleCAPEM(w http.ResponseWriter, _ *http.Request) {
+// /ca.pem is the chain of the default profile's connector; /ca/<name>.pem
+// that of any connector.
+func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	s, err := p.getServices()
 	if err != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	name, named := mux.Vars(r)["connector"]
+	if !named {
+		prof, _ := s.catalog.Profile("")
+		name = prof.Connector
+	}
+	conn, ok := s.connectors[name]
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "no such CA connector")
+		return
+	}
+	chain, err := conn.Chain(r.Context())
+	if err != nil {
+		p.API.LogError("Could not get a CA chain", "connector", name, "error", err.Error())
+		writeJSONError(w, http.StatusBadGateway, "the CA chain is not available right now")
+		return
+	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	w.Header().Set("Content-Disposition", `inline; filename="ca.pem"`)
+	w.Header().Set("Content-Disposition", `inline; filename="`+name+`-ca.pem"`)
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(pki.EncodeCertificatesPEM(s.chain))
+	_, _ = w.Write(pki.EncodeCertificatesPEM(chain))
 }
 
 func pemCertificate(der []byte) []byte {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
 // hintNewLink is what to do after any problem with a link.
@@ -27,9 +28,11 @@ const tokenMarkGrace = 10 * time.Minute
 
 // linkRequest is a checked link: its claims and the user it was minted for.
 type linkRequest struct {
-	services *services
-	claims   *linktoken.Claims
-	user     *model.User
+	services  *services
+	claims    *linktoken.Claims
+	user      *model.User
+	profile   *profile.Profile
+	connector connector.Connector
 }
 
 // checkLink validates a link token without consuming it: signature, lifetime,
@@ -59,7 +62,14 @@ func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) 
 	if appErr != nil || user.DeleteAt != 0 || user.IsBot {
 		return nil, &httpError{Status: http.StatusForbidden, Message: "The account this link was made for cannot receive certificates.", Hint: "Contact your administrator."}
 	}
-	return &linkRequest{services: s, claims: claims, user: user}, nil
+	prof, conn, ok := s.profileNamed(claims.Profile)
+	if !ok {
+		return nil, &httpError{Status: http.StatusGone, Message: "The certificate profile this link was made for no longer exists.", Hint: hintNewLink}
+	}
+	if !p.mayUse(user.Id, prof) {
+		return nil, &httpError{Status: http.StatusForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
+	}
+	return &linkRequest{services: s, claims: claims, user: user, profile: prof, connector: conn}, nil
 }
 
 // usedLinkError explains a link whose token has already been consumed.
@@ -84,14 +94,16 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	if state.Used || state.InProgress {
 		return usedLinkError(state.InProgress)
 	}
-	cfg := link.services.config
-	subject := subjectFor(link.user)
+	prof := link.profile
+	subject := subjectFor(link.user, prof)
 	return p.renderPage(w, http.StatusOK, "confirm", confirmPage{
 		Username:    link.user.Username,
+		Profile:     prof.Name,
+		Description: prof.Description,
 		CommonName:  subject.CommonName,
 		Emails:      subject.Emails,
-		KeyType:     keyTypeLabel(link.services.keyType),
-		Validity:    int(cfg.CertificateValidityDays),
+		KeyType:     keyTypeLabel(prof.GeneratedKeyType()),
+		Validity:    prof.ValidityDays,
 		Format:      p12FormatLabel(link.services.p12Format),
 		Token:       r.URL.Query().Get("token"),
 		ExpiresAt:   link.claims.ExpiresAt.UTC().Format(time.RFC1123),
@@ -135,7 +147,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	issued, err := p.issueWithServerKey(ctx, link.services, link.user)
+	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector)
 	if err != nil {
 		// Nothing was issued: give the link back so the user can retry
 		// while it is valid.
@@ -168,7 +180,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		Passphrase: issued.Passphrase,
 		Filename:   issued.Filename,
 		DataURL:    template.URL(dataURL("application/x-pkcs12", issued.PKCS12)), // #nosec G203 -- our own base64, not user input
-		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + routeCAPEM,
+		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + link.connector.Name() + ".pem",
 	})
 }
 

@@ -264,14 +264,21 @@ func (f *failingConnector) Sign(context.Context, connector.SignRequest) (*connec
 	return nil, &connector.Error{Kind: f.kind, Connector: "flaky", Message: "connection refused"}
 }
 
+// withFailingConnector is s with its built-in connector failing with kind.
+func withFailingConnector(s *services, kind connector.Kind) *services {
+	broken := *s
+	broken.connectors = map[string]connector.Connector{
+		"builtin": &failingConnector{Connector: s.connectors["builtin"], kind: kind},
+	}
+	return &broken
+}
+
 func TestIssueCAFailureKeepsTheLinkUsable(t *testing.T) {
 	env := newTestEnv(t)
 	token := env.token("alice")
 	healthy, err := env.p.getServices()
 	require.NoError(t, err)
-	broken := *healthy
-	broken.connector = &failingConnector{Connector: healthy.connector, kind: connector.KindUnavailable}
-	env.p.services.Store(&broken)
+	env.p.services.Store(withFailingConnector(healthy, connector.KindUnavailable))
 
 	w := env.request(http.MethodPost, "/issue", form(token), "")
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
@@ -286,9 +293,7 @@ func TestIssueCARejectionIsExplained(t *testing.T) {
 	env := newTestEnv(t)
 	healthy, err := env.p.getServices()
 	require.NoError(t, err)
-	broken := *healthy
-	broken.connector = &failingConnector{Connector: healthy.connector, kind: connector.KindRejected}
-	env.p.services.Store(&broken)
+	env.p.services.Store(withFailingConnector(healthy, connector.KindRejected))
 
 	w := env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
 	assert.Equal(t, http.StatusUnprocessableEntity, w.Code)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -24,18 +25,27 @@ type issuedCertificate struct {
 	Filename   string
 }
 
-// subjectFor derives the certificate identity from the Mattermost account.
-func subjectFor(user *model.User) connector.Subject {
-	s := connector.Subject{CommonName: user.Username}
-	if user.Email != "" {
+// subjectFor derives the certificate identity from the Mattermost account,
+// shaped by the profile.
+func subjectFor(user *model.User, prof *profile.Profile) connector.Subject {
+	s := connector.Subject{
+		CommonName:         user.Username,
+		Organization:       prof.Subject.Organization,
+		OrganizationalUnit: prof.Subject.OrganizationalUnit,
+	}
+	if prof.Subject.CommonName == "email" && user.Email != "" {
+		s.CommonName = user.Email
+	}
+	if prof.Subject.IncludesEmail() && user.Email != "" {
 		s.Emails = []string{user.Email}
 	}
 	return s
 }
 
-// issueWithServerKey generates a key for user, has the connector sign it,
-// records the certificate and packs key, certificate and chain as PKCS#12.
-func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User) (*issuedCertificate, error) {
+// issueWithServerKey generates a key for user, has the profile's connector
+// sign it, records the certificate and packs key, certificate and chain as
+// PKCS#12.
+func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector) (*issuedCertificate, error) {
 	select {
 	case p.keyGeneration <- struct{}{}:
 		defer func() { <-p.keyGeneration }()
@@ -43,8 +53,9 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 		return nil, ctx.Err()
 	}
 
-	subject := subjectFor(user)
-	key, err := pki.GenerateKey(s.keyType)
+	subject := subjectFor(user, prof)
+	keyType := prof.GeneratedKeyType()
+	key, err := pki.GenerateKey(keyType)
 	if err != nil {
 		return nil, errors.Wrap(err, "generate key")
 	}
@@ -52,20 +63,20 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	if err != nil {
 		return nil, err
 	}
-	result, err := s.connector.Sign(ctx, connector.SignRequest{
+	result, err := conn.Sign(ctx, connector.SignRequest{
 		CSR:     csr,
 		Subject: subject,
 		Profile: connector.Profile{
-			Name:         defaultProfileName,
-			Validity:     s.config.certificateValidity(),
-			ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+			Name:         prof.Name,
+			Validity:     prof.Validity(),
+			ExtKeyUsages: prof.ExtKeyUsageValues(),
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	if result.Status != connector.StatusIssued || result.Certificate == nil {
-		return nil, &connector.Error{Kind: connector.KindUnsupported, Connector: s.connector.Name(),
+		return nil, &connector.Error{Kind: connector.KindUnsupported, Connector: conn.Name(),
 			Message: fmt.Sprintf("the CA answered %q; approval workflows are not enabled yet", result.Status)}
 	}
 
@@ -77,7 +88,7 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	if err != nil {
 		return nil, err
 	}
-	record := p.newCertificateRecord(result.Certificate, store.MattermostUser(user.Id), s.connector.Name(), defaultProfileName, s.keyType)
+	record := p.newCertificateRecord(result.Certificate, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
 	if err := p.store.CreateCertificate(record); err != nil {
 		return nil, errors.Wrap(err, "record the certificate")
 	}
@@ -139,10 +150,12 @@ func (p *Plugin) revokeOwnCertificate(ctx context.Context, s *services, owner st
 	if record.State == store.CertRevoked {
 		return record, errAlreadyRevoked
 	}
-	if record.Connector == s.connector.Name() {
-		if err := s.connector.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
-			return nil, err
-		}
+	conn, ok := s.connectors[record.Connector]
+	if !ok {
+		return nil, fmt.Errorf("the CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA", record.Connector)
+	}
+	if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
+		return nil, err
 	}
 	now := p.now()
 	return p.store.UpdateCertificate(serial, func(c *store.Certificate) error {

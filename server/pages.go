@@ -19,6 +19,8 @@ var pageTemplates = template.Must(template.ParseFS(templateFiles, "templates/*.h
 
 type confirmPage struct {
 	Username    string
+	Profile     string
+	Description string
 	CommonName  string
 	Emails      []string
 	KeyType     string

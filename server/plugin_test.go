@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -94,6 +95,38 @@ func newTestEnv(t testing.TB) *testEnv {
 		},
 		func(*model.Post) *model.AppError { return nil }).Maybe()
 
+	// Teams: alice is in engineering; carol is a system admin.
+	env.users["carol"] = &model.User{Id: model.NewId(), Username: "carol", Email: "carol@example.com"}
+	engineering := &model.Team{Id: model.NewId(), Name: "engineering"}
+	api.On("GetTeamByName", mock.AnythingOfType("string")).Return(
+		func(name string) *model.Team {
+			if name == engineering.Name {
+				return engineering
+			}
+			return nil
+		},
+		func(name string) *model.AppError {
+			if name == engineering.Name {
+				return nil
+			}
+			return model.NewAppError("GetTeamByName", "not_found", nil, "", http.StatusNotFound)
+		}).Maybe()
+	api.On("GetTeamMember", mock.AnythingOfType("string"), mock.AnythingOfType("string")).Return(
+		func(teamID, userID string) *model.TeamMember {
+			if teamID == engineering.Id && userID == env.users["alice"].Id {
+				return &model.TeamMember{TeamId: teamID, UserId: userID}
+			}
+			return nil
+		},
+		func(teamID, userID string) *model.AppError {
+			if teamID == engineering.Id && userID == env.users["alice"].Id {
+				return nil
+			}
+			return model.NewAppError("GetTeamMember", "not_found", nil, "", http.StatusNotFound)
+		}).Maybe()
+	api.On("HasPermissionTo", mock.AnythingOfType("string"), model.PermissionManageSystem).Return(
+		func(userID string, _ *model.Permission) bool { return userID == env.users["carol"].Id }).Maybe()
+
 	p := NewPlugin()
 	p.SetAPI(api)
 	p.client = pluginapi.NewClient(api, &plugintest.Driver{})
@@ -174,12 +207,19 @@ func (env *testEnv) user(name string) *model.User {
 	return u
 }
 
-// link mints an issue link for a user and returns its token.
+// token mints an issue link for a user under the default profile and
+// returns its token.
 func (env *testEnv) token(username string) string {
+	env.t.Helper()
+	return env.tokenFor(username, "default")
+}
+
+// tokenFor mints an issue link for a user and profile and returns its token.
+func (env *testEnv) tokenFor(username, profileName string) string {
 	env.t.Helper()
 	s, err := env.p.getServices()
 	require.NoError(env.t, err)
-	link, _, err := env.p.mintIssueLink(s, env.user(username).Id)
+	link, _, err := env.p.mintIssueLink(s, env.user(username).Id, profileName)
 	require.NoError(env.t, err)
 	u, err := url.Parse(link)
 	require.NoError(env.t, err)
@@ -240,6 +280,8 @@ func TestActivatedPluginIsReady(t *testing.T) {
 	env := newTestEnv(t)
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	require.Len(t, s.chain, 2, "built-in CA serves issuing CA and root")
+	chain, err := s.connectors["builtin"].Chain(context.Background())
+	require.NoError(t, err)
+	require.Len(t, chain, 2, "built-in CA serves issuing CA and root")
 	require.Empty(t, env.loggedErrors())
 }

@@ -1,32 +1,22 @@
 package main
 
 import (
-	"context"
-	"crypto/x509"
 	"fmt"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-)
-
-// defaultConnectorName names the single connector until connectors and
-// profiles become configurable.
-const (
-	defaultConnectorName = "builtin"
-	defaultProfileName   = "default"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
 // services is everything derived from one configuration snapshot: parsed,
 // validated, and ready for requests. It is immutable once built.
 type services struct {
-	config    *configuration
-	minter    *linktoken.Minter
-	connector connector.Connector
-	keyType   pki.KeyType
-	p12Format pki.PKCS12Format
-	// chain is what /ca.pem serves and what goes into PKCS#12 files.
-	chain []*x509.Certificate
+	config     *configuration
+	catalog    *profile.Catalog
+	minter     *linktoken.Minter
+	connectors map[string]connector.Connector
+	p12Format  pki.PKCS12Format
 }
 
 // buildServices derives the services from c, loading or creating the CA.
@@ -34,29 +24,53 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 	if err := c.IsValid(); err != nil {
 		return nil, err
 	}
+	catalog, err := c.catalog()
+	if err != nil {
+		return nil, err
+	}
 	minter, err := linktoken.NewMinter(c.LinkSigningSecret, p.now)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := p.loadCA(c)
-	if err != nil {
-		return nil, err
+	connectors := make(map[string]connector.Connector, len(catalog.Connectors))
+	for _, spec := range catalog.Connectors {
+		conn, err := p.newConnector(c, spec)
+		if err != nil {
+			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
+		}
+		connectors[spec.Name] = conn
 	}
-	conn := connector.NewBuiltin(defaultConnectorName, ca, p.now)
-	chain, err := conn.Chain(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	keyType, _ := pki.ParseKeyType(c.KeyType)
 	format, _ := pki.ParsePKCS12Format(c.PKCS12Format)
 	return &services{
-		config:    c,
-		minter:    minter,
-		connector: conn,
-		keyType:   keyType,
-		p12Format: format,
-		chain:     chain,
+		config:     c,
+		catalog:    catalog,
+		minter:     minter,
+		connectors: connectors,
+		p12Format:  format,
 	}, nil
+}
+
+// newConnector builds the connector a catalog entry describes.
+func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connector.Connector, error) {
+	switch spec.Type {
+	case profile.TypeBuiltin:
+		ca, err := p.loadCA(c)
+		if err != nil {
+			return nil, err
+		}
+		return connector.NewBuiltin(spec.Name, ca, p.now), nil
+	}
+	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)
+}
+
+// profileNamed returns a profile and its connector; name "" is the default.
+func (s *services) profileNamed(name string) (*profile.Profile, connector.Connector, bool) {
+	prof, ok := s.catalog.Profile(name)
+	if !ok {
+		return nil, nil, false
+	}
+	conn, ok := s.connectors[prof.Connector]
+	return prof, conn, ok
 }
 
 // applyConfiguration rebuilds the services for c. A configuration that

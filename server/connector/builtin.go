@@ -47,6 +47,7 @@ func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
 	cert, err := b.ca.Sign(req.CSR.PublicKey, pki.LeafSpec{
 		CommonName:   req.Subject.CommonName,
 		Organization: req.Subject.Organization,
+		OrgUnit:      req.Subject.OrganizationalUnit,
 		Emails:       req.Subject.Emails,
 		NotBefore:    now,
 		NotAfter:     now.Add(req.Profile.Validity),

@@ -16,9 +16,10 @@ import (
 // from the requester's account and the profile; a CSR's own names are never
 // trusted.
 type Subject struct {
-	CommonName   string
-	Organization []string
-	Emails       []string
+	CommonName         string
+	Organization       []string
+	OrganizationalUnit []string
+	Emails             []string
 }
 
 // Profile is the part of a certificate profile a CA needs to sign.

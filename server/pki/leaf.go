@@ -19,6 +19,7 @@ var randReader = rand.Reader
 type LeafSpec struct {
 	CommonName   string
 	Organization []string
+	OrgUnit      []string
 	Emails       []string
 	NotBefore    time.Time
 	NotAfter     time.Time
@@ -57,7 +58,7 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 	}
 	template := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization},
+		Subject:               pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization, OrganizationalUnit: spec.OrgUnit},
 		EmailAddresses:        spec.Emails,
 		NotBefore:             spec.NotBefore.Add(-clockSkew),
 		NotAfter:              notAfter,

@@ -1,0 +1,335 @@
+// Package profile parses and checks the admin's catalog of CA connectors and
+// certificate profiles: which CAs the plugin talks to, and what each kind of
+// certificate looks like and who may have it. It knows nothing of Mattermost;
+// the plugin evaluates access rules against its own users and teams.
+package profile
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// Connector types the catalog accepts.
+const (
+	TypeBuiltin = "builtin"
+	TypeStepCA  = "stepca"
+)
+
+// Limits of a profile.
+const (
+	MinValidityDays = 1
+	MaxValidityDays = 3650
+)
+
+// Catalog is the parsed, validated set of connectors and profiles. It is
+// immutable once returned by Parse.
+type Catalog struct {
+	Connectors     []Connector `json:"connectors"`
+	Profiles       []Profile   `json:"profiles"`
+	DefaultProfile string      `json:"default_profile"`
+}
+
+// Connector is one configured CA.
+type Connector struct {
+	Name   string  `json:"name"`
+	Type   string  `json:"type"`
+	StepCA *StepCA `json:"stepca,omitempty"`
+}
+
+// StepCA holds the settings of a smallstep step-ca connector. The password
+// is a secret: the plugin keeps it out of the server configuration.
+type StepCA struct {
+	URL                 string `json:"url"`
+	RootFingerprint     string `json:"root_fingerprint"`
+	Provisioner         string `json:"provisioner"`
+	ProvisionerPassword string `json:"provisioner_password,omitempty"`
+	TimeoutSeconds      int    `json:"timeout_seconds,omitempty"`
+}
+
+// Profile describes one kind of certificate.
+type Profile struct {
+	Name         string `json:"name"`
+	Description  string `json:"description,omitempty"`
+	Connector    string `json:"connector"`
+	ValidityDays int    `json:"validity_days"`
+	// KeyTypes the profile accepts; the first is the one the server
+	// generates.
+	KeyTypes []string `json:"key_types"`
+	// ExtKeyUsages by name: clientAuth (default), emailProtection.
+	ExtKeyUsages     []string `json:"ext_key_usages,omitempty"`
+	Subject          Subject  `json:"subject"`
+	Access           Access   `json:"access"`
+	RequiresApproval bool     `json:"requires_approval,omitempty"`
+}
+
+// Subject says how a certificate's names derive from the account.
+type Subject struct {
+	// CommonName is "username" (default) or "email".
+	CommonName         string   `json:"common_name,omitempty"`
+	Organization       []string `json:"organization,omitempty"`
+	OrganizationalUnit []string `json:"organizational_unit,omitempty"`
+	// EmailSAN puts the account's email in the certificate; default true.
+	EmailSAN *bool `json:"email_san,omitempty"`
+}
+
+// Access says who may use a profile. Empty means every user.
+type Access struct {
+	// Teams by name (URL name); a member of any of them may use it.
+	Teams []string `json:"teams,omitempty"`
+	// SystemAdmins may always use it; with no teams, only they may.
+	SystemAdminsOnly bool `json:"system_admins_only,omitempty"`
+}
+
+// Everyone reports whether any user may use the profile.
+func (a Access) Everyone() bool { return len(a.Teams) == 0 && !a.SystemAdminsOnly }
+
+// IncludesEmail reports whether certificates carry the account's email.
+func (s Subject) IncludesEmail() bool { return s.EmailSAN == nil || *s.EmailSAN }
+
+// Validity is the profile's certificate lifetime.
+func (p *Profile) Validity() time.Duration {
+	return time.Duration(p.ValidityDays) * 24 * time.Hour
+}
+
+// GeneratedKeyType is the key the server makes for this profile.
+func (p *Profile) GeneratedKeyType() pki.KeyType {
+	return pki.KeyType(p.KeyTypes[0])
+}
+
+// ExtKeyUsageValues returns the profile's EKUs for a certificate template.
+func (p *Profile) ExtKeyUsageValues() []x509.ExtKeyUsage {
+	out := make([]x509.ExtKeyUsage, 0, len(p.ExtKeyUsages))
+	for _, name := range p.ExtKeyUsages {
+		out = append(out, extKeyUsages[name])
+	}
+	return out
+}
+
+var extKeyUsages = map[string]x509.ExtKeyUsage{
+	"clientAuth":      x509.ExtKeyUsageClientAuth,
+	"emailProtection": x509.ExtKeyUsageEmailProtection,
+}
+
+// Profile returns the profile called name, or the default when name is "".
+func (c *Catalog) Profile(name string) (*Profile, bool) {
+	if name == "" {
+		name = c.DefaultProfile
+	}
+	for i := range c.Profiles {
+		if strings.EqualFold(c.Profiles[i].Name, name) {
+			return &c.Profiles[i], true
+		}
+	}
+	return nil, false
+}
+
+// Connector returns the connector called name.
+func (c *Catalog) Connector(name string) (*Connector, bool) {
+	for i := range c.Connectors {
+		if c.Connectors[i].Name == name {
+			return &c.Connectors[i], true
+		}
+	}
+	return nil, false
+}
+
+// Defaults are what an empty catalog setting means: the built-in CA and one
+// profile shaped by the plugin's simple settings.
+type Defaults struct {
+	ValidityDays int
+	KeyType      pki.KeyType
+}
+
+// Default returns the catalog used when the admin has configured none.
+func Default(d Defaults) *Catalog {
+	return &Catalog{
+		Connectors: []Connector{{Name: TypeBuiltin, Type: TypeBuiltin}},
+		Profiles: []Profile{{
+			Name:         "default",
+			Description:  "Client certificate for VPN, Wi-Fi and mTLS",
+			Connector:    TypeBuiltin,
+			ValidityDays: d.ValidityDays,
+			KeyTypes:     []string{string(d.KeyType)},
+			ExtKeyUsages: []string{"clientAuth"},
+			Subject:      Subject{CommonName: "username"},
+		}},
+		DefaultProfile: "default",
+	}
+}
+
+// Parse reads a catalog from the admin's JSON (unknown fields are refused,
+// so a typo is reported rather than silently ignored), fills defaults and
+// checks it. Blank input gives the default catalog.
+func Parse(data string, d Defaults) (*Catalog, error) {
+	if strings.TrimSpace(data) == "" {
+		return Default(d), nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(data)))
+	dec.DisallowUnknownFields()
+	c := &Catalog{}
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("connectors and profiles: the JSON cannot be read: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("connectors and profiles: unexpected data after the JSON object")
+	}
+	c.fillDefaults(d)
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("connectors and profiles: %w", err)
+	}
+	return c, nil
+}
+
+func (c *Catalog) fillDefaults(d Defaults) {
+	if len(c.Connectors) == 0 {
+		c.Connectors = []Connector{{Name: TypeBuiltin, Type: TypeBuiltin}}
+	}
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		if p.Connector == "" && len(c.Connectors) == 1 {
+			p.Connector = c.Connectors[0].Name
+		}
+		if p.ValidityDays == 0 {
+			p.ValidityDays = d.ValidityDays
+		}
+		if len(p.KeyTypes) == 0 {
+			p.KeyTypes = []string{string(d.KeyType)}
+		}
+		if len(p.ExtKeyUsages) == 0 {
+			p.ExtKeyUsages = []string{"clientAuth"}
+		}
+		if p.Subject.CommonName == "" {
+			p.Subject.CommonName = "username"
+		}
+	}
+	if c.DefaultProfile == "" && len(c.Profiles) > 0 {
+		c.DefaultProfile = c.Profiles[0].Name
+	}
+}
+
+// namePattern keeps names usable as command arguments and KV key parts.
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
+
+var fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (c *Catalog) validate() error {
+	seen := map[string]bool{}
+	for i, conn := range c.Connectors {
+		where := fmt.Sprintf("connector %d", i+1)
+		if conn.Name != "" {
+			where = fmt.Sprintf("connector %q", conn.Name)
+		}
+		if !namePattern.MatchString(conn.Name) {
+			return fmt.Errorf("%s: name must be 1-40 lower-case letters, digits, '-' or '_'", where)
+		}
+		if seen[conn.Name] {
+			return fmt.Errorf("%s: the name is used twice", where)
+		}
+		seen[conn.Name] = true
+		switch conn.Type {
+		case TypeBuiltin:
+			if conn.StepCA != nil {
+				return fmt.Errorf("%s: a builtin connector takes no stepca settings", where)
+			}
+		case TypeStepCA:
+			if err := conn.StepCA.validate(); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+		default:
+			return fmt.Errorf("%s: type must be %q or %q (got %q)", where, TypeBuiltin, TypeStepCA, conn.Type)
+		}
+	}
+
+	if len(c.Profiles) == 0 {
+		return errors.New("define at least one profile")
+	}
+	seen = map[string]bool{}
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		where := fmt.Sprintf("profile %d", i+1)
+		if p.Name != "" {
+			where = fmt.Sprintf("profile %q", p.Name)
+		}
+		if err := p.validate(c); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		if seen[p.Name] {
+			return fmt.Errorf("%s: the name is used twice", where)
+		}
+		seen[p.Name] = true
+	}
+	if _, ok := c.Profile(c.DefaultProfile); !ok {
+		return fmt.Errorf("default_profile: no profile is called %q", c.DefaultProfile)
+	}
+	return nil
+}
+
+func (s *StepCA) validate() error {
+	if s == nil {
+		return errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
+	}
+	if !strings.HasPrefix(s.URL, "https://") || len(s.URL) <= len("https://") {
+		return fmt.Errorf("stepca.url must be the CA's https:// URL (got %q)", s.URL)
+	}
+	if !fingerprintPattern.MatchString(strings.ToLower(s.RootFingerprint)) {
+		return errors.New("stepca.root_fingerprint must be the root certificate's SHA-256 fingerprint: 64 hex digits, as step-ca prints it at start-up")
+	}
+	if s.Provisioner == "" {
+		return errors.New("stepca.provisioner: name the JWK provisioner")
+	}
+	if s.ProvisionerPassword == "" {
+		return errors.New("stepca.provisioner_password: the provisioner's password is needed")
+	}
+	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > 300 {
+		return fmt.Errorf("stepca.timeout_seconds must be between 1 and 300 (got %d)", s.TimeoutSeconds)
+	}
+	return nil
+}
+
+func (p *Profile) validate(c *Catalog) error {
+	if !namePattern.MatchString(p.Name) {
+		return errors.New("name must be 1-40 lower-case letters, digits, '-' or '_'")
+	}
+	if _, ok := c.Connector(p.Connector); !ok {
+		return fmt.Errorf("connector: no connector is called %q", p.Connector)
+	}
+	if p.ValidityDays < MinValidityDays || p.ValidityDays > MaxValidityDays {
+		return fmt.Errorf("validity_days must be between %d and %d (got %d)", MinValidityDays, MaxValidityDays, p.ValidityDays)
+	}
+	for _, kt := range p.KeyTypes {
+		if _, err := pki.ParseKeyType(kt); err != nil {
+			return fmt.Errorf("key_types: %w", err)
+		}
+	}
+	for _, eku := range p.ExtKeyUsages {
+		if _, ok := extKeyUsages[eku]; !ok {
+			return fmt.Errorf("ext_key_usages: unknown usage %q (accepted: clientAuth, emailProtection)", eku)
+		}
+	}
+	switch p.Subject.CommonName {
+	case "username", "email":
+	default:
+		return fmt.Errorf(`subject.common_name must be "username" or "email" (got %q)`, p.Subject.CommonName)
+	}
+	if slices.Contains(p.ExtKeyUsages, "emailProtection") && !p.Subject.IncludesEmail() {
+		return errors.New("subject.email_san: S/MIME (emailProtection) certificates need the email address")
+	}
+	for _, team := range p.Access.Teams {
+		if strings.TrimSpace(team) == "" {
+			return errors.New("access.teams: a team name is empty")
+		}
+	}
+	if p.RequiresApproval {
+		return errors.New("requires_approval: approval workflows are not available yet")
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+package profile
+
+import (
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+var defaults = Defaults{ValidityDays: 365, KeyType: pki.KeyECDSAP256}
+
+const fingerprint = "c84d6a1e6b2cf5d7f6a0d3c1b5e4f3a2918273645546372819a0b1c2d3e4f5a6"
+
+func TestBlankSettingIsTheDefaultCatalog(t *testing.T) {
+	for _, blank := range []string{"", "  \n"} {
+		c, err := Parse(blank, defaults)
+		require.NoError(t, err)
+		require.Len(t, c.Connectors, 1)
+		assert.Equal(t, TypeBuiltin, c.Connectors[0].Type)
+		p, ok := c.Profile("")
+		require.True(t, ok)
+		assert.Equal(t, "default", p.Name)
+		assert.Equal(t, 365*24*time.Hour, p.Validity())
+		assert.Equal(t, pki.KeyECDSAP256, p.GeneratedKeyType())
+		assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, p.ExtKeyUsageValues())
+		assert.True(t, p.Access.Everyone())
+		assert.True(t, p.Subject.IncludesEmail())
+	}
+}
+
+func TestParseFullCatalog(t *testing.T) {
+	c, err := Parse(`{
+	  "connectors": [
+	    {"name": "local", "type": "builtin"},
+	    {"name": "corp", "type": "stepca", "stepca": {"url": "https://ca.example.com:9000", "root_fingerprint": "`+strings.ToUpper(fingerprint)+`",
+	      "provisioner": "mattermost", "provisioner_password": "pw", "timeout_seconds": 10}}
+	  ],
+	  "profiles": [
+	    {"name": "vpn", "connector": "local", "validity_days": 90, "key_types": ["rsa-2048", "ecdsa-p256"]},
+	    {"name": "smime", "description": "Signed and encrypted email", "connector": "corp", "ext_key_usages": ["emailProtection", "clientAuth"],
+	      "subject": {"common_name": "email", "organization": ["Example"], "organizational_unit": ["Staff"]},
+	      "access": {"teams": ["engineering", "ops"]}},
+	    {"name": "admin-only", "connector": "local", "access": {"system_admins_only": true}}
+	  ],
+	  "default_profile": "vpn"
+	}`, defaults)
+	require.NoError(t, err)
+	vpn, ok := c.Profile("")
+	require.True(t, ok)
+	assert.Equal(t, "vpn", vpn.Name)
+	assert.Equal(t, pki.KeyRSA2048, vpn.GeneratedKeyType())
+	assert.Equal(t, 90*24*time.Hour, vpn.Validity())
+
+	smime, ok := c.Profile("SMIME")
+	require.True(t, ok, "profile names match without regard to case")
+	assert.Equal(t, 365, smime.ValidityDays, "validity defaults to the plugin setting")
+	assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection, x509.ExtKeyUsageClientAuth}, smime.ExtKeyUsageValues())
+	assert.Equal(t, "email", smime.Subject.CommonName)
+	assert.False(t, smime.Access.Everyone())
+
+	corp, ok := c.Connector("corp")
+	require.True(t, ok)
+	assert.Equal(t, 10, corp.StepCA.TimeoutSeconds)
+
+	admin, _ := c.Profile("admin-only")
+	assert.False(t, admin.Access.Everyone())
+	_, ok = c.Profile("nope")
+	assert.False(t, ok)
+}
+
+func TestParseRefusesBadCatalogsNamingTheField(t *testing.T) {
+	stepca := func(fields string) string {
+		return `{"connectors": [{"name": "corp", "type": "stepca", "stepca": {` + fields + `}}], "profiles": [{"name": "p"}]}`
+	}
+	good := `"url": "https://ca:9000", "root_fingerprint": "` + fingerprint + `", "provisioner": "mm", "provisioner_password": "pw"`
+	cases := map[string]struct{ json, want string }{
+		"not json":               {`{`, "the JSON cannot be read"},
+		"trailing data":          {`{"profiles": [{"name": "p"}]} {}`, "unexpected data after"},
+		"typo in a field":        {`{"profiles": [{"name": "p", "validity": 3}]}`, `unknown field "validity"`},
+		"no profiles":            {`{"profiles": []}`, "define at least one profile"},
+		"bad connector name":     {`{"connectors": [{"name": "Bad Name", "type": "builtin"}], "profiles": [{"name": "p"}]}`, `connector "Bad Name": name must be`},
+		"duplicate connector":    {`{"connectors": [{"name": "a", "type": "builtin"}, {"name": "a", "type": "builtin"}], "profiles": [{"name": "p", "connector": "a"}]}`, `connector "a": the name is used twice`},
+		"unknown connector type": {`{"connectors": [{"name": "a", "type": "acme"}], "profiles": [{"name": "p"}]}`, `connector "a": type must be "builtin" or "stepca" (got "acme")`},
+		"builtin with stepca":    {`{"connectors": [{"name": "a", "type": "builtin", "stepca": {}}], "profiles": [{"name": "p"}]}`, "takes no stepca settings"},
+		"stepca without settings": {`{"connectors": [{"name": "corp", "type": "stepca"}], "profiles": [{"name": "p"}]}`,
+			`connector "corp": stepca: settings are missing`},
+		"stepca http url":        {stepca(strings.Replace(good, "https://", "http://", 1)), "stepca.url must be the CA's https:// URL"},
+		"stepca bad fingerprint": {stepca(strings.Replace(good, fingerprint, "abc", 1)), "stepca.root_fingerprint must be"},
+		"stepca no provisioner":  {stepca(strings.Replace(good, `"mm"`, `""`, 1)), "stepca.provisioner: name the JWK provisioner"},
+		"stepca no password":     {stepca(strings.Replace(good, `"pw"`, `""`, 1)), "stepca.provisioner_password"},
+		"stepca timeout":         {stepca(good + `, "timeout_seconds": 900`), "stepca.timeout_seconds must be between 1 and 300"},
+		"bad profile name":       {`{"profiles": [{"name": "has space"}]}`, `profile "has space": name must be`},
+		"unnamed profile":        {`{"profiles": [{"description": "x"}]}`, `profile 1: name must be`},
+		"duplicate profile":      {`{"profiles": [{"name": "p"}, {"name": "p"}]}`, `profile "p": the name is used twice`},
+		"unknown connector":      {`{"profiles": [{"name": "p", "connector": "ghost"}]}`, `profile "p": connector: no connector is called "ghost"`},
+		"ambiguous connector": {`{"connectors": [{"name": "a", "type": "builtin"}, {"name": "b", "type": "builtin"}], "profiles": [{"name": "p"}]}`,
+			`profile "p": connector: no connector is called ""`},
+		"validity too long":   {`{"profiles": [{"name": "p", "validity_days": 4000}]}`, `profile "p": validity_days must be between 1 and 3650 (got 4000)`},
+		"validity negative":   {`{"profiles": [{"name": "p", "validity_days": -1}]}`, "validity_days must be between"},
+		"weak key type":       {`{"profiles": [{"name": "p", "key_types": ["rsa-1024"]}]}`, `profile "p": key_types: unknown key type "rsa-1024"`},
+		"unknown eku":         {`{"profiles": [{"name": "p", "ext_key_usages": ["serverAuth"]}]}`, `ext_key_usages: unknown usage "serverAuth"`},
+		"bad cn source":       {`{"profiles": [{"name": "p", "subject": {"common_name": "nickname"}}]}`, `subject.common_name must be "username" or "email"`},
+		"smime without email": {`{"profiles": [{"name": "p", "ext_key_usages": ["emailProtection"], "subject": {"email_san": false}}]}`, "S/MIME (emailProtection) certificates need the email"},
+		"empty team":          {`{"profiles": [{"name": "p", "access": {"teams": [" "]}}]}`, "access.teams: a team name is empty"},
+		"approval":            {`{"profiles": [{"name": "p", "requires_approval": true}]}`, "requires_approval: approval workflows are not available yet"},
+		"bad default":         {`{"profiles": [{"name": "p"}], "default_profile": "q"}`, `default_profile: no profile is called "q"`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(tc.json, defaults)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "connectors and profiles: "), err.Error())
+		})
+	}
+}
+
+func TestParseNeverEchoesTheProvisionerPassword(t *testing.T) {
+	_, err := Parse(`{"connectors": [{"name": "corp", "type": "stepca", "stepca": {"url": "http://ca", "provisioner": "mm", "provisioner_password": "hunter2-secret"}}], "profiles": [{"name": "p"}]}`, defaults)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "hunter2-secret")
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// testCatalog has an open default profile, an S/MIME profile for the
+// engineering team, and one for system admins only.
+const testCatalog = `{
+  "profiles": [
+    {"name": "vpn", "description": "VPN access", "validity_days": 30},
+    {"name": "smime", "description": "Signed email", "key_types": ["rsa-2048"], "ext_key_usages": ["emailProtection", "clientAuth"],
+     "subject": {"common_name": "email", "organization": ["Example Corp"], "organizational_unit": ["Engineering"]},
+     "access": {"teams": ["engineering"]}},
+    {"name": "ops", "access": {"system_admins_only": true}}
+  ]
+}`
+
+func newCatalogEnv(t *testing.T) *testEnv {
+	t.Helper()
+	env := newTestEnv(t)
+	c := env.p.getConfiguration().Clone()
+	c.ConnectorsAndProfiles = testCatalog
+	env.configure(c)
+	return env
+}
+
+func TestCommandDownloadWithProfiles(t *testing.T) {
+	env := newCatalogEnv(t)
+
+	reply := env.run("bob", "/cert download")
+	assert.Contains(t, reply, "(profile `vpn`)", "the first profile is the default")
+	assert.Regexp(t, linkPattern, reply)
+
+	reply = env.run("alice", "/cert download SMIME")
+	assert.Contains(t, reply, "(profile `smime`)")
+
+	reply = env.run("bob", "/cert download smime")
+	assert.Contains(t, reply, "you cannot get certificates of profile `smime`")
+	assert.Contains(t, reply, "Profiles you can use: `vpn`.")
+	assert.NotRegexp(t, linkPattern, reply)
+
+	reply = env.run("alice", "/cert download nosuch")
+	assert.Contains(t, reply, "you cannot get certificates of profile `nosuch`")
+	assert.Contains(t, reply, "`vpn`, `smime`")
+
+	assert.Contains(t, env.run("carol", "/cert download ops"), "(profile `ops`)", "system admins may use admin-only profiles")
+	assert.Contains(t, env.run("carol", "/cert download smime"), "(profile `smime`)", "system admins may use any profile")
+}
+
+func TestCommandProfilesListsWhatTheUserMayUse(t *testing.T) {
+	env := newCatalogEnv(t)
+	alice := env.run("alice", "/cert profiles")
+	assert.Contains(t, alice, "`vpn` (default) | VPN access | 30 days | ECDSA P-256")
+	assert.Contains(t, alice, "`smime` | Signed email | 365 days | RSA 2048")
+	assert.NotContains(t, alice, "`ops`")
+	bob := env.run("bob", "/cert profiles")
+	assert.NotContains(t, bob, "smime")
+}
+
+func TestIssueUnderAProfile(t *testing.T) {
+	env := newCatalogEnv(t)
+	token := env.tokenFor("alice", "smime")
+
+	page := env.request(http.MethodGet, issuePath(token), "", "")
+	require.Equal(t, http.StatusOK, page.Code)
+	assert.Contains(t, page.Body.String(), "smime · Signed email")
+	assert.Contains(t, page.Body.String(), "RSA 2048")
+
+	resp := env.issueJSON(token)
+	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
+	require.NoError(t, err)
+	_, leaf, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
+	require.NoError(t, err)
+	assert.Equal(t, "alice@example.com", leaf.Subject.CommonName)
+	assert.Equal(t, []string{"Example Corp"}, leaf.Subject.Organization)
+	assert.Equal(t, []string{"Engineering"}, leaf.Subject.OrganizationalUnit)
+	assert.Equal(t, []string{"alice@example.com"}, leaf.EmailAddresses)
+	assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection, x509.ExtKeyUsageClientAuth}, leaf.ExtKeyUsage)
+	kt, err := pki.KeyTypeOf(leaf.PublicKey)
+	require.NoError(t, err)
+	assert.Equal(t, pki.KeyRSA2048, kt)
+
+	record, err := env.p.store.GetCertificate(resp.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, "smime", record.Profile)
+	assert.Equal(t, "builtin", record.Connector)
+
+	vpn := env.issueJSON(env.tokenFor("alice", "vpn"))
+	assert.WithinDuration(t, env.now().Add(30*24*time.Hour), vpn.NotAfter, time.Minute)
+}
+
+func TestLinkOutlivesItsProfileOrAccess(t *testing.T) {
+	env := newCatalogEnv(t)
+	smime := env.tokenFor("alice", "smime")
+	vpn := env.tokenFor("alice", "vpn")
+
+	// The admin removes the smime profile and renames vpn.
+	c := env.p.getConfiguration().Clone()
+	c.ConnectorsAndProfiles = `{"profiles": [{"name": "remote"}]}`
+	env.configure(c)
+	w := env.request(http.MethodPost, "/issue", form(vpn), "")
+	assert.Equal(t, http.StatusGone, w.Code)
+	assert.Contains(t, w.Body.String(), "no longer exists")
+
+	// The profile stays, but alice leaves the team that grants it.
+	c.ConnectorsAndProfiles = strings.Replace(testCatalog, `"teams": ["engineering"]`, `"teams": ["finance"]`, 1)
+	env.configure(c)
+	w = env.request(http.MethodPost, "/issue", form(smime), "")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Contains(t, w.Body.String(), "no longer get certificates of this profile")
+}
+
+func TestAPIProfilesAndLinks(t *testing.T) {
+	env := newCatalogEnv(t)
+
+	profiles := decodeJSON[[]profileView](t, env.request(http.MethodGet, "/api/v1/profiles", "", "alice").Body.Bytes())
+	require.Len(t, profiles, 2)
+	assert.Equal(t, "vpn", profiles[0].Name)
+	assert.True(t, profiles[0].Default)
+	assert.Equal(t, "smime", profiles[1].Name)
+	assert.Equal(t, "rsa-2048", profiles[1].KeyType)
+
+	items := decodeJSON[[]model.AutocompleteListItem](t, env.request(http.MethodGet, "/api/v1/autocomplete/profiles", "", "bob").Body.Bytes())
+	require.Len(t, items, 1)
+	assert.Equal(t, "vpn", items[0].Item)
+	assert.Contains(t, items[0].Hint, "default")
+
+	w := env.request(http.MethodPost, "/api/v1/links", `{"profile": "smime"}`, "alice", "Content-Type", "application/json")
+	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
+	assert.Equal(t, "smime", decodeJSON[linkResponse](t, w.Body.Bytes()).Profile)
+
+	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "smime"}`, "bob", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": `, "alice", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "`+strings.Repeat("v", maxBodyBytes)+`"}`, "alice", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "an oversized body is refused")
+}
+
+func TestCAPEMPerConnector(t *testing.T) {
+	env := newCatalogEnv(t)
+	w := env.request(http.MethodGet, "/ca/builtin.pem", "", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	chain, err := pki.ParseCertificatesPEM(w.Body.Bytes())
+	require.NoError(t, err)
+	assert.Len(t, chain, 2)
+	assert.Equal(t, http.StatusNotFound, env.request(http.MethodGet, "/ca/nope.pem", "", "").Code)
+}
+
+func TestStepCAConnectorIsRefusedUntilAvailable(t *testing.T) {
+	c := validConfiguration()
+	c.ConnectorsAndProfiles = `{"connectors": [{"name": "corp", "type": "stepca", "stepca": {"url": "https://ca:9000",
+	  "root_fingerprint": "` + strings.Repeat("ab", 32) + `", "provisioner": "mm", "provisioner_password": "pw"}}], "profiles": [{"name": "p"}]}`
+	err := c.IsValid()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `connector "corp": type "stepca" is not available in this version`)
+}
