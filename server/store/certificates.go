@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/json"
-	"slices"
 	"time"
 
 	"github.com/pkg/errors"
@@ -68,17 +67,7 @@ func (s *Store) CreateCertificate(c *Certificate) error {
 	if !saved {
 		return ErrDuplicateSerial
 	}
-	err = s.update(ownerIndexKey(c.Owner), func(old []byte) (any, error) {
-		serials, err := decodeIndex(old)
-		if err != nil {
-			return nil, err
-		}
-		if slices.Contains(serials, c.Serial) {
-			return serials, nil
-		}
-		return append(serials, c.Serial), nil
-	})
-	return errors.Wrap(err, "add certificate to its owner's index")
+	return s.addToIndex(ownerIndexKey(c.Owner), c.Serial)
 }
 
 // GetCertificate returns the record for serial, or ErrNotFound.

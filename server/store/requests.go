@@ -1,0 +1,223 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pkg/errors"
+)
+
+// RequestState is where a certificate request stands.
+type RequestState string
+
+// A request moves pending → approved → issued, or ends denied, cancelled or
+// expired. "waiting_ca" is a request the CA itself left pending.
+const (
+	RequestPending   RequestState = "pending"
+	RequestWaitingCA RequestState = "waiting_ca"
+	RequestApproved  RequestState = "approved"
+	RequestIssued    RequestState = "issued"
+	RequestDenied    RequestState = "denied"
+	RequestCancelled RequestState = "cancelled"
+	RequestExpired   RequestState = "expired"
+)
+
+// requestTransitions lists, for each state, the states it may move to.
+var requestTransitions = map[RequestState][]RequestState{
+	RequestPending:   {RequestApproved, RequestWaitingCA, RequestDenied, RequestCancelled, RequestExpired},
+	RequestWaitingCA: {RequestIssued, RequestApproved, RequestDenied, RequestCancelled, RequestExpired},
+	RequestApproved:  {RequestIssued, RequestWaitingCA, RequestExpired, RequestCancelled},
+}
+
+// Final reports whether nothing more can happen to a request in state s.
+func (s RequestState) Final() bool { return len(requestTransitions[s]) == 0 }
+
+// CanMoveTo reports whether a request in state s may move to next.
+func (s RequestState) CanMoveTo(next RequestState) bool {
+	return slices.Contains(requestTransitions[s], next)
+}
+
+// ErrTransition is a state change the request's current state does not allow
+// (it was decided, cancelled or issued meanwhile).
+type ErrTransition struct {
+	From, To RequestState
+}
+
+func (e *ErrTransition) Error() string {
+	return fmt.Sprintf("the request is %s and cannot become %s", e.From, e.To)
+}
+
+// ApprovalPost is a message with Approve/Deny buttons sent to an approver,
+// kept so every copy can be updated once someone decides.
+type ApprovalPost struct {
+	UserID string `json:"user_id"`
+	PostID string `json:"post_id"`
+}
+
+// Request is a certificate request that could not be served at once: it
+// waits for an approver or for the CA. It never holds a private key: for a
+// server-generated key the key is made only when the user picks the
+// certificate up.
+type Request struct {
+	ID        string       `json:"id"`
+	Owner     Principal    `json:"owner"`
+	Profile   string       `json:"profile"`
+	Connector string       `json:"connector"`
+	State     RequestState `json:"state"`
+	// CSRPEM is the user's CSR; empty when the server generates the key.
+	CSRPEM string `json:"csr_pem,omitempty"`
+	// CARequestID is the CA's own id for a request it left pending.
+	CARequestID   string         `json:"ca_request_id,omitempty"`
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
+	ExpiresAt     time.Time      `json:"expires_at"`
+	DecidedBy     string         `json:"decided_by,omitempty"`
+	DecidedAt     *time.Time     `json:"decided_at,omitempty"`
+	Reason        string         `json:"reason,omitempty"`
+	Serial        string         `json:"serial,omitempty"`
+	ApprovalPosts []ApprovalPost `json:"approval_posts,omitempty"`
+	// NextPoll and Polls pace the background job's questions to the CA.
+	NextPoll *time.Time `json:"next_poll,omitempty"`
+	Polls    int        `json:"polls,omitempty"`
+}
+
+func requestKey(id string) string { return "request:" + id }
+
+func ownerRequestsKey(owner Principal) string { return "owner:" + string(owner) + ":requests" }
+
+// openRequestsKey indexes the requests that are not final, for the
+// background job; one key, because their number stays small.
+const openRequestsKey = "requests:open"
+
+// CreateRequest stores a new request and indexes it.
+func (s *Store) CreateRequest(r *Request) error {
+	if r.ID == "" || r.Owner == "" || r.State == "" {
+		return errors.New("a request needs an id, an owner and a state")
+	}
+	saved, err := s.kv.Set(requestKey(r.ID), r, setIfAbsent())
+	if err != nil {
+		return errors.Wrap(err, "save request")
+	}
+	if !saved {
+		return errors.Errorf("a request with id %s already exists", r.ID)
+	}
+	if err := s.addToIndex(ownerRequestsKey(r.Owner), r.ID); err != nil {
+		return err
+	}
+	if !r.State.Final() {
+		return s.addToIndex(openRequestsKey, r.ID)
+	}
+	return nil
+}
+
+// GetRequest returns the request id, or ErrNotFound.
+func (s *Store) GetRequest(id string) (*Request, error) {
+	var raw []byte
+	if err := s.kv.Get(requestKey(id), &raw); err != nil {
+		return nil, errors.Wrap(err, "read request")
+	}
+	if len(raw) == 0 {
+		return nil, ErrNotFound
+	}
+	var r Request
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, errors.Wrapf(err, "decode request %s", id)
+	}
+	return &r, nil
+}
+
+// UpdateRequest changes a request with a compare-and-set. change sees the
+// current request and may edit it or return an error to leave it alone; a
+// change of State must be allowed by the state machine. A request that
+// becomes final leaves the open index.
+func (s *Store) UpdateRequest(id string, now time.Time, change func(*Request) error) (*Request, error) {
+	var updated *Request
+	err := s.update(requestKey(id), func(old []byte) (any, error) {
+		if len(old) == 0 {
+			return nil, ErrNotFound
+		}
+		var r Request
+		if err := json.Unmarshal(old, &r); err != nil {
+			return nil, errors.Wrapf(err, "decode request %s", id)
+		}
+		before := r.State
+		if err := change(&r); err != nil {
+			return nil, err
+		}
+		if r.State != before && !before.CanMoveTo(r.State) {
+			return nil, &ErrTransition{From: before, To: r.State}
+		}
+		r.UpdatedAt = now
+		updated = &r
+		return &r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if updated.State.Final() {
+		if err := s.removeFromIndex(openRequestsKey, id); err != nil {
+			return updated, err
+		}
+	}
+	return updated, nil
+}
+
+// ListRequests returns an owner's requests, oldest first.
+func (s *Store) ListRequests(owner Principal) ([]*Request, error) {
+	return s.requestsIn(ownerRequestsKey(owner))
+}
+
+// ListOpenRequests returns every request that is not final.
+func (s *Store) ListOpenRequests() ([]*Request, error) {
+	return s.requestsIn(openRequestsKey)
+}
+
+func (s *Store) requestsIn(indexKey string) ([]*Request, error) {
+	var raw []byte
+	if err := s.kv.Get(indexKey, &raw); err != nil {
+		return nil, errors.Wrap(err, "read request index")
+	}
+	ids, err := decodeIndex(raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Request, 0, len(ids))
+	for _, id := range ids {
+		r, err := s.GetRequest(id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (s *Store) addToIndex(key, id string) error {
+	err := s.update(key, func(old []byte) (any, error) {
+		ids, err := decodeIndex(old)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(ids, id) {
+			return ids, nil
+		}
+		return append(ids, id), nil
+	})
+	return errors.Wrapf(err, "add %s to %s", id, key)
+}
+
+func (s *Store) removeFromIndex(key, id string) error {
+	err := s.update(key, func(old []byte) (any, error) {
+		ids, err := decodeIndex(old)
+		if err != nil {
+			return nil, err
+		}
+		return slices.DeleteFunc(ids, func(v string) bool { return v == id }), nil
+	})
+	return errors.Wrapf(err, "remove %s from %s", id, key)
+}

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newRequest(id string, owner Principal) *Request {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	return &Request{ID: id, Owner: owner, Profile: "vpn", Connector: "builtin", State: RequestPending,
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
+}
+
+func TestRequestStateMachine(t *testing.T) {
+	allowed := map[RequestState][]RequestState{
+		RequestPending:   {RequestApproved, RequestWaitingCA, RequestDenied, RequestCancelled, RequestExpired},
+		RequestWaitingCA: {RequestIssued, RequestApproved, RequestDenied, RequestCancelled, RequestExpired},
+		RequestApproved:  {RequestIssued, RequestWaitingCA, RequestExpired, RequestCancelled},
+	}
+	all := []RequestState{RequestPending, RequestWaitingCA, RequestApproved, RequestIssued, RequestDenied, RequestCancelled, RequestExpired}
+	for _, from := range all {
+		for _, to := range all {
+			want := false
+			for _, ok := range allowed[from] {
+				want = want || ok == to
+			}
+			assert.Equal(t, want, from.CanMoveTo(to), "%s → %s", from, to)
+		}
+		assert.Equal(t, len(allowed[from]) == 0, from.Final(), "%s final", from)
+	}
+}
+
+func TestRequestLifecycleAndIndexes(t *testing.T) {
+	s := New(&pluginapi.MemoryStore{})
+	alice := MattermostUser("alice")
+	require.NoError(t, s.CreateRequest(newRequest("r1", alice)))
+	require.NoError(t, s.CreateRequest(newRequest("r2", alice)))
+	require.Error(t, s.CreateRequest(newRequest("r1", alice)), "ids are unique")
+	require.Error(t, s.CreateRequest(&Request{ID: "x"}), "owner and state are required")
+
+	open, err := s.ListOpenRequests()
+	require.NoError(t, err)
+	assert.Len(t, open, 2)
+
+	now := time.Now()
+	r, err := s.UpdateRequest("r1", now, func(r *Request) error {
+		r.State = RequestApproved
+		r.DecidedBy = "carol"
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, RequestApproved, r.State)
+	assert.Equal(t, now, r.UpdatedAt)
+
+	_, err = s.UpdateRequest("r1", now, func(r *Request) error { r.State = RequestDenied; return nil })
+	var te *ErrTransition
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, RequestApproved, te.From)
+	got, err := s.GetRequest("r1")
+	require.NoError(t, err)
+	assert.Equal(t, RequestApproved, got.State, "a refused transition writes nothing")
+
+	_, err = s.UpdateRequest("r1", now, func(r *Request) error { r.State = RequestIssued; r.Serial = "abc"; return nil })
+	require.NoError(t, err)
+	open, err = s.ListOpenRequests()
+	require.NoError(t, err)
+	require.Len(t, open, 1, "final requests leave the open index")
+	assert.Equal(t, "r2", open[0].ID)
+
+	mine, err := s.ListRequests(alice)
+	require.NoError(t, err)
+	require.Len(t, mine, 2, "the owner's index keeps every request")
+
+	_, err = s.UpdateRequest("nope", now, func(*Request) error { return nil })
+	assert.ErrorIs(t, err, ErrNotFound)
+	boom := errors.New("boom")
+	_, err = s.UpdateRequest("r2", now, func(*Request) error { return boom })
+	assert.ErrorIs(t, err, boom)
+}
+
+func TestConcurrentDecisionsDecideOnce(t *testing.T) {
+	s := New(&pluginapi.MemoryStore{})
+	require.NoError(t, s.CreateRequest(newRequest("r", MattermostUser("alice"))))
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i] = s.UpdateRequest("r", time.Now(), func(r *Request) error {
+				if r.State != RequestPending {
+					return &ErrTransition{From: r.State, To: RequestApproved}
+				}
+				if i%2 == 0 {
+					r.State = RequestApproved
+				} else {
+					r.State = RequestDenied
+				}
+				r.DecidedBy = fmt.Sprint(i)
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		if err == nil {
+			wins++
+		} else {
+			var te *ErrTransition
+			assert.ErrorAs(t, err, &te)
+		}
+	}
+	assert.Equal(t, 1, wins, "exactly one approver decides")
+}
