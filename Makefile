@@ -6,7 +6,7 @@
 #   make run       start a local Mattermost with the plugin, for trying it by hand
 #
 # Needs GNU make, Go and Node/npm. The end-to-end tests and `make run` also need
-# PostgreSQL, OpenSSL and NSS tools (`make deps` installs them on Debian).
+# PostgreSQL, OpenSSL, NSS tools and Chromium (`make deps` installs them on Debian).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -188,7 +188,7 @@ mattermost:
 	trap - EXIT; \
 	echo "Built $$dir/bin/mattermost ($$(du -h "$$dir/bin/mattermost" | cut -f1)) in $$(( $$(date +%s) - start )) s"
 
-## Install missing Debian packages for e2e tests and `make run` (PostgreSQL, OpenSSL, NSS tools).
+## Install missing Debian packages for e2e tests and `make run` (PostgreSQL, OpenSSL, NSS tools, Chromium).
 deps:
 	@build/install-deps.sh
 

@@ -3,8 +3,12 @@
 # only those that are missing: on a machine that has them this does nothing
 # (no apt-get update).
 #
-#   build/install-deps.sh        PostgreSQL, OpenSSL, NSS tools (pk12util), CA certificates
+#   build/install-deps.sh        PostgreSQL, OpenSSL, NSS tools (pk12util), CA certificates,
+#                                Chromium (the browser tests)
 #   build/install-deps.sh --ci   also the build tools CI needs: make, gcc (for go test -race), git
+#
+# Without root, a missing Chromium alone is not an error outside CI: the
+# browser tests skip themselves then (under CI they fail).
 #
 # EXTRA_DEBIAN_PACKAGES="pkg ..." adds packages to check and install.
 # Runs apt-get directly as root, through `sudo -n` otherwise, and fails with
@@ -28,6 +32,7 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql
 have openssl || missing+=(openssl)
 have pk12util || missing+=(libnss3-tools)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if $ci; then
 	have make || missing+=(make)
 	have gcc || missing+=(gcc libc6-dev)
@@ -52,6 +57,10 @@ if [ "$(id -u)" -eq 0 ]; then
 	as_root=()
 elif have sudo && sudo -n true 2>/dev/null; then
 	as_root=(sudo -n)
+elif ! $ci && [ "${missing[*]}" = chromium ]; then
+	echo "warning: chromium is not installed, so the browser tests will be skipped:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y chromium" >&2
+	exit 0
 else
 	echo "error: installing packages needs root. Run:" >&2
 	echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/pluginapi/experimental/command"
@@ -37,6 +38,10 @@ func (p *Plugin) subcommands() []subcommand {
 		{"list", "", "List your certificates", p.commandList},
 		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
 		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
+		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},
+		{"pickup", "<request>", "Get a new link to collect an approved certificate", p.commandPickup},
+		{"approve", "<request>", "Approvers: approve a certificate request", p.commandApprove},
+		{"deny", "<request> <reason>", "Approvers: deny a certificate request, saying why", p.commandDeny},
 		{"help", "", "Show how to use /cert", p.commandHelp},
 		{"about", "", "Show the plugin version", p.commandAbout},
 	}
@@ -64,7 +69,7 @@ func (p *Plugin) command() *model.Command {
 		DisplayName:          "Client Certificates",
 		Description:          "Get and manage your client certificates.",
 		AutoComplete:         true,
-		AutoCompleteDesc:     "Available commands: download, list, profiles, revoke, help, about",
+		AutoCompleteDesc:     "Available commands: download, list, profiles, revoke, cancel, pickup, approve, deny, help, about",
 		AutoCompleteHint:     "[command]",
 		AutocompleteData:     root,
 		AutocompleteIconData: iconData,
@@ -140,6 +145,19 @@ func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, par
 	prof, err := p.profileFor(s, args.UserId, requested)
 	if err != nil {
 		return "", err
+	}
+	if prof.RequiresApproval {
+		user, appErr := p.API.GetUser(args.UserId)
+		if appErr != nil {
+			return "", appErr
+		}
+		req, err := p.requestApproval(s, user, prof)
+		if err != nil {
+			p.API.LogError("Could not record a certificate request", "user_id", args.UserId, "error", err.Error())
+			return "", errors.New("the request could not be recorded right now; please try again.")
+		}
+		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
+			"you will get a message with a link to collect the certificate once it is approved.", prof.Name, req.ID), nil
 	}
 	link, expires, err := p.mintIssueLink(s, args.UserId, prof.Name)
 	if err != nil {
@@ -221,15 +239,38 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 		p.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
-	if len(certs) == 0 {
+	requests, err := p.store.ListRequests(store.MattermostUser(args.UserId))
+	if err != nil {
+		p.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
+		return "", errors.New("your certificates could not be listed right now; please try again.")
+	}
+	var open []*store.Request
+	for _, r := range requests {
+		if !r.State.Final() {
+			open = append(open, r)
+		}
+	}
+	if len(certs) == 0 && len(open) == 0 {
 		return "You have no certificates yet. Run `/cert download` to get one.", nil
 	}
 	now := p.now()
 	var b strings.Builder
-	b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State |\n|:--|:--|:--|:--|\n")
-	for i := len(certs) - 1; i >= 0; i-- {
-		c := certs[i]
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+	if len(certs) > 0 {
+		b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State |\n|:--|:--|:--|:--|\n")
+		for i := len(certs) - 1; i >= 0; i-- {
+			c := certs[i]
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+		}
+	}
+	if len(open) > 0 {
+		b.WriteString("\n#### Your open requests\n\n| Request | Profile | Requested | State |\n|:--|:--|:--|:--|\n")
+		for _, r := range open {
+			state := string(r.State)
+			if r.State == store.RequestApproved {
+				state = "approved: `/cert pickup " + r.ID + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.ID, r.Profile, r.CreatedAt.UTC().Format("2006-01-02 15:04"), state)
+		}
 	}
 	return b.String(), nil
 }
@@ -279,4 +320,72 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (p *Plugin) commandCancel(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 {
+		return "", errors.New("usage: `/cert cancel <request>`; `/cert list` shows your open requests.")
+	}
+	req, err := p.cancelRequest(store.MattermostUser(args.UserId), params[0])
+	if err != nil {
+		return "", requestCommandError(p, err)
+	}
+	return fmt.Sprintf("Request `%s` is withdrawn.", req.ID), nil
+}
+
+func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 {
+		return "", errors.New("usage: `/cert pickup <request>`; `/cert list` shows your open requests.")
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	req, err := p.pickupRequest(&linktoken.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: args.UserId}, Request: params[0]})
+	if err != nil {
+		return "", requestCommandError(p, err)
+	}
+	link, expires, err := p.mintPickupLink(s, args.UserId, req.Profile, req.ID)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("[Collect my certificate](%s) (request `%s`). The link works once and expires at %s.",
+		link, req.ID, expires.UTC().Format(time.RFC1123)), nil
+}
+
+func (p *Plugin) commandApprove(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 {
+		return "", errors.New("usage: `/cert approve <request>`.")
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	_, err = p.approveRequest(s, params[0], args.UserId)
+	return p.decisionReply(err, "approved"), nil
+}
+
+func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) < 2 {
+		return "", errors.New("usage: `/cert deny <request> <reason>`: the requester is told the reason.")
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	_, err = p.denyRequest(s, params[0], args.UserId, strings.Join(params[1:], " "))
+	return p.decisionReply(err, "denied"), nil
+}
+
+// requestCommandError words a request failure for the requester.
+func requestCommandError(p *Plugin, err error) error {
+	var te *store.ErrTransition
+	switch {
+	case errors.Is(err, errRequestNotFound):
+		return errors.New("no request with this id is yours; `/cert list` shows your open requests.")
+	case errors.As(err, &te):
+		return fmt.Errorf("this request is %s.", te.From)
+	}
+	p.API.LogError("Certificate request command failed", "error", err.Error())
+	return errors.New("the request could not be changed right now; please try again.")
 }

@@ -167,5 +167,5 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			assert.Equal(t, sub.Trigger == "revoke", sub.Arguments[0].Required)
 		}
 	}
-	assert.Equal(t, []string{"download", "list", "profiles", "revoke", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "list", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "help", "about"}, names)
 }

@@ -38,6 +38,8 @@ type configuration struct {
 	// ConnectorsAndProfiles is the JSON catalog of CA connectors and
 	// certificate profiles; empty means the built-in CA and one profile.
 	ConnectorsAndProfiles string `json:"ConnectorsAndProfiles"`
+	// EmailNotifications also mails users about their requests.
+	EmailNotifications bool `json:"EmailNotifications"`
 }
 
 // Clone returns a copy that can be changed without touching the original.

@@ -20,6 +20,7 @@ const (
 	routeCertificates         = "/certificates"
 	routeRevoke               = "/certificates/{serial}/revoke"
 	routeProfiles             = "/profiles"
+	routeRequests             = "/requests"
 	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
 	routeAutocompleteProfiles = routeAPI + "/autocomplete/profiles"
 )
@@ -74,6 +75,10 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
 	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
+	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
+	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
+	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
+	r.Handle(routeDialogDeny, p.api(p.handleDenyDialog)).Methods(http.MethodPost)
 	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
 	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
 

@@ -43,6 +43,18 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return &httpError{Status: http.StatusForbidden, Message: err.Error()}
 	}
+	if prof.RequiresApproval {
+		user, appErr := p.API.GetUser(userID)
+		if appErr != nil {
+			return appErr
+		}
+		request, err := p.requestApproval(s, user, prof)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": request.ID, "state": request.State, "profile": prof.Name})
+		return nil
+	}
 	link, expires, err := p.mintIssueLink(s, userID, prof.Name)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
-func decodeJSON[T any](t *testing.T, body []byte) T {
+func decodeJSON[T any](t testing.TB, body []byte) T {
 	t.Helper()
 	var v T
 	require.NoError(t, json.Unmarshal(body, &v), string(body))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // hintNewLink is what to do after any problem with a link.
@@ -33,6 +35,8 @@ type linkRequest struct {
 	user      *model.User
 	profile   *profile.Profile
 	connector connector.Connector
+	// request is the approved request a pickup link collects, if any.
+	request *store.Request
 }
 
 // checkLink validates a link token without consuming it: signature, lifetime,
@@ -69,7 +73,28 @@ func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) 
 	if !p.mayUse(user.Id, prof) {
 		return nil, &httpError{Status: http.StatusForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
 	}
-	return &linkRequest{services: s, claims: claims, user: user, profile: prof, connector: conn}, nil
+	link := &linkRequest{services: s, claims: claims, user: user, profile: prof, connector: conn}
+	if claims.Request == "" {
+		if prof.RequiresApproval {
+			return nil, &httpError{Status: http.StatusForbidden, Message: "Certificates of this profile now need an approver.", Hint: "Run /cert download in Mattermost to ask for one."}
+		}
+		return link, nil
+	}
+	req, err := p.pickupRequest(claims)
+	var te *store.ErrTransition
+	switch {
+	case errors.Is(err, errRequestNotFound):
+		return nil, &httpError{Status: http.StatusNotFound, Message: "The certificate request of this link does not exist.", Hint: hintNewLink}
+	case errors.As(err, &te):
+		return nil, &httpError{Status: http.StatusConflict, Message: fmt.Sprintf("This certificate request is %s.", te.From), Hint: "Run /cert list in Mattermost to see your requests."}
+	case err != nil:
+		return nil, err
+	}
+	if req.Profile != prof.Name {
+		return nil, &httpError{Status: http.StatusBadRequest, Message: "This link is not valid.", Hint: hintNewLink}
+	}
+	link.request = req
+	return link, nil
 }
 
 // usedLinkError explains a link whose token has already been consumed.
@@ -133,16 +158,14 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	tokenID := link.claims.ID
 	markTTL := link.claims.ExpiresAt.Sub(p.now()) + tokenMarkGrace
-	claimed, err := p.store.ClaimToken(tokenID, markTTL)
-	if err != nil {
-		return err
+	// A pickup also claims its request, so that two pickup links of one
+	// request (`/cert pickup` twice) cannot both issue.
+	marks := []string{tokenID}
+	if link.request != nil {
+		marks = append(marks, "pickup:"+link.request.ID)
 	}
-	if !claimed {
-		state, err := p.store.GetTokenState(tokenID)
-		if err != nil {
-			return err
-		}
-		return usedLinkError(state.InProgress)
+	if err := p.claimAll(marks, markTTL); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
@@ -151,13 +174,22 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		// Nothing was issued: give the link back so the user can retry
 		// while it is valid.
-		if releaseErr := p.store.ReleaseToken(tokenID); releaseErr != nil {
-			p.API.LogError("Could not release a link after a failed issuance", "user_id", link.user.Id, "error", releaseErr.Error())
-		}
+		p.releaseAll(marks)
 		return issuanceError(err)
 	}
-	if err := p.store.CompleteToken(tokenID, issued.Record.Serial, markTTL); err != nil {
-		p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", err.Error())
+	for _, mark := range marks {
+		if err := p.store.CompleteToken(mark, issued.Record.Serial, markTTL); err != nil {
+			p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", err.Error())
+		}
+	}
+	if link.request != nil {
+		if _, err := p.store.UpdateRequest(link.request.ID, p.now(), func(r *store.Request) error {
+			r.State = store.RequestIssued
+			r.Serial = issued.Record.Serial
+			return nil
+		}); err != nil {
+			p.API.LogError("Could not mark a request as issued", "request", link.request.ID, "serial", issued.Record.Serial, "error", err.Error())
+		}
 	}
 	p.API.LogInfo("Certificate issued", "user_id", link.user.Id, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
 	p.notifyIssued(link.user.Id, issued.Record)
@@ -182,6 +214,35 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		DataURL:    template.URL(dataURL("application/x-pkcs12", issued.PKCS12)), // #nosec G203 -- our own base64, not user input
 		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + link.connector.Name() + ".pem",
 	})
+}
+
+// claimAll claims every mark or none: a link already used (or being used)
+// is reported as such.
+func (p *Plugin) claimAll(marks []string, ttl time.Duration) error {
+	for i, mark := range marks {
+		claimed, err := p.store.ClaimToken(mark, ttl)
+		if err == nil && claimed {
+			continue
+		}
+		p.releaseAll(marks[:i])
+		if err != nil {
+			return err
+		}
+		state, err := p.store.GetTokenState(mark)
+		if err != nil {
+			return err
+		}
+		return usedLinkError(state.InProgress)
+	}
+	return nil
+}
+
+func (p *Plugin) releaseAll(marks []string) {
+	for _, mark := range marks {
+		if err := p.store.ReleaseToken(mark); err != nil {
+			p.API.LogError("Could not release a link after a failed issuance", "error", err.Error())
+		}
+	}
 }
 
 // issuanceError tells the user what went wrong without internals.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"html"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -28,5 +29,20 @@ func (p *Plugin) notifyIssued(userID string, c *store.Certificate) {
 		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial)
 	if err := p.client.Post.DM(p.botUserID, userID, &model.Post{Message: message}); err != nil {
 		p.API.LogWarn("Could not send the issuance notice", "user_id", userID, "serial", c.Serial, "error", err.Error())
+	}
+}
+
+// notifyUser tells a user about their certificate request: a DM from the
+// bot always, and an email too when the admin enabled email notifications.
+func (p *Plugin) notifyUser(user *model.User, subject, message string) {
+	if _, err := p.dmPost(user.Id, &model.Post{Message: message}); err != nil {
+		p.API.LogWarn("Could not send a notification", "user_id", user.Id, "error", err.Error())
+	}
+	if !p.getConfiguration().EmailNotifications || user.Email == "" {
+		return
+	}
+	body := "<p>" + html.EscapeString(message) + "</p>"
+	if appErr := p.API.SendMail(user.Email, "Client certificates: "+subject, body); appErr != nil {
+		p.API.LogWarn("Could not send a notification email", "user_id", user.Id, "error", appErr.Error())
 	}
 }

@@ -40,7 +40,8 @@ type Plugin struct {
 	now      func() time.Time
 	newMutex func(name string) (locker, error)
 
-	botUserID string
+	botUserID  string
+	requestJob *cluster.Job
 
 	// keyGeneration bounds how many keys are generated and signed at once:
 	// RSA-4096 generation takes about a second of one core.
@@ -92,11 +93,19 @@ func (p *Plugin) OnActivate() error {
 	if err := p.client.SlashCommand.Register(p.command()); err != nil {
 		return errors.Wrap(err, "failed to register the /cert command")
 	}
+	if err := p.scheduleJobs(); err != nil {
+		return errors.Wrap(err, "failed to schedule the request job")
+	}
 	return nil
 }
 
 // OnDeactivate drops the derived state so nothing outlives the plugin.
 func (p *Plugin) OnDeactivate() error {
 	p.services.Store(nil)
+	if p.requestJob != nil {
+		if err := p.requestJob.Close(); err != nil {
+			p.API.LogWarn("Could not stop the request job", "error", err.Error())
+		}
+	}
 	return nil
 }

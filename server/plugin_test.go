@@ -38,6 +38,7 @@ type testEnv struct {
 	postMu     sync.Mutex
 	ephemerals []*model.Post
 	dms        []*model.Post
+	dialogs    []model.OpenDialogRequest
 
 	clockMu sync.Mutex
 	clock   time.Time
@@ -90,10 +91,54 @@ func newTestEnv(t testing.TB) *testEnv {
 			env.postMu.Lock()
 			defer env.postMu.Unlock()
 			cp := post.Clone()
+			cp.Id = model.NewId()
 			env.dms = append(env.dms, cp)
 			return cp
 		},
 		func(*model.Post) *model.AppError { return nil }).Maybe()
+	api.On("GetPost", mock.AnythingOfType("string")).Return(
+		func(id string) *model.Post { return env.postByID(id) },
+		func(id string) *model.AppError {
+			if env.postByID(id) == nil {
+				return model.NewAppError("GetPost", "not_found", nil, "", http.StatusNotFound)
+			}
+			return nil
+		}).Maybe()
+	api.On("UpdatePost", mock.AnythingOfType("*model.Post")).Return(
+		func(post *model.Post) *model.Post {
+			env.postMu.Lock()
+			defer env.postMu.Unlock()
+			for i, p := range env.dms {
+				if p.Id == post.Id {
+					env.dms[i] = post.Clone()
+				}
+			}
+			return post
+		},
+		func(*model.Post) *model.AppError { return nil }).Maybe()
+	api.On("GetUserByUsername", mock.AnythingOfType("string")).Return(
+		func(name string) *model.User { return env.users[name] },
+		func(name string) *model.AppError {
+			if env.users[name] == nil {
+				return model.NewAppError("GetUserByUsername", "not_found", nil, "", http.StatusNotFound)
+			}
+			return nil
+		}).Maybe()
+	api.On("GetUsers", mock.AnythingOfType("*model.UserGetOptions")).Return(
+		func(opts *model.UserGetOptions) []*model.User {
+			if opts.Role == model.SystemAdminRoleId && opts.Page == 0 {
+				return []*model.User{env.users["carol"]}
+			}
+			return nil
+		},
+		func(*model.UserGetOptions) *model.AppError { return nil }).Maybe()
+	api.On("OpenInteractiveDialog", mock.AnythingOfType("model.OpenDialogRequest")).Return(
+		func(req model.OpenDialogRequest) *model.AppError {
+			env.postMu.Lock()
+			defer env.postMu.Unlock()
+			env.dialogs = append(env.dialogs, req)
+			return nil
+		}).Maybe()
 
 	// Teams: alice is in engineering; carol is a system admin.
 	env.users["carol"] = &model.User{Id: model.NewId(), Username: "carol", Email: "carol@example.com"}
@@ -268,6 +313,17 @@ func (env *testEnv) dmsTo(username string) []*model.Post {
 		}
 	}
 	return out
+}
+
+func (env *testEnv) postByID(id string) *model.Post {
+	env.postMu.Lock()
+	defer env.postMu.Unlock()
+	for _, p := range env.dms {
+		if p.Id == id {
+			return p.Clone()
+		}
+	}
+	return nil
 }
 
 func (env *testEnv) loggedErrors() []string {

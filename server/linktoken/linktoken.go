@@ -40,6 +40,8 @@ type Claims struct {
 	jwt.RegisteredClaims
 	// Profile is the certificate profile the link was asked for.
 	Profile string `json:"profile,omitempty"`
+	// Request is the approved request a pickup link collects.
+	Request string `json:"req,omitempty"`
 }
 
 // UserID is the Mattermost user the link was minted for.
@@ -65,6 +67,19 @@ func NewMinter(secret string, now func() time.Time) (*Minter, error) {
 
 // Mint returns a signed token for userID, valid for ttl.
 func (m *Minter) Mint(userID string, purpose Purpose, profile string, ttl time.Duration) (string, *Claims, error) {
+	return m.mint(userID, purpose, profile, "", ttl)
+}
+
+// MintPickup returns a token that collects the certificate of an approved
+// request.
+func (m *Minter) MintPickup(userID, profile, requestID string, ttl time.Duration) (string, *Claims, error) {
+	if requestID == "" {
+		return "", nil, errors.New("a pickup link needs a request")
+	}
+	return m.mint(userID, PurposeIssue, profile, requestID, ttl)
+}
+
+func (m *Minter) mint(userID string, purpose Purpose, profile, requestID string, ttl time.Duration) (string, *Claims, error) {
 	if userID == "" {
 		return "", nil, errors.New("a link needs a user")
 	}
@@ -84,6 +99,7 @@ func (m *Minter) Mint(userID string, purpose Purpose, profile string, ttl time.D
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},
 		Profile: profile,
+		Request: requestID,
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(m.secret)
 	if err != nil {

@@ -69,6 +69,9 @@ type Profile struct {
 	Subject          Subject  `json:"subject"`
 	Access           Access   `json:"access"`
 	RequiresApproval bool     `json:"requires_approval,omitempty"`
+	// Approvers are the usernames who may approve requests; empty means
+	// the system admins.
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 // Subject says how a certificate's names derive from the account.
@@ -328,8 +331,13 @@ func (p *Profile) validate(c *Catalog) error {
 			return errors.New("access.teams: a team name is empty")
 		}
 	}
-	if p.RequiresApproval {
-		return errors.New("requires_approval: approval workflows are not available yet")
+	for _, name := range p.Approvers {
+		if strings.TrimSpace(name) == "" {
+			return errors.New("approvers: a username is empty")
+		}
+	}
+	if len(p.Approvers) > 0 && !p.RequiresApproval {
+		return errors.New("approvers: set requires_approval to true, or remove the approvers")
 	}
 	return nil
 }

@@ -107,7 +107,8 @@ func TestParseRefusesBadCatalogsNamingTheField(t *testing.T) {
 		"bad cn source":       {`{"profiles": [{"name": "p", "subject": {"common_name": "nickname"}}]}`, `subject.common_name must be "username" or "email"`},
 		"smime without email": {`{"profiles": [{"name": "p", "ext_key_usages": ["emailProtection"], "subject": {"email_san": false}}]}`, "S/MIME (emailProtection) certificates need the email"},
 		"empty team":          {`{"profiles": [{"name": "p", "access": {"teams": [" "]}}]}`, "access.teams: a team name is empty"},
-		"approval":            {`{"profiles": [{"name": "p", "requires_approval": true}]}`, "requires_approval: approval workflows are not available yet"},
+		"empty approver":      {`{"profiles": [{"name": "p", "requires_approval": true, "approvers": [""]}]}`, "approvers: a username is empty"},
+		"approvers unused":    {`{"profiles": [{"name": "p", "approvers": ["carol"]}]}`, "approvers: set requires_approval to true"},
 		"bad default":         {`{"profiles": [{"name": "p"}], "default_profile": "q"}`, `default_profile: no profile is called "q"`},
 	}
 	for name, tc := range cases {

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// approvalCatalog: "vpn" is open, "secure" needs a system admin's approval,
+// "named" needs bob's.
+const approvalCatalog = `{"profiles": [
+  {"name": "vpn"},
+  {"name": "secure", "description": "Privileged access", "requires_approval": true},
+  {"name": "named", "requires_approval": true, "approvers": ["bob"]}
+]}`
+
+func newApprovalEnv(t *testing.T) *testEnv {
+	t.Helper()
+	env := newTestEnv(t)
+	c := env.p.getConfiguration().Clone()
+	c.ConnectorsAndProfiles = approvalCatalog
+	env.configure(c)
+	return env
+}
+
+var requestIDPattern = regexp.MustCompile("`(r-[a-z0-9]{10})`")
+
+// requestVia asks for a certificate of profile as username and returns the
+// request id from the reply.
+func (env *testEnv) requestVia(username, profileName string) string {
+	env.t.Helper()
+	reply := env.run(username, "/cert download "+profileName)
+	require.Contains(env.t, reply, "need an approver", reply)
+	m := requestIDPattern.FindStringSubmatch(reply)
+	require.Len(env.t, m, 2, reply)
+	return m[1]
+}
+
+// approvalPostFor returns the approval message an approver got.
+func (env *testEnv) approvalPostFor(approver, requestID string) *model.Post {
+	env.t.Helper()
+	for _, p := range env.dmsTo(approver) {
+		if strings.Contains(p.Message, requestID) {
+			return p
+		}
+	}
+	env.t.Fatalf("%s got no approval message for %s", approver, requestID)
+	return nil
+}
+
+// click presses a button of an approval message as username.
+func (env *testEnv) click(username string, post *model.Post, actionID string) model.PostActionIntegrationResponse {
+	env.t.Helper()
+	attachments := post.Attachments()
+	require.Len(env.t, attachments, 1)
+	for _, action := range attachments[0].Actions {
+		if action.Id != actionID {
+			continue
+		}
+		body, err := json.Marshal(model.PostActionIntegrationRequest{
+			UserId: "spoofed", PostId: post.Id, TriggerId: "trigger-" + actionID, Context: action.Integration.Context,
+		})
+		require.NoError(env.t, err)
+		route := strings.TrimPrefix(action.Integration.URL, "/plugins/certs")
+		w := env.request(http.MethodPost, route, string(body), username, "Content-Type", "application/json")
+		require.Equal(env.t, http.StatusOK, w.Code, w.Body.String())
+		return decodeJSON[model.PostActionIntegrationResponse](env.t, w.Body.Bytes())
+	}
+	env.t.Fatalf("no %s button", actionID)
+	return model.PostActionIntegrationResponse{}
+}
+
+func (env *testEnv) request_(id string) *store.Request {
+	env.t.Helper()
+	r, err := env.p.store.GetRequest(id)
+	require.NoError(env.t, err)
+	return r
+}
+
+var pickupPattern = regexp.MustCompile(`\[Collect my certificate\]\((https://chat\.example\.com/plugins/certs/issue\?token=([A-Za-z0-9_.-]+))\)`)
+
+func TestApprovalFlowFromRequestToPickup(t *testing.T) {
+	env := newApprovalEnv(t)
+	id := env.requestVia("alice", "secure")
+	assert.Equal(t, store.RequestPending, env.request_(id).State)
+
+	post := env.approvalPostFor("carol", id)
+	assert.Contains(t, post.Attachments()[0].Text, "@alice asks for a `secure` certificate")
+	assert.Contains(t, env.dmsTo("alice")[0].Message, "waiting for an approver")
+
+	// Someone who is not an approver clicks: refused, nothing changes.
+	resp := env.click("bob", post, "approve")
+	assert.Equal(t, "You are not an approver for this kind of certificate.", resp.EphemeralText)
+	assert.Equal(t, store.RequestPending, env.request_(id).State)
+
+	resp = env.click("carol", post, "approve")
+	assert.Equal(t, "Request approved.", resp.EphemeralText)
+	r := env.request_(id)
+	assert.Equal(t, store.RequestApproved, r.State)
+	assert.Equal(t, env.user("carol").Id, r.DecidedBy)
+	updated := env.postByID(post.Id)
+	assert.Contains(t, updated.Message, "approved by @carol")
+	assert.Empty(t, updated.Attachments()[0].Actions, "the buttons are gone once decided")
+
+	assert.Equal(t, "This request is already approved.", env.click("carol", post, "approve").EphemeralText)
+
+	dms := env.dmsTo("alice")
+	m := pickupPattern.FindStringSubmatch(dms[len(dms)-1].Message)
+	require.Len(t, m, 3, dms[len(dms)-1].Message)
+	token := m[2]
+	assert.Equal(t, http.StatusOK, env.request(http.MethodGet, issuePath(token), "", "").Code)
+	resp2 := env.issueJSON(token)
+	r = env.request_(id)
+	assert.Equal(t, store.RequestIssued, r.State)
+	assert.Equal(t, resp2.Serial, r.Serial)
+	record, err := env.p.store.GetCertificate(resp2.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, "secure", record.Profile)
+
+	assert.Contains(t, env.run("alice", "/cert pickup "+id), "this request is issued")
+	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(token), "").Code)
+}
+
+func TestDenyAsksForAReasonAndTellsTheRequester(t *testing.T) {
+	env := newApprovalEnv(t)
+	id := env.requestVia("alice", "secure")
+	post := env.approvalPostFor("carol", id)
+
+	resp := env.click("carol", post, "deny")
+	assert.Empty(t, resp.EphemeralText)
+	require.Len(t, env.dialogs, 1)
+	dialog := env.dialogs[0]
+	assert.Equal(t, "trigger-deny", dialog.TriggerId)
+	assert.Equal(t, id, dialog.Dialog.State)
+	assert.Equal(t, testSiteURL+"/plugins/certs/actions/deny/submit", dialog.URL)
+
+	submit := func(user, reason string) model.SubmitDialogResponse {
+		body, _ := json.Marshal(model.SubmitDialogRequest{State: id, CallbackId: id, Submission: map[string]any{"reason": reason}})
+		w := env.request(http.MethodPost, "/actions/deny/submit", string(body), user, "Content-Type", "application/json")
+		require.Equal(t, http.StatusOK, w.Code)
+		return decodeJSON[model.SubmitDialogResponse](t, w.Body.Bytes())
+	}
+	assert.Equal(t, "You are not an approver for this kind of certificate.", submit("bob", "nope").Error)
+	assert.Empty(t, submit("carol", "Use the vpn profile instead").Error)
+
+	r := env.request_(id)
+	assert.Equal(t, store.RequestDenied, r.State)
+	assert.Equal(t, "Use the vpn profile instead", r.Reason)
+	dms := env.dmsTo("alice")
+	assert.Contains(t, dms[len(dms)-1].Message, "@carol denied your request `"+id+"` for a `secure` certificate: Use the vpn profile instead")
+	assert.Contains(t, env.postByID(post.Id).Message, "denied by @carol: Use the vpn profile instead")
+	assert.Equal(t, "This request is already denied.", env.click("carol", post, "approve").EphemeralText)
+}
+
+func TestNamedApproversAndCommands(t *testing.T) {
+	env := newApprovalEnv(t)
+	id := env.requestVia("alice", "named")
+	require.Empty(t, env.dmsTo("carol"), "only the named approver is asked")
+	env.approvalPostFor("bob", id)
+
+	assert.Contains(t, env.run("carol", "/cert approve "+id), "not an approver", "admins are not approvers when approvers are named")
+	assert.Contains(t, env.run("bob", "/cert deny "+id), "usage")
+	assert.Equal(t, "Request denied.", env.run("bob", "/cert deny "+id+" not this quarter"))
+	assert.Equal(t, "not this quarter", env.request_(id).Reason)
+	assert.Contains(t, env.run("bob", "/cert approve r-0000000000"), "No such certificate request")
+}
+
+func TestCancelAndList(t *testing.T) {
+	env := newApprovalEnv(t)
+	id := env.requestVia("alice", "secure")
+	list := env.run("alice", "/cert list")
+	assert.Contains(t, list, "Your open requests")
+	assert.Contains(t, list, "| `"+id+"` | secure |")
+
+	assert.Contains(t, env.run("bob", "/cert cancel "+id), "no request with this id is yours")
+	assert.Equal(t, "Request `"+id+"` is withdrawn.", env.run("alice", "/cert cancel "+id))
+	assert.Equal(t, store.RequestCancelled, env.request_(id).State)
+	assert.Contains(t, env.postByID(env.approvalPostFor("carol", id).Id).Message, "withdrawn by the requester")
+	assert.Contains(t, env.run("alice", "/cert cancel "+id), "this request is cancelled")
+	assert.NotContains(t, env.run("alice", "/cert list"), id)
+	assert.Contains(t, env.run("carol", "/cert approve "+id), "already cancelled")
+}
+
+func TestOnlyOnePickupPerRequest(t *testing.T) {
+	env := newApprovalEnv(t)
+	id := env.requestVia("alice", "secure")
+	env.run("carol", "/cert approve "+id)
+	links := []string{}
+	for range 3 {
+		m := pickupPattern.FindStringSubmatch(env.run("alice", "/cert pickup "+id))
+		require.Len(t, m, 3)
+		links = append(links, m[2])
+	}
+	codes := make([]int, len(links))
+	var wg sync.WaitGroup
+	for i, token := range links {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json").Code
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, c := range codes {
+		if c == http.StatusOK {
+			ok++
+		}
+	}
+	assert.Equal(t, 1, ok, "codes %v", codes)
+	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.Len(t, certs, 1)
+}
+
+func TestApprovalProfilesNeverIssueWithoutARequest(t *testing.T) {
+	env := newApprovalEnv(t)
+	// A link minted for the open profile...
+	vpn := env.tokenFor("alice", "vpn")
+	// ...then the admin makes that profile need approval.
+	c := env.p.getConfiguration().Clone()
+	c.ConnectorsAndProfiles = strings.Replace(approvalCatalog, `{"name": "vpn"}`, `{"name": "vpn", "requires_approval": true}`, 1)
+	env.configure(c)
+	w := env.request(http.MethodPost, "/issue", form(vpn), "")
+	assert.Equal(t, http.StatusForbidden, w.Code)
+	assert.Contains(t, w.Body.String(), "now need an approver")
+
+	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "secure"}`, "alice", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusAccepted, w.Code)
+	assert.Equal(t, "pending", decodeJSON[map[string]any](t, w.Body.Bytes())["state"])
+}
+
+func TestUndecidedRequestsExpire(t *testing.T) {
+	env := newApprovalEnv(t)
+	stale := env.requestVia("alice", "secure")
+	env.advance(6 * 24 * time.Hour)
+	fresh := env.requestVia("alice", "secure")
+	env.advance(25 * time.Hour)
+
+	env.p.expireRequests()
+	assert.Equal(t, store.RequestExpired, env.request_(stale).State)
+	assert.Equal(t, store.RequestPending, env.request_(fresh).State)
+	assert.Contains(t, env.postByID(env.approvalPostFor("carol", stale).Id).Message, "expired without a decision")
+	dms := env.dmsTo("alice")
+	assert.Contains(t, dms[len(dms)-1].Message, "`"+stale+"` expired")
+	assert.Contains(t, env.run("carol", "/cert approve "+stale), "already expired")
+
+	open, err := env.p.store.ListOpenRequests()
+	require.NoError(t, err)
+	require.Len(t, open, 1)
+	assert.Equal(t, fresh, open[0].ID)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// The Approve and Deny buttons of approval messages, and the dialog that asks
+// for a reason, call these routes. Mattermost calls them in-process with the
+// clicker's user id in the header; the context in the body comes from the
+// client and is only a request id: who may decide is checked again here.
+
+func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, userID string) error {
+	var action model.PostActionIntegrationRequest
+	if err := decodeOptionalJSON(r, &action); err != nil {
+		return err
+	}
+	s, err := p.getServices()
+	if err != nil {
+		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
+		return nil
+	}
+	requestID, _ := action.Context["request_id"].(string)
+	_, err = p.approveRequest(s, requestID, userID)
+	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "approved")})
+	return nil
+}
+
+// handleDenyAction opens a dialog that asks for the reason the requester
+// will be given.
+func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID string) error {
+	var action model.PostActionIntegrationRequest
+	if err := decodeOptionalJSON(r, &action); err != nil {
+		return err
+	}
+	s, err := p.getServices()
+	if err != nil {
+		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
+		return nil
+	}
+	requestID, _ := action.Context["request_id"].(string)
+	if _, _, err := p.requestForDecision(s, requestID, userID); err != nil {
+		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
+		return nil
+	}
+	appErr := p.API.OpenInteractiveDialog(model.OpenDialogRequest{
+		TriggerId: action.TriggerId,
+		URL:       p.siteURL() + "/plugins/" + manifest.Id + routeDialogDeny,
+		Dialog: model.Dialog{
+			CallbackId:  requestID,
+			Title:       "Deny certificate request",
+			SubmitLabel: "Deny",
+			State:       requestID,
+			Elements: []model.DialogElement{{
+				DisplayName: "Reason", Name: "reason", Type: "textarea", MaxLength: 500,
+				HelpText: "The requester sees this.",
+			}},
+		},
+	})
+	if appErr != nil {
+		p.API.LogWarn("Could not open the deny dialog", "request", requestID, "error", appErr.Error())
+		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: "The dialog could not be opened; use `/cert deny " + requestID + " <reason>`."})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{})
+	return nil
+}
+
+func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID string) error {
+	var submission model.SubmitDialogRequest
+	if err := decodeOptionalJSON(r, &submission); err != nil {
+		return err
+	}
+	if submission.Cancelled {
+		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
+		return nil
+	}
+	s, err := p.getServices()
+	if err != nil {
+		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: err.Error()})
+		return nil
+	}
+	reason, _ := submission.Submission["reason"].(string)
+	if _, err := p.denyRequest(s, submission.State, userID, reason); err != nil {
+		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
+	return nil
+}
+
+// decisionReply is what the approver is told after a click.
+func (p *Plugin) decisionReply(err error, done string) string {
+	var te *store.ErrTransition
+	switch {
+	case err == nil:
+		return "Request " + done + "."
+	case errors.As(err, &te):
+		return fmt.Sprintf("This request is already %s.", te.From)
+	case errors.Is(err, errNotApprover), errors.Is(err, errRequestNotFound):
+		return capitalize(err.Error()) + "."
+	}
+	p.API.LogError("Could not record a decision on a certificate request", "error", err.Error())
+	return "The decision could not be recorded; please try again."
+}
+
+// requestView is a request as the API shows it.
+type requestView struct {
+	ID        string `json:"id"`
+	Profile   string `json:"profile"`
+	State     string `json:"state"`
+	CreatedAt string `json:"created_at"`
+	Reason    string `json:"reason,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+}
+
+func (p *Plugin) handleListRequests(w http.ResponseWriter, _ *http.Request, userID string) error {
+	reqs, err := p.store.ListRequests(store.MattermostUser(userID))
+	if err != nil {
+		return err
+	}
+	views := make([]requestView, 0, len(reqs))
+	for _, r := range reqs {
+		views = append(views, requestView{ID: r.ID, Profile: r.Profile, State: string(r.State),
+			CreatedAt: r.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), Reason: r.Reason, Serial: r.Serial})
+	}
+	writeJSON(w, http.StatusOK, views)
+	return nil
+}
