@@ -337,3 +337,13 @@ func TestManyConcurrentIssuancesForOneUserAreAllRecorded(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, serials, listed, "the owner's index lists every certificate")
 }
+
+func TestErrorPagesAreTitledInWords(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	env.issueJSON(token)
+	body := env.request(http.MethodPost, "/issue", form(token), "").Body.String()
+	assert.Contains(t, body, "<h1>Link already used</h1>")
+	body = env.request(http.MethodGet, issuePath("garbage"), "", "").Body.String()
+	assert.Contains(t, body, "<h1>This link cannot be used</h1>")
+}

@@ -77,11 +77,33 @@ func (p *Plugin) renderPage(w http.ResponseWriter, status int, name string, page
 
 // renderError writes an error page; if even that fails, plain text.
 func (p *Plugin) renderError(w http.ResponseWriter, status int, message, hint string) {
-	err := p.renderPage(w, status, "error", errorPage{Status: status, Title: http.StatusText(status), Message: message, Hint: hint})
+	err := p.renderPage(w, status, "error", errorPage{Status: status, Title: errorTitle(status), Message: message, Hint: hint})
 	if err != nil {
 		p.API.LogError("Could not render the error page", "error", err.Error())
 		http.Error(w, message, status)
 	}
+}
+
+// errorTitle heads an error page in words, not an HTTP status name.
+func errorTitle(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "This link cannot be used"
+	case http.StatusForbidden:
+		return "Not for this account"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusConflict:
+		return "Link already used"
+	case http.StatusGone:
+		return "Link expired"
+	case http.StatusServiceUnavailable:
+		return "Please try again shortly"
+	}
+	if status >= http.StatusInternalServerError {
+		return "Something went wrong"
+	}
+	return http.StatusText(status)
 }
 
 func newNonce() (string, error) {
