@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/require"
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
 )
@@ -96,18 +94,7 @@ func TestApprovalThroughTheServer(t *testing.T) {
 
 	notice := botDM(t, requester.Session, func(p *model.Post) bool { return pickupLink.MatchString(p.Message) })
 	link := pickupLink.FindStringSubmatch(notice.Message)[1]
-	issued := submitIssue(t, tokenOf(t, link), "", "application/json")
-	require.Equal(t, http.StatusOK, issued.status, issued.String())
-	var answer struct {
-		Serial     string `json:"serial"`
-		Passphrase string `json:"passphrase"`
-		PKCS12     string `json:"pkcs12"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(issued.body), &answer))
-	der, err := base64.StdEncoding.DecodeString(answer.PKCS12)
-	require.NoError(t, err)
-	_, leaf, _, err := pkcs12.DecodeChain(der, answer.Passphrase)
-	require.NoError(t, err)
+	_, leaf := requester.redeemJSON(t, tokenOf(t, link))
 	require.Equal(t, requester.name(), leaf.Subject.CommonName)
 	require.Equal(t, "issued", requestState(t, requester, requestID))
 

@@ -280,6 +280,13 @@ type issueAnswer struct {
 func (u *testUser) issueJSON(t *testing.T) (issuedFile, *x509.Certificate) {
 	t.Helper()
 	_, token := u.linkViaAPI(t)
+	return u.redeemJSON(t, token)
+}
+
+// redeemJSON posts a link token as u (with the JSON answer) and checks and
+// opens what comes back.
+func (u *testUser) redeemJSON(t *testing.T, token string) (issuedFile, *x509.Certificate) {
+	t.Helper()
 	reply := submitIssue(t, token, "", "application/json")
 	require.Equal(t, http.StatusOK, reply.status, "POST /issue (JSON) for %s: %s", u.name(), reply)
 	require.Contains(t, reply.header.Get("Content-Type"), "application/json")

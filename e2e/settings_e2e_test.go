@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -147,17 +145,7 @@ func TestProfilesThroughTheServer(t *testing.T) {
 	}
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&link))
 
-	issued := submitIssue(t, tokenOf(t, link.URL), "", "application/json")
-	require.Equal(t, http.StatusOK, issued.status, issued.String())
-	var answer struct {
-		Passphrase string `json:"passphrase"`
-		PKCS12     string `json:"pkcs12"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(issued.body), &answer))
-	der, err := base64.StdEncoding.DecodeString(answer.PKCS12)
-	require.NoError(t, err)
-	_, leaf, _, err := pkcs12.DecodeChain(der, answer.Passphrase)
-	require.NoError(t, err)
+	_, leaf := bed.alice.redeemJSON(t, tokenOf(t, link.URL))
 	require.Equal(t, bed.alice.User.Email, leaf.Subject.CommonName)
 	require.Equal(t, []string{"E2E"}, leaf.Subject.OrganizationalUnit)
 	require.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}, leaf.ExtKeyUsage)

@@ -26,11 +26,7 @@ const approvalCatalog = `{"profiles": [
 
 func newApprovalEnv(t *testing.T) *testEnv {
 	t.Helper()
-	env := newTestEnv(t)
-	c := env.p.getConfiguration().Clone()
-	c.ConnectorsAndProfiles = approvalCatalog
-	env.configure(c)
-	return env
+	return newTestEnvWithCatalog(t, approvalCatalog)
 }
 
 var requestIDPattern = regexp.MustCompile("`(r-[a-z0-9]{10})`")

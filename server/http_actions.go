@@ -16,34 +16,44 @@ import (
 // client and is only a request id: who may decide is checked again here.
 
 func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, userID string) error {
+	s, action, err := p.readButtonClick(w, r)
+	if s == nil || err != nil {
+		return err
+	}
+	_, err = p.approveRequest(s, requestIDOf(action), userID)
+	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "approved")})
+	return nil
+}
+
+// readButtonClick decodes a button click. When the plugin cannot serve it
+// (misconfigured) it answers the clicker itself and returns nil services.
+func (p *Plugin) readButtonClick(w http.ResponseWriter, r *http.Request) (*services, model.PostActionIntegrationRequest, error) {
 	var action model.PostActionIntegrationRequest
 	if err := decodeOptionalJSON(r, &action); err != nil {
-		return err
+		return nil, action, err
 	}
 	s, err := p.getServices()
 	if err != nil {
 		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
-		return nil
+		return nil, action, nil
 	}
-	requestID, _ := action.Context["request_id"].(string)
-	_, err = p.approveRequest(s, requestID, userID)
-	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "approved")})
-	return nil
+	return s, action, nil
+}
+
+// requestIDOf is the request a button names; only an id, checked later.
+func requestIDOf(action model.PostActionIntegrationRequest) string {
+	id, _ := action.Context["request_id"].(string)
+	return id
 }
 
 // handleDenyAction opens a dialog that asks for the reason the requester
 // will be given.
 func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID string) error {
-	var action model.PostActionIntegrationRequest
-	if err := decodeOptionalJSON(r, &action); err != nil {
+	s, action, err := p.readButtonClick(w, r)
+	if s == nil || err != nil {
 		return err
 	}
-	s, err := p.getServices()
-	if err != nil {
-		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
-		return nil
-	}
-	requestID, _ := action.Context["request_id"].(string)
+	requestID := requestIDOf(action)
 	if _, _, err := p.requestForDecision(s, requestID, userID); err != nil {
 		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
 		return nil

@@ -30,9 +30,16 @@ const testCatalog = `{
 
 func newCatalogEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWithCatalog(t, testCatalog)
+}
+
+// newTestEnvWithCatalog is a test plugin configured with a catalog of
+// connectors and profiles.
+func newTestEnvWithCatalog(t *testing.T, catalog string) *testEnv {
+	t.Helper()
 	env := newTestEnv(t)
 	c := env.p.getConfiguration().Clone()
-	c.ConnectorsAndProfiles = testCatalog
+	c.ConnectorsAndProfiles = catalog
 	env.configure(c)
 	return env
 }
