@@ -192,8 +192,13 @@ mattermost:
 deps:
 	@build/install-deps.sh
 
-## Go unit tests (with -race when cgo is available) and webapp tests.
-unit-test: apply webapp/node_modules
+## Connector tests against a real step-ca run in-process (own module; cold compile ~2-4 min).
+stepca-test:
+	cd server/connector/stepcatest && $(GO) test -count=1 ./...
+.PHONY: stepca-test
+
+## Go unit tests (with -race when cgo is available), the step-ca tests and webapp tests.
+unit-test: apply webapp/node_modules stepca-test
 	$(GO) test $(RACE) -count=1 $(GO_PACKAGES)
 	cd webapp && $(NPM) test
 

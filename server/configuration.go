@@ -89,16 +89,8 @@ func (c *configuration) IsValid() error {
 	if err := c.checkCustomCA(time.Now()); err != nil {
 		return err
 	}
-	catalog, err := c.catalog()
-	if err != nil {
-		return err
-	}
-	for _, conn := range catalog.Connectors {
-		if conn.Type != profile.TypeBuiltin {
-			return fmt.Errorf("connectors and profiles: connector %q: type %q is not available in this version", conn.Name, conn.Type)
-		}
-	}
-	return nil
+	_, err := c.catalog()
+	return err
 }
 
 // catalog parses the connectors and profiles; the simple settings supply the

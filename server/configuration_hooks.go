@@ -79,15 +79,33 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
+		if err := p.resealSecrets(next.ConnectorsAndProfiles, current.EncryptionSecret, next.EncryptionSecret); err != nil {
+			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
+		}
 	}
-	if next.usesCustomCA() && !next.customKeyIsSealed() && next.EncryptionSecret != "" {
-		// Keep the CA key out of the server configuration: seal it into the
-		// KV store and save only a marker in its place.
+	if next.EncryptionSecret == "" {
+		return nil, nil
+	}
+	// Keep secrets out of the server configuration: seal them into the KV
+	// store and save only markers in their place.
+	changed := false
+	if next.usesCustomCA() && !next.customKeyIsSealed() {
 		marker, err := p.sealCustomCAKey(next)
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
 		}
 		setSetting(newSettings, "CAPrivateKeyPEM", marker)
+		changed = true
+	}
+	catalog, sealed, err := p.sealCatalogSecrets(next.ConnectorsAndProfiles, next.EncryptionSecret)
+	if err != nil {
+		return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
+	}
+	if sealed {
+		setSetting(newSettings, "ConnectorsAndProfiles", catalog)
+		changed = true
+	}
+	if changed {
 		return newCfg, nil
 	}
 	return nil, nil

@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // testCatalog has an open default profile, an S/MIME profile for the
@@ -167,11 +169,79 @@ func TestCAPEMPerConnector(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, env.request(http.MethodGet, "/ca/nope.pem", "", "").Code)
 }
 
-func TestStepCAConnectorIsRefusedUntilAvailable(t *testing.T) {
-	c := validConfiguration()
-	c.ConnectorsAndProfiles = `{"connectors": [{"name": "corp", "type": "stepca", "stepca": {"url": "https://ca:9000",
-	  "root_fingerprint": "` + strings.Repeat("ab", 32) + `", "provisioner": "mm", "provisioner_password": "pw"}}], "profiles": [{"name": "p"}]}`
-	err := c.IsValid()
+const stepCATestCatalog = `{
+  "connectors": [{"name": "builtin", "type": "builtin"},
+    {"name": "corp", "type": "stepca", "stepca": {"url": "https://127.0.0.1:1", "root_fingerprint": "` + "abababababababababababababababababababababababababababababababab" + `",
+      "provisioner": "mattermost", "provisioner_password": "hunter2-provisioner", "timeout_seconds": 2}}],
+  "profiles": [{"name": "vpn", "connector": "builtin"}, {"name": "step", "connector": "corp", "validity_days": 1}]
+}`
+
+func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
+	env := newTestEnv(t)
+	cfg := env.p.getConfiguration()
+	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
+	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
+		"connectorsandprofiles": stepCATestCatalog}
+	currentCfg := &model.Config{}
+	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
+	env.api.On("GetUnsanitizedConfig").Return(currentCfg)
+	nextCfg := &model.Config{}
+	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
+	saved, err := env.p.ConfigurationWillBeSaved(nextCfg)
+	require.NoError(t, err)
+	require.NotNil(t, saved)
+	catalogJSON, _ := saved.PluginSettings.Plugins["certs"]["connectorsandprofiles"].(string)
+	assert.NotContains(t, catalogJSON, "hunter2-provisioner", "the password never reaches the server configuration")
+	assert.Contains(t, catalogJSON, `"provisioner_password": "sealed:`)
+	assert.Contains(t, catalogJSON, `"validity_days": 1`, "the rest of the admin's JSON is kept")
+
+	loaded, err := configurationFromMap(saved.PluginSettings.Plugins["certs"])
+	require.NoError(t, err)
+	env.configure(loaded)
+	s, err := env.p.getServices()
+	require.NoError(t, err)
+	assert.Equal(t, "stepca", s.connectors["corp"].Type())
+
+	// The CA is down: the user is told, and the link survives.
+	token := env.tokenFor("alice", "step")
+	w := env.request(http.MethodPost, "/issue", form(token), "")
+	assert.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "could not be reached")
+	state, err := env.p.store.GetTokenState(mustClaims(t, s, token).ID)
+	require.NoError(t, err)
+	assert.False(t, state.Used || state.InProgress, "a CA outage does not burn the link")
+	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	require.NoError(t, err)
+	assert.Empty(t, certs, "nothing is recorded as issued")
+
+	// Saving again (the console sends the marker back) seals nothing new.
+	again, err := env.p.ConfigurationWillBeSaved(saved)
+	require.NoError(t, err)
+	assert.Nil(t, again)
+
+	// A new encryption secret keeps the password usable.
+	rotated := map[string]any{}
+	for k, v := range saved.PluginSettings.Plugins["certs"] {
+		rotated[k] = v
+	}
+	rotated["encryptionsecret"] = strings.Repeat("r", 43)
+	require.NoError(t, env.saveConfig(saved.PluginSettings.Plugins["certs"], rotated))
+	rotatedCfg, err := configurationFromMap(rotated)
+	require.NoError(t, err)
+	env.configure(rotatedCfg)
+
+	// A wrong encryption secret is reported, not ignored.
+	wrong := rotatedCfg.Clone()
+	wrong.EncryptionSecret = strings.Repeat("w", 43)
+	env.p.applyConfiguration(wrong)
+	_, err = env.p.getServices()
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `connector "corp": type "stepca" is not available in this version`)
+	assert.Contains(t, err.Error(), "different encryption secret")
+}
+
+func mustClaims(t *testing.T, s *services, token string) *linktoken.Claims {
+	t.Helper()
+	claims, err := s.minter.Verify(token, linktoken.PurposeIssue)
+	require.NoError(t, err)
+	return claims
 }

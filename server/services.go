@@ -59,6 +59,16 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 			return nil, err
 		}
 		return connector.NewBuiltin(spec.Name, ca, p.now), nil
+	case profile.TypeStepCA:
+		cfg := spec.StepCA.ConnectorConfig(spec.Name)
+		if isSealedSecret(cfg.ProvisionerPassword) {
+			password, err := p.openSecret(c.EncryptionSecret, cfg.ProvisionerPassword)
+			if err != nil {
+				return nil, fmt.Errorf("provisioner password: %w", err)
+			}
+			cfg.ProvisionerPassword = password
+		}
+		return connector.NewStepCA(cfg, p.now)
 	}
 	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -222,8 +223,6 @@ func (c *Catalog) fillDefaults(d Defaults) {
 // namePattern keeps names usable as command arguments and KV key parts.
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
-var fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 func (c *Catalog) validate() error {
 	seen := map[string]bool{}
 	for i, conn := range c.Connectors {
@@ -244,7 +243,7 @@ func (c *Catalog) validate() error {
 				return fmt.Errorf("%s: a builtin connector takes no stepca settings", where)
 			}
 		case TypeStepCA:
-			if err := conn.StepCA.validate(); err != nil {
+			if err := conn.StepCA.validate(conn.Name); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		default:
@@ -276,26 +275,39 @@ func (c *Catalog) validate() error {
 	return nil
 }
 
-func (s *StepCA) validate() error {
+// ConnectorConfig is the connector package's view of these settings; the
+// password may still be a sealed reference the plugin resolves.
+func (s *StepCA) ConnectorConfig(name string) connector.StepCAConfig {
+	return connector.StepCAConfig{
+		Name:                name,
+		URL:                 s.URL,
+		RootFingerprint:     s.RootFingerprint,
+		Provisioner:         s.Provisioner,
+		ProvisionerPassword: s.ProvisionerPassword,
+		Timeout:             time.Duration(s.TimeoutSeconds) * time.Second,
+	}
+}
+
+func (s *StepCA) validate(name string) error {
 	if s == nil {
 		return errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
 	}
-	if !strings.HasPrefix(s.URL, "https://") || len(s.URL) <= len("https://") {
-		return fmt.Errorf("stepca.url must be the CA's https:// URL (got %q)", s.URL)
+	err := s.ConnectorConfig(name).Validate()
+	var fieldErr *connector.StepCAConfigError
+	if errors.As(err, &fieldErr) {
+		return fmt.Errorf("stepca.%s: %w", stepCAJSONFields[fieldErr.Field], err)
 	}
-	if !fingerprintPattern.MatchString(strings.ToLower(s.RootFingerprint)) {
-		return errors.New("stepca.root_fingerprint must be the root certificate's SHA-256 fingerprint: 64 hex digits, as step-ca prints it at start-up")
-	}
-	if s.Provisioner == "" {
-		return errors.New("stepca.provisioner: name the JWK provisioner")
-	}
-	if s.ProvisionerPassword == "" {
-		return errors.New("stepca.provisioner_password: the provisioner's password is needed")
-	}
-	if s.TimeoutSeconds < 0 || s.TimeoutSeconds > 300 {
-		return fmt.Errorf("stepca.timeout_seconds must be between 1 and 300 (got %d)", s.TimeoutSeconds)
-	}
-	return nil
+	return err
+}
+
+// stepCAJSONFields names, for each connector setting, its key in the JSON.
+var stepCAJSONFields = map[string]string{
+	"Name":                "name",
+	"URL":                 "url",
+	"RootFingerprint":     "root_fingerprint",
+	"Provisioner":         "provisioner",
+	"ProvisionerPassword": "provisioner_password",
+	"Timeout":             "timeout_seconds",
 }
 
 func (p *Profile) validate(c *Catalog) error {

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pkg/errors"
+)
+
+// Secret is a credential the plugin keeps out of the server configuration
+// (a CA connector's password), sealed like the CA keys: possibly under more
+// than one encryption secret while that secret is being changed.
+type Secret struct {
+	Keys      []SealedKey `json:"keys"`
+	CreatedAt time.Time   `json:"created_at"`
+}
+
+func secretKey(id string) string { return "secret:" + id }
+
+// SaveSecret stores a new secret under id.
+func (s *Store) SaveSecret(id string, secret *Secret) error {
+	saved, err := s.kv.Set(secretKey(id), secret, setIfAbsent())
+	if err != nil {
+		return errors.Wrap(err, "store secret")
+	}
+	if !saved {
+		return errors.Errorf("a secret with id %s already exists", id)
+	}
+	return nil
+}
+
+// GetSecret returns the secret id, or ErrNotFound.
+func (s *Store) GetSecret(id string) (*Secret, error) {
+	var raw []byte
+	if err := s.kv.Get(secretKey(id), &raw); err != nil {
+		return nil, errors.Wrap(err, "read secret")
+	}
+	if len(raw) == 0 {
+		return nil, ErrNotFound
+	}
+	var secret Secret
+	if err := json.Unmarshal(raw, &secret); err != nil {
+		return nil, errors.Wrap(err, "decode secret")
+	}
+	return &secret, nil
+}
+
+// UpdateSecret changes a secret with a compare-and-set.
+func (s *Store) UpdateSecret(id string, change func(*Secret) error) error {
+	return s.update(secretKey(id), func(old []byte) (any, error) {
+		if len(old) == 0 {
+			return nil, ErrNotFound
+		}
+		var secret Secret
+		if err := json.Unmarshal(old, &secret); err != nil {
+			return nil, errors.Wrap(err, "decode secret")
+		}
+		if err := change(&secret); err != nil {
+			return nil, err
+		}
+		return &secret, nil
+	})
+}
