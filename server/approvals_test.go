@@ -11,6 +11,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -255,4 +256,24 @@ func TestUndecidedRequestsExpire(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, open, 1)
 	assert.Equal(t, fresh, open[0].ID)
+}
+
+func TestEmailNotificationsWhenEnabled(t *testing.T) {
+	env := newApprovalEnv(t)
+	var mails []string
+	env.api.On("SendMail", "alice@example.com", mock.AnythingOfType("string"), mock.AnythingOfType("string")).
+		Run(func(a mock.Arguments) { mails = append(mails, a.String(1)+"\n"+a.String(2)) }).Return(nil)
+
+	env.requestVia("alice", "secure")
+	assert.Empty(t, mails, "no email unless the admin enables it")
+
+	c := env.p.getConfiguration().Clone()
+	c.EmailNotifications = true
+	env.configure(c)
+	id := env.requestVia("alice", "secure")
+	env.run("carol", "/cert deny "+id+" <b>not</b> now")
+	require.Len(t, mails, 2)
+	assert.Contains(t, mails[0], "Client certificates: Certificate request waiting for approval")
+	assert.Contains(t, mails[1], "Certificate request denied")
+	assert.Contains(t, mails[1], "&lt;b&gt;not&lt;/b&gt; now", "the reason is escaped in the HTML body")
 }
