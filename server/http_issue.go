@@ -170,7 +170,27 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector)
+	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request)
+	var waiting *errWaitingForCA
+	if errors.As(err, &waiting) {
+		// The link did its job: the CA holds the request now.
+		for _, mark := range marks {
+			if err := p.store.CompleteToken(mark, waiting.Request.ID, markTTL); err != nil {
+				p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "error", err.Error())
+			}
+		}
+		p.API.LogInfo("The CA left a certificate request pending", "user_id", link.user.Id, "request", waiting.Request.ID, "connector", link.connector.Name())
+		p.notifyUser(link.user, "Certificate request waiting for the CA", fmt.Sprintf(
+			"The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does; `/cert cancel %s` withdraws it.",
+			waiting.Request.ID, waiting.Request.ID))
+		if wantsJSON(r) {
+			writeJSON(w, http.StatusAccepted, map[string]any{"request_id": waiting.Request.ID, "state": waiting.Request.State})
+			return nil
+		}
+		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for the certificate authority",
+			Message: "The certificate authority must approve this request (" + waiting.Request.ID + ").",
+			Hint:    "You will get a message in Mattermost with a link to collect the certificate when it does."})
+	}
 	if err != nil {
 		// Nothing was issued: give the link back so the user can retry
 		// while it is valid.
@@ -186,6 +206,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		if _, err := p.store.UpdateRequest(link.request.ID, p.now(), func(r *store.Request) error {
 			r.State = store.RequestIssued
 			r.Serial = issued.Record.Serial
+			r.PendingKey = nil
 			return nil
 		}); err != nil {
 			p.API.LogError("Could not mark a request as issued", "request", link.request.ID, "serial", issued.Record.Serial, "error", err.Error())

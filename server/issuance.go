@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"fmt"
 	"strings"
@@ -44,8 +45,10 @@ func subjectFor(user *model.User, prof *profile.Profile) connector.Subject {
 
 // issueWithServerKey generates a key for user, has the profile's connector
 // sign it, records the certificate and packs key, certificate and chain as
-// PKCS#12.
-func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector) (*issuedCertificate, error) {
+// PKCS#12. req is the request a pickup link collects, if any: when the CA
+// has issued it meanwhile, its held key and certificate are delivered. A CA
+// that answers "pending" gives *errWaitingForCA.
+func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector, req *store.Request) (*issuedCertificate, error) {
 	select {
 	case p.keyGeneration <- struct{}{}:
 		defer func() { <-p.keyGeneration }()
@@ -53,15 +56,55 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 		return nil, ctx.Err()
 	}
 
+	var (
+		key     crypto.Signer
+		cert    *x509.Certificate
+		chain   []*x509.Certificate
+		keyType pki.KeyType
+		err     error
+	)
+	if req != nil && len(req.CertificateDER) > 0 {
+		keyType = pki.KeyType(req.KeyType)
+		key, cert, chain, err = p.collectHeld(s, req)
+	} else {
+		keyType = prof.GeneratedKeyType()
+		key, cert, chain, err = p.signNewKey(ctx, s, user, prof, conn, req, keyType)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	passphrase, err := pki.NewPassphrase()
+	if err != nil {
+		return nil, err
+	}
+	p12, err := pki.EncodePKCS12(s.p12Format, key, cert, chain, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	record := p.newCertificateRecord(cert, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
+	if err := p.store.CreateCertificate(record); err != nil {
+		return nil, errors.Wrap(err, "record the certificate")
+	}
+	return &issuedCertificate{
+		Record:     record,
+		PKCS12:     p12,
+		Passphrase: passphrase,
+		Filename:   p12Filename(user.Username),
+	}, nil
+}
+
+// signNewKey generates a key and has the connector sign it.
+func (p *Plugin) signNewKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, keyType pki.KeyType) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
 	subject := subjectFor(user, prof)
-	keyType := prof.GeneratedKeyType()
 	key, err := pki.GenerateKey(keyType)
 	if err != nil {
-		return nil, errors.Wrap(err, "generate key")
+		return nil, nil, nil, errors.Wrap(err, "generate key")
 	}
 	csr, err := pki.NewCSR(key, subject.CommonName, subject.Emails)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	result, err := conn.Sign(ctx, connector.SignRequest{
 		CSR:     csr,
@@ -73,31 +116,22 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	if result.Status != connector.StatusIssued || result.Certificate == nil {
-		return nil, &connector.Error{Kind: connector.KindUnsupported, Connector: conn.Name(),
-			Message: fmt.Sprintf("the CA answered %q; approval workflows are not enabled yet", result.Status)}
+	switch {
+	case result.Status == connector.StatusPending:
+		held, err := p.holdForCA(s, user, prof, conn, req, key, keyType, result.RequestID)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, &errWaitingForCA{Request: held}
+	case result.Status == connector.StatusDenied:
+		return nil, nil, nil, &connector.Error{Kind: connector.KindRejected, Connector: conn.Name(), Message: result.Reason}
+	case result.Status != connector.StatusIssued || result.Certificate == nil:
+		return nil, nil, nil, &connector.Error{Kind: connector.KindMisconfigured, Connector: conn.Name(),
+			Message: fmt.Sprintf("the CA answered %q without a certificate", result.Status)}
 	}
-
-	passphrase, err := pki.NewPassphrase()
-	if err != nil {
-		return nil, err
-	}
-	p12, err := pki.EncodePKCS12(s.p12Format, key, result.Certificate, result.Chain, passphrase)
-	if err != nil {
-		return nil, err
-	}
-	record := p.newCertificateRecord(result.Certificate, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
-	if err := p.store.CreateCertificate(record); err != nil {
-		return nil, errors.Wrap(err, "record the certificate")
-	}
-	return &issuedCertificate{
-		Record:     record,
-		PKCS12:     p12,
-		Passphrase: passphrase,
-		Filename:   p12Filename(user.Username),
-	}, nil
+	return key, result.Certificate, result.Chain, nil
 }
 
 func (p *Plugin) newCertificateRecord(cert *x509.Certificate, owner store.Principal, connectorName, profile string, keyType pki.KeyType) *store.Certificate {

@@ -9,16 +9,28 @@ import (
 )
 
 // requestJobInterval paces the background job that expires requests nobody
-// decided or collected. cluster.Schedule runs it on one node at a time.
-const requestJobInterval = 5 * time.Minute
+// decided or collected and polls CAs (each request has its own backoff on
+// top). cluster.Schedule runs it on one node at a time.
+const requestJobInterval = time.Minute
 
 func (p *Plugin) scheduleJobs() error {
-	job, err := cluster.Schedule(p.API, "certs-requests", cluster.MakeWaitForRoundedInterval(requestJobInterval), p.expireRequests)
+	job, err := cluster.Schedule(p.API, "certs-requests", cluster.MakeWaitForRoundedInterval(requestJobInterval), p.runRequestJob)
 	if err != nil {
 		return err
 	}
 	p.requestJob = job
 	return nil
+}
+
+// runRequestJob expires stale requests and asks CAs about those they hold.
+func (p *Plugin) runRequestJob() {
+	p.expireRequests()
+	open, err := p.store.ListOpenRequests()
+	if err != nil {
+		p.API.LogError("Could not list open certificate requests", "error", err.Error())
+		return
+	}
+	p.pollWaitingRequests(open)
 }
 
 // expireRequests ends requests whose time is up and tells their owners.
@@ -38,6 +50,7 @@ func (p *Plugin) expireRequests() {
 				return &store.ErrTransition{From: r.State, To: store.RequestExpired}
 			}
 			r.State = store.RequestExpired
+			r.PendingKey = nil
 			return nil
 		})
 		if err != nil {

@@ -289,6 +289,7 @@ func (p *Plugin) cancelRequest(owner store.Principal, requestID string) (*store.
 			return &store.ErrTransition{From: r.State, To: store.RequestCancelled}
 		}
 		r.State = store.RequestCancelled
+		r.PendingKey = nil
 		return nil
 	})
 	if err != nil {

@@ -81,6 +81,14 @@ type Request struct {
 	// NextPoll and Polls pace the background job's questions to the CA.
 	NextPoll *time.Time `json:"next_poll,omitempty"`
 	Polls    int        `json:"polls,omitempty"`
+	// PendingKey is a server-generated private key, sealed, kept only while
+	// the CA holds its request; it is dropped when the certificate is
+	// collected.
+	PendingKey *SealedKey `json:"pending_key,omitempty"`
+	KeyType    string     `json:"key_type,omitempty"`
+	// CertificateDER and ChainDER hold what the CA issued until pickup.
+	CertificateDER []byte   `json:"certificate_der,omitempty"`
+	ChainDER       [][]byte `json:"chain_der,omitempty"`
 }
 
 func requestKey(id string) string { return "request:" + id }

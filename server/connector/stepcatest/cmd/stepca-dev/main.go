@@ -9,10 +9,11 @@
 //	 "root_pem": "<root certificate PEM>"}
 //
 // and serves until SIGINT or SIGTERM, then stops the CA and removes its files
-// (unless -dir names a directory to keep them in). The JWK provisioner issues
-// certificates of up to -max-duration (default 2160h = 90 days); the CRL is at
-// <url>/1.0/crl and is regenerated on every revocation. Everything else step-ca
-// logs goes to standard error.
+// (unless -dir names a directory to keep them in; every start makes a new root
+// all the same). The JWK provisioner issues certificates of up to
+// -max-duration (default 2160h = 90 days); the CRL is at <url>/1.0/crl and is
+// regenerated on every revocation. Everything else step-ca logs goes to
+// standard error.
 //
 //	cd server/connector/stepcatest && go run ./cmd/stepca-dev
 package main
@@ -50,15 +51,20 @@ func main() {
 
 func run() error {
 	var (
-		dir         = flag.String("dir", "", "keep the CA's files (keys, ca.json, database) in this directory; default: a temporary directory removed on exit")
+		dir         = flag.String("dir", "", "write the CA's files (keys, ca.json, database) here and keep them on exit; every start still makes a new root and key (default: a temporary directory removed on exit)")
 		provisioner = flag.String("provisioner", "mattermost", "name of the JWK provisioner")
 		password    = flag.String("password", "", "password of the JWK provisioner's key (default: \"provisioner-password\")")
 		maxDuration = flag.Duration("max-duration", 2160*time.Hour, "longest certificate the provisioner issues")
-		defDuration = flag.Duration("default-duration", 24*time.Hour, "lifetime of a certificate that asks for none")
+		defDuration = flag.Duration("default-duration", 24*time.Hour, "lifetime of a certificate that asks for none (at most -max-duration)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q (see -help)", flag.Args())
+	}
+	defaultSet := false
+	flag.Visit(func(f *flag.Flag) { defaultSet = defaultSet || f.Name == "default-duration" })
+	if !defaultSet && *maxDuration < *defDuration {
+		*defDuration = *maxDuration
 	}
 	if *maxDuration < *defDuration {
 		return fmt.Errorf("-max-duration %s is shorter than -default-duration %s", *maxDuration, *defDuration)
