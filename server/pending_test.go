@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto"
-	"fmt"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
