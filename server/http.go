@@ -48,7 +48,7 @@ type httpError struct {
 
 func (e *httpError) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Err)
+		return fmt.Sprintf("%d %s (%v)", e.Status, e.Message, e.Err)
 	}
 	return fmt.Sprintf("%d %s", e.Status, e.Message)
 }
