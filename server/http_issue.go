@@ -195,6 +195,8 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		// Nothing was issued: give the link back so the user can retry
 		// while it is valid.
 		p.releaseAll(marks)
+		p.API.LogWarn("A certificate could not be issued", "user_id", link.user.Id, "profile", link.profile.Name,
+			"connector", link.connector.Name(), "error", err.Error())
 		return issuanceError(err)
 	}
 	for _, mark := range marks {
