@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/pkg/errors"
@@ -30,18 +29,7 @@ func caKey(name string) string { return "ca:" + name }
 
 // GetCA returns the stored CA called name, or ErrNotFound.
 func (s *Store) GetCA(name string) (*CA, error) {
-	var raw []byte
-	if err := s.kv.Get(caKey(name), &raw); err != nil {
-		return nil, errors.Wrap(err, "read stored CA")
-	}
-	if len(raw) == 0 {
-		return nil, ErrNotFound
-	}
-	var ca CA
-	if err := json.Unmarshal(raw, &ca); err != nil {
-		return nil, errors.Wrap(err, "decode stored CA")
-	}
-	return &ca, nil
+	return getJSON[CA](s, caKey(name), "stored CA")
 }
 
 // CreateCA stores ca under name unless a CA is already stored there; it
@@ -53,19 +41,8 @@ func (s *Store) CreateCA(name string, ca *CA) (bool, error) {
 
 // UpdateCA changes the stored CA with a compare-and-set.
 func (s *Store) UpdateCA(name string, change func(*CA) error) error {
-	return s.update(caKey(name), func(old []byte) (any, error) {
-		if len(old) == 0 {
-			return nil, ErrNotFound
-		}
-		var ca CA
-		if err := json.Unmarshal(old, &ca); err != nil {
-			return nil, errors.Wrap(err, "decode stored CA")
-		}
-		if err := change(&ca); err != nil {
-			return nil, err
-		}
-		return &ca, nil
-	})
+	_, err := updateJSON(s, caKey(name), "stored CA", change)
+	return err
 }
 
 // SaveCA stores ca under name, replacing what was there.

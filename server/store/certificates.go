@@ -72,18 +72,7 @@ func (s *Store) CreateCertificate(c *Certificate) error {
 
 // GetCertificate returns the record for serial, or ErrNotFound.
 func (s *Store) GetCertificate(serial string) (*Certificate, error) {
-	var c Certificate
-	var raw []byte
-	if err := s.kv.Get(certificateKey(serial), &raw); err != nil {
-		return nil, errors.Wrap(err, "read certificate record")
-	}
-	if len(raw) == 0 {
-		return nil, ErrNotFound
-	}
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, errors.Wrapf(err, "decode certificate record %s", serial)
-	}
-	return &c, nil
+	return getJSON[Certificate](s, certificateKey(serial), "certificate record "+serial)
 }
 
 // ListSerials returns the serials an owner holds, oldest first.
@@ -119,25 +108,7 @@ func (s *Store) ListCertificates(owner Principal) ([]*Certificate, error) {
 // the current record and edits it, or returns an error to leave it as it is.
 // The record as written is returned.
 func (s *Store) UpdateCertificate(serial string, change func(*Certificate) error) (*Certificate, error) {
-	var updated *Certificate
-	err := s.update(certificateKey(serial), func(old []byte) (any, error) {
-		if len(old) == 0 {
-			return nil, ErrNotFound
-		}
-		var c Certificate
-		if err := json.Unmarshal(old, &c); err != nil {
-			return nil, errors.Wrapf(err, "decode certificate record %s", serial)
-		}
-		if err := change(&c); err != nil {
-			return nil, err
-		}
-		updated = &c
-		return &c, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return updated, nil
+	return updateJSON(s, certificateKey(serial), "certificate record "+serial, change)
 }
 
 func decodeIndex(raw []byte) ([]string, error) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -122,18 +121,7 @@ func (s *Store) CreateRequest(r *Request) error {
 
 // GetRequest returns the request id, or ErrNotFound.
 func (s *Store) GetRequest(id string) (*Request, error) {
-	var raw []byte
-	if err := s.kv.Get(requestKey(id), &raw); err != nil {
-		return nil, errors.Wrap(err, "read request")
-	}
-	if len(raw) == 0 {
-		return nil, ErrNotFound
-	}
-	var r Request
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, errors.Wrapf(err, "decode request %s", id)
-	}
-	return &r, nil
+	return getJSON[Request](s, requestKey(id), "request "+id)
 }
 
 // UpdateRequest changes a request with a compare-and-set. change sees the
@@ -141,25 +129,16 @@ func (s *Store) GetRequest(id string) (*Request, error) {
 // change of State must be allowed by the state machine. A request that
 // becomes final leaves the open index.
 func (s *Store) UpdateRequest(id string, now time.Time, change func(*Request) error) (*Request, error) {
-	var updated *Request
-	err := s.update(requestKey(id), func(old []byte) (any, error) {
-		if len(old) == 0 {
-			return nil, ErrNotFound
-		}
-		var r Request
-		if err := json.Unmarshal(old, &r); err != nil {
-			return nil, errors.Wrapf(err, "decode request %s", id)
-		}
+	updated, err := updateJSON(s, requestKey(id), "request "+id, func(r *Request) error {
 		before := r.State
-		if err := change(&r); err != nil {
-			return nil, err
+		if err := change(r); err != nil {
+			return err
 		}
 		if r.State != before && !before.CanMoveTo(r.State) {
-			return nil, &ErrTransition{From: before, To: r.State}
+			return &ErrTransition{From: before, To: r.State}
 		}
 		r.UpdatedAt = now
-		updated = &r
-		return &r, nil
+		return nil
 	})
 	if err != nil {
 		return nil, err

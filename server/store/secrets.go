@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/pkg/errors"
@@ -31,33 +30,11 @@ func (s *Store) SaveSecret(id string, secret *Secret) error {
 
 // GetSecret returns the secret id, or ErrNotFound.
 func (s *Store) GetSecret(id string) (*Secret, error) {
-	var raw []byte
-	if err := s.kv.Get(secretKey(id), &raw); err != nil {
-		return nil, errors.Wrap(err, "read secret")
-	}
-	if len(raw) == 0 {
-		return nil, ErrNotFound
-	}
-	var secret Secret
-	if err := json.Unmarshal(raw, &secret); err != nil {
-		return nil, errors.Wrap(err, "decode secret")
-	}
-	return &secret, nil
+	return getJSON[Secret](s, secretKey(id), "secret")
 }
 
 // UpdateSecret changes a secret with a compare-and-set.
 func (s *Store) UpdateSecret(id string, change func(*Secret) error) error {
-	return s.update(secretKey(id), func(old []byte) (any, error) {
-		if len(old) == 0 {
-			return nil, ErrNotFound
-		}
-		var secret Secret
-		if err := json.Unmarshal(old, &secret); err != nil {
-			return nil, errors.Wrap(err, "decode secret")
-		}
-		if err := change(&secret); err != nil {
-			return nil, err
-		}
-		return &secret, nil
-	})
+	_, err := updateJSON(s, secretKey(id), "secret", change)
+	return err
 }

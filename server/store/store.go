@@ -5,6 +5,7 @@
 package store
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"time"
 
@@ -63,6 +64,48 @@ func (s *Store) update(key string, fn func(old []byte) (any, error)) error {
 		time.Sleep(backoff(attempt))
 	}
 	return errors.Wrapf(lastErr, "update of %s kept colliding with other writers", key)
+}
+
+// getJSON reads the JSON value of key; ErrNotFound when the key holds
+// nothing. what names the value in errors.
+func getJSON[T any](s *Store, key, what string) (*T, error) {
+	var raw []byte
+	if err := s.kv.Get(key, &raw); err != nil {
+		return nil, errors.Wrapf(err, "read %s", what)
+	}
+	if len(raw) == 0 {
+		return nil, ErrNotFound
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, errors.Wrapf(err, "decode %s", what)
+	}
+	return v, nil
+}
+
+// updateJSON changes the JSON value of key with a compare-and-set: change
+// edits the decoded value or returns an error to leave it alone. It returns
+// the value as written; ErrNotFound when the key holds nothing.
+func updateJSON[T any](s *Store, key, what string, change func(*T) error) (*T, error) {
+	var updated *T
+	err := s.update(key, func(old []byte) (any, error) {
+		if len(old) == 0 {
+			return nil, ErrNotFound
+		}
+		v := new(T)
+		if err := json.Unmarshal(old, v); err != nil {
+			return nil, errors.Wrapf(err, "decode %s", what)
+		}
+		if err := change(v); err != nil {
+			return nil, err
+		}
+		updated = v
+		return v, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return updated, nil
 }
 
 func backoff(attempt int) time.Duration {
