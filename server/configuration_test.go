@@ -102,6 +102,14 @@ func TestConfigurationFromMapIgnoresKeyCase(t *testing.T) {
 // from current to next.
 func (env *testEnv) saveConfig(current, next map[string]any) error {
 	env.t.Helper()
+	_, err := env.saveConfigReturning(current, next)
+	return err
+}
+
+// saveConfigReturning is saveConfig that also returns the config the hook
+// asks the server to save instead (nil when unchanged).
+func (env *testEnv) saveConfigReturning(current, next map[string]any) (*model.Config, error) {
+	env.t.Helper()
 	currentCfg := &model.Config{}
 	currentCfg.SetDefaults()
 	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
@@ -110,8 +118,7 @@ func (env *testEnv) saveConfig(current, next map[string]any) error {
 	nextCfg := &model.Config{}
 	nextCfg.SetDefaults()
 	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
-	_, err := env.p.ConfigurationWillBeSaved(nextCfg)
-	return err
+	return env.p.ConfigurationWillBeSaved(nextCfg)
 }
 
 func TestConfigurationWillBeSaved(t *testing.T) {
@@ -234,13 +241,7 @@ func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
 	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
 	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
 		"cacertificatepem": chainPEM, "CAPrivateKeyPEM": keyPEM}
-
-	currentCfg := &model.Config{}
-	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
-	env.api.On("GetUnsanitizedConfig").Return(currentCfg)
-	nextCfg := &model.Config{}
-	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
-	saved, err := env.p.ConfigurationWillBeSaved(nextCfg)
+	saved, err := env.saveConfigReturning(current, next)
 	require.NoError(t, err)
 	require.NotNil(t, saved, "the hook returns the config with the key replaced")
 	settings := saved.PluginSettings.Plugins["certs"]

@@ -182,12 +182,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
 	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
 		"connectorsandprofiles": stepCATestCatalog}
-	currentCfg := &model.Config{}
-	currentCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": current}
-	env.api.On("GetUnsanitizedConfig").Return(currentCfg)
-	nextCfg := &model.Config{}
-	nextCfg.PluginSettings.Plugins = map[string]map[string]any{"certs": next}
-	saved, err := env.p.ConfigurationWillBeSaved(nextCfg)
+	saved, err := env.saveConfigReturning(current, next)
 	require.NoError(t, err)
 	require.NotNil(t, saved)
 	catalogJSON, _ := saved.PluginSettings.Plugins["certs"]["connectorsandprofiles"].(string)
