@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -119,11 +118,7 @@ func TestDownloadFlow(t *testing.T) {
 	})
 
 	t.Run("NSS imports the PKCS#12", func(t *testing.T) {
-		for _, tool := range []string{"pk12util", "certutil"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("%s is not installed (Debian: libnss3-tools); skipping the NSS import", tool)
-			}
-		}
+		requireNSSTools(t)
 		nssDB := "sql:" + filepath.Join(dir, "nssdb")
 		require.NoError(t, os.Mkdir(filepath.Join(dir, "nssdb"), 0o700))
 		runTool(t, dir, "certutil", "-N", "--empty-password", "-d", nssDB)
