@@ -276,4 +276,9 @@ func TestEmailNotificationsWhenEnabled(t *testing.T) {
 	assert.Contains(t, mails[0], "Client certificates: Certificate request waiting for approval")
 	assert.Contains(t, mails[1], "Certificate request denied")
 	assert.Contains(t, mails[1], "&lt;b&gt;not&lt;/b&gt; now", "the reason is escaped in the HTML body")
+
+	serial := env.issueJSON(env.tokenFor("alice", "vpn")).Serial
+	require.Len(t, mails, 3)
+	assert.Contains(t, mails[2], "Client certificates: Certificate issued")
+	assert.Contains(t, mails[2], serial)
 }

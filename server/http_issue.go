@@ -215,7 +215,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	p.API.LogInfo("Certificate issued", "user_id", link.user.Id, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
-	p.notifyIssued(link.user.Id, issued.Record)
+	p.notifyIssued(link.user, issued.Record)
 
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, issueResponse{

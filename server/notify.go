@@ -20,16 +20,13 @@ func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 	})
 }
 
-// notifyIssued tells the owner in a DM that a certificate was issued in their
-// name, so an issuance they did not ask for does not go unnoticed.
-func (p *Plugin) notifyIssued(userID string, c *store.Certificate) {
-	message := fmt.Sprintf("A client certificate was issued to you.\n\n"+
+// notifyIssued tells the owner that a certificate was issued in their name,
+// so an issuance they did not ask for does not go unnoticed.
+func (p *Plugin) notifyIssued(user *model.User, c *store.Certificate) {
+	p.notifyUser(user, "Certificate issued", fmt.Sprintf("A client certificate was issued to you.\n\n"+
 		"- Serial: `%s`\n- Subject: `%s`\n- Expires: %s\n\n"+
 		"If this was not you, run `/cert revoke %s` now and tell your administrator.",
-		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial)
-	if err := p.client.Post.DM(p.botUserID, userID, &model.Post{Message: message}); err != nil {
-		p.API.LogWarn("Could not send the issuance notice", "user_id", userID, "serial", c.Serial, "error", err.Error())
-	}
+		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial))
 }
 
 // notifyUser tells a user about their certificate request: a DM from the
