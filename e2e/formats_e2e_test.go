@@ -4,6 +4,9 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +92,47 @@ func TestEveryPKCS12FormatImports(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestPEMAndDERDownloads: the same certificate as PEM (with its chain) and
+// DER, and the key as encrypted PKCS#8 PEM, are what OpenSSL expects.
+func TestPEMAndDERDownloads(t *testing.T) {
+	requireBed(t)
+	user := newTestUser(t, "ines")
+	_, token := user.linkViaAPI(t)
+	reply := submitIssue(t, token, "", "application/json")
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	var answer struct {
+		Passphrase     string `json:"passphrase"`
+		CertificatePEM string `json:"certificate_pem"`
+		KeyPEM         string `json:"key_pem"`
+		CertificateDER string `json:"certificate_der"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(reply.body), &answer))
+	der, err := base64.StdEncoding.DecodeString(answer.CertificateDER)
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		return path
+	}
+	certPEM := write("cert.pem", []byte(answer.CertificatePEM))
+	keyPEM := write("key.pem", []byte(answer.KeyPEM))
+	certDER := write("cert.cer", der)
+	chain := fetchCAChain(t)
+	root := write("root.pem", encodePEM(chain[len(chain)-1]))
+
+	// The PEM file carries the chain: OpenSSL verifies the leaf with it as
+	// the untrusted intermediates and only the root trusted.
+	runTool(t, dir, "openssl", "verify", "-purpose", "sslclient", "-CAfile", root, "-untrusted", certPEM, certPEM)
+	subject := runTool(t, dir, "openssl", "x509", "-inform", "DER", "-in", certDER, "-noout", "-subject")
+	require.Contains(t, subject, "CN = "+user.name())
+	// The key opens with the passphrase and belongs to the certificate.
+	keyPub := runTool(t, dir, "openssl", "pkey", "-in", keyPEM, "-passin", "pass:"+answer.Passphrase, "-pubout")
+	certPub := runTool(t, dir, "openssl", "x509", "-inform", "DER", "-in", certDER, "-noout", "-pubkey")
+	require.Equal(t, strings.TrimSpace(certPub), strings.TrimSpace(keyPub))
+	out, err := exec.Command("openssl", "pkey", "-in", keyPEM, "-passin", "pass:wrong", "-noout").CombinedOutput()
+	require.Error(t, err, "the key must not open without the passphrase: %s", out)
 }

@@ -143,6 +143,11 @@ type issueResponse struct {
 	Passphrase string    `json:"passphrase"`
 	PKCS12     string    `json:"pkcs12"`
 	NotAfter   time.Time `json:"not_after"`
+	// CertificatePEM is the certificate and its chain; KeyPEM the key,
+	// encrypted with the passphrase; CertificateDER the certificate alone.
+	CertificatePEM string `json:"certificate_pem"`
+	KeyPEM         string `json:"key_pem"`
+	CertificateDER string `json:"certificate_der"`
 }
 
 // handleIssueSubmit consumes the token exactly once and creates the
@@ -224,6 +229,10 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 			Passphrase: issued.Passphrase,
 			PKCS12:     base64.StdEncoding.EncodeToString(issued.PKCS12),
 			NotAfter:   issued.Record.NotAfter,
+
+			CertificatePEM: string(issued.CertificatePEM),
+			KeyPEM:         string(issued.KeyPEM),
+			CertificateDER: base64.StdEncoding.EncodeToString(issued.Record.DER),
 		})
 		return nil
 	}
@@ -235,6 +244,10 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		Passphrase: issued.Passphrase,
 		Filename:   issued.Filename,
 		DataURL:    template.URL(dataURL("application/x-pkcs12", issued.PKCS12)), // #nosec G203 -- our own base64, not user input
+		Base:       fileBase(link.user.Username),
+		CertPEMURL: template.URL(dataURL("application/x-pem-file", issued.CertificatePEM)), // #nosec G203 -- our own base64
+		KeyPEMURL:  template.URL(dataURL("application/x-pem-file", issued.KeyPEM)),         // #nosec G203 -- our own base64
+		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)),      // #nosec G203 -- our own base64
 		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + link.connector.Name() + ".pem",
 	})
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"html"
 	"net/http"
 	"net/url"
@@ -14,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.step.sm/crypto/pemutil"
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
@@ -346,4 +351,37 @@ func TestErrorPagesAreTitledInWords(t *testing.T) {
 	assert.Contains(t, body, "<h1>Link already used</h1>")
 	body = env.request(http.MethodGet, issuePath("garbage"), "", "").Body.String()
 	assert.Contains(t, body, "<h1>This link cannot be used</h1>")
+}
+
+func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
+	env := newTestEnv(t)
+	resp := env.issueJSON(env.token("alice"))
+	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
+	require.NoError(t, err)
+	_, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
+	require.NoError(t, err)
+
+	certs, err := pki.ParseCertificatesPEM([]byte(resp.CertificatePEM))
+	require.NoError(t, err)
+	require.Len(t, certs, 3, "leaf, issuing CA, root")
+	assert.Equal(t, leaf.Raw, certs[0].Raw)
+	assert.Equal(t, chain[0].Raw, certs[1].Raw)
+
+	certDER, err := base64.StdEncoding.DecodeString(resp.CertificateDER)
+	require.NoError(t, err)
+	assert.Equal(t, leaf.Raw, certDER)
+
+	block, _ := pem.Decode([]byte(resp.KeyPEM))
+	require.NotNil(t, block)
+	assert.Equal(t, "ENCRYPTED PRIVATE KEY", block.Type)
+	keyDER, err := pemutil.DecryptPKCS8PrivateKey(block.Bytes, []byte(resp.Passphrase))
+	require.NoError(t, err)
+	key, err := x509.ParsePKCS8PrivateKey(keyDER)
+	require.NoError(t, err)
+	assert.True(t, pki.PublicKeysEqual(leaf.PublicKey, key.(crypto.Signer).Public()))
+
+	page := env.request(http.MethodPost, "/issue", form(env.token("alice")), "").Body.String()
+	for _, link := range []string{`download="alice.pem"`, `download="alice-key.pem"`, `download="alice.cer"`} {
+		assert.Contains(t, page, link)
+	}
 }

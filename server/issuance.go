@@ -24,6 +24,10 @@ type issuedCertificate struct {
 	PKCS12     []byte
 	Passphrase string
 	Filename   string
+	// The same, for software that wants PEM or DER: the certificate with
+	// its chain, and the key encrypted with the same passphrase.
+	CertificatePEM []byte
+	KeyPEM         []byte
 }
 
 // subjectFor derives the certificate identity from the Mattermost account,
@@ -82,15 +86,21 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	if err != nil {
 		return nil, err
 	}
+	keyPEM, err := pki.EncryptedPrivateKeyPEM(key, passphrase)
+	if err != nil {
+		return nil, err
+	}
 	record := p.newCertificateRecord(cert, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
 	if err := p.store.CreateCertificate(record); err != nil {
 		return nil, errors.Wrap(err, "record the certificate")
 	}
 	return &issuedCertificate{
-		Record:     record,
-		PKCS12:     p12,
-		Passphrase: passphrase,
-		Filename:   p12Filename(user.Username),
+		Record:         record,
+		PKCS12:         p12,
+		Passphrase:     passphrase,
+		Filename:       p12Filename(user.Username),
+		CertificatePEM: pki.EncodeCertificatesPEM(append([]*x509.Certificate{cert}, chain...)),
+		KeyPEM:         keyPEM,
 	}, nil
 }
 
@@ -155,6 +165,11 @@ func (p *Plugin) newCertificateRecord(cert *x509.Certificate, owner store.Princi
 
 // p12Filename is a download name safe on every OS.
 func p12Filename(username string) string {
+	return fileBase(username) + ".p12"
+}
+
+// fileBase is username reduced to characters safe in a file name.
+func fileBase(username string) string {
 	name := strings.Map(func(r rune) rune {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
@@ -165,7 +180,7 @@ func p12Filename(username string) string {
 	if name == "" {
 		name = "certificate"
 	}
-	return name + ".p12"
+	return name
 }
 
 // errNotOwner hides whether a serial exists from someone who does not own it.

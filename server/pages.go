@@ -40,6 +40,11 @@ type issuedPage struct {
 	Filename   string
 	DataURL    template.URL
 	CAURL      string
+	// Other formats of the same certificate and key.
+	Base       string
+	CertPEMURL template.URL
+	KeyPEMURL  template.URL
+	CertDERURL template.URL
 }
 
 type errorPage struct {

@@ -8,6 +8,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"strings"
+
+	"go.step.sm/crypto/pemutil"
 )
 
 // EncodeCertificatesPEM writes certificates as concatenated PEM blocks.
@@ -100,4 +102,19 @@ func ParsePrivateKeyDER(der []byte) (crypto.Signer, error) {
 func Fingerprint(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// EncryptedPrivateKeyPEM encodes key as an encrypted PKCS#8 PEM block
+// ("ENCRYPTED PRIVATE KEY": PBES2, PBKDF2-SHA256, AES-256-CBC), the form
+// OpenSSL, NSS and Java read with a passphrase.
+func EncryptedPrivateKeyPEM(key crypto.Signer, passphrase string) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	block, err := pemutil.EncryptPKCS8PrivateKey(randReader, der, []byte(passphrase), x509.PEMCipherAES256)
+	if err != nil {
+		return nil, fmt.Errorf("encrypt private key: %w", err)
+	}
+	return pem.EncodeToMemory(block), nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.step.sm/crypto/pemutil"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -202,4 +203,25 @@ func TestFingerprint(t *testing.T) {
 		assert.Equal(t, strings.ToLower(fp), fp)
 	}
 	assert.NotEqual(t, pki.Fingerprint(h.Root), pki.Fingerprint(h.Issuing))
+}
+
+func TestEncryptedPrivateKeyPEM(t *testing.T) {
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	data, err := pki.EncryptedPrivateKeyPEM(key, "correct horse")
+	require.NoError(t, err)
+	block, rest := pem.Decode(data)
+	require.NotNil(t, block)
+	assert.Empty(t, rest)
+	assert.Equal(t, "ENCRYPTED PRIVATE KEY", block.Type)
+	_, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+	assert.Error(t, err, "not readable without the passphrase")
+
+	der, err := pemutil.DecryptPKCS8PrivateKey(block.Bytes, []byte("correct horse"))
+	require.NoError(t, err)
+	back, err := x509.ParsePKCS8PrivateKey(der)
+	require.NoError(t, err)
+	assert.True(t, pki.PublicKeysEqual(key.Public(), back.(crypto.Signer).Public()))
+	_, err = pemutil.DecryptPKCS8PrivateKey(block.Bytes, []byte("wrong"))
+	assert.Error(t, err)
 }
