@@ -14,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -129,7 +130,7 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 		Emails:      subject.Emails,
 		KeyType:     keyTypeLabel(prof.GeneratedKeyType()),
 		Validity:    prof.ValidityDays,
-		Format:      p12FormatLabel(link.services.p12Format),
+		Formats:     p12Choices(link.services.p12Format),
 		Token:       r.URL.Query().Get("token"),
 		ExpiresAt:   link.claims.ExpiresAt.UTC().Format(time.RFC1123),
 		SubmitLabel: "Create certificate",
@@ -160,6 +161,14 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// The admin's format is the default; the user may pick the other one
+	// (AES for OpenSSL 3/NSS/Windows 10+, 3DES for macOS and older systems).
+	format := link.services.p12Format
+	if requested := r.PostForm.Get("format"); requested != "" {
+		if format, err = pki.ParsePKCS12Format(requested); err != nil {
+			return &httpError{Status: http.StatusBadRequest, Message: "Unknown file format; choose compatible or modern.", Hint: "Go back and choose a file format."}
+		}
+	}
 
 	tokenID := link.claims.ID
 	markTTL := link.claims.ExpiresAt.Sub(p.now()) + tokenMarkGrace
@@ -175,7 +184,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request)
+	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request, format)
 	var waiting *errWaitingForCA
 	if errors.As(err, &waiting) {
 		// The link did its job: the CA holds the request now.

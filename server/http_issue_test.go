@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -384,4 +385,32 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	for _, link := range []string{`download="alice.pem"`, `download="alice-key.pem"`, `download="alice.cer"`} {
 		assert.Contains(t, page, link)
 	}
+}
+
+func TestUserMayChooseThePKCS12Format(t *testing.T) {
+	env := newTestEnv(t)
+	pbes2 := []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x05, 0x0d}
+	token := env.token("alice")
+
+	page := env.request(http.MethodGet, issuePath(token), "", "").Body.String()
+	assert.Contains(t, page, `name="format" value="compatible" checked`, "the admin's format is the default")
+	assert.Contains(t, page, `name="format" value="modern">`)
+
+	w := env.request(http.MethodPost, "/issue", form(token)+"&format=rc2", "")
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, w.Body.String(), "Unknown file format")
+
+	w = env.request(http.MethodPost, "/issue", form(token)+"&format=modern", "", "Accept", "application/json")
+	require.Equal(t, http.StatusOK, w.Code, "a refused format does not burn the link")
+	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
+	require.NoError(t, err)
+	assert.True(t, bytes.Contains(der, pbes2), "modern files use PBES2")
+	_, _, _, err = pkcs12.DecodeChain(der, resp.Passphrase)
+	require.NoError(t, err)
+
+	plain := env.issueJSON(env.token("alice"))
+	der, err = base64.StdEncoding.DecodeString(plain.PKCS12)
+	require.NoError(t, err)
+	assert.False(t, bytes.Contains(der, pbes2), "without a choice, the admin's 3DES format")
 }

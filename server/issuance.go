@@ -52,7 +52,8 @@ func subjectFor(user *model.User, prof *profile.Profile) connector.Subject {
 // PKCS#12. req is the request a pickup link collects, if any: when the CA
 // has issued it meanwhile, its held key and certificate are delivered. A CA
 // that answers "pending" gives *errWaitingForCA.
-func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector, req *store.Request) (*issuedCertificate, error) {
+func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, format pki.PKCS12Format) (*issuedCertificate, error) {
 	select {
 	case p.keyGeneration <- struct{}{}:
 		defer func() { <-p.keyGeneration }()
@@ -82,7 +83,7 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	if err != nil {
 		return nil, err
 	}
-	p12, err := pki.EncodePKCS12(s.p12Format, key, cert, chain, passphrase)
+	p12, err := pki.EncodePKCS12(format, key, cert, chain, passphrase)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type confirmPage struct {
 	Emails      []string
 	KeyType     string
 	Validity    int
-	Format      string
+	Formats     []p12Choice
 	Token       string
 	ExpiresAt   string
 	SubmitLabel string
@@ -135,9 +135,22 @@ func keyTypeLabel(kt pki.KeyType) string {
 	return string(kt)
 }
 
-func p12FormatLabel(f pki.PKCS12Format) string {
-	if f == pki.PKCS12Modern {
-		return "PKCS#12, AES-256"
+// p12Choice is one PKCS#12 format offered on the confirm page.
+type p12Choice struct {
+	Value   string
+	Label   string
+	Checked bool
+}
+
+// p12Choices offers both formats, the admin's default first and selected.
+func p12Choices(def pki.PKCS12Format) []p12Choice {
+	choices := []p12Choice{
+		{Value: string(pki.PKCS12Compatible), Label: "Compatible (3DES): Windows, macOS, iOS, Android, everything"},
+		{Value: string(pki.PKCS12Modern), Label: "Modern (AES-256): OpenSSL 3, Firefox, Windows 10+, Java; not every macOS"},
 	}
-	return "PKCS#12, 3DES (imports everywhere)"
+	if def == pki.PKCS12Modern {
+		choices[0], choices[1] = choices[1], choices[0]
+	}
+	choices[0].Checked = true
+	return choices
 }
