@@ -1,0 +1,73 @@
+package pki
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// MaxCSRBytes bounds an uploaded CSR: an RSA-4096 request with generous
+// attributes stays under 8 KiB; anything larger is not a CSR we accept.
+const MaxCSRBytes = 16 << 10
+
+// CSRError is a refused certificate signing request, with a message the
+// uploader can act on.
+type CSRError struct{ Message string }
+
+func (e *CSRError) Error() string { return e.Message }
+
+func csrError(format string, args ...any) error {
+	return &CSRError{Message: fmt.Sprintf(format, args...)}
+}
+
+// ParseCSR reads a CSR given as PEM ("CERTIFICATE REQUEST" or the legacy
+// "NEW CERTIFICATE REQUEST") or DER, checks its signature (proof that the
+// uploader holds the key) and that its key is one of allowed. The names in
+// the CSR are returned as they are: the caller decides the certificate's
+// names from the account, never from the CSR.
+func ParseCSR(data []byte, allowed []KeyType) (*x509.CertificateRequest, KeyType, error) {
+	if len(data) == 0 {
+		return nil, "", csrError("the certificate signing request is empty")
+	}
+	if len(data) > MaxCSRBytes {
+		return nil, "", csrError("the certificate signing request is larger than %d bytes", MaxCSRBytes)
+	}
+	der := data
+	if trimmed := bytes.TrimSpace(data); bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+		block, rest := pem.Decode(trimmed)
+		if block == nil {
+			return nil, "", csrError("the PEM text cannot be read")
+		}
+		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
+			return nil, "", csrError("expected a CERTIFICATE REQUEST, got a PEM %q block", block.Type)
+		}
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, "", csrError("upload one certificate signing request at a time")
+		}
+		der = block.Bytes
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, "", csrError("this is not a certificate signing request (PEM or DER): %v", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, "", csrError("the request's signature does not verify: it was altered or not made with its key")
+	}
+	keyType, err := KeyTypeOf(csr.PublicKey)
+	if err != nil {
+		return nil, "", csrError("the request's key is not accepted: %v", err)
+	}
+	if !slices.Contains(allowed, keyType) {
+		return nil, "", csrError("%s keys are not accepted for this certificate (accepted: %v)", keyType, allowed)
+	}
+	return csr, keyType, nil
+}
+
+// IsCSRError reports whether err is a refusal of the CSR itself.
+func IsCSRError(err error) bool {
+	var ce *CSRError
+	return errors.As(err, &ce)
+}

@@ -1,0 +1,104 @@
+package pki_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+func csrDER(t *testing.T, key any) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "someone-else"}, EmailAddresses: []string{"mallory@example.com"},
+	}, key)
+	require.NoError(t, err)
+	return der
+}
+
+func TestParseCSRAcceptsPEMAndDER(t *testing.T) {
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	der := csrDER(t, key)
+	allowed := []pki.KeyType{pki.KeyECDSAP256, pki.KeyRSA2048}
+	for name, data := range map[string][]byte{
+		"DER":        der,
+		"PEM":        pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+		"legacy PEM": pem.EncodeToMemory(&pem.Block{Type: "NEW CERTIFICATE REQUEST", Bytes: der}),
+		"padded PEM": []byte("\n  " + string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})) + "\n\n"),
+	} {
+		csr, kt, err := pki.ParseCSR(data, allowed)
+		require.NoError(t, err, name)
+		assert.Equal(t, pki.KeyECDSAP256, kt, name)
+		assert.Equal(t, "someone-else", csr.Subject.CommonName, "names are returned, for the caller to ignore or compare")
+	}
+}
+
+func TestParseCSRRefusesBadRequests(t *testing.T) {
+	p256, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	good := csrDER(t, p256)
+	tampered := append([]byte(nil), good...)
+	tampered[len(tampered)-5] ^= 0xff // inside the signature
+	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	require.NoError(t, err)
+	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+
+	cases := map[string]struct {
+		data    []byte
+		allowed []pki.KeyType
+		want    string
+	}{
+		"empty":           {nil, pki.KeyTypes, "is empty"},
+		"oversized":       {make([]byte, pki.MaxCSRBytes+1), pki.KeyTypes, "larger than"},
+		"garbage":         {[]byte("hello"), pki.KeyTypes, "not a certificate signing request"},
+		"broken PEM":      {[]byte("-----BEGIN CERTIFICATE REQUEST-----\n!!!\n"), pki.KeyTypes, "PEM text cannot be read"},
+		"certificate PEM": {pemOf("CERTIFICATE", good), pki.KeyTypes, `got a PEM "CERTIFICATE" block`},
+		"key PEM":         {pemOf("PRIVATE KEY", good), pki.KeyTypes, `got a PEM "PRIVATE KEY" block`},
+		"two requests":    {append(pemOf("CERTIFICATE REQUEST", good), pemOf("CERTIFICATE REQUEST", good)...), pki.KeyTypes, "one certificate signing request at a time"},
+		"truncated DER":   {good[:len(good)/2], pki.KeyTypes, "not a certificate signing request"},
+		"tampered":        {tampered, pki.KeyTypes, "signature does not verify"},
+		"RSA 1024":        {csrDER(t, rsa1024), pki.KeyTypes, "unsupported RSA key size 1024"},
+		"P-224":           {csrDER(t, p224), pki.KeyTypes, "unsupported elliptic curve P-224"},
+		"not allowed":     {good, []pki.KeyType{pki.KeyRSA3072}, "ecdsa-p256 keys are not accepted for this certificate"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := pki.ParseCSR(tc.data, tc.allowed)
+			require.Error(t, err)
+			assert.True(t, pki.IsCSRError(err), "a refusal the uploader can read: %v", err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.False(t, strings.Contains(err.Error(), "\n"))
+		})
+	}
+}
+
+func FuzzParseCSR(f *testing.F) {
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(f, err)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "x"}}, key)
+	require.NoError(f, err)
+	f.Add(der)
+	f.Add(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	f.Add([]byte("-----BEGIN CERTIFICATE REQUEST-----"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		csr, _, err := pki.ParseCSR(data, pki.KeyTypes)
+		if err == nil {
+			require.NoError(t, csr.CheckSignature())
+		} else {
+			require.True(t, pki.IsCSRError(err), "every refusal is a CSRError: %v", err)
+		}
+	})
+}
