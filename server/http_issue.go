@@ -219,8 +219,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 	if link.request != nil {
-		if _, err := p.store.UpdateRequest(link.request.ID, p.now(), func(r *store.Request) error {
-			r.State = store.RequestIssued
+		if _, err := p.store.MoveRequest(link.request.ID, p.now(), nil, store.RequestIssued, func(r *store.Request) error {
 			r.Serial = issued.Record.Serial
 			r.PendingKey = nil
 			return nil

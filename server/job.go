@@ -45,11 +45,10 @@ func (p *Plugin) expireRequests() {
 		if !now.After(req.ExpiresAt) {
 			continue
 		}
-		expired, err := p.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-			if !r.State.CanMoveTo(store.RequestExpired) || !now.After(r.ExpiresAt) {
+		expired, err := p.store.MoveRequest(req.ID, now, nil, store.RequestExpired, func(r *store.Request) error {
+			if !now.After(r.ExpiresAt) {
 				return &store.ErrTransition{From: r.State, To: store.RequestExpired}
 			}
-			r.State = store.RequestExpired
 			r.PendingKey = nil
 			return nil
 		})

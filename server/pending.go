@@ -70,10 +70,7 @@ func (p *Plugin) holdForCA(s *services, user *model.User, prof *profile.Profile,
 		r.ExpiresAt = now.Add(requestLifetime)
 	}
 	if pending != nil {
-		return p.store.UpdateRequest(pending.ID, now, func(r *store.Request) error {
-			if r.State != store.RequestApproved {
-				return &store.ErrTransition{From: r.State, To: store.RequestWaitingCA}
-			}
+		return p.store.MoveRequest(pending.ID, now, []store.RequestState{store.RequestApproved}, store.RequestWaitingCA, func(r *store.Request) error {
 			hold(r)
 			return nil
 		})
@@ -148,11 +145,7 @@ func (p *Plugin) pollCA(ctx context.Context, s *services, req *store.Request) {
 	owner, appErr := p.API.GetUser(req.Owner.MattermostUserID())
 	switch result.Status {
 	case connector.StatusDenied:
-		denied, err := p.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-			if r.State != store.RequestWaitingCA {
-				return &store.ErrTransition{From: r.State, To: store.RequestDenied}
-			}
-			r.State = store.RequestDenied
+		denied, err := p.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestWaitingCA}, store.RequestDenied, func(r *store.Request) error {
 			r.Reason = "the certificate authority refused it: " + result.Reason
 			r.PendingKey = nil
 			return nil
@@ -165,11 +158,7 @@ func (p *Plugin) pollCA(ctx context.Context, s *services, req *store.Request) {
 		for _, c := range result.Chain {
 			chain = append(chain, c.Raw)
 		}
-		ready, err := p.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-			if r.State != store.RequestWaitingCA {
-				return &store.ErrTransition{From: r.State, To: store.RequestApproved}
-			}
-			r.State = store.RequestApproved
+		ready, err := p.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestWaitingCA}, store.RequestApproved, func(r *store.Request) error {
 			r.CertificateDER = result.Certificate.Raw
 			r.ChainDER = chain
 			r.ExpiresAt = now.Add(requestLifetime)

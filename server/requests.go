@@ -176,28 +176,12 @@ func (p *Plugin) closeApprovalPosts(req *store.Request, text string) {
 // approveRequest records an approver's yes and sends the owner a pickup
 // link.
 func (p *Plugin) approveRequest(s *services, requestID, approverID string) (*store.Request, error) {
-	req, prof, err := p.requestForDecision(s, requestID, approverID)
-	if err != nil {
-		return nil, err
-	}
-	now := p.now()
-	req, err = p.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-		if r.State != store.RequestPending {
-			return &store.ErrTransition{From: r.State, To: store.RequestApproved}
-		}
-		r.State = store.RequestApproved
-		r.DecidedBy = approverID
-		r.DecidedAt = &now
-		r.ExpiresAt = now.Add(requestLifetime)
-		return nil
+	req, prof, approver, err := p.decideRequest(s, requestID, approverID, store.RequestApproved, "✅ approved by @%s", func(r *store.Request) {
+		r.ExpiresAt = p.now().Add(requestLifetime)
 	})
 	if err != nil {
 		return nil, err
 	}
-	approver := p.usernameOf(approverID)
-	p.closeApprovalPosts(req, "✅ approved by @"+approver)
-	p.API.LogInfo("Certificate request approved", "request", req.ID, "approver", approverID)
-
 	owner, appErr := p.API.GetUser(req.Owner.MattermostUserID())
 	if appErr != nil {
 		return req, nil
@@ -215,36 +199,47 @@ func (p *Plugin) approveRequest(s *services, requestID, approverID string) (*sto
 
 // denyRequest records an approver's no, with the reason the owner is given.
 func (p *Plugin) denyRequest(s *services, requestID, approverID, reason string) (*store.Request, error) {
-	req, prof, err := p.requestForDecision(s, requestID, approverID)
-	if err != nil {
-		return nil, err
-	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		reason = "no reason given"
 	}
-	now := p.now()
-	req, err = p.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-		if r.State != store.RequestPending {
-			return &store.ErrTransition{From: r.State, To: store.RequestDenied}
-		}
-		r.State = store.RequestDenied
-		r.DecidedBy = approverID
-		r.DecidedAt = &now
+	req, prof, approver, err := p.decideRequest(s, requestID, approverID, store.RequestDenied, "⛔ denied by @%s: "+reason, func(r *store.Request) {
 		r.Reason = reason
-		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	approver := p.usernameOf(approverID)
-	p.closeApprovalPosts(req, "⛔ denied by @"+approver+": "+reason)
-	p.API.LogInfo("Certificate request denied", "request", req.ID, "approver", approverID)
 	if owner, appErr := p.API.GetUser(req.Owner.MattermostUserID()); appErr == nil {
 		p.notifyUser(owner, "Certificate request denied", fmt.Sprintf(
 			"@%s denied your request `%s` for a `%s` certificate: %s", approver, req.ID, prof.Name, reason))
 	}
 	return req, nil
+}
+
+// decideRequest moves a pending request to decision for an approver who may
+// decide it, updates every approver's message (postText has a %s for the
+// approver's username) and returns the request, its profile and the
+// approver's username.
+func (p *Plugin) decideRequest(s *services, requestID, approverID string, decision store.RequestState, postText string,
+	edit func(*store.Request)) (*store.Request, *profile.Profile, string, error) {
+	req, prof, err := p.requestForDecision(s, requestID, approverID)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	now := p.now()
+	req, err = p.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestPending}, decision, func(r *store.Request) error {
+		r.DecidedBy = approverID
+		r.DecidedAt = &now
+		edit(r)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	approver := p.usernameOf(approverID)
+	p.closeApprovalPosts(req, fmt.Sprintf(postText, approver))
+	p.API.LogInfo("Certificate request decided", "request", req.ID, "decision", string(decision), "approver", approverID)
+	return req, prof, approver, nil
 }
 
 var (
@@ -284,11 +279,7 @@ func (p *Plugin) cancelRequest(owner store.Principal, requestID string) (*store.
 	if err != nil {
 		return nil, err
 	}
-	req, err = p.store.UpdateRequest(requestID, p.now(), func(r *store.Request) error {
-		if !r.State.CanMoveTo(store.RequestCancelled) {
-			return &store.ErrTransition{From: r.State, To: store.RequestCancelled}
-		}
-		r.State = store.RequestCancelled
+	req, err = p.store.MoveRequest(requestID, p.now(), nil, store.RequestCancelled, func(r *store.Request) error {
 		r.PendingKey = nil
 		return nil
 	})

@@ -151,6 +151,26 @@ func (s *Store) UpdateRequest(id string, now time.Time, change func(*Request) er
 	return updated, nil
 }
 
+// MoveRequest changes a request's state to to, with a compare-and-set, only
+// from one of the states in from (any state the machine allows when from is
+// empty). edit may change other fields, or return an error to refuse. Any
+// other current state gives *ErrTransition, so of two concurrent moves only
+// one happens.
+func (s *Store) MoveRequest(id string, now time.Time, from []RequestState, to RequestState, edit func(*Request) error) (*Request, error) {
+	return s.UpdateRequest(id, now, func(r *Request) error {
+		if !r.State.CanMoveTo(to) || (len(from) > 0 && !slices.Contains(from, r.State)) {
+			return &ErrTransition{From: r.State, To: to}
+		}
+		if edit != nil {
+			if err := edit(r); err != nil {
+				return err
+			}
+		}
+		r.State = to
+		return nil
+	})
+}
+
 // ListRequests returns an owner's requests, oldest first.
 func (s *Store) ListRequests(owner Principal) ([]*Request, error) {
 	return s.requestsIn(ownerRequestsKey(owner))

@@ -121,3 +121,20 @@ func TestConcurrentDecisionsDecideOnce(t *testing.T) {
 	}
 	assert.Equal(t, 1, wins, "exactly one approver decides")
 }
+
+func TestMoveRequestChecksTheStartingState(t *testing.T) {
+	s := New(&pluginapi.MemoryStore{})
+	require.NoError(t, s.CreateRequest(newRequest("r", MattermostUser("alice"))))
+	now := time.Now()
+	_, err := s.MoveRequest("r", now, []RequestState{RequestWaitingCA}, RequestApproved, nil)
+	var te *ErrTransition
+	require.ErrorAs(t, err, &te, "pending is not among the allowed starting states")
+	r, err := s.MoveRequest("r", now, []RequestState{RequestPending}, RequestApproved, func(r *Request) error { r.DecidedBy = "carol"; return nil })
+	require.NoError(t, err)
+	assert.Equal(t, RequestApproved, r.State)
+	assert.Equal(t, "carol", r.DecidedBy)
+	_, err = s.MoveRequest("r", now, nil, RequestApproved, nil)
+	require.ErrorAs(t, err, &te, "a move to the same state is refused, so a decision happens once")
+	_, err = s.MoveRequest("r", now, nil, RequestPending, nil)
+	require.ErrorAs(t, err, &te, "the machine still rules when from is empty")
+}
