@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -198,16 +197,7 @@ func TestOnlyOnePickupPerRequest(t *testing.T) {
 		require.Len(t, m, 3)
 		links = append(links, m[2])
 	}
-	codes := make([]int, len(links))
-	var wg sync.WaitGroup
-	for i, token := range links {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json").Code
-		}()
-	}
-	wg.Wait()
+	codes := env.submitConcurrently(links)
 	ok := 0
 	for _, c := range codes {
 		if c == http.StatusOK {

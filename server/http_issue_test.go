@@ -139,13 +139,12 @@ func TestIssueTokenIsSingleUse(t *testing.T) {
 	assert.Len(t, certs, 1)
 }
 
-func TestIssueConcurrentSubmitsIssueExactlyOnce(t *testing.T) {
-	env := newTestEnv(t)
-	token := env.token("alice")
-	const n = 20
-	codes := make([]int, n)
+// submitConcurrently posts every token to /issue at once and returns the
+// status codes in order.
+func (env *testEnv) submitConcurrently(tokens []string) []int {
+	codes := make([]int, len(tokens))
 	var wg sync.WaitGroup
-	for i := range n {
+	for i, token := range tokens {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -153,6 +152,17 @@ func TestIssueConcurrentSubmitsIssueExactlyOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	return codes
+}
+
+func TestIssueConcurrentSubmitsIssueExactlyOnce(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	tokens := make([]string, 20)
+	for i := range tokens {
+		tokens[i] = token
+	}
+	codes := env.submitConcurrently(tokens)
 	ok := 0
 	for _, c := range codes {
 		if c == http.StatusOK {
