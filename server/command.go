@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,8 +35,10 @@ type subcommand struct {
 
 func (p *Plugin) subcommands() []subcommand {
 	return []subcommand{
-		{"download", "[profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file", p.commandDownload},
+		{"download", "[--email] [profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file; --email sends the file to your email instead", p.commandDownload},
+		{"csr", "[profile]", "Get a one-time link to upload a certificate signing request for your own key (smart card, YubiKey, OpenSSL)", p.commandCSR},
 		{"list", "", "List your certificates", p.commandList},
+		{"import", "", "Register a certificate you already have, so it is listed, reminded and revocable", p.commandImport},
 		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
 		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
 		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},
@@ -53,7 +56,7 @@ func (p *Plugin) command() *model.Command {
 	for _, sc := range p.subcommands() {
 		data := model.NewAutocompleteData(sc.name, sc.hint, sc.help)
 		switch sc.name {
-		case "download":
+		case "download", "csr":
 			data.AddDynamicListArgument("Certificate profile (default if omitted)", "/plugins/"+manifest.Id+routeAutocompleteProfiles, false)
 		case "revoke":
 			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
@@ -69,7 +72,7 @@ func (p *Plugin) command() *model.Command {
 		DisplayName:          "Client Certificates",
 		Description:          "Get and manage your client certificates.",
 		AutoComplete:         true,
-		AutoCompleteDesc:     "Available commands: download, list, profiles, revoke, cancel, pickup, approve, deny, help, about",
+		AutoCompleteDesc:     "Available commands: download, csr, list, import, profiles, revoke, cancel, pickup, approve, deny, help, about",
 		AutoCompleteHint:     "[command]",
 		AutocompleteData:     root,
 		AutocompleteIconData: iconData,
@@ -130,28 +133,28 @@ func (p *Plugin) commandAbout(context.Context, *model.CommandArgs, []string) (st
 	return command.BuildInfo(*manifest)
 }
 
-func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	if len(params) > 1 {
-		return "", errors.New("usage: `/cert download [profile]`; `/cert profiles` lists the profiles you can use.")
-	}
-	s, err := p.getServices()
+func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+	byEmail := false
+	params = slices.DeleteFunc(slices.Clone(params), func(param string) bool {
+		if strings.EqualFold(param, "--email") {
+			byEmail = true
+			return true
+		}
+		return false
+	})
+	s, prof, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
 	if err != nil {
 		return "", err
 	}
-	requested := ""
-	if len(params) == 1 {
-		requested = params[0]
-	}
-	prof, err := p.profileFor(s, args.UserId, requested)
-	if err != nil {
-		return "", err
+	if !prof.ServerKeysAllowed() {
+		return "", fmt.Errorf("`%s` certificates need a key made in a hardware device: run `/cert csr %s` to upload a request with its attestation.", prof.Name, prof.Name)
 	}
 	if prof.RequiresApproval {
 		user, appErr := p.API.GetUser(args.UserId)
 		if appErr != nil {
 			return "", appErr
 		}
-		req, err := p.requestApproval(s, user, prof)
+		req, err := p.requestApproval(s, user, prof, nil)
 		if err != nil {
 			p.API.LogError("Could not record a certificate request", "user_id", args.UserId, "error", err.Error())
 			return "", errors.New("the request could not be recorded right now; please try again.")
@@ -159,7 +162,10 @@ func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, par
 		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
 			"you will get a message with a link to collect the certificate once it is approved.", prof.Name, req.ID), nil
 	}
-	link, expires, err := p.mintIssueLink(s, args.UserId, prof.Name)
+	if byEmail {
+		return p.downloadByEmail(ctx, s, args.UserId, prof)
+	}
+	link, expires, err := p.mintLink(s, args.UserId, prof.Name, linktoken.PurposeIssue)
 	if err != nil {
 		return "", err
 	}
@@ -170,6 +176,54 @@ func (p *Plugin) commandDownload(_ context.Context, args *model.CommandArgs, par
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",
 		prof.Name, link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST")), nil
+}
+
+func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	s, prof, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
+	if err != nil {
+		return "", err
+	}
+	link, expires, err := p.mintLink(s, args.UserId, prof.Name, linktoken.PurposeCSR)
+	if err != nil {
+		return "", err
+	}
+	reply := fmt.Sprintf("Here is your one-time link to upload a certificate signing request (profile `%s`): [Upload my request](%s)\n\n"+
+		"It works once and expires in %d minutes (%s). Your private key stays on your device; the certificate's names come from your account.",
+		prof.Name, link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST"))
+	if prof.RequiresApproval {
+		reply += " An approver decides before the certificate is issued."
+	}
+	return reply, nil
+}
+
+func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
+	siteURL := p.siteURL()
+	if siteURL == "" {
+		return "", errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
+	}
+	return fmt.Sprintf("[Register a certificate](%s/plugins/%s%s) you already have: upload it (PEM or DER) on that page, "+
+		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, routeImport), nil
+}
+
+// commandProfile reads a command's optional profile argument and checks
+// that the user may use it.
+func (p *Plugin) commandProfile(userID string, params []string, usage string) (*services, *profile.Profile, error) {
+	if len(params) > 1 {
+		return nil, nil, fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return nil, nil, err
+	}
+	requested := ""
+	if len(params) == 1 {
+		requested = params[0]
+	}
+	prof, err := p.profileFor(s, userID, requested)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, prof, nil
 }
 
 // profileFor resolves the profile a user asked for ("" is the default) and
@@ -220,17 +274,22 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 	return b.String(), nil
 }
 
-// mintIssueLink returns a single-use enrollment link for userID.
-func (p *Plugin) mintIssueLink(s *services, userID, profileName string) (string, time.Time, error) {
+// mintLink returns a single-use link for userID: to create a certificate
+// with a server-generated key (PurposeIssue) or to upload a CSR.
+func (p *Plugin) mintLink(s *services, userID, profileName string, purpose linktoken.Purpose) (string, time.Time, error) {
 	siteURL := p.siteURL()
 	if siteURL == "" {
 		return "", time.Time{}, errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
 	}
-	token, claims, err := s.minter.Mint(userID, linktoken.PurposeIssue, profileName, s.config.linkLifetime())
+	token, claims, err := s.minter.Mint(userID, purpose, profileName, s.config.linkLifetime())
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	return siteURL + "/plugins/" + manifest.Id + routeIssue + "?token=" + url.QueryEscape(token), claims.ExpiresAt.Time, nil
+	route := routeIssue
+	if purpose == linktoken.PurposeCSR {
+		route = routeCSR
+	}
+	return siteURL + "/plugins/" + manifest.Id + route + "?token=" + url.QueryEscape(token), claims.ExpiresAt.Time, nil
 }
 
 func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
@@ -296,7 +355,11 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
 	p.API.LogInfo("Certificate revoked by its owner", "user_id", args.UserId, "serial", serial)
-	return fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject)), nil
+	reply := fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject))
+	if record.Connector == importedConnector {
+		reply += " It was issued by a CA this plugin does not manage: ask that CA's administrator to revoke it there too."
+	}
+	return reply, nil
 }
 
 // siteURL is the server's public URL without a trailing slash.

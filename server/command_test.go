@@ -63,7 +63,7 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 func TestCommandDownloadRejectsArguments(t *testing.T) {
 	env := newTestEnv(t)
 	reply := env.run("alice", "/cert download now please")
-	assert.Contains(t, reply, "usage: `/cert download [profile]`")
+	assert.Contains(t, reply, "usage: `/cert download [--email] [profile]`")
 	assert.NotRegexp(t, linkPattern, reply)
 }
 
@@ -167,5 +167,5 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			assert.Equal(t, sub.Trigger == "revoke", sub.Arguments[0].Required)
 		}
 	}
-	assert.Equal(t, []string{"download", "list", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "help", "about"}, names)
 }

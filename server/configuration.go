@@ -11,6 +11,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
@@ -40,7 +41,29 @@ type configuration struct {
 	ConnectorsAndProfiles string `json:"ConnectorsAndProfiles"`
 	// EmailNotifications also mails users about their requests.
 	EmailNotifications bool `json:"EmailNotifications"`
+	// AttestationRoots are the PEM roots hardware key attestations must
+	// chain to (e.g. the Yubico PIV attestation CA).
+	AttestationRoots string `json:"AttestationRoots"`
+	// EmailDelivery: "off", "allowed" (users may ask for the PKCS#12 by
+	// email) or "default" (asked for unless the user unticks it).
+	EmailDelivery string `json:"EmailDelivery"`
+	// SMTP* override the server's SMTP settings for certificate emails;
+	// empty SMTPServer means Mattermost's own. SMTPPassword is sealed into
+	// the KV store on save.
+	SMTPServer             string  `json:"SMTPServer"`
+	SMTPPort               flexInt `json:"SMTPPort"`
+	SMTPConnectionSecurity string  `json:"SMTPConnectionSecurity"`
+	SMTPUsername           string  `json:"SMTPUsername"`
+	SMTPPassword           string  `json:"SMTPPassword"`
+	SMTPFrom               string  `json:"SMTPFrom"`
 }
+
+// Email delivery settings.
+const (
+	emailDeliveryOff     = "off"
+	emailDeliveryAllowed = "allowed"
+	emailDeliveryDefault = "default"
+)
 
 // Clone returns a copy that can be changed without touching the original.
 func (c *configuration) Clone() *configuration {
@@ -62,6 +85,9 @@ func (c *configuration) setDefaults() {
 	}
 	if c.PKCS12Format == "" {
 		c.PKCS12Format = string(pki.PKCS12Compatible)
+	}
+	if c.EmailDelivery == "" {
+		c.EmailDelivery = emailDeliveryAllowed
 	}
 }
 
@@ -89,8 +115,30 @@ func (c *configuration) IsValid() error {
 	if err := c.checkCustomCA(time.Now()); err != nil {
 		return err
 	}
-	_, err := c.catalog()
-	return err
+	if err := c.checkEmailDelivery(); err != nil {
+		return err
+	}
+	roots, err := c.attestationRoots()
+	if err != nil {
+		return err
+	}
+	catalog, err := c.catalog()
+	if err != nil {
+		return err
+	}
+	if name, needs := catalog.NeedsAttestationRoots(); needs && roots.Len() == 0 {
+		return fmt.Errorf("Trusted attestation roots: profile %q verifies hardware attestations, so paste at least one attestation root certificate (e.g. the Yubico PIV attestation CA)", name)
+	}
+	return nil
+}
+
+// attestationRoots parses the trusted attestation roots.
+func (c *configuration) attestationRoots() (*attest.Roots, error) {
+	roots, err := attest.ParseRoots(c.AttestationRoots)
+	if err != nil {
+		return nil, fmt.Errorf("Trusted attestation roots: %w", err)
+	}
+	return roots, nil
 }
 
 // catalog parses the connectors and profiles; the simple settings supply the
@@ -209,6 +257,7 @@ func (c *configuration) withSecretsFrom(current *configuration) *configuration {
 	unmask(&out.CAPrivateKeyPEM, current.CAPrivateKeyPEM)
 	unmask(&out.LinkSigningSecret, current.LinkSigningSecret)
 	unmask(&out.EncryptionSecret, current.EncryptionSecret)
+	unmask(&out.SMTPPassword, current.SMTPPassword)
 	return out
 }
 

@@ -79,7 +79,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
-		if err := p.resealSecrets(next.ConnectorsAndProfiles, current.EncryptionSecret, next.EncryptionSecret); err != nil {
+		if err := p.resealSecrets(next.sealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 	}
@@ -95,6 +95,14 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
 		}
 		setSetting(newSettings, "CAPrivateKeyPEM", marker)
+		changed = true
+	}
+	if next.SMTPPassword != "" && !isSealedSecret(next.SMTPPassword) {
+		marker, err := p.sealSecret(next.EncryptionSecret, next.SMTPPassword)
+		if err != nil {
+			return nil, fmt.Errorf("Client Certificates: the SMTP password cannot be stored: %w", err)
+		}
+		setSetting(newSettings, "SMTPPassword", marker)
 		changed = true
 	}
 	catalog, sealed, err := p.sealCatalogSecrets(next.ConnectorsAndProfiles, next.EncryptionSecret)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"github.com/stretchr/testify/require"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/stretchr/testify/mock"
 )

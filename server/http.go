@@ -15,6 +15,9 @@ const (
 	routeCAPEM                = "/ca.pem"
 	routeConnectorCAPEM       = "/ca/{connector}.pem"
 	routeIssue                = "/issue"
+	routeCSR                  = "/csr"
+	routeImport               = "/import"
+	routeImportCertificate    = "/certificates/import"
 	routeAPI                  = "/api/v1"
 	routeLinks                = "/links"
 	routeCertificates         = "/certificates"
@@ -69,10 +72,16 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
+	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)
+	r.Handle(routeCSR, p.pageWithLimit(p.handleCSRSubmit, maxUploadBytes)).Methods(http.MethodPost)
+	r.Handle(routeImport, p.page(p.handleImportPage)).Methods(http.MethodGet)
+	r.Handle(routeImport, p.pageWithLimit(p.handleImportSubmit, maxUploadBytes)).Methods(http.MethodPost)
 
 	api := r.PathPrefix(routeAPI).Subrouter()
 	api.Handle(routeLinks, p.api(p.handleCreateLink)).Methods(http.MethodPost)
+	api.Handle(routeCSR, p.api(p.handleSignCSR)).Methods(http.MethodPost)
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
+	api.Handle(routeImportCertificate, p.api(p.handleImportCertificate)).Methods(http.MethodPost)
 	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
@@ -146,8 +155,13 @@ func (p *Plugin) api(h apiHandler) http.Handler {
 
 // page wraps an HTML handler: errors become an error page.
 func (p *Plugin) page(h pageHandler) http.Handler {
+	return p.pageWithLimit(h, maxFormBytes)
+}
+
+// pageWithLimit is page for a form that uploads more than a token.
+func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		if err := h(w, r); err != nil {
 			status, message := p.describeError(r, err)
 			hint := ""

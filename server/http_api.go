@@ -12,6 +12,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -23,9 +24,12 @@ type linkResponse struct {
 	Profile   string    `json:"profile"`
 }
 
-// linkRequest is the optional body of POST /api/v1/links.
+// createLinkRequest is the optional body of POST /api/v1/links. Kind is
+// "download" (the default: the server makes the key) or "csr" (a link to
+// the upload page).
 type createLinkRequest struct {
 	Profile string `json:"profile"`
+	Kind    string `json:"kind"`
 }
 
 // handleCreateLink mints an enrollment link, as /cert download does, for the
@@ -43,19 +47,34 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return &httpError{Status: http.StatusForbidden, Message: err.Error()}
 	}
+	switch req.Kind {
+	case "", "download":
+	case "csr":
+		link, expires, err := p.mintLink(s, userID, prof.Name, linktoken.PurposeCSR)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires, Profile: prof.Name})
+		return nil
+	default:
+		return &httpError{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
+	}
+	if !prof.ServerKeysAllowed() {
+		return &httpError{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
+	}
 	if prof.RequiresApproval {
 		user, appErr := p.API.GetUser(userID)
 		if appErr != nil {
 			return appErr
 		}
-		request, err := p.requestApproval(s, user, prof)
+		request, err := p.requestApproval(s, user, prof, nil)
 		if err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": request.ID, "state": request.State, "profile": prof.Name})
 		return nil
 	}
-	link, expires, err := p.mintIssueLink(s, userID, prof.Name)
+	link, expires, err := p.mintLink(s, userID, prof.Name, linktoken.PurposeIssue)
 	if err != nil {
 		return err
 	}
@@ -137,6 +156,9 @@ type certificateView struct {
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
 	CertificatePEM   string     `json:"certificate_pem"`
+	// Origin: server_key, csr or imported.
+	Origin      string             `json:"origin,omitempty"`
+	Attestation *store.Attestation `json:"attestation,omitempty"`
 }
 
 func (p *Plugin) viewOf(c *store.Certificate) certificateView {
@@ -146,6 +168,7 @@ func (p *Plugin) viewOf(c *store.Certificate) certificateView {
 		Connector: c.Connector, Profile: c.Profile, KeyType: c.KeyType, Fingerprint: c.Fingerprint,
 		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 		CertificatePEM: string(pemCertificate(c.DER)),
+		Origin:         c.Origin, Attestation: c.Attestation,
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 )
 
 // hintNewLink is what to do after any problem with a link.
-const hintNewLink = "Run /cert download in Mattermost to get a new link."
+const hintNewLink = "Run /cert download (or /cert csr) in Mattermost to get a new link."
 
 // issueTimeout bounds one issuance, CA round trip included.
 const issueTimeout = 60 * time.Second
@@ -42,7 +42,7 @@ type linkRequest struct {
 
 // checkLink validates a link token without consuming it: signature, lifetime,
 // purpose, the account it names, and the browser's own session if it has one.
-func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) {
+func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*linkRequest, error) {
 	s, err := p.getServices()
 	if err != nil {
 		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
@@ -51,7 +51,7 @@ func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) 
 	if token == "" {
 		return nil, &httpError{Status: http.StatusBadRequest, Message: "This page needs the link from /cert download; the link you opened has no token.", Hint: hintNewLink}
 	}
-	claims, err := s.minter.Verify(token, linktoken.PurposeIssue)
+	claims, err := s.minter.Verify(token, purpose)
 	switch {
 	case errors.Is(err, linktoken.ErrExpired):
 		return nil, &httpError{Status: http.StatusGone, Message: "This link has expired.", Hint: hintNewLink}
@@ -75,7 +75,14 @@ func (p *Plugin) checkLink(r *http.Request, token string) (*linkRequest, error) 
 		return nil, &httpError{Status: http.StatusForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
 	}
 	link := &linkRequest{services: s, claims: claims, user: user, profile: prof, connector: conn}
+	if purpose == linktoken.PurposeCSR {
+		// An upload for an approval profile becomes the request.
+		return link, nil
+	}
 	if claims.Request == "" {
+		if !prof.ServerKeysAllowed() {
+			return nil, &httpError{Status: http.StatusForbidden, Message: "Certificates of this profile need a key made in a hardware device.", Hint: "Run /cert csr in Mattermost to upload a request for your device's key."}
+		}
 		if prof.RequiresApproval {
 			return nil, &httpError{Status: http.StatusForbidden, Message: "Certificates of this profile now need an approver.", Hint: "Run /cert download in Mattermost to ask for one."}
 		}
@@ -109,7 +116,7 @@ func usedLinkError(inProgress bool) error {
 // handleIssuePage shows what the link will create. It never consumes the
 // token: link previews and mail scanners fetch links with GET.
 func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
-	link, err := p.checkLink(r, r.URL.Query().Get("token"))
+	link, err := p.checkLink(r, r.URL.Query().Get("token"), linktoken.PurposeIssue)
 	if err != nil {
 		return err
 	}
@@ -122,19 +129,36 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	prof := link.profile
 	subject := subjectFor(link.user, prof)
+	ownKey := link.request != nil && link.request.CSRPEM != ""
+	keyType := prof.GeneratedKeyType()
+	if ownKey {
+		keyType = pki.KeyType(link.request.KeyType)
+	}
 	return p.renderPage(w, http.StatusOK, "confirm", confirmPage{
+		OwnKey:      ownKey,
 		Username:    link.user.Username,
 		Profile:     prof.Name,
 		Description: prof.Description,
 		CommonName:  subject.CommonName,
 		Emails:      subject.Emails,
-		KeyType:     keyTypeLabel(prof.GeneratedKeyType()),
+		KeyType:     keyTypeLabel(keyType),
 		Validity:    prof.ValidityDays,
 		Formats:     p12Choices(link.services.p12Format),
+		Email:       emailChoice(link.services.config, link.user),
 		Token:       r.URL.Query().Get("token"),
 		ExpiresAt:   link.claims.ExpiresAt.UTC().Format(time.RFC1123),
 		SubmitLabel: "Create certificate",
 	})
+}
+
+// completeMarks records that a link's marks produced result (a serial or a
+// request id).
+func (p *Plugin) completeMarks(marks []string, result string, ttl time.Duration) {
+	for _, mark := range marks {
+		if err := p.store.CompleteToken(mark, result, ttl); err != nil {
+			p.API.LogError("Could not mark a link as used", "result", result, "error", err.Error())
+		}
+	}
 }
 
 // issueResponse is the JSON form of a successful POST /issue.
@@ -149,6 +173,10 @@ type issueResponse struct {
 	CertificatePEM string `json:"certificate_pem"`
 	KeyPEM         string `json:"key_pem"`
 	CertificateDER string `json:"certificate_der"`
+	// EmailedTo is where the PKCS#12 was emailed; EmailError why it was
+	// not, when the user asked for it.
+	EmailedTo  string `json:"emailed_to,omitempty"`
+	EmailError string `json:"email_error,omitempty"`
 }
 
 // handleIssueSubmit consumes the token exactly once and creates the
@@ -157,7 +185,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err := r.ParseForm(); err != nil {
 		return &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Hint: hintNewLink, Err: err}
 	}
-	link, err := p.checkLink(r, r.PostForm.Get("token"))
+	link, err := p.checkLink(r, r.PostForm.Get("token"), linktoken.PurposeIssue)
 	if err != nil {
 		return err
 	}
@@ -184,26 +212,15 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
+	if link.request != nil && link.request.CSRPEM != "" {
+		return p.collectCSRPickup(ctx, w, r, link, marks, markTTL)
+	}
 	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request, format)
 	var waiting *errWaitingForCA
 	if errors.As(err, &waiting) {
 		// The link did its job: the CA holds the request now.
-		for _, mark := range marks {
-			if err := p.store.CompleteToken(mark, waiting.Request.ID, markTTL); err != nil {
-				p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "error", err.Error())
-			}
-		}
-		p.API.LogInfo("The CA left a certificate request pending", "user_id", link.user.Id, "request", waiting.Request.ID, "connector", link.connector.Name())
-		p.notifyUser(link.user, "Certificate request waiting for the CA", fmt.Sprintf(
-			"The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does; `/cert cancel %s` withdraws it.",
-			waiting.Request.ID, waiting.Request.ID))
-		if wantsJSON(r) {
-			writeJSON(w, http.StatusAccepted, map[string]any{"request_id": waiting.Request.ID, "state": waiting.Request.State})
-			return nil
-		}
-		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for the certificate authority",
-			Message: "The certificate authority must approve this request (" + waiting.Request.ID + ").",
-			Hint:    "You will get a message in Mattermost with a link to collect the certificate when it does."})
+		p.completeMarks(marks, waiting.Request.ID, markTTL)
+		return p.respondWaitingForCA(w, wantsJSON(r), link.user, link.connector, waiting.Request)
 	}
 	if err != nil {
 		// Nothing was issued: give the link back so the user can retry
@@ -213,22 +230,21 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 			"connector", link.connector.Name(), "error", err.Error())
 		return issuanceError(err)
 	}
-	for _, mark := range marks {
-		if err := p.store.CompleteToken(mark, issued.Record.Serial, markTTL); err != nil {
-			p.API.LogError("Could not mark a link as used", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", err.Error())
-		}
-	}
-	if link.request != nil {
-		if _, err := p.store.MoveRequest(link.request.ID, p.now(), nil, store.RequestIssued, func(r *store.Request) error {
-			r.Serial = issued.Record.Serial
-			r.PendingKey = nil
-			return nil
-		}); err != nil {
-			p.API.LogError("Could not mark a request as issued", "request", link.request.ID, "serial", issued.Record.Serial, "error", err.Error())
-		}
-	}
+	p.completeMarks(marks, issued.Record.Serial, markTTL)
+	p.markRequestIssued(link.request, issued.Record.Serial)
 	p.API.LogInfo("Certificate issued", "user_id", link.user.Id, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
 	p.notifyIssued(link.user, issued.Record)
+	// The file is on this page whatever happens to the email, so a mail
+	// server that is down loses nothing.
+	var emailedTo, emailError string
+	if wantsEmail(r.PostForm.Get("email")) && link.services.config.EmailDelivery != emailDeliveryOff {
+		if err := p.emailCertificate(ctx, link.services, link.user, issued); err != nil {
+			emailError = capitalize(err.Error()) + "."
+			p.API.LogWarn("Could not email a certificate", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", errorChain(err))
+		} else {
+			emailedTo = link.user.Email
+		}
+	}
 
 	if wantsJSON(r) {
 		writeJSON(w, http.StatusOK, issueResponse{
@@ -241,6 +257,8 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 			CertificatePEM: string(issued.CertificatePEM),
 			KeyPEM:         string(issued.KeyPEM),
 			CertificateDER: base64.StdEncoding.EncodeToString(issued.Record.DER),
+			EmailedTo:      emailedTo,
+			EmailError:     emailError,
 		})
 		return nil
 	}
@@ -257,7 +275,52 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		KeyPEMURL:  template.URL(dataURL("application/x-pem-file", issued.KeyPEM)),         // #nosec G203 -- our own base64
 		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)),      // #nosec G203 -- our own base64
 		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + link.connector.Name() + ".pem",
+		EmailedTo:  emailedTo,
+		EmailError: emailError,
 	})
+}
+
+// wantsEmail reads the "email me" form field (a checkbox, or true in
+// scripts).
+func wantsEmail(v string) bool {
+	return v == "on" || v == "true" || v == "1"
+}
+
+// errorChain is an error with its causes, for the log.
+func errorChain(err error) string {
+	if cause := errors.Unwrap(err); cause != nil {
+		return err.Error() + ": " + cause.Error()
+	}
+	return err.Error()
+}
+
+// respondWaitingForCA tells the user the CA holds their request.
+func (p *Plugin) respondWaitingForCA(w http.ResponseWriter, asJSON bool, user *model.User, conn connector.Connector, req *store.Request) error {
+	p.API.LogInfo("The CA left a certificate request pending", "user_id", user.Id, "request", req.ID, "connector", conn.Name())
+	p.notifyUser(user, "Certificate request waiting for the CA", fmt.Sprintf(
+		"The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does; `/cert cancel %s` withdraws it.",
+		req.ID, req.ID))
+	if asJSON {
+		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State})
+		return nil
+	}
+	return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for the certificate authority",
+		Message: "The certificate authority must approve this request (" + req.ID + ").",
+		Hint:    "You will get a message in Mattermost with a link to collect the certificate when it does."})
+}
+
+// markRequestIssued closes a collected request.
+func (p *Plugin) markRequestIssued(req *store.Request, serial string) {
+	if req == nil {
+		return
+	}
+	if _, err := p.store.MoveRequest(req.ID, p.now(), nil, store.RequestIssued, func(r *store.Request) error {
+		r.Serial = serial
+		r.PendingKey = nil
+		return nil
+	}); err != nil {
+		p.API.LogError("Could not mark a request as issued", "request", req.ID, "serial", serial, "error", err.Error())
+	}
 }
 
 // claimAll claims every mark or none: a link already used (or being used)

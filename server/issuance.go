@@ -28,6 +28,10 @@ type issuedCertificate struct {
 	// its chain, and the key encrypted with the same passphrase.
 	CertificatePEM []byte
 	KeyPEM         []byte
+	// key and chain are kept for a delivery that must wait (an email that
+	// could not be sent).
+	key   crypto.Signer
+	chain []*x509.Certificate
 }
 
 // subjectFor derives the certificate identity from the Mattermost account,
@@ -92,10 +96,18 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 		return nil, err
 	}
 	record := p.newCertificateRecord(cert, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
-	if err := p.store.CreateCertificate(record); err != nil {
+	record.Origin = store.OriginServerKey
+	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
+		return nil, err
+	}
+	// A held delivery was recorded when it was issued.
+	alreadyRecorded := req != nil && req.Serial == record.Serial
+	if err := p.store.CreateCertificate(record); err != nil && !(alreadyRecorded && errors.Is(err, store.ErrDuplicateSerial)) {
 		return nil, errors.Wrap(err, "record the certificate")
 	}
 	return &issuedCertificate{
+		key:            key,
+		chain:          chain,
 		Record:         record,
 		PKCS12:         p12,
 		Passphrase:     passphrase,
@@ -131,7 +143,7 @@ func (p *Plugin) signNewKey(ctx context.Context, s *services, user *model.User, 
 	}
 	switch {
 	case result.Status == connector.StatusPending:
-		held, err := p.holdForCA(s, user, prof, conn, req, key, keyType, result.RequestID)
+		held, err := p.holdForCA(s, user, prof, conn, req, pendingWork{key: key, keyType: keyType, caRequestID: result.RequestID})
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -200,12 +212,16 @@ func (p *Plugin) revokeOwnCertificate(ctx context.Context, s *services, owner st
 	if record.State == store.CertRevoked {
 		return record, errAlreadyRevoked
 	}
-	conn, ok := s.connectors[record.Connector]
-	if !ok {
-		return nil, fmt.Errorf("the CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA", record.Connector)
-	}
-	if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
-		return nil, err
+	// A registered certificate from an outside CA is revoked in our records
+	// only; its CA must be told separately.
+	if record.Connector != importedConnector {
+		conn, ok := s.connectors[record.Connector]
+		if !ok {
+			return nil, fmt.Errorf("the CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA", record.Connector)
+		}
+		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
+			return nil, err
+		}
 	}
 	now := p.now()
 	return p.store.UpdateCertificate(serial, func(c *store.Certificate) error {

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -18,6 +20,9 @@ var templateFiles embed.FS
 var pageTemplates = template.Must(template.ParseFS(templateFiles, "templates/*.html"))
 
 type confirmPage struct {
+	// OwnKey: the certificate is for the user's uploaded CSR, not a key
+	// the server makes.
+	OwnKey      bool
 	Username    string
 	Profile     string
 	Description string
@@ -26,6 +31,7 @@ type confirmPage struct {
 	KeyType     string
 	Validity    int
 	Formats     []p12Choice
+	Email       emailOption
 	Token       string
 	ExpiresAt   string
 	SubmitLabel string
@@ -45,6 +51,25 @@ type issuedPage struct {
 	CertPEMURL template.URL
 	KeyPEMURL  template.URL
 	CertDERURL template.URL
+	// EmailedTo is where the file was emailed; EmailError why it was not.
+	EmailedTo  string
+	EmailError string
+}
+
+// emailOption is the "email me the file" box on the confirm page.
+type emailOption struct {
+	Offered bool
+	Checked bool
+	Address string
+}
+
+// emailChoice offers email delivery when the admin allows it and the user
+// has an address; "default" ticks the box.
+func emailChoice(c *configuration, user *model.User) emailOption {
+	if c.EmailDelivery == emailDeliveryOff || user.Email == "" {
+		return emailOption{}
+	}
+	return emailOption{Offered: true, Checked: c.EmailDelivery == emailDeliveryDefault, Address: user.Email}
 }
 
 type errorPage struct {

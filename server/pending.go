@@ -42,32 +42,42 @@ func pollDelay(polls int) time.Duration {
 	return min(d, maxPollDelay)
 }
 
-// holdForCA records that the CA holds a request for a server-generated key:
-// the key is sealed into the request so the certificate can be delivered
-// with it later.
+// pendingWork is what the plugin keeps while the CA holds a request: the
+// server-generated key (sealed) or the user's CSR.
+type pendingWork struct {
+	key         crypto.Signer
+	keyType     pki.KeyType
+	csr         *checkedCSR
+	caRequestID string
+}
+
+// holdForCA records that the CA holds a request. A server-generated key is
+// sealed into the request so the certificate can be delivered with it
+// later; a CSR is kept as it is.
 func (p *Plugin) holdForCA(s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
-	pending *store.Request, key crypto.Signer, keyType pki.KeyType, caRequestID string) (*store.Request, error) {
-	sealKey, err := sealbox.NewKey(s.config.EncryptionSecret)
-	if err != nil {
-		return nil, err
-	}
-	der, err := pki.MarshalPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := sealKey.Seal(der, sealContextPendingKey)
-	if err != nil {
-		return nil, err
+	pending *store.Request, work pendingWork) (*store.Request, error) {
+	var sealedKey *store.SealedKey
+	keyType := work.keyType
+	if work.key != nil {
+		var err error
+		if sealedKey, err = sealPendingKey(s, work.key); err != nil {
+			return nil, err
+		}
 	}
 	now := p.now()
 	next := now.Add(pollDelay(0))
 	hold := func(r *store.Request) {
 		r.State = store.RequestWaitingCA
-		r.CARequestID = caRequestID
-		r.PendingKey = &store.SealedKey{KeyID: sealKey.ID(), Sealed: sealed}
-		r.KeyType = string(keyType)
+		r.CARequestID = work.caRequestID
+		r.PendingKey = sealedKey
 		r.NextPoll = &next
 		r.ExpiresAt = now.Add(requestLifetime)
+		if work.csr != nil {
+			r.CSRPEM = csrPEM(work.csr.csr)
+			r.Attestation = work.csr.attestation
+			keyType = work.csr.keyType
+		}
+		r.KeyType = string(keyType)
 	}
 	if pending != nil {
 		return p.store.MoveRequest(pending.ID, now, []store.RequestState{store.RequestApproved}, store.RequestWaitingCA, func(r *store.Request) error {
@@ -86,8 +96,25 @@ func (p *Plugin) holdForCA(s *services, user *model.User, prof *profile.Profile,
 	return req, nil
 }
 
-// collectHeld returns the key and certificate of a request the CA has
-// issued since.
+// sealPendingKey seals a server-generated key that must wait in a request.
+func sealPendingKey(s *services, key crypto.Signer) (*store.SealedKey, error) {
+	sealKey, err := sealbox.NewKey(s.config.EncryptionSecret)
+	if err != nil {
+		return nil, err
+	}
+	der, err := pki.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := sealKey.Seal(der, sealContextPendingKey)
+	if err != nil {
+		return nil, err
+	}
+	return &store.SealedKey{KeyID: sealKey.ID(), Sealed: sealed}, nil
+}
+
+// collectHeld returns the key and certificate of a request for a
+// server-generated key that the CA has issued since.
 func (p *Plugin) collectHeld(s *services, req *store.Request) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
 	if req.PendingKey == nil || len(req.CertificateDER) == 0 {
 		return nil, nil, nil, errors.New("the request holds no issued certificate")
@@ -104,19 +131,28 @@ func (p *Plugin) collectHeld(s *services, req *store.Request) (crypto.Signer, *x
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cert, err := x509.ParseCertificate(req.CertificateDER)
+	cert, chain, err := heldCertificate(req)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	return key, cert, chain, nil
+}
+
+// heldCertificate parses the certificate and chain a request holds.
+func heldCertificate(req *store.Request) (*x509.Certificate, []*x509.Certificate, error) {
+	cert, err := x509.ParseCertificate(req.CertificateDER)
+	if err != nil {
+		return nil, nil, err
 	}
 	chain := make([]*x509.Certificate, 0, len(req.ChainDER))
 	for _, d := range req.ChainDER {
 		c, err := x509.ParseCertificate(d)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		chain = append(chain, c)
 	}
-	return key, cert, chain, nil
+	return cert, chain, nil
 }
 
 // pollCA asks the CA about one request it holds and acts on the answer.

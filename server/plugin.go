@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,10 @@ type Plugin struct {
 	// keyGeneration bounds how many keys are generated and signed at once:
 	// RSA-4096 generation takes about a second of one core.
 	keyGeneration chan struct{}
+
+	// smtpRootCAs verifies mail servers' certificates; nil means the
+	// system roots (tests trust their own SMTP server).
+	smtpRootCAs *x509.CertPool
 
 	configurationLock sync.RWMutex
 	configuration     *configuration

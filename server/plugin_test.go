@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -264,7 +265,7 @@ func (env *testEnv) tokenFor(username, profileName string) string {
 	env.t.Helper()
 	s, err := env.p.getServices()
 	require.NoError(env.t, err)
-	link, _, err := env.p.mintIssueLink(s, env.user(username).Id, profileName)
+	link, _, err := env.p.mintLink(s, env.user(username).Id, profileName, linktoken.PurposeIssue)
 	require.NoError(env.t, err)
 	u, err := url.Parse(link)
 	require.NoError(env.t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -34,8 +35,8 @@ func newRequestID() string {
 
 // requestApproval records a request for a profile that needs an approver and
 // asks the approvers. Nothing is generated yet: for a server-generated key
-// the key is made at pickup.
-func (p *Plugin) requestApproval(s *services, user *model.User, prof *profile.Profile) (*store.Request, error) {
+// the key is made at pickup. csr is the user's checked CSR, if they sent one.
+func (p *Plugin) requestApproval(s *services, user *model.User, prof *profile.Profile, csr *checkedCSR) (*store.Request, error) {
 	now := p.now()
 	req := &store.Request{
 		ID:        newRequestID(),
@@ -46,6 +47,11 @@ func (p *Plugin) requestApproval(s *services, user *model.User, prof *profile.Pr
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: now.Add(requestLifetime),
+	}
+	if csr != nil {
+		req.CSRPEM = csrPEM(csr.csr)
+		req.KeyType = string(csr.keyType)
+		req.Attestation = csr.attestation
 	}
 	if err := p.store.CreateRequest(req); err != nil {
 		return nil, err
@@ -134,6 +140,12 @@ func (p *Plugin) approvalPost(req *store.Request, user *model.User, prof *profil
 		user.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
 	if len(subject.Emails) > 0 {
 		text += "\n- Email: " + subject.Emails[0]
+	}
+	switch {
+	case req.Attestation != nil:
+		text += fmt.Sprintf("\n- Key: the requester's own %s key, attested by a hardware device (%s)", keyTypeLabel(pki.KeyType(req.KeyType)), attestationLabel(req.Attestation))
+	case req.CSRPEM != "":
+		text += fmt.Sprintf("\n- Key: the requester's own %s key (uploaded CSR)", keyTypeLabel(pki.KeyType(req.KeyType)))
 	}
 	actionURL := func(route string) string { return "/plugins/" + manifest.Id + route }
 	context := map[string]any{"request_id": req.ID}

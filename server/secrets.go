@@ -61,9 +61,9 @@ func (p *Plugin) openSecret(encryptionSecret, marker string) (string, error) {
 	return string(plain), nil
 }
 
-// resealSecrets adds copies of the secrets a catalog refers to, sealed under
-// newSecret.
-func (p *Plugin) resealSecrets(catalogJSON, oldSecret, newSecret string) error {
+// resealSecrets adds copies of the sealed secrets markers refer to, sealed
+// under newSecret.
+func (p *Plugin) resealSecrets(markers []string, oldSecret, newSecret string) error {
 	oldKey, err := sealbox.NewKey(oldSecret)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func (p *Plugin) resealSecrets(catalogJSON, oldSecret, newSecret string) error {
 	if err != nil {
 		return err
 	}
-	for _, marker := range sealedMarkersIn(catalogJSON) {
+	for _, marker := range markers {
 		err := p.store.UpdateSecret(strings.TrimPrefix(marker, sealedKeyPrefix), func(s *store.Secret) error {
 			var err error
 			s.Keys, err = resealed(s.Keys, oldKey, newKey, sealContextConnectorSecret)
@@ -121,6 +121,16 @@ func (p *Plugin) sealCatalogSecrets(catalogJSON, encryptionSecret string) (strin
 		return "", false, err
 	}
 	return string(out), true, nil
+}
+
+// sealedMarkers lists the sealed-secret markers of a configuration: the
+// connector passwords in its catalog and the SMTP password.
+func (c *configuration) sealedMarkers() []string {
+	markers := sealedMarkersIn(c.ConnectorsAndProfiles)
+	if isSealedSecret(c.SMTPPassword) {
+		markers = append(markers, c.SMTPPassword)
+	}
+	return markers
 }
 
 // sealedMarkersIn lists the sealed-secret markers in a catalog JSON.

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -17,6 +18,8 @@ type services struct {
 	minter     *linktoken.Minter
 	connectors map[string]connector.Connector
 	p12Format  pki.PKCS12Format
+	// attestationRoots are what hardware key attestations must chain to.
+	attestationRoots *attest.Roots
 }
 
 // buildServices derives the services from c, loading or creating the CA.
@@ -41,12 +44,17 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		connectors[spec.Name] = conn
 	}
 	format, _ := pki.ParsePKCS12Format(c.PKCS12Format)
+	roots, err := c.attestationRoots()
+	if err != nil {
+		return nil, err
+	}
 	return &services{
-		config:     c,
-		catalog:    catalog,
-		minter:     minter,
-		connectors: connectors,
-		p12Format:  format,
+		config:           c,
+		catalog:          catalog,
+		minter:           minter,
+		connectors:       connectors,
+		p12Format:        format,
+		attestationRoots: roots,
 	}, nil
 }
 

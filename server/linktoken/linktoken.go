@@ -25,8 +25,13 @@ const (
 // for any other.
 type Purpose string
 
-// PurposeIssue is a link that creates a certificate with a server-generated key.
-const PurposeIssue Purpose = "certs:issue"
+const (
+	// PurposeIssue is a link that creates a certificate with a
+	// server-generated key, or collects a request's certificate.
+	PurposeIssue Purpose = "certs:issue"
+	// PurposeCSR is a link to the page that signs an uploaded CSR.
+	PurposeCSR Purpose = "certs:csr"
+)
 
 var (
 	// ErrExpired is a token whose lifetime is over.

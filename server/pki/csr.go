@@ -53,15 +53,17 @@ func ParseCSR(data []byte, allowed []KeyType) (*x509.CertificateRequest, KeyType
 	if err != nil {
 		return nil, "", csrError("this is not a certificate signing request (PEM or DER): %v", err)
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, "", csrError("the request's signature does not verify: it was altered or not made with its key")
-	}
+	// The key type first: a DSA request's signature cannot be checked at
+	// all, and "unsupported key" says more than "bad signature".
 	keyType, err := KeyTypeOf(csr.PublicKey)
 	if err != nil {
 		return nil, "", csrError("the request's key is not accepted: %v", err)
 	}
 	if !slices.Contains(allowed, keyType) {
-		return nil, "", csrError("%s keys are not accepted for this certificate (accepted: %v)", keyType, allowed)
+		return nil, "", csrError("this certificate does not accept %s keys (accepted: %v)", keyType, allowed)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, "", csrError("the request's signature does not verify: it was altered or not made with its key")
 	}
 	return csr, keyType, nil
 }

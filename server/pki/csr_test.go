@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 
@@ -56,6 +57,9 @@ func TestParseCSRRefusesBadRequests(t *testing.T) {
 	require.NoError(t, err)
 	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
 
+	// Made with: openssl req -new -newkey dsa:dsaparam.pem (Go cannot make one).
+	dsaCSR, err := os.ReadFile("testdata/dsa.csr")
+	require.NoError(t, err)
 	cases := map[string]struct {
 		data    []byte
 		allowed []pki.KeyType
@@ -72,7 +76,8 @@ func TestParseCSRRefusesBadRequests(t *testing.T) {
 		"tampered":        {tampered, pki.KeyTypes, "signature does not verify"},
 		"RSA 1024":        {csrDER(t, rsa1024), pki.KeyTypes, "unsupported RSA key size 1024"},
 		"P-224":           {csrDER(t, p224), pki.KeyTypes, "unsupported elliptic curve P-224"},
-		"not allowed":     {good, []pki.KeyType{pki.KeyRSA3072}, "ecdsa-p256 keys are not accepted for this certificate"},
+		"not allowed":     {good, []pki.KeyType{pki.KeyRSA3072}, "this certificate does not accept ecdsa-p256 keys"},
+		"DSA (OpenSSL)":   {dsaCSR, pki.KeyTypes, "DSA keys are not supported"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

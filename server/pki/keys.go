@@ -5,7 +5,9 @@ package pki
 
 import (
 	"crypto"
+	"crypto/dsa" //nolint:staticcheck // only to name a refused key type
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -75,6 +77,10 @@ func KeyTypeOf(pub crypto.PublicKey) (KeyType, error) {
 			return KeyRSA4096, nil
 		}
 		return "", fmt.Errorf("unsupported RSA key size %d bits", k.N.BitLen())
+	case *dsa.PublicKey:
+		return "", fmt.Errorf("DSA keys are not supported (use ECDSA or RSA 2048+)")
+	case ed25519.PublicKey:
+		return "", fmt.Errorf("Ed25519 keys are not supported by client certificate software yet (use ECDSA or RSA 2048+)")
 	}
 	return "", fmt.Errorf("unsupported public key type %T", pub)
 }

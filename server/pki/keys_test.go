@@ -99,9 +99,9 @@ func TestKeyTypeOfRefusesUnsupportedKeys(t *testing.T) {
 		{"rsa-1024", &rsa1024.PublicKey, "1024"},
 		{"ecdsa-p224", &p224.PublicKey, "P-224"},
 		{"ecdsa-p521", &p521.PublicKey, "P-521"},
-		{"ed25519", edPub, "ed25519"},
+		{"ed25519", edPub, "Ed25519 keys are not supported"},
 		{"x25519", x25519.PublicKey(), "ecdh"},
-		{"dsa", &dsa.PublicKey{}, "dsa"},
+		{"dsa", &dsa.PublicKey{}, "DSA keys are not supported"},
 		{"unknown type", unknownPublicKey{}, "unknownPublicKey"},
 		{"nil", nil, "unsupported"},
 	}

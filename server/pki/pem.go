@@ -104,6 +104,18 @@ func Fingerprint(cert *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// PublicKeyFingerprint is the hex SHA-256 of a public key's
+// SubjectPublicKeyInfo: the same key gives the same fingerprint in a CSR and
+// in any certificate for it.
+func PublicKeyFingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // EncryptedPrivateKeyPEM encodes key as an encrypted PKCS#8 PEM block
 // ("ENCRYPTED PRIVATE KEY": PBES2, PBKDF2-SHA256, AES-256-CBC), the form
 // OpenSSL, NSS and Java read with a passphrase.

@@ -225,3 +225,22 @@ func TestEncryptedPrivateKeyPEM(t *testing.T) {
 	_, err = pemutil.DecryptPKCS8PrivateKey(block.Bytes, []byte("wrong"))
 	assert.Error(t, err)
 }
+
+func TestPublicKeyFingerprintIsTheSameInCSRAndCertificate(t *testing.T) {
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	csr, err := pki.NewCSR(key, "alice", nil)
+	require.NoError(t, err)
+	other, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+
+	fromKey, err := pki.PublicKeyFingerprint(key.Public())
+	require.NoError(t, err)
+	fromCSR, err := pki.PublicKeyFingerprint(csr.PublicKey)
+	require.NoError(t, err)
+	fromOther, err := pki.PublicKeyFingerprint(other.Public())
+	require.NoError(t, err)
+	assert.Equal(t, fromKey, fromCSR)
+	assert.NotEqual(t, fromKey, fromOther)
+	assert.Len(t, fromKey, 64)
+}

@@ -62,8 +62,9 @@ type Profile struct {
 	Description  string `json:"description,omitempty"`
 	Connector    string `json:"connector"`
 	ValidityDays int    `json:"validity_days"`
-	// KeyTypes the profile accepts; the first is the one the server
-	// generates.
+	// KeyTypes the profile accepts, for generated keys and uploaded CSRs;
+	// the first is the one the server generates. Empty means the plugin's
+	// key type first, then every other supported type.
 	KeyTypes []string `json:"key_types"`
 	// ExtKeyUsages by name: clientAuth (default), emailProtection.
 	ExtKeyUsages     []string `json:"ext_key_usages,omitempty"`
@@ -73,6 +74,41 @@ type Profile struct {
 	// Approvers are the usernames who may approve requests; empty means
 	// the system admins.
 	Approvers []string `json:"approvers,omitempty"`
+	// CSRNames says what happens to the names in an uploaded CSR: "ignore"
+	// them (the certificate's names always come from the account) or
+	// require that they "match" the account. step-ca signs the CSR's own
+	// names, so its profiles always match.
+	CSRNames string `json:"csr_names,omitempty"`
+	// Attestation is the hardware key attestation policy for uploaded
+	// CSRs: "ignore", "verify_if_present" or "require". A profile that
+	// requires it issues no server-generated keys.
+	Attestation string `json:"attestation,omitempty"`
+}
+
+// What a profile does with the names of an uploaded CSR.
+const (
+	CSRNamesIgnore = "ignore"
+	CSRNamesMatch  = "match"
+)
+
+// Attestation policies, as the attest package names them.
+const (
+	AttestationIgnore          = "ignore"
+	AttestationVerifyIfPresent = "verify_if_present"
+	AttestationRequire         = "require"
+)
+
+// ServerKeysAllowed reports whether the server may generate keys for this
+// profile: not when the key must be proven to live in hardware.
+func (p *Profile) ServerKeysAllowed() bool { return p.Attestation != AttestationRequire }
+
+// AcceptedKeyTypes are the key types a CSR for this profile may carry.
+func (p *Profile) AcceptedKeyTypes() []pki.KeyType {
+	out := make([]pki.KeyType, 0, len(p.KeyTypes))
+	for _, kt := range p.KeyTypes {
+		out = append(out, pki.KeyType(kt))
+	}
+	return out
 }
 
 // Subject says how a certificate's names derive from the account.
@@ -162,9 +198,11 @@ func Default(d Defaults) *Catalog {
 			Description:  "Client certificate for VPN, Wi-Fi and mTLS",
 			Connector:    TypeBuiltin,
 			ValidityDays: d.ValidityDays,
-			KeyTypes:     []string{string(d.KeyType)},
+			KeyTypes:     defaultKeyTypes(d.KeyType),
 			ExtKeyUsages: []string{"clientAuth"},
 			Subject:      Subject{CommonName: "username"},
+			CSRNames:     CSRNamesIgnore,
+			Attestation:  AttestationIgnore,
 		}},
 		DefaultProfile: "default",
 	}
@@ -206,7 +244,16 @@ func (c *Catalog) fillDefaults(d Defaults) {
 			p.ValidityDays = d.ValidityDays
 		}
 		if len(p.KeyTypes) == 0 {
-			p.KeyTypes = []string{string(d.KeyType)}
+			p.KeyTypes = defaultKeyTypes(d.KeyType)
+		}
+		if p.CSRNames == "" {
+			p.CSRNames = CSRNamesIgnore
+			if conn, ok := c.Connector(p.Connector); ok && conn.Type == TypeStepCA {
+				p.CSRNames = CSRNamesMatch
+			}
+		}
+		if p.Attestation == "" {
+			p.Attestation = AttestationIgnore
 		}
 		if len(p.ExtKeyUsages) == 0 {
 			p.ExtKeyUsages = []string{"clientAuth"}
@@ -218,6 +265,18 @@ func (c *Catalog) fillDefaults(d Defaults) {
 	if c.DefaultProfile == "" && len(c.Profiles) > 0 {
 		c.DefaultProfile = c.Profiles[0].Name
 	}
+}
+
+// defaultKeyTypes is generated first, then every other supported type, so
+// a profile that names none accepts any strong key in a CSR.
+func defaultKeyTypes(generated pki.KeyType) []string {
+	out := []string{string(generated)}
+	for _, kt := range pki.KeyTypes {
+		if kt != generated {
+			out = append(out, string(kt))
+		}
+	}
+	return out
 }
 
 // namePattern keeps names usable as command arguments and KV key parts.
@@ -351,5 +410,30 @@ func (p *Profile) validate(c *Catalog) error {
 	if len(p.Approvers) > 0 && !p.RequiresApproval {
 		return errors.New("approvers: set requires_approval to true, or remove the approvers")
 	}
+	switch p.CSRNames {
+	case CSRNamesIgnore:
+		if conn, _ := c.Connector(p.Connector); conn.Type == TypeStepCA {
+			return errors.New(`csr_names: step-ca signs the names in the CSR itself, so CSR names must "match" on a step-ca connector`)
+		}
+	case CSRNamesMatch:
+	default:
+		return fmt.Errorf(`csr_names must be "ignore" or "match" (got %q)`, p.CSRNames)
+	}
+	switch p.Attestation {
+	case AttestationIgnore, AttestationVerifyIfPresent, AttestationRequire:
+	default:
+		return fmt.Errorf(`attestation must be "ignore", "verify_if_present" or "require" (got %q)`, p.Attestation)
+	}
 	return nil
+}
+
+// NeedsAttestationRoots reports whether any profile verifies attestations,
+// which needs trusted attestation roots in the settings.
+func (c *Catalog) NeedsAttestationRoots() (string, bool) {
+	for _, p := range c.Profiles {
+		if p.Attestation != AttestationIgnore {
+			return p.Name, true
+		}
+	}
+	return "", false
 }

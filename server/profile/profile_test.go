@@ -126,3 +126,34 @@ func TestParseNeverEchoesTheProvisionerPassword(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2-secret")
 }
+
+func TestCSRSettingsOfProfiles(t *testing.T) {
+	c, err := Parse(`{"connectors": [{"name": "local", "type": "builtin"},
+	    {"name": "corp", "type": "stepca", "stepca": {"url": "https://ca.example.com", "root_fingerprint": "`+fingerprint+`", "provisioner": "p", "provisioner_password": "pw"}}],
+	  "profiles": [{"name": "open", "connector": "local"}, {"name": "step", "connector": "corp"},
+	    {"name": "hw", "connector": "local", "key_types": ["ecdsa-p384"], "csr_names": "match", "attestation": "require"}]}`, defaults)
+	require.NoError(t, err)
+	open, _ := c.Profile("open")
+	assert.Equal(t, CSRNamesIgnore, open.CSRNames)
+	assert.Equal(t, AttestationIgnore, open.Attestation)
+	assert.Equal(t, pki.KeyTypes, open.AcceptedKeyTypes(), "every supported key, the generated one first")
+	assert.True(t, open.ServerKeysAllowed())
+	step, _ := c.Profile("step")
+	assert.Equal(t, CSRNamesMatch, step.CSRNames, "step-ca signs the CSR's names")
+	hw, _ := c.Profile("hw")
+	assert.Equal(t, []pki.KeyType{pki.KeyECDSAP384}, hw.AcceptedKeyTypes())
+	assert.False(t, hw.ServerKeysAllowed())
+	name, needs := c.NeedsAttestationRoots()
+	assert.True(t, needs)
+	assert.Equal(t, "hw", name)
+
+	for catalog, want := range map[string]string{
+		`{"profiles": [{"name": "a", "csr_names": "maybe"}]}`:    `profile "a": csr_names must be "ignore" or "match"`,
+		`{"profiles": [{"name": "a", "attestation": "always"}]}`: `profile "a": attestation must be "ignore", "verify_if_present" or "require"`,
+		`{"connectors": [{"name": "corp", "type": "stepca", "stepca": {"url": "https://ca.example.com", "root_fingerprint": "` + fingerprint + `", "provisioner": "p", "provisioner_password": "pw"}}],
+		  "profiles": [{"name": "a", "csr_names": "ignore"}]}`: `csr_names: step-ca signs the names in the CSR itself`,
+	} {
+		_, err := Parse(catalog, defaults)
+		assert.ErrorContains(t, err, want)
+	}
+}

@@ -35,6 +35,32 @@ type Certificate struct {
 	RevokedBy        string     `json:"revoked_by,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
 	DER              []byte     `json:"der"`
+	// Origin says where the key came from: OriginServerKey, OriginCSR or
+	// OriginImported.
+	Origin string `json:"origin,omitempty"`
+	// KeyFingerprint is the SHA-256 of the public key (SubjectPublicKeyInfo).
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	// Attestation records the hardware attestation of the key, if verified.
+	Attestation *Attestation `json:"attestation,omitempty"`
+}
+
+// Where a certificate's key came from.
+const (
+	OriginServerKey = "server_key"
+	OriginCSR       = "csr"
+	OriginImported  = "imported"
+)
+
+// Attestation is a verified proof that a key was made in a hardware device.
+type Attestation struct {
+	Format          string `json:"format"`
+	DeviceSerial    string `json:"device_serial,omitempty"`
+	FirmwareVersion string `json:"firmware_version,omitempty"`
+	PINPolicy       string `json:"pin_policy,omitempty"`
+	TouchPolicy     string `json:"touch_policy,omitempty"`
+	FormFactor      string `json:"form_factor,omitempty"`
+	// Root is the subject of the trusted attestation root.
+	Root string `json:"root"`
 }
 
 // StateAt is the state as users see it: an issued certificate past its

@@ -67,6 +67,8 @@ type Request struct {
 	State     RequestState `json:"state"`
 	// CSRPEM is the user's CSR; empty when the server generates the key.
 	CSRPEM string `json:"csr_pem,omitempty"`
+	// Attestation is the CSR key's verified attestation, if any.
+	Attestation *Attestation `json:"attestation,omitempty"`
 	// CARequestID is the CA's own id for a request it left pending.
 	CARequestID   string         `json:"ca_request_id,omitempty"`
 	CreatedAt     time.Time      `json:"created_at"`

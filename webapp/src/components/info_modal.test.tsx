@@ -37,7 +37,7 @@ describe('InfoModalRoot', () => {
     it('explains every /cert command, as text', () => {
         renderOpen();
         const commands = screen.getAllByText((_, element) => element?.tagName === 'CODE').map((code) => code.textContent);
-        expect(commands).toEqual(['/cert', '/cert download', '/cert list', '/cert revoke <serial>', '/cert help']);
+        expect(commands).toEqual(['/cert', '/cert download', '/cert csr', '/cert list', '/cert revoke <serial>', '/cert import', '/cert help']);
         expect(screen.getByText(/PKCS#12/)).toBeTruthy();
         expect(screen.getByText(/passphrase .* shown only once/)).toBeTruthy();
     });

@@ -150,6 +150,10 @@ export function InfoModal({caChainURL, onClose}: InfoModalProps) {
                         <li style={styles.listItem}>{t('info_modal.get.step_download')}</li>
                         <li style={styles.listItem}>{t('info_modal.get.step_passphrase')}</li>
                     </ol>
+                    <p style={styles.paragraph}>{t('info_modal.get.email')}</p>
+                    <p style={styles.paragraph}>
+                        {formatMessage('info_modal.get.own_key', {command: <Code>{t('command.csr')}</Code>})}
+                    </p>
 
                     <h3 style={styles.heading}>{t('info_modal.manage.heading')}</h3>
                     <ul style={styles.list}>
@@ -158,6 +162,9 @@ export function InfoModal({caChainURL, onClose}: InfoModalProps) {
                         </li>
                         <li style={styles.listItem}>
                             {formatMessage('info_modal.manage.revoke', {command: <Code>{t('command.revoke')}</Code>})}
+                        </li>
+                        <li style={styles.listItem}>
+                            {formatMessage('info_modal.manage.import', {command: <Code>{t('command.import')}</Code>})}
                         </li>
                         <li style={styles.listItem}>
                             {formatMessage('info_modal.manage.help', {command: <Code>{t('command.help')}</Code>})}

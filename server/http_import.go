@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// importPage is the form that registers an existing certificate.
+type importPage struct {
+	Username string
+	IsAdmin  bool
+	Error    string
+	// Registered is the certificate just registered, if any.
+	Registered *certificateView
+}
+
+// importForm is what an import asks for, from the form or the API.
+type importForm struct {
+	// Owner is the username to register the certificate for (admins);
+	// empty means the signed-in user.
+	Owner string `json:"owner"`
+	// Certificate is PEM, or DER in base64.
+	Certificate string `json:"certificate"`
+	// AnyNames (admins) registers a certificate whose names are not the
+	// owner's.
+	AnyNames bool `json:"any_names"`
+}
+
+// sessionUser is the Mattermost user whose session made the request.
+func (p *Plugin) sessionUser(r *http.Request) (*model.User, error) {
+	userID := r.Header.Get(headerUserID)
+	if userID == "" {
+		return nil, &httpError{Status: http.StatusUnauthorized, Message: "Sign in to Mattermost in this browser first.", Hint: "Then run /cert import again and open its link."}
+	}
+	user, appErr := p.API.GetUser(userID)
+	if appErr != nil {
+		return nil, appErr
+	}
+	return user, nil
+}
+
+func (p *Plugin) handleImportPage(w http.ResponseWriter, r *http.Request) error {
+	user, err := p.sessionUser(r)
+	if err != nil {
+		return err
+	}
+	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: p.isSystemAdmin(user.Id)})
+}
+
+func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) error {
+	if err := parseUploadForm(r); err != nil {
+		return err
+	}
+	user, err := p.sessionUser(r)
+	if err != nil {
+		return err
+	}
+	data, err := formFileOrText(r, "certificate")
+	if err != nil {
+		return err
+	}
+	form := importForm{Owner: r.PostFormValue("owner"), AnyNames: r.PostFormValue("any_names") == "on"}
+	page := importPage{Username: user.Username, IsAdmin: p.isSystemAdmin(user.Id)}
+	record, err := p.serveImport(r.Context(), user, form, data)
+	var refused *errImportRefused
+	var denied *httpError
+	switch {
+	case errors.As(err, &refused):
+		page.Error = err.Error()
+		return p.renderPage(w, http.StatusUnprocessableEntity, "import", page)
+	case errors.As(err, &denied) && denied.Status < http.StatusInternalServerError:
+		page.Error = denied.Message
+		return p.renderPage(w, denied.Status, "import", page)
+	case err != nil:
+		return err
+	}
+	view := p.viewOf(record)
+	page.Registered = &view
+	return p.renderPage(w, http.StatusCreated, "import", page)
+}
+
+// handleImportCertificate is POST /api/v1/certificates/import: JSON or
+// multipart, the same checks as the page.
+func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	var form importForm
+	var data []byte
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if err := parseUploadForm(r); err != nil {
+			return err
+		}
+		var err error
+		if data, err = formFileOrText(r, "certificate"); err != nil {
+			return err
+		}
+		form.Owner = r.PostFormValue("owner")
+		form.AnyNames = r.PostFormValue("any_names") == "true"
+	} else {
+		if err := decodeOptionalJSON(r, &form); err != nil {
+			return err
+		}
+		data = textOrBase64(form.Certificate)
+	}
+	user, appErr := p.API.GetUser(userID)
+	if appErr != nil {
+		return appErr
+	}
+	record, err := p.serveImport(r.Context(), user, form, data)
+	var refused *errImportRefused
+	if errors.As(err, &refused) {
+		return &httpError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, p.viewOf(record))
+	return nil
+}
+
+// serveImport registers a certificate for form.Owner (or the caller):
+// registering for someone else, or with names that are not the owner's,
+// needs a system admin.
+func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*store.Certificate, error) {
+	s, err := p.getServices()
+	if err != nil {
+		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	owner := caller
+	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
+	if (ownerName != "" && ownerName != caller.Username) || form.AnyNames {
+		if !p.isSystemAdmin(caller.Id) {
+			return nil, &httpError{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
+		}
+	}
+	if ownerName != "" && ownerName != caller.Username {
+		u, appErr := p.API.GetUserByUsername(ownerName)
+		if appErr != nil || u.DeleteAt != 0 || u.IsBot {
+			return nil, &httpError{Status: http.StatusNotFound, Message: "No active user is called @" + ownerName + "."}
+		}
+		owner = u
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	record, err := p.importCertificate(ctx, s, owner, data, form.AnyNames)
+	if err != nil {
+		return nil, err
+	}
+	p.API.LogInfo("Certificate registered", "owner", owner.Id, "by", caller.Id, "serial", record.Serial, "connector", record.Connector)
+	if owner.Id != caller.Id {
+		p.notifyUser(owner, "Certificate registered", "@"+caller.Username+" registered your certificate `"+record.Serial+"` ("+
+			markdownCell(record.Subject)+"). It is now in `/cert list`, and you will be reminded before it expires.")
+	}
+	return record, nil
+}
+
+func (p *Plugin) isSystemAdmin(userID string) bool {
+	return p.API.HasPermissionTo(userID, model.PermissionManageSystem)
+}
