@@ -111,7 +111,7 @@ func TestCSRFromOpenSSLThroughTheServer(t *testing.T) {
 
 	page := pluginRequest(t, http.MethodGet, "/csr?token="+url.QueryEscape(token), nil, "", "")
 	require.Equal(t, http.StatusOK, page.status, page.String())
-	assert.Contains(t, page.body, `name="csr_file"`)
+	assert.Contains(t, page.body, `id="csr_file"`)
 
 	weak := pluginMultipart(t, "/csr", u.Token(), map[string]string{"token": token}, map[string][]byte{"csr_file": weakDER})
 	require.Equal(t, http.StatusUnprocessableEntity, weak.status, weak.String())

@@ -304,6 +304,22 @@ func (p *Plugin) collectCSRRequest(ctx context.Context, s *services, user *model
 	return issued, nil
 }
 
+// releaseRequestKey frees the key of a CSR request that ended without a
+// certificate (denied, withdrawn, expired), so the same key may be
+// submitted again.
+func (p *Plugin) releaseRequestKey(req *store.Request) {
+	if req == nil || req.CSRPEM == "" {
+		return
+	}
+	checked, err := checkedFromRequest(req)
+	if err == nil {
+		err = p.store.ReleaseKey(checked.keyFingerprint, store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID})
+	}
+	if err != nil {
+		p.API.LogWarn("Could not release the key of a closed request", "request", req.ID, "error", err.Error())
+	}
+}
+
 // csrPEM is a CSR as a request stores it.
 func csrPEM(csr *x509.CertificateRequest) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))

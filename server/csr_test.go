@@ -178,6 +178,12 @@ func TestCSRUploadAcceptsDERFilesAndRSA(t *testing.T) {
 	assert.Equal(t, "CN=alice", cert.Subject.String())
 	assert.Contains(t, resp.CertificatePEM, "BEGIN CERTIFICATE")
 	assert.Equal(t, 3, strings.Count(resp.CertificatePEM, "BEGIN CERTIFICATE"), "the certificate, the issuing CA and the root")
+
+	// The page reads a chosen DER file into the text field as base64 and
+	// posts a plain form (which carries Mattermost's CSRF field).
+	der := newCSR(t, "p256", "", nil)
+	form := url.Values{"token": {env.csrToken("alice", "")}, "csr": {base64.StdEncoding.EncodeToString(der.der)}}.Encode()
+	signedFor(t, env.request(http.MethodPost, "/csr", form, "", "Accept", "application/json"), der.key)
 }
 
 func TestCSRRefusalsAreExplainedAndKeepTheLink(t *testing.T) {
@@ -523,4 +529,24 @@ func TestCSRLinksAreNotIssueLinks(t *testing.T) {
 	assert.Contains(t, w.Body.String(), "/plugins/certs/csr?token=")
 	w = env.request(http.MethodPost, "/api/v1/links", `{"kind": "other"}`, "alice", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
+}
+
+func TestAKeyFromADeniedRequestMayBeSubmittedAgain(t *testing.T) {
+	env := newApprovalEnv(t)
+	csr := newCSR(t, "p256", "", nil)
+	body := `{"profile": "secure", "csr": ` + jsonString(csr.pem()) + `}`
+	w := env.request(http.MethodPost, "/api/v1/csr", body, "alice", "Content-Type", "application/json")
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	var waiting struct {
+		RequestID string `json:"request_id"`
+	}
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &waiting))
+
+	again := env.request(http.MethodPost, "/api/v1/csr", body, "alice", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusConflict, again.Code)
+	assert.Contains(t, apiError(t, again), "already submitted in request "+waiting.RequestID)
+
+	assert.Contains(t, env.run("alice", "/cert cancel "+waiting.RequestID), "withdrawn")
+	w = env.request(http.MethodPost, "/api/v1/csr", body, "alice", "Content-Type", "application/json")
+	assert.Equal(t, http.StatusAccepted, w.Code, "the withdrawn request no longer holds the key")
 }

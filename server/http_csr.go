@@ -338,11 +338,12 @@ func uploadFromForm(r *http.Request) (csrUpload, error) {
 }
 
 // formFileOrText returns the file uploaded as name+"_file" (or as name), or
-// else the text field name.
+// else the text field name: PEM text, or DER in base64 (the pages read a
+// chosen file into the text field).
 func formFileOrText(r *http.Request, name string) ([]byte, error) {
 	for _, field := range []string{name + "_file", name} {
 		file, _, err := r.FormFile(field)
-		if errors.Is(err, http.ErrMissingFile) {
+		if errors.Is(err, http.ErrMissingFile) || errors.Is(err, http.ErrNotMultipart) {
 			continue
 		}
 		if err != nil {
@@ -357,7 +358,7 @@ func formFileOrText(r *http.Request, name string) ([]byte, error) {
 			return data, nil
 		}
 	}
-	return []byte(strings.TrimSpace(r.PostFormValue(name))), nil
+	return textOrBase64(r.PostFormValue(name)), nil
 }
 
 // textOrBase64 reads a JSON field that holds PEM text or base64 DER.

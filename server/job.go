@@ -55,6 +55,7 @@ func (p *Plugin) expireRequests() {
 		if err != nil {
 			continue // decided or collected meanwhile
 		}
+		p.releaseRequestKey(expired)
 		p.closeApprovalPosts(expired, "expired without a decision")
 		if owner, appErr := p.API.GetUser(expired.Owner.MattermostUserID()); appErr == nil {
 			p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+expired.ID+

@@ -186,6 +186,9 @@ func (p *Plugin) pollCA(ctx context.Context, s *services, req *store.Request) {
 			r.PendingKey = nil
 			return nil
 		})
+		if err == nil {
+			p.releaseRequestKey(denied)
+		}
 		if err == nil && appErr == nil {
 			p.notifyUser(owner, "Certificate request denied", fmt.Sprintf("The certificate authority refused your request `%s`: %s", denied.ID, result.Reason))
 		}

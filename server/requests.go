@@ -221,6 +221,7 @@ func (p *Plugin) denyRequest(s *services, requestID, approverID, reason string) 
 	if err != nil {
 		return nil, err
 	}
+	p.releaseRequestKey(req)
 	if owner, appErr := p.API.GetUser(req.Owner.MattermostUserID()); appErr == nil {
 		p.notifyUser(owner, "Certificate request denied", fmt.Sprintf(
 			"@%s denied your request `%s` for a `%s` certificate: %s", approver, req.ID, prof.Name, reason))
@@ -298,6 +299,7 @@ func (p *Plugin) cancelRequest(owner store.Principal, requestID string) (*store.
 	if err != nil {
 		return nil, err
 	}
+	p.releaseRequestKey(req)
 	p.closeApprovalPosts(req, "withdrawn by the requester")
 	return req, nil
 }
