@@ -21,10 +21,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -264,4 +266,43 @@ func TestEmailDeliveryThroughTheServer(t *testing.T) {
 	file, leaf := u.redeemJSON(t, tokenOf(t, link))
 	assert.Equal(t, u.name(), leaf.Subject.CommonName)
 	assert.Contains(t, reply.Message, file.serial, "the certificate made before the email failed")
+}
+
+// TestEmailThroughMattermostsSMTPSettings: with no SMTP settings of its own,
+// the plugin sends through the server's (System Console › SMTP), read with
+// the plugin API.
+func TestEmailThroughMattermostsSMTPSettings(t *testing.T) {
+	u := newTestUser(t, "mmsmtp")
+	server, err := smtptest.Start(smtptest.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = server.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, _, err := bed.admin.Client.GetConfig(ctx)
+	require.NoError(t, err)
+	original := cfg.EmailSettings
+	cfg.EmailSettings.SMTPServer = model.NewPointer("127.0.0.1")
+	cfg.EmailSettings.SMTPPort = model.NewPointer(strconv.Itoa(server.Port()))
+	cfg.EmailSettings.ConnectionSecurity = model.NewPointer(model.ConnSecurityNone)
+	cfg.EmailSettings.EnableSMTPAuth = model.NewPointer(false)
+	cfg.EmailSettings.FeedbackEmail = model.NewPointer("chat@example.com")
+	_, _, err = bed.admin.Client.UpdateConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cfg, _, err := bed.admin.Client.GetConfig(ctx)
+		require.NoError(t, err)
+		cfg.EmailSettings = original
+		_, _, err = bed.admin.Client.UpdateConfig(ctx, cfg)
+		require.NoError(t, err)
+	})
+
+	reply := u.runCommand(t, "/cert download --email")
+	require.Contains(t, reply.Message, "was emailed to", reply.Message)
+	received, err := server.WaitForMessages(1, replyTimeout)
+	require.NoError(t, err)
+	assert.Equal(t, "chat@example.com", received[0].From, "the server's sender address")
+	assert.Equal(t, []string{u.User.Email}, received[0].To)
 }

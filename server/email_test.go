@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/mailer"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer/smtptest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -195,4 +196,47 @@ func regexpFind(t *testing.T, pattern, s string) string {
 	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
 	require.Len(t, m, 2, "%q in %q", pattern, s)
 	return m[1]
+}
+
+func TestMailSettingsComeFromTheServerUnlessOverridden(t *testing.T) {
+	env := newTestEnv(t)
+	serverCfg := &model.Config{}
+	serverCfg.SetDefaults()
+	es := &serverCfg.EmailSettings
+	es.SMTPServer = model.NewPointer("mail.example.com")
+	es.SMTPPort = model.NewPointer("587")
+	es.ConnectionSecurity = model.NewPointer(model.ConnSecurityStarttls)
+	es.EnableSMTPAuth = model.NewPointer(true)
+	es.SMTPUsername = model.NewPointer("mattermost")
+	es.SMTPPassword = model.NewPointer("server-secret")
+	es.FeedbackEmail = model.NewPointer("noreply@example.com")
+	es.FeedbackName = model.NewPointer("Example Chat")
+	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetUnsanitizedConfig")
+	env.api.On("GetUnsanitizedConfig").Return(serverCfg)
+
+	c := env.p.getConfiguration().Clone()
+	s, err := env.p.mailSettings(c)
+	require.NoError(t, err)
+	assert.Equal(t, mailer.Settings{Host: "mail.example.com", Port: 587, Security: mailer.SecuritySTARTTLS,
+		Username: "mattermost", Password: "server-secret", From: "noreply@example.com", FromName: "Example Chat",
+		Timeout: mailTimeout}, s)
+
+	es.EnableSMTPAuth = model.NewPointer(false)
+	es.ConnectionSecurity = model.NewPointer(model.ConnSecurityNone)
+	s, err = env.p.mailSettings(c)
+	require.NoError(t, err)
+	assert.Empty(t, s.Username, "no AUTH when the server sends without it")
+	assert.Equal(t, mailer.SecurityNone, s.Security)
+
+	c.SMTPServer = "relay.example.com"
+	c.SMTPPort = 465
+	c.SMTPConnectionSecurity = "tls"
+	c.SMTPFrom = "certificates@example.com"
+	s, err = env.p.mailSettings(c)
+	require.NoError(t, err)
+	assert.Equal(t, "relay.example.com", s.Host)
+	assert.Equal(t, 465, s.Port)
+	assert.Equal(t, mailer.SecurityTLS, s.Security)
+	assert.Equal(t, "certificates@example.com", s.From)
+	assert.Empty(t, s.Password, "the server's password is not sent to another relay")
 }
