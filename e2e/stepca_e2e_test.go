@@ -5,10 +5,13 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -397,6 +400,38 @@ func TestStepCAThroughTheServer(t *testing.T) {
 	}
 	list := user.runCommand(t, "/cert list")
 	require.Contains(t, tableRowWith(list.Message, file.serial), "revoked", "/cert list: %s", list.Message)
+
+	t.Run("CSR upload", func(t *testing.T) {
+		// step-ca signs the CSR's own names, so they must be the account's.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		csrOf := func(commonName string, emails ...string) string {
+			der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+				Subject: pkix.Name{CommonName: commonName}, EmailAddresses: emails}, key)
+			require.NoError(t, err)
+			return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+		}
+		other := pluginJSON(t, "/api/v1/csr", user.Token(), map[string]string{"profile": "step", "csr": csrOf("someone-else", user.User.Email)})
+		require.Equal(t, http.StatusUnprocessableEntity, other.status, other.String())
+		require.Contains(t, other.body, "common name must be")
+
+		signed := pluginJSON(t, "/api/v1/csr", user.Token(), map[string]string{"profile": "step", "csr": csrOf(user.name(), user.User.Email)})
+		require.Equal(t, http.StatusCreated, signed.status, signed.String())
+		var answer signedAnswer
+		require.NoError(t, json.Unmarshal([]byte(signed.body), &answer))
+		certs := pemCertificates(t, answer.CertificatePEM)
+		require.NotEmpty(t, certs)
+		require.True(t, certs[0].PublicKey.(*ecdsa.PublicKey).Equal(&key.PublicKey), "step-ca certified the user's key")
+		roots := x509.NewCertPool()
+		roots.AddCert(ca.root)
+		intermediates := x509.NewCertPool()
+		for _, c := range certs[1:] {
+			intermediates.AddCert(c)
+		}
+		_, err = certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		require.NoError(t, err, "the certificate chains to step-ca's root")
+		require.Equal(t, []string{user.User.Email}, certs[0].EmailAddresses)
+	})
 
 	t.Run("wrong password", func(t *testing.T) {
 		wrong := ca.Password + "-wrong"
