@@ -315,10 +315,10 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 	now := p.now()
 	var b strings.Builder
 	if len(certs) > 0 {
-		b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State |\n|:--|:--|:--|:--|\n")
+		b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State | Key |\n|:--|:--|:--|:--|:--|\n")
 		for i := len(certs) - 1; i >= 0; i-- {
 			c := certs[i]
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now), keyOrigin(c))
 		}
 	}
 	if len(open) > 0 {
@@ -360,6 +360,20 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 		reply += " It was issued by a CA this plugin does not manage: ask that CA's administrator to revoke it there too."
 	}
 	return reply, nil
+}
+
+// keyOrigin says in a few words where a certificate's key came from.
+func keyOrigin(c *store.Certificate) string {
+	switch c.Origin {
+	case store.OriginCSR:
+		if c.Attestation != nil {
+			return "your own, attested by " + markdownCell(attestationLabel(c.Attestation))
+		}
+		return "your own (CSR)"
+	case store.OriginImported:
+		return "registered"
+	}
+	return "made by the server"
 }
 
 // siteURL is the server's public URL without a trailing slash.

@@ -250,6 +250,16 @@ func apiError(t *testing.T, w *httptest.ResponseRecorder) string {
 	return body.Error
 }
 
+// tableRowWith is the line of a Markdown table that mentions needle.
+func tableRowWith(table, needle string) string {
+	for _, line := range strings.Split(table, "\n") {
+		if strings.Contains(line, needle) {
+			return line
+		}
+	}
+	return ""
+}
+
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -462,6 +472,7 @@ func TestHardwareAttestation(t *testing.T) {
 		assert.Equal(t, "5.4.3", record.Attestation.FirmwareVersion)
 		assert.Equal(t, yubico.Root.Subject.String(), record.Attestation.Root)
 		assert.Equal(t, "alice", cert.Subject.CommonName)
+		assert.Contains(t, tableRowWith(env.run("alice", "/cert list"), resp.Serial), "your own, attested by YubiKey serial 12345678")
 	})
 	t.Run("wrong key", func(t *testing.T) {
 		csr := newCSR(t, "p256", "", nil)
