@@ -215,28 +215,11 @@ func (e *errDuplicateKey) Error() string { return e.message }
 // that answers "pending" gives *errWaitingForCA.
 func (p *Plugin) signCSR(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
 	checked *checkedCSR, req *store.Request) (*csrIssued, error) {
-	result, err := conn.Sign(ctx, connector.SignRequest{
-		CSR:     checked.csr,
-		Subject: subjectFor(user, prof),
-		Profile: connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()},
-	})
+	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, checked.csr, pendingWork{csr: checked})
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case result.Status == connector.StatusPending:
-		held, err := p.holdForCA(s, user, prof, conn, req, pendingWork{csr: checked, caRequestID: result.RequestID})
-		if err != nil {
-			return nil, err
-		}
-		return nil, &errWaitingForCA{Request: held}
-	case result.Status == connector.StatusDenied:
-		return nil, &connector.Error{Kind: connector.KindRejected, Connector: conn.Name(), Message: result.Reason}
-	case result.Status != connector.StatusIssued || result.Certificate == nil:
-		return nil, &connector.Error{Kind: connector.KindMisconfigured, Connector: conn.Name(),
-			Message: fmt.Sprintf("the CA answered %q without a certificate", result.Status)}
-	}
-	return p.recordCSRCertificate(user, prof, conn, checked, result.Certificate, result.Chain)
+	return p.recordCSRCertificate(user, prof, conn, checked, cert, chain)
 }
 
 // recordCSRCertificate records a certificate issued for a user's own key.

@@ -129,32 +129,42 @@ func (p *Plugin) signNewKey(ctx context.Context, s *services, user *model.User, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	result, err := conn.Sign(ctx, connector.SignRequest{
-		CSR:     csr,
-		Subject: subject,
-		Profile: connector.Profile{
-			Name:         prof.Name,
-			Validity:     prof.Validity(),
-			ExtKeyUsages: prof.ExtKeyUsageValues(),
-		},
-	})
+	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, csr, pendingWork{key: key, keyType: keyType})
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return key, cert, chain, nil
+}
+
+// signAt has the profile's connector sign csr for user and reads its answer:
+// the certificate and chain, or, when the CA holds the request, the request
+// kept with work (*errWaitingForCA); a denial or an answer without a
+// certificate is a connector error.
+func (p *Plugin) signAt(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, csr *x509.CertificateRequest, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
+	result, err := conn.Sign(ctx, connector.SignRequest{
+		CSR:     csr,
+		Subject: subjectFor(user, prof),
+		Profile: connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	switch {
 	case result.Status == connector.StatusPending:
-		held, err := p.holdForCA(s, user, prof, conn, req, pendingWork{key: key, keyType: keyType, caRequestID: result.RequestID})
+		work.caRequestID = result.RequestID
+		held, err := p.holdForCA(s, user, prof, conn, req, work)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		return nil, nil, nil, &errWaitingForCA{Request: held}
+		return nil, nil, &errWaitingForCA{Request: held}
 	case result.Status == connector.StatusDenied:
-		return nil, nil, nil, &connector.Error{Kind: connector.KindRejected, Connector: conn.Name(), Message: result.Reason}
+		return nil, nil, &connector.Error{Kind: connector.KindRejected, Connector: conn.Name(), Message: result.Reason}
 	case result.Status != connector.StatusIssued || result.Certificate == nil:
-		return nil, nil, nil, &connector.Error{Kind: connector.KindMisconfigured, Connector: conn.Name(),
+		return nil, nil, &connector.Error{Kind: connector.KindMisconfigured, Connector: conn.Name(),
 			Message: fmt.Sprintf("the CA answered %q without a certificate", result.Status)}
 	}
-	return key, result.Certificate, result.Chain, nil
+	return result.Certificate, result.Chain, nil
 }
 
 func (p *Plugin) newCertificateRecord(cert *x509.Certificate, owner store.Principal, connectorName, profile string, keyType pki.KeyType) *store.Certificate {
