@@ -15,12 +15,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mailer/smtptest"
 )
 
 const (
@@ -94,11 +96,18 @@ func run() error {
 	}
 	defer stop("Mattermost", mm.PID(), mm.Stop)
 
+	mailDir := filepath.Join(runDir, "mail")
+	mail, err := startMailSink(ctx, mm, mailDir)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mail.Close() }()
+
 	townSquareID, err := provision(ctx, mm, bundle)
 	if err != nil {
 		return err
 	}
-	printWelcome(mm, pg, runDir, townSquareID)
+	printWelcome(mm, pg, runDir, townSquareID, mailDir)
 
 	select {
 	case <-ctx.Done():
@@ -151,6 +160,48 @@ func provision(ctx context.Context, mm *testbed.Mattermost, bundle string) (stri
 	return townSquare.Id, nil
 }
 
+// startMailSink runs an SMTP server on loopback as the server's mail relay,
+// so certificate emails (`/cert download --email`) and notifications can be
+// seen: each message is saved as an .eml file in dir and announced.
+func startMailSink(ctx context.Context, mm *testbed.Mattermost, dir string) (*smtptest.Server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	sink, err := smtptest.Start(smtptest.Options{})
+	if err != nil {
+		return nil, err
+	}
+	patch := &model.Config{EmailSettings: model.EmailSettings{
+		SMTPServer:         model.NewPointer(sink.Host()),
+		SMTPPort:           model.NewPointer(strconv.Itoa(sink.Port())),
+		ConnectionSecurity: model.NewPointer(model.ConnSecurityNone),
+		EnableSMTPAuth:     model.NewPointer(false),
+		FeedbackEmail:      model.NewPointer("certificates@localhost.test"),
+	}}
+	patchCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, _, err := mm.LocalClient().PatchConfig(patchCtx, patch); err != nil {
+		_ = sink.Close()
+		return nil, fmt.Errorf("pointing the server's SMTP settings at the mail sink: %w", err)
+	}
+	go func() {
+		for seen := 1; ; seen++ {
+			received, err := sink.WaitForMessages(seen, 365*24*time.Hour)
+			if err != nil || ctx.Err() != nil {
+				return
+			}
+			msg := received[seen-1]
+			path := filepath.Join(dir, fmt.Sprintf("%03d.eml", seen))
+			if err := os.WriteFile(path, msg.Data, 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "devserver: saving an email: %v\n", err)
+				continue
+			}
+			fmt.Printf("Mail to %s saved in %s\n", strings.Join(msg.To, ", "), path)
+		}
+	}()
+	return sink, nil
+}
+
 // choosePort honours the environment variable if set, else prefers the
 // usual port and falls back to any free one.
 func choosePort(variable string, preferred int) (int, error) {
@@ -175,7 +226,7 @@ func stop(name string, pid int, stopFunc func() error) {
 	fmt.Printf("%s (pid %d) stopped\n", name, pid)
 }
 
-func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID string) {
+func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID, mailDir string) {
 	url := mm.URL
 	fmt.Printf(`
 ================================================================
@@ -188,6 +239,7 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
  Logs:        %[8]s
               %[9]s
  PostgreSQL:  127.0.0.1:%[10]d, database %[11]s, user postgres (trust)
+ Mail:        every email the server sends is saved in %[13]s
 
  Try the flow as the demo user:
 
@@ -214,8 +266,14 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
  Slash commands (the reply is an ephemeral post, delivered on the WebSocket):
    curl -s -X POST -H "Authorization: Bearer $TOKEN" %[1]s/api/v4/commands/execute \
        -d '{"channel_id":"%[12]s","command":"/cert list"}'
+   (also "/cert download --email": the file arrives in the mail folder)
+
+ Your own key: sign a CSR made by OpenSSL
+   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout my.key \
+       -subj /CN=%[4]s -out my.csr
+   curl -s -H "Authorization: Bearer $TOKEN" -F csr=@my.csr %[1]s/plugins/certs/api/v1/csr
 
  Press Ctrl-C to stop both servers.
 `, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
-		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID)
+		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir)
 }
