@@ -116,14 +116,14 @@ func matchCSRNames(csr *x509.CertificateRequest, want connector.Subject, exact b
 
 // csrIssued is a certificate signed for a user's own key.
 type csrIssued struct {
-	Record *store.Certificate
-	Chain  []*x509.Certificate
+	Record      *store.Certificate
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
 }
 
 // CertificatePEM is the certificate and its chain, issuing CA first.
 func (c *csrIssued) CertificatePEM() []byte {
-	leaf, _ := x509.ParseCertificate(c.Record.DER)
-	return pki.EncodeCertificatesPEM(append([]*x509.Certificate{leaf}, c.Chain...))
+	return pki.EncodeCertificatesPEM(append([]*x509.Certificate{c.Certificate}, c.Chain...))
 }
 
 // csrOutcome is what became of an upload: a certificate, or a request that
@@ -232,7 +232,7 @@ func (p *Plugin) recordCSRCertificate(user *model.User, prof *profile.Profile, c
 	if err := p.store.CreateCertificate(record); err != nil {
 		return nil, errors.Wrap(err, "record the certificate")
 	}
-	return &csrIssued{Record: record, Chain: chain}, nil
+	return &csrIssued{Record: record, Certificate: cert, Chain: chain}, nil
 }
 
 // checkedFromRequest rebuilds the checked CSR a request holds; it was
