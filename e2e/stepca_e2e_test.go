@@ -287,27 +287,14 @@ func waitForProfileDescription(t *testing.T, u *testUser, name, description stri
 // linkForProfile asks POST /api/v1/links for a link of profile name, as u.
 func (u *testUser) linkForProfile(t *testing.T, name string) (token string, expiresAt time.Time) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	body, err := json.Marshal(map[string]string{"profile": name})
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bed.mm.URL+"/plugins/"+pluginID+"/api/v1/links", strings.NewReader(string(body)))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+u.Token())
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := pluginClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusCreated, resp.StatusCode, "POST /api/v1/links %s as %s: %s", body, u.name(), data)
+	reply := pluginJSON(t, "/api/v1/links", u.Token(), map[string]string{"profile": name})
+	require.Equal(t, http.StatusCreated, reply.status, "POST /api/v1/links for %s as %s: %s", name, u.name(), reply.body)
 	var link struct {
 		URL       string    `json:"url"`
 		ExpiresAt time.Time `json:"expires_at"`
 		Profile   string    `json:"profile"`
 	}
-	require.NoError(t, json.Unmarshal(data, &link), "links answer: %s", data)
+	require.NoError(t, json.Unmarshal([]byte(reply.body), &link), "links answer: %s", reply.body)
 	require.Equal(t, name, link.Profile)
 	return tokenOf(t, link.URL), link.ExpiresAt
 }

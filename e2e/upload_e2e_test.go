@@ -13,7 +13,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -33,32 +32,6 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/attest/attesttest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer/smtptest"
 )
-
-// pluginSend sends a JSON or multipart body to /plugins/certs<path> as the
-// bearer, asking for JSON.
-func pluginSend(t *testing.T, path, bearer, contentType string, body []byte) pluginReply {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, bed.mm.URL+"/plugins/"+pluginID+path, bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+bearer)
-	resp, err := pluginClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return pluginReply{status: resp.StatusCode, header: resp.Header, body: string(data)}
-}
-
-func pluginJSON(t *testing.T, path, bearer string, body any) pluginReply {
-	t.Helper()
-	data, err := json.Marshal(body)
-	require.NoError(t, err)
-	return pluginSend(t, path, bearer, "application/json", data)
-}
 
 // pluginMultipart posts text fields and files as multipart/form-data.
 func pluginMultipart(t *testing.T, path, bearer string, fields map[string]string, files map[string][]byte) pluginReply {
