@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,12 +96,13 @@ func TestEveryPKCS12FormatImports(t *testing.T) {
 }
 
 // TestPEMAndDERDownloads: the same certificate as PEM (with its chain) and
-// DER, and the key as encrypted PKCS#8 PEM, are what OpenSSL expects.
+// DER, and the key as encrypted PKCS#8 PEM when asked for, are what OpenSSL
+// expects.
 func TestPEMAndDERDownloads(t *testing.T) {
 	requireBed(t)
 	user := newTestUser(t, "ines")
 	_, token := user.linkViaAPI(t)
-	reply := submitIssue(t, token, "", "application/json")
+	reply := pluginRequest(t, http.MethodPost, "/issue", url.Values{"token": {token}, "key_pem": {"true"}}, "", "application/json")
 	require.Equal(t, http.StatusOK, reply.status, reply.String())
 	var answer struct {
 		Passphrase     string `json:"passphrase"`

@@ -68,11 +68,7 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 		return nil, err
 	}
 
-	siteName := ""
-	if cfg := p.API.GetConfig(); cfg != nil && cfg.TeamSettings.SiteName != nil {
-		siteName = *cfg.TeamSettings.SiteName
-	}
-	h, err := pki.GenerateHierarchy(siteName, p.now())
+	h, err := pki.GenerateHierarchy(p.site().name, p.now())
 	if err != nil {
 		return nil, fmt.Errorf("generate the built-in CA: %w", err)
 	}

@@ -28,8 +28,8 @@ func TestBuiltinCAIsCreatedOnceAcrossNodes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			p := NewPlugin()
-			p.SetAPI(first.api)
-			p.client = pluginapi.NewClient(first.api, &plugintest.Driver{})
+			p.SetAPI(first.p.API)
+			p.client = pluginapi.NewClient(first.p.API, &plugintest.Driver{})
 			p.store = store.New(shared)
 			p.newMutex = func(string) (locker, error) { return &sync.Mutex{}, nil }
 			ca, err := p.loadCA(validConfiguration())

@@ -377,13 +377,6 @@ func keyOrigin(c *store.Certificate) string {
 }
 
 // siteURL is the server's public URL without a trailing slash.
-func (p *Plugin) siteURL() string {
-	cfg := p.API.GetConfig()
-	if cfg == nil || cfg.ServiceSettings.SiteURL == nil {
-		return ""
-	}
-	return strings.TrimRight(*cfg.ServiceSettings.SiteURL, "/")
-}
 
 // markdownCell keeps user-influenced text from breaking a Markdown table or
 // injecting formatting.

@@ -138,7 +138,7 @@ type csrOutcome struct {
 // the CA. linkMarks are the link's own marks, already claimed; they are
 // completed or released with the key.
 func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
-	checked *checkedCSR, linkMarks []string, markTTL time.Duration) (*csrOutcome, error) {
+	checked *checkedCSR, linkMarks []string) (*csrOutcome, error) {
 	upload := store.KeyHolder{Kind: store.KeyHeldByUpload, ID: model.NewId()}
 	claimed, holder, err := p.store.ClaimKey(checked.keyFingerprint, upload, issueTimeout+tokenMarkGrace)
 	if err != nil {
@@ -149,12 +149,9 @@ func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, p
 		p.releaseAll(linkMarks)
 		return nil, duplicateKeyError(holder)
 	}
-	complete := func(result string, keyHolder store.KeyHolder, keyTTL time.Duration) {
-		for _, mark := range linkMarks {
-			if err := p.store.CompleteToken(mark, result, markTTL); err != nil {
-				p.API.LogError("Could not mark a link as used", "user_id", user.Id, "error", err.Error())
-			}
-		}
+	// The link's marks are final as claimed; the key's mark moves on to
+	// what now holds it.
+	complete := func(keyHolder store.KeyHolder, keyTTL time.Duration) {
 		if err := p.store.MoveKey(checked.keyFingerprint, upload, keyHolder, keyTTL); err != nil {
 			p.API.LogError("Could not record who holds a public key", "user_id", user.Id, "error", err.Error())
 		}
@@ -167,7 +164,7 @@ func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, p
 			_ = p.store.ReleaseKey(checked.keyFingerprint, upload)
 			return nil, err
 		}
-		complete(req.ID, store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}, 2*requestLifetime+pickupLinkLifetime)
+		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}, 2*requestLifetime+pickupLinkLifetime)
 		return &csrOutcome{Request: req}, nil
 	}
 
@@ -175,7 +172,7 @@ func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, p
 	var waiting *errWaitingForCA
 	switch {
 	case errors.As(err, &waiting):
-		complete(waiting.Request.ID, store.KeyHolder{Kind: store.KeyHeldByRequest, ID: waiting.Request.ID}, 2*requestLifetime+pickupLinkLifetime)
+		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: waiting.Request.ID}, 2*requestLifetime+pickupLinkLifetime)
 		return &csrOutcome{Request: waiting.Request}, nil
 	case err != nil:
 		p.releaseAll(linkMarks)
@@ -184,7 +181,7 @@ func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, p
 		}
 		return nil, err
 	}
-	complete(issued.Record.Serial, store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: issued.Record.Serial}, keyMarkLifetime(p.now(), issued.Record))
+	complete(store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: issued.Record.Serial}, keyMarkLifetime(p.now(), issued.Record))
 	return &csrOutcome{Issued: issued}, nil
 }
 
@@ -215,7 +212,7 @@ func (e *errDuplicateKey) Error() string { return e.message }
 // that answers "pending" gives *errWaitingForCA.
 func (p *Plugin) signCSR(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
 	checked *checkedCSR, req *store.Request) (*csrIssued, error) {
-	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, checked.csr, pendingWork{csr: checked})
+	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, pendingWork{csr: checked})
 	if err != nil {
 		return nil, err
 	}
@@ -235,8 +232,9 @@ func (p *Plugin) recordCSRCertificate(user *model.User, prof *profile.Profile, c
 	return &csrIssued{Record: record, Certificate: cert, Chain: chain}, nil
 }
 
-// checkedFromRequest rebuilds the checked CSR a request holds; it was
-// checked when it was uploaded.
+// checkedFromRequest rebuilds the checked CSR a request holds. It was
+// checked when it was uploaded; its signature is checked again, as
+// connectors trust it, and this path is rare.
 func checkedFromRequest(req *store.Request) (*checkedCSR, error) {
 	block, _ := pem.Decode([]byte(req.CSRPEM))
 	if block == nil {
@@ -245,6 +243,9 @@ func checkedFromRequest(req *store.Request) (*checkedCSR, error) {
 	csr, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		return nil, errors.Wrapf(err, "request %s holds no readable CSR", req.ID)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, errors.Wrapf(err, "the CSR of request %s", req.ID)
 	}
 	keyType, err := pki.KeyTypeOf(csr.PublicKey)
 	if err != nil {

@@ -188,7 +188,6 @@ func TestCSRUploadAcceptsDERFilesAndRSA(t *testing.T) {
 
 func TestCSRRefusalsAreExplainedAndKeepTheLink(t *testing.T) {
 	env := newTestEnv(t)
-	env.allowLogs()
 	token := env.csrToken("alice", "")
 
 	good := newCSR(t, "p256", "", nil)

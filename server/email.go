@@ -169,14 +169,6 @@ and tell your administrator.
 	}
 }
 
-// siteName is the server's name as users know it.
-func (p *Plugin) siteName() string {
-	if cfg := p.API.GetConfig(); cfg != nil && model.SafeDereference(cfg.TeamSettings.SiteName) != "" {
-		return *cfg.TeamSettings.SiteName
-	}
-	return "Mattermost"
-}
-
 // downloadByEmail is `/cert download --email`: the certificate is made now
 // and emailed; its passphrase is in the reply, which only the user sees and
 // which is not stored. If the email cannot be sent, the certificate waits
@@ -196,9 +188,14 @@ func (p *Plugin) downloadByEmail(ctx context.Context, s *services, userID string
 		return "", fmt.Errorf("`%s` certificates need an approver; run `/cert download %s` to ask, and choose email on the page that collects it.", prof.Name, prof.Name)
 	}
 	_, conn, _ := s.profileNamed(prof.Name)
+	keyWork, err := p.admitKeyGeneration(keyToGenerate(prof, nil))
+	if err != nil {
+		return "", errors.New("the server is busy creating other keys; please try again in a moment.")
+	}
+	defer keyWork.Release()
 	ctx, cancel := context.WithTimeout(ctx, issueTimeout)
 	defer cancel()
-	issued, err := p.issueWithServerKey(ctx, s, user, prof, conn, nil, s.p12Format)
+	issued, err := p.issueWithServerKey(ctx, s, user, prof, conn, nil, keyWork, issueOptions{format: s.p12Format})
 	var waiting *errWaitingForCA
 	switch {
 	case errors.As(err, &waiting):

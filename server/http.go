@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
@@ -46,7 +48,9 @@ type httpError struct {
 	Message string
 	// Hint says what the user can do next (pages only).
 	Hint string
-	Err  error
+	// RetryAfter, when set, tells the client when to try again.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (e *httpError) Error() string {
@@ -147,7 +151,7 @@ func (p *Plugin) api(h apiHandler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		if err := h(w, r, userID); err != nil {
-			status, message := p.describeError(r, err)
+			status, message := p.describeError(w, r, err)
 			writeJSONError(w, status, message)
 		}
 	})
@@ -158,12 +162,19 @@ func (p *Plugin) page(h pageHandler) http.Handler {
 	return p.pageWithLimit(h, maxFormBytes)
 }
 
-// pageWithLimit is page for a form that uploads more than a token.
+// pageWithLimit is page for a form that uploads more than a token. A client
+// that asks for JSON gets its errors as JSON.
 func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		if err := h(w, r); err != nil {
-			status, message := p.describeError(r, err)
+			status, message := p.describeError(w, r, err)
+			if wantsJSON(r) {
+				// A script posting the page's form reads the error as
+				// the API's.
+				writeJSONError(w, status, message)
+				return
+			}
 			hint := ""
 			if he, ok := err.(*httpError); ok {
 				hint = he.Hint
@@ -173,10 +184,17 @@ func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 	})
 }
 
-// describeError maps an error to a status and a message for the client, and
-// logs what the client must not see.
-func (p *Plugin) describeError(r *http.Request, err error) (int, string) {
+// describeError maps an error to a status and a message for the client,
+// sets the headers that go with it, and logs what the client must not see.
+func (p *Plugin) describeError(w http.ResponseWriter, r *http.Request, err error) (int, string) {
 	if he, ok := err.(*httpError); ok {
+		if he.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(he.RetryAfter.Round(time.Second)/time.Second)))
+		}
+		if he.RetryAfter > 0 {
+			p.API.LogWarn("Turned a request away for a moment", "method", r.Method, "url", r.URL.Path, "status", he.Status, "reason", he.Message)
+			return he.Status, he.Message
+		}
 		if he.Status >= http.StatusInternalServerError {
 			p.API.LogError("Request failed", "method", r.Method, "url", r.URL.Path, "status", he.Status, "error", he.Error())
 		}

@@ -110,18 +110,6 @@ func (p *Plugin) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
 	return p.renderPage(w, http.StatusOK, "csr", p.csrPageFor(link, token, ""))
 }
 
-// checkLinkUnused refuses a link that was used or is being used.
-func (p *Plugin) checkLinkUnused(link *linkRequest) error {
-	state, err := p.store.GetTokenState(link.claims.ID)
-	if err != nil {
-		return err
-	}
-	if state.Used || state.InProgress {
-		return usedLinkError(state.InProgress)
-	}
-	return nil
-}
-
 // handleCSRSubmit checks the upload, then consumes the link and has the CSR
 // signed. An upload that is refused leaves the link usable, so the user can
 // fix the request and send it again.
@@ -134,14 +122,16 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := p.checkLinkUnused(link); err != nil {
-		return err
-	}
 	upload, err := uploadFromForm(r)
 	if err != nil {
 		return err
 	}
+	// A used link is found by the claim below; a refusal looks first, so
+	// that a used link is not offered the form again.
 	refused := func(status int, err error) error {
+		if usedErr := p.checkLinkUnused(link); usedErr != nil {
+			return usedErr
+		}
 		if wantsJSON(r) {
 			return &httpError{Status: status, Message: err.Error()}
 		}
@@ -163,7 +153,7 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	outcome, err := p.enrollCSR(ctx, link.services, link.user, link.profile, link.connector, checked, marks, markTTL)
+	outcome, err := p.enrollCSR(ctx, link.services, link.user, link.profile, link.connector, checked, marks)
 	var duplicate *errDuplicateKey
 	switch {
 	case errors.As(err, &duplicate):
@@ -226,19 +216,17 @@ func (p *Plugin) respondCSROutcome(w http.ResponseWriter, asJSON bool, user *mod
 }
 
 // collectCSRPickup delivers the certificate of an approved CSR request.
-func (p *Plugin) collectCSRPickup(ctx context.Context, w http.ResponseWriter, r *http.Request, link *linkRequest, marks []string, markTTL time.Duration) error {
+func (p *Plugin) collectCSRPickup(ctx context.Context, w http.ResponseWriter, r *http.Request, link *linkRequest, marks []string) error {
 	issued, err := p.collectCSRRequest(ctx, link.services, link.user, link.profile, link.connector, link.request)
 	var waiting *errWaitingForCA
 	switch {
 	case errors.As(err, &waiting):
-		p.completeMarks(marks, waiting.Request.ID, markTTL)
 		return p.respondWaitingForCA(w, wantsJSON(r), link.user, link.connector, waiting.Request)
 	case err != nil:
 		p.releaseAll(marks)
 		p.API.LogWarn("An approved CSR could not be signed", "user_id", link.user.Id, "request", link.request.ID, "error", err.Error())
 		return issuanceError(err)
 	}
-	p.completeMarks(marks, issued.Record.Serial, markTTL)
 	p.markRequestIssued(link.request, issued.Record.Serial)
 	return p.respondCSROutcome(w, wantsJSON(r), link.user, link.profile, link.connector, &csrOutcome{Issued: issued})
 }
@@ -295,7 +283,7 @@ func (p *Plugin) handleSignCSR(w http.ResponseWriter, r *http.Request, userID st
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	outcome, err := p.enrollCSR(ctx, s, user, prof, conn, checked, nil, 0)
+	outcome, err := p.enrollCSR(ctx, s, user, prof, conn, checked, nil)
 	var duplicate *errDuplicateKey
 	switch {
 	case errors.As(err, &duplicate):

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -105,12 +106,21 @@ func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purp
 	return link, nil
 }
 
-// usedLinkError explains a link whose token has already been consumed.
-func usedLinkError(inProgress bool) error {
-	if inProgress {
-		return &httpError{Status: http.StatusConflict, Message: "This link is being used right now, in another tab or window.", Hint: "Use that window, or run /cert download for a new link."}
+// errLinkUsed explains a link whose token has been consumed, here or in
+// another tab or window (which may still be creating the certificate).
+var errLinkUsed = &httpError{Status: http.StatusConflict,
+	Message: "This link has already been used, in this window or another one. Each link creates one certificate.", Hint: hintNewLink}
+
+// checkLinkUnused refuses a link that was used or is being used.
+func (p *Plugin) checkLinkUnused(link *linkRequest) error {
+	used, err := p.store.TokenUsed(link.claims.ID)
+	if err != nil {
+		return err
 	}
-	return &httpError{Status: http.StatusConflict, Message: "This link has already been used. Each link creates one certificate.", Hint: hintNewLink}
+	if used {
+		return errLinkUsed
+	}
+	return nil
 }
 
 // handleIssuePage shows what the link will create. It never consumes the
@@ -120,12 +130,8 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	state, err := p.store.GetTokenState(link.claims.ID)
-	if err != nil {
+	if err := p.checkLinkUnused(link); err != nil {
 		return err
-	}
-	if state.Used || state.InProgress {
-		return usedLinkError(state.InProgress)
 	}
 	prof := link.profile
 	subject := subjectFor(link.user, prof)
@@ -151,15 +157,13 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// completeMarks records that a link's marks produced result (a serial or a
-// request id).
-func (p *Plugin) completeMarks(marks []string, result string, ttl time.Duration) {
-	for _, mark := range marks {
-		if err := p.store.CompleteToken(mark, result, ttl); err != nil {
-			p.API.LogError("Could not mark a link as used", "result", result, "error", err.Error())
-		}
-	}
-}
+// retryBusyAfter is what a request turned away as busy is told to wait.
+const retryBusyAfter = 5 * time.Second
+
+// errBusyCreatingKeys turns away a request while too many slow keys (RSA)
+// wait to be generated.
+var errBusyCreatingKeys = &httpError{Status: http.StatusServiceUnavailable, RetryAfter: retryBusyAfter,
+	Message: "The server is busy creating other keys right now.", Hint: "Your link still works: try again in a moment."}
 
 // issueResponse is the JSON form of a successful POST /issue.
 type issueResponse struct {
@@ -169,9 +173,10 @@ type issueResponse struct {
 	PKCS12     string    `json:"pkcs12"`
 	NotAfter   time.Time `json:"not_after"`
 	// CertificatePEM is the certificate and its chain; KeyPEM the key,
-	// encrypted with the passphrase; CertificateDER the certificate alone.
+	// encrypted with the passphrase, when the form asked key_pem=true;
+	// CertificateDER the certificate alone.
 	CertificatePEM string `json:"certificate_pem"`
-	KeyPEM         string `json:"key_pem"`
+	KeyPEM         string `json:"key_pem,omitempty"`
 	CertificateDER string `json:"certificate_der"`
 	// EmailedTo is where the PKCS#12 was emailed; EmailError why it was
 	// not, when the user asked for it.
@@ -198,6 +203,18 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		}
 	}
 
+	opts := issueOptions{format: format, keyPEM: formFlag(r.PostForm.Get("key_pem"))}
+
+	// A place in line for the key comes before the link is claimed: a
+	// request turned away as busy leaves the link as it was.
+	var keyWork *admission.Ticket
+	if link.request == nil || link.request.CSRPEM == "" {
+		if keyWork, err = p.admitKeyGeneration(keyToGenerate(link.profile, link.request)); err != nil {
+			return errBusyCreatingKeys
+		}
+		defer keyWork.Release()
+	}
+
 	tokenID := link.claims.ID
 	markTTL := link.claims.ExpiresAt.Sub(p.now()) + tokenMarkGrace
 	// A pickup also claims its request, so that two pickup links of one
@@ -213,13 +230,12 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
 	if link.request != nil && link.request.CSRPEM != "" {
-		return p.collectCSRPickup(ctx, w, r, link, marks, markTTL)
+		return p.collectCSRPickup(ctx, w, r, link, marks)
 	}
-	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request, format)
+	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request, keyWork, opts)
 	var waiting *errWaitingForCA
 	if errors.As(err, &waiting) {
 		// The link did its job: the CA holds the request now.
-		p.completeMarks(marks, waiting.Request.ID, markTTL)
 		return p.respondWaitingForCA(w, wantsJSON(r), link.user, link.connector, waiting.Request)
 	}
 	if err != nil {
@@ -230,14 +246,13 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 			"connector", link.connector.Name(), "error", err.Error())
 		return issuanceError(err)
 	}
-	p.completeMarks(marks, issued.Record.Serial, markTTL)
 	p.markRequestIssued(link.request, issued.Record.Serial)
 	p.API.LogInfo("Certificate issued", "user_id", link.user.Id, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
 	p.notifyIssued(link.user, issued.Record)
 	// The file is on this page whatever happens to the email, so a mail
 	// server that is down loses nothing.
 	var emailedTo, emailError string
-	if wantsEmail(r.PostForm.Get("email")) && link.services.config.EmailDelivery != emailDeliveryOff {
+	if formFlag(r.PostForm.Get("email")) && link.services.config.EmailDelivery != emailDeliveryOff {
 		if err := p.emailCertificate(ctx, link.services, link.user, issued); err != nil {
 			emailError = capitalize(err.Error()) + "."
 			p.API.LogWarn("Could not email a certificate", "user_id", link.user.Id, "serial", issued.Record.Serial, "error", errorChain(err))
@@ -272,17 +287,17 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 		DataURL:    template.URL(dataURL("application/x-pkcs12", issued.PKCS12)), // #nosec G203 -- our own base64, not user input
 		Base:       fileBase(link.user.Username),
 		CertPEMURL: template.URL(dataURL("application/x-pem-file", issued.CertificatePEM)), // #nosec G203 -- our own base64
-		KeyPEMURL:  template.URL(dataURL("application/x-pem-file", issued.KeyPEM)),         // #nosec G203 -- our own base64
-		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)),      // #nosec G203 -- our own base64
+		KeyPEMURL:  keyPEMURL(issued.KeyPEM),
+		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)), // #nosec G203 -- our own base64
 		CAURL:      p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + link.connector.Name() + ".pem",
 		EmailedTo:  emailedTo,
 		EmailError: emailError,
 	})
 }
 
-// wantsEmail reads the "email me" form field (a checkbox, or true in
-// scripts).
-func wantsEmail(v string) bool {
+// formFlag reads a yes/no form field: a ticked checkbox, or true in
+// scripts.
+func formFlag(v string) bool {
 	return v == "on" || v == "true" || v == "1"
 }
 
@@ -324,7 +339,8 @@ func (p *Plugin) markRequestIssued(req *store.Request, serial string) {
 }
 
 // claimAll claims every mark or none: a link already used (or being used)
-// is reported as such.
+// is reported as such. A claim is final unless the issuance fails and
+// releaseAll gives it back.
 func (p *Plugin) claimAll(marks []string, ttl time.Duration) error {
 	for i, mark := range marks {
 		claimed, err := p.store.ClaimToken(mark, ttl)
@@ -335,11 +351,7 @@ func (p *Plugin) claimAll(marks []string, ttl time.Duration) error {
 		if err != nil {
 			return err
 		}
-		state, err := p.store.GetTokenState(mark)
-		if err != nil {
-			return err
-		}
-		return usedLinkError(state.InProgress)
+		return errLinkUsed
 	}
 	return nil
 }
@@ -372,6 +384,14 @@ func issuanceError(err error) error {
 
 func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+// keyPEMURL offers the key's PEM copy, if the user asked for one.
+func keyPEMURL(keyPEM []byte) template.URL {
+	if keyPEM == nil {
+		return ""
+	}
+	return template.URL(dataURL("application/x-pem-file", keyPEM)) // #nosec G203 -- our own base64
 }
 
 func dataURL(mediaType string, data []byte) string {

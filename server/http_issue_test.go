@@ -24,6 +24,7 @@ import (
 	"go.step.sm/crypto/pemutil"
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -366,7 +367,9 @@ func TestErrorPagesAreTitledInWords(t *testing.T) {
 
 func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	env := newTestEnv(t)
-	resp := env.issueJSON(env.token("alice"))
+	w := env.request(http.MethodPost, "/issue", form(env.token("alice"))+"&key_pem=true", "", "Accept", "application/json")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
 	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
 	require.NoError(t, err)
 	_, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
@@ -391,10 +394,49 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, pki.PublicKeysEqual(leaf.PublicKey, key.(crypto.Signer).Public()))
 
-	page := env.request(http.MethodPost, "/issue", form(env.token("alice")), "").Body.String()
+	page := env.request(http.MethodPost, "/issue", form(env.token("alice"))+"&key_pem=on", "").Body.String()
 	for _, link := range []string{`download="alice.pem"`, `download="alice-key.pem"`, `download="alice.cer"`} {
 		assert.Contains(t, page, link)
 	}
+}
+
+// Nothing secret of an issuance reaches the log, at any level: not the
+// passphrase, the PKCS#12 file, the key, or the link.
+func TestIssuanceLogsNoSecret(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	w := env.request(http.MethodPost, "/issue", form(token)+"&key_pem=true", "", "Accept", "application/json")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	logs := strings.Join(env.loggedLines(), "\n")
+	require.Contains(t, logs, resp.Serial, "the issuance is logged")
+	for what, secret := range map[string]string{
+		"passphrase": resp.Passphrase, "PKCS#12": resp.PKCS12[:64], "key": "PRIVATE KEY", "link": token,
+	} {
+		assert.NotContains(t, logs, secret, "the log holds the %s", what)
+	}
+}
+
+// The key's PEM copy costs a key derivation: it is made only when the user
+// asks for it on the page (or in the form a script posts).
+func TestKeyPEMOnlyWhenAsked(t *testing.T) {
+	env := newTestEnv(t)
+	token := env.token("alice")
+	confirm := env.request(http.MethodGet, issuePath(token), "", "").Body.String()
+	assert.Contains(t, confirm, `name="key_pem"`, "the page offers the PEM copy")
+	assert.NotContains(t, confirm, `name="key_pem" id="key_pem" value="true" checked`, "not ticked by default")
+
+	w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.NotContains(t, w.Body.String(), `"key_pem"`)
+	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	assert.NotEmpty(t, resp.CertificatePEM, "the certificate's PEM and DER cost nothing and are always there")
+	assert.NotEmpty(t, resp.CertificateDER)
+
+	page := env.request(http.MethodPost, "/issue", form(env.token("alice")), "").Body.String()
+	assert.NotContains(t, page, `download="alice-key.pem"`)
+	assert.Contains(t, page, `id="key-pem-not-asked"`)
+	assert.Contains(t, page, `download="alice.pem"`)
 }
 
 func TestUserMayChooseThePKCS12Format(t *testing.T) {
@@ -423,4 +465,38 @@ func TestUserMayChooseThePKCS12Format(t *testing.T) {
 	der, err = base64.StdEncoding.DecodeString(plain.PKCS12)
 	require.NoError(t, err)
 	assert.False(t, bytes.Contains(der, pbes2), "without a choice, the admin's 3DES format")
+}
+
+// RSA keys take long to make, so they wait in a bounded line. A request
+// that finds it full is told to come back, with Retry-After, before its
+// link is claimed: the link still works. ECDSA keys never wait in it.
+func TestRSAKeysBeyondTheQueueAreBusyAndKeepTheirLinks(t *testing.T) {
+	env := newTestEnvWithCatalog(t, `{"connectors": [{"name": "builtin", "type": "builtin"}],
+		"profiles": [{"name": "vpn"}, {"name": "rsa", "key_types": ["rsa-2048"]}]}`)
+	env.p.rsaKeys = admission.NewQueue(1, pki.KeyRSA2048.GenerationCost())
+	full, err := env.p.rsaKeys.Admit(pki.KeyRSA2048.GenerationCost())
+	require.NoError(t, err)
+
+	token := env.tokenFor("alice", "rsa")
+	w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
+	require.Equal(t, http.StatusServiceUnavailable, w.Code, w.Body.String())
+	assert.Equal(t, "5", w.Header().Get("Retry-After"))
+	assert.Contains(t, w.Body.String(), "busy")
+	page := env.request(http.MethodPost, "/issue", form(token), "")
+	require.Equal(t, http.StatusServiceUnavailable, page.Code)
+	assert.Contains(t, page.Body.String(), "Your link still works")
+	assert.Equal(t, http.StatusOK, env.request(http.MethodGet, issuePath(token), "", "").Code, "the link is not used up")
+
+	assert.NotEmpty(t, env.issueJSON(env.tokenFor("alice", "vpn")).Serial, "P-256 does not wait behind RSA")
+	reply := env.run("alice", "/cert download --email rsa")
+	assert.Contains(t, reply, "busy creating other keys", reply)
+
+	full.Release()
+	resp := env.issueJSON(token)
+	record, err := env.p.store.GetCertificate(resp.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, string(pki.KeyRSA2048), record.KeyType)
+	ticket, err := env.p.rsaKeys.Admit(pki.KeyRSA2048.GenerationCost())
+	require.NoError(t, err, "the issuance gave its place back")
+	ticket.Release()
 }

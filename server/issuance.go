@@ -5,11 +5,13 @@ import (
 	"crypto"
 	"crypto/x509"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
@@ -25,7 +27,8 @@ type issuedCertificate struct {
 	Passphrase string
 	Filename   string
 	// The same, for software that wants PEM or DER: the certificate with
-	// its chain, and the key encrypted with the same passphrase.
+	// its chain, and, when asked for, the key encrypted with the same
+	// passphrase.
 	CertificatePEM []byte
 	KeyPEM         []byte
 	// key and chain are kept for a delivery that must wait (an email that
@@ -51,33 +54,67 @@ func subjectFor(user *model.User, prof *profile.Profile) connector.Subject {
 	return s
 }
 
-// issueWithServerKey generates a key for user, has the profile's connector
-// sign it, records the certificate and packs key, certificate and chain as
-// PKCS#12. req is the request a pickup link collects, if any: when the CA
-// has issued it meanwhile, its held key and certificate are delivered. A CA
-// that answers "pending" gives *errWaitingForCA.
-func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, format pki.PKCS12Format) (*issuedCertificate, error) {
-	select {
-	case p.keyGeneration <- struct{}{}:
-		defer func() { <-p.keyGeneration }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+// issueOptions are what the user chose before pressing Create.
+type issueOptions struct {
+	format pki.PKCS12Format
+	// keyPEM also gives the key as encrypted PKCS#8 PEM, for software that
+	// does not read PKCS#12. It costs a key derivation, so only on request.
+	keyPEM bool
+}
 
-	var (
-		key     crypto.Signer
-		cert    *x509.Certificate
-		chain   []*x509.Certificate
-		keyType pki.KeyType
-		err     error
-	)
+// rsaQueuePerWorker is how much RSA key generation may be in line per
+// generator, in RSA-2048 keys (pki.KeyType.GenerationCost): about six
+// seconds of work, so that the last in line still gets its certificate in
+// seconds. It holds sixty RSA-2048 requests, or five RSA-4096.
+const rsaQueuePerWorker = 60
+
+// newRSAKeyQueue runs RSA key generation on every core but one, so that a
+// burst of RSA requests always leaves a core for everything else.
+func newRSAKeyQueue() *admission.Queue {
+	workers := max(1, runtime.NumCPU()-1)
+	return admission.NewQueue(workers, rsaQueuePerWorker*int64(workers))
+}
+
+// admitKeyGeneration takes a place in line for the key a request will have
+// generated (none for a certificate the CA already issued, or for a CSR).
+// It runs before the link is claimed, so that a request turned away as
+// busy has used up nothing. ECDSA keys take microseconds and never queue.
+func (p *Plugin) admitKeyGeneration(keyType pki.KeyType, generates bool) (*admission.Ticket, error) {
+	if !generates || !keyType.IsRSA() {
+		return nil, nil
+	}
+	return p.rsaKeys.Admit(keyType.GenerationCost())
+}
+
+// keyToGenerate is the key type a server-key issuance for prof makes, and
+// whether it makes one at all: a pickup of a certificate the CA has already
+// issued delivers the key held with it.
+func keyToGenerate(prof *profile.Profile, req *store.Request) (pki.KeyType, bool) {
 	if req != nil && len(req.CertificateDER) > 0 {
-		keyType = pki.KeyType(req.KeyType)
-		key, cert, chain, err = p.collectHeld(s, req)
+		return pki.KeyType(req.KeyType), false
+	}
+	return prof.GeneratedKeyType(), true
+}
+
+// issueWithServerKey generates a key for user (in keyWork's turn), has the
+// profile's connector sign it, records the certificate and packs key,
+// certificate and chain as PKCS#12. req is the request a pickup link
+// collects, if any: when the CA has issued it meanwhile, its held key and
+// certificate are delivered. A CA that answers "pending" gives
+// *errWaitingForCA.
+func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, keyWork *admission.Ticket, opts issueOptions) (*issuedCertificate, error) {
+	var (
+		key   crypto.Signer
+		cert  *x509.Certificate
+		chain []*x509.Certificate
+		err   error
+	)
+	keyType, generates := keyToGenerate(prof, req)
+	if generates {
+		key, cert, chain, err = p.signNewKey(ctx, s, user, prof, conn, req, keyType, keyWork)
 	} else {
-		keyType = prof.GeneratedKeyType()
-		key, cert, chain, err = p.signNewKey(ctx, s, user, prof, conn, req, keyType)
+		key, cert, chain, err = p.collectHeld(s, req)
 	}
 	if err != nil {
 		return nil, err
@@ -87,13 +124,15 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	if err != nil {
 		return nil, err
 	}
-	p12, err := pki.EncodePKCS12(format, key, cert, chain, passphrase)
+	p12, err := pki.EncodePKCS12(opts.format, key, cert, chain, passphrase)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := pki.EncryptedPrivateKeyPEM(key, passphrase)
-	if err != nil {
-		return nil, err
+	var keyPEM []byte
+	if opts.keyPEM {
+		if keyPEM, err = pki.EncryptedPrivateKeyPEM(key, passphrase); err != nil {
+			return nil, err
+		}
 	}
 	record := p.newCertificateRecord(cert, store.MattermostUser(user.Id), conn.Name(), prof.Name, keyType)
 	record.Origin = store.OriginServerKey
@@ -117,36 +156,42 @@ func (p *Plugin) issueWithServerKey(ctx context.Context, s *services, user *mode
 	}, nil
 }
 
-// signNewKey generates a key and has the connector sign it.
+// signNewKey generates a key in keyWork's turn and has the connector sign
+// it. Only the generation waits for a turn: a slow CA holds no generator.
 func (p *Plugin) signNewKey(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, keyType pki.KeyType) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
-	subject := subjectFor(user, prof)
-	key, err := pki.GenerateKey(keyType)
+	req *store.Request, keyType pki.KeyType, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+	var key crypto.Signer
+	err := keyWork.Do(ctx, func() error {
+		var err error
+		key, err = pki.GenerateKey(keyType)
+		return err
+	})
 	if err != nil {
 		return nil, nil, nil, errors.Wrap(err, "generate key")
 	}
-	csr, err := pki.NewCSR(key, subject.CommonName, subject.Emails)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, csr, pendingWork{key: key, keyType: keyType})
+	cert, chain, err := p.signAt(ctx, s, user, prof, conn, req, pendingWork{key: key, keyType: keyType})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return key, cert, chain, nil
 }
 
-// signAt has the profile's connector sign csr for user and reads its answer:
-// the certificate and chain, or, when the CA holds the request, the request
-// kept with work (*errWaitingForCA); a denial or an answer without a
+// signAt has the profile's connector certify work's key (a generated key,
+// or the key of a checked CSR) for user and reads its answer: the
+// certificate and chain, or, when the CA holds the request, the request kept
+// with work (*errWaitingForCA); a denial or an answer without a
 // certificate is a connector error.
 func (p *Plugin) signAt(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, csr *x509.CertificateRequest, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
-	result, err := conn.Sign(ctx, connector.SignRequest{
-		CSR:     csr,
-		Subject: subjectFor(user, prof),
-		Profile: connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()},
-	})
+	req *store.Request, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
+	subject := subjectFor(user, prof)
+	profile := connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()}
+	var signReq connector.SignRequest
+	if work.csr != nil {
+		signReq = connector.ForCSR(work.csr.csr, subject, profile)
+	} else {
+		signReq = connector.ForGeneratedKey(work.key, subject, profile)
+	}
+	result, err := conn.Sign(ctx, signReq)
 	if err != nil {
 		return nil, nil, err
 	}

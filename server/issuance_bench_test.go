@@ -11,12 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki/pkibench"
 )
 
 // BenchmarkIssuance compares one full enrollment through the plugin (token
 // check and claim, key generation, signing, PKCS#12, record, index, DM)
 // with the floor: the same cryptography alone in one process. The gap is
-// what the plugin's bookkeeping costs.
+// what the plugin's bookkeeping costs. Enrollments go round 200 users, as
+// the load tool's do, so that no owner's index grows past what people hold.
 func BenchmarkIssuance(b *testing.B) {
 	for _, kt := range []pki.KeyType{pki.KeyECDSAP256, pki.KeyRSA2048} {
 		b.Run(string(kt)+"/floor", func(b *testing.B) {
@@ -24,15 +26,7 @@ func BenchmarkIssuance(b *testing.B) {
 			require.NoError(b, err)
 			ca := h.CA()
 			for b.Loop() {
-				key, err := pki.GenerateKey(kt)
-				require.NoError(b, err)
-				csr, err := pki.NewCSR(key, "alice", []string{"alice@example.com"})
-				require.NoError(b, err)
-				now := time.Now()
-				cert, err := ca.Sign(csr.PublicKey, pki.LeafSpec{CommonName: "alice", Emails: []string{"alice@example.com"},
-					NotBefore: now, NotAfter: now.Add(24 * time.Hour), ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-				require.NoError(b, err)
-				_, err = pki.EncodePKCS12(pki.PKCS12Compatible, key, cert, ca.Chain, "passphrase")
+				_, err := pkibench.Floor(ca, kt, pki.PKCS12Compatible)
 				require.NoError(b, err)
 			}
 		})
@@ -41,9 +35,12 @@ func BenchmarkIssuance(b *testing.B) {
 			c := env.p.getConfiguration().Clone()
 			c.KeyType = string(kt)
 			env.configure(c)
+			users := env.addUsers("bench", 200)
+			i := 0
 			for b.Loop() {
 				b.StopTimer()
-				token := env.token("alice")
+				token := env.token(users[i%len(users)])
+				i++
 				b.StartTimer()
 				w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
 				if w.Code != http.StatusOK {
@@ -74,23 +71,22 @@ func BenchmarkCSRSigning(b *testing.B) {
 			b.StopTimer()
 			_, text := newCSR()
 			b.StartTimer()
-			csr, _, err := pki.ParseCSR([]byte(text), pki.KeyTypes)
-			require.NoError(b, err)
-			now := time.Now()
-			_, err = ca.Sign(csr.PublicKey, pki.LeafSpec{CommonName: "alice", Emails: []string{"alice@example.com"},
-				NotBefore: now, NotAfter: now.Add(24 * time.Hour), ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-			require.NoError(b, err)
+			require.NoError(b, pkibench.CSRFloor(ca, []byte(text)))
 		}
 	})
 	b.Run("plugin", func(b *testing.B) {
 		env := newTestEnv(b)
+		users := env.addUsers("bench", 200)
+		i := 0
 		for b.Loop() {
 			b.StopTimer()
 			_, text := newCSR()
 			body, err := json.Marshal(map[string]string{"csr": text})
 			require.NoError(b, err)
+			user := users[i%len(users)]
+			i++
 			b.StartTimer()
-			w := env.request(http.MethodPost, "/api/v1/csr", string(body), "alice", "Content-Type", "application/json")
+			w := env.request(http.MethodPost, "/api/v1/csr", string(body), user, "Content-Type", "application/json")
 			if w.Code != http.StatusCreated {
 				b.Fatal(w.Body.String())
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -44,13 +44,19 @@ type Plugin struct {
 	botUserID  string
 	requestJob *cluster.Job
 
-	// keyGeneration bounds how many keys are generated and signed at once:
-	// RSA-4096 generation takes about a second of one core.
-	keyGeneration chan struct{}
+	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
+	// one core): how much runs at once, and how much may wait.
+	rsaKeys *admission.Queue
 
 	// smtpRootCAs verifies mail servers' certificates; nil means the
 	// system roots (tests trust their own SMTP server).
 	smtpRootCAs *x509.CertPool
+
+	dmChannels dmChannels
+
+	// serverSite is the server's own settings the plugin uses (Site URL
+	// and name), refreshed on every configuration change.
+	serverSite atomic.Pointer[serverSite]
 
 	configurationLock sync.RWMutex
 	configuration     *configuration
@@ -65,8 +71,8 @@ type Plugin struct {
 // NewPlugin returns a plugin ready to be served.
 func NewPlugin() *Plugin {
 	return &Plugin{
-		now:           time.Now,
-		keyGeneration: make(chan struct{}, max(1, runtime.NumCPU())),
+		now:     time.Now,
+		rsaKeys: newRSAKeyQueue(),
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
@@ -25,8 +27,9 @@ const (
 	testBotID   = "botuserid00000000000000000"
 )
 
-// testEnv is a plugin wired to a mocked server API (plugintest) and a real
-// in-memory KV store, with a clock the test controls.
+// testEnv is a plugin wired to a server API (plugintest's mock, with the
+// calls every request makes served by fakeAPI) and a real in-memory KV
+// store, with a clock the test controls.
 type testEnv struct {
 	t      testing.TB
 	p      *Plugin
@@ -35,11 +38,15 @@ type testEnv struct {
 	users  map[string]*model.User
 	logMu  sync.Mutex
 	errors []string
+	logs   []logLine
 
 	postMu     sync.Mutex
 	ephemerals []*model.Post
 	dms        []*model.Post
 	dialogs    []model.OpenDialogRequest
+	// dmLookups counts GetDirectChannel calls; posts to refusedChannel fail.
+	dmLookups      int
+	refusedChannel string
 
 	clockMu sync.Mutex
 	clock   time.Time
@@ -59,7 +66,6 @@ func newTestEnv(t testing.TB) *testEnv {
 		},
 	}
 	api := env.api
-	env.allowLogs()
 
 	siteURL := testSiteURL
 	siteName := "Example"
@@ -67,36 +73,6 @@ func newTestEnv(t testing.TB) *testEnv {
 		ServiceSettings: model.ServiceSettings{SiteURL: &siteURL},
 		TeamSettings:    model.TeamSettings{SiteName: &siteName},
 	}).Maybe()
-	api.On("GetUser", mock.AnythingOfType("string")).Return(
-		func(id string) *model.User { return env.userByID(id) },
-		func(id string) *model.AppError {
-			if env.userByID(id) == nil {
-				return model.NewAppError("GetUser", "not_found", nil, "", http.StatusNotFound)
-			}
-			return nil
-		}).Maybe()
-	api.On("SendEphemeralPost", mock.AnythingOfType("string"), mock.AnythingOfType("*model.Post")).Return(
-		func(userID string, post *model.Post) *model.Post {
-			env.postMu.Lock()
-			defer env.postMu.Unlock()
-			cp := post.Clone()
-			cp.AddProp("to", userID)
-			env.ephemerals = append(env.ephemerals, cp)
-			return cp
-		}).Maybe()
-	api.On("GetDirectChannel", testBotID, mock.AnythingOfType("string")).Return(
-		func(_, userID string) *model.Channel { return &model.Channel{Id: "dm_" + userID} },
-		func(_, _ string) *model.AppError { return nil }).Maybe()
-	api.On("CreatePost", mock.AnythingOfType("*model.Post")).Return(
-		func(post *model.Post) *model.Post {
-			env.postMu.Lock()
-			defer env.postMu.Unlock()
-			cp := post.Clone()
-			cp.Id = model.NewId()
-			env.dms = append(env.dms, cp)
-			return cp
-		},
-		func(*model.Post) *model.AppError { return nil }).Maybe()
 	api.On("GetPost", mock.AnythingOfType("string")).Return(
 		func(id string) *model.Post { return env.postByID(id) },
 		func(id string) *model.AppError {
@@ -174,8 +150,9 @@ func newTestEnv(t testing.TB) *testEnv {
 		func(userID string, _ *model.Permission) bool { return userID == env.users["carol"].Id }).Maybe()
 
 	p := NewPlugin()
-	p.SetAPI(api)
-	p.client = pluginapi.NewClient(api, &plugintest.Driver{})
+	server := &fakeAPI{API: api, env: env}
+	p.SetAPI(server)
+	p.client = pluginapi.NewClient(server, &plugintest.Driver{})
 	p.store = store.New(env.kv)
 	p.now = env.now
 	var mutexes sync.Map
@@ -205,27 +182,6 @@ func (env *testEnv) configure(c *configuration) {
 	require.NoError(env.t, err)
 }
 
-// allowLogs accepts log calls of any arity: the mock matches variadic
-// arguments one by one.
-func (env *testEnv) allowLogs() {
-	for _, level := range []string{"LogDebug", "LogInfo", "LogWarn", "LogError"} {
-		for n := 1; n <= 15; n += 2 {
-			args := make([]any, n)
-			for i := range args {
-				args[i] = mock.Anything
-			}
-			call := env.api.On(level, args...).Maybe()
-			if level == "LogError" {
-				call.Run(func(a mock.Arguments) {
-					env.logMu.Lock()
-					defer env.logMu.Unlock()
-					env.errors = append(env.errors, a.String(0))
-				})
-			}
-		}
-	}
-}
-
 func (env *testEnv) now() time.Time {
 	env.clockMu.Lock()
 	defer env.clockMu.Unlock()
@@ -245,6 +201,18 @@ func (env *testEnv) userByID(id string) *model.User {
 		}
 	}
 	return nil
+}
+
+// addUsers adds n users named prefix1 … prefixN, before the test sends
+// requests, and returns their names.
+func (env *testEnv) addUsers(prefix string, n int) []string {
+	names := make([]string, 0, n)
+	for i := range n {
+		name := fmt.Sprintf("%s%d", prefix, i+1)
+		env.users[name] = &model.User{Id: model.NewId(), Username: name, Email: name + "@example.com"}
+		names = append(names, name)
+	}
+	return names
 }
 
 func (env *testEnv) user(name string) *model.User {
@@ -341,4 +309,136 @@ func TestActivatedPluginIsReady(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, chain, 2, "built-in CA serves issuing CA and root")
 	require.Empty(t, env.loggedErrors())
+}
+
+// fakeAPI serves the server calls every request makes (users, posts, logs)
+// from the test environment, without the mock's argument matching, which
+// would cost more than the plugin's own work in a benchmark. Everything
+// else goes to the mock.
+type fakeAPI struct {
+	*plugintest.API
+	env *testEnv
+}
+
+func (a *fakeAPI) GetUser(id string) (*model.User, *model.AppError) {
+	if u := a.env.userByID(id); u != nil {
+		return u, nil
+	}
+	return nil, model.NewAppError("GetUser", "not_found", nil, "", http.StatusNotFound)
+}
+
+func (a *fakeAPI) SendEphemeralPost(userID string, post *model.Post) *model.Post {
+	a.env.postMu.Lock()
+	defer a.env.postMu.Unlock()
+	cp := post.Clone()
+	cp.AddProp("to", userID)
+	a.env.ephemerals = append(a.env.ephemerals, cp)
+	return cp
+}
+
+func (a *fakeAPI) GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError) {
+	if userID1 != testBotID {
+		return nil, model.NewAppError("GetDirectChannel", "unexpected", nil, "only the bot opens DMs", http.StatusBadRequest)
+	}
+	a.env.postMu.Lock()
+	defer a.env.postMu.Unlock()
+	a.env.dmLookups++
+	return &model.Channel{Id: "dm_" + userID2}, nil
+}
+
+func (a *fakeAPI) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
+	a.env.postMu.Lock()
+	defer a.env.postMu.Unlock()
+	if post.ChannelId == a.env.refusedChannel {
+		return nil, model.NewAppError("CreatePost", "refused", nil, "no such channel", http.StatusBadRequest)
+	}
+	cp := post.Clone()
+	cp.Id = model.NewId()
+	a.env.dms = append(a.env.dms, cp)
+	return cp, nil
+}
+
+func (a *fakeAPI) LogDebug(msg string, keyValuePairs ...any) { a.env.log("debug", msg, keyValuePairs) }
+func (a *fakeAPI) LogInfo(msg string, keyValuePairs ...any)  { a.env.log("info", msg, keyValuePairs) }
+func (a *fakeAPI) LogWarn(msg string, keyValuePairs ...any)  { a.env.log("warn", msg, keyValuePairs) }
+func (a *fakeAPI) LogError(msg string, keyValuePairs ...any) { a.env.log("error", msg, keyValuePairs) }
+
+// logLine is one call of a log method.
+type logLine struct {
+	level, msg string
+	fields     []any
+}
+
+// log keeps every log line, message and fields, so that tests can look for
+// what must never be logged. Lines are formatted only when read.
+func (env *testEnv) log(level, msg string, keyValuePairs []any) {
+	env.logMu.Lock()
+	defer env.logMu.Unlock()
+	env.logs = append(env.logs, logLine{level: level, msg: msg, fields: keyValuePairs})
+	if level == "error" {
+		env.errors = append(env.errors, msg)
+	}
+}
+
+// loggedLines is every log line so far, at every level, with its fields.
+func (env *testEnv) loggedLines() []string {
+	env.logMu.Lock()
+	defer env.logMu.Unlock()
+	lines := make([]string, 0, len(env.logs))
+	for _, l := range env.logs {
+		lines = append(lines, l.level+" "+l.msg+" "+fmt.Sprintln(l.fields...))
+	}
+	return lines
+}
+
+// The server's Site URL and name are read once per configuration change,
+// not per request (GetConfig copies the whole server configuration over
+// RPC), and a change reaches the next link.
+func TestServerSettingsAreReadOncePerConfigurationChange(t *testing.T) {
+	env := newTestEnv(t)
+	getConfigCalls := func() int {
+		n := 0
+		for _, call := range env.api.Calls {
+			if call.Method == "GetConfig" {
+				n++
+			}
+		}
+		return n
+	}
+	before := getConfigCalls()
+	for range 5 {
+		env.token("alice")
+	}
+	assert.Equal(t, before, getConfigCalls(), "minting links reads no server configuration")
+
+	moved := "https://certs.example.org/"
+	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetConfig")
+	env.api.On("GetConfig").Return(&model.Config{ServiceSettings: model.ServiceSettings{SiteURL: &moved}})
+	env.configure(env.p.getConfiguration())
+	s, err := env.p.getServices()
+	require.NoError(t, err)
+	link, _, err := env.p.mintLink(s, env.user("alice").Id, "default", linktoken.PurposeIssue)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(link, "https://certs.example.org/plugins/certs/issue?token="), link)
+}
+
+// The bot's direct channel with a user is looked up once, not for every
+// notification; a post refused in a remembered channel goes to the channel
+// the server names now.
+func TestDirectChannelsAreRemembered(t *testing.T) {
+	env := newTestEnv(t)
+	alice := env.user("alice")
+	for range 3 {
+		_, err := env.p.dmPost(alice.Id, &model.Post{Message: "hello"})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 1, env.dmLookups)
+	assert.Len(t, env.dmsTo("alice"), 3)
+
+	env.p.dmChannels.put(alice.Id, "gone")
+	env.refusedChannel = "gone"
+	_, err := env.p.dmPost(alice.Id, &model.Post{Message: "again"})
+	require.NoError(t, err)
+	assert.Len(t, env.dmsTo("alice"), 4, "delivered in the channel the server named")
+	assert.Equal(t, 2, env.dmLookups)
 }

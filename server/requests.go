@@ -341,18 +341,3 @@ func (p *Plugin) usernameOf(userID string) string {
 	}
 	return userID
 }
-
-// dmPost sends post as the bot in its DM with userID and returns it.
-func (p *Plugin) dmPost(userID string, post *model.Post) (*model.Post, error) {
-	channel, appErr := p.API.GetDirectChannel(p.botUserID, userID)
-	if appErr != nil {
-		return nil, appErr
-	}
-	post.ChannelId = channel.Id
-	post.UserId = p.botUserID
-	created, appErr := p.API.CreatePost(post)
-	if appErr != nil {
-		return nil, appErr
-	}
-	return created, nil
-}

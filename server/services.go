@@ -95,6 +95,7 @@ func (s *services) profileNamed(name string) (*profile.Profile, connector.Connec
 // cannot be used keeps the plugin active: users are told the plugin needs an
 // admin, and the admin finds the reason in the log.
 func (p *Plugin) applyConfiguration(c *configuration) {
+	p.refreshSite()
 	s, err := p.buildServices(c)
 	if err != nil {
 		msg := err.Error()

@@ -31,20 +31,18 @@ func NewBuiltin(name string, ca *pki.CA, now func() time.Time) *Builtin {
 func (b *Builtin) Name() string { return b.name }
 func (b *Builtin) Type() string { return TypeBuiltin }
 
-// Sign issues the certificate at once. The CSR's signature proves possession
-// of the key; its names are ignored in favour of req.Subject.
+// Sign issues the certificate at once for req.PublicKey. It needs no CSR:
+// an uploaded one has been checked by the caller (see SignRequest), and its
+// names are ignored in favour of req.Subject.
 func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
-	if req.CSR == nil {
-		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "no certificate signing request"}
-	}
-	if err := req.CSR.CheckSignature(); err != nil {
-		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "the CSR signature is invalid", Err: err}
+	if req.PublicKey == nil {
+		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "no public key to certify"}
 	}
 	now := b.now()
 	if !now.Before(b.ca.Certificate.NotAfter) {
 		return nil, &Error{Kind: KindMisconfigured, Connector: b.name, Message: "the CA certificate has expired; an administrator must renew it"}
 	}
-	cert, err := b.ca.Sign(req.CSR.PublicKey, pki.LeafSpec{
+	cert, err := b.ca.Sign(req.PublicKey, pki.LeafSpec{
 		CommonName:   req.Subject.CommonName,
 		Organization: req.Subject.Organization,
 		OrgUnit:      req.Subject.OrganizationalUnit,

@@ -6,10 +6,13 @@ package connector
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
 // Subject is the identity a certificate is issued to. The plugin derives it
@@ -29,11 +32,47 @@ type Profile struct {
 	ExtKeyUsages []x509.ExtKeyUsage
 }
 
-// SignRequest asks a CA for a certificate.
+// SignRequest asks a CA for a certificate for one public key. Make it with
+// ForCSR or ForGeneratedKey.
 type SignRequest struct {
+	// PublicKey is the key to certify.
+	PublicKey crypto.PublicKey
+	// CSR proves that the requester holds the key. An uploaded CSR has been
+	// checked by the caller (pki.ParseCSR), so connectors do not check it
+	// again. For a key the plugin has just generated, CSR is nil and newCSR
+	// makes one for a CA that wants it: the built-in CA needs none, and a
+	// CSR costs a signature and its verification.
 	CSR     *x509.CertificateRequest
+	newCSR  func() (*x509.CertificateRequest, error)
 	Subject Subject
 	Profile Profile
+}
+
+// ForCSR asks for a certificate for the key of csr, which the caller has
+// checked.
+func ForCSR(csr *x509.CertificateRequest, subject Subject, profile Profile) SignRequest {
+	return SignRequest{PublicKey: csr.PublicKey, CSR: csr, Subject: subject, Profile: profile}
+}
+
+// ForGeneratedKey asks for a certificate for a key the plugin generated.
+func ForGeneratedKey(key crypto.Signer, subject Subject, profile Profile) SignRequest {
+	return SignRequest{
+		PublicKey: key.Public(),
+		newCSR:    func() (*x509.CertificateRequest, error) { return pki.NewCSR(key, subject.CommonName, subject.Emails) },
+		Subject:   subject,
+		Profile:   profile,
+	}
+}
+
+// CertificateRequest is the request's CSR, made now for a generated key.
+func (r SignRequest) CertificateRequest() (*x509.CertificateRequest, error) {
+	switch {
+	case r.CSR != nil:
+		return r.CSR, nil
+	case r.newCSR != nil:
+		return r.newCSR()
+	}
+	return nil, errors.New("no certificate signing request")
 }
 
 // Status is where a request stands at the CA.

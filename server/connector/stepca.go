@@ -232,18 +232,16 @@ func (s *StepCA) Type() string { return TypeStepCA }
 // accepting the key's tokens. For tests and diagnostics.
 func (s *StepCA) KeyDecryptions() int64 { return s.decryptions.Load() }
 
-// Sign asks step-ca to sign req.CSR. The token names req.Subject: its common
+// Sign asks step-ca to sign the request's CSR. The token names req.Subject: its common
 // name is the token subject and its emails the token SANs (plus the common
 // name if the CSR carries it as a SAN, since step-ca wants the CSR's SANs to
 // equal the token's). step-ca's provisioner template decides the rest of the
 // certificate; the connector checks that the result is for the CSR's key,
 // chains to the pinned root and has the profile's extended key usages.
 func (s *StepCA) Sign(ctx context.Context, req SignRequest) (*Result, error) {
-	if req.CSR == nil {
-		return nil, s.fail(KindRejected, "no certificate signing request", nil)
-	}
-	if err := req.CSR.CheckSignature(); err != nil {
-		return nil, s.fail(KindRejected, "the CSR signature is invalid", err)
+	csr, err := req.CertificateRequest()
+	if err != nil {
+		return nil, s.fail(KindRejected, "no certificate signing request", err)
 	}
 	if req.Subject.CommonName == "" {
 		return nil, s.fail(KindRejected, "the certificate needs a common name", nil)
@@ -256,8 +254,8 @@ func (s *StepCA) Sign(ctx context.Context, req SignRequest) (*Result, error) {
 		return nil, err
 	}
 
-	sum := sha256.Sum256(req.CSR.Raw)
-	ott, err := s.token(k, "/1.0/sign", req.Subject.CommonName, stepCASANs(req), base64.RawURLEncoding.EncodeToString(sum[:]))
+	sum := sha256.Sum256(csr.Raw)
+	ott, err := s.token(k, "/1.0/sign", req.Subject.CommonName, stepCASANs(req.Subject, csr), base64.RawURLEncoding.EncodeToString(sum[:]))
 	if err != nil {
 		return nil, s.fail(KindMisconfigured, "a token could not be signed with the provisioner key", err)
 	}
@@ -266,7 +264,7 @@ func (s *StepCA) Sign(ctx context.Context, req SignRequest) (*Result, error) {
 		OTT      string `json:"ott"`
 		NotAfter string `json:"notAfter,omitempty"`
 	}{
-		CSR:      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
+		CSR:      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw})),
 		OTT:      ott,
 		NotAfter: stepCADuration(req.Profile.Validity),
 	}
@@ -316,7 +314,7 @@ func (s *StepCA) Sign(ctx context.Context, req SignRequest) (*Result, error) {
 		issuers = issuers[:len(issuers)-1]
 	}
 
-	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(req.CSR.PublicKey) {
+	if pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(csr.PublicKey) {
 		return nil, s.fail(KindMisconfigured, "the certificate authority returned a certificate for another key", nil)
 	}
 	if err := stepCAVerify(leaf, issuers, t.root); err != nil {

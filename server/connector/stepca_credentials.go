@@ -262,10 +262,10 @@ func (s *StepCA) token(k *stepCAKey, path, subject string, sans []string, csrFin
 	return jose.Signed(signer).Claims(claims).Claims(extra).CompactSerialize()
 }
 
-// stepCASANs are the token SANs for req: the subject's emails, plus the
-// common name if the CSR carries it as a SAN.
-func stepCASANs(req SignRequest) []string {
-	sans := make([]string, 0, len(req.Subject.Emails)+1)
+// stepCASANs are the token SANs for subject: its emails, plus the common
+// name if the CSR carries it as a SAN.
+func stepCASANs(subject Subject, csr *x509.CertificateRequest) []string {
+	sans := make([]string, 0, len(subject.Emails)+1)
 	seen := map[string]bool{}
 	add := func(v string) {
 		if v != "" && !seen[v] {
@@ -273,11 +273,10 @@ func stepCASANs(req SignRequest) []string {
 			sans = append(sans, v)
 		}
 	}
-	for _, e := range req.Subject.Emails {
+	for _, e := range subject.Emails {
 		add(e)
 	}
-	cn := req.Subject.CommonName
-	csr := req.CSR
+	cn := subject.CommonName
 	carries := false
 	for _, v := range csr.DNSNames {
 		carries = carries || v == cn

@@ -38,6 +38,25 @@ func ParseKeyType(s string) (KeyType, error) {
 	return "", fmt.Errorf("unknown key type %q (accepted: %v)", s, KeyTypes)
 }
 
+// IsRSA reports an RSA key type: slow to generate (RSA-4096 takes about a
+// second of one core, and varies widely), where ECDSA takes microseconds.
+func (kt KeyType) IsRSA() bool { return kt.GenerationCost() > 0 }
+
+// GenerationCost is about how long generating a key of this type takes, in
+// RSA-2048 keys (about a tenth of a second of one core); ECDSA keys cost
+// nothing worth counting.
+func (kt KeyType) GenerationCost() int64 {
+	switch kt {
+	case KeyRSA2048:
+		return 1
+	case KeyRSA3072:
+		return 4
+	case KeyRSA4096:
+		return 12
+	}
+	return 0
+}
+
 // GenerateKey creates a new private key of the given type.
 func GenerateKey(kt KeyType) (crypto.Signer, error) {
 	switch kt {

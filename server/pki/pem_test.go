@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"strings"
@@ -224,6 +226,48 @@ func TestEncryptedPrivateKeyPEM(t *testing.T) {
 	assert.True(t, pki.PublicKeysEqual(key.Public(), back.(crypto.Signer).Public()))
 	_, err = pemutil.DecryptPKCS8PrivateKey(block.Bytes, []byte("wrong"))
 	assert.Error(t, err)
+}
+
+// The PEM copy is encrypted with PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) at
+// the PKCS#12 file's round count: its passphrase is random, and a default
+// made for chosen passwords (600,000 rounds) would cost 80 enrollments.
+func TestEncryptedPrivateKeyPEMParameters(t *testing.T) {
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	data, err := pki.EncryptedPrivateKeyPEM(key, "abcde-fghjk-mnpqr-stuvw-xyz23-45678")
+	require.NoError(t, err)
+	block, _ := pem.Decode(data)
+	require.NotNil(t, block)
+
+	var info struct {
+		Algorithm struct {
+			OID    asn1.ObjectIdentifier
+			Params struct {
+				KDF struct {
+					OID    asn1.ObjectIdentifier
+					Params struct {
+						Salt       []byte
+						Iterations int
+						PRF        pkix.AlgorithmIdentifier `asn1:"optional"`
+					}
+				}
+				Cipher struct {
+					OID asn1.ObjectIdentifier
+					IV  []byte
+				}
+			}
+		}
+		Data []byte
+	}
+	_, err = asn1.Unmarshal(block.Bytes, &info)
+	require.NoError(t, err)
+	assert.Equal(t, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 13}, info.Algorithm.OID, "PBES2")
+	assert.Equal(t, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 5, 12}, info.Algorithm.Params.KDF.OID, "PBKDF2")
+	assert.Equal(t, 2048, info.Algorithm.Params.KDF.Params.Iterations)
+	assert.Len(t, info.Algorithm.Params.KDF.Params.Salt, 16)
+	assert.Equal(t, asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 9}, info.Algorithm.Params.KDF.Params.PRF.Algorithm, "HMAC-SHA256")
+	assert.Equal(t, asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 1, 42}, info.Algorithm.Params.Cipher.OID, "AES-256-CBC")
+	assert.Len(t, info.Algorithm.Params.Cipher.IV, 16)
 }
 
 func TestPublicKeyFingerprintIsTheSameInCSRAndCertificate(t *testing.T) {

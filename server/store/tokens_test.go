@@ -13,38 +13,30 @@ import (
 
 const tokenTTL = 20 * time.Minute
 
-func tokenState(t *testing.T, s *Store, id string) TokenState {
+func isUsed(t *testing.T, s *Store, id string) bool {
 	t.Helper()
-	state, err := s.GetTokenState(id)
+	used, err := s.TokenUsed(id)
 	require.NoError(t, err)
-	return state
+	return used
 }
 
 func TestTokenLifecycle(t *testing.T) {
 	s, _ := newTestStore(t)
 	const id = "0123456789abcdef0123456789abcdef"
 
-	assert.Equal(t, TokenState{}, tokenState(t, s, id), "a token never seen is unused")
+	assert.False(t, isUsed(t, s, id), "a token never seen is unused")
 
 	claimed, err := s.ClaimToken(id, tokenTTL)
 	require.NoError(t, err)
 	require.True(t, claimed)
-	assert.Equal(t, TokenState{InProgress: true}, tokenState(t, s, id))
-
-	claimed, err = s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	assert.False(t, claimed, "a claimed token cannot be claimed again")
-
-	require.NoError(t, s.CompleteToken(id, "1a2b", tokenTTL))
-	assert.Equal(t, TokenState{Used: true, Serial: "1a2b"}, tokenState(t, s, id))
+	assert.True(t, isUsed(t, s, id), "a claimed token is used at once")
 
 	claimed, err = s.ClaimToken(id, tokenTTL)
 	require.NoError(t, err)
 	assert.False(t, claimed, "a used token cannot be claimed again")
-	assert.Equal(t, TokenState{Used: true, Serial: "1a2b"}, tokenState(t, s, id))
 
 	// Tokens are independent.
-	assert.Equal(t, TokenState{}, tokenState(t, s, "another"))
+	assert.False(t, isUsed(t, s, "another"))
 }
 
 func TestReleaseTokenFreesAClaim(t *testing.T) {
@@ -56,7 +48,7 @@ func TestReleaseTokenFreesAClaim(t *testing.T) {
 	require.True(t, claimed)
 
 	require.NoError(t, s.ReleaseToken(id))
-	assert.Equal(t, TokenState{}, tokenState(t, s, id))
+	assert.False(t, isUsed(t, s, id))
 
 	// The link can be retried.
 	claimed, err = s.ClaimToken(id, tokenTTL)
@@ -64,43 +56,26 @@ func TestReleaseTokenFreesAClaim(t *testing.T) {
 	assert.True(t, claimed)
 }
 
-func TestReleaseTokenNeverFreesAUsedToken(t *testing.T) {
-	s, _ := newTestStore(t)
-	const id = "tok"
-
-	claimed, err := s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	require.True(t, claimed)
-	require.NoError(t, s.CompleteToken(id, "1a2b", tokenTTL))
-
-	require.NoError(t, s.ReleaseToken(id))
-	assert.Equal(t, TokenState{Used: true, Serial: "1a2b"}, tokenState(t, s, id))
-	claimed, err = s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	assert.False(t, claimed)
-}
-
 func TestReleaseTokenUnclaimed(t *testing.T) {
 	s, _ := newTestStore(t)
 	require.NoError(t, s.ReleaseToken("never-claimed"))
-	assert.Equal(t, TokenState{}, tokenState(t, s, "never-claimed"))
+	assert.False(t, isUsed(t, s, "never-claimed"))
 }
 
-// CompleteToken only turns a claim into a use; it does not mark a token it
-// finds unclaimed, nor overwrite a use with another serial. (Whether it
-// reports that as an error is left open: today it returns nil.)
-func TestCompleteTokenNeedsAClaim(t *testing.T) {
-	s, _ := newTestStore(t)
-
-	_ = s.CompleteToken("unclaimed", "1a2b", tokenTTL)
-	assert.Equal(t, TokenState{}, tokenState(t, s, "unclaimed"))
-
-	claimed, err := s.ClaimToken("tok", tokenTTL)
-	require.NoError(t, err)
-	require.True(t, claimed)
-	require.NoError(t, s.CompleteToken("tok", "1a2b", tokenTTL))
-	_ = s.CompleteToken("tok", "ffff", tokenTTL)
-	assert.Equal(t, TokenState{Used: true, Serial: "1a2b"}, tokenState(t, s, "tok"), "the first use is kept")
+// Marks written by the previous version (a claim in progress, a use with its
+// serial) still count as used, and are never released by this one.
+func TestTokenMarksOfThePreviousVersionAreUsed(t *testing.T) {
+	s, kv := newTestStore(t)
+	for id, mark := range map[string]string{"in-progress": "claimed", "done": "used:1a2b"} {
+		_, err := kv.Set(tokenKey(id), []byte(mark))
+		require.NoError(t, err)
+		assert.True(t, isUsed(t, s, id), id)
+		claimed, err := s.ClaimToken(id, tokenTTL)
+		require.NoError(t, err)
+		assert.False(t, claimed, id)
+		require.NoError(t, s.ReleaseToken(id))
+		assert.True(t, isUsed(t, s, id), "%s: not released", id)
+	}
 }
 
 func TestClaimTokenConcurrent(t *testing.T) {
@@ -129,7 +104,7 @@ func TestClaimTokenConcurrent(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, winners, "exactly one concurrent claim wins")
-	assert.Equal(t, TokenState{InProgress: true}, tokenState(t, s, id))
+	assert.True(t, isUsed(t, s, id))
 }
 
 // Claim, release and claim again, concurrently with other claimers: at any
@@ -180,15 +155,7 @@ func TestClaimReleaseConcurrent(t *testing.T) {
 	}
 	assert.Equal(t, 1, maxHolders)
 	assert.Positive(t, wins)
-	assert.Equal(t, TokenState{}, tokenState(t, s, id))
-}
-
-func TestGetTokenStateUnexpectedValue(t *testing.T) {
-	s, kv := newTestStore(t)
-	_, err := kv.Set(tokenKey("tok"), []byte("something else"))
-	require.NoError(t, err)
-	_, err = s.GetTokenState("tok")
-	require.Error(t, err)
+	assert.False(t, isUsed(t, s, id))
 }
 
 // The claim mark always expires: the KV store counts whole seconds, and a

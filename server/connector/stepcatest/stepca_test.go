@@ -41,11 +41,10 @@ func request(t testing.TB, validity time.Duration) (connector.SignRequest, *x509
 	require.NoError(t, err)
 	csr, err := pki.NewCSR(key, "alice", []string{"alice@example.com"})
 	require.NoError(t, err)
-	return connector.SignRequest{
-		CSR:     csr,
-		Subject: connector.Subject{CommonName: "alice", Organization: []string{"Example Corp"}, Emails: []string{"alice@example.com"}},
-		Profile: connector.Profile{Name: "default", Validity: validity, ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
-	}, csr
+	return connector.ForCSR(csr,
+		connector.Subject{CommonName: "alice", Organization: []string{"Example Corp"}, Emails: []string{"alice@example.com"}},
+		connector.Profile{Name: "default", Validity: validity, ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}},
+	), csr
 }
 
 func pool(certs ...*x509.Certificate) *x509.CertPool {
