@@ -215,9 +215,18 @@ run: deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run \
 		$(GO) run -tags e2e ./e2e/cmd/devserver
 
-## Go benchmarks of the server packages.
-bench: apply
-	$(GO) test -run '^$$' -bench . -benchmem ./server/...
+# Extra flags for the load tool in `make bench`, e.g. BENCH_FLAGS='-n 2000 -c 40'.
+BENCH_FLAGS ?=
+BENCH_DIR := .bench
+
+## Go benchmarks, then the load tool against a real Mattermost + PostgreSQL; report in .bench/report.md.
+bench: apply deps dist mattermost
+	@mkdir -p $(BENCH_DIR)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./server/... > $(BENCH_DIR)/go-bench.txt || { cat $(BENCH_DIR)/go-bench.txt; exit 1; }
+	@cat $(BENCH_DIR)/go-bench.txt
+	$(GO) build -tags e2e -o build/bin/certload ./e2e/cmd/certload
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) build/bin/certload -scenario bench \
+		-go-bench $(BENCH_DIR)/go-bench.txt -report $(BENCH_DIR)/report.md $(BENCH_FLAGS)
 
 ## Remove build output and generated files.
 clean:

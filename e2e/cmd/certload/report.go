@@ -1,0 +1,303 @@
+//go:build e2e
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// Targets the figures are held to (P-256, built-in CA).
+const (
+	// A certificate through Mattermost costs at most this many times the
+	// platform's own cost of the same requests.
+	targetPlatformRatio = 1.3
+	targetPerSecond     = 100
+	targetP95           = 350 * time.Millisecond
+	// The in-process enrollment costs at most this many times its floor.
+	targetFloorRatio = 1.15
+	// During the RSA burst, another user's P-256 enrollment takes at most
+	// this long.
+	targetFastDuringBurst = time.Second
+)
+
+type report struct {
+	o          options
+	machine    string
+	goVersion  string
+	mattermost string
+	started    time.Time
+
+	baselines *baselineStats
+	flows     []*flowStats
+	burst     *burstStats
+	// checks are the targets held against the figures, filled by print.
+	checks []check
+}
+
+type check struct {
+	target, measured string
+	ok               bool
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+}
+
+func cpuCell(s cpuSample) string {
+	return fmt.Sprintf("%s (%s + %s + %s)", ms(s.total()), ms(s.mattermost), ms(s.plugin), ms(s.postgres))
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func (r *report) print(w io.Writer) {
+	var b bytes.Buffer
+	r.checks = nil
+	fmt.Fprintf(&b, "# Client certificates through a real Mattermost\n\n")
+	fmt.Fprintf(&b, "%s · commit %s · %s · %s · Mattermost %s\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"), commit(), r.machine, r.goVersion, r.mattermost)
+	fmt.Fprintf(&b, "CPU is that of the Mattermost server, the plugin and PostgreSQL processes together (from /proc, "+
+		"written as total (Mattermost + plugin + PostgreSQL)); the load tool's own CPU is left out. "+
+		"Latencies are as the load tool's clients saw them.\n\n")
+	r.printGoBench(&b)
+	r.printBaselines(&b)
+	r.printFlows(&b)
+	r.printBurst(&b)
+	if len(r.checks) > 0 {
+		fmt.Fprintf(&b, "## Targets\n\n| Target | Measured | Met |\n|:--|:--|:--|\n")
+		for _, c := range r.checks {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", c.target, c.measured, mark(c.ok))
+		}
+		b.WriteString("\n")
+	}
+	_, _ = w.Write(b.Bytes())
+}
+
+func (r *report) hold(target, measured string, ok bool) {
+	r.checks = append(r.checks, check{target: target, measured: measured, ok: ok})
+}
+
+// printGoBench summarises `go test -bench` output: each plugin benchmark
+// beside its floor.
+func (r *report) printGoBench(b *bytes.Buffer) {
+	if r.o.goBench == "" {
+		return
+	}
+	f, err := os.Open(r.o.goBench)
+	if err != nil {
+		fmt.Fprintf(b, "(no Go benchmark results: %v)\n\n", err)
+		return
+	}
+	defer f.Close()
+	perOp := map[string][]float64{}
+	var order []string
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || fields[3] != "ns/op" {
+			continue
+		}
+		name := fields[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i] // the GOMAXPROCS suffix
+		}
+		ns, err := strconv.ParseFloat(fields[2], 64)
+		if err != nil {
+			continue
+		}
+		if _, seen := perOp[name]; !seen {
+			order = append(order, name)
+		}
+		perOp[name] = append(perOp[name], ns)
+	}
+	median := func(v []float64) float64 {
+		s := slices.Clone(v)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	fmt.Fprintf(b, "## In process (`go test -bench`, median of runs)\n\n| Benchmark | Time per op | × floor |\n|:--|--:|--:|\n")
+	for _, name := range order {
+		ratio := ""
+		if plugin, ok := strings.CutSuffix(name, "/plugin"); ok {
+			if floor, ok := perOp[plugin+"/floor"]; ok {
+				x := median(perOp[name]) / median(floor)
+				ratio = fmt.Sprintf("%.2f×", x)
+				if plugin == "BenchmarkIssuance/ecdsa-p256" {
+					r.hold(fmt.Sprintf("In process, P-256 enrollment ≤ %.2f× its floor", targetFloorRatio), ratio, x <= targetFloorRatio)
+				}
+			}
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), ms(time.Duration(median(perOp[name]))), ratio)
+	}
+	b.WriteString("\n")
+}
+
+func (r *report) printBaselines(b *bytes.Buffer) {
+	bl := r.baselines
+	if bl == nil {
+		return
+	}
+	fmt.Fprintf(b, "## The platform's own cost (%d requests each, %d at once)\n\n", r.o.baseline, r.o.concurrency)
+	fmt.Fprintf(b, "| Request | CPU per request | p50 | p95 | Errors |\n|:--|--:|--:|--:|--:|\n")
+	for _, op := range []opStats{bl.noop, bl.post} {
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %d |\n", op.name, cpuCell(op.cpu), ms(op.latency.percentile(50)), ms(op.latency.percentile(95)), op.errors.count)
+	}
+	fmt.Fprintf(b, "\n| Floor, in this process (key generation, signing, PKCS#12) | CPU |\n|:--|--:|\n")
+	for _, kt := range pki.KeyTypes {
+		if d, ok := bl.floors[kt]; ok {
+			fmt.Fprintf(b, "| %s | %s |\n", keyLabel(kt), ms(d))
+		}
+	}
+	fmt.Fprintf(b, "| CSR (parse, check, sign) | %s |\n\n", ms(bl.csrFloor))
+	p256 := bl.platform(bl.floors[pki.KeyECDSAP256])
+	fmt.Fprintf(b, "Platform cost of one P-256 certificate (2 no-op plugin requests + 1 DM post + floor): **%s**; target %.1f× = %s.\n\n",
+		ms(p256), targetPlatformRatio, ms(time.Duration(float64(p256)*targetPlatformRatio)))
+}
+
+func (r *report) printFlows(b *bytes.Buffer) {
+	if len(r.flows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Certificates\n\n")
+	fmt.Fprintf(b, "| Flow | Certificates | Per second | p50 | p95 | p99 | p95 of the issuing POST | Errors | CPU per certificate | × platform | Files checked | Listed |\n")
+	fmt.Fprintf(b, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|:--|:--|\n")
+	for _, f := range r.flows {
+		ratio := ""
+		if r.measuredCPU() {
+			floor := r.baselines.floors[f.spec.keyType]
+			if f.spec.path == kindCSR {
+				floor = r.baselines.csrFloor
+			}
+			if platform := r.baselines.platform(floor); platform > 0 {
+				ratio = fmt.Sprintf("%.2f×", float64(f.cpu.total())/float64(platform))
+			}
+		}
+		checked := fmt.Sprintf("%d ok", f.issued-f.checkErrors.count)
+		if f.checkErrors.count > 0 {
+			checked = fmt.Sprintf("**%d bad**", f.checkErrors.count)
+		}
+		listed := "all"
+		if f.unlisted > 0 || f.listErrors.count > 0 {
+			listed = fmt.Sprintf("**%d missing, %d errors**", f.unlisted, f.listErrors.count)
+		}
+		fmt.Fprintf(b, "| %s | %d for %d users, %d at once | %.1f | %s | %s | %s | %s | %d | %s | %s | %s | %s |\n",
+			f.spec, f.issued, f.users, f.concurrency, f.perSecond(), ms(f.whole.percentile(50)), ms(f.whole.percentile(95)), ms(f.whole.percentile(99)),
+			ms(f.redeem.percentile(95)), f.errors.count, cpuCell(f.cpu), ratio, checked, listed)
+	}
+	b.WriteString("\n")
+	for _, f := range r.flows {
+		fmt.Fprintf(b, "- %s: the machine's CPUs were %.0f%% busy; the load tool's own CPU was %s per certificate.\n", f.spec, 100*f.busy, ms(f.ownCPU))
+	}
+	b.WriteString("\n")
+	for _, f := range r.flows {
+		for _, e := range append(append(f.errors.first, f.checkErrors.first...), f.listErrors.first...) {
+			fmt.Fprintf(b, "- %s: %s\n", f.spec, e)
+		}
+	}
+	for _, f := range r.flows {
+		if f.spec.keyType != pki.KeyECDSAP256 || f.spec.path != kindDownload || f.spec.via != "api" {
+			continue
+		}
+		clean := f.errors.count == 0 && f.checkErrors.count == 0 && f.unlisted == 0 && f.listErrors.count == 0
+		r.hold(fmt.Sprintf("%d certificates for %d users, %d at once: no error, every file opens, every record listed", f.spec.certs, f.users, f.concurrency),
+			fmt.Sprintf("%d issued, %d errors, %d bad files, %d unlisted", f.issued, f.errors.count, f.checkErrors.count, f.unlisted), clean && f.issued == f.spec.certs)
+		r.hold(fmt.Sprintf("At least %d certificates per second", targetPerSecond), fmt.Sprintf("%.1f", f.perSecond()), f.perSecond() >= targetPerSecond)
+		r.hold(fmt.Sprintf("p95 under %s", ms(targetP95)), ms(f.whole.percentile(95)), f.whole.percentile(95) < targetP95)
+		if r.measuredCPU() {
+			platform := r.baselines.platform(r.baselines.floors[pki.KeyECDSAP256])
+			x := float64(f.cpu.total()) / float64(platform)
+			r.hold(fmt.Sprintf("CPU per certificate ≤ %.1f× the platform's cost", targetPlatformRatio),
+				fmt.Sprintf("%s against %s: %.2f×", ms(f.cpu.total()), ms(platform), x), x <= targetPlatformRatio)
+		}
+	}
+	b.WriteString("\n")
+}
+
+// measuredCPU reports whether CPU was measured (the tool knows the
+// processes).
+func (r *report) measuredCPU() bool {
+	return r.baselines != nil && r.baselines.noop.cpu.total() > 0
+}
+
+func (r *report) printBurst(b *bytes.Buffer) {
+	bt := r.burst
+	if bt == nil {
+		return
+	}
+	fmt.Fprintf(b, "## A burst of RSA-4096\n\n")
+	fmt.Fprintf(b, "%d RSA-4096 enrollments, each by its own user, arrive at once; meanwhile another user enrolls with P-256 again and again, and the server is pinged every 100 ms.\n\n", bt.requests)
+	fmt.Fprintf(b, "| | |\n|:--|:--|\n")
+	fmt.Fprintf(b, "| Issued | %d |\n| Turned away as busy (503 with Retry-After) | %d |\n| Other errors | %d |\n| Burst served in | %s |\n", bt.issued, bt.busy, bt.errors.count, ms(bt.wall))
+	fmt.Fprintf(b, "| Busy links redeemed again afterwards | %d of %d worked |\n", bt.busyRetried, min(burstRetries, bt.busy))
+	fmt.Fprintf(b, "| P-256 enrollments meanwhile | %d, max %s, p50 %s, %d errors |\n", len(bt.fast.d), ms(bt.fast.percentile(100)), ms(bt.fast.percentile(50)), bt.fastErrors.count)
+	fmt.Fprintf(b, "| Pings meanwhile | %d, max %s, %d errors |\n\n", len(bt.pings.d), ms(bt.pings.percentile(100)), bt.pingErrors.count)
+	for _, e := range append(append(append(bt.errors.first, bt.retryErrors.first...), bt.fastErrors.first...), bt.pingErrors.first...) {
+		fmt.Fprintf(b, "- %s\n", e)
+	}
+	fastOK := len(bt.fast.d) > 0 && bt.fastErrors.count == 0 && bt.fast.percentile(100) <= targetFastDuringBurst
+	r.hold(fmt.Sprintf("During the burst, another user's P-256 enrollment within %s", ms(targetFastDuringBurst)),
+		fmt.Sprintf("max %s over %d", ms(bt.fast.percentile(100)), len(bt.fast.d)), fastOK)
+	r.hold("During the burst, the server answers its ping", fmt.Sprintf("%d pings, %d errors", len(bt.pings.d), bt.pingErrors.count),
+		len(bt.pings.d) > 0 && bt.pingErrors.count == 0)
+	r.hold(fmt.Sprintf("The RSA queue admits fewer than %d; the rest are told busy and keep their links", bt.requests),
+		fmt.Sprintf("%d admitted, %d busy, %d other errors, %d of %d busy links worked later", bt.issued, bt.busy, bt.errors.count, bt.busyRetried, min(burstRetries, bt.busy)),
+		bt.issued < bt.requests && bt.issued+bt.busy == bt.requests && bt.retryErrors.count == 0 && bt.busyRetried == min(burstRetries, bt.busy))
+	b.WriteString("\n")
+}
+
+func (r *report) writeFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	r.print(&b)
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// failed is an error when a check of correctness failed: an error, a bad
+// file, a lost record. Missed performance targets are reported, not fatal:
+// a slow or busy machine is not a broken plugin.
+func (r *report) failed() error {
+	var problems []string
+	for _, f := range r.flows {
+		if f.errors.count > 0 || f.checkErrors.count > 0 || f.unlisted > 0 || f.listErrors.count > 0 {
+			problems = append(problems, fmt.Sprintf("%s: %d errors, %d bad files, %d unlisted", f.spec, f.errors.count, f.checkErrors.count, f.unlisted))
+		}
+	}
+	if bt := r.burst; bt != nil && (bt.errors.count > 0 || bt.retryErrors.count > 0 || bt.fastErrors.count > 0 || bt.pingErrors.count > 0) {
+		problems = append(problems, fmt.Sprintf("burst: %d errors, %d failed retries, %d failed P-256 enrollments, %d failed pings",
+			bt.errors.count, bt.retryErrors.count, bt.fastErrors.count, bt.pingErrors.count))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(out))
+	if dirty, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(dirty)) > 0 {
+		rev += " (with uncommitted changes)"
+	}
+	return rev
+}
