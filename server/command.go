@@ -268,7 +268,7 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 		if prof.Name == s.catalog.DefaultProfile {
 			name += " (default)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, markdownCell(prof.Description), prof.ValidityDays, keyTypeLabel(prof.GeneratedKeyType()))
+		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, markdownCell(prof.Description), prof.ValidityDays, prof.GeneratedKeyType().Label())
 	}
 	b.WriteString("\nRun `/cert download <profile>` to get one.")
 	return b.String(), nil

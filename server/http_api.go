@@ -130,7 +130,7 @@ func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Reque
 	}
 	items := []model.AutocompleteListItem{}
 	for _, prof := range p.usableProfiles(s, userID) {
-		hint := fmt.Sprintf("%d days, %s", prof.ValidityDays, keyTypeLabel(prof.GeneratedKeyType()))
+		hint := fmt.Sprintf("%d days, %s", prof.ValidityDays, prof.GeneratedKeyType().Label())
 		if prof.Name == s.catalog.DefaultProfile {
 			hint += ", default"
 		}

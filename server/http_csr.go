@@ -76,7 +76,7 @@ func (p *Plugin) csrPageFor(link *linkRequest, token, uploadErr string) csrPage 
 	subject := subjectFor(link.user, prof)
 	labels := make([]string, 0, len(prof.KeyTypes))
 	for _, kt := range prof.AcceptedKeyTypes() {
-		labels = append(labels, keyTypeLabel(kt))
+		labels = append(labels, kt.Label())
 	}
 	return csrPage{
 		Username:            link.user.Username,

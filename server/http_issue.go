@@ -147,7 +147,7 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 		Description: prof.Description,
 		CommonName:  subject.CommonName,
 		Emails:      subject.Emails,
-		KeyType:     keyTypeLabel(keyType),
+		KeyType:     keyType.Label(),
 		Validity:    prof.ValidityDays,
 		Formats:     p12Choices(link.services.p12Format),
 		Email:       emailChoice(link.services.config, link.user),

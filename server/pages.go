@@ -144,22 +144,6 @@ func newNonce() (string, error) {
 	return base64.RawStdEncoding.EncodeToString(b), nil
 }
 
-func keyTypeLabel(kt pki.KeyType) string {
-	switch kt {
-	case pki.KeyECDSAP256:
-		return "ECDSA P-256"
-	case pki.KeyECDSAP384:
-		return "ECDSA P-384"
-	case pki.KeyRSA2048:
-		return "RSA 2048"
-	case pki.KeyRSA3072:
-		return "RSA 3072"
-	case pki.KeyRSA4096:
-		return "RSA 4096"
-	}
-	return string(kt)
-}
-
 // p12Choice is one PKCS#12 format offered on the confirm page.
 type p12Choice struct {
 	Value   string

@@ -143,9 +143,9 @@ func (p *Plugin) approvalPost(req *store.Request, user *model.User, prof *profil
 	}
 	switch {
 	case req.Attestation != nil:
-		text += fmt.Sprintf("\n- Key: the requester's own %s key, attested by a hardware device (%s)", keyTypeLabel(pki.KeyType(req.KeyType)), attestationLabel(req.Attestation))
+		text += fmt.Sprintf("\n- Key: the requester's own %s key, attested by a hardware device (%s)", pki.KeyType(req.KeyType).Label(), attestationLabel(req.Attestation))
 	case req.CSRPEM != "":
-		text += fmt.Sprintf("\n- Key: the requester's own %s key (uploaded CSR)", keyTypeLabel(pki.KeyType(req.KeyType)))
+		text += fmt.Sprintf("\n- Key: the requester's own %s key (uploaded CSR)", pki.KeyType(req.KeyType).Label())
 	}
 	actionURL := func(route string) string { return "/plugins/" + manifest.Id + route }
 	context := map[string]any{"request_id": req.ID}

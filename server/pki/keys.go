@@ -38,6 +38,23 @@ func ParseKeyType(s string) (KeyType, error) {
 	return "", fmt.Errorf("unknown key type %q (accepted: %v)", s, KeyTypes)
 }
 
+// Label names the key type as people read it: "ECDSA P-256", "RSA 2048".
+func (kt KeyType) Label() string {
+	switch kt {
+	case KeyECDSAP256:
+		return "ECDSA P-256"
+	case KeyECDSAP384:
+		return "ECDSA P-384"
+	case KeyRSA2048:
+		return "RSA 2048"
+	case KeyRSA3072:
+		return "RSA 3072"
+	case KeyRSA4096:
+		return "RSA 4096"
+	}
+	return string(kt)
+}
+
 // IsRSA reports an RSA key type: slow to generate (RSA-4096 takes about a
 // second of one core, and varies widely), where ECDSA takes microseconds.
 func (kt KeyType) IsRSA() bool { return kt.GenerationCost() > 0 }

@@ -227,23 +227,7 @@ func (s flowSpec) String() string {
 	if s.via == "command" {
 		how = "/cert " + string(s.path) + " command"
 	}
-	return fmt.Sprintf("%s, %s, %s", keyLabel(s.keyType), what, how)
-}
-
-func keyLabel(kt pki.KeyType) string {
-	switch kt {
-	case pki.KeyECDSAP256:
-		return "P-256"
-	case pki.KeyECDSAP384:
-		return "P-384"
-	case pki.KeyRSA2048:
-		return "RSA-2048"
-	case pki.KeyRSA3072:
-		return "RSA-3072"
-	case pki.KeyRSA4096:
-		return "RSA-4096"
-	}
-	return string(kt)
+	return fmt.Sprintf("%s, %s, %s", s.keyType.Label(), what, how)
 }
 
 // flowStats is one load run, measured and checked.

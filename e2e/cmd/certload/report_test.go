@@ -1,0 +1,63 @@
+//go:build e2e
+
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestGoBenchSummary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bench.txt")
+	require.NoError(t, os.WriteFile(path, []byte(`goos: linux
+BenchmarkIssuance/ecdsa-p256-2   300  5000000 ns/op  2400000 floor-ns/op  2600000 plugin-ns/op  1.08 x-floor  400000 B/op
+BenchmarkIssuance/ecdsa-p256-2   300  5000000 ns/op  2500000 floor-ns/op  2900000 plugin-ns/op  1.16 x-floor  400000 B/op
+BenchmarkIssuance/ecdsa-p256-2   300  5000000 ns/op  2300000 floor-ns/op  2500000 plugin-ns/op  1.09 x-floor  400000 B/op
+BenchmarkSignLeaf-2   7000  200000 ns/op  21408 B/op  369 allocs/op
+PASS
+`), 0o644))
+	r := &report{o: options{goBench: path}}
+	var b bytes.Buffer
+	r.printGoBench(&b)
+	assert.Contains(t, b.String(), "| Issuance/ecdsa-p256 | 2.6 ms | 2.4 ms | 1.09× |", b.String())
+	assert.Contains(t, b.String(), "| SignLeaf | 0.2 ms | | |")
+	require.Len(t, r.checks, 1)
+	assert.True(t, r.checks[0].ok, "the median ratio 1.09 is within 1.15")
+}
+
+func TestPercentiles(t *testing.T) {
+	l := &latencies{}
+	for i := 1; i <= 100; i++ {
+		l.add(time.Duration(i) * time.Millisecond)
+	}
+	assert.Equal(t, 50*time.Millisecond, l.percentile(50))
+	assert.Equal(t, 95*time.Millisecond, l.percentile(95))
+	assert.Equal(t, 100*time.Millisecond, l.percentile(100))
+	assert.Equal(t, time.Duration(0), (&latencies{}).percentile(95))
+}
+
+// The meter reads this very process's tree: its CPU only grows.
+func TestCPUMeterReadsProc(t *testing.T) {
+	st, err := readProcStat(os.Getpid())
+	require.NoError(t, err)
+	assert.Equal(t, os.Getppid(), st.ppid)
+	m := cpuMeter{mattermostPID: os.Getppid()}
+	before := m.sample()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for x := 0; time.Now().Before(deadline); x++ {
+		_ = strings.Repeat("x", x%64)
+	}
+	after := m.sample()
+	assert.GreaterOrEqual(t, after.plugin, before.plugin, "this process is a child of its parent")
+	assert.Positive(t, after.plugin, "a busy child has used some CPU")
+	busy, all := machineBusy()
+	assert.Positive(t, all)
+	assert.LessOrEqual(t, busy, all)
+}
