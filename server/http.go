@@ -206,10 +206,19 @@ func (p *Plugin) describeError(w http.ResponseWriter, r *http.Request, err error
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	writeStatus(w, status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]any{"error": message, "status_code": status})
+}
+
+// writeStatus sends a status other than 200; 200 is what the first Write
+// implies. Through the plugin RPC an explicit WriteHeader costs two more
+// round trips to the server (its headers, then the status).
+func writeStatus(w http.ResponseWriter, status int) {
+	if status != http.StatusOK {
+		w.WriteHeader(status)
+	}
 }

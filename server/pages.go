@@ -100,7 +100,7 @@ func (p *Plugin) renderPage(w http.ResponseWriter, status int, name string, page
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; script-src 'nonce-"+nonce+"'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	w.WriteHeader(status)
+	writeStatus(w, status)
 	_, err = w.Write(buf.Bytes())
 	return err
 }

@@ -241,10 +241,11 @@ type flowStats struct {
 	redeem      *latencies // the POST that makes the certificate
 	errors      *errorLog
 	cpu         cpuSample // per certificate
-	// ownCPU is the load tool's own CPU per certificate, and busy how busy
-	// the machine's CPUs were meanwhile.
-	ownCPU time.Duration
-	busy   float64
+	// ownCPU is the load tool's own CPU per certificate; busy and steal
+	// the share of the machine's CPU time that was busy, or given by the
+	// hypervisor to other machines, meanwhile.
+	ownCPU      time.Duration
+	busy, steal float64
 	// checkErrors and unlisted count certificates that did not open right
 	// or that their owner's list lacks.
 	checkErrors *errorLog
@@ -257,6 +258,7 @@ func (f *flowStats) merge(o *flowStats) {
 	f.cpu = f.cpu.weighted(f.issued, o.cpu, o.issued)
 	f.ownCPU = weighted(f.ownCPU, f.issued, o.ownCPU, o.issued)
 	f.busy = (f.busy*f.wall.Seconds() + o.busy*o.wall.Seconds()) / (f.wall + o.wall).Seconds()
+	f.steal = (f.steal*f.wall.Seconds() + o.steal*o.wall.Seconds()) / (f.wall + o.wall).Seconds()
 	f.issued += o.issued
 	f.spec.certs += o.spec.certs
 	f.wall += o.wall
@@ -371,7 +373,7 @@ func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
 	})
 	f.issued = int(issued.Load())
 	f.cpu = l.t.meter.sample().sub(before).div(f.issued)
-	f.busy = readUtilization().since(busyBefore)
+	f.busy, f.steal = readUtilization().since(busyBefore)
 	if f.issued > 0 {
 		f.ownCPU = (ownCPU() - ownBefore) / time.Duration(f.issued)
 	}

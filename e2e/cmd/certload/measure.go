@@ -144,43 +144,52 @@ func ownCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// machineBusy reads the time all CPUs have been busy and in all, since
-// boot, from the first line of /proc/stat.
-func machineBusy() (busy, all time.Duration) {
+// machineBusy reads from the first line of /proc/stat the time all CPUs
+// have been busy, the time the hypervisor gave to other machines (steal),
+// and the time in all, since boot.
+func machineBusy() (busy, steal, all time.Duration) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	line, _, _ := strings.Cut(string(data), "\n")
 	fields := strings.Fields(line)
-	if len(fields) < 5 || fields[0] != "cpu" {
-		return 0, 0
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0, 0, 0
 	}
-	for i, f := range fields[1:] {
+	// user nice system idle iowait irq softirq steal [guest guest_nice]:
+	// guest time is already in user.
+	for i, f := range fields[1:9] {
 		n, _ := strconv.ParseInt(f, 10, 64)
 		d := time.Duration(n) * clockTick
 		all += d
-		// idle and iowait are the 4th and 5th values.
-		if i != 3 && i != 4 {
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			steal += d
+		default:
 			busy += d
 		}
 	}
-	return busy, all
+	return busy, steal, all
 }
 
-// utilization is how busy the machine's CPUs were between two readings.
-type utilization struct{ busy, all time.Duration }
+// utilization is how the machine's CPUs spent their time between two
+// readings.
+type utilization struct{ busy, steal, all time.Duration }
 
 func readUtilization() utilization {
-	busy, all := machineBusy()
-	return utilization{busy: busy, all: all}
+	busy, steal, all := machineBusy()
+	return utilization{busy: busy, steal: steal, all: all}
 }
 
-func (u utilization) since(start utilization) float64 {
+// since gives the busy and the stolen share of the time since start.
+func (u utilization) since(start utilization) (busy, steal float64) {
 	if u.all <= start.all {
-		return 0
+		return 0, 0
 	}
-	return float64(u.busy-start.busy) / float64(u.all-start.all)
+	all := float64(u.all - start.all)
+	return float64(u.busy-start.busy) / all, float64(u.steal-start.steal) / all
 }
 
 // latencies collects durations from many goroutines.

@@ -210,7 +210,8 @@ func (r *report) printFlows(b *bytes.Buffer) {
 	}
 	b.WriteString("\n")
 	for _, f := range r.flows {
-		fmt.Fprintf(b, "- %s: the machine's CPUs were %.0f%% busy; the load tool's own CPU was %s per certificate.\n", f.spec, 100*f.busy, ms(f.ownCPU))
+		fmt.Fprintf(b, "- %s: the machine's CPUs were %.0f%% busy, and %.0f%% of their time went to other virtual machines (steal); the load tool's own CPU was %s per certificate.\n",
+			f.spec, 100*f.busy, 100*f.steal, ms(f.ownCPU))
 	}
 	b.WriteString("\n")
 	for _, f := range r.flows {
