@@ -376,8 +376,6 @@ func keyOrigin(c *store.Certificate) string {
 	return "made by the server"
 }
 
-// siteURL is the server's public URL without a trailing slash.
-
 // markdownCell keeps user-influenced text from breaking a Markdown table or
 // injecting formatting.
 func markdownCell(s string) string {

@@ -136,7 +136,7 @@ type csrOutcome struct {
 // enrollCSR serves a checked upload for user: the key is claimed so no
 // second upload can certify it, then the request goes to the approvers or to
 // the CA. linkMarks are the link's own marks, already claimed; they are
-// completed or released with the key.
+// released with the key when nothing comes of the upload.
 func (p *Plugin) enrollCSR(ctx context.Context, s *services, user *model.User, prof *profile.Profile, conn connector.Connector,
 	checked *checkedCSR, linkMarks []string) (*csrOutcome, error) {
 	upload := store.KeyHolder{Kind: store.KeyHeldByUpload, ID: model.NewId()}

@@ -40,25 +40,25 @@ func (c *dmChannels) forget(userID string) {
 	delete(c.ids, userID)
 }
 
-// dmChannel is the bot's direct channel with userID, opened if need be.
-func (p *Plugin) dmChannel(userID string) (string, error) {
+// dmChannel is the bot's direct channel with userID, opened if need be,
+// and whether it was remembered rather than looked up.
+func (p *Plugin) dmChannel(userID string) (string, bool, error) {
 	if id, ok := p.dmChannels.get(userID); ok {
-		return id, nil
+		return id, true, nil
 	}
 	channel, appErr := p.API.GetDirectChannel(p.botUserID, userID)
 	if appErr != nil {
-		return "", appErr
+		return "", false, appErr
 	}
 	p.dmChannels.put(userID, channel.Id)
-	return channel.Id, nil
+	return channel.Id, false, nil
 }
 
 // dmPost sends post as the bot in its DM with userID and returns it. A post
 // refused in a remembered channel is tried once more in the channel the
 // server names now.
 func (p *Plugin) dmPost(userID string, post *model.Post) (*model.Post, error) {
-	_, remembered := p.dmChannels.get(userID)
-	channelID, err := p.dmChannel(userID)
+	channelID, remembered, err := p.dmChannel(userID)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (p *Plugin) dmPost(userID string, post *model.Post) (*model.Post, error) {
 	created, appErr := p.API.CreatePost(post)
 	if appErr != nil && remembered {
 		p.dmChannels.forget(userID)
-		if channelID, err = p.dmChannel(userID); err != nil {
+		if channelID, _, err = p.dmChannel(userID); err != nil {
 			return nil, err
 		}
 		post.ChannelId = channelID

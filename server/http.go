@@ -190,8 +190,6 @@ func (p *Plugin) describeError(w http.ResponseWriter, r *http.Request, err error
 	if he, ok := err.(*httpError); ok {
 		if he.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(he.RetryAfter.Round(time.Second)/time.Second)))
-		}
-		if he.RetryAfter > 0 {
 			p.API.LogWarn("Turned a request away for a moment", "method", r.Method, "url", r.URL.Path, "status", he.Status, "reason", he.Message)
 			return he.Status, he.Message
 		}

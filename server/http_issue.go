@@ -41,6 +41,12 @@ type linkRequest struct {
 	request *store.Request
 }
 
+// collectsCSR reports a pickup link of an approved CSR request: it signs
+// the uploaded key, and makes none.
+func (l *linkRequest) collectsCSR() bool {
+	return l.request != nil && l.request.CSRPEM != ""
+}
+
 // checkLink validates a link token without consuming it: signature, lifetime,
 // purpose, the account it names, and the browser's own session if it has one.
 func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*linkRequest, error) {
@@ -135,7 +141,7 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	prof := link.profile
 	subject := subjectFor(link.user, prof)
-	ownKey := link.request != nil && link.request.CSRPEM != ""
+	ownKey := link.collectsCSR()
 	keyType := prof.GeneratedKeyType()
 	if ownKey {
 		keyType = pki.KeyType(link.request.KeyType)
@@ -208,7 +214,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	// A place in line for the key comes before the link is claimed: a
 	// request turned away as busy leaves the link as it was.
 	var keyWork *admission.Ticket
-	if link.request == nil || link.request.CSRPEM == "" {
+	if !link.collectsCSR() {
 		if keyWork, err = p.admitKeyGeneration(keyToGenerate(link.profile, link.request)); err != nil {
 			return errBusyCreatingKeys
 		}
@@ -229,7 +235,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 
 	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
 	defer cancel()
-	if link.request != nil && link.request.CSRPEM != "" {
+	if link.collectsCSR() {
 		return p.collectCSRPickup(ctx, w, r, link, marks)
 	}
 	issued, err := p.issueWithServerKey(ctx, link.services, link.user, link.profile, link.connector, link.request, keyWork, opts)

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -258,16 +259,9 @@ func (t *target) createAccounts(ctx context.Context, n int, withWebSocket bool) 
 		}
 		if err != nil {
 			mu.Lock()
-			firstErr = cmpOr(firstErr, fmt.Errorf("setting up %s: %w", a.name, err))
+			firstErr = cmp.Or(firstErr, fmt.Errorf("setting up %s: %w", a.name, err))
 			mu.Unlock()
 		}
 	})
 	return accounts, firstErr
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -58,7 +57,6 @@ func (e *errorLog) add(err error) {
 type opStats struct {
 	name     string
 	requests int
-	wall     time.Duration
 	cpu      cpuSample // per request
 	latency  *latencies
 	errors   *errorLog
@@ -99,7 +97,6 @@ func (st *opStats) merge(o opStats) {
 	}
 	st.cpu = st.cpu.weighted(st.requests, o.cpu, o.requests)
 	st.requests += o.requests
-	st.wall += o.wall
 	st.latency.d = append(st.latency.d, o.latency.d...)
 	st.errors.merge(o.errors)
 }
@@ -192,7 +189,7 @@ func (l *load) warmUp(ctx context.Context) {
 func (l *load) measureOp(ctx context.Context, name string, n int, op func(*account) error) opStats {
 	st := opStats{name: name, requests: n, latency: &latencies{}, errors: &errorLog{}}
 	before := l.t.meter.sample()
-	st.wall = runAll(n, l.o.concurrency, func(i int) {
+	runAll(n, l.o.concurrency, func(i int) {
 		if ctx.Err() != nil {
 			return
 		}
@@ -499,7 +496,7 @@ func (l *load) burst(ctx context.Context) *burstStats {
 		}
 	}()
 
-	var busyTokens []string
+	var busyLinks []int // indexes into tokens and l.all
 	var mu sync.Mutex
 	gate := make(chan struct{})
 	var wg sync.WaitGroup
@@ -517,7 +514,7 @@ func (l *load) burst(ctx context.Context) *burstStats {
 				b.issued++
 			case busy(err):
 				b.busy++
-				busyTokens = append(busyTokens, token)
+				busyLinks = append(busyLinks, i)
 			default:
 				b.errors.add(err)
 			}
@@ -529,22 +526,12 @@ func (l *load) burst(ctx context.Context) *burstStats {
 	close(done)
 	side.Wait()
 
-	for i, token := range busyTokens[:min(burstRetries, len(busyTokens))] {
-		owner := l.ownerOf(tokens, token)
-		if _, err := l.t.srv.redeem(ctx, owner, token); err != nil {
-			b.retryErrors.add(fmt.Errorf("busy link %d, redeemed again: %w", i+1, err))
+	for n, i := range busyLinks[:min(burstRetries, len(busyLinks))] {
+		if _, err := l.t.srv.redeem(ctx, l.all[i], tokens[i]); err != nil {
+			b.retryErrors.add(fmt.Errorf("busy link %d, redeemed again: %w", n+1, err))
 			continue
 		}
 		b.busyRetried++
 	}
 	return b
-}
-
-func (l *load) ownerOf(tokens []string, token string) *account {
-	for i, t := range tokens {
-		if t == token {
-			return l.all[i]
-		}
-	}
-	panic(errors.New("unknown token"))
 }

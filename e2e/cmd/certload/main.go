@@ -204,5 +204,3 @@ func (o options) validate() error {
 	}
 	return nil
 }
-
-func numCPU() int { return runtime.NumCPU() }
