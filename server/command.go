@@ -3,17 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/pluginapi/experimental/command"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
@@ -142,7 +141,7 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		}
 		return false
 	})
-	s, prof, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
+	s, requester, prof, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
 	if err != nil {
 		return "", err
 	}
@@ -150,22 +149,24 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		return "", fmt.Errorf("`%s` certificates need a key made in a hardware device: run `/cert csr %s` to upload a request with its attestation.", prof.Name, prof.Name)
 	}
 	if prof.RequiresApproval {
-		user, appErr := p.API.GetUser(args.UserId)
-		if appErr != nil {
-			return "", appErr
+		if byEmail {
+			return "", fmt.Errorf("`%s` certificates need an approver; run `/cert download %s` to ask, and choose email on the page that collects it.", prof.Name, prof.Name)
 		}
-		req, err := p.requestApproval(s, user, prof, nil)
+		req, err := s.core.RequestCertificate(requester, prof)
+		if e := enroll.AsError(err); e != nil {
+			return "", chatError(e)
+		}
 		if err != nil {
 			p.API.LogError("Could not record a certificate request", "user_id", args.UserId, "error", err.Error())
 			return "", errors.New("the request could not be recorded right now; please try again.")
 		}
 		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
-			"you will get a message with a link to collect the certificate once it is approved.", prof.Name, req.ID), nil
+			"you will get a message with a link to collect the certificate once it is approved. `/cert cancel %s` withdraws it.", prof.Name, req.ID, req.ID), nil
 	}
 	if byEmail {
-		return p.downloadByEmail(ctx, s, args.UserId, prof)
+		return p.downloadByEmail(ctx, s, requester, prof.Name)
 	}
-	link, expires, err := p.mintLink(s, args.UserId, prof.Name, linktoken.PurposeIssue)
+	link, u, err := p.mintLink(s, requester, prof, linktoken.PurposeIssue)
 	if err != nil {
 		return "", err
 	}
@@ -175,31 +176,44 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 	return fmt.Sprintf("Here is your one-time link to create a client certificate (profile `%s`): [Get my certificate](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",
-		prof.Name, link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST")), nil
+		prof.Name, u, s.config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST")), nil
 }
 
 func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	s, prof, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
+	s, requester, prof, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
 	if err != nil {
 		return "", err
 	}
-	link, expires, err := p.mintLink(s, args.UserId, prof.Name, linktoken.PurposeCSR)
+	link, u, err := p.mintLink(s, requester, prof, linktoken.PurposeCSR)
 	if err != nil {
 		return "", err
 	}
 	reply := fmt.Sprintf("Here is your one-time link to upload a certificate signing request (profile `%s`): [Upload my request](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Your private key stays on your device; the certificate's names come from your account.",
-		prof.Name, link, s.config.LinkLifetimeMinutes, expires.UTC().Format("15:04 MST"))
+		prof.Name, u, s.config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST"))
 	if prof.RequiresApproval {
 		reply += " An approver decides before the certificate is issued."
 	}
 	return reply, nil
 }
 
+// mintLink returns a single-use link and its URL.
+func (p *Plugin) mintLink(s *services, r *enroll.Requester, prof *profile.Profile, purpose linktoken.Purpose) (*enroll.Link, string, error) {
+	link, err := s.core.MintLink(r, prof, purpose)
+	if err != nil {
+		return nil, "", err
+	}
+	u, err := p.linkURL(link)
+	if err != nil {
+		return nil, "", chatError(enroll.AsError(err))
+	}
+	return link, u, nil
+}
+
 func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
 	siteURL := p.siteURL()
 	if siteURL == "" {
-		return "", errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
+		return "", chatError(errNoSiteURL)
 	}
 	return fmt.Sprintf("[Register a certificate](%s/plugins/%s%s) you already have: upload it (PEM or DER) on that page, "+
 		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, routeImport), nil
@@ -207,41 +221,30 @@ func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (s
 
 // commandProfile reads a command's optional profile argument and checks
 // that the user may use it.
-func (p *Plugin) commandProfile(userID string, params []string, usage string) (*services, *profile.Profile, error) {
+func (p *Plugin) commandProfile(userID string, params []string, usage string) (*services, *enroll.Requester, *profile.Profile, error) {
 	if len(params) > 1 {
-		return nil, nil, fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
+		return nil, nil, nil, fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
 	}
-	s, err := p.getServices()
+	s, requester, err := p.commandRequester(userID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	requested := ""
 	if len(params) == 1 {
 		requested = params[0]
 	}
-	prof, err := p.profileFor(s, userID, requested)
+	prof, _, err := s.core.ProfileFor(requester, requested)
 	if err != nil {
-		return nil, nil, err
-	}
-	return s, prof, nil
-}
-
-// profileFor resolves the profile a user asked for ("" is the default) and
-// checks they may use it.
-func (p *Plugin) profileFor(s *services, userID, requested string) (*profile.Profile, error) {
-	prof, _, ok := s.profileNamed(requested)
-	if !ok || !p.mayUse(userID, prof) {
 		name := requested
 		if name == "" {
 			name = s.catalog.DefaultProfile
 		}
-		return nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), p.profilesHint(s, userID))
+		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), profilesHint(s.core.UsableProfiles(requester)))
 	}
-	return prof, nil
+	return s, requester, prof, nil
 }
 
-func (p *Plugin) profilesHint(s *services, userID string) string {
-	usable := p.usableProfiles(s, userID)
+func profilesHint(usable []*profile.Profile) string {
 	if len(usable) == 0 {
 		return "No profile is open to you; ask an administrator."
 	}
@@ -252,12 +255,39 @@ func (p *Plugin) profilesHint(s *services, userID string) string {
 	return "Profiles you can use: " + strings.Join(names, ", ") + "."
 }
 
-func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+// commandRequester is the account that runs a command, with the services
+// that serve it.
+func (p *Plugin) commandRequester(userID string) (*services, *enroll.Requester, error) {
 	s, err := p.getServices()
+	if err != nil {
+		return nil, nil, err
+	}
+	requester, err := p.requester(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, requester, nil
+}
+
+// chatError words a refusal of the core for a chat reply: what happened,
+// then what to do.
+func chatError(e *enroll.Error) error {
+	if e == nil {
+		return errors.New("something went wrong; please try again.")
+	}
+	msg := markdownCell(e.Message)
+	if e.Hint != "" {
+		msg += " " + markdownCell(e.Hint)
+	}
+	return errors.New(msg)
+}
+
+func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, requester, err := p.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	usable := p.usableProfiles(s, args.UserId)
+	usable := s.core.UsableProfiles(requester)
 	if len(usable) == 0 {
 		return "No certificate profile is open to you; ask an administrator.", nil
 	}
@@ -274,31 +304,18 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 	return b.String(), nil
 }
 
-// mintLink returns a single-use link for userID: to create a certificate
-// with a server-generated key (PurposeIssue) or to upload a CSR.
-func (p *Plugin) mintLink(s *services, userID, profileName string, purpose linktoken.Purpose) (string, time.Time, error) {
-	siteURL := p.siteURL()
-	if siteURL == "" {
-		return "", time.Time{}, errors.New("the server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server.")
-	}
-	token, claims, err := s.minter.Mint(userID, purpose, profileName, s.config.linkLifetime())
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	route := routeIssue
-	if purpose == linktoken.PurposeCSR {
-		route = routeCSR
-	}
-	return siteURL + "/plugins/" + manifest.Id + route + "?token=" + url.QueryEscape(token), claims.ExpiresAt.Time, nil
-}
-
 func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	certs, err := p.store.ListCertificates(store.MattermostUser(args.UserId))
+	s, err := p.getServices()
+	if err != nil {
+		return "", err
+	}
+	owner := sessionPrincipal(args.UserId)
+	certs, err := s.core.Certificates(owner)
 	if err != nil {
 		p.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
-	requests, err := p.store.ListRequests(store.MattermostUser(args.UserId))
+	requests, err := s.core.Requests(owner)
 	if err != nil {
 		p.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
@@ -342,22 +359,25 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	if serial == "" {
 		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", markdownCell(params[0]))
 	}
-	s, err := p.getServices()
+	s, requester, err := p.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	record, err := p.revokeOwnCertificate(ctx, s, store.MattermostUser(args.UserId), serial, "revoked by its owner", args.UserId)
+	revoked, err := s.core.Revoke(ctx, requester, serial, revokedByOwner)
 	switch {
-	case errors.Is(err, errNotOwner), errors.Is(err, errAlreadyRevoked):
-		return "", fmt.Errorf("%s (`%s`).", capitalize(err.Error()), serial)
+	case errors.Is(err, enroll.ErrNotOwner), errors.Is(err, enroll.ErrAlreadyRevoked):
+		return "", fmt.Errorf("%s (`%s`).", strings.TrimSuffix(enroll.AsError(err).Message, "."), serial)
 	case err != nil:
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	p.API.LogInfo("Certificate revoked by its owner", "user_id", args.UserId, "serial", serial)
+	record := revoked.Record
 	reply := fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject))
-	if record.Connector == importedConnector {
+	switch {
+	case record.Connector == enroll.UnmanagedConnector:
 		reply += " It was issued by a CA this plugin does not manage: ask that CA's administrator to revoke it there too."
+	case !revoked.AtCA:
+		reply += " You registered it rather than getting it here, so only this plugin's record changed: ask an administrator to revoke it at its CA too."
 	}
 	return reply, nil
 }
@@ -367,7 +387,7 @@ func keyOrigin(c *store.Certificate) string {
 	switch c.Origin {
 	case store.OriginCSR:
 		if c.Attestation != nil {
-			return "your own, attested by " + markdownCell(attestationLabel(c.Attestation))
+			return "your own, attested by " + markdownCell(enroll.AttestationLabel(c.Attestation))
 		}
 		return "your own (CSR)"
 	case store.OriginImported:
@@ -383,18 +403,15 @@ func markdownCell(s string) string {
 	return r.Replace(s)
 }
 
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
-
 func (p *Plugin) commandCancel(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert cancel <request>`; `/cert list` shows your open requests.")
 	}
-	req, err := p.cancelRequest(store.MattermostUser(args.UserId), params[0])
+	s, requester, err := p.commandRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	req, err := s.core.Cancel(requester, params[0])
 	if err != nil {
 		return "", requestCommandError(p, err)
 	}
@@ -405,43 +422,43 @@ func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, param
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert pickup <request>`; `/cert list` shows your open requests.")
 	}
-	s, err := p.getServices()
+	s, requester, err := p.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	req, err := p.pickupRequest(&linktoken.Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: args.UserId}, Request: params[0]})
+	req, link, err := s.core.Pickup(requester, params[0])
 	if err != nil {
 		return "", requestCommandError(p, err)
 	}
-	link, expires, err := p.mintPickupLink(s, args.UserId, req.Profile, req.ID)
+	u, err := p.linkURL(link)
 	if err != nil {
-		return "", err
+		return "", chatError(enroll.AsError(err))
 	}
 	return fmt.Sprintf("[Collect my certificate](%s) (request `%s`). The link works once and expires at %s.",
-		link, req.ID, expires.UTC().Format(time.RFC1123)), nil
+		u, req.ID, link.ExpiresAt.UTC().Format(time.RFC1123)), nil
 }
 
 func (p *Plugin) commandApprove(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert approve <request>`.")
 	}
-	s, err := p.getServices()
+	s, approver, err := p.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	_, err = p.approveRequest(s, params[0], args.UserId)
-	return p.decisionReply(err, "approved"), nil
+	decision, err := s.core.Approve(params[0], approver)
+	return p.approvalReply(decision, err), nil
 }
 
 func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) < 2 {
 		return "", errors.New("usage: `/cert deny <request> <reason>`: the requester is told the reason.")
 	}
-	s, err := p.getServices()
+	s, approver, err := p.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	_, err = p.denyRequest(s, params[0], args.UserId, strings.Join(params[1:], " "))
+	_, err = s.core.Deny(params[0], approver, strings.Join(params[1:], " "))
 	return p.decisionReply(err, "denied"), nil
 }
 
@@ -449,7 +466,7 @@ func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params 
 func requestCommandError(p *Plugin, err error) error {
 	var te *store.ErrTransition
 	switch {
-	case errors.Is(err, errRequestNotFound):
+	case errors.Is(err, enroll.ErrRequestNotFound):
 		return errors.New("no request with this id is yours; `/cert list` shows your open requests.")
 	case errors.As(err, &te):
 		return fmt.Errorf("this request is %s.", te.From)

@@ -49,7 +49,7 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 	require.NoError(t, err)
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	claims, err := s.minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
+	claims, err := s.core.Minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
 	require.NoError(t, err)
 	assert.Equal(t, env.user("alice").Id, claims.UserID())
 	assert.NotEmpty(t, claims.ID)

@@ -75,11 +75,21 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if p.store == nil {
 		return nil, nil
 	}
+	// The approvers and teams the admin names now are the accounts and
+	// teams these names mean from now on.
+	if catalog, err := next.catalog(); err == nil {
+		if err := p.bindSavedNames(catalog); err != nil {
+			return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
+		}
+	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
 		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 		if err := p.resealSecrets(next.sealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
+			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
+		}
+		if err := p.resealHeldKeys(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 	}

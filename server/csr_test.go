@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -158,7 +159,7 @@ func TestCSRUploadPageSignsTheUsersOwnKeyWithTheAccountsNames(t *testing.T) {
 	// The certificate chains to the CA the plugin publishes.
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	chain, err := s.connectors["builtin"].Chain(context.Background())
+	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
@@ -423,7 +424,7 @@ func TestCSRHeldByTheCAIsCollectedLater(t *testing.T) {
 	assert.Equal(t, csr.pem(), held.CSRPEM)
 
 	holding.decide(connector.StatusIssued)
-	env.advance(2 * firstPollDelay)
+	env.advance(2 * time.Minute)
 	env.p.runRequestJob()
 	pickup := pickupTokenFrom(t, env.dmsTo("alice"))
 	signedFor(t, env.request(http.MethodPost, "/issue", form(pickup), "", "Accept", "application/json"), csr.key)
@@ -531,7 +532,7 @@ func TestCSRLinksAreNotIssueLinks(t *testing.T) {
 
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	link, _, err := env.p.mintLink(s, env.user("alice").Id, "default", linktoken.PurposeCSR)
+	link, err := env.linkURL(s, "alice", "default", linktoken.PurposeCSR)
 	require.NoError(t, err)
 	assert.Contains(t, link, "/plugins/certs/csr?token=")
 	w = env.request(http.MethodPost, "/api/v1/links", `{"kind": "csr"}`, "alice", "Content-Type", "application/json")

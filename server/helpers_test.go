@@ -4,10 +4,15 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 
 	"github.com/stretchr/testify/mock"
 )
@@ -40,7 +45,26 @@ func parsePKCS8(der []byte) (any, error) {
 // rootOf is the root certificate of the built-in connector.
 func rootOf(t *testing.T, s *services) []byte {
 	t.Helper()
-	chain, err := s.connectors["builtin"].Chain(context.Background())
+	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	return chain[len(chain)-1].Raw
+}
+
+// withConnector is s with the connector name replaced by conn.
+func withConnector(s *services, name string, conn connector.Connector) *services {
+	connectors := maps.Clone(s.core.Connectors)
+	connectors[name] = conn
+	swapped := *s
+	swapped.core = s.core.WithConnectors(connectors)
+	return &swapped
+}
+
+// linkURL mints a link for a user and profile, as /cert download does.
+func (env *testEnv) linkURL(s *services, username, profileName string, purpose linktoken.Purpose) (string, error) {
+	prof, _, ok := s.core.ProfileNamed(profileName)
+	if !ok {
+		return "", fmt.Errorf("no profile %q", profileName)
+	}
+	_, u, err := env.p.mintLink(s, requesterOf(env.user(username)), prof, purpose)
+	return u, err
 }

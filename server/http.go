@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
 // Routes, relative to /plugins/<id>.
@@ -28,6 +31,10 @@ const (
 	routeRequests             = "/requests"
 	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
 	routeAutocompleteProfiles = routeAPI + "/autocomplete/profiles"
+	routeEnrollments          = "/enrollments"
+	routeActionApprove        = "/actions/approve"
+	routeActionDeny           = "/actions/deny"
+	routeDialogDeny           = "/actions/deny/submit"
 )
 
 // Body limits: a form with a token is tiny; nothing the plugin accepts today
@@ -84,6 +91,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api := r.PathPrefix(routeAPI).Subrouter()
 	api.Handle(routeLinks, p.api(p.handleCreateLink)).Methods(http.MethodPost)
 	api.Handle(routeCSR, p.api(p.handleSignCSR)).Methods(http.MethodPost)
+	api.Handle(routeEnrollments, p.api(p.handleEnroll)).Methods(http.MethodPost)
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
 	api.Handle(routeImportCertificate, p.api(p.handleImportCertificate)).Methods(http.MethodPost)
 	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
@@ -176,7 +184,7 @@ func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 				return
 			}
 			hint := ""
-			if he, ok := err.(*httpError); ok {
+			if he := asHTTPError(err); he != nil {
 				hint = he.Hint
 			}
 			p.renderError(w, status, message, hint)
@@ -187,7 +195,7 @@ func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 // describeError maps an error to a status and a message for the client,
 // sets the headers that go with it, and logs what the client must not see.
 func (p *Plugin) describeError(w http.ResponseWriter, r *http.Request, err error) (int, string) {
-	if he, ok := err.(*httpError); ok {
+	if he := asHTTPError(err); he != nil {
 		if he.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(he.RetryAfter.Round(time.Second)/time.Second)))
 			p.API.LogWarn("Turned a request away for a moment", "method", r.Method, "url", r.URL.Path, "status", he.Status, "reason", he.Message)
@@ -219,4 +227,32 @@ func writeStatus(w http.ResponseWriter, status int) {
 	if status != http.StatusOK {
 		w.WriteHeader(status)
 	}
+}
+
+// statusOf is the HTTP status of each kind of refusal of the core.
+var statusOf = map[enroll.Code]int{
+	enroll.CodeInternal:    http.StatusInternalServerError,
+	enroll.CodeInvalid:     http.StatusBadRequest,
+	enroll.CodeRefused:     http.StatusUnprocessableEntity,
+	enroll.CodeForbidden:   http.StatusForbidden,
+	enroll.CodeNotFound:    http.StatusNotFound,
+	enroll.CodeConflict:    http.StatusConflict,
+	enroll.CodeGone:        http.StatusGone,
+	enroll.CodeBusy:        http.StatusServiceUnavailable,
+	enroll.CodeUnavailable: http.StatusServiceUnavailable,
+	enroll.CodeBadGateway:  http.StatusBadGateway,
+}
+
+// asHTTPError is err as the client gets it: an *httpError as it is, a
+// refusal of the core with its status; nil for anything else (a 500 whose
+// details go to the log).
+func asHTTPError(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	if e := enroll.AsError(err); e != nil {
+		return &httpError{Status: statusOf[e.Code], Message: e.Message, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -20,8 +21,12 @@ func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, use
 	if s == nil || err != nil {
 		return err
 	}
-	_, err = p.approveRequest(s, requestIDOf(action), userID)
-	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "approved")})
+	approver, err := p.requester(userID)
+	if err != nil {
+		return err
+	}
+	decision, err := s.core.Approve(requestIDOf(action), approver)
+	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.approvalReply(decision, err)})
 	return nil
 }
 
@@ -54,7 +59,11 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 		return err
 	}
 	requestID := requestIDOf(action)
-	if _, _, err := p.requestForDecision(s, requestID, userID); err != nil {
+	approver, err := p.requester(userID)
+	if err != nil {
+		return err
+	}
+	if _, _, err := s.core.RequestForDecision(requestID, approver); err != nil {
 		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
 		return nil
 	}
@@ -96,12 +105,24 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 		return nil
 	}
 	reason, _ := submission.Submission["reason"].(string)
-	if _, err := p.denyRequest(s, submission.State, userID, reason); err != nil {
+	approver, err := p.requester(userID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.core.Deny(submission.State, approver, reason); err != nil {
 		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
 		return nil
 	}
 	writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
 	return nil
+}
+
+// approvalReply is what an approver is told after saying yes.
+func (p *Plugin) approvalReply(decision *enroll.Decision, err error) string {
+	if err == nil && !decision.Final {
+		return fmt.Sprintf("Your approval is recorded; the request needs %d more approver(s).", decision.Remaining)
+	}
+	return p.decisionReply(err, "approved")
 }
 
 // decisionReply is what the approver is told after a click.
@@ -112,8 +133,8 @@ func (p *Plugin) decisionReply(err error, done string) string {
 		return "Request " + done + "."
 	case errors.As(err, &te):
 		return fmt.Sprintf("This request is already %s.", te.From)
-	case errors.Is(err, errNotApprover), errors.Is(err, errRequestNotFound):
-		return capitalize(err.Error()) + "."
+	case enroll.AsError(err) != nil && enroll.AsError(err).Code != enroll.CodeInternal:
+		return enroll.AsError(err).Message
 	}
 	p.API.LogError("Could not record a decision on a certificate request", "error", err.Error())
 	return "The decision could not be recorded; please try again."
@@ -130,7 +151,11 @@ type requestView struct {
 }
 
 func (p *Plugin) handleListRequests(w http.ResponseWriter, _ *http.Request, userID string) error {
-	reqs, err := p.store.ListRequests(store.MattermostUser(userID))
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	reqs, err := s.core.Requests(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}

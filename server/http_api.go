@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -33,53 +36,107 @@ type createLinkRequest struct {
 }
 
 // handleCreateLink mints an enrollment link, as /cert download does, for the
-// webapp and for automation.
+// webapp and for automation. A profile that needs an approver opens a
+// request instead.
 func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID string) error {
-	var req createLinkRequest
-	if err := decodeOptionalJSON(r, &req); err != nil {
+	var body createLinkRequest
+	if err := decodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
-	s, err := p.getServices()
+	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return err
 	}
-	prof, err := p.profileFor(s, userID, req.Profile)
+	prof, _, err := s.core.ProfileFor(requester, body.Profile)
 	if err != nil {
-		return &httpError{Status: http.StatusForbidden, Message: err.Error()}
+		return err
 	}
-	switch req.Kind {
+	purpose := linktoken.PurposeIssue
+	switch body.Kind {
 	case "", "download":
-	case "csr":
-		link, expires, err := p.mintLink(s, userID, prof.Name, linktoken.PurposeCSR)
-		if err != nil {
-			return err
+		if !prof.ServerKeysAllowed() {
+			return &httpError{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
 		}
-		writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires, Profile: prof.Name})
-		return nil
+		if prof.RequiresApproval {
+			request, err := s.core.RequestCertificate(requester, prof)
+			if err != nil {
+				return err
+			}
+			return p.respondRequest(w, true, request)
+		}
+	case "csr":
+		purpose = linktoken.PurposeCSR
 	default:
 		return &httpError{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
 	}
-	if !prof.ServerKeysAllowed() {
-		return &httpError{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
-	}
-	if prof.RequiresApproval {
-		user, appErr := p.API.GetUser(userID)
-		if appErr != nil {
-			return appErr
-		}
-		request, err := p.requestApproval(s, user, prof, nil)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": request.ID, "state": request.State, "profile": prof.Name})
-		return nil
-	}
-	link, expires, err := p.mintLink(s, userID, prof.Name, linktoken.PurposeIssue)
+	link, err := s.core.MintLink(requester, prof, purpose)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, linkResponse{URL: link, ExpiresAt: expires, Profile: prof.Name})
+	u, err := p.linkURL(link)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, linkResponse{URL: u, ExpiresAt: link.ExpiresAt, Profile: prof.Name})
 	return nil
+}
+
+// enrollmentRequest is the body of POST /api/v1/enrollments: a CSR (PEM,
+// or DER in base64) to have certified, or none for a key the server makes
+// and returns as PKCS#12.
+type enrollmentRequest struct {
+	Profile     string `json:"profile"`
+	CSR         string `json:"csr"`
+	Attestation string `json:"attestation"`
+	// Format is the PKCS#12 encryption: compatible or modern.
+	Format string `json:"format"`
+	KeyPEM bool   `json:"key_pem"`
+	Email  bool   `json:"email"`
+}
+
+// handleEnroll is the one JSON enrollment route, for the enroll modal and
+// for automation: server key → PKCS#12 and passphrase (201), CSR →
+// certificate (201), or a request that waits (202).
+func (p *Plugin) handleEnroll(w http.ResponseWriter, r *http.Request, userID string) error {
+	var body enrollmentRequest
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	s, requester, err := p.sessionRequester(userID)
+	if err != nil {
+		return err
+	}
+	var outcome *enroll.Outcome
+	if strings.TrimSpace(body.CSR) != "" {
+		upload := enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}
+		outcome, err = s.core.SignCSR(r.Context(), requester, body.Profile, upload)
+	} else {
+		var opts enroll.Options
+		opts, err = issueOptions(func(name string) string {
+			switch name {
+			case "format":
+				return body.Format
+			case "key_pem":
+				return strconv.FormatBool(body.KeyPEM)
+			case "email":
+				return strconv.FormatBool(body.Email)
+			}
+			return ""
+		})
+		if err != nil {
+			return err
+		}
+		outcome, err = s.core.Enroll(r.Context(), requester, body.Profile, opts)
+	}
+	if err != nil {
+		return err
+	}
+	if outcome.Issued != nil {
+		// A new certificate, like a signed CSR: 201.
+		writeJSON(w, http.StatusCreated, issueResponseOf(outcome))
+		return nil
+	}
+	return p.respondOutcome(w, true, requester, outcome)
 }
 
 // decodeOptionalJSON reads a JSON request body into v; an empty body leaves
@@ -107,12 +164,12 @@ type profileView struct {
 }
 
 func (p *Plugin) handleListProfiles(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.getServices()
+	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return err
 	}
 	views := []profileView{}
-	for _, prof := range p.usableProfiles(s, userID) {
+	for _, prof := range s.core.UsableProfiles(requester) {
 		views = append(views, profileView{
 			Name: prof.Name, Description: prof.Description, Default: prof.Name == s.catalog.DefaultProfile,
 			ValidityDays: prof.ValidityDays, KeyType: string(prof.GeneratedKeyType()), ExtKeyUsages: prof.ExtKeyUsages,
@@ -124,12 +181,12 @@ func (p *Plugin) handleListProfiles(w http.ResponseWriter, _ *http.Request, user
 
 // handleAutocompleteProfiles backs `/cert download [profile]`.
 func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.getServices()
+	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return err
 	}
 	items := []model.AutocompleteListItem{}
-	for _, prof := range p.usableProfiles(s, userID) {
+	for _, prof := range s.core.UsableProfiles(requester) {
 		hint := fmt.Sprintf("%d days, %s", prof.ValidityDays, prof.GeneratedKeyType().Label())
 		if prof.Name == s.catalog.DefaultProfile {
 			hint += ", default"
@@ -173,7 +230,11 @@ func (p *Plugin) viewOf(c *store.Certificate) certificateView {
 }
 
 func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, userID string) error {
-	certs, err := p.store.ListCertificates(store.MattermostUser(userID))
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	certs, err := s.core.Certificates(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}
@@ -190,28 +251,29 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	if serial == "" {
 		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
-	s, err := p.getServices()
+	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
-	}
-	record, err := p.revokeOwnCertificate(r.Context(), s, store.MattermostUser(userID), serial, "revoked by its owner", userID)
-	switch {
-	case errors.Is(err, errNotOwner):
-		return &httpError{Status: http.StatusNotFound, Message: err.Error()}
-	case errors.Is(err, errAlreadyRevoked):
-		return &httpError{Status: http.StatusConflict, Message: err.Error()}
-	case err != nil:
 		return err
 	}
-	p.API.LogInfo("Certificate revoked by its owner", "user_id", userID, "serial", serial)
-	writeJSON(w, http.StatusOK, p.viewOf(record))
+	revoked, err := s.core.Revoke(r.Context(), requester, serial, revokedByOwner)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p.viewOf(revoked.Record))
 	return nil
 }
+
+// revokedByOwner is the reason recorded when owners revoke their own.
+const revokedByOwner = "revoked by its owner"
 
 // handleAutocompleteSerials backs `/cert revoke <serial>`: the user's
 // certificates that can still be revoked, newest first.
 func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, userID string) error {
-	certs, err := p.store.ListCertificates(store.MattermostUser(userID))
+	s, err := p.getServices()
+	if err != nil {
+		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	certs, err := s.core.Certificates(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}
@@ -247,7 +309,7 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 		prof, _ := s.catalog.Profile("")
 		name = prof.Connector
 	}
-	conn, ok := s.connectors[name]
+	conn, ok := s.core.Connectors[name]
 	if !ok {
 		writeJSONError(w, http.StatusNotFound, "no such CA connector")
 		return

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"html/template"
@@ -10,15 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
-	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // maxUploadBytes bounds a CSR upload with its attestation, multipart or
@@ -71,15 +68,15 @@ type csrResponse struct {
 	DeviceSerial   string `json:"device_serial,omitempty"`
 }
 
-func (p *Plugin) csrPageFor(link *linkRequest, token, uploadErr string) csrPage {
-	prof := link.profile
-	subject := subjectFor(link.user, prof)
+func csrPageFor(s *services, grant *enroll.Grant, token, uploadErr string) csrPage {
+	prof := grant.Profile
+	subject := s.core.SubjectFor(grant.Requester, prof)
 	labels := make([]string, 0, len(prof.KeyTypes))
 	for _, kt := range prof.AcceptedKeyTypes() {
 		labels = append(labels, kt.Label())
 	}
 	return csrPage{
-		Username:            link.user.Username,
+		Username:            grant.Requester.Username,
 		Profile:             prof.Name,
 		Description:         prof.Description,
 		CommonName:          subject.CommonName,
@@ -91,7 +88,7 @@ func (p *Plugin) csrPageFor(link *linkRequest, token, uploadErr string) csrPage 
 		Attestation:         prof.Attestation != profile.AttestationIgnore,
 		AttestationRequired: prof.Attestation == profile.AttestationRequire,
 		Token:               token,
-		ExpiresAt:           link.claims.ExpiresAt.UTC().Format(time.RFC1123),
+		ExpiresAt:           grant.Claims.ExpiresAt.UTC().Format(time.RFC1123),
 		Error:               uploadErr,
 	}
 }
@@ -100,25 +97,25 @@ func (p *Plugin) csrPageFor(link *linkRequest, token, uploadErr string) csrPage 
 // consumes the link.
 func (p *Plugin) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
-	link, err := p.checkLink(r, token, linktoken.PurposeCSR)
+	s, grant, err := p.checkLink(r, token, linktoken.PurposeCSR)
 	if err != nil {
 		return err
 	}
-	if err := p.checkLinkUnused(link); err != nil {
+	if err := s.core.CheckUnused(grant); err != nil {
 		return err
 	}
-	return p.renderPage(w, http.StatusOK, "csr", p.csrPageFor(link, token, ""))
+	return p.renderPage(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
 }
 
-// handleCSRSubmit checks the upload, then consumes the link and has the CSR
-// signed. An upload that is refused leaves the link usable, so the user can
-// fix the request and send it again.
+// handleCSRSubmit has the upload checked and, if it passes, the link
+// consumed and the CSR signed. An upload that is refused shows the form
+// again with the reason: the link still works.
 func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := parseUploadForm(r); err != nil {
 		return err
 	}
 	token := r.PostFormValue("token")
-	link, err := p.checkLink(r, token, linktoken.PurposeCSR)
+	s, grant, err := p.checkLink(r, token, linktoken.PurposeCSR)
 	if err != nil {
 		return err
 	}
@@ -126,67 +123,20 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// A used link is found by the claim below; a refusal looks first, so
-	// that a used link is not offered the form again.
-	refused := func(status int, err error) error {
-		if usedErr := p.checkLinkUnused(link); usedErr != nil {
-			return usedErr
-		}
-		if wantsJSON(r) {
-			return &httpError{Status: status, Message: err.Error()}
-		}
-		return p.renderPage(w, status, "csr", p.csrPageFor(link, token, err.Error()))
-	}
-	checked, err := p.checkCSR(link.services, link.user, link.profile, link.connector, upload)
-	var refusal *csrRefusal
-	if errors.As(err, &refusal) {
-		return refused(http.StatusUnprocessableEntity, err)
+	outcome, err := s.core.SubmitCSR(r.Context(), grant, upload)
+	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !wantsJSON(r) {
+		return p.renderPage(w, statusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
 	}
 	if err != nil {
 		return err
 	}
-
-	marks := []string{link.claims.ID}
-	markTTL := link.claims.ExpiresAt.Sub(p.now()) + tokenMarkGrace
-	if err := p.claimAll(marks, markTTL); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
-	defer cancel()
-	outcome, err := p.enrollCSR(ctx, link.services, link.user, link.profile, link.connector, checked, marks)
-	var duplicate *errDuplicateKey
-	switch {
-	case errors.As(err, &duplicate):
-		return refused(http.StatusConflict, err)
-	case err != nil:
-		p.API.LogWarn("A certificate could not be issued for a CSR", "user_id", link.user.Id, "profile", link.profile.Name,
-			"connector", link.connector.Name(), "error", err.Error())
-		return issuanceError(err)
-	}
-	return p.respondCSROutcome(w, wantsJSON(r), link.user, link.profile, link.connector, outcome)
+	return p.respondOutcome(w, wantsJSON(r), grant.Requester, outcome)
 }
 
-// respondCSROutcome shows a certificate signed for a CSR, or where its
-// request stands.
-func (p *Plugin) respondCSROutcome(w http.ResponseWriter, asJSON bool, user *model.User, prof *profile.Profile, conn connector.Connector, outcome *csrOutcome) error {
-	if req := outcome.Request; req != nil {
-		if req.State != store.RequestPending {
-			return p.respondWaitingForCA(w, asJSON, user, conn, req)
-		}
-		if asJSON {
-			writeJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State, "profile": prof.Name})
-			return nil
-		}
-		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for approval",
-			Message: fmt.Sprintf("Your request %s for a %s certificate is waiting for an approver.", req.ID, prof.Name),
-			Hint:    "You will get a message in Mattermost with a link to collect the certificate once it is approved."})
-	}
-	issued := outcome.Issued
-	record := issued.Record
-	p.API.LogInfo("Certificate issued for a CSR", "user_id", user.Id, "serial", record.Serial, "connector", record.Connector,
-		"attested", record.Attestation != nil, "not_after", record.NotAfter.UTC().Format(time.RFC3339))
-	p.notifyIssued(user, record)
-	certPEM := issued.CertificatePEM()
+// respondSigned shows a certificate signed for the requester's own key.
+func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll.Requester, signed *enroll.Signed) error {
+	record := signed.Record
+	certPEM := signed.CertificatePEM()
 	if asJSON {
 		resp := csrResponse{
 			Serial: record.Serial, Subject: record.Subject, NotAfter: record.NotAfter,
@@ -203,32 +153,16 @@ func (p *Plugin) respondCSROutcome(w http.ResponseWriter, asJSON bool, user *mod
 		Serial:         record.Serial,
 		Subject:        record.Subject,
 		NotAfter:       record.NotAfter.UTC().Format(time.RFC1123),
-		Base:           fileBase(user.Username),
+		Base:           enroll.FileBase(owner.Username),
 		CertificatePEM: string(certPEM),
 		CertPEMURL:     template.URL(dataURL("application/x-pem-file", certPEM)),   // #nosec G203 -- our own base64
 		CertDERURL:     template.URL(dataURL("application/pkix-cert", record.DER)), // #nosec G203 -- our own base64
-		CAURL:          p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + conn.Name() + ".pem",
+		CAURL:          p.caURL(record.Connector),
 	}
 	if record.Attestation != nil {
-		page.Attested = attestationLabel(record.Attestation)
+		page.Attested = enroll.AttestationLabel(record.Attestation)
 	}
 	return p.renderPage(w, http.StatusOK, "csr_issued", page)
-}
-
-// collectCSRPickup delivers the certificate of an approved CSR request.
-func (p *Plugin) collectCSRPickup(ctx context.Context, w http.ResponseWriter, r *http.Request, link *linkRequest, marks []string) error {
-	issued, err := p.collectCSRRequest(ctx, link.services, link.user, link.profile, link.connector, link.request)
-	var waiting *errWaitingForCA
-	switch {
-	case errors.As(err, &waiting):
-		return p.respondWaitingForCA(w, wantsJSON(r), link.user, link.connector, waiting.Request)
-	case err != nil:
-		p.releaseAll(marks)
-		p.API.LogWarn("An approved CSR could not be signed", "user_id", link.user.Id, "request", link.request.ID, "error", err.Error())
-		return issuanceError(err)
-	}
-	p.markRequestIssued(link.request, issued.Record.Serial)
-	return p.respondCSROutcome(w, wantsJSON(r), link.user, link.profile, link.connector, &csrOutcome{Issued: issued})
 }
 
 // csrAPIRequest is the JSON body of POST /api/v1/csr. CSR is PEM, or DER in
@@ -239,60 +173,39 @@ type csrAPIRequest struct {
 	Attestation string `json:"attestation"`
 }
 
+// readCSRRequest reads a CSR upload from JSON or multipart.
+func readCSRRequest(w http.ResponseWriter, r *http.Request) (string, enroll.Upload, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if err := parseUploadForm(r); err != nil {
+			return "", enroll.Upload{}, err
+		}
+		upload, err := uploadFromForm(r)
+		return r.PostFormValue("profile"), upload, err
+	}
+	var body csrAPIRequest
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return "", enroll.Upload{}, err
+	}
+	return body.Profile, enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}, nil
+}
+
 // handleSignCSR signs a CSR for the signed-in user, for the webapp and for
 // automation: JSON or multipart, the same checks as the upload page.
 func (p *Plugin) handleSignCSR(w http.ResponseWriter, r *http.Request, userID string) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
-	var body csrAPIRequest
-	var upload csrUpload
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-		if err := parseUploadForm(r); err != nil {
-			return err
-		}
-		var err error
-		if upload, err = uploadFromForm(r); err != nil {
-			return err
-		}
-		body.Profile = r.PostFormValue("profile")
-	} else {
-		if err := decodeOptionalJSON(r, &body); err != nil {
-			return err
-		}
-		upload = csrUpload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}
-	}
-	s, err := p.getServices()
-	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
-	}
-	prof, err := p.profileFor(s, userID, body.Profile)
-	if err != nil {
-		return &httpError{Status: http.StatusForbidden, Message: err.Error()}
-	}
-	_, conn, _ := s.profileNamed(prof.Name)
-	user, appErr := p.API.GetUser(userID)
-	if appErr != nil {
-		return appErr
-	}
-	checked, err := p.checkCSR(s, user, prof, conn, upload)
-	var refusal *csrRefusal
-	if errors.As(err, &refusal) {
-		return &httpError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
-	}
+	profileName, upload, err := readCSRRequest(w, r)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), issueTimeout)
-	defer cancel()
-	outcome, err := p.enrollCSR(ctx, s, user, prof, conn, checked, nil)
-	var duplicate *errDuplicateKey
-	switch {
-	case errors.As(err, &duplicate):
-		return &httpError{Status: http.StatusConflict, Message: err.Error()}
-	case err != nil:
-		p.API.LogWarn("A certificate could not be issued for a CSR", "user_id", userID, "profile", prof.Name, "connector", conn.Name(), "error", err.Error())
-		return issuanceError(err)
+	s, requester, err := p.sessionRequester(userID)
+	if err != nil {
+		return err
 	}
-	return p.respondCSROutcome(w, true, user, prof, conn, outcome)
+	outcome, err := s.core.SignCSR(r.Context(), requester, profileName, upload)
+	if err != nil {
+		return err
+	}
+	return p.respondOutcome(w, true, requester, outcome)
 }
 
 // parseUploadForm reads a multipart (or URL-encoded) upload, bounded.
@@ -313,16 +226,16 @@ func parseUploadForm(r *http.Request) error {
 
 // uploadFromForm takes the CSR and attestation from a parsed form: a file,
 // or pasted text.
-func uploadFromForm(r *http.Request) (csrUpload, error) {
+func uploadFromForm(r *http.Request) (enroll.Upload, error) {
 	csr, err := formFileOrText(r, "csr")
 	if err != nil {
-		return csrUpload{}, err
+		return enroll.Upload{}, err
 	}
 	attestation, err := formFileOrText(r, "attestation")
 	if err != nil {
-		return csrUpload{}, err
+		return enroll.Upload{}, err
 	}
-	return csrUpload{CSR: csr, Attestation: attestation}, nil
+	return enroll.Upload{CSR: csr, Attestation: attestation}, nil
 }
 
 // formFileOrText returns the file uploaded as name+"_file" (or as name), or

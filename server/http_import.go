@@ -4,11 +4,10 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -51,7 +50,7 @@ func (p *Plugin) handleImportPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: p.isSystemAdmin(user.Id)})
+	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: user.IsSystemAdmin()})
 }
 
 func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) error {
@@ -67,15 +66,11 @@ func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	form := importForm{Owner: r.PostFormValue("owner"), AnyNames: r.PostFormValue("any_names") == "on"}
-	page := importPage{Username: user.Username, IsAdmin: p.isSystemAdmin(user.Id)}
+	page := importPage{Username: user.Username, IsAdmin: user.IsSystemAdmin()}
 	record, err := p.serveImport(r.Context(), user, form, data)
-	var refused *errImportRefused
-	var denied *httpError
+	denied := asHTTPError(err)
 	switch {
-	case errors.As(err, &refused):
-		page.Error = err.Error()
-		return p.renderPage(w, http.StatusUnprocessableEntity, "import", page)
-	case errors.As(err, &denied) && denied.Status < http.StatusInternalServerError:
+	case denied != nil && denied.Status < http.StatusInternalServerError:
 		page.Error = denied.Message
 		return p.renderPage(w, denied.Status, "import", page)
 	case err != nil:
@@ -113,10 +108,6 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 		return appErr
 	}
 	record, err := p.serveImport(r.Context(), user, form, data)
-	var refused *errImportRefused
-	if errors.As(err, &refused) {
-		return &httpError{Status: http.StatusUnprocessableEntity, Message: err.Error()}
-	}
 	if err != nil {
 		return err
 	}
@@ -124,42 +115,25 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
-// serveImport registers a certificate for form.Owner (or the caller):
-// registering for someone else, or with names that are not the owner's,
-// needs a system admin.
+// serveImport registers a certificate for form.Owner (or the caller).
+// The owner named by username is looked up now, and from then on known by
+// their id.
 func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*store.Certificate, error) {
 	s, err := p.getServices()
 	if err != nil {
 		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	owner := caller
+	reg := enroll.Registration{By: requesterOf(caller), Data: data, AnyNames: form.AnyNames}
 	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
-	if (ownerName != "" && ownerName != caller.Username) || form.AnyNames {
-		if !p.isSystemAdmin(caller.Id) {
+	if ownerName != "" && ownerName != caller.Username {
+		if !reg.By.Admin {
 			return nil, &httpError{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
 		}
-	}
-	if ownerName != "" && ownerName != caller.Username {
 		u, appErr := p.API.GetUserByUsername(ownerName)
-		if appErr != nil || u.DeleteAt != 0 || u.IsBot {
+		if appErr != nil {
 			return nil, &httpError{Status: http.StatusNotFound, Message: "No active user is called @" + ownerName + "."}
 		}
-		owner = u
+		reg.Owner = requesterOf(u)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	record, err := p.importCertificate(ctx, s, owner, data, form.AnyNames)
-	if err != nil {
-		return nil, err
-	}
-	p.API.LogInfo("Certificate registered", "owner", owner.Id, "by", caller.Id, "serial", record.Serial, "connector", record.Connector)
-	if owner.Id != caller.Id {
-		p.notifyUser(owner, "Certificate registered", "@"+caller.Username+" registered your certificate `"+record.Serial+"` ("+
-			markdownCell(record.Subject)+"). It is now in `/cert list`, and you will be reminded before it expires.")
-	}
-	return record, nil
-}
-
-func (p *Plugin) isSystemAdmin(userID string) bool {
-	return p.API.HasPermissionTo(userID, model.PermissionManageSystem)
+	return s.core.Register(ctx, reg)
 }

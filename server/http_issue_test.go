@@ -283,11 +283,7 @@ func (f *failingConnector) Sign(context.Context, connector.SignRequest) (*connec
 
 // withFailingConnector is s with its built-in connector failing with kind.
 func withFailingConnector(s *services, kind connector.Kind) *services {
-	broken := *s
-	broken.connectors = map[string]connector.Connector{
-		"builtin": &failingConnector{Connector: s.connectors["builtin"], kind: kind},
-	}
-	return &broken
+	return withConnector(s, "builtin", &failingConnector{Connector: s.core.Connectors["builtin"], kind: kind})
 }
 
 func TestIssueCAFailureKeepsTheLinkUsable(t *testing.T) {
@@ -474,6 +470,7 @@ func TestRSAKeysBeyondTheQueueAreBusyAndKeepTheirLinks(t *testing.T) {
 	env := newTestEnvWithCatalog(t, `{"connectors": [{"name": "builtin", "type": "builtin"}],
 		"profiles": [{"name": "vpn"}, {"name": "rsa", "key_types": ["rsa-2048"]}]}`)
 	env.p.rsaKeys = admission.NewQueue(1, pki.KeyRSA2048.GenerationCost())
+	env.configure(env.p.getConfiguration())
 	full, err := env.p.rsaKeys.Admit(pki.KeyRSA2048.GenerationCost())
 	require.NoError(t, err)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -73,7 +74,7 @@ func TestUsersRegisterTheirExistingCertificates(t *testing.T) {
 	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	require.Len(t, certs, 1)
-	assert.Equal(t, importedConnector, certs[0].Connector)
+	assert.Equal(t, enroll.UnmanagedConnector, certs[0].Connector)
 
 	code, _, msg := env.importJSON("alice", map[string]any{"certificate": base64.StdEncoding.EncodeToString(der)})
 	assert.Equal(t, http.StatusUnprocessableEntity, code)

@@ -91,7 +91,7 @@ func BenchmarkCSRSigning(b *testing.B) {
 		func(int) {
 			key, err := pki.GenerateKey(pki.KeyECDSAP256)
 			require.NoError(b, err)
-			csr, err := pki.NewCSR(key, "alice", nil)
+			csr, err := pki.NewCSR(key, "alice", nil, nil)
 			require.NoError(b, err)
 			csrPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
 			data, err := json.Marshal(map[string]string{"csr": csrPEM})

@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // requestJobInterval paces the background job that expires requests nobody
@@ -24,43 +22,15 @@ func (p *Plugin) scheduleJobs() error {
 
 // runRequestJob expires stale requests and asks CAs about those they hold.
 func (p *Plugin) runRequestJob() {
-	p.expireRequests()
+	s, err := p.getServices()
+	if err != nil {
+		return
+	}
 	open, err := p.store.ListOpenRequests()
 	if err != nil {
 		p.API.LogError("Could not list open certificate requests", "error", err.Error())
 		return
 	}
-	p.pollWaitingRequests(open)
-}
-
-// expireRequests ends requests whose time is up and tells their owners.
-func (p *Plugin) expireRequests() {
-	open, err := p.store.ListOpenRequests()
-	if err != nil {
-		p.API.LogError("Could not list open certificate requests", "error", err.Error())
-		return
-	}
-	now := p.now()
-	for _, req := range open {
-		if !now.After(req.ExpiresAt) {
-			continue
-		}
-		expired, err := p.store.MoveRequest(req.ID, now, nil, store.RequestExpired, func(r *store.Request) error {
-			if !now.After(r.ExpiresAt) {
-				return &store.ErrTransition{From: r.State, To: store.RequestExpired}
-			}
-			r.PendingKey = nil
-			return nil
-		})
-		if err != nil {
-			continue // decided or collected meanwhile
-		}
-		p.releaseRequestKey(expired)
-		p.closeApprovalPosts(expired, "expired without a decision")
-		if owner, appErr := p.API.GetUser(expired.Owner.MattermostUserID()); appErr == nil {
-			p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+expired.ID+
-				"` expired. Run `/cert download "+expired.Profile+"` to ask again.")
-		}
-		p.API.LogInfo("Certificate request expired", "request", expired.ID)
-	}
+	s.core.ExpireRequests(open)
+	s.core.PollWaitingRequests(open)
 }

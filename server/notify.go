@@ -3,12 +3,35 @@ package main
 import (
 	"fmt"
 	"html"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
+
+// errNoSiteURL is a link that cannot be made: links need the Site URL.
+var errNoSiteURL = &enroll.Error{Code: enroll.CodeUnavailable,
+	Message: "The server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server."}
+
+// linkURL makes a link token a URL on this server.
+func (p *Plugin) linkURL(link *enroll.Link) (string, error) {
+	siteURL := p.siteURL()
+	if siteURL == "" {
+		return "", errNoSiteURL
+	}
+	route := routeIssue
+	if link.Purpose == linktoken.PurposeCSR {
+		route = routeCSR
+	}
+	return siteURL + "/plugins/" + manifest.Id + route + "?token=" + url.QueryEscape(link.Token), nil
+}
 
 // postEphemeral answers a command as the bot, visible only to the user.
 func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
@@ -20,26 +43,146 @@ func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 	})
 }
 
-// notifyIssued tells the owner that a certificate was issued in their name,
-// so an issuance they did not ask for does not go unnoticed.
-func (p *Plugin) notifyIssued(user *model.User, c *store.Certificate) {
-	p.notifyUser(user, "Certificate issued", fmt.Sprintf("A client certificate was issued to you.\n\n"+
+// notifier is the core's Notifier: DMs from the bot, and emails too when
+// the admin enabled email notifications.
+type notifier struct{ p *Plugin }
+
+func (n *notifier) CertificateIssued(owner *enroll.Requester, c *store.Certificate) {
+	n.p.notifyUser(owner, "Certificate issued", fmt.Sprintf("A client certificate was issued to you.\n\n"+
 		"- Serial: `%s`\n- Subject: `%s`\n- Expires: %s\n\n"+
 		"If this was not you, run `/cert revoke %s` now and tell your administrator.",
 		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial))
 }
 
+func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *store.Certificate) {
+	n.p.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
+		markdownCell(c.Subject)+"). It is now in `/cert list`.")
+}
+
+func (n *notifier) ApprovalNeeded(req *store.Request, owner *enroll.Requester, prof *profile.Profile, approvers []string) []store.ApprovalPost {
+	var posts []store.ApprovalPost
+	for _, approverID := range approvers {
+		post, err := n.p.dmPost(approverID, n.p.approvalPost(req, owner, prof))
+		if err != nil {
+			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", approverID, "error", err.Error())
+			continue
+		}
+		posts = append(posts, store.ApprovalPost{UserID: approverID, PostID: post.Id})
+	}
+	return posts
+}
+
+// RequestClosed updates every approver's copy of the request message.
+func (n *notifier) RequestClosed(req *store.Request, text string) {
+	for _, ap := range req.ApprovalPosts {
+		post, appErr := n.p.API.GetPost(ap.PostID)
+		if appErr != nil {
+			continue
+		}
+		closed := decisionPost(req, text)
+		post.Message = closed.Message
+		post.SetProps(closed.GetProps())
+		if _, appErr := n.p.API.UpdatePost(post); appErr != nil {
+			n.p.API.LogWarn("Could not update an approval message", "request", req.ID, "post_id", ap.PostID, "error", appErr.Error())
+		}
+	}
+}
+
+func (n *notifier) RequestApproved(owner *enroll.Requester, req *store.Request, approvers []string, pickup *enroll.Link) {
+	n.p.notifyUser(owner, "Certificate request approved", fmt.Sprintf(
+		"%s approved your request `%s` for a `%s` certificate. %s", strings.Join(approvers, " and "), req.ID, req.Profile, n.collect(req, pickup)))
+}
+
+func (n *notifier) RequestDenied(owner *enroll.Requester, req *store.Request, by string) {
+	if by == "" {
+		n.p.notifyUser(owner, "Certificate request denied", fmt.Sprintf("The certificate authority refused your request `%s`: %s",
+			req.ID, strings.TrimPrefix(req.Reason, enroll.CARefusalPrefix)))
+		return
+	}
+	n.p.notifyUser(owner, "Certificate request denied", fmt.Sprintf(
+		"@%s denied your request `%s` for a `%s` certificate: %s", by, req.ID, req.Profile, req.Reason))
+}
+
+func (n *notifier) WaitingForCA(owner *enroll.Requester, req *store.Request) {
+	n.p.notifyUser(owner, "Certificate request waiting for the CA", fmt.Sprintf(
+		"The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does; `/cert cancel %s` withdraws it.",
+		req.ID, req.ID))
+}
+
+func (n *notifier) CertificateReady(owner *enroll.Requester, req *store.Request, pickup *enroll.Link) {
+	n.p.notifyUser(owner, "Certificate ready", fmt.Sprintf(
+		"The certificate authority issued your request `%s`. %s", req.ID, n.collect(req, pickup)))
+}
+
+func (n *notifier) RequestExpired(owner *enroll.Requester, req *store.Request) {
+	n.p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+req.ID+
+		"` expired. Run `/cert download "+req.Profile+"` to ask again.")
+}
+
+// collect is the sentence that hands out a pickup link.
+func (n *notifier) collect(req *store.Request, pickup *enroll.Link) string {
+	link, err := n.p.linkURL(pickup)
+	if err != nil {
+		return "Run `/cert pickup " + req.ID + "` to collect it."
+	}
+	return fmt.Sprintf("[Collect my certificate](%s)\n\nThe link works once and expires at %s; `/cert pickup %s` gives a new one.",
+		link, pickup.ExpiresAt.UTC().Format(time.RFC1123), req.ID)
+}
+
 // notifyUser tells a user about their certificate request: a DM from the
 // bot always, and an email too when the admin enabled email notifications.
-func (p *Plugin) notifyUser(user *model.User, subject, message string) {
-	if _, err := p.dmPost(user.Id, &model.Post{Message: message}); err != nil {
-		p.API.LogWarn("Could not send a notification", "user_id", user.Id, "error", err.Error())
+func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
+	if _, err := p.dmPost(owner.ID, &model.Post{Message: message}); err != nil {
+		p.API.LogWarn("Could not send a notification", "user_id", owner.ID, "error", err.Error())
 	}
-	if !p.getConfiguration().EmailNotifications || user.Email == "" {
+	if !p.getConfiguration().EmailNotifications || owner.Email == "" {
 		return
 	}
 	body := "<p>" + html.EscapeString(message) + "</p>"
-	if appErr := p.API.SendMail(user.Email, "Client certificates: "+subject, body); appErr != nil {
-		p.API.LogWarn("Could not send a notification email", "user_id", user.Id, "error", appErr.Error())
+	if appErr := p.API.SendMail(owner.Email, "Client certificates: "+subject, body); appErr != nil {
+		p.API.LogWarn("Could not send a notification email", "user_id", owner.ID, "error", appErr.Error())
 	}
+}
+
+// approvalPost is the message with Approve and Deny buttons an approver gets.
+func (p *Plugin) approvalPost(req *store.Request, owner *enroll.Requester, prof *profile.Profile) *model.Post {
+	s, _ := p.getServices()
+	text := fmt.Sprintf("@%s asks for a `%s` certificate (request `%s`).\n\n- Valid for: %d days", owner.Username, prof.Name, req.ID, prof.ValidityDays)
+	if s != nil {
+		subject := s.core.SubjectFor(owner, prof)
+		text = fmt.Sprintf("@%s asks for a `%s` certificate (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
+			owner.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
+		if len(subject.Emails) > 0 {
+			text += "\n- Email: " + subject.Emails[0]
+		}
+	}
+	if needed := prof.ApprovalsNeeded(); needed > 1 {
+		text += fmt.Sprintf("\n- Needs %d approvers", needed)
+	}
+	switch {
+	case req.Attestation != nil:
+		text += fmt.Sprintf("\n- Key: the requester's own %s key, attested by a hardware device (%s)", pki.KeyType(req.KeyType).Label(), enroll.AttestationLabel(req.Attestation))
+	case req.CSRPEM != "":
+		text += fmt.Sprintf("\n- Key: the requester's own %s key (uploaded CSR)", pki.KeyType(req.KeyType).Label())
+	}
+	actionURL := func(route string) string { return "/plugins/" + manifest.Id + route }
+	context := map[string]any{"request_id": req.ID}
+	post := &model.Post{Message: "Certificate request `" + req.ID + "` needs your approval."}
+	model.ParseSlackAttachment(post, []*model.SlackAttachment{{
+		Title: "Certificate request " + req.ID,
+		Text:  text,
+		Actions: []*model.PostAction{
+			{Id: "approve", Name: "Approve", Style: "primary", Integration: &model.PostActionIntegration{URL: actionURL(routeActionApprove), Context: context}},
+			{Id: "deny", Name: "Deny", Style: "danger", Integration: &model.PostActionIntegration{URL: actionURL(routeActionDeny), Context: context}},
+		},
+	}})
+	return post
+}
+
+// decisionPost replaces the buttons once a request is decided, so every
+// approver sees who decided.
+func decisionPost(req *store.Request, text string) *model.Post {
+	post := &model.Post{Message: "Certificate request `" + req.ID + "`: " + text}
+	model.ParseSlackAttachment(post, []*model.SlackAttachment{{Title: "Certificate request " + req.ID, Text: text}})
+	return post
 }

@@ -8,8 +8,7 @@ import (
 	"html/template"
 	"net/http"
 
-	"github.com/mattermost/mattermost/server/public/model"
-
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -65,7 +64,7 @@ type emailOption struct {
 
 // emailChoice offers email delivery when the admin allows it and the user
 // has an address; "default" ticks the box.
-func emailChoice(c *configuration, user *model.User) emailOption {
+func emailChoice(c *configuration, user *enroll.Requester) emailOption {
 	if c.EmailDelivery == emailDeliveryOff || user.Email == "" {
 		return emailOption{}
 	}

@@ -61,10 +61,8 @@ func withHoldingCA(t *testing.T, env *testEnv) *holdingConnector {
 	t.Helper()
 	healthy, err := env.p.getServices()
 	require.NoError(t, err)
-	holding := &holdingConnector{Connector: healthy.connectors["builtin"], held: map[string]connector.SignRequest{}}
-	s := *healthy
-	s.connectors = map[string]connector.Connector{"builtin": holding}
-	env.p.services.Store(&s)
+	holding := &holdingConnector{Connector: healthy.core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
+	env.p.services.Store(withConnector(healthy, "builtin", holding))
 	return holding
 }
 
@@ -140,12 +138,4 @@ func TestCADenialIsReported(t *testing.T) {
 	assert.Nil(t, req.PendingKey)
 	dms := env.dmsTo("alice")
 	assert.Contains(t, dms[len(dms)-1].Message, "refused your request `"+req.ID+"`: template not allowed")
-}
-
-func TestPollDelayBacksOff(t *testing.T) {
-	assert.Equal(t, time.Minute, pollDelay(0))
-	assert.Equal(t, 2*time.Minute, pollDelay(1))
-	assert.Equal(t, 32*time.Minute, pollDelay(5))
-	assert.Equal(t, time.Hour, pollDelay(6))
-	assert.Equal(t, time.Hour, pollDelay(100))
 }

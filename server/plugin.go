@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -72,7 +73,7 @@ type Plugin struct {
 func NewPlugin() *Plugin {
 	return &Plugin{
 		now:     time.Now,
-		rsaKeys: newRSAKeyQueue(),
+		rsaKeys: enroll.NewRSAKeyQueue(),
 	}
 }
 

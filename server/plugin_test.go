@@ -118,7 +118,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		}).Maybe()
 
 	// Teams: alice is in engineering; carol is a system admin.
-	env.users["carol"] = &model.User{Id: model.NewId(), Username: "carol", Email: "carol@example.com"}
+	env.users["carol"] = &model.User{Id: model.NewId(), Username: "carol", Email: "carol@example.com", Roles: model.SystemUserRoleId + " " + model.SystemAdminRoleId}
 	engineering := &model.Team{Id: model.NewId(), Name: "engineering"}
 	api.On("GetTeamByName", mock.AnythingOfType("string")).Return(
 		func(name string) *model.Team {
@@ -233,7 +233,7 @@ func (env *testEnv) tokenFor(username, profileName string) string {
 	env.t.Helper()
 	s, err := env.p.getServices()
 	require.NoError(env.t, err)
-	link, _, err := env.p.mintLink(s, env.user(username).Id, profileName, linktoken.PurposeIssue)
+	link, err := env.linkURL(s, username, profileName, linktoken.PurposeIssue)
 	require.NoError(env.t, err)
 	u, err := url.Parse(link)
 	require.NoError(env.t, err)
@@ -305,7 +305,7 @@ func TestActivatedPluginIsReady(t *testing.T) {
 	env := newTestEnv(t)
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	chain, err := s.connectors["builtin"].Chain(context.Background())
+	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	require.Len(t, chain, 2, "built-in CA serves issuing CA and root")
 	require.Empty(t, env.loggedErrors())
@@ -417,7 +417,7 @@ func TestServerSettingsAreReadOncePerConfigurationChange(t *testing.T) {
 	env.configure(env.p.getConfiguration())
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	link, _, err := env.p.mintLink(s, env.user("alice").Id, "default", linktoken.PurposeIssue)
+	link, err := env.linkURL(s, "alice", "default", linktoken.PurposeIssue)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(link, "https://certs.example.org/plugins/certs/issue?token="), link)
 }

@@ -195,7 +195,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	env.configure(loaded)
 	s, err := env.p.getServices()
 	require.NoError(t, err)
-	assert.Equal(t, "stepca", s.connectors["corp"].Type())
+	assert.Equal(t, "stepca", s.core.Connectors["corp"].Type())
 
 	// The CA is down: the user is told, and the link survives.
 	token := env.tokenFor("alice", "step")
@@ -236,7 +236,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 
 func mustClaims(t *testing.T, s *services, token string) *linktoken.Claims {
 	t.Helper()
-	claims, err := s.minter.Verify(token, linktoken.PurposeIssue)
+	claims, err := s.core.Minter.Verify(token, linktoken.PurposeIssue)
 	require.NoError(t, err)
 	return claims
 }

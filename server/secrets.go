@@ -8,6 +8,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -152,4 +153,18 @@ func sealedMarkersIn(catalogJSON string) []string {
 		}
 	}
 	return markers
+}
+
+// resealHeldKeys seals the keys open requests hold (CA-pending, kept for
+// download) under the new encryption secret too.
+func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
+	oldKey, err := sealbox.NewKey(oldSecret)
+	if err != nil {
+		return err
+	}
+	newKey, err := sealbox.NewKey(newSecret)
+	if err != nil {
+		return err
+	}
+	return enroll.ResealHeldKeys(p.store, oldKey, newKey, p.now)
 }

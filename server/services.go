@@ -3,23 +3,21 @@ package main
 import (
 	"fmt"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 )
 
-// services is everything derived from one configuration snapshot: parsed,
-// validated, and ready for requests. It is immutable once built.
+// services is everything derived from one configuration snapshot: the
+// enrollment core with its parsed catalog, connectors and token minter. It
+// is immutable once built.
 type services struct {
-	config     *configuration
-	catalog    *profile.Catalog
-	minter     *linktoken.Minter
-	connectors map[string]connector.Connector
-	p12Format  pki.PKCS12Format
-	// attestationRoots are what hardware key attestations must chain to.
-	attestationRoots *attest.Roots
+	config  *configuration
+	catalog *profile.Catalog
+	core    *enroll.Core
 }
 
 // buildServices derives the services from c, loading or creating the CA.
@@ -48,14 +46,33 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &services{
-		config:           c,
-		catalog:          catalog,
-		minter:           minter,
-		connectors:       connectors,
-		p12Format:        format,
-		attestationRoots: roots,
-	}, nil
+	sealKey, err := sealbox.NewKey(c.EncryptionSecret)
+	if err != nil {
+		return nil, err
+	}
+	p.bindProfileNames(catalog)
+	site := p.site()
+	core := enroll.New(enroll.Settings{
+		Catalog:              catalog,
+		Connectors:           connectors,
+		Minter:               minter,
+		PKCS12Format:         format,
+		AttestationRoots:     roots,
+		SealKey:              sealKey,
+		LinkLifetime:         c.linkLifetime(),
+		EmailDelivery:        c.EmailDelivery != emailDeliveryOff,
+		RequireVerifiedEmail: site.requireVerifiedEmail,
+		IdentityHost:         site.host,
+	}, enroll.Ports{
+		Inventory: p.store,
+		Directory: &directory{p: p},
+		Notifier:  &notifier{p: p},
+		Mailer:    &certificateMailer{p: p, config: c},
+		Log:       p.API,
+		Clock:     p.now,
+		RSAKeys:   p.rsaKeys,
+	})
+	return &services{config: c, catalog: catalog, core: core}, nil
 }
 
 // newConnector builds the connector a catalog entry describes.
@@ -79,16 +96,6 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 		return connector.NewStepCA(cfg, p.now)
 	}
 	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)
-}
-
-// profileNamed returns a profile and its connector; name "" is the default.
-func (s *services) profileNamed(name string) (*profile.Profile, connector.Connector, bool) {
-	prof, ok := s.catalog.Profile(name)
-	if !ok {
-		return nil, nil, false
-	}
-	conn, ok := s.connectors[prof.Connector]
-	return prof, conn, ok
 }
 
 // applyConfiguration rebuilds the services for c. A configuration that

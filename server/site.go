@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -13,6 +14,11 @@ type serverSite struct {
 	// url is the Site URL without a trailing slash; name the site name as
 	// configured, empty if none.
 	url, name string
+	// host is the Site URL's host, which names the site in the URI every
+	// certificate carries for its owner's account.
+	host string
+	// requireVerifiedEmail keeps unverified emails out of certificates.
+	requireVerifiedEmail bool
 }
 
 // site is the current snapshot of the server's settings.
@@ -30,6 +36,10 @@ func (p *Plugin) refreshSite() *serverSite {
 	if cfg := p.API.GetConfig(); cfg != nil {
 		s.url = strings.TrimRight(model.SafeDereference(cfg.ServiceSettings.SiteURL), "/")
 		s.name = model.SafeDereference(cfg.TeamSettings.SiteName)
+		if u, err := url.Parse(s.url); err == nil {
+			s.host = u.Host
+		}
+		s.requireVerifiedEmail = model.SafeDereference(cfg.EmailSettings.RequireEmailVerification)
 	}
 	p.serverSite.Store(s)
 	return s

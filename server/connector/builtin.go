@@ -47,6 +47,7 @@ func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
 		Organization: req.Subject.Organization,
 		OrgUnit:      req.Subject.OrganizationalUnit,
 		Emails:       req.Subject.Emails,
+		URIs:         req.Subject.URIs,
 		NotBefore:    now,
 		NotAfter:     now.Add(req.Profile.Validity),
 		ExtKeyUsages: req.Profile.ExtKeyUsages,

@@ -136,7 +136,7 @@ func TestBuiltinSignTakesNamesFromTheSubject(t *testing.T) {
 
 func TestBuiltinSignValidityAndUsagesFromProfile(t *testing.T) {
 	b, h := newBuiltin(t)
-	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", []string{"alice@example.com"})
+	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", []string{"alice@example.com"}, nil)
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -167,7 +167,7 @@ func TestBuiltinSignValidityAndUsagesFromProfile(t *testing.T) {
 
 func TestBuiltinSignResultChainIsTheCAChain(t *testing.T) {
 	b, h := newBuiltin(t)
-	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil)
+	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil, nil)
 	require.NoError(t, err)
 	res, err := b.Sign(context.Background(), aliceRequest(csr))
 	require.NoError(t, err)
@@ -185,7 +185,7 @@ func TestBuiltinSignResultChainIsTheCAChain(t *testing.T) {
 
 func TestBuiltinSignRSAKey(t *testing.T) {
 	b, _ := newBuiltin(t)
-	csr, err := pki.NewCSR(newKey(t, pki.KeyRSA2048), "alice", nil)
+	csr, err := pki.NewCSR(newKey(t, pki.KeyRSA2048), "alice", nil, nil)
 	require.NoError(t, err)
 	res, err := b.Sign(context.Background(), aliceRequest(csr))
 	require.NoError(t, err)
@@ -220,7 +220,7 @@ func TestBuiltinSignRejects(t *testing.T) {
 	b, _ := newBuiltin(t)
 	key := newKey(t, pki.KeyECDSAP256)
 	otherKey := newKey(t, pki.KeyECDSAP256)
-	good, err := pki.NewCSR(key, "alice", nil)
+	good, err := pki.NewCSR(key, "alice", nil, nil)
 	require.NoError(t, err)
 
 	// The signature bytes altered.
@@ -300,7 +300,7 @@ func TestNewBuiltinNilClockUsesWallClock(t *testing.T) {
 	h, err := pki.GenerateHierarchy("", time.Now())
 	require.NoError(t, err)
 	b := connector.NewBuiltin("internal", h.CA(), nil)
-	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil)
+	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil, nil)
 	require.NoError(t, err)
 	res, err := b.Sign(context.Background(), aliceRequest(csr))
 	require.NoError(t, err)
@@ -327,7 +327,7 @@ func pool(certs ...*x509.Certificate) *x509.CertPool {
 func TestBuiltinSignAfterCAExpiry(t *testing.T) {
 	h := hierarchy(t)
 	b := connector.NewBuiltin("internal", h.CA(), func() time.Time { return h.Issuing.NotAfter.Add(24 * time.Hour) })
-	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil)
+	csr, err := pki.NewCSR(newKey(t, pki.KeyECDSAP256), "alice", nil, nil)
 	require.NoError(t, err)
 	res, err := b.Sign(context.Background(), aliceRequest(csr))
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -23,6 +24,8 @@ type Subject struct {
 	Organization       []string
 	OrganizationalUnit []string
 	Emails             []string
+	// URIs name the account itself: its immutable id.
+	URIs []*url.URL
 }
 
 // Profile is the part of a certificate profile a CA needs to sign.
@@ -58,9 +61,11 @@ func ForCSR(csr *x509.CertificateRequest, subject Subject, profile Profile) Sign
 func ForGeneratedKey(key crypto.Signer, subject Subject, profile Profile) SignRequest {
 	return SignRequest{
 		PublicKey: key.Public(),
-		newCSR:    func() (*x509.CertificateRequest, error) { return pki.NewCSR(key, subject.CommonName, subject.Emails) },
-		Subject:   subject,
-		Profile:   profile,
+		newCSR: func() (*x509.CertificateRequest, error) {
+			return pki.NewCSR(key, subject.CommonName, subject.Emails, subject.URIs)
+		},
+		Subject: subject,
+		Profile: profile,
 	}
 }
 

@@ -276,6 +276,9 @@ func stepCASANs(subject Subject, csr *x509.CertificateRequest) []string {
 	for _, e := range subject.Emails {
 		add(e)
 	}
+	for _, u := range subject.URIs {
+		add(u.String())
+	}
 	cn := subject.CommonName
 	carries := false
 	for _, v := range csr.DNSNames {

@@ -393,7 +393,7 @@ func stepCARequest(t *testing.T) (connector.SignRequest, crypto.Signer) {
 	t.Helper()
 	key, err := pki.GenerateKey(pki.KeyECDSAP256)
 	require.NoError(t, err)
-	csr, err := pki.NewCSR(key, "alice", []string{"alice@example.com"})
+	csr, err := pki.NewCSR(key, "alice", []string{"alice@example.com"}, nil)
 	require.NoError(t, err)
 	return connector.ForCSR(csr,
 		connector.Subject{CommonName: "alice", Organization: []string{"Example Corp"}, Emails: []string{"alice@example.com"}},

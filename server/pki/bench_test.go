@@ -34,7 +34,7 @@ func BenchmarkNewCSR(b *testing.B) {
 	key := p256Key(b)
 	emails := []string{"alice@example.com"}
 	for b.Loop() {
-		if _, err := pki.NewCSR(key, "alice", emails); err != nil {
+		if _, err := pki.NewCSR(key, "alice", emails, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -21,6 +22,8 @@ type LeafSpec struct {
 	Organization []string
 	OrgUnit      []string
 	Emails       []string
+	// URIs name the account itself (its immutable id).
+	URIs         []*url.URL
 	NotBefore    time.Time
 	NotAfter     time.Time
 	ExtKeyUsages []x509.ExtKeyUsage
@@ -60,6 +63,7 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization, OrganizationalUnit: spec.OrgUnit},
 		EmailAddresses:        spec.Emails,
+		URIs:                  spec.URIs,
 		NotBefore:             spec.NotBefore.Add(-clockSkew),
 		NotAfter:              notAfter,
 		KeyUsage:              usage,
@@ -76,10 +80,11 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 
 // NewCSR builds a certificate signing request for a key the server generated,
 // so that server-generated keys and uploaded CSRs reach a CA the same way.
-func NewCSR(key crypto.Signer, commonName string, emails []string) (*x509.CertificateRequest, error) {
+func NewCSR(key crypto.Signer, commonName string, emails []string, uris []*url.URL) (*x509.CertificateRequest, error) {
 	der, err := x509.CreateCertificateRequest(randReader, &x509.CertificateRequest{
 		Subject:        pkix.Name{CommonName: commonName},
 		EmailAddresses: emails,
+		URIs:           uris,
 	}, key)
 	if err != nil {
 		return nil, fmt.Errorf("create CSR: %w", err)

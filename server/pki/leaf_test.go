@@ -181,7 +181,7 @@ func TestNewCSR(t *testing.T) {
 		{"rsa", rsaKey(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			csr, err := pki.NewCSR(tc.key, "alice", []string{"alice@example.com", "a@example.org"})
+			csr, err := pki.NewCSR(tc.key, "alice", []string{"alice@example.com", "a@example.org"}, nil)
 			require.NoError(t, err)
 			require.NoError(t, csr.CheckSignature())
 			assert.Equal(t, "alice", csr.Subject.CommonName)
@@ -197,7 +197,7 @@ func TestNewCSR(t *testing.T) {
 }
 
 func TestNewCSRWithoutEmails(t *testing.T) {
-	csr, err := pki.NewCSR(p256Key(t), "alice", nil)
+	csr, err := pki.NewCSR(p256Key(t), "alice", nil, nil)
 	require.NoError(t, err)
 	require.NoError(t, csr.CheckSignature())
 	assert.Empty(t, csr.EmailAddresses)

@@ -273,7 +273,7 @@ func TestEncryptedPrivateKeyPEMParameters(t *testing.T) {
 func TestPublicKeyFingerprintIsTheSameInCSRAndCertificate(t *testing.T) {
 	key, err := pki.GenerateKey(pki.KeyECDSAP256)
 	require.NoError(t, err)
-	csr, err := pki.NewCSR(key, "alice", nil)
+	csr, err := pki.NewCSR(key, "alice", nil, nil)
 	require.NoError(t, err)
 	other, err := pki.GenerateKey(pki.KeyECDSAP256)
 	require.NoError(t, err)

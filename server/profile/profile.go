@@ -74,6 +74,9 @@ type Profile struct {
 	// Approvers are the usernames who may approve requests; empty means
 	// the system admins.
 	Approvers []string `json:"approvers,omitempty"`
+	// ApprovalsRequired is how many different approvers must approve a
+	// request; default 1.
+	ApprovalsRequired int `json:"approvals_required,omitempty"`
 	// CSRNames says what happens to the names in an uploaded CSR: "ignore"
 	// them (the certificate's names always come from the account) or
 	// require that they "match" the account. step-ca signs the CSR's own
@@ -127,6 +130,8 @@ type Access struct {
 	Teams []string `json:"teams,omitempty"`
 	// SystemAdmins may always use it; with no teams, only they may.
 	SystemAdminsOnly bool `json:"system_admins_only,omitempty"`
+	// Guests (guest accounts) may use it too; default false.
+	Guests bool `json:"guests,omitempty"`
 }
 
 // Everyone reports whether any user may use the profile.
@@ -410,6 +415,9 @@ func (p *Profile) validate(c *Catalog) error {
 	if len(p.Approvers) > 0 && !p.RequiresApproval {
 		return errors.New("approvers: set requires_approval to true, or remove the approvers")
 	}
+	if err := p.checkApprovalsRequired(); err != nil {
+		return err
+	}
 	switch p.CSRNames {
 	case CSRNamesIgnore:
 		if conn, _ := c.Connector(p.Connector); conn.Type == TypeStepCA {
@@ -436,4 +444,23 @@ func (c *Catalog) NeedsAttestationRoots() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ApprovalsNeeded is how many different approvers must approve a request.
+func (p *Profile) ApprovalsNeeded() int { return max(1, p.ApprovalsRequired) }
+
+// checkApprovalsRequired refuses an approval rule that could never be met:
+// nobody approves their own request, so a profile that lists approvers
+// needs more of them than approvals, or an approver asking for one of its
+// certificates would wait forever.
+func (p *Profile) checkApprovalsRequired() error {
+	switch {
+	case p.ApprovalsRequired < 0:
+		return fmt.Errorf("approvals_required must be 1 or more (got %d)", p.ApprovalsRequired)
+	case p.ApprovalsRequired > 1 && !p.RequiresApproval:
+		return errors.New("approvals_required: set requires_approval to true, or remove approvals_required")
+	case len(p.Approvers) > 0 && p.ApprovalsNeeded() > len(p.Approvers):
+		return fmt.Errorf("approvals_required is %d but only %d approvers are listed", p.ApprovalsNeeded(), len(p.Approvers))
+	}
+	return nil
 }

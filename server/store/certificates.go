@@ -38,6 +38,11 @@ type Certificate struct {
 	// Origin says where the key came from: OriginServerKey, OriginCSR or
 	// OriginImported.
 	Origin string `json:"origin,omitempty"`
+	// RegisteredBy is the account that registered an imported
+	// certificate; RevocableAtCA says revoking it reaches its CA (an admin
+	// registered it: anyone may hold a copy of someone's certificate).
+	RegisteredBy  string `json:"registered_by,omitempty"`
+	RevocableAtCA bool   `json:"revocable_at_ca,omitempty"`
 	// KeyFingerprint is the SHA-256 of the public key (SubjectPublicKeyInfo).
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 	// Attestation records the hardware attestation of the key, if verified.
@@ -146,4 +151,28 @@ func decodeIndex(raw []byte) ([]string, error) {
 		return nil, errors.Wrap(err, "decode certificate index")
 	}
 	return serials, nil
+}
+
+// RecordIssuance records a certificate and, when requestID is set, closes
+// that request as issued with it. A certificate already recorded under its
+// serial with the same fingerprint (a delivery held since it was issued)
+// counts as recorded.
+func (s *Store) RecordIssuance(c *Certificate, requestID string, now time.Time) error {
+	err := s.CreateCertificate(c)
+	if errors.Is(err, ErrDuplicateSerial) {
+		existing, getErr := s.GetCertificate(c.Serial)
+		if getErr != nil || existing.Fingerprint != c.Fingerprint {
+			return err
+		}
+		err = nil
+	}
+	if err != nil || requestID == "" {
+		return err
+	}
+	_, err = s.MoveRequest(requestID, now, nil, RequestIssued, func(r *Request) error {
+		r.Serial = c.Serial
+		r.PendingKey, r.PendingKeyCopies = nil, nil
+		return nil
+	})
+	return err
 }

@@ -55,6 +55,12 @@ type ApprovalPost struct {
 	PostID string `json:"post_id"`
 }
 
+// Approval is one approver's yes.
+type Approval struct {
+	UserID string    `json:"user_id"`
+	At     time.Time `json:"at"`
+}
+
 // Request is a certificate request that could not be served at once: it
 // waits for an approver or for the CA. It never holds a private key: for a
 // server-generated key the key is made only when the user picks the
@@ -70,10 +76,13 @@ type Request struct {
 	// Attestation is the CSR key's verified attestation, if any.
 	Attestation *Attestation `json:"attestation,omitempty"`
 	// CARequestID is the CA's own id for a request it left pending.
-	CARequestID   string         `json:"ca_request_id,omitempty"`
-	CreatedAt     time.Time      `json:"created_at"`
-	UpdatedAt     time.Time      `json:"updated_at"`
-	ExpiresAt     time.Time      `json:"expires_at"`
+	CARequestID string    `json:"ca_request_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Approvals are the approvers who said yes so far, for a profile that
+	// needs more than one.
+	Approvals     []Approval     `json:"approvals,omitempty"`
 	DecidedBy     string         `json:"decided_by,omitempty"`
 	DecidedAt     *time.Time     `json:"decided_at,omitempty"`
 	Reason        string         `json:"reason,omitempty"`
@@ -86,6 +95,9 @@ type Request struct {
 	// the CA holds its request; it is dropped when the certificate is
 	// collected.
 	PendingKey *SealedKey `json:"pending_key,omitempty"`
+	// PendingKeyCopies are the same key sealed under other encryption
+	// secrets, added when the admin changes the secret.
+	PendingKeyCopies []SealedKey `json:"pending_key_copies,omitempty"`
 	KeyType    string     `json:"key_type,omitempty"`
 	// CertificateDER and ChainDER hold what the CA issued until pickup.
 	CertificateDER []byte   `json:"certificate_der,omitempty"`

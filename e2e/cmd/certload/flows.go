@@ -232,7 +232,7 @@ func newUserCSR(kt pki.KeyType, commonName string) (userCSR, error) {
 	if err != nil {
 		return userCSR{}, err
 	}
-	csr, err := pki.NewCSR(key, commonName, nil)
+	csr, err := pki.NewCSR(key, commonName, nil, nil)
 	if err != nil {
 		return userCSR{}, err
 	}

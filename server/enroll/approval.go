@@ -1,0 +1,287 @@
+package enroll
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+var (
+	// ErrNotApprover is a decision by someone who may not decide.
+	ErrNotApprover = &Error{Code: CodeForbidden, Message: "You are not an approver for this kind of certificate."}
+	// ErrOwnRequest is an approver deciding their own request.
+	ErrOwnRequest = &Error{Code: CodeForbidden, Message: "You cannot decide your own certificate request; another approver must."}
+	// ErrAlreadyApproved is an approver saying yes twice.
+	ErrAlreadyApproved = &Error{Code: CodeConflict, Message: "You have already approved this request; it needs another approver too."}
+	// ErrRequestNotFound is a request that does not exist or is not the
+	// requester's.
+	ErrRequestNotFound = &Error{Code: CodeNotFound, Message: "No such certificate request."}
+)
+
+// newRequestID is short enough to type: `/cert cancel r-1a2b3c4d5e`.
+func newRequestID() string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	return "r-" + hex.EncodeToString(b)
+}
+
+// RequestCertificate asks for a certificate of a profile that needs an
+// approver, with a key the server makes at pickup.
+func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*store.Request, error) {
+	if !prof.RequiresApproval {
+		return nil, fmt.Errorf("profile %q needs no approval", prof.Name)
+	}
+	return c.requestApproval(r, prof, nil)
+}
+
+// eligibleApprovers are the accounts that may decide r's request for prof:
+// its approvers, never r.
+func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []string {
+	return slices.DeleteFunc(c.dir.Approvers(prof.Name, prof.Approvers), func(id string) bool { return id == r.ID })
+}
+
+// requestApproval records a request for a profile that needs an approver and
+// asks the approvers. Nothing is generated yet: for a server-generated key
+// the key is made at pickup. csr is the requester's checked CSR, if they
+// sent one. A request nobody else could approve is refused at once.
+func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR) (*store.Request, error) {
+	approvers := c.eligibleApprovers(r, prof)
+	if len(approvers) < prof.ApprovalsNeeded() {
+		c.log.LogWarn("A certificate request cannot be approved: too few approvers besides the requester",
+			"profile", prof.Name, "user_id", r.ID, "approvers", len(approvers), "approvals_required", prof.ApprovalsNeeded())
+		return nil, &Error{Code: CodeForbidden,
+			Message: fmt.Sprintf("Nobody but you could approve a %s certificate for you, and nobody approves their own request.", prof.Name),
+			Hint:    "Ask an administrator to add another approver to this profile."}
+	}
+	now := c.now()
+	req := &store.Request{
+		ID:        newRequestID(),
+		Owner:     r.Principal,
+		Profile:   prof.Name,
+		Connector: prof.Connector,
+		State:     store.RequestPending,
+		CreatedAt: now,
+		UpdatedAt: now,
+		ExpiresAt: now.Add(RequestLifetime),
+	}
+	if csr != nil {
+		req.CSRPEM = csrPEM(csr.csr)
+		req.KeyType = string(csr.keyType)
+		req.Attestation = csr.attestation
+	}
+	if err := c.store.CreateRequest(req); err != nil {
+		return nil, err
+	}
+	if posts := c.notify.ApprovalNeeded(req, r, prof, approvers); len(posts) > 0 {
+		updated, err := c.store.UpdateRequest(req.ID, c.now(), func(rq *store.Request) error {
+			rq.ApprovalPosts = posts
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		req = updated
+	}
+	c.log.LogInfo("Certificate request waiting for approval", "request", req.ID, "user_id", r.ID, "profile", prof.Name)
+	return req, nil
+}
+
+// MayApprove reports whether r may decide requests for prof: one of its
+// approvers, or a system admin when it names none.
+func (c *Core) MayApprove(r *Requester, prof *profile.Profile) bool {
+	if r == nil || !r.Active || r.Bot {
+		return false
+	}
+	if len(prof.Approvers) == 0 {
+		return r.Admin
+	}
+	return slices.Contains(c.dir.Approvers(prof.Name, prof.Approvers), r.ID)
+}
+
+// Decision is what came of an approver's click.
+type Decision struct {
+	Request *store.Request
+	// Final says the request is decided; otherwise it waits for more
+	// approvals.
+	Final bool
+	// Remaining is how many approvals it still needs.
+	Remaining int
+}
+
+// Approve records an approver's yes. Once the profile's approvals are
+// in, the owner gets a pickup link.
+func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error) {
+	req, prof, err := c.RequestForDecision(requestID, approver)
+	if err != nil {
+		return nil, err
+	}
+	needed := prof.ApprovalsNeeded()
+	now := c.now()
+	req, err = c.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
+		if r.State != store.RequestPending {
+			return &store.ErrTransition{From: r.State, To: store.RequestApproved}
+		}
+		if slices.ContainsFunc(r.Approvals, func(a store.Approval) bool { return a.UserID == approver.ID }) {
+			return ErrAlreadyApproved
+		}
+		r.Approvals = append(r.Approvals, store.Approval{UserID: approver.ID, At: now})
+		if len(r.Approvals) >= needed {
+			r.State = store.RequestApproved
+			r.DecidedBy = approver.ID
+			r.DecidedAt = &now
+			r.ExpiresAt = now.Add(RequestLifetime)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if req.State != store.RequestApproved {
+		remaining := needed - len(req.Approvals)
+		c.log.LogInfo("Certificate request approved once, needs more", "request", req.ID, "approver", approver.ID)
+		return &Decision{Request: req, Remaining: remaining}, nil
+	}
+	names := c.approverNames(req)
+	c.notify.RequestClosed(req, "✅ approved by "+strings.Join(names, ", "))
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(store.RequestApproved), "approver", approver.ID)
+	owner, err := c.dir.Lookup(req.Owner)
+	if err != nil {
+		return &Decision{Request: req, Final: true}, nil
+	}
+	link, err := c.mintPickup(owner.ID, req)
+	if err != nil {
+		return &Decision{Request: req, Final: true}, err
+	}
+	c.notify.RequestApproved(owner, req, names, link)
+	return &Decision{Request: req, Final: true}, nil
+}
+
+// approverNames are the usernames of a request's approvers so far.
+func (c *Core) approverNames(req *store.Request) []string {
+	names := make([]string, 0, len(req.Approvals))
+	for _, a := range req.Approvals {
+		names = append(names, "@"+c.usernameOf(a.UserID))
+	}
+	return names
+}
+
+// Deny records an approver's no, with the reason the owner is given.
+func (c *Core) Deny(requestID string, approver *Requester, reason string) (*store.Request, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "no reason given"
+	}
+	req, _, err := c.RequestForDecision(requestID, approver)
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	req, err = c.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestPending}, store.RequestDenied, func(r *store.Request) error {
+		r.DecidedBy = approver.ID
+		r.DecidedAt = &now
+		r.Reason = reason
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.notify.RequestClosed(req, fmt.Sprintf("⛔ denied by @%s: %s", approver.Username, reason))
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(store.RequestDenied), "approver", approver.ID)
+	c.releaseRequestKey(req)
+	if owner, err := c.dir.Lookup(req.Owner); err == nil {
+		c.notify.RequestDenied(owner, req, approver.Username)
+	}
+	return req, nil
+}
+
+// RequestForDecision loads a request an approver wants to decide and
+// checks they may: an approver of its profile, not its owner, while it is
+// pending.
+func (c *Core) RequestForDecision(requestID string, approver *Requester) (*store.Request, *profile.Profile, error) {
+	req, err := c.store.GetRequest(requestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, ErrRequestNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	prof, _, ok := c.ProfileNamed(req.Profile)
+	if !ok {
+		return nil, nil, fmt.Errorf("the profile %q of this request no longer exists", req.Profile)
+	}
+	if !c.MayApprove(approver, prof) {
+		return nil, nil, ErrNotApprover
+	}
+	if req.Owner == approver.Principal {
+		return nil, nil, ErrOwnRequest
+	}
+	if req.State != store.RequestPending {
+		return nil, nil, &store.ErrTransition{From: req.State, To: store.RequestApproved}
+	}
+	return req, prof, nil
+}
+
+// Cancel withdraws the owner's own request.
+func (c *Core) Cancel(owner *Requester, requestID string) (*store.Request, error) {
+	req, err := c.store.GetRequest(requestID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
+		return nil, ErrRequestNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err = c.store.MoveRequest(requestID, c.now(), nil, store.RequestCancelled, func(r *store.Request) error {
+		r.PendingKey, r.PendingKeyCopies = nil, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.releaseRequestKey(req)
+	c.notify.RequestClosed(req, "withdrawn by the requester")
+	return req, nil
+}
+
+// Pickup gives the owner a new link that collects an approved request.
+func (c *Core) Pickup(owner *Requester, requestID string) (*store.Request, *Link, error) {
+	req, err := c.collectable(owner, requestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	link, err := c.mintPickup(owner.ID, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req, link, nil
+}
+
+// collectable loads a request of owner's that can be collected now.
+func (c *Core) collectable(owner *Requester, requestID string) (*store.Request, error) {
+	req, err := c.store.GetRequest(requestID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
+		return nil, ErrRequestNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.State != store.RequestApproved {
+		return nil, &store.ErrTransition{From: req.State, To: store.RequestIssued}
+	}
+	if c.now().After(req.ExpiresAt) {
+		return nil, &store.ErrTransition{From: store.RequestExpired, To: store.RequestIssued}
+	}
+	return req, nil
+}
+
+func (c *Core) usernameOf(userID string) string {
+	if r, err := c.dir.Lookup(store.MattermostUser(userID)); err == nil {
+		return r.Username
+	}
+	return userID
+}

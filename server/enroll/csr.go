@@ -1,0 +1,370 @@
+package enroll
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// Upload is what a requester sends to have their own key certified: a
+// CSR, PEM or DER, and optionally the hardware attestation of its key.
+type Upload struct {
+	CSR         []byte
+	Attestation []byte
+}
+
+// checkedCSR is an upload that passed every check of its profile.
+type checkedCSR struct {
+	csr            *x509.CertificateRequest
+	keyType        pki.KeyType
+	keyFingerprint string
+	attestation    *store.Attestation
+}
+
+// Signed is a certificate signed for a requester's own key.
+type Signed struct {
+	Record      *store.Certificate
+	Certificate *x509.Certificate
+	Chain       []*x509.Certificate
+}
+
+// CertificatePEM is the certificate and its chain, issuing CA first.
+func (s *Signed) CertificatePEM() []byte {
+	return pki.EncodeCertificatesPEM(append([]*x509.Certificate{s.Certificate}, s.Chain...))
+}
+
+func refuseCSR(format string, args ...any) error {
+	return refuse(CodeRefused, format, args...)
+}
+
+// checkCSR checks an upload against the profile: a CSR we can read whose
+// signature verifies, a key type the profile accepts, names that match the
+// account when the profile says so, and the attestation its policy asks for.
+func (c *Core) checkCSR(r *Requester, prof *profile.Profile, conn connector.Connector, upload Upload) (*checkedCSR, error) {
+	csr, keyType, err := pki.ParseCSR(upload.CSR, prof.AcceptedKeyTypes())
+	if err != nil {
+		if pki.IsCSRError(err) {
+			return nil, &Error{Code: CodeRefused, Message: capitalize(err.Error()) + ".", Err: err}
+		}
+		return nil, err
+	}
+	if prof.CSRNames == profile.CSRNamesMatch {
+		if err := matchCSRNames(csr, c.SubjectFor(r, prof), conn.Type() == profile.TypeStepCA); err != nil {
+			return nil, err
+		}
+	}
+	fingerprint, err := pki.PublicKeyFingerprint(csr.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	checked := &checkedCSR{csr: csr, keyType: keyType, keyFingerprint: fingerprint}
+
+	var evidence attest.Evidence
+	if len(upload.Attestation) > 0 && prof.Attestation != profile.AttestationIgnore {
+		certs, err := attest.ParseCertificates(upload.Attestation)
+		if err != nil {
+			return nil, &Error{Code: CodeRefused, Message: "The attestation cannot be read: " + err.Error(), Err: err}
+		}
+		evidence.Certificates = certs
+	}
+	result, err := attest.Check(attest.Policy(prof.Attestation), c.AttestationRoots, evidence, csr.PublicKey, c.now())
+	if err != nil {
+		if attest.IsError(err) {
+			return nil, &Error{Code: CodeRefused, Message: capitalize(err.Error()) + ".", Err: err}
+		}
+		return nil, err
+	}
+	if result.Attested {
+		checked.attestation = &store.Attestation{
+			Format: result.Format, DeviceSerial: result.DeviceSerial, FirmwareVersion: result.FirmwareVersion,
+			PINPolicy: result.PINPolicy, TouchPolicy: result.TouchPolicy, FormFactor: result.FormFactor, Root: result.Root,
+		}
+	}
+	return checked, nil
+}
+
+// matchCSRNames checks that a CSR asks for nothing but the account's names.
+// exact also wants every name of the certificate in the CSR, for CAs that
+// sign the CSR's own names (step-ca); the account's id URI is not asked of
+// a CSR: such a CA cannot add it.
+func matchCSRNames(csr *x509.CertificateRequest, want connector.Subject, exact bool) error {
+	if cn := csr.Subject.CommonName; cn != want.CommonName && (cn != "" || exact) {
+		return refuseCSR("The request's common name must be %q (it is %q).", want.CommonName, cn)
+	}
+	if len(csr.DNSNames) > 0 || len(csr.IPAddresses) > 0 || len(csr.URIs) > 0 {
+		return refuseCSR("The request may not name hosts, IP addresses or URIs; a client certificate names only you.")
+	}
+	for _, email := range csr.EmailAddresses {
+		if !slices.ContainsFunc(want.Emails, func(w string) bool { return strings.EqualFold(w, email) }) {
+			return refuseCSR("The request names the email address %q, which is not yours.", email)
+		}
+	}
+	if exact {
+		for _, email := range want.Emails {
+			if !slices.ContainsFunc(csr.EmailAddresses, func(got string) bool { return strings.EqualFold(got, email) }) {
+				return refuseCSR("The request must name your email address %q as a subject alternative name.", email)
+			}
+		}
+	}
+	return nil
+}
+
+// SubmitCSR checks an upload made with a CSR link, then consumes the link
+// and serves it. An upload that is refused leaves the link usable, so the
+// requester can fix the request and send it again; a used link is told
+// before a refusal, so that it is not offered the form again.
+func (c *Core) SubmitCSR(ctx context.Context, g *Grant, upload Upload) (*Outcome, error) {
+	checked, err := c.checkCSR(g.Requester, g.Profile, g.Connector, upload)
+	if err != nil {
+		if usedErr := c.CheckUnused(g); usedErr != nil {
+			return nil, usedErr
+		}
+		return nil, err
+	}
+	marks, err := c.claim(g)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
+	defer cancel()
+	outcome, err := c.enrollCSR(ctx, g.Requester, g.Profile, g.Connector, checked, marks)
+	if e := AsError(err); e != nil && e.Code == CodeConflict {
+		if usedErr := c.CheckUnused(g); usedErr != nil {
+			return nil, usedErr
+		}
+	}
+	return outcome, err
+}
+
+// SignCSR signs a CSR for a signed-in requester, with no link: the same
+// checks as the upload page.
+func (c *Core) SignCSR(ctx context.Context, r *Requester, profileName string, upload Upload) (*Outcome, error) {
+	prof, conn, err := c.ProfileFor(r, profileName)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := c.checkCSR(r, prof, conn, upload)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
+	defer cancel()
+	return c.enrollCSR(ctx, r, prof, conn, checked, nil)
+}
+
+// enrollCSR serves a checked upload for r: the key is claimed so no second
+// upload can certify it, then the request goes to the approvers or to the
+// CA. linkMarks are the link's own marks, already claimed; they are
+// released with the key when nothing comes of the upload.
+func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
+	checked *checkedCSR, linkMarks []string) (*Outcome, error) {
+	upload := store.KeyHolder{Kind: store.KeyHeldByUpload, ID: newUploadID()}
+	claimed, holder, err := c.store.ClaimKey(checked.keyFingerprint, upload, IssueTimeout+tokenMarkGrace)
+	if err != nil {
+		c.release(linkMarks)
+		return nil, err
+	}
+	if !claimed {
+		c.release(linkMarks)
+		return nil, duplicateKeyError(holder)
+	}
+	// The link's marks are final as claimed; the key's mark moves on to
+	// what now holds it.
+	complete := func(keyHolder store.KeyHolder, keyTTL time.Duration) {
+		if err := c.store.MoveKey(checked.keyFingerprint, upload, keyHolder, keyTTL); err != nil {
+			c.log.LogError("Could not record who holds a public key", "user_id", r.ID, "error", err.Error())
+		}
+	}
+	fail := func(err error) (*Outcome, error) {
+		c.release(linkMarks)
+		if relErr := c.store.ReleaseKey(checked.keyFingerprint, upload); relErr != nil {
+			c.log.LogError("Could not release a public key after a failed issuance", "error", relErr.Error())
+		}
+		return nil, err
+	}
+
+	if prof.RequiresApproval {
+		req, err := c.requestApproval(r, prof, checked)
+		if err != nil {
+			return fail(err)
+		}
+		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}, 2*RequestLifetime+PickupLinkLifetime)
+		return &Outcome{Request: req}, nil
+	}
+
+	signed, err := c.signCSR(ctx, r, prof, conn, checked, nil)
+	var waiting *errWaitingForCA
+	switch {
+	case errors.As(err, &waiting):
+		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: waiting.Request.ID}, 2*RequestLifetime+PickupLinkLifetime)
+		return c.waitingForCA(r, waiting.Request), nil
+	case err != nil:
+		c.log.LogWarn("A certificate could not be issued for a CSR", "user_id", r.ID, "profile", prof.Name,
+			"connector", conn.Name(), "error", err.Error())
+		return fail(IssuanceError(err))
+	}
+	complete(store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: signed.Record.Serial}, keyMarkLifetime(c.now(), signed.Record))
+	c.issuedForCSR(r, signed.Record)
+	return &Outcome{Signed: signed}, nil
+}
+
+// issuedForCSR logs and announces a certificate signed for a CSR.
+func (c *Core) issuedForCSR(owner *Requester, record *store.Certificate) {
+	c.log.LogInfo("Certificate issued for a CSR", "user_id", owner.ID, "serial", record.Serial, "connector", record.Connector,
+		"attested", record.Attestation != nil, "not_after", record.NotAfter.UTC().Format(time.RFC3339))
+	c.notify.CertificateIssued(owner, record)
+}
+
+func newUploadID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// keyMarkLifetime keeps a certified key refused until its certificate
+// expires: a revoked key may be compromised and is not certified again.
+func keyMarkLifetime(now time.Time, record *store.Certificate) time.Duration {
+	return record.NotAfter.Sub(now) + tokenMarkGrace
+}
+
+// duplicateKeyError explains why a key cannot be certified again.
+func duplicateKeyError(holder store.KeyHolder) error {
+	switch holder.Kind {
+	case store.KeyHeldByCertificate:
+		return refuse(CodeConflict, "A certificate (serial %s) was already issued for this key. Make a new key and CSR for a new certificate.", holder.ID)
+	case store.KeyHeldByRequest:
+		return refuse(CodeConflict, "This key was already submitted in request %s. `/cert list` shows where it stands.", holder.ID)
+	}
+	return refuse(CodeConflict, "This certificate signing request is being processed right now, from another upload.")
+}
+
+// signCSR has the profile's connector sign a checked CSR and records the
+// certificate. req is the approved request being collected, if any. A CA
+// that answers "pending" gives *errWaitingForCA.
+func (c *Core) signCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
+	checked *checkedCSR, req *store.Request) (*Signed, error) {
+	cert, chain, err := c.signAt(ctx, r, prof, conn, req, pendingWork{csr: checked})
+	if err != nil {
+		return nil, err
+	}
+	return c.recordCSRCertificate(r, prof, conn, checked, cert, chain, req)
+}
+
+// recordCSRCertificate records a certificate issued for a requester's own
+// key, closing the request it was issued for, if any.
+func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn connector.Connector, checked *checkedCSR,
+	cert *x509.Certificate, chain []*x509.Certificate, req *store.Request) (*Signed, error) {
+	record := c.newCertificateRecord(cert, r, conn.Name(), prof.Name, checked.keyType)
+	record.Origin = store.OriginCSR
+	record.KeyFingerprint = checked.keyFingerprint
+	record.Attestation = checked.attestation
+	requestID := ""
+	if req != nil {
+		requestID = req.ID
+	}
+	if err := c.record(record, requestID); err != nil {
+		return nil, fmt.Errorf("record the certificate: %w", err)
+	}
+	return &Signed{Record: record, Certificate: cert, Chain: chain}, nil
+}
+
+// checkedFromRequest rebuilds the checked CSR a request holds. It was
+// checked when it was uploaded; its signature is checked again, as
+// connectors trust it, and this path is rare.
+func checkedFromRequest(req *store.Request) (*checkedCSR, error) {
+	block, _ := pem.Decode([]byte(req.CSRPEM))
+	if block == nil {
+		return nil, fmt.Errorf("request %s holds no readable CSR", req.ID)
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("request %s holds no readable CSR: %w", req.ID, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("the CSR of request %s: %w", req.ID, err)
+	}
+	keyType, err := pki.KeyTypeOf(csr.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	fingerprint, err := pki.PublicKeyFingerprint(csr.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &checkedCSR{csr: csr, keyType: keyType, keyFingerprint: fingerprint, attestation: req.Attestation}, nil
+}
+
+// collectCSRRequest delivers the certificate of an approved CSR request:
+// the one the CA issued meanwhile, or one signed now. The key's mark moves
+// from the request to the certificate.
+func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
+	req *store.Request) (*Signed, error) {
+	checked, err := checkedFromRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	var signed *Signed
+	if len(req.CertificateDER) > 0 {
+		cert, chain, err := heldCertificate(req)
+		if err != nil {
+			return nil, err
+		}
+		if signed, err = c.recordCSRCertificate(r, prof, conn, checked, cert, chain, req); err != nil {
+			return nil, err
+		}
+	} else if signed, err = c.signCSR(ctx, r, prof, conn, checked, req); err != nil {
+		return nil, err
+	}
+	from := store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}
+	to := store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: signed.Record.Serial}
+	if err := c.store.MoveKey(checked.keyFingerprint, from, to, keyMarkLifetime(c.now(), signed.Record)); err != nil {
+		c.log.LogWarn("Could not record who holds a public key", "request", req.ID, "error", err.Error())
+	}
+	return signed, nil
+}
+
+// releaseRequestKey frees the key of a CSR request that ended without a
+// certificate (denied, withdrawn, expired), so the same key may be
+// submitted again.
+func (c *Core) releaseRequestKey(req *store.Request) {
+	if req == nil || req.CSRPEM == "" {
+		return
+	}
+	checked, err := checkedFromRequest(req)
+	if err == nil {
+		err = c.store.ReleaseKey(checked.keyFingerprint, store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID})
+	}
+	if err != nil {
+		c.log.LogWarn("Could not release the key of a closed request", "request", req.ID, "error", err.Error())
+	}
+}
+
+// csrPEM is a CSR as a request stores it.
+func csrPEM(csr *x509.CertificateRequest) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}))
+}
+
+// AttestationLabel names the device that attested a key, for people.
+func AttestationLabel(a *store.Attestation) string {
+	label := a.Format
+	if a.Format == "yubico-piv" {
+		label = "YubiKey"
+	}
+	if a.DeviceSerial != "" {
+		label += " serial " + a.DeviceSerial
+	}
+	return label
+}

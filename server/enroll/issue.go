@@ -1,0 +1,364 @@
+package enroll
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+// Issued is what one enrollment with a server-generated key hands to its
+// owner. It holds the only copy of the private key (inside PKCS12), and
+// lives no longer than the answer that carries it.
+type Issued struct {
+	Record     *store.Certificate
+	PKCS12     []byte
+	Passphrase string
+	Filename   string
+	// The same, for software that wants PEM or DER: the certificate with
+	// its chain, and, when asked for, the key encrypted with the same
+	// passphrase.
+	CertificatePEM []byte
+	KeyPEM         []byte
+	// key and chain are kept for a delivery that must wait (an email that
+	// could not be sent).
+	key   crypto.Signer
+	chain []*x509.Certificate
+}
+
+// Options are what the requester chose before pressing Create.
+type Options struct {
+	// Format is the PKCS#12 encryption; zero is the admin's default.
+	Format pki.PKCS12Format
+	// KeyPEM also gives the key as encrypted PKCS#8 PEM, for software that
+	// does not read PKCS#12. It costs a key derivation, so only on request.
+	KeyPEM bool
+	// Email also sends the PKCS#12 file to the owner.
+	Email bool
+}
+
+// Outcome is what became of an enrollment: a PKCS#12 file (Issued), a
+// certificate for the requester's own key (Signed), or a request that waits
+// for an approver or the CA (Request).
+type Outcome struct {
+	Issued  *Issued
+	Signed  *Signed
+	Request *store.Request
+	// EmailedTo is where the file was emailed; EmailError why it was not,
+	// when the requester asked for it. The file is in the answer either
+	// way, so a mail server that is down loses nothing.
+	EmailedTo  string
+	EmailError string
+}
+
+// RedeemLink consumes a link exactly once and serves it: a certificate for
+// a key made now, the certificate of a request the CA has issued
+// meanwhile, or the certificate of an approved CSR. A link that made
+// nothing is given back, so the requester may retry while it is valid.
+func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome, error) {
+	// A place in line for the key comes before the link is claimed: a
+	// request turned away as busy leaves the link as it was.
+	var keyWork *admission.Ticket
+	if !g.CollectsCSR() {
+		var err error
+		if keyWork, err = c.admitKeyGeneration(keyToGenerate(g.Profile, g.Request)); err != nil {
+			return nil, ErrBusyCreatingKeys
+		}
+		defer keyWork.Release()
+	}
+	marks, err := c.claim(g)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
+	defer cancel()
+
+	outcome, err := c.serveGrant(ctx, g, keyWork, opts)
+	if err != nil {
+		// Nothing was issued: give the link back.
+		c.release(marks)
+		c.log.LogWarn("A certificate could not be issued", "user_id", g.Requester.ID, "profile", g.Profile.Name,
+			"connector", g.Connector.Name(), "error", err.Error())
+		return nil, IssuanceError(err)
+	}
+	return outcome, nil
+}
+
+func (c *Core) serveGrant(ctx context.Context, g *Grant, keyWork *admission.Ticket, opts Options) (*Outcome, error) {
+	if g.CollectsCSR() {
+		signed, err := c.collectCSRRequest(ctx, g.Requester, g.Profile, g.Connector, g.Request)
+		var waiting *errWaitingForCA
+		if errors.As(err, &waiting) {
+			return c.waitingForCA(g.Requester, waiting.Request), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.issuedForCSR(g.Requester, signed.Record)
+		return &Outcome{Signed: signed}, nil
+	}
+	return c.serveServerKey(ctx, g.Requester, g.Profile, g.Connector, g.Request, keyWork, opts)
+}
+
+// serveServerKey issues a certificate with a server-made key, announces it
+// and emails it when asked.
+func (c *Core) serveServerKey(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, keyWork *admission.Ticket, opts Options) (*Outcome, error) {
+	issued, err := c.issueWithServerKey(ctx, r, prof, conn, req, keyWork, opts)
+	var waiting *errWaitingForCA
+	if errors.As(err, &waiting) {
+		// The link did its job: the CA holds the request now.
+		return c.waitingForCA(r, waiting.Request), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.log.LogInfo("Certificate issued", "user_id", r.ID, "serial", issued.Record.Serial, "connector", issued.Record.Connector,
+		"not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
+	c.notify.CertificateIssued(r, issued.Record)
+	outcome := &Outcome{Issued: issued}
+	if opts.Email && c.EmailDelivery {
+		c.emailOutcome(ctx, r, outcome)
+	}
+	return outcome, nil
+}
+
+// Enroll serves a signed-in requester with no link, for the enroll modal
+// and automation: a certificate with a key made now, or, for a profile that
+// needs an approver, a request.
+func (c *Core) Enroll(ctx context.Context, r *Requester, profileName string, opts Options) (*Outcome, error) {
+	prof, conn, err := c.ProfileFor(r, profileName)
+	if err != nil {
+		return nil, err
+	}
+	if !prof.ServerKeysAllowed() {
+		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device: send a CSR instead.", prof.Name)
+	}
+	if prof.RequiresApproval {
+		req, err := c.requestApproval(r, prof, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &Outcome{Request: req}, nil
+	}
+	keyWork, err := c.admitKeyGeneration(keyToGenerate(prof, nil))
+	if err != nil {
+		return nil, ErrBusyCreatingKeys
+	}
+	defer keyWork.Release()
+	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
+	defer cancel()
+	outcome, err := c.serveServerKey(ctx, r, prof, conn, nil, keyWork, opts)
+	if err != nil {
+		c.log.LogWarn("A certificate could not be issued", "user_id", r.ID, "profile", prof.Name, "connector", conn.Name(), "error", err.Error())
+		return nil, IssuanceError(err)
+	}
+	return outcome, nil
+}
+
+// emailOutcome mails the file of an outcome and notes how it went.
+func (c *Core) emailOutcome(ctx context.Context, owner *Requester, outcome *Outcome) {
+	if c.certifiableEmail(owner) == "" {
+		outcome.EmailError = "Your account has no verified email address to send it to."
+		return
+	}
+	if err := c.mail.SendCertificate(ctx, owner, outcome.Issued); err != nil {
+		outcome.EmailError = capitalize(err.Error()) + "."
+		c.log.LogWarn("Could not email a certificate", "user_id", owner.ID, "serial", outcome.Issued.Record.Serial, "error", errorChain(err))
+		return
+	}
+	outcome.EmailedTo = owner.Email
+}
+
+// waitingForCA is the outcome of a request the CA holds.
+func (c *Core) waitingForCA(owner *Requester, req *store.Request) *Outcome {
+	c.log.LogInfo("The CA left a certificate request pending", "user_id", owner.ID, "request", req.ID, "connector", req.Connector)
+	c.notify.WaitingForCA(owner, req)
+	return &Outcome{Request: req}
+}
+
+// keyToGenerate is the key type a server-key issuance for prof makes, and
+// whether it makes one at all: a pickup of a certificate the CA has already
+// issued delivers the key held with it.
+func keyToGenerate(prof *profile.Profile, req *store.Request) (pki.KeyType, bool) {
+	if req != nil && len(req.CertificateDER) > 0 {
+		return pki.KeyType(req.KeyType), false
+	}
+	return prof.GeneratedKeyType(), true
+}
+
+// issueWithServerKey generates a key for owner (in keyWork's turn), has the
+// profile's connector sign it, records the certificate and packs key,
+// certificate and chain as PKCS#12. req is the request a pickup link
+// collects, if any: when the CA has issued it meanwhile, its held key and
+// certificate are delivered. A CA that answers "pending" gives
+// *errWaitingForCA.
+func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, keyWork *admission.Ticket, opts Options) (*Issued, error) {
+	var (
+		key   crypto.Signer
+		cert  *x509.Certificate
+		chain []*x509.Certificate
+		err   error
+	)
+	keyType, generates := keyToGenerate(prof, req)
+	if generates {
+		key, cert, chain, err = c.signNewKey(ctx, owner, prof, conn, req, keyType, keyWork)
+	} else {
+		key, cert, chain, err = c.collectHeld(req)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	issued, err := c.pack(owner, key, cert, chain, opts)
+	if err != nil {
+		return nil, err
+	}
+	record := c.newCertificateRecord(cert, owner, conn.Name(), prof.Name, keyType)
+	record.Origin = store.OriginServerKey
+	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
+		return nil, err
+	}
+	issued.Record = record
+	requestID := ""
+	if req != nil {
+		requestID = req.ID
+	}
+	if err := c.record(record, requestID); err != nil {
+		return nil, fmt.Errorf("record the certificate: %w", err)
+	}
+	return issued, nil
+}
+
+// pack encodes a key with its certificate for delivery.
+func (c *Core) pack(owner *Requester, key crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate, opts Options) (*Issued, error) {
+	passphrase, err := pki.NewPassphrase()
+	if err != nil {
+		return nil, err
+	}
+	format := opts.Format
+	if format == "" {
+		format = c.PKCS12Format
+	}
+	p12, err := pki.EncodePKCS12(format, key, cert, chain, passphrase)
+	if err != nil {
+		return nil, err
+	}
+	var keyPEM []byte
+	if opts.KeyPEM {
+		if keyPEM, err = pki.EncryptedPrivateKeyPEM(key, passphrase); err != nil {
+			return nil, err
+		}
+	}
+	return &Issued{
+		key:            key,
+		chain:          chain,
+		PKCS12:         p12,
+		Passphrase:     passphrase,
+		Filename:       FileBase(owner.Username) + ".p12",
+		CertificatePEM: pki.EncodeCertificatesPEM(append([]*x509.Certificate{cert}, chain...)),
+		KeyPEM:         keyPEM,
+	}, nil
+}
+
+// signNewKey generates a key in keyWork's turn and has the connector sign
+// it. Only the generation waits for a turn: a slow CA holds no generator.
+func (c *Core) signNewKey(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, keyType pki.KeyType, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+	var key crypto.Signer
+	err := keyWork.Do(ctx, func() error {
+		var err error
+		key, err = pki.GenerateKey(keyType)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("generate key: %w", err)
+	}
+	cert, chain, err := c.signAt(ctx, owner, prof, conn, req, pendingWork{key: key, keyType: keyType})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, cert, chain, nil
+}
+
+// signAt has the profile's connector certify work's key (a generated key,
+// or the key of a checked CSR) for owner and reads its answer: the
+// certificate and chain, or, when the CA holds the request, the request kept
+// with work (*errWaitingForCA); a denial or an answer without a certificate
+// is a connector error.
+func (c *Core) signAt(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
+	req *store.Request, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
+	subject := c.SubjectFor(owner, prof)
+	cp := connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()}
+	var signReq connector.SignRequest
+	if work.csr != nil {
+		if conn.Type() == profile.TypeStepCA {
+			// step-ca signs the CSR's own names: a URI the requester's CSR
+			// does not carry cannot be added. The record keeps the id.
+			subject.URIs = nil
+		}
+		signReq = connector.ForCSR(work.csr.csr, subject, cp)
+	} else {
+		signReq = connector.ForGeneratedKey(work.key, subject, cp)
+	}
+	result, err := conn.Sign(ctx, signReq)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case result.Status == connector.StatusPending:
+		work.caRequestID = result.RequestID
+		held, err := c.holdForCA(owner, prof, conn, req, work)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, &errWaitingForCA{Request: held}
+	case result.Status == connector.StatusDenied:
+		return nil, nil, &connector.Error{Kind: connector.KindRejected, Connector: conn.Name(), Message: result.Reason}
+	case result.Status != connector.StatusIssued || result.Certificate == nil:
+		return nil, nil, &connector.Error{Kind: connector.KindMisconfigured, Connector: conn.Name(),
+			Message: fmt.Sprintf("the CA answered %q without a certificate", result.Status)}
+	}
+	return result.Certificate, result.Chain, nil
+}
+
+func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, connectorName, profile string, keyType pki.KeyType) *store.Certificate {
+	return &store.Certificate{
+		Serial:      pki.FormatSerial(cert.SerialNumber),
+		Owner:       owner.Principal,
+		Subject:     cert.Subject.String(),
+		CommonName:  cert.Subject.CommonName,
+		Emails:      cert.EmailAddresses,
+		NotBefore:   cert.NotBefore,
+		NotAfter:    cert.NotAfter,
+		Connector:   connectorName,
+		Profile:     profile,
+		KeyType:     string(keyType),
+		Fingerprint: pki.Fingerprint(cert),
+		State:       store.CertIssued,
+		CreatedAt:   c.now(),
+		DER:         cert.Raw,
+	}
+}
+
+// record records an issued certificate and closes the request it was
+// issued for. A request that cannot be closed (it expired meanwhile) does
+// not cost the owner the certificate they are about to receive.
+func (c *Core) record(record *store.Certificate, requestID string) error {
+	err := c.store.RecordIssuance(record, requestID, c.now())
+	var te *store.ErrTransition
+	if errors.As(err, &te) {
+		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,193 @@
+package enroll
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+const (
+	// HintNewLink is what to do after any problem with a link.
+	HintNewLink = "Run /cert download (or /cert csr) in Mattermost to get a new link."
+
+	// IssueTimeout bounds one issuance, CA round trip included.
+	IssueTimeout = 60 * time.Second
+
+	// tokenMarkGrace keeps the "used" mark of a link past the link's own
+	// expiry, so a token can never be accepted twice across clock
+	// differences.
+	tokenMarkGrace = 10 * time.Minute
+
+	// RequestLifetime is how long a request waits for a decision, and
+	// then for its pickup.
+	RequestLifetime = 7 * 24 * time.Hour
+	// PickupLinkLifetime is longer than an enrollment link: the user may
+	// not be at their desk when an approver decides.
+	PickupLinkLifetime = 24 * time.Hour
+)
+
+// Grant is a checked link: its claims, the requester it was minted for,
+// and what it leads to.
+type Grant struct {
+	Claims    *linktoken.Claims
+	Requester *Requester
+	Profile   *profile.Profile
+	Connector connector.Connector
+	// Request is the approved request a pickup link collects, if any.
+	Request *store.Request
+}
+
+// CollectsCSR reports a pickup link of an approved CSR request: it signs
+// the uploaded key, and makes none.
+func (g *Grant) CollectsCSR() bool {
+	return g.Request != nil && g.Request.CSRPEM != ""
+}
+
+// marks are what redeeming the link claims: its token, and for a pickup
+// its request too, so that two pickup links of one request cannot both
+// issue. A request the CA left pending at its first pickup is collected
+// again once the CA issues it: that second pickup has a mark of its own.
+func (g *Grant) marks() []string {
+	marks := []string{g.Claims.ID}
+	if g.Request != nil {
+		stage := "sign"
+		if len(g.Request.CertificateDER) > 0 {
+			stage = "held"
+		}
+		marks = append(marks, "pickup:"+g.Request.ID+":"+stage)
+	}
+	return marks
+}
+
+// ErrLinkUsed is a link whose token has been consumed, here or in another
+// tab or window (which may still be creating the certificate).
+var ErrLinkUsed = &Error{Code: CodeConflict,
+	Message: "This link has already been used, in this window or another one. Each link creates one certificate.", Hint: HintNewLink}
+
+// MintLink returns a single-use link for r: to create a certificate with a
+// server-generated key (PurposeIssue) or to upload a CSR.
+func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose) (*Link, error) {
+	token, claims, err := c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
+	if err != nil {
+		return nil, err
+	}
+	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// mintPickup returns a link that collects an approved request.
+func (c *Core) mintPickup(ownerID string, req *store.Request) (*Link, error) {
+	token, claims, err := c.Minter.MintPickup(ownerID, req.Profile, req.ID, PickupLinkLifetime)
+	if err != nil {
+		return nil, err
+	}
+	return &Link{Token: token, Purpose: linktoken.PurposeIssue, Profile: req.Profile, Request: req.ID, ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// CheckLink validates a link token without consuming it: signature,
+// lifetime, purpose, the account it names, and the account signed in where
+// it was opened (sessionID, "" for none).
+func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID string) (*Grant, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return nil, &Error{Code: CodeInvalid, Message: "This page needs the link from /cert download; the link you opened has no token.", Hint: HintNewLink}
+	}
+	claims, err := c.Minter.Verify(token, purpose)
+	switch {
+	case errors.Is(err, linktoken.ErrExpired):
+		return nil, &Error{Code: CodeGone, Message: "This link has expired.", Hint: HintNewLink}
+	case err != nil:
+		return nil, &Error{Code: CodeInvalid, Message: "This link is not valid. It may be incomplete or altered.", Hint: HintNewLink, Err: err}
+	}
+	if sessionID != "" && sessionID != claims.UserID() {
+		return nil, &Error{Code: CodeForbidden,
+			Message: "This link belongs to another Mattermost user than the one signed in to this browser.",
+			Hint:    "Open the link in the browser where you are signed in as yourself, or run /cert download as yourself."}
+	}
+	r, err := c.dir.Lookup(store.MattermostUser(claims.UserID()))
+	if err != nil || !r.Active || r.Bot {
+		return nil, &Error{Code: CodeForbidden, Message: "The account this link was made for cannot receive certificates.", Hint: "Contact your administrator.", Err: err}
+	}
+	prof, conn, ok := c.ProfileNamed(claims.Profile)
+	if !ok {
+		return nil, &Error{Code: CodeGone, Message: "The certificate profile this link was made for no longer exists.", Hint: HintNewLink}
+	}
+	if !c.MayUse(r, prof) {
+		return nil, &Error{Code: CodeForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
+	}
+	grant := &Grant{Claims: claims, Requester: r, Profile: prof, Connector: conn}
+	if purpose == linktoken.PurposeCSR {
+		// An upload for an approval profile becomes the request.
+		return grant, nil
+	}
+	if claims.Request == "" {
+		if !prof.ServerKeysAllowed() {
+			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile need a key made in a hardware device.", Hint: "Run /cert csr in Mattermost to upload a request for your device's key."}
+		}
+		if prof.RequiresApproval {
+			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile now need an approver.", Hint: "Run /cert download in Mattermost to ask for one."}
+		}
+		return grant, nil
+	}
+	req, err := c.collectable(r, claims.Request)
+	var te *store.ErrTransition
+	switch {
+	case errors.Is(err, ErrRequestNotFound):
+		return nil, &Error{Code: CodeNotFound, Message: "The certificate request of this link does not exist.", Hint: HintNewLink}
+	case errors.As(err, &te):
+		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("This certificate request is %s.", te.From), Hint: "Run /cert list in Mattermost to see your requests."}
+	case err != nil:
+		return nil, err
+	}
+	if req.Profile != prof.Name {
+		return nil, &Error{Code: CodeInvalid, Message: "This link is not valid.", Hint: HintNewLink}
+	}
+	grant.Request = req
+	return grant, nil
+}
+
+// CheckUnused refuses a link that was used or is being used.
+func (c *Core) CheckUnused(g *Grant) error {
+	used, err := c.store.TokenUsed(g.Claims.ID)
+	if err != nil {
+		return err
+	}
+	if used {
+		return ErrLinkUsed
+	}
+	return nil
+}
+
+// claim takes every mark of a link or none: a link already used (or being
+// used) is ErrLinkUsed. A claim is final unless the issuance fails and
+// release gives it back.
+func (c *Core) claim(g *Grant) ([]string, error) {
+	marks := g.marks()
+	ttl := g.Claims.ExpiresAt.Sub(c.now()) + tokenMarkGrace
+	for i, mark := range marks {
+		claimed, err := c.store.ClaimToken(mark, ttl)
+		if err == nil && claimed {
+			continue
+		}
+		c.release(marks[:i])
+		if err != nil {
+			return nil, err
+		}
+		return nil, ErrLinkUsed
+	}
+	return marks, nil
+}
+
+// release gives back a link's marks after an issuance that made nothing.
+func (c *Core) release(marks []string) {
+	for _, mark := range marks {
+		if err := c.store.ReleaseToken(mark); err != nil {
+			c.log.LogError("Could not release a link after a failed issuance", "error", err.Error())
+		}
+	}
+}

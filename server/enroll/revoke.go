@@ -1,0 +1,86 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+)
+
+var (
+	// ErrNotOwner hides whether a serial exists from someone who does not
+	// own it.
+	ErrNotOwner = &Error{Code: CodeNotFound, Message: "No certificate with this serial belongs to you."}
+	// ErrAlreadyRevoked is a second revocation.
+	ErrAlreadyRevoked = &Error{Code: CodeConflict, Message: "This certificate is already revoked."}
+)
+
+// Revoked is a certificate revoked by its owner.
+type Revoked struct {
+	Record *store.Certificate
+	// AtCA says the CA was told; otherwise only our record changed, and
+	// the CA's administrator must revoke it there.
+	AtCA bool
+}
+
+// RevokesAtCA reports whether revoking a record reaches its CA: the
+// plugin issued it, or an admin registered it.
+func RevokesAtCA(record *store.Certificate) bool {
+	if record.Connector == UnmanagedConnector {
+		return false
+	}
+	return record.Origin != store.OriginImported || record.RevocableAtCA
+}
+
+// Revoke revokes a certificate that owner holds: at the CA first, then in
+// the record, so a CA that refuses leaves the record honest.
+func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason string) (*Revoked, error) {
+	record, err := c.store.GetCertificate(serial)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
+		return nil, ErrNotOwner
+	}
+	if err != nil {
+		return nil, err
+	}
+	if record.State == store.CertRevoked {
+		return nil, ErrAlreadyRevoked
+	}
+	atCA := RevokesAtCA(record)
+	if atCA {
+		conn, ok := c.Connectors[record.Connector]
+		if !ok {
+			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
+		}
+		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
+			return nil, err
+		}
+	}
+	now := c.now()
+	updated, err := c.store.UpdateCertificate(serial, func(rec *store.Certificate) error {
+		if rec.State == store.CertRevoked {
+			return ErrAlreadyRevoked
+		}
+		rec.State = store.CertRevoked
+		rec.RevokedAt = &now
+		rec.RevokedBy = owner.ID
+		rec.RevocationReason = reason
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.log.LogInfo("Certificate revoked by its owner", "user_id", owner.ID, "serial", serial, "at_ca", atCA)
+	return &Revoked{Record: updated, AtCA: atCA}, nil
+}
+
+// Certificates lists the owner's certificates, oldest first.
+func (c *Core) Certificates(owner store.Principal) ([]*store.Certificate, error) {
+	return c.store.ListCertificates(owner)
+}
+
+// Requests lists the owner's requests, oldest first.
+func (c *Core) Requests(owner store.Principal) ([]*store.Request, error) {
+	return c.store.ListRequests(owner)
+}
