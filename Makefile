@@ -82,13 +82,17 @@ $(MANIFEST) $(PLUGINCTL): FORCE
 
 FORCE:
 
-## Generate server/manifest.go and webapp/src/manifest.ts from plugin.json.
+## Generate server/manifest.go (committed) and webapp/src/manifest.ts from plugin.json.
 apply: $(MANIFEST)
 	@$(MANIFEST) apply
 
-## Validate plugin.json (unknown keys, ids, versions, settings).
+# Part of check-style and unit-test, which therefore do not run apply: a
+# plugin.json edited without `make apply` fails here instead of being papered
+# over by a regenerated, uncommitted server/manifest.go.
+## Validate plugin.json; fail if the committed server/manifest.go is stale.
 manifest-check: $(MANIFEST)
 	@$(MANIFEST) check
+	@$(MANIFEST) check-generated
 
 ## Build the server binaries for every platform in plugin.json into server/dist/.
 server: apply
@@ -149,8 +153,8 @@ disable: $(PLUGINCTL) $(MANIFEST)
 reset: $(PLUGINCTL) $(MANIFEST)
 	$(PLUGINCTL) reset $(PLUGIN_ID)
 
-## gofmt, go vet (with and without the e2e tag), webapp lint and type check.
-check-style: apply webapp/node_modules
+## plugin.json and server/manifest.go, gofmt, go vet (with and without the e2e tag), webapp lint and type check.
+check-style: manifest-check webapp/node_modules
 	@echo "gofmt -l"
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
 		-not -path './dist/*' -not -path './.run/*' -print0 | xargs -0 gofmt -l); \
@@ -198,7 +202,7 @@ stepca-test:
 .PHONY: stepca-test
 
 ## Go unit tests (with -race when cgo is available), the step-ca tests and webapp tests.
-unit-test: apply webapp/node_modules stepca-test
+unit-test: manifest-check webapp/node_modules stepca-test
 	$(GO) test $(RACE) -count=1 $(GO_PACKAGES)
 	cd webapp && $(NPM) test
 
@@ -207,8 +211,8 @@ e2e: deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 
-## Everything: generate, style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
-test: apply check-style unit-test e2e
+## Everything: manifest and style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
+test: check-style unit-test e2e
 
 ## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
 run: deps dist mattermost
@@ -228,6 +232,6 @@ bench: apply deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) build/bin/certload -scenario bench \
 		-go-bench $(BENCH_DIR)/go-bench.txt -report $(BENCH_DIR)/report.md $(BENCH_FLAGS)
 
-## Remove build output and generated files.
+## Remove build output and generated files that are not committed.
 clean:
-	rm -rf dist server/dist webapp/dist server/manifest.go webapp/src/manifest.ts build/bin
+	rm -rf dist server/dist webapp/dist webapp/src/manifest.ts build/bin

@@ -1,7 +1,8 @@
 // Command manifest reads plugin.json and turns it into what the build needs:
 // the plugin id and version for the Makefile, generated source files that
-// embed the manifest (server/manifest.go, webapp/src/manifest.ts), and the
-// plugin.json that goes into the release bundle.
+// embed the manifest (server/manifest.go, committed so that a fresh clone
+// builds; webapp/src/manifest.ts, generated on demand), and the plugin.json
+// that goes into the release bundle.
 //
 // Run it from the repository root:
 //
@@ -15,6 +16,8 @@
 //	has_webapp    print "true" if plugin.json declares a webapp part
 //	executables   print "<goos> <goarch> <path>" for each server executable
 //	check         validate plugin.json (unknown keys are errors)
+//	check-generated
+//	              verify that the committed server/manifest.go matches plugin.json
 //	apply         generate server/manifest.go and webapp/src/manifest.ts
 //	dist          write dist/<id>/plugin.json with the effective version
 //	check-bundle  verify that dist/<id>/ holds every file plugin.json names
@@ -56,6 +59,8 @@ commands:
   has_webapp    print "true" if plugin.json declares a webapp part, else "false"
   executables   print "<goos> <goarch> <path>" for each server executable
   check         validate plugin.json (unknown keys are errors)
+  check-generated
+                verify that the committed server/manifest.go matches plugin.json
   apply         generate server/manifest.go and webapp/src/manifest.ts
   dist          write dist/<id>/plugin.json with the effective version
   check-bundle  verify that dist/<id>/ holds every file plugin.json names
@@ -97,6 +102,8 @@ func run(cmd string) error {
 		return printExecutables(m)
 	case "check":
 		return check(m)
+	case "check-generated":
+		return checkGenerated(m, raw)
 	case "apply":
 		if err := check(m); err != nil {
 			return err
@@ -312,6 +319,34 @@ func apply(m *model.Manifest, raw []byte) error {
 		if err := writeIfChanged(webappManifest, tsSource(js)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkGenerated fails when server/manifest.go, which is committed, is not
+// what apply would write from plugin.json now: plugin.json was edited without
+// running apply, or the generated file was edited by hand.
+func checkGenerated(m *model.Manifest, raw []byte) error {
+	if !isDir(serverDir) {
+		return nil
+	}
+	js, err := manifestJSON(m, raw)
+	if err != nil {
+		return err
+	}
+	want, err := goSource(js)
+	if err != nil {
+		return err
+	}
+	got, err := os.ReadFile(serverManifest)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s is missing: run `make apply` and commit it", serverManifest)
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("%s is out of date with %s: run `make apply` and commit it", serverManifest, manifestFile)
 	}
 	return nil
 }

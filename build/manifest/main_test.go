@@ -202,3 +202,46 @@ func TestCheck(t *testing.T) {
 		t.Errorf("valid manifest: %v", err)
 	}
 }
+
+func TestCheckGenerated(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir(serverDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifestFile, []byte(trickyManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, raw, err := load(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := checkGenerated(m, raw); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("no server/manifest.go: got %v, want an error saying it is missing", err)
+	}
+	if err := apply(m, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m, raw); err != nil {
+		t.Errorf("after apply: %v", err)
+	}
+
+	// plugin.json edited without apply: the committed file is stale.
+	edited := strings.Replace(trickyManifest, `"name": "Client Certificates"`, `"name": "Client Certs"`, 1)
+	if err := os.WriteFile(manifestFile, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m2, raw2, err := load(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m2, raw2); err == nil || !strings.Contains(err.Error(), "out of date") {
+		t.Errorf("stale server/manifest.go: got %v, want an out-of-date error", err)
+	}
+	if err := apply(m2, raw2); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m2, raw2); err != nil {
+		t.Errorf("after a second apply: %v", err)
+	}
+}
