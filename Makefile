@@ -30,7 +30,9 @@ BUNDLE_NAME = $(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
 BUNDLE = $(abspath dist/$(BUNDLE_NAME))
 
 # Limit the server build to some platforms, e.g. `make dist PLATFORMS=linux-amd64`.
-# Empty means every platform in plugin.json's server.executables.
+# Empty means every platform in plugin.json's server.executables. The bundle's
+# plugin.json then names only those platforms' executables: Mattermost runs
+# the one for its own platform, so the bundle installs on those platforms.
 PLATFORMS ?=
 
 # The root module's packages. Go does not skip node_modules, and some npm
@@ -74,7 +76,7 @@ help:
 		/^[a-zA-Z0-9_.-]+:/ && doc!="" {split($$0,t,":"); printf "  %-16s %s\n", t[1], doc} \
 		{doc=""}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: PLATFORMS='linux-amd64 ...' (server build), E2E_FLAGS='-run TestX',"
+	@echo "Variables: PLATFORMS='linux-amd64 ...' (server build and bundle), E2E_FLAGS='-run TestX',"
 	@echo "  MM_SERVER_DIR=$(MM_SERVER_DIR)"
 
 $(MANIFEST) $(PLUGINCTL): FORCE
@@ -94,11 +96,11 @@ manifest-check: $(MANIFEST)
 	@$(MANIFEST) check
 	@$(MANIFEST) check-generated
 
-## Build the server binaries for every platform in plugin.json into server/dist/.
+## Build the server binaries for every platform in plugin.json (or PLATFORMS) into server/dist/.
 server: apply
+	@$(MANIFEST) executables $(PLATFORMS) >/dev/null
 	@rm -rf server/dist
-	@$(MANIFEST) executables | while read -r goos goarch out; do \
-		if [ -n "$(strip $(PLATFORMS))" ] && [[ " $(PLATFORMS) " != *" $$goos-$$goarch "* ]]; then continue; fi; \
+	@$(MANIFEST) executables $(PLATFORMS) | while read -r goos goarch out; do \
 		echo "go build ./server for $$goos-$$goarch -> $$out"; \
 		CGO_ENABLED=0 GOOS=$$goos GOARCH=$$goarch $(GO) build -trimpath -ldflags '-s -w' -o "$$out" ./server || exit 1; \
 		awk -v f="$$out" -v n="$$(wc -c < "$$out")" 'BEGIN { printf "  %-42s %6.1f MB\n", f, n / 1048576 }'; \
@@ -120,15 +122,18 @@ webapp-deps: webapp/node_modules
 webapp: apply webapp/node_modules
 	cd webapp && $(NPM) run build
 
-## Pack dist/<id>-<version>.tar.gz from what is already built (see dist).
+## Pack dist/<id>-<version>.tar.gz from what is already built (see dist; PLATFORMS as built).
 bundle: $(MANIFEST)
 	@rm -rf dist
 	@mkdir -p dist/$(PLUGIN_ID)/server dist/$(PLUGIN_ID)/webapp/dist
 	@if [ -d assets ]; then cp -R assets dist/$(PLUGIN_ID)/; fi
 	@if [ -d public ]; then cp -R public dist/$(PLUGIN_ID)/; fi
-	@cp -R server/dist dist/$(PLUGIN_ID)/server/
+	@$(MANIFEST) executables $(PLATFORMS) | while read -r goos goarch out; do \
+		mkdir -p "dist/$(PLUGIN_ID)/$$(dirname "$$out")"; \
+		if [ -f "$$out" ]; then cp "$$out" "dist/$(PLUGIN_ID)/$$out"; fi; \
+	done
 	@cp webapp/dist/main.js dist/$(PLUGIN_ID)/webapp/dist/
-	@$(MANIFEST) dist
+	@$(MANIFEST) dist $(PLATFORMS)
 	@$(MANIFEST) check-bundle
 	@tar $(TAR_FLAGS) -C dist -czf dist/$(BUNDLE_NAME) $(PLUGIN_ID)
 	@printf 'Plugin bundle: dist/%s (%s)\n' "$(BUNDLE_NAME)" "$$(du -h dist/$(BUNDLE_NAME) | cut -f1)"
