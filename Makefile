@@ -30,7 +30,9 @@ BUNDLE_NAME = $(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
 BUNDLE = $(abspath dist/$(BUNDLE_NAME))
 
 # Limit the server build to some platforms, e.g. `make dist PLATFORMS=linux-amd64`.
-# Empty means every platform in plugin.json's server.executables.
+# Empty means every platform in plugin.json's server.executables. The bundle's
+# plugin.json then names only those platforms' executables: Mattermost runs
+# the one for its own platform, so the bundle installs on those platforms.
 PLATFORMS ?=
 
 # The root module's packages. Go does not skip node_modules, and some npm
@@ -74,7 +76,7 @@ help:
 		/^[a-zA-Z0-9_.-]+:/ && doc!="" {split($$0,t,":"); printf "  %-16s %s\n", t[1], doc} \
 		{doc=""}' $(MAKEFILE_LIST)
 	@echo
-	@echo "Variables: PLATFORMS='linux-amd64 ...' (server build), E2E_FLAGS='-run TestX',"
+	@echo "Variables: PLATFORMS='linux-amd64 ...' (server build and bundle), E2E_FLAGS='-run TestX',"
 	@echo "  MM_SERVER_DIR=$(MM_SERVER_DIR)"
 
 $(MANIFEST) $(PLUGINCTL): FORCE
@@ -82,19 +84,23 @@ $(MANIFEST) $(PLUGINCTL): FORCE
 
 FORCE:
 
-## Generate server/manifest.go and webapp/src/manifest.ts from plugin.json.
+## Generate server/manifest.go (committed) and webapp/src/manifest.ts from plugin.json.
 apply: $(MANIFEST)
 	@$(MANIFEST) apply
 
-## Validate plugin.json (unknown keys, ids, versions, settings).
+# Part of check-style and unit-test, which therefore do not run apply: a
+# plugin.json edited without `make apply` fails here instead of being papered
+# over by a regenerated, uncommitted server/manifest.go.
+## Validate plugin.json; fail if the committed server/manifest.go is stale.
 manifest-check: $(MANIFEST)
 	@$(MANIFEST) check
+	@$(MANIFEST) check-generated
 
-## Build the server binaries for every platform in plugin.json into server/dist/.
+## Build the server binaries for every platform in plugin.json (or PLATFORMS) into server/dist/.
 server: apply
+	@$(MANIFEST) executables $(PLATFORMS) >/dev/null
 	@rm -rf server/dist
-	@$(MANIFEST) executables | while read -r goos goarch out; do \
-		if [ -n "$(strip $(PLATFORMS))" ] && [[ " $(PLATFORMS) " != *" $$goos-$$goarch "* ]]; then continue; fi; \
+	@$(MANIFEST) executables $(PLATFORMS) | while read -r goos goarch out; do \
 		echo "go build ./server for $$goos-$$goarch -> $$out"; \
 		CGO_ENABLED=0 GOOS=$$goos GOARCH=$$goarch $(GO) build -trimpath -ldflags '-s -w' -o "$$out" ./server || exit 1; \
 		awk -v f="$$out" -v n="$$(wc -c < "$$out")" 'BEGIN { printf "  %-42s %6.1f MB\n", f, n / 1048576 }'; \
@@ -116,15 +122,18 @@ webapp-deps: webapp/node_modules
 webapp: apply webapp/node_modules
 	cd webapp && $(NPM) run build
 
-## Pack dist/<id>-<version>.tar.gz from what is already built (see dist).
+## Pack dist/<id>-<version>.tar.gz from what is already built (see dist; PLATFORMS as built).
 bundle: $(MANIFEST)
 	@rm -rf dist
 	@mkdir -p dist/$(PLUGIN_ID)/server dist/$(PLUGIN_ID)/webapp/dist
 	@if [ -d assets ]; then cp -R assets dist/$(PLUGIN_ID)/; fi
 	@if [ -d public ]; then cp -R public dist/$(PLUGIN_ID)/; fi
-	@cp -R server/dist dist/$(PLUGIN_ID)/server/
+	@$(MANIFEST) executables $(PLATFORMS) | while read -r goos goarch out; do \
+		mkdir -p "dist/$(PLUGIN_ID)/$$(dirname "$$out")"; \
+		if [ -f "$$out" ]; then cp "$$out" "dist/$(PLUGIN_ID)/$$out"; fi; \
+	done
 	@cp webapp/dist/main.js dist/$(PLUGIN_ID)/webapp/dist/
-	@$(MANIFEST) dist
+	@$(MANIFEST) dist $(PLATFORMS)
 	@$(MANIFEST) check-bundle
 	@tar $(TAR_FLAGS) -C dist -czf dist/$(BUNDLE_NAME) $(PLUGIN_ID)
 	@printf 'Plugin bundle: dist/%s (%s)\n' "$(BUNDLE_NAME)" "$$(du -h dist/$(BUNDLE_NAME) | cut -f1)"
@@ -149,8 +158,8 @@ disable: $(PLUGINCTL) $(MANIFEST)
 reset: $(PLUGINCTL) $(MANIFEST)
 	$(PLUGINCTL) reset $(PLUGIN_ID)
 
-## gofmt, go vet (with and without the e2e tag), webapp lint and type check.
-check-style: apply webapp/node_modules
+## plugin.json and server/manifest.go, gofmt, go vet (with and without the e2e tag), webapp lint and type check.
+check-style: manifest-check webapp/node_modules
 	@echo "gofmt -l"
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
 		-not -path './dist/*' -not -path './.run/*' -print0 | xargs -0 gofmt -l); \
@@ -198,7 +207,7 @@ stepca-test:
 .PHONY: stepca-test
 
 ## Go unit tests (with -race when cgo is available), the step-ca tests and webapp tests.
-unit-test: apply webapp/node_modules stepca-test
+unit-test: manifest-check webapp/node_modules stepca-test
 	$(GO) test $(RACE) -count=1 $(GO_PACKAGES)
 	cd webapp && $(NPM) test
 
@@ -207,8 +216,8 @@ e2e: deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 
-## Everything: generate, style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
-test: apply check-style unit-test e2e
+## Everything: manifest and style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
+test: check-style unit-test e2e
 
 ## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
 run: deps dist mattermost
@@ -228,6 +237,6 @@ bench: apply deps dist mattermost
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) build/bin/certload -scenario bench \
 		-go-bench $(BENCH_DIR)/go-bench.txt -report $(BENCH_DIR)/report.md $(BENCH_FLAGS)
 
-## Remove build output and generated files.
+## Remove build output and generated files that are not committed.
 clean:
-	rm -rf dist server/dist webapp/dist server/manifest.go webapp/src/manifest.ts build/bin
+	rm -rf dist server/dist webapp/dist webapp/src/manifest.ts build/bin

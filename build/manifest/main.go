@@ -1,7 +1,8 @@
 // Command manifest reads plugin.json and turns it into what the build needs:
 // the plugin id and version for the Makefile, generated source files that
-// embed the manifest (server/manifest.go, webapp/src/manifest.ts), and the
-// plugin.json that goes into the release bundle.
+// embed the manifest (server/manifest.go, committed so that a fresh clone
+// builds; webapp/src/manifest.ts, generated on demand), and the plugin.json
+// that goes into the release bundle.
 //
 // Run it from the repository root:
 //
@@ -13,11 +14,18 @@
 //	version       print the effective version (plugin.json, else derived from git)
 //	has_server    print "true" if plugin.json declares a server part
 //	has_webapp    print "true" if plugin.json declares a webapp part
-//	executables   print "<goos> <goarch> <path>" for each server executable
+//	executables [<os>-<arch>...]
+//	              print "<goos> <goarch> <path>" for each server executable
+//	              (of the given platforms; default: all of plugin.json's)
 //	check         validate plugin.json (unknown keys are errors)
+//	check-generated
+//	              verify that the committed server/manifest.go matches plugin.json
 //	apply         generate server/manifest.go and webapp/src/manifest.ts
-//	dist          write dist/<id>/plugin.json with the effective version
-//	check-bundle  verify that dist/<id>/ holds every file plugin.json names
+//	dist [<os>-<arch>...]
+//	              write dist/<id>/plugin.json with the effective version,
+//	              naming the server executables of the given platforms only
+//	              (default: all of plugin.json's)
+//	check-bundle  verify that dist/<id>/ holds every file its plugin.json names
 package main
 
 import (
@@ -47,36 +55,49 @@ const (
 	webappManifest = "webapp/src/manifest.ts"
 )
 
-const usage = `usage: manifest <command>
+const usage = `usage: manifest <command> [<os>-<arch>...]
 
 commands:
   id            print the plugin id
   version       print the effective version (plugin.json, else derived from git)
   has_server    print "true" if plugin.json declares a server part, else "false"
   has_webapp    print "true" if plugin.json declares a webapp part, else "false"
-  executables   print "<goos> <goarch> <path>" for each server executable
+  executables [<os>-<arch>...]
+                print "<goos> <goarch> <path>" for each server executable
+                (of the given platforms; default: all of plugin.json's)
   check         validate plugin.json (unknown keys are errors)
+  check-generated
+                verify that the committed server/manifest.go matches plugin.json
   apply         generate server/manifest.go and webapp/src/manifest.ts
-  dist          write dist/<id>/plugin.json with the effective version
-  check-bundle  verify that dist/<id>/ holds every file plugin.json names
+  dist [<os>-<arch>...]
+                write dist/<id>/plugin.json with the effective version,
+                naming the server executables of the given platforms only
+                (default: all of plugin.json's)
+  check-bundle  verify that dist/<id>/ holds every file its plugin.json names
 `
 
 func main() {
-	if len(os.Args) != 2 {
+	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	if err := run(os.Args[1], os.Args[2:]...); err != nil {
 		fmt.Fprintf(os.Stderr, "manifest %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
 }
 
-func run(cmd string) error {
+func run(cmd string, platforms ...string) error {
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
+	case "executables", "dist":
+	default:
+		if len(platforms) > 0 {
+			fmt.Fprint(os.Stderr, usage)
+			return fmt.Errorf("takes no arguments")
+		}
 	}
 
 	m, raw, err := load(manifestFile)
@@ -94,9 +115,11 @@ func run(cmd string) error {
 	case "has_webapp":
 		fmt.Println(m.Webapp != nil)
 	case "executables":
-		return printExecutables(m)
+		return printExecutables(m, platforms)
 	case "check":
 		return check(m)
+	case "check-generated":
+		return checkGenerated(m, raw)
 	case "apply":
 		if err := check(m); err != nil {
 			return err
@@ -106,7 +129,7 @@ func run(cmd string) error {
 		if err := check(m); err != nil {
 			return err
 		}
-		return writeDist(m, raw)
+		return writeDist(m, raw, platforms)
 	case "check-bundle":
 		return checkBundle(m)
 	default:
@@ -212,15 +235,37 @@ func isLocalPath(p string) bool {
 	return p != "" && filepath.IsLocal(filepath.FromSlash(p))
 }
 
-func printExecutables(m *model.Manifest) error {
-	if m.Server == nil {
-		return nil
+// selectPlatforms returns the given server platforms, sorted and without
+// duplicates, or all of plugin.json's when none is given. A platform
+// plugin.json has no executable for is an error.
+func selectPlatforms(m *model.Manifest, platforms []string) ([]string, error) {
+	var all []string
+	if m.Server != nil {
+		for platform := range m.Server.Executables {
+			all = append(all, platform)
+		}
 	}
-	platforms := make([]string, 0, len(m.Server.Executables))
-	for platform := range m.Server.Executables {
-		platforms = append(platforms, platform)
+	sort.Strings(all)
+	if len(platforms) == 0 {
+		return all, nil
 	}
-	sort.Strings(platforms)
+	var selected []string
+	for _, platform := range platforms {
+		if !slices.Contains(all, platform) {
+			return nil, fmt.Errorf("%s names no server executable for platform %q (it has: %s)",
+				manifestFile, platform, strings.Join(all, " "))
+		}
+		selected = append(selected, platform)
+	}
+	sort.Strings(selected)
+	return slices.Compact(selected), nil
+}
+
+func printExecutables(m *model.Manifest, only []string) error {
+	platforms, err := selectPlatforms(m, only)
+	if err != nil {
+		return err
+	}
 	for _, platform := range platforms {
 		goos, goarch, ok := strings.Cut(platform, "-")
 		if !ok {
@@ -236,16 +281,81 @@ func printExecutables(m *model.Manifest) error {
 // indented with four spaces, with "version" (and "release_notes_url") added
 // when plugin.json leaves them to git.
 func manifestJSON(m *model.Manifest, raw []byte) ([]byte, error) {
-	type field struct {
-		key   string
-		value json.RawMessage
+	fields, err := objectFields(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestFile, err)
 	}
-	var fields []field
 
+	set := func(key, value string) {
+		if value == "" || slices.ContainsFunc(fields, func(f field) bool { return f.key == key }) {
+			return
+		}
+		v, _ := json.Marshal(value)
+		fields = append(fields, field{key, v})
+	}
+	set("version", m.Version)
+	set("release_notes_url", m.ReleaseNotesURL)
+	return indentObject(fields)
+}
+
+// bundleJSON is manifestJSON with server.executables cut down to the given
+// platforms (all of them when none is given), for a bundle built for those
+// platforms only. Mattermost looks up the executable for the platform it runs
+// on in that map, so such a bundle installs and runs there.
+func bundleJSON(m *model.Manifest, raw []byte, platforms []string) ([]byte, error) {
+	js, err := manifestJSON(m, raw)
+	if err != nil {
+		return nil, err
+	}
+	selected, err := selectPlatforms(m, platforms)
+	if err != nil {
+		return nil, err
+	}
+	if len(platforms) == 0 || m.Server == nil {
+		return js, nil
+	}
+
+	fields, err := objectFields(js)
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range fields {
+		if f.key != "server" {
+			continue
+		}
+		server, err := objectFields(f.value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: server: %w", manifestFile, err)
+		}
+		for j, sf := range server {
+			if sf.key != "executables" {
+				continue
+			}
+			executables, err := objectFields(sf.value)
+			if err != nil {
+				return nil, fmt.Errorf("%s: server.executables: %w", manifestFile, err)
+			}
+			executables = slices.DeleteFunc(executables, func(e field) bool { return !slices.Contains(selected, e.key) })
+			server[j].value = compactObject(executables)
+		}
+		fields[i].value = compactObject(server)
+	}
+	return indentObject(fields)
+}
+
+// field is one member of a JSON object, kept in the order of its text.
+type field struct {
+	key   string
+	value json.RawMessage
+}
+
+// objectFields splits a JSON object into its members, in order.
+func objectFields(raw []byte) ([]field, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("%s: the top level is not a JSON object", manifestFile)
+		return nil, errors.New("not a JSON object")
 	}
+	var fields []field
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -258,32 +368,29 @@ func manifestJSON(m *model.Manifest, raw []byte) ([]byte, error) {
 		}
 		fields = append(fields, field{key, value})
 	}
+	return fields, nil
+}
 
-	set := func(key, value string) {
-		if value == "" || slices.ContainsFunc(fields, func(f field) bool { return f.key == key }) {
-			return
-		}
-		v, _ := json.Marshal(value)
-		fields = append(fields, field{key, v})
-	}
-	set("version", m.Version)
-	set("release_notes_url", m.ReleaseNotesURL)
-
-	var compact bytes.Buffer
-	compact.WriteByte('{')
+func compactObject(fields []field) []byte {
+	var b bytes.Buffer
+	b.WriteByte('{')
 	for i, f := range fields {
 		if i > 0 {
-			compact.WriteByte(',')
+			b.WriteByte(',')
 		}
 		k, _ := json.Marshal(f.key)
-		compact.Write(k)
-		compact.WriteByte(':')
-		compact.Write(f.value)
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(f.value)
 	}
-	compact.WriteByte('}')
+	b.WriteByte('}')
+	return b.Bytes()
+}
 
+// indentObject renders fields as a JSON object indented with four spaces.
+func indentObject(fields []field) ([]byte, error) {
 	var out bytes.Buffer
-	if err := json.Indent(&out, compact.Bytes(), "", "    "); err != nil {
+	if err := json.Indent(&out, compactObject(fields), "", "    "); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
@@ -312,6 +419,34 @@ func apply(m *model.Manifest, raw []byte) error {
 		if err := writeIfChanged(webappManifest, tsSource(js)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkGenerated fails when server/manifest.go, which is committed, is not
+// what apply would write from plugin.json now: plugin.json was edited without
+// running apply, or the generated file was edited by hand.
+func checkGenerated(m *model.Manifest, raw []byte) error {
+	if !isDir(serverDir) {
+		return nil
+	}
+	js, err := manifestJSON(m, raw)
+	if err != nil {
+		return err
+	}
+	want, err := goSource(js)
+	if err != nil {
+		return err
+	}
+	got, err := os.ReadFile(serverManifest)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s is missing: run `make apply` and commit it", serverManifest)
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("%s is out of date with %s: run `make apply` and commit it", serverManifest, manifestFile)
 	}
 	return nil
 }
@@ -359,8 +494,8 @@ func tsSource(js []byte) []byte {
 	return []byte(b.String())
 }
 
-func writeDist(m *model.Manifest, raw []byte) error {
-	js, err := manifestJSON(m, raw)
+func writeDist(m *model.Manifest, raw []byte, platforms []string) error {
+	js, err := bundleJSON(m, raw, platforms)
 	if err != nil {
 		return err
 	}
@@ -368,14 +503,35 @@ func writeDist(m *model.Manifest, raw []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, manifestFile), append(js, '\n'), 0o644)
+	path := filepath.Join(dir, manifestFile)
+	if err := os.WriteFile(path, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if m.Server != nil && len(platforms) > 0 {
+		selected, _ := selectPlatforms(m, platforms)
+		if len(selected) < len(m.Server.Executables) {
+			fmt.Printf("%s: server executables for %s only\n", path, strings.Join(selected, ", "))
+		}
+	}
+	return nil
 }
 
-// checkBundle makes sure the assembled bundle directory holds every file the
-// manifest points at, so a missing binary fails the build instead of the
-// plugin's activation.
-func checkBundle(m *model.Manifest) error {
-	dir := filepath.Join(distDir, m.Id)
+// checkBundle makes sure the assembled bundle directory holds every file its
+// plugin.json (written by dist: all of the repository's executables, or
+// those of the platforms built) points at, so a missing binary fails the
+// build instead of the plugin's activation.
+func checkBundle(repo *model.Manifest) error {
+	dir := filepath.Join(distDir, repo.Id)
+	m, _, err := load(filepath.Join(dir, manifestFile))
+	if err != nil {
+		return err
+	}
+	if m.Id != repo.Id {
+		return fmt.Errorf("%s: plugin id %q, not %q", filepath.Join(dir, manifestFile), m.Id, repo.Id)
+	}
+	if m.Server != nil && len(m.Server.Executables) == 0 && m.Server.Executable == "" {
+		return fmt.Errorf("%s names no server executable", filepath.Join(dir, manifestFile))
+	}
 	var want []string
 	want = append(want, manifestFile)
 	if m.IconPath != "" {
@@ -402,7 +558,8 @@ func checkBundle(m *model.Manifest) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%s is missing files named in %s: %s", dir, manifestFile, strings.Join(missing, ", "))
+		return fmt.Errorf("%s is missing files named in its %s: %s (a bundle of some platforms only needs PLATFORMS set to them)",
+			dir, manifestFile, strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -202,3 +202,143 @@ func TestCheck(t *testing.T) {
 		t.Errorf("valid manifest: %v", err)
 	}
 }
+
+func TestCheckGenerated(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir(serverDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(manifestFile, []byte(trickyManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, raw, err := load(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if err := checkGenerated(m, raw); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("no server/manifest.go: got %v, want an error saying it is missing", err)
+	}
+	if err := apply(m, raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m, raw); err != nil {
+		t.Errorf("after apply: %v", err)
+	}
+
+	// plugin.json edited without apply: the committed file is stale.
+	edited := strings.Replace(trickyManifest, `"name": "Client Certificates"`, `"name": "Client Certs"`, 1)
+	if err := os.WriteFile(manifestFile, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m2, raw2, err := load(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m2, raw2); err == nil || !strings.Contains(err.Error(), "out of date") {
+		t.Errorf("stale server/manifest.go: got %v, want an out-of-date error", err)
+	}
+	if err := apply(m2, raw2); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkGenerated(m2, raw2); err != nil {
+		t.Errorf("after a second apply: %v", err)
+	}
+}
+
+func TestBundleJSONNamesOnlyTheBuiltPlatforms(t *testing.T) {
+	m, raw := writeManifest(t, trickyManifest)
+
+	all, err := bundleJSON(m, raw, nil)
+	must(t, err)
+	full, err := manifestJSON(m, raw)
+	must(t, err)
+	if string(all) != string(full) {
+		t.Errorf("without platforms the bundle manifest differs from the manifest:\n%s", all)
+	}
+
+	js, err := bundleJSON(m, raw, []string{"linux-amd64", "linux-amd64"})
+	must(t, err)
+	var got model.Manifest
+	must(t, json.Unmarshal(js, &got))
+	if len(got.Server.Executables) != 1 || got.Server.Executables["linux-amd64"] != "server/dist/plugin-linux-amd64" {
+		t.Errorf("executables = %v, want linux-amd64 only", got.Server.Executables)
+	}
+	if got.Version != m.Version || got.Description != m.Description || got.Webapp.BundlePath != "webapp/dist/main.js" {
+		t.Errorf("other fields changed: %+v", got)
+	}
+	if !strings.HasPrefix(string(js), "{\n    \"id\": \"certs\",\n    \"name\": ") {
+		t.Errorf("key order or indentation not kept:\n%s", js)
+	}
+
+	if _, err := bundleJSON(m, raw, []string{"plan9-386"}); err == nil || !strings.Contains(err.Error(), "plan9-386") {
+		t.Errorf("unknown platform: got %v, want an error naming it", err)
+	}
+}
+
+func TestSelectPlatforms(t *testing.T) {
+	m, _ := writeManifest(t, trickyManifest)
+	got, err := selectPlatforms(m, nil)
+	must(t, err)
+	if strings.Join(got, " ") != "linux-amd64 windows-amd64" {
+		t.Errorf("all platforms = %v", got)
+	}
+	got, err = selectPlatforms(m, []string{"windows-amd64", "linux-amd64", "windows-amd64"})
+	must(t, err)
+	if strings.Join(got, " ") != "linux-amd64 windows-amd64" {
+		t.Errorf("selected platforms = %v, want sorted without duplicates", got)
+	}
+	if _, err := selectPlatforms(m, []string{"linux-arm64"}); err == nil {
+		t.Error("a platform plugin.json does not name was accepted")
+	}
+}
+
+// TestCheckBundleOnePlatform assembles bundles in a scratch repository the
+// way make bundle does, with only the linux-amd64 executable built.
+func TestCheckBundleOnePlatform(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile(manifestFile, []byte(trickyManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, raw, err := load(manifestFile)
+	must(t, err)
+	bundle := filepath.Join(distDir, m.Id)
+	for _, p := range []string{"server/dist/plugin-linux-amd64", "webapp/dist/main.js"} {
+		p = filepath.Join(bundle, filepath.FromSlash(p))
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte("x"), 0o755))
+	}
+
+	// All platforms: the windows executable is missing.
+	must(t, writeDist(m, raw, nil))
+	if err := checkBundle(m); err == nil || !strings.Contains(err.Error(), "plugin-windows-amd64.exe") {
+		t.Errorf("full bundle without the windows executable: got %v", err)
+	}
+
+	// Built for linux-amd64: the bundle names only what it holds.
+	must(t, writeDist(m, raw, []string{"linux-amd64"}))
+	if err := checkBundle(m); err != nil {
+		t.Errorf("linux-amd64 bundle: %v", err)
+	}
+	written, _, err := load(filepath.Join(bundle, manifestFile))
+	must(t, err)
+	if len(written.Server.Executables) != 1 || written.GetExecutableForRuntime("linux", "amd64") != "server/dist/plugin-linux-amd64" {
+		t.Errorf("bundle executables = %v", written.Server.Executables)
+	}
+	if repo, _, _ := load(manifestFile); len(repo.Server.Executables) != 2 {
+		t.Error("the repository's plugin.json was changed")
+	}
+
+	// A platform that was asked for but not built still fails the check.
+	must(t, writeDist(m, raw, []string{"windows-amd64"}))
+	if err := checkBundle(m); err == nil || !strings.Contains(err.Error(), "plugin-windows-amd64.exe") {
+		t.Errorf("windows bundle without its executable: got %v", err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -475,16 +475,36 @@ func TestStepCAConfigValidate(t *testing.T) {
 }
 
 func TestStepCANewMakesNoRequest(t *testing.T) {
+	// A server that counts the connections made to it. The server registers
+	// a connection before it reads from it, so any request NewStepCA made
+	// and waited for is counted by the time NewStepCA returns.
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "unexpected request", http.StatusTeapot)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
 	cfg := connector.StepCAConfig{
-		URL:                 "https://192.0.2.1:9000", // TEST-NET-1: never answers
+		URL:                 srv.URL,
 		RootFingerprint:     strings.Repeat("00", 32),
 		Provisioner:         "p",
 		ProvisionerPassword: "pw",
 	}
-	start := time.Now()
 	c, err := connector.NewStepCA(cfg, nil)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), time.Second)
+	assert.Zero(t, conns.Load(), "NewStepCA connected to the CA")
+
+	// The count works: the first call that needs the CA connects.
+	_, err = c.Chain(context.Background())
+	require.Error(t, err)
+	assert.NotZero(t, conns.Load())
+
 	var conn connector.Connector = c
 	assert.Equal(t, "step-ca", conn.Name())
 	assert.Equal(t, connector.TypeStepCA, conn.Type())
@@ -816,30 +836,47 @@ func TestStepCARetriesABootstrapThatFailed(t *testing.T) {
 	assert.EqualValues(t, 2, f.provisionerFetches.Load())
 }
 
-// stepCASlow never answers: it waits until the client goes away (at most
-// 10 s), then drops the connection. (An answer written then could still
-// reach a client closing its TLS connection, which would take it.)
-func stepCASlow(_ http.ResponseWriter, r *http.Request) {
-	// Read the body, or the server cannot notice the client going away.
-	_, _ = io.Copy(io.Discard, r.Body)
-	select {
-	case <-r.Context().Done():
-	case <-time.After(10 * time.Second):
-	}
-	panic(http.ErrAbortHandler)
+// stepCAStall is a route that never answers while the test runs: it blocks
+// until the client goes away or the test ends, then drops the connection.
+// (An answer written then could still reach a client closing its TLS
+// connection, which would take it.) So a call to it can only end by the
+// client giving up. Each request it gets is sent on the returned channel.
+// Call it after newStepCAFake: cleanups run last-in first-out, so the route
+// lets go before the server's Close waits for its handlers.
+func stepCAStall(t *testing.T) (http.HandlerFunc, <-chan struct{}) {
+	t.Helper()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	entered := make(chan struct{}, 16)
+	return func(_ http.ResponseWriter, r *http.Request) {
+		// Read the body, or the server cannot notice the client going away.
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+		panic(http.ErrAbortHandler)
+	}, entered
 }
 
 func TestStepCATimeouts(t *testing.T) {
 	req, _ := stepCARequest(t)
 	for _, route := range []string{"GET /root/", "GET /1.0/provisioners", "POST /1.0/sign"} {
 		t.Run(route, func(t *testing.T) {
+			t.Parallel()
 			f := newStepCAFake(t)
-			f.route(route, stepCASlow)
-			c := f.connector(func(cfg *connector.StepCAConfig) { cfg.Timeout = 200 * time.Millisecond })
-			start := time.Now()
+			stall, entered := stepCAStall(t)
+			f.route(route, stall)
+			c := f.connector(func(cfg *connector.StepCAConfig) { cfg.Timeout = time.Second })
+			// The route holds its answer until the test ends: Sign returns
+			// only because the connector's timeout gave up on it.
 			_, err := c.Sign(context.Background(), req)
-			stepCAErr(t, err, connector.KindUnavailable, "did not answer within 200ms")
-			assert.Less(t, time.Since(start), 5*time.Second)
+			stepCAErr(t, err, connector.KindUnavailable, "did not answer within 1s")
+			assert.Len(t, entered, 1, "the stalled route got the request")
 		})
 	}
 }
@@ -849,20 +886,27 @@ func TestStepCAHonoursCancellation(t *testing.T) {
 	for _, route := range []string{"GET /root/", "POST /1.0/sign"} {
 		t.Run(route, func(t *testing.T) {
 			f := newStepCAFake(t)
-			f.route(route, stepCASlow)
-			// A bootstrap goes on for the next caller when one gives up;
-			// keep it short so the server can close.
-			c := f.connector(func(cfg *connector.StepCAConfig) { cfg.Timeout = time.Second })
+			stall, entered := stepCAStall(t)
+			f.route(route, stall)
+			// The connector's own timeout is far off: only the caller's
+			// context can end these calls. (A bootstrap goes on for the next
+			// caller when one gives up; the stalled route lets it go when the
+			// test ends.)
+			c := f.connector(func(cfg *connector.StepCAConfig) { cfg.Timeout = time.Minute })
 
-			ctx, cancel := context.WithCancel(context.Background())
-			time.AfterFunc(100*time.Millisecond, cancel)
-			start := time.Now()
+			// Cancel once the request is waiting at the stalled route.
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
+			go func() {
+				<-entered
+				stop()
+			}()
 			_, err := c.Sign(ctx, req)
 			stepCAErr(t, err, connector.KindUnavailable, "cancelled")
 			assert.ErrorIs(t, err, context.Canceled)
-			assert.Less(t, time.Since(start), 3*time.Second)
 
-			ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+			// Nothing but the caller's deadline can end this one either.
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
 			_, err = c.Sign(ctx, req)
 			stepCAErr(t, err, connector.KindUnavailable, "did not answer in time")
