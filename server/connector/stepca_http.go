@@ -130,7 +130,9 @@ func (s *StepCA) ctxError(ctx context.Context, err error) error {
 }
 
 // statusError maps an HTTP error status from op to a connector error. 4xx
-// answers quote step-ca's own message, which is meant for its clients.
+// answers quote step-ca's own message, which is meant for its clients: a
+// refusal's Message is that reason alone, without a final stop, for the
+// caller to put after its own "the certificate authority refused" words.
 func (s *StepCA) statusError(op string, status int, data []byte) error {
 	cause := fmt.Errorf("%s at %s: HTTP %d: %s", op, s.cfg.base, status, stepCAQuote(data, status))
 	switch {
@@ -139,7 +141,7 @@ func (s *StepCA) statusError(op string, status int, data []byte) error {
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
 		return s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority does not serve %s requests: is the URL a step-ca?", op), cause)
 	case status >= 400:
-		return s.fail(KindRejected, "the certificate authority refused the request: "+stepCAQuote(data, status), cause)
+		return s.fail(KindRejected, strings.TrimSuffix(stepCAQuote(data, status), "."), cause)
 	default:
 		return s.fail(KindMisconfigured, fmt.Sprintf("unexpected answer from the certificate authority (HTTP %d)", status), cause)
 	}
