@@ -344,7 +344,12 @@ func (s *StepCA) validate(name string) error {
 	if s == nil {
 		return errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
 	}
-	err := s.ConnectorConfig(name).Validate()
+	return stepCAFieldError(s.ConnectorConfig(name).Validate())
+}
+
+// stepCAFieldError prefixes a connector's *StepCAConfigError with the
+// setting's key in the JSON ("stepca.url: ...").
+func stepCAFieldError(err error) error {
 	var fieldErr *connector.StepCAConfigError
 	if errors.As(err, &fieldErr) {
 		return fmt.Errorf("stepca.%s: %w", stepCAJSONFields[fieldErr.Field], err)
