@@ -82,6 +82,9 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 			return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
 		}
 	}
+	if err := p.checkStepCAConnectors(current, next); err != nil {
+		return nil, fmt.Errorf("Client Certificates: %w", err)
+	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
 		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)

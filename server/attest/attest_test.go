@@ -626,7 +626,22 @@ func TestParseCertificates(t *testing.T) {
 			certs, err := ParseCertificates(tc.data)
 			assert.Nil(t, certs)
 			requireRefusal(t, err, tc.message)
+			assert.Equal(t, tc.message, err.Error(), "the parser's own words stay out of the message")
 		})
+	}
+}
+
+func TestUnreadableAttestationKeepsTheParserErrorForTheLog(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"DER": []byte("hello, attestation"),
+		"PEM": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0}}),
+	} {
+		_, err := ParseCertificates(data)
+		require.Error(t, err, name)
+		assert.NotContains(t, err.Error(), "asn1", name)
+		cause := errors.Unwrap(err)
+		require.Error(t, cause, name)
+		assert.Contains(t, cause.Error(), "x509", name)
 	}
 }
 

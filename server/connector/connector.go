@@ -147,6 +147,10 @@ type Error struct {
 	Connector string
 	Message   string
 	Err       error
+
+	// field is the configuration setting at fault (a StepCAConfig field
+	// name), when the failure shows one to be wrong; Check reports it.
+	field string
 }
 
 func (e *Error) Error() string {

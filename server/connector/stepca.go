@@ -68,12 +68,19 @@ type StepCAConfig struct {
 // StepCAConfigError is a StepCAConfig field that Validate refused. Field is
 // the StepCAConfig field name; Message reads well on its own and names the
 // setting.
+//
+// Check returns one too, for a setting the CA itself shows to be wrong; Err
+// is then the connector's *Error with the details for the log.
 type StepCAConfigError struct {
 	Field   string
 	Message string
+	Err     error
 }
 
 func (e *StepCAConfigError) Error() string { return e.Message }
+
+// Unwrap returns the failure behind a refusal by Check, or nil.
+func (e *StepCAConfigError) Unwrap() error { return e.Err }
 
 // stepCASettings is a validated, normalized StepCAConfig.
 type stepCASettings struct {

@@ -64,8 +64,10 @@ func (s *StepCA) loadTrust(ctx context.Context) (*stepCATrust, error) {
 		return nil, err
 	}
 	switch {
-	case status == http.StatusNotFound:
-		return nil, s.fail(KindMisconfigured, "the certificate authority has no root certificate with the configured fingerprint",
+	case status == http.StatusNotFound && stepCAMessageOf(data) != "":
+		// step-ca's own answer (a JSON message); a server that is no
+		// step-ca answers 404 too, and statusError says so.
+		return nil, s.failField("RootFingerprint", "the certificate authority has no root certificate with the configured fingerprint",
 			fmt.Errorf("GET %s/root/%s: HTTP 404: %s", s.cfg.base, s.cfg.fpHex, stepCAQuote(data, status)))
 	case status != http.StatusOK:
 		return nil, s.statusError("root", status, data)
@@ -81,7 +83,7 @@ func (s *StepCA) loadTrust(ctx context.Context) (*stepCATrust, error) {
 		return nil, s.protocolError("root", err)
 	}
 	if sum := sha256.Sum256(root.Raw); !bytes.Equal(sum[:], s.cfg.fingerprint) {
-		return nil, s.fail(KindMisconfigured, "the certificate authority's root certificate does not match the configured fingerprint",
+		return nil, s.failField("RootFingerprint", "the certificate authority's root certificate does not match the configured fingerprint",
 			fmt.Errorf("got root %q with fingerprint %x, want %s", root.Subject, sum, s.cfg.fpHex))
 	}
 	pool := x509.NewCertPool()
@@ -144,10 +146,10 @@ func (s *StepCA) loadKey(ctx context.Context, t *stepCATrust) (*stepCAKey, error
 	}
 	if len(candidates) == 0 {
 		if otherType != "" {
-			return nil, s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority's provisioner %q is of type %s; the connector needs a JWK provisioner",
+			return nil, s.failField("Provisioner", fmt.Sprintf("the certificate authority's provisioner %q is of type %s; the connector needs a JWK provisioner",
 				s.cfg.provisioner, stepCAClean(otherType, 40)), nil)
 		}
-		return nil, s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority has no JWK provisioner named %q", s.cfg.provisioner), nil)
+		return nil, s.failField("Provisioner", fmt.Sprintf("the certificate authority has no JWK provisioner named %q", s.cfg.provisioner), nil)
 	}
 
 	var lastErr error
@@ -167,7 +169,7 @@ func (s *StepCA) decryptKey(p stepCAProvisioner) (*stepCAKey, error) {
 		return nil, s.protocolError("provisioners", fmt.Errorf("provisioner %q public key: %w", p.Name, err))
 	}
 	if p.EncryptedKey == "" {
-		return nil, s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority's provisioner %q has no encrypted key to sign tokens with", p.Name), nil)
+		return nil, s.failField("Provisioner", fmt.Sprintf("the certificate authority's provisioner %q has no encrypted key to sign tokens with", p.Name), nil)
 	}
 	enc, err := jose.ParseEncrypted(p.EncryptedKey)
 	if err != nil {
@@ -177,7 +179,7 @@ func (s *StepCA) decryptKey(p stepCAProvisioner) (*stepCAKey, error) {
 	plain, err := enc.Decrypt(s.password)
 	if err != nil {
 		// go-jose does not tell a wrong password from a damaged key.
-		return nil, s.fail(KindMisconfigured, fmt.Sprintf("the provisioner password does not decrypt the key of provisioner %q", p.Name),
+		return nil, s.failField("ProvisionerPassword", fmt.Sprintf("the provisioner password does not decrypt the key of provisioner %q", p.Name),
 			errors.New("JWE decryption failed (wrong password?)"))
 	}
 	var priv jose.JSONWebKey

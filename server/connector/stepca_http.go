@@ -101,14 +101,14 @@ func (s *StepCA) transportError(ctx context.Context, method, path string, err er
 	)
 	switch {
 	case errors.As(err, &unknownAuthority):
-		return s.fail(KindMisconfigured, "the certificate authority's TLS certificate does not chain to the root with the configured fingerprint", cause)
+		return s.failField("RootFingerprint", "the certificate authority's TLS certificate does not chain to the root with the configured fingerprint", cause)
 	case errors.As(err, &hostname):
-		return s.fail(KindMisconfigured, "the certificate authority's TLS certificate is not valid for the host name in its URL", cause)
+		return s.failField("URL", "the certificate authority's TLS certificate is not valid for the host name in its URL", cause)
 	case errors.As(err, &invalid):
-		return s.fail(KindMisconfigured, "the certificate authority's TLS certificate is not valid", cause)
+		return s.failField("URL", "the certificate authority's TLS certificate is not valid", cause)
 	case errors.As(err, &record), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		// net/http turns a plain-HTTP answer into a text-only error.
-		return s.fail(KindMisconfigured, "the certificate authority's URL does not answer with TLS", cause)
+		return s.failField("URL", "the certificate authority's URL does not answer with TLS", cause)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		return s.fail(KindUnavailable, fmt.Sprintf("the certificate authority did not answer within %s", s.cfg.timeout), cause)
 	default:
@@ -130,28 +130,36 @@ func (s *StepCA) ctxError(ctx context.Context, err error) error {
 }
 
 // statusError maps an HTTP error status from op to a connector error. 4xx
-// answers quote step-ca's own message, which is meant for its clients.
+// answers quote step-ca's own message, which is meant for its clients: a
+// refusal's Message is that reason alone, without a final stop, for the
+// caller to put after its own "the certificate authority refused" words.
 func (s *StepCA) statusError(op string, status int, data []byte) error {
 	cause := fmt.Errorf("%s at %s: HTTP %d: %s", op, s.cfg.base, status, stepCAQuote(data, status))
 	switch {
 	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
 		return s.fail(KindUnavailable, fmt.Sprintf("the certificate authority is unavailable (HTTP %d)", status), cause)
 	case status == http.StatusNotFound || status == http.StatusMethodNotAllowed:
-		return s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority does not serve %s requests: is the URL a step-ca?", op), cause)
+		return s.failField("URL", fmt.Sprintf("the certificate authority does not serve %s requests: is the URL a step-ca?", op), cause)
 	case status >= 400:
-		return s.fail(KindRejected, "the certificate authority refused the request: "+stepCAQuote(data, status), cause)
+		return s.fail(KindRejected, strings.TrimSuffix(stepCAQuote(data, status), "."), cause)
 	default:
 		return s.fail(KindMisconfigured, fmt.Sprintf("unexpected answer from the certificate authority (HTTP %d)", status), cause)
 	}
 }
 
 func (s *StepCA) protocolError(op string, err error) error {
-	return s.fail(KindMisconfigured, fmt.Sprintf("the certificate authority's answer to %s cannot be read: is the URL a step-ca?", op),
+	return s.failField("URL", fmt.Sprintf("the certificate authority's answer to %s cannot be read: is the URL a step-ca?", op),
 		fmt.Errorf("%s at %s: %w", op, s.cfg.base, err))
 }
 
 func (s *StepCA) fail(kind Kind, message string, err error) *Error {
 	return &Error{Kind: kind, Connector: s.name, Message: message, Err: err}
+}
+
+// failField is a KindMisconfigured failure that shows the setting field
+// (a StepCAConfig field name) to be wrong.
+func (s *StepCA) failField(field, message string, err error) *Error {
+	return &Error{Kind: KindMisconfigured, Connector: s.name, Message: message, Err: err, field: field}
 }
 
 // stepCAMessageOf returns the "message" of a step-ca error answer, cleaned,

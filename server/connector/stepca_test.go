@@ -768,7 +768,7 @@ func TestStepCARefusals(t *testing.T) {
 	}{
 		{"duration above the maximum", http.StatusForbidden,
 			"requested duration of 87600h1m0s is more than the authorized maximum certificate duration of 2160h1m0s",
-			connector.KindRejected, []string{"refused the request", "more than the authorized maximum"}},
+			connector.KindRejected, []string{"more than the authorized maximum"}},
 		{"names", http.StatusForbidden, "certificate request does not contain the valid email addresses",
 			connector.KindRejected, []string{"valid email addresses"}},
 		{"bad request", http.StatusBadRequest, "invalid csr\x07\nwith control characters",
@@ -791,6 +791,38 @@ func TestStepCARefusals(t *testing.T) {
 			_, err := f.connector().Sign(context.Background(), req)
 			ce := stepCAErr(t, err, tc.kind, tc.want...)
 			assert.NotContains(t, ce.Message, "\n")
+			if tc.kind == connector.KindRejected {
+				assert.NotContains(t, strings.ToLower(ce.Message), "refused the request", "the caller says that once")
+			}
+		})
+	}
+}
+
+func TestStepCARefusalIsTheCAReasonAlone(t *testing.T) {
+	req, _ := stepCARequest(t)
+	for name, tc := range map[string]struct {
+		status  int
+		message string
+		want    string
+	}{
+		"forbidden":    {http.StatusForbidden, "The request was forbidden by the certificate authority.", "The request was forbidden by the certificate authority"},
+		"bad request":  {http.StatusBadRequest, "certificate request does not contain the valid DNS names", "certificate request does not contain the valid DNS names"},
+		"no message":   {http.StatusForbidden, "", "Forbidden"},
+		"unauthorized": {http.StatusUnauthorized, "The request lacked necessary authorization to be completed.", "The request lacked necessary authorization to be completed"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newStepCAFake(t)
+			f.route("POST /1.0/sign", func(w http.ResponseWriter, _ *http.Request) {
+				if tc.message == "" {
+					w.WriteHeader(tc.status)
+					return
+				}
+				stepCAFail(w, tc.status, tc.message)
+			})
+			_, err := f.connector().Sign(context.Background(), req)
+			ce := stepCAErr(t, err, connector.KindRejected)
+			assert.Equal(t, tc.want, ce.Message, "only the CA's own reason, without a final stop")
+			assert.NotContains(t, strings.ToLower(ce.Message), "the certificate authority refused the request")
 		})
 	}
 }

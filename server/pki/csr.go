@@ -14,14 +14,34 @@ import (
 const MaxCSRBytes = 16 << 10
 
 // CSRError is a refused certificate signing request, with a message the
-// uploader can act on.
-type CSRError struct{ Message string }
+// uploader can act on. The message is plain words; the parser's own error,
+// when there is one, is Err, for the log.
+type CSRError struct {
+	Message string
+	Err     error
+}
 
 func (e *CSRError) Error() string { return e.Message }
+
+// Unwrap returns the underlying parser error, if any.
+func (e *CSRError) Unwrap() error { return e.Err }
+
+// Detail is the message with the underlying error, for logging.
+func (e *CSRError) Detail() string {
+	if e.Err == nil {
+		return e.Message
+	}
+	return e.Message + ": " + e.Err.Error()
+}
 
 func csrError(format string, args ...any) error {
 	return &CSRError{Message: fmt.Sprintf(format, args...)}
 }
+
+// msgUnreadableCSR is the refusal of data that cannot be parsed as a CSR.
+// Like every CSRError message it is lower-case without a final stop, for
+// the caller to capitalize and end.
+const msgUnreadableCSR = "the file is not a certificate signing request (PEM or DER) that can be read"
 
 // ParseCSR reads a CSR given as PEM ("CERTIFICATE REQUEST" or the legacy
 // "NEW CERTIFICATE REQUEST") or DER, checks its signature (proof that the
@@ -51,19 +71,22 @@ func ParseCSR(data []byte, allowed []KeyType) (*x509.CertificateRequest, KeyType
 	}
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
-		return nil, "", csrError("this is not a certificate signing request (PEM or DER): %v", err)
+		return nil, "", &CSRError{Message: msgUnreadableCSR, Err: err}
 	}
 	// The key type first: a DSA request's signature cannot be checked at
 	// all, and "unsupported key" says more than "bad signature".
+	if csr.PublicKeyAlgorithm == x509.UnknownPublicKeyAlgorithm {
+		return nil, "", csrError("the request's key is of a kind that is not supported (use ECDSA or RSA 2048+)")
+	}
 	keyType, err := KeyTypeOf(csr.PublicKey)
 	if err != nil {
-		return nil, "", csrError("the request's key is not accepted: %v", err)
+		return nil, "", &CSRError{Message: "the request's key is not accepted: " + err.Error(), Err: err}
 	}
 	if !slices.Contains(allowed, keyType) {
 		return nil, "", csrError("this certificate does not accept %s keys (accepted: %v)", keyType, allowed)
 	}
 	if err := csr.CheckSignature(); err != nil {
-		return nil, "", csrError("the request's signature does not verify: it was altered or not made with its key")
+		return nil, "", &CSRError{Message: "the request's signature does not verify: it was altered or not made with its key", Err: err}
 	}
 	return csr, keyType, nil
 }

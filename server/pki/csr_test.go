@@ -1,6 +1,7 @@
 package pki_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -67,7 +69,7 @@ func TestParseCSRRefusesBadRequests(t *testing.T) {
 	}{
 		"empty":           {nil, pki.KeyTypes, "is empty"},
 		"oversized":       {make([]byte, pki.MaxCSRBytes+1), pki.KeyTypes, "larger than"},
-		"garbage":         {[]byte("hello"), pki.KeyTypes, "not a certificate signing request"},
+		"garbage":         {[]byte("hello"), pki.KeyTypes, "the file is not a certificate signing request (PEM or DER) that can be read"},
 		"broken PEM":      {[]byte("-----BEGIN CERTIFICATE REQUEST-----\n!!!\n"), pki.KeyTypes, "PEM text cannot be read"},
 		"certificate PEM": {pemOf("CERTIFICATE", good), pki.KeyTypes, `got a PEM "CERTIFICATE" block`},
 		"key PEM":         {pemOf("PRIVATE KEY", good), pki.KeyTypes, `got a PEM "PRIVATE KEY" block`},
@@ -86,8 +88,61 @@ func TestParseCSRRefusesBadRequests(t *testing.T) {
 			assert.True(t, pki.IsCSRError(err), "a refusal the uploader can read: %v", err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.False(t, strings.Contains(err.Error(), "\n"))
+			for _, internal := range []string{"asn1", "x509:", "structure error", "tags don't match"} {
+				assert.NotContains(t, err.Error(), internal, "parser internals are for the log")
+			}
 		})
 	}
+}
+
+func TestUnreadableCSRIsPlainWordsWithTheCauseKept(t *testing.T) {
+	p256, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	good := csrDER(t, p256)
+	for name, data := range map[string][]byte{
+		"garbage":        []byte("hello"),
+		"truncated DER":  good[:len(good)/2],
+		"PEM of garbage": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{0x30, 0x03, 0x02, 0x01, 0x01}}),
+	} {
+		_, _, err := pki.ParseCSR(data, pki.KeyTypes)
+		require.Error(t, err, name)
+		assert.Equal(t, "the file is not a certificate signing request (PEM or DER) that can be read", err.Error(), name)
+		var csrErr *pki.CSRError
+		require.ErrorAs(t, err, &csrErr, name)
+		cause := errors.Unwrap(err)
+		require.Error(t, cause, "the parser's error stays reachable: %s", name)
+		assert.Contains(t, cause.Error(), "asn1", name)
+		assert.Equal(t, csrErr.Message+": "+cause.Error(), csrErr.Detail(), name)
+	}
+
+	// A refusal with no parser error behind it has nothing more to log.
+	_, _, err = pki.ParseCSR(nil, pki.KeyTypes)
+	var csrErr *pki.CSRError
+	require.ErrorAs(t, err, &csrErr)
+	assert.NoError(t, errors.Unwrap(err))
+	assert.Equal(t, csrErr.Message, csrErr.Detail())
+
+	// A bad signature keeps the verifier's error.
+	tampered := append([]byte(nil), good...)
+	tampered[len(tampered)-5] ^= 0xff
+	_, _, err = pki.ParseCSR(tampered, pki.KeyTypes)
+	require.Error(t, err)
+	assert.Error(t, errors.Unwrap(err))
+}
+
+func TestCSRWithAKeyOfAnUnknownKindIsRefusedInWords(t *testing.T) {
+	p256, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	der := csrDER(t, p256)
+	// id-ecPublicKey (1.2.840.10045.2.1) becomes 1.2.840.10045.2.9, which
+	// no parser knows: the request still parses, with no public key.
+	ecPublicKey := []byte{0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01}
+	require.Equal(t, 1, bytes.Count(der, ecPublicKey))
+	unknown := bytes.Replace(der, ecPublicKey, append(ecPublicKey[:len(ecPublicKey)-1:len(ecPublicKey)-1], 0x09), 1)
+	_, _, err = pki.ParseCSR(unknown, pki.KeyTypes)
+	require.Error(t, err)
+	assert.True(t, pki.IsCSRError(err))
+	assert.Equal(t, "the request's key is of a kind that is not supported (use ECDSA or RSA 2048+)", err.Error())
 }
 
 func FuzzParseCSR(f *testing.F) {

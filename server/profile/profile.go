@@ -5,9 +5,7 @@
 package profile
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -214,20 +212,15 @@ func Default(d Defaults) *Catalog {
 }
 
 // Parse reads a catalog from the admin's JSON (unknown fields are refused,
-// so a typo is reported rather than silently ignored), fills defaults and
-// checks it. Blank input gives the default catalog.
+// so a typo is reported rather than silently ignored, with the connector or
+// profile and the field named), fills defaults and checks it. Blank input gives the default catalog.
 func Parse(data string, d Defaults) (*Catalog, error) {
 	if strings.TrimSpace(data) == "" {
 		return Default(d), nil
 	}
-	dec := json.NewDecoder(bytes.NewReader([]byte(data)))
-	dec.DisallowUnknownFields()
-	c := &Catalog{}
-	if err := dec.Decode(c); err != nil {
-		return nil, fmt.Errorf("connectors and profiles: the JSON cannot be read: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("connectors and profiles: unexpected data after the JSON object")
+	c, err := decodeCatalog([]byte(data))
+	if err != nil {
+		return nil, fmt.Errorf("connectors and profiles: %w", err)
 	}
 	c.fillDefaults(d)
 	if err := c.validate(); err != nil {
@@ -356,7 +349,12 @@ func (s *StepCA) validate(name string) error {
 	if s == nil {
 		return errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
 	}
-	err := s.ConnectorConfig(name).Validate()
+	return stepCAFieldError(s.ConnectorConfig(name).Validate())
+}
+
+// stepCAFieldError prefixes a connector's *StepCAConfigError with the
+// setting's key in the JSON ("stepca.url: ...").
+func stepCAFieldError(err error) error {
 	var fieldErr *connector.StepCAConfigError
 	if errors.As(err, &fieldErr) {
 		return fmt.Errorf("stepca.%s: %w", stepCAJSONFields[fieldErr.Field], err)

@@ -81,7 +81,7 @@ func TestParseRefusesBadCatalogsNamingTheField(t *testing.T) {
 	cases := map[string]struct{ json, want string }{
 		"not json":               {`{`, "the JSON cannot be read"},
 		"trailing data":          {`{"profiles": [{"name": "p"}]} {}`, "unexpected data after"},
-		"typo in a field":        {`{"profiles": [{"name": "p", "validity": 3}]}`, `unknown field "validity"`},
+		"typo in a field":        {`{"profiles": [{"name": "p", "validity": 3}]}`, `profile "p": unknown field "validity"`},
 		"no profiles":            {`{"profiles": []}`, "define at least one profile"},
 		"bad connector name":     {`{"connectors": [{"name": "Bad Name", "type": "builtin"}], "profiles": [{"name": "p"}]}`, `connector "Bad Name": name must be`},
 		"duplicate connector":    {`{"connectors": [{"name": "a", "type": "builtin"}, {"name": "a", "type": "builtin"}], "profiles": [{"name": "p", "connector": "a"}]}`, `connector "a": the name is used twice`},
@@ -117,6 +117,53 @@ func TestParseRefusesBadCatalogsNamingTheField(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "connectors and profiles: "), err.Error())
+		})
+	}
+}
+
+func TestParseNamesTheEntryAndFieldOfAJSONError(t *testing.T) {
+	stepca := `"url": "https://ca:9000", "root_fingerprint": "` + fingerprint + `", "provisioner": "mm", "provisioner_password": "pw"`
+	cases := map[string]struct{ json, want string }{
+		"unknown profile field": {`{"profiles": [{"name": "vpn", "validity_dayz": 30}]}`,
+			`connectors and profiles: profile "vpn": unknown field "validity_dayz"`},
+		"name read after the typo": {`{"profiles": [{"name": "a"}, {"validity_dayz": 30, "name": "vpn"}]}`,
+			`connectors and profiles: profile "vpn": unknown field "validity_dayz"`},
+		"unnamed profile": {`{"profiles": [{"name": "a"}, {"validity_dayz": 30}]}`,
+			`connectors and profiles: profile 2: unknown field "validity_dayz"`},
+		"nested unknown field": {`{"profiles": [{"name": "vpn", "subject": {"common_nam": "email"}}]}`,
+			`connectors and profiles: profile "vpn": unknown field "subject.common_nam"`},
+		"nested under a key of another case": {`{"profiles": [{"name": "vpn", "Access": {"team": ["a"]}}]}`,
+			`connectors and profiles: profile "vpn": unknown field "access.team"`},
+		"unknown connector field": {`{"connectors": [{"name": "x", "type": "builtin", "kind": "ca"}], "profiles": [{"name": "p"}]}`,
+			`connectors and profiles: connector "x": unknown field "kind"`},
+		"unknown stepca field": {`{"connectors": [{"name": "x", "type": "stepca", "stepca": {` + stepca + `, "urll": "https://ca"}}], "profiles": [{"name": "p"}]}`,
+			`connectors and profiles: connector "x": unknown field "stepca.urll"`},
+		"unknown top-level field": {`{"profile": []}`, `connectors and profiles: unknown field "profile"`},
+		"number as a string": {`{"profiles": [{"name": "vpn", "validity_days": "90"}]}`,
+			`connectors and profiles: profile "vpn": field "validity_days" must be a number`},
+		"fractional number": {`{"profiles": [{"name": "vpn", "validity_days": 1.5}]}`,
+			`connectors and profiles: profile "vpn": field "validity_days" must be a whole number`},
+		"string as a list": {`{"profiles": [{"name": "vpn", "key_types": "rsa-2048"}]}`,
+			`connectors and profiles: profile "vpn": field "key_types" must be a list of strings`},
+		"number in a list": {`{"profiles": [{"name": "vpn", "key_types": [2048]}]}`,
+			`connectors and profiles: profile "vpn": field "key_types" must be a string`},
+		"nested bool": {`{"profiles": [{"name": "vpn", "subject": {"email_san": "no"}}]}`,
+			`connectors and profiles: profile "vpn": field "subject.email_san" must be true or false`},
+		"nested object": {`{"profiles": [{"name": "vpn", "access": []}]}`,
+			`connectors and profiles: profile "vpn": field "access" must be an object`},
+		"connector type error": {`{"connectors": [{"name": "x", "type": "stepca", "stepca": {` + stepca + `, "timeout_seconds": "10"}}], "profiles": [{"name": "p"}]}`,
+			`connectors and profiles: connector "x": field "stepca.timeout_seconds" must be a number`},
+		"entry not an object": {`{"profiles": [{"name": "a"}, 3]}`, `connectors and profiles: profile 2: must be an object`},
+		"name not a string":   {`{"profiles": [{"name": 7}]}`, `connectors and profiles: profile 1: field "name" must be a string`},
+		"list not a list":     {`{"profiles": {"name": "vpn"}}`, `connectors and profiles: field "profiles" must be a list of objects`},
+		"top-level type":      {`{"profiles": [{"name": "p"}], "default_profile": 1}`, `connectors and profiles: field "default_profile" must be a string`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(tc.json, defaults)
+			require.Error(t, err)
+			assert.Equal(t, tc.want, err.Error())
+			assert.NotContains(t, err.Error(), "json:")
 		})
 	}
 }
