@@ -113,6 +113,7 @@ func TestDownloadFlow(t *testing.T) {
 		leaf := leaves[0]
 		require.Equal(t, alice.name(), leaf.Subject.CommonName)
 		require.Equal(t, []string{alice.User.Email}, leaf.EmailAddresses)
+		requireIdentityURI(t, leaf, alice.User.Id)
 		require.Contains(t, leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
 		require.False(t, leaf.IsCA)
 	})

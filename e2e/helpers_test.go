@@ -396,3 +396,13 @@ func tableRowWith(message, serial string) string {
 	}
 	return ""
 }
+
+// requireIdentityURI checks that a certificate names its owner's account by
+// id, and nothing else by URI: mattermost://<site host>/users/<user id>.
+func requireIdentityURI(t *testing.T, leaf *x509.Certificate, userID string) {
+	t.Helper()
+	site, err := url.Parse(bed.mm.URL)
+	require.NoError(t, err)
+	require.Len(t, leaf.URIs, 1, "exactly one URI SAN: the owner's account")
+	require.Equal(t, "mattermost://"+site.Host+"/users/"+userID, leaf.URIs[0].String())
+}

@@ -324,6 +324,9 @@ func requireIssuedByStepCA(t *testing.T, ca *stepCA, u *testUser, file issuedFil
 
 	require.Equal(t, u.name(), leaf.Subject.CommonName)
 	require.Contains(t, leaf.EmailAddresses, u.User.Email)
+	// The plugin makes the CSR of a server key, so step-ca certifies the
+	// account's id too.
+	requireIdentityURI(t, leaf, u.User.Id)
 	require.WithinDuration(t, time.Now().Add(validity), leaf.NotAfter, 10*time.Minute,
 		"the profile's validity_days must set the lifetime (NotAfter %s)", leaf.NotAfter)
 	return leaf, paths[0][1]
@@ -418,6 +421,9 @@ func TestStepCAThroughTheServer(t *testing.T) {
 		_, err = certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		require.NoError(t, err, "the certificate chains to step-ca's root")
 		require.Equal(t, []string{user.User.Email}, certs[0].EmailAddresses)
+		// step-ca signs the CSR's names: the user's CSR has no id URI, so
+		// the certificate has none; the record keeps the owner's id.
+		require.Empty(t, certs[0].URIs)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // approvalCatalog: "vpn" is open, "secure" needs a system admin's approval,
@@ -76,7 +76,7 @@ func (env *testEnv) click(username string, post *model.Post, actionID string) mo
 	return model.PostActionIntegrationResponse{}
 }
 
-func (env *testEnv) request_(id string) *store.Request {
+func (env *testEnv) request_(id string) *records.Request {
 	env.t.Helper()
 	r, err := env.p.store.GetRequest(id)
 	require.NoError(env.t, err)
@@ -88,7 +88,7 @@ var pickupPattern = regexp.MustCompile(`\[Collect my certificate\]\((https://cha
 func TestApprovalFlowFromRequestToPickup(t *testing.T) {
 	env := newApprovalEnv(t)
 	id := env.requestVia("alice", "secure")
-	assert.Equal(t, store.RequestPending, env.request_(id).State)
+	assert.Equal(t, records.RequestPending, env.request_(id).State)
 
 	post := env.approvalPostFor("carol", id)
 	assert.Contains(t, post.Attachments()[0].Text, "@alice asks for a `secure` certificate")
@@ -97,12 +97,12 @@ func TestApprovalFlowFromRequestToPickup(t *testing.T) {
 	// Someone who is not an approver clicks: refused, nothing changes.
 	resp := env.click("bob", post, "approve")
 	assert.Equal(t, "You are not an approver for this kind of certificate.", resp.EphemeralText)
-	assert.Equal(t, store.RequestPending, env.request_(id).State)
+	assert.Equal(t, records.RequestPending, env.request_(id).State)
 
 	resp = env.click("carol", post, "approve")
 	assert.Equal(t, "Request approved.", resp.EphemeralText)
 	r := env.request_(id)
-	assert.Equal(t, store.RequestApproved, r.State)
+	assert.Equal(t, records.RequestApproved, r.State)
 	assert.Equal(t, env.user("carol").Id, r.DecidedBy)
 	updated := env.postByID(post.Id)
 	assert.Contains(t, updated.Message, "approved by @carol")
@@ -117,7 +117,7 @@ func TestApprovalFlowFromRequestToPickup(t *testing.T) {
 	assert.Equal(t, http.StatusOK, env.request(http.MethodGet, issuePath(token), "", "").Code)
 	resp2 := env.issueJSON(token)
 	r = env.request_(id)
-	assert.Equal(t, store.RequestIssued, r.State)
+	assert.Equal(t, records.RequestIssued, r.State)
 	assert.Equal(t, resp2.Serial, r.Serial)
 	record, err := env.p.store.GetCertificate(resp2.Serial)
 	require.NoError(t, err)
@@ -150,7 +150,7 @@ func TestDenyAsksForAReasonAndTellsTheRequester(t *testing.T) {
 	assert.Empty(t, submit("carol", "Use the vpn profile instead").Error)
 
 	r := env.request_(id)
-	assert.Equal(t, store.RequestDenied, r.State)
+	assert.Equal(t, records.RequestDenied, r.State)
 	assert.Equal(t, "Use the vpn profile instead", r.Reason)
 	dms := env.dmsTo("alice")
 	assert.Contains(t, dms[len(dms)-1].Message, "@carol denied your request `"+id+"` for a `secure` certificate: Use the vpn profile instead")
@@ -180,7 +180,7 @@ func TestCancelAndList(t *testing.T) {
 
 	assert.Contains(t, env.run("bob", "/cert cancel "+id), "no request with this id is yours")
 	assert.Equal(t, "Request `"+id+"` is withdrawn.", env.run("alice", "/cert cancel "+id))
-	assert.Equal(t, store.RequestCancelled, env.request_(id).State)
+	assert.Equal(t, records.RequestCancelled, env.request_(id).State)
 	assert.Contains(t, env.postByID(env.approvalPostFor("carol", id).Id).Message, "withdrawn by the requester")
 	assert.Contains(t, env.run("alice", "/cert cancel "+id), "this request is cancelled")
 	assert.NotContains(t, env.run("alice", "/cert list"), id)
@@ -205,7 +205,7 @@ func TestOnlyOnePickupPerRequest(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, ok, "codes %v", codes)
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
 }
@@ -235,8 +235,8 @@ func TestUndecidedRequestsExpire(t *testing.T) {
 	env.advance(25 * time.Hour)
 
 	env.p.runRequestJob()
-	assert.Equal(t, store.RequestExpired, env.request_(stale).State)
-	assert.Equal(t, store.RequestPending, env.request_(fresh).State)
+	assert.Equal(t, records.RequestExpired, env.request_(stale).State)
+	assert.Equal(t, records.RequestPending, env.request_(fresh).State)
 	assert.Contains(t, env.postByID(env.approvalPostFor("carol", stale).Id).Message, "expired without a decision")
 	dms := env.dmsTo("alice")
 	assert.Contains(t, dms[len(dms)-1].Message, "`"+stale+"` expired")

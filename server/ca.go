@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -42,7 +44,7 @@ func (p *Plugin) loadCA(c *configuration) (*pki.CA, error) {
 		return p.openCustomCA(c, key)
 	}
 	stored, err := p.store.GetCA(builtinCAName)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, records.ErrNotFound) {
 		stored, err = p.createBuiltinCA(key)
 	}
 	if err != nil {
@@ -64,7 +66,7 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 
 	if existing, err := p.store.GetCA(builtinCAName); err == nil {
 		return existing, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, records.ErrNotFound) {
 		return nil, err
 	}
 
@@ -82,8 +84,8 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 	}
 	record := &store.CA{
 		Chain:       [][]byte{h.Issuing.Raw, h.Root.Raw},
-		IssuingKeys: []store.SealedKey{issuingKey},
-		RootKeys:    []store.SealedKey{rootKey},
+		IssuingKeys: []records.SealedKey{issuingKey},
+		RootKeys:    []records.SealedKey{rootKey},
 		CreatedAt:   p.now(),
 	}
 	created, err := p.store.CreateCA(builtinCAName, record)
@@ -106,7 +108,7 @@ func (p *Plugin) openCustomCA(c *configuration, key *sealbox.Key) (*pki.CA, erro
 		return nil, err
 	}
 	stored, err := p.store.GetCA(customCAName)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, records.ErrNotFound) {
 		return nil, errors.New("CA private key: the sealed key is missing from the KV store; paste the key again")
 	}
 	if err != nil {
@@ -135,7 +137,7 @@ func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
 	}
 	if err := p.store.SaveCA(customCAName, &store.CA{
 		Chain:       [][]byte{ca.Certificate.Raw},
-		IssuingKeys: []store.SealedKey{sealed},
+		IssuingKeys: []records.SealedKey{sealed},
 		CreatedAt:   p.now(),
 	}); err != nil {
 		return "", err
@@ -190,7 +192,7 @@ func (p *Plugin) resealCAs(oldSecret, newSecret string) error {
 }
 
 func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecret string) error {
-	if _, err := p.store.GetCA(name); errors.Is(err, store.ErrNotFound) {
+	if _, err := p.store.GetCA(name); errors.Is(err, records.ErrNotFound) {
 		return nil
 	}
 	oldKey, err := sealbox.NewKey(oldSecret)
@@ -222,7 +224,7 @@ func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
 	}
 }
 
-func resealed(keys []store.SealedKey, oldKey, newKey *sealbox.Key, context string) ([]store.SealedKey, error) {
+func resealed(keys []records.SealedKey, oldKey, newKey *sealbox.Key, context string) ([]records.SealedKey, error) {
 	if len(keys) == 0 {
 		return keys, nil
 	}
@@ -241,20 +243,20 @@ func resealed(keys []store.SealedKey, oldKey, newKey *sealbox.Key, context strin
 	if err != nil {
 		return nil, err
 	}
-	return append(keys, store.SealedKey{KeyID: newKey.ID(), Sealed: again}), nil
+	return append(keys, records.SealedKey{KeyID: newKey.ID(), Sealed: again}), nil
 }
 
-func findSealed(keys []store.SealedKey, keyID string) (store.SealedKey, bool) {
+func findSealed(keys []records.SealedKey, keyID string) (records.SealedKey, bool) {
 	for _, k := range keys {
 		if k.KeyID == keyID {
 			return k, true
 		}
 	}
-	return store.SealedKey{}, false
+	return records.SealedKey{}, false
 }
 
-func keepSealed(keys []store.SealedKey, keyID string) []store.SealedKey {
-	var kept []store.SealedKey
+func keepSealed(keys []records.SealedKey, keyID string) []records.SealedKey {
+	var kept []records.SealedKey
 	for _, k := range keys {
 		if k.KeyID == keyID {
 			kept = append(kept, k)
@@ -263,19 +265,19 @@ func keepSealed(keys []store.SealedKey, keyID string) []store.SealedKey {
 	return kept
 }
 
-func sealPrivateKey(key *sealbox.Key, signer crypto.Signer, context string) (store.SealedKey, error) {
+func sealPrivateKey(key *sealbox.Key, signer crypto.Signer, context string) (records.SealedKey, error) {
 	der, err := pki.MarshalPrivateKey(signer)
 	if err != nil {
-		return store.SealedKey{}, err
+		return records.SealedKey{}, err
 	}
 	sealed, err := key.Seal(der, context)
 	if err != nil {
-		return store.SealedKey{}, err
+		return records.SealedKey{}, err
 	}
-	return store.SealedKey{KeyID: key.ID(), Sealed: sealed}, nil
+	return records.SealedKey{KeyID: key.ID(), Sealed: sealed}, nil
 }
 
-func openPrivateKey(key *sealbox.Key, sealed store.SealedKey, context string) (crypto.Signer, error) {
+func openPrivateKey(key *sealbox.Key, sealed records.SealedKey, context string) (crypto.Signer, error) {
 	der, err := key.Open(sealed.Sealed, context)
 	if err != nil {
 		return nil, fmt.Errorf("the stored CA key cannot be decrypted: %w", err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/pluginapi/experimental/command"
@@ -16,7 +18,6 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 const commandTrigger = "cert"
@@ -320,7 +321,7 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 		p.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
-	var open []*store.Request
+	var open []*records.Request
 	for _, r := range requests {
 		if !r.State.Final() {
 			open = append(open, r)
@@ -342,7 +343,7 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 		b.WriteString("\n#### Your open requests\n\n| Request | Profile | Requested | State |\n|:--|:--|:--|:--|\n")
 		for _, r := range open {
 			state := string(r.State)
-			if r.State == store.RequestApproved {
+			if r.State == records.RequestApproved {
 				state = "approved: `/cert pickup " + r.ID + "`"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.ID, r.Profile, r.CreatedAt.UTC().Format("2006-01-02 15:04"), state)
@@ -383,14 +384,14 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 }
 
 // keyOrigin says in a few words where a certificate's key came from.
-func keyOrigin(c *store.Certificate) string {
+func keyOrigin(c *records.Certificate) string {
 	switch c.Origin {
-	case store.OriginCSR:
+	case records.OriginCSR:
 		if c.Attestation != nil {
 			return "your own, attested by " + markdownCell(enroll.AttestationLabel(c.Attestation))
 		}
 		return "your own (CSR)"
-	case store.OriginImported:
+	case records.OriginImported:
 		return "registered"
 	}
 	return "made by the server"
@@ -464,7 +465,7 @@ func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params 
 
 // requestCommandError words a request failure for the requester.
 func requestCommandError(p *Plugin, err error) error {
-	var te *store.ErrTransition
+	var te *records.ErrTransition
 	switch {
 	case errors.Is(err, enroll.ErrRequestNotFound):
 		return errors.New("no request with this id is yours; `/cert list` shows your open requests.")

@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,7 +33,6 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // csrRequest is a CSR as the tests make it.
@@ -145,11 +146,11 @@ func TestCSRUploadPageSignsTheUsersOwnKeyWithTheAccountsNames(t *testing.T) {
 	assert.Contains(t, body, "BEGIN CERTIFICATE")
 	assert.NotContains(t, body, "PRIVATE KEY")
 
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	require.Len(t, certs, 1)
 	record := certs[0]
-	assert.Equal(t, store.OriginCSR, record.Origin)
+	assert.Equal(t, records.OriginCSR, record.Origin)
 	assert.Equal(t, "alice", record.CommonName)
 	assert.Equal(t, []string{"alice@example.com"}, record.Emails)
 	cert, err := x509.ParseCertificate(record.DER)
@@ -381,11 +382,11 @@ func TestCSRForApprovalProfileWaitsAndIsCollectedWithoutAKey(t *testing.T) {
 
 	resp, cert := signedFor(t, env.request(http.MethodPost, "/issue", form(pickup), "", "Accept", "application/json"), csr.key)
 	assert.Equal(t, "alice", cert.Subject.CommonName)
-	assert.Equal(t, store.RequestIssued, env.request_(req.ID).State)
+	assert.Equal(t, records.RequestIssued, env.request_(req.ID).State)
 	assert.Equal(t, resp.Serial, env.request_(req.ID).Serial)
 	holder, err := env.p.store.KeyHolderOf(keyFingerprintOf(t, csr.key))
 	require.NoError(t, err)
-	assert.Equal(t, store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: resp.Serial}, holder)
+	assert.Equal(t, records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: resp.Serial}, holder)
 }
 
 func keyFingerprintOf(t *testing.T, key crypto.Signer) string {
@@ -414,11 +415,11 @@ func TestCSRHeldByTheCAIsCollectedLater(t *testing.T) {
 	w := env.request(http.MethodPost, "/api/v1/csr", `{"csr": `+jsonString(csr.pem())+`}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 	var waiting struct {
-		RequestID string             `json:"request_id"`
-		State     store.RequestState `json:"state"`
+		RequestID string               `json:"request_id"`
+		State     records.RequestState `json:"state"`
 	}
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &waiting))
-	assert.Equal(t, store.RequestWaitingCA, waiting.State)
+	assert.Equal(t, records.RequestWaitingCA, waiting.State)
 	held := env.request_(waiting.RequestID)
 	assert.Nil(t, held.PendingKey, "no key is kept for a CSR")
 	assert.Equal(t, csr.pem(), held.CSRPEM)

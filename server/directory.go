@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -40,7 +42,7 @@ func (p *Plugin) requester(userID string) (*enroll.Requester, error) {
 // directory is the core's Directory over Mattermost's accounts and teams.
 type directory struct{ p *Plugin }
 
-func (d *directory) Lookup(principal store.Principal) (*enroll.Requester, error) {
+func (d *directory) Lookup(principal records.Principal) (*enroll.Requester, error) {
 	id := principal.MattermostUserID()
 	if id == "" {
 		return nil, fmt.Errorf("%s is not a Mattermost account", principal)
@@ -221,4 +223,4 @@ func (p *Plugin) sessionRequester(userID string) (*services, *enroll.Requester, 
 
 // sessionPrincipal is the owner principal of a signed-in Mattermost user:
 // the one place a session's user id becomes a principal.
-func sessionPrincipal(userID string) store.Principal { return store.MattermostUser(userID) }
+func sessionPrincipal(userID string) records.Principal { return records.MattermostUser(userID) }

@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // mailTimeout bounds one certificate email, connection included.
@@ -137,7 +138,7 @@ func (m *certificateMailer) SendCertificate(ctx context.Context, owner *enroll.R
 }
 
 // certificateMail is the message that carries a PKCS#12 file.
-func certificateMail(siteName string, user *enroll.Requester, record *store.Certificate, filename string, p12 []byte) mailer.Message {
+func certificateMail(siteName string, user *enroll.Requester, record *records.Certificate, filename string, p12 []byte) mailer.Message {
 	text := fmt.Sprintf(`Hello %s,
 
 attached is the client certificate you asked for on %s:

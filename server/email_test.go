@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +20,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer/smtptest"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // withMailServer points the plugin's SMTP override at a real SMTP server on
@@ -164,7 +165,7 @@ func TestDownloadByEmailWhenTheMailServerIsDownKeepsTheCertificate(t *testing.T)
 	_, leaf, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", leaf.Subject.CommonName)
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1, "recorded once")
 	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(m[2]), "").Code, "collected once")

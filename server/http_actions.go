@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // The Approve and Deny buttons of approval messages, and the dialog that asks
@@ -127,7 +128,7 @@ func (p *Plugin) approvalReply(decision *enroll.Decision, err error) string {
 
 // decisionReply is what the approver is told after a click.
 func (p *Plugin) decisionReply(err error, done string) string {
-	var te *store.ErrTransition
+	var te *records.ErrTransition
 	switch {
 	case err == nil:
 		return "Request " + done + "."

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -17,7 +19,6 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // linkResponse answers POST /api/v1/links.
@@ -214,11 +215,11 @@ type certificateView struct {
 	RevocationReason string     `json:"revocation_reason,omitempty"`
 	CertificatePEM   string     `json:"certificate_pem"`
 	// Origin: server_key, csr or imported.
-	Origin      string             `json:"origin,omitempty"`
-	Attestation *store.Attestation `json:"attestation,omitempty"`
+	Origin      string               `json:"origin,omitempty"`
+	Attestation *records.Attestation `json:"attestation,omitempty"`
 }
 
-func (p *Plugin) viewOf(c *store.Certificate) certificateView {
+func (p *Plugin) viewOf(c *records.Certificate) certificateView {
 	return certificateView{
 		Serial: c.Serial, Subject: c.Subject, Emails: c.Emails,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, State: c.StateAt(p.now()),
@@ -281,7 +282,7 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 	items := []model.AutocompleteListItem{}
 	for i := len(certs) - 1; i >= 0; i-- {
 		c := certs[i]
-		if c.StateAt(now) != string(store.CertIssued) {
+		if c.StateAt(now) != string(records.CertIssued) {
 			continue
 		}
 		items = append(items, model.AutocompleteListItem{

@@ -5,10 +5,11 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // importPage is the form that registers an existing certificate.
@@ -118,7 +119,7 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 // serveImport registers a certificate for form.Owner (or the caller).
 // The owner named by username is looked up now, and from then on known by
 // their id.
-func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*store.Certificate, error) {
+func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*records.Certificate, error) {
 	s, err := p.getServices()
 	if err != nil {
 		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}

@@ -7,10 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // checkLink validates a link token without consuming it, for the account
@@ -170,12 +171,12 @@ func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enrol
 
 // respondRequest tells the requester their request waits, for an
 // approver or for the CA.
-func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *store.Request) error {
+func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records.Request) error {
 	if asJSON {
 		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State, "profile": req.Profile})
 		return nil
 	}
-	if req.State == store.RequestPending {
+	if req.State == records.RequestPending {
 		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for approval",
 			Message: "Your request " + req.ID + " for a " + req.Profile + " certificate is waiting for an approver.",
 			Hint:    "You will get a message in Mattermost with a link to collect the certificate once it is approved."})

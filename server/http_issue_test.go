@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
 	"github.com/stretchr/testify/assert"
@@ -26,7 +28,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 func form(token string) string {
@@ -95,8 +96,8 @@ func TestIssueSubmitCreatesWorkingPKCS12(t *testing.T) {
 
 	record, err := env.p.store.GetCertificate(resp.Serial)
 	require.NoError(t, err)
-	assert.Equal(t, store.MattermostUser(alice.Id), record.Owner)
-	assert.Equal(t, store.CertIssued, record.State)
+	assert.Equal(t, records.MattermostUser(alice.Id), record.Owner)
+	assert.Equal(t, records.CertIssued, record.State)
 	assert.Equal(t, leaf.Raw, record.DER)
 
 	dms := env.dmsTo("alice")
@@ -135,7 +136,7 @@ func TestIssueTokenIsSingleUse(t *testing.T) {
 	w = env.request(http.MethodGet, issuePath(token), "", "")
 	assert.Equal(t, http.StatusConflict, w.Code)
 
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
 }
@@ -173,7 +174,7 @@ func TestIssueConcurrentSubmitsIssueExactlyOnce(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, ok)
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
 }
@@ -219,7 +220,7 @@ func TestIssueRejectsBadTokens(t *testing.T) {
 			assert.Contains(t, body, "/cert download")
 		})
 	}
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Empty(t, certs)
 }
@@ -346,7 +347,7 @@ func TestManyConcurrentIssuancesForOneUserAreAllRecorded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	listed, err := env.p.store.ListSerials(store.MattermostUser(env.user("alice").Id))
+	listed, err := env.p.store.ListSerials(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.ElementsMatch(t, serials, listed, "the owner's index lists every certificate")
 }

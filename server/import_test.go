@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // outsideCertificate is a client certificate from a CA the plugin does not
@@ -71,7 +72,7 @@ func TestUsersRegisterTheirExistingCertificates(t *testing.T) {
 	assert.Equal(t, "imported", view.Origin)
 	assert.Equal(t, "issued", view.State)
 
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	require.Len(t, certs, 1)
 	assert.Equal(t, enroll.UnmanagedConnector, certs[0].Connector)
@@ -126,7 +127,7 @@ func TestAdminsRegisterCertificatesForOthers(t *testing.T) {
 	require.Equal(t, http.StatusCreated, code)
 	record, err := env.p.store.GetCertificate(view.Serial)
 	require.NoError(t, err)
-	assert.Equal(t, store.MattermostUser(env.user("alice").Id), record.Owner)
+	assert.Equal(t, records.MattermostUser(env.user("alice").Id), record.Owner)
 	dms := env.dmsTo("alice")
 	assert.Contains(t, dms[len(dms)-1].Message, "@carol registered your certificate")
 }

@@ -7,13 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // errNoSiteURL is a link that cannot be made: links need the Site URL.
@@ -47,33 +48,33 @@ func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 // the admin enabled email notifications.
 type notifier struct{ p *Plugin }
 
-func (n *notifier) CertificateIssued(owner *enroll.Requester, c *store.Certificate) {
+func (n *notifier) CertificateIssued(owner *enroll.Requester, c *records.Certificate) {
 	n.p.notifyUser(owner, "Certificate issued", fmt.Sprintf("A client certificate was issued to you.\n\n"+
 		"- Serial: `%s`\n- Subject: `%s`\n- Expires: %s\n\n"+
 		"If this was not you, run `/cert revoke %s` now and tell your administrator.",
 		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial))
 }
 
-func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *store.Certificate) {
+func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {
 	n.p.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
 		markdownCell(c.Subject)+"). It is now in `/cert list`.")
 }
 
-func (n *notifier) ApprovalNeeded(req *store.Request, owner *enroll.Requester, prof *profile.Profile, approvers []string) []store.ApprovalPost {
-	var posts []store.ApprovalPost
+func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, approvers []string) []records.ApprovalPost {
+	var posts []records.ApprovalPost
 	for _, approverID := range approvers {
 		post, err := n.p.dmPost(approverID, n.p.approvalPost(req, owner, prof))
 		if err != nil {
 			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", approverID, "error", err.Error())
 			continue
 		}
-		posts = append(posts, store.ApprovalPost{UserID: approverID, PostID: post.Id})
+		posts = append(posts, records.ApprovalPost{UserID: approverID, PostID: post.Id})
 	}
 	return posts
 }
 
 // RequestClosed updates every approver's copy of the request message.
-func (n *notifier) RequestClosed(req *store.Request, text string) {
+func (n *notifier) RequestClosed(req *records.Request, text string) {
 	for _, ap := range req.ApprovalPosts {
 		post, appErr := n.p.API.GetPost(ap.PostID)
 		if appErr != nil {
@@ -88,12 +89,12 @@ func (n *notifier) RequestClosed(req *store.Request, text string) {
 	}
 }
 
-func (n *notifier) RequestApproved(owner *enroll.Requester, req *store.Request, approvers []string, pickup *enroll.Link) {
+func (n *notifier) RequestApproved(owner *enroll.Requester, req *records.Request, approvers []string, pickup *enroll.Link) {
 	n.p.notifyUser(owner, "Certificate request approved", fmt.Sprintf(
 		"%s approved your request `%s` for a `%s` certificate. %s", strings.Join(approvers, " and "), req.ID, req.Profile, n.collect(req, pickup)))
 }
 
-func (n *notifier) RequestDenied(owner *enroll.Requester, req *store.Request, by string) {
+func (n *notifier) RequestDenied(owner *enroll.Requester, req *records.Request, by string) {
 	if by == "" {
 		n.p.notifyUser(owner, "Certificate request denied", fmt.Sprintf("The certificate authority refused your request `%s`: %s",
 			req.ID, strings.TrimPrefix(req.Reason, enroll.CARefusalPrefix)))
@@ -103,24 +104,24 @@ func (n *notifier) RequestDenied(owner *enroll.Requester, req *store.Request, by
 		"@%s denied your request `%s` for a `%s` certificate: %s", by, req.ID, req.Profile, req.Reason))
 }
 
-func (n *notifier) WaitingForCA(owner *enroll.Requester, req *store.Request) {
+func (n *notifier) WaitingForCA(owner *enroll.Requester, req *records.Request) {
 	n.p.notifyUser(owner, "Certificate request waiting for the CA", fmt.Sprintf(
 		"The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does; `/cert cancel %s` withdraws it.",
 		req.ID, req.ID))
 }
 
-func (n *notifier) CertificateReady(owner *enroll.Requester, req *store.Request, pickup *enroll.Link) {
+func (n *notifier) CertificateReady(owner *enroll.Requester, req *records.Request, pickup *enroll.Link) {
 	n.p.notifyUser(owner, "Certificate ready", fmt.Sprintf(
 		"The certificate authority issued your request `%s`. %s", req.ID, n.collect(req, pickup)))
 }
 
-func (n *notifier) RequestExpired(owner *enroll.Requester, req *store.Request) {
+func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request) {
 	n.p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+req.ID+
 		"` expired. Run `/cert download "+req.Profile+"` to ask again.")
 }
 
 // collect is the sentence that hands out a pickup link.
-func (n *notifier) collect(req *store.Request, pickup *enroll.Link) string {
+func (n *notifier) collect(req *records.Request, pickup *enroll.Link) string {
 	link, err := n.p.linkURL(pickup)
 	if err != nil {
 		return "Run `/cert pickup " + req.ID + "` to collect it."
@@ -145,7 +146,7 @@ func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
 }
 
 // approvalPost is the message with Approve and Deny buttons an approver gets.
-func (p *Plugin) approvalPost(req *store.Request, owner *enroll.Requester, prof *profile.Profile) *model.Post {
+func (p *Plugin) approvalPost(req *records.Request, owner *enroll.Requester, prof *profile.Profile) *model.Post {
 	s, _ := p.getServices()
 	text := fmt.Sprintf("@%s asks for a `%s` certificate (request `%s`).\n\n- Valid for: %d days", owner.Username, prof.Name, req.ID, prof.ValidityDays)
 	if s != nil {
@@ -181,7 +182,7 @@ func (p *Plugin) approvalPost(req *store.Request, owner *enroll.Requester, prof 
 
 // decisionPost replaces the buttons once a request is decided, so every
 // approver sees who decided.
-func decisionPost(req *store.Request, text string) *model.Post {
+func decisionPost(req *records.Request, text string) *model.Post {
 	post := &model.Post{Message: "Certificate request `" + req.ID + "`: " + text}
 	model.ParseSlackAttachment(post, []*model.SlackAttachment{{Title: "Certificate request " + req.ID, Text: text}})
 	return post

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // holdingConnector is a CA that needs its own approval (as AD CS can): it
@@ -100,7 +101,7 @@ func TestCAPendingRequestIsPolledAndCollected(t *testing.T) {
 	env.advance(3 * time.Minute)
 	env.p.runRequestJob()
 	req = env.request_(id)
-	assert.Equal(t, store.RequestApproved, req.State)
+	assert.Equal(t, records.RequestApproved, req.State)
 	require.NotEmpty(t, req.CertificateDER)
 
 	dms = env.dmsTo("alice")
@@ -115,7 +116,7 @@ func TestCAPendingRequestIsPolledAndCollected(t *testing.T) {
 	assert.Equal(t, req.CertificateDER, leaf.Raw)
 
 	req = env.request_(id)
-	assert.Equal(t, store.RequestIssued, req.State)
+	assert.Equal(t, records.RequestIssued, req.State)
 	assert.Nil(t, req.PendingKey, "the key is dropped once collected")
 	assert.Equal(t, resp.Serial, req.Serial)
 }
@@ -134,7 +135,7 @@ func TestCADenialIsReported(t *testing.T) {
 	env.advance(2 * time.Minute)
 	env.p.runRequestJob()
 	req := env.request_(open[0].ID)
-	assert.Equal(t, store.RequestDenied, req.State)
+	assert.Equal(t, records.RequestDenied, req.State)
 	assert.Nil(t, req.PendingKey)
 	dms := env.dmsTo("alice")
 	assert.Contains(t, dms[len(dms)-1].Message, "refused your request `"+req.ID+"`: template not allowed")

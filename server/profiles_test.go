@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,7 +17,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // testCatalog has an open default profile, an S/MIME profile for the
@@ -205,7 +206,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	used, err := env.p.store.TokenUsed(mustClaims(t, s, token).ID)
 	require.NoError(t, err)
 	assert.False(t, used, "a CA outage does not burn the link")
-	certs, err := env.p.store.ListCertificates(store.MattermostUser(env.user("alice").Id))
+	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Empty(t, certs, "nothing is recorded as issued")
 

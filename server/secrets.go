@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -32,7 +34,7 @@ func (p *Plugin) sealSecret(encryptionSecret, plaintext string) (string, error) 
 		return "", err
 	}
 	id := model.NewId()
-	if err := p.store.SaveSecret(id, &store.Secret{Keys: []store.SealedKey{{KeyID: key.ID(), Sealed: sealed}}, CreatedAt: p.now()}); err != nil {
+	if err := p.store.SaveSecret(id, &store.Secret{Keys: []records.SealedKey{{KeyID: key.ID(), Sealed: sealed}}, CreatedAt: p.now()}); err != nil {
 		return "", err
 	}
 	return sealedKeyPrefix + id, nil
@@ -45,7 +47,7 @@ func (p *Plugin) openSecret(encryptionSecret, marker string) (string, error) {
 		return "", err
 	}
 	secret, err := p.store.GetSecret(strings.TrimPrefix(marker, sealedKeyPrefix))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, records.ErrNotFound) {
 		return "", errors.New("the stored password is missing; enter it again")
 	}
 	if err != nil {
@@ -79,7 +81,7 @@ func (p *Plugin) resealSecrets(markers []string, oldSecret, newSecret string) er
 			s.Keys, err = resealed(s.Keys, oldKey, newKey, sealContextConnectorSecret)
 			return err
 		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil && !errors.Is(err, records.ErrNotFound) {
 			return err
 		}
 	}

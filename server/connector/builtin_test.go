@@ -73,6 +73,9 @@ func hostileCSR(t *testing.T, key crypto.Signer) *x509.CertificateRequest {
 	return csr
 }
 
+// aliceURI names alice's account by its id.
+var aliceURI = &url.URL{Scheme: "mattermost", Host: "chat.example.com", Path: "/users/aliceid"}
+
 // aliceRequest asks for alice's certificate for the key of csr; a nil csr
 // gives a request with no key.
 func aliceRequest(csr *x509.CertificateRequest) connector.SignRequest {
@@ -80,6 +83,7 @@ func aliceRequest(csr *x509.CertificateRequest) connector.SignRequest {
 		CommonName:   "alice",
 		Organization: []string{"Example Corp"},
 		Emails:       []string{"alice@example.com"},
+		URIs:         []*url.URL{aliceURI},
 	}
 	profile := connector.Profile{
 		Name:         "default",
@@ -116,7 +120,8 @@ func TestBuiltinSignTakesNamesFromTheSubject(t *testing.T) {
 	assert.Equal(t, []string{"alice@example.com"}, cert.EmailAddresses)
 	assert.Empty(t, cert.DNSNames)
 	assert.Empty(t, cert.IPAddresses)
-	assert.Empty(t, cert.URIs)
+	require.Len(t, cert.URIs, 1, "only the account's own URI, none from the CSR")
+	assert.Equal(t, aliceURI.String(), cert.URIs[0].String())
 	assert.False(t, cert.IsCA)
 	assert.NotContains(t, string(cert.RawSubject), "admin")
 

@@ -8,8 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 var (
@@ -33,7 +34,7 @@ func newRequestID() string {
 
 // RequestCertificate asks for a certificate of a profile that needs an
 // approver, with a key the server makes at pickup.
-func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*store.Request, error) {
+func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*records.Request, error) {
 	if !prof.RequiresApproval {
 		return nil, fmt.Errorf("profile %q needs no approval", prof.Name)
 	}
@@ -43,29 +44,29 @@ func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*store.R
 // eligibleApprovers are the accounts that may decide r's request for prof:
 // its approvers, never r.
 func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []string {
-	return slices.DeleteFunc(c.dir.Approvers(prof.Name, prof.Approvers), func(id string) bool { return id == r.ID })
+	return slices.DeleteFunc(slices.Clone(c.dir.Approvers(prof.Name, prof.Approvers)), func(id string) bool { return id == r.ID })
 }
 
 // requestApproval records a request for a profile that needs an approver and
 // asks the approvers. Nothing is generated yet: for a server-generated key
 // the key is made at pickup. csr is the requester's checked CSR, if they
 // sent one. A request nobody else could approve is refused at once.
-func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR) (*store.Request, error) {
+func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR) (*records.Request, error) {
 	approvers := c.eligibleApprovers(r, prof)
 	if len(approvers) < prof.ApprovalsNeeded() {
 		c.log.LogWarn("A certificate request cannot be approved: too few approvers besides the requester",
 			"profile", prof.Name, "user_id", r.ID, "approvers", len(approvers), "approvals_required", prof.ApprovalsNeeded())
 		return nil, &Error{Code: CodeForbidden,
-			Message: fmt.Sprintf("Nobody but you could approve a %s certificate for you, and nobody approves their own request.", prof.Name),
-			Hint:    "Ask an administrator to add another approver to this profile."}
+			Message: fmt.Sprintf("Nobody could approve a %s certificate for you: it needs %d approver(s) besides you, as nobody approves their own request.", prof.Name, prof.ApprovalsNeeded()),
+			Hint:    "Ask an administrator to add an approver to this profile."}
 	}
 	now := c.now()
-	req := &store.Request{
+	req := &records.Request{
 		ID:        newRequestID(),
 		Owner:     r.Principal,
 		Profile:   prof.Name,
 		Connector: prof.Connector,
-		State:     store.RequestPending,
+		State:     records.RequestPending,
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: now.Add(RequestLifetime),
@@ -79,7 +80,7 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 		return nil, err
 	}
 	if posts := c.notify.ApprovalNeeded(req, r, prof, approvers); len(posts) > 0 {
-		updated, err := c.store.UpdateRequest(req.ID, c.now(), func(rq *store.Request) error {
+		updated, err := c.store.UpdateRequest(req.ID, c.now(), func(rq *records.Request) error {
 			rq.ApprovalPosts = posts
 			return nil
 		})
@@ -106,7 +107,7 @@ func (c *Core) MayApprove(r *Requester, prof *profile.Profile) bool {
 
 // Decision is what came of an approver's click.
 type Decision struct {
-	Request *store.Request
+	Request *records.Request
 	// Final says the request is decided; otherwise it waits for more
 	// approvals.
 	Final bool
@@ -123,16 +124,16 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 	}
 	needed := prof.ApprovalsNeeded()
 	now := c.now()
-	req, err = c.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
-		if r.State != store.RequestPending {
-			return &store.ErrTransition{From: r.State, To: store.RequestApproved}
+	req, err = c.store.UpdateRequest(req.ID, now, func(r *records.Request) error {
+		if r.State != records.RequestPending {
+			return &records.ErrTransition{From: r.State, To: records.RequestApproved}
 		}
-		if slices.ContainsFunc(r.Approvals, func(a store.Approval) bool { return a.UserID == approver.ID }) {
+		if slices.ContainsFunc(r.Approvals, func(a records.Approval) bool { return a.UserID == approver.ID }) {
 			return ErrAlreadyApproved
 		}
-		r.Approvals = append(r.Approvals, store.Approval{UserID: approver.ID, At: now})
+		r.Approvals = append(r.Approvals, records.Approval{UserID: approver.ID, At: now})
 		if len(r.Approvals) >= needed {
-			r.State = store.RequestApproved
+			r.State = records.RequestApproved
 			r.DecidedBy = approver.ID
 			r.DecidedAt = &now
 			r.ExpiresAt = now.Add(RequestLifetime)
@@ -142,14 +143,14 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 	if err != nil {
 		return nil, err
 	}
-	if req.State != store.RequestApproved {
+	if req.State != records.RequestApproved {
 		remaining := needed - len(req.Approvals)
 		c.log.LogInfo("Certificate request approved once, needs more", "request", req.ID, "approver", approver.ID)
 		return &Decision{Request: req, Remaining: remaining}, nil
 	}
 	names := c.approverNames(req)
 	c.notify.RequestClosed(req, "✅ approved by "+strings.Join(names, ", "))
-	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(store.RequestApproved), "approver", approver.ID)
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestApproved), "approver", approver.ID)
 	owner, err := c.dir.Lookup(req.Owner)
 	if err != nil {
 		return &Decision{Request: req, Final: true}, nil
@@ -163,7 +164,7 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 }
 
 // approverNames are the usernames of a request's approvers so far.
-func (c *Core) approverNames(req *store.Request) []string {
+func (c *Core) approverNames(req *records.Request) []string {
 	names := make([]string, 0, len(req.Approvals))
 	for _, a := range req.Approvals {
 		names = append(names, "@"+c.usernameOf(a.UserID))
@@ -172,7 +173,7 @@ func (c *Core) approverNames(req *store.Request) []string {
 }
 
 // Deny records an approver's no, with the reason the owner is given.
-func (c *Core) Deny(requestID string, approver *Requester, reason string) (*store.Request, error) {
+func (c *Core) Deny(requestID string, approver *Requester, reason string) (*records.Request, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		reason = "no reason given"
@@ -182,7 +183,7 @@ func (c *Core) Deny(requestID string, approver *Requester, reason string) (*stor
 		return nil, err
 	}
 	now := c.now()
-	req, err = c.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestPending}, store.RequestDenied, func(r *store.Request) error {
+	req, err = c.store.MoveRequest(req.ID, now, []records.RequestState{records.RequestPending}, records.RequestDenied, func(r *records.Request) error {
 		r.DecidedBy = approver.ID
 		r.DecidedAt = &now
 		r.Reason = reason
@@ -192,7 +193,7 @@ func (c *Core) Deny(requestID string, approver *Requester, reason string) (*stor
 		return nil, err
 	}
 	c.notify.RequestClosed(req, fmt.Sprintf("⛔ denied by @%s: %s", approver.Username, reason))
-	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(store.RequestDenied), "approver", approver.ID)
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestDenied), "approver", approver.ID)
 	c.releaseRequestKey(req)
 	if owner, err := c.dir.Lookup(req.Owner); err == nil {
 		c.notify.RequestDenied(owner, req, approver.Username)
@@ -203,9 +204,9 @@ func (c *Core) Deny(requestID string, approver *Requester, reason string) (*stor
 // RequestForDecision loads a request an approver wants to decide and
 // checks they may: an approver of its profile, not its owner, while it is
 // pending.
-func (c *Core) RequestForDecision(requestID string, approver *Requester) (*store.Request, *profile.Profile, error) {
+func (c *Core) RequestForDecision(requestID string, approver *Requester) (*records.Request, *profile.Profile, error) {
 	req, err := c.store.GetRequest(requestID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, records.ErrNotFound) {
 		return nil, nil, ErrRequestNotFound
 	}
 	if err != nil {
@@ -221,22 +222,22 @@ func (c *Core) RequestForDecision(requestID string, approver *Requester) (*store
 	if req.Owner == approver.Principal {
 		return nil, nil, ErrOwnRequest
 	}
-	if req.State != store.RequestPending {
-		return nil, nil, &store.ErrTransition{From: req.State, To: store.RequestApproved}
+	if req.State != records.RequestPending {
+		return nil, nil, &records.ErrTransition{From: req.State, To: records.RequestApproved}
 	}
 	return req, prof, nil
 }
 
 // Cancel withdraws the owner's own request.
-func (c *Core) Cancel(owner *Requester, requestID string) (*store.Request, error) {
+func (c *Core) Cancel(owner *Requester, requestID string) (*records.Request, error) {
 	req, err := c.store.GetRequest(requestID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
+	if errors.Is(err, records.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
 		return nil, ErrRequestNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	req, err = c.store.MoveRequest(requestID, c.now(), nil, store.RequestCancelled, func(r *store.Request) error {
+	req, err = c.store.MoveRequest(requestID, c.now(), nil, records.RequestCancelled, func(r *records.Request) error {
 		r.PendingKey, r.PendingKeyCopies = nil, nil
 		return nil
 	})
@@ -249,7 +250,7 @@ func (c *Core) Cancel(owner *Requester, requestID string) (*store.Request, error
 }
 
 // Pickup gives the owner a new link that collects an approved request.
-func (c *Core) Pickup(owner *Requester, requestID string) (*store.Request, *Link, error) {
+func (c *Core) Pickup(owner *Requester, requestID string) (*records.Request, *Link, error) {
 	req, err := c.collectable(owner, requestID)
 	if err != nil {
 		return nil, nil, err
@@ -262,25 +263,25 @@ func (c *Core) Pickup(owner *Requester, requestID string) (*store.Request, *Link
 }
 
 // collectable loads a request of owner's that can be collected now.
-func (c *Core) collectable(owner *Requester, requestID string) (*store.Request, error) {
+func (c *Core) collectable(owner *Requester, requestID string) (*records.Request, error) {
 	req, err := c.store.GetRequest(requestID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
+	if errors.Is(err, records.ErrNotFound) || (err == nil && req.Owner != owner.Principal) {
 		return nil, ErrRequestNotFound
 	}
 	if err != nil {
 		return nil, err
 	}
-	if req.State != store.RequestApproved {
-		return nil, &store.ErrTransition{From: req.State, To: store.RequestIssued}
+	if req.State != records.RequestApproved {
+		return nil, &records.ErrTransition{From: req.State, To: records.RequestIssued}
 	}
 	if c.now().After(req.ExpiresAt) {
-		return nil, &store.ErrTransition{From: store.RequestExpired, To: store.RequestIssued}
+		return nil, &records.ErrTransition{From: records.RequestExpired, To: records.RequestIssued}
 	}
 	return req, nil
 }
 
 func (c *Core) usernameOf(userID string) string {
-	if r, err := c.dir.Lookup(store.MattermostUser(userID)); err == nil {
+	if r, err := c.dir.Lookup(records.MattermostUser(userID)); err == nil {
 		return r.Username
 	}
 	return userID

@@ -12,11 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // Upload is what a requester sends to have their own key certified: a
@@ -31,12 +32,12 @@ type checkedCSR struct {
 	csr            *x509.CertificateRequest
 	keyType        pki.KeyType
 	keyFingerprint string
-	attestation    *store.Attestation
+	attestation    *records.Attestation
 }
 
 // Signed is a certificate signed for a requester's own key.
 type Signed struct {
-	Record      *store.Certificate
+	Record      *records.Certificate
 	Certificate *x509.Certificate
 	Chain       []*x509.Certificate
 }
@@ -88,7 +89,7 @@ func (c *Core) checkCSR(r *Requester, prof *profile.Profile, conn connector.Conn
 		return nil, err
 	}
 	if result.Attested {
-		checked.attestation = &store.Attestation{
+		checked.attestation = &records.Attestation{
 			Format: result.Format, DeviceSerial: result.DeviceSerial, FirmwareVersion: result.FirmwareVersion,
 			PINPolicy: result.PINPolicy, TouchPolicy: result.TouchPolicy, FormFactor: result.FormFactor, Root: result.Root,
 		}
@@ -171,7 +172,7 @@ func (c *Core) SignCSR(ctx context.Context, r *Requester, profileName string, up
 // released with the key when nothing comes of the upload.
 func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
 	checked *checkedCSR, linkMarks []string) (*Outcome, error) {
-	upload := store.KeyHolder{Kind: store.KeyHeldByUpload, ID: newUploadID()}
+	upload := records.KeyHolder{Kind: records.KeyHeldByUpload, ID: newUploadID()}
 	claimed, holder, err := c.store.ClaimKey(checked.keyFingerprint, upload, IssueTimeout+tokenMarkGrace)
 	if err != nil {
 		c.release(linkMarks)
@@ -183,7 +184,7 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 	}
 	// The link's marks are final as claimed; the key's mark moves on to
 	// what now holds it.
-	complete := func(keyHolder store.KeyHolder, keyTTL time.Duration) {
+	complete := func(keyHolder records.KeyHolder, keyTTL time.Duration) {
 		if err := c.store.MoveKey(checked.keyFingerprint, upload, keyHolder, keyTTL); err != nil {
 			c.log.LogError("Could not record who holds a public key", "user_id", r.ID, "error", err.Error())
 		}
@@ -201,7 +202,7 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 		if err != nil {
 			return fail(err)
 		}
-		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}, 2*RequestLifetime+PickupLinkLifetime)
+		complete(records.KeyHolder{Kind: records.KeyHeldByRequest, ID: req.ID}, 2*RequestLifetime+PickupLinkLifetime)
 		return &Outcome{Request: req}, nil
 	}
 
@@ -209,20 +210,20 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 	var waiting *errWaitingForCA
 	switch {
 	case errors.As(err, &waiting):
-		complete(store.KeyHolder{Kind: store.KeyHeldByRequest, ID: waiting.Request.ID}, 2*RequestLifetime+PickupLinkLifetime)
+		complete(records.KeyHolder{Kind: records.KeyHeldByRequest, ID: waiting.Request.ID}, 2*RequestLifetime+PickupLinkLifetime)
 		return c.waitingForCA(r, waiting.Request), nil
 	case err != nil:
 		c.log.LogWarn("A certificate could not be issued for a CSR", "user_id", r.ID, "profile", prof.Name,
 			"connector", conn.Name(), "error", err.Error())
 		return fail(IssuanceError(err))
 	}
-	complete(store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: signed.Record.Serial}, keyMarkLifetime(c.now(), signed.Record))
+	complete(records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: signed.Record.Serial}, keyMarkLifetime(c.now(), signed.Record))
 	c.issuedForCSR(r, signed.Record)
 	return &Outcome{Signed: signed}, nil
 }
 
 // issuedForCSR logs and announces a certificate signed for a CSR.
-func (c *Core) issuedForCSR(owner *Requester, record *store.Certificate) {
+func (c *Core) issuedForCSR(owner *Requester, record *records.Certificate) {
 	c.log.LogInfo("Certificate issued for a CSR", "user_id", owner.ID, "serial", record.Serial, "connector", record.Connector,
 		"attested", record.Attestation != nil, "not_after", record.NotAfter.UTC().Format(time.RFC3339))
 	c.notify.CertificateIssued(owner, record)
@@ -236,16 +237,16 @@ func newUploadID() string {
 
 // keyMarkLifetime keeps a certified key refused until its certificate
 // expires: a revoked key may be compromised and is not certified again.
-func keyMarkLifetime(now time.Time, record *store.Certificate) time.Duration {
+func keyMarkLifetime(now time.Time, record *records.Certificate) time.Duration {
 	return record.NotAfter.Sub(now) + tokenMarkGrace
 }
 
 // duplicateKeyError explains why a key cannot be certified again.
-func duplicateKeyError(holder store.KeyHolder) error {
+func duplicateKeyError(holder records.KeyHolder) error {
 	switch holder.Kind {
-	case store.KeyHeldByCertificate:
+	case records.KeyHeldByCertificate:
 		return refuse(CodeConflict, "A certificate (serial %s) was already issued for this key. Make a new key and CSR for a new certificate.", holder.ID)
-	case store.KeyHeldByRequest:
+	case records.KeyHeldByRequest:
 		return refuse(CodeConflict, "This key was already submitted in request %s. `/cert list` shows where it stands.", holder.ID)
 	}
 	return refuse(CodeConflict, "This certificate signing request is being processed right now, from another upload.")
@@ -255,7 +256,7 @@ func duplicateKeyError(holder store.KeyHolder) error {
 // certificate. req is the approved request being collected, if any. A CA
 // that answers "pending" gives *errWaitingForCA.
 func (c *Core) signCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
-	checked *checkedCSR, req *store.Request) (*Signed, error) {
+	checked *checkedCSR, req *records.Request) (*Signed, error) {
 	cert, chain, err := c.signAt(ctx, r, prof, conn, req, pendingWork{csr: checked})
 	if err != nil {
 		return nil, err
@@ -266,9 +267,9 @@ func (c *Core) signCSR(ctx context.Context, r *Requester, prof *profile.Profile,
 // recordCSRCertificate records a certificate issued for a requester's own
 // key, closing the request it was issued for, if any.
 func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn connector.Connector, checked *checkedCSR,
-	cert *x509.Certificate, chain []*x509.Certificate, req *store.Request) (*Signed, error) {
+	cert *x509.Certificate, chain []*x509.Certificate, req *records.Request) (*Signed, error) {
 	record := c.newCertificateRecord(cert, r, conn.Name(), prof.Name, checked.keyType)
-	record.Origin = store.OriginCSR
+	record.Origin = records.OriginCSR
 	record.KeyFingerprint = checked.keyFingerprint
 	record.Attestation = checked.attestation
 	requestID := ""
@@ -284,7 +285,7 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 // checkedFromRequest rebuilds the checked CSR a request holds. It was
 // checked when it was uploaded; its signature is checked again, as
 // connectors trust it, and this path is rare.
-func checkedFromRequest(req *store.Request) (*checkedCSR, error) {
+func checkedFromRequest(req *records.Request) (*checkedCSR, error) {
 	block, _ := pem.Decode([]byte(req.CSRPEM))
 	if block == nil {
 		return nil, fmt.Errorf("request %s holds no readable CSR", req.ID)
@@ -311,7 +312,7 @@ func checkedFromRequest(req *store.Request) (*checkedCSR, error) {
 // the one the CA issued meanwhile, or one signed now. The key's mark moves
 // from the request to the certificate.
 func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
-	req *store.Request) (*Signed, error) {
+	req *records.Request) (*Signed, error) {
 	checked, err := checkedFromRequest(req)
 	if err != nil {
 		return nil, err
@@ -328,8 +329,8 @@ func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profil
 	} else if signed, err = c.signCSR(ctx, r, prof, conn, checked, req); err != nil {
 		return nil, err
 	}
-	from := store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID}
-	to := store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: signed.Record.Serial}
+	from := records.KeyHolder{Kind: records.KeyHeldByRequest, ID: req.ID}
+	to := records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: signed.Record.Serial}
 	if err := c.store.MoveKey(checked.keyFingerprint, from, to, keyMarkLifetime(c.now(), signed.Record)); err != nil {
 		c.log.LogWarn("Could not record who holds a public key", "request", req.ID, "error", err.Error())
 	}
@@ -339,13 +340,13 @@ func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profil
 // releaseRequestKey frees the key of a CSR request that ended without a
 // certificate (denied, withdrawn, expired), so the same key may be
 // submitted again.
-func (c *Core) releaseRequestKey(req *store.Request) {
+func (c *Core) releaseRequestKey(req *records.Request) {
 	if req == nil || req.CSRPEM == "" {
 		return
 	}
 	checked, err := checkedFromRequest(req)
 	if err == nil {
-		err = c.store.ReleaseKey(checked.keyFingerprint, store.KeyHolder{Kind: store.KeyHeldByRequest, ID: req.ID})
+		err = c.store.ReleaseKey(checked.keyFingerprint, records.KeyHolder{Kind: records.KeyHeldByRequest, ID: req.ID})
 	}
 	if err != nil {
 		c.log.LogWarn("Could not release the key of a closed request", "request", req.ID, "error", err.Error())
@@ -358,7 +359,7 @@ func csrPEM(csr *x509.CertificateRequest) string {
 }
 
 // AttestationLabel names the device that attested a key, for people.
-func AttestationLabel(a *store.Attestation) string {
+func AttestationLabel(a *records.Attestation) string {
 	label := a.Format
 	if a.Format == "yubico-piv" {
 		label = "YubiKey"

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // MailError is a certificate email that could not be sent; Reason is for
@@ -24,7 +25,7 @@ func (e *MailError) Unwrap() error { return e.Err }
 type EmailDelivery struct {
 	Issued *Issued
 	// Request is set when the CA holds the request.
-	Request *store.Request
+	Request *records.Request
 	// Failed is why the email could not be sent; the certificate then
 	// waits for its owner behind Pickup.
 	Failed error
@@ -99,9 +100,9 @@ func (c *Core) holdForDownload(owner *Requester, issued *Issued) (*Link, error) 
 	}
 	now := c.now()
 	record := issued.Record
-	req := &store.Request{
+	req := &records.Request{
 		ID: newRequestID(), Owner: owner.Principal, Profile: record.Profile, Connector: record.Connector,
-		State: store.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(PickupLinkLifetime),
+		State: records.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(PickupLinkLifetime),
 		PendingKey: sealed, KeyType: record.KeyType, CertificateDER: record.DER, ChainDER: chain,
 		Serial: record.Serial, Reason: "kept for download: the email could not be sent",
 	}
@@ -127,7 +128,7 @@ func ResealHeldKeys(inv Inventory, oldKey, newKey *sealbox.Key, now Clock) error
 		if _, done := heldKeyFor(req, newKey.ID()); done {
 			continue
 		}
-		_, err := inv.UpdateRequest(req.ID, now(), func(r *store.Request) error {
+		_, err := inv.UpdateRequest(req.ID, now(), func(r *records.Request) error {
 			old, ok := heldKeyFor(r, oldKey.ID())
 			if _, done := heldKeyFor(r, newKey.ID()); !ok || done {
 				return nil
@@ -140,7 +141,7 @@ func ResealHeldKeys(inv Inventory, oldKey, newKey *sealbox.Key, now Clock) error
 			if err != nil {
 				return err
 			}
-			r.PendingKeyCopies = append(r.PendingKeyCopies, store.SealedKey{KeyID: newKey.ID(), Sealed: sealed})
+			r.PendingKeyCopies = append(r.PendingKeyCopies, records.SealedKey{KeyID: newKey.ID(), Sealed: sealed})
 			return nil
 		})
 		if err != nil {

@@ -8,18 +8,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // Issued is what one enrollment with a server-generated key hands to its
 // owner. It holds the only copy of the private key (inside PKCS12), and
 // lives no longer than the answer that carries it.
 type Issued struct {
-	Record     *store.Certificate
+	Record     *records.Certificate
 	PKCS12     []byte
 	Passphrase string
 	Filename   string
@@ -51,7 +52,7 @@ type Options struct {
 type Outcome struct {
 	Issued  *Issued
 	Signed  *Signed
-	Request *store.Request
+	Request *records.Request
 	// EmailedTo is where the file was emailed; EmailError why it was not,
 	// when the requester asked for it. The file is in the answer either
 	// way, so a mail server that is down loses nothing.
@@ -75,9 +76,15 @@ func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome
 		defer keyWork.Release()
 	}
 	marks, err := c.claim(g)
+	if errors.Is(err, ErrLinkUsed) {
+		if outcome, ok := c.redeliver(g, opts); ok {
+			return outcome, nil
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
+	started := c.now()
 	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
 	defer cancel()
 
@@ -89,7 +96,66 @@ func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome
 			"connector", g.Connector.Name(), "error", err.Error())
 		return nil, IssuanceError(err)
 	}
+	if outcome.Issued != nil && (ctx.Err() != nil || c.now().Sub(started) > slowAnswer) {
+		c.holdForLink(g, outcome.Issued)
+	}
 	return outcome, nil
+}
+
+// slowAnswer is how long an issuance may take before its answer may not
+// reach the browser (proxies and browsers give up after 30 to 60 s).
+const slowAnswer = 20 * time.Second
+
+// linkHoldID is the request that keeps a slow answer for its link.
+func linkHoldID(g *Grant) string { return "l-" + g.Claims.ID }
+
+// holdForLink keeps a certificate whose answer was slow, with its key
+// sealed, until the link expires: if the answer never arrived, the same
+// link delivers it once more instead of it being lost.
+func (c *Core) holdForLink(g *Grant, issued *Issued) {
+	sealed, err := c.sealKey(issued.key)
+	if err != nil {
+		c.log.LogError("Could not keep a slow certificate for its link", "serial", issued.Record.Serial, "error", err.Error())
+		return
+	}
+	chain := make([][]byte, 0, len(issued.chain))
+	for _, ch := range issued.chain {
+		chain = append(chain, ch.Raw)
+	}
+	now := c.now()
+	record := issued.Record
+	req := &records.Request{
+		ID: linkHoldID(g), Owner: g.Requester.Principal, Profile: record.Profile, Connector: record.Connector,
+		State: records.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: g.Claims.ExpiresAt.Time,
+		PendingKey: sealed, KeyType: record.KeyType, CertificateDER: record.DER, ChainDER: chain,
+		Serial: record.Serial, Reason: "kept for its link: the answer was slow and may not have arrived",
+	}
+	if err := c.store.CreateRequest(req); err != nil {
+		c.log.LogError("Could not keep a slow certificate for its link", "serial", record.Serial, "error", err.Error())
+		return
+	}
+	c.log.LogInfo("A slow certificate is kept for its link until it expires", "serial", record.Serial, "request", req.ID)
+}
+
+// redeliver serves a used link once more when it holds the certificate of
+// a slow answer.
+func (c *Core) redeliver(g *Grant, opts Options) (*Outcome, bool) {
+	req, err := c.store.GetRequest(linkHoldID(g))
+	if err != nil || req.Owner != g.Requester.Principal || req.State != records.RequestApproved || c.now().After(req.ExpiresAt) {
+		return nil, false
+	}
+	held := &Grant{Claims: g.Claims, Requester: g.Requester, Profile: g.Profile, Connector: g.Connector, Request: req}
+	claimed, err := c.store.ClaimToken(held.marks()[1], req.ExpiresAt.Sub(c.now())+tokenMarkGrace)
+	if err != nil || !claimed {
+		return nil, false
+	}
+	issued, err := c.issueWithServerKey(context.Background(), g.Requester, g.Profile, g.Connector, req, nil, opts)
+	if err != nil {
+		c.log.LogError("Could not deliver a kept certificate again", "request", req.ID, "error", err.Error())
+		return nil, false
+	}
+	c.log.LogInfo("A kept certificate was delivered again on its link", "serial", issued.Record.Serial, "request", req.ID)
+	return &Outcome{Issued: issued}, true
 }
 
 func (c *Core) serveGrant(ctx context.Context, g *Grant, keyWork *admission.Ticket, opts Options) (*Outcome, error) {
@@ -111,7 +177,7 @@ func (c *Core) serveGrant(ctx context.Context, g *Grant, keyWork *admission.Tick
 // serveServerKey issues a certificate with a server-made key, announces it
 // and emails it when asked.
 func (c *Core) serveServerKey(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, keyWork *admission.Ticket, opts Options) (*Outcome, error) {
+	req *records.Request, keyWork *admission.Ticket, opts Options) (*Outcome, error) {
 	issued, err := c.issueWithServerKey(ctx, r, prof, conn, req, keyWork, opts)
 	var waiting *errWaitingForCA
 	if errors.As(err, &waiting) {
@@ -179,7 +245,7 @@ func (c *Core) emailOutcome(ctx context.Context, owner *Requester, outcome *Outc
 }
 
 // waitingForCA is the outcome of a request the CA holds.
-func (c *Core) waitingForCA(owner *Requester, req *store.Request) *Outcome {
+func (c *Core) waitingForCA(owner *Requester, req *records.Request) *Outcome {
 	c.log.LogInfo("The CA left a certificate request pending", "user_id", owner.ID, "request", req.ID, "connector", req.Connector)
 	c.notify.WaitingForCA(owner, req)
 	return &Outcome{Request: req}
@@ -188,7 +254,7 @@ func (c *Core) waitingForCA(owner *Requester, req *store.Request) *Outcome {
 // keyToGenerate is the key type a server-key issuance for prof makes, and
 // whether it makes one at all: a pickup of a certificate the CA has already
 // issued delivers the key held with it.
-func keyToGenerate(prof *profile.Profile, req *store.Request) (pki.KeyType, bool) {
+func keyToGenerate(prof *profile.Profile, req *records.Request) (pki.KeyType, bool) {
 	if req != nil && len(req.CertificateDER) > 0 {
 		return pki.KeyType(req.KeyType), false
 	}
@@ -202,7 +268,7 @@ func keyToGenerate(prof *profile.Profile, req *store.Request) (pki.KeyType, bool
 // certificate are delivered. A CA that answers "pending" gives
 // *errWaitingForCA.
 func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, keyWork *admission.Ticket, opts Options) (*Issued, error) {
+	req *records.Request, keyWork *admission.Ticket, opts Options) (*Issued, error) {
 	var (
 		key   crypto.Signer
 		cert  *x509.Certificate
@@ -224,7 +290,7 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 		return nil, err
 	}
 	record := c.newCertificateRecord(cert, owner, conn.Name(), prof.Name, keyType)
-	record.Origin = store.OriginServerKey
+	record.Origin = records.OriginServerKey
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
 		return nil, err
 	}
@@ -273,7 +339,7 @@ func (c *Core) pack(owner *Requester, key crypto.Signer, cert *x509.Certificate,
 // signNewKey generates a key in keyWork's turn and has the connector sign
 // it. Only the generation waits for a turn: a slow CA holds no generator.
 func (c *Core) signNewKey(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, keyType pki.KeyType, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+	req *records.Request, keyType pki.KeyType, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
 	var key crypto.Signer
 	err := keyWork.Do(ctx, func() error {
 		var err error
@@ -296,7 +362,7 @@ func (c *Core) signNewKey(ctx context.Context, owner *Requester, prof *profile.P
 // with work (*errWaitingForCA); a denial or an answer without a certificate
 // is a connector error.
 func (c *Core) signAt(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
-	req *store.Request, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
+	req *records.Request, work pendingWork) (*x509.Certificate, []*x509.Certificate, error) {
 	subject := c.SubjectFor(owner, prof)
 	cp := connector.Profile{Name: prof.Name, Validity: prof.Validity(), ExtKeyUsages: prof.ExtKeyUsageValues()}
 	var signReq connector.SignRequest
@@ -331,8 +397,8 @@ func (c *Core) signAt(ctx context.Context, owner *Requester, prof *profile.Profi
 	return result.Certificate, result.Chain, nil
 }
 
-func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, connectorName, profile string, keyType pki.KeyType) *store.Certificate {
-	return &store.Certificate{
+func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, connectorName, profile string, keyType pki.KeyType) *records.Certificate {
+	return &records.Certificate{
 		Serial:      pki.FormatSerial(cert.SerialNumber),
 		Owner:       owner.Principal,
 		Subject:     cert.Subject.String(),
@@ -344,7 +410,7 @@ func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, co
 		Profile:     profile,
 		KeyType:     string(keyType),
 		Fingerprint: pki.Fingerprint(cert),
-		State:       store.CertIssued,
+		State:       records.CertIssued,
 		CreatedAt:   c.now(),
 		DER:         cert.Raw,
 	}
@@ -353,9 +419,9 @@ func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, co
 // record records an issued certificate and closes the request it was
 // issued for. A request that cannot be closed (it expired meanwhile) does
 // not cost the owner the certificate they are about to receive.
-func (c *Core) record(record *store.Certificate, requestID string) error {
+func (c *Core) record(record *records.Certificate, requestID string) error {
 	err := c.store.RecordIssuance(record, requestID, c.now())
-	var te *store.ErrTransition
+	var te *records.ErrTransition
 	if errors.As(err, &te) {
 		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
 		return nil

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 const (
@@ -40,7 +41,7 @@ type Grant struct {
 	Profile   *profile.Profile
 	Connector connector.Connector
 	// Request is the approved request a pickup link collects, if any.
-	Request *store.Request
+	Request *records.Request
 }
 
 // CollectsCSR reports a pickup link of an approved CSR request: it signs
@@ -81,7 +82,7 @@ func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.P
 }
 
 // mintPickup returns a link that collects an approved request.
-func (c *Core) mintPickup(ownerID string, req *store.Request) (*Link, error) {
+func (c *Core) mintPickup(ownerID string, req *records.Request) (*Link, error) {
 	token, claims, err := c.Minter.MintPickup(ownerID, req.Profile, req.ID, PickupLinkLifetime)
 	if err != nil {
 		return nil, err
@@ -109,7 +110,7 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 			Message: "This link belongs to another Mattermost user than the one signed in to this browser.",
 			Hint:    "Open the link in the browser where you are signed in as yourself, or run /cert download as yourself."}
 	}
-	r, err := c.dir.Lookup(store.MattermostUser(claims.UserID()))
+	r, err := c.dir.Lookup(records.MattermostUser(claims.UserID()))
 	if err != nil || !r.Active || r.Bot {
 		return nil, &Error{Code: CodeForbidden, Message: "The account this link was made for cannot receive certificates.", Hint: "Contact your administrator.", Err: err}
 	}
@@ -135,7 +136,7 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 		return grant, nil
 	}
 	req, err := c.collectable(r, claims.Request)
-	var te *store.ErrTransition
+	var te *records.ErrTransition
 	switch {
 	case errors.Is(err, ErrRequestNotFound):
 		return nil, &Error{Code: CodeNotFound, Message: "The certificate request of this link does not exist.", Hint: HintNewLink}

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // A CA may answer "pending" (its own approval, e.g. AD CS). The request then
@@ -33,7 +34,7 @@ const CARefusalPrefix = "the certificate authority refused it: "
 
 // errWaitingForCA is returned by issuance when the CA left the request
 // pending; Request says which.
-type errWaitingForCA struct{ Request *store.Request }
+type errWaitingForCA struct{ Request *records.Request }
 
 func (e *errWaitingForCA) Error() string {
 	return "the certificate authority must approve request " + e.Request.ID
@@ -58,8 +59,8 @@ type pendingWork struct {
 // sealed into the request so the certificate can be delivered with it
 // later; a CSR is kept as it is.
 func (c *Core) holdForCA(owner *Requester, prof *profile.Profile, conn connector.Connector,
-	pending *store.Request, work pendingWork) (*store.Request, error) {
-	var sealedKey *store.SealedKey
+	pending *records.Request, work pendingWork) (*records.Request, error) {
+	var sealedKey *records.SealedKey
 	keyType := work.keyType
 	if work.key != nil {
 		var err error
@@ -69,8 +70,8 @@ func (c *Core) holdForCA(owner *Requester, prof *profile.Profile, conn connector
 	}
 	now := c.now()
 	next := now.Add(pollDelay(0))
-	hold := func(r *store.Request) {
-		r.State = store.RequestWaitingCA
+	hold := func(r *records.Request) {
+		r.State = records.RequestWaitingCA
 		r.CARequestID = work.caRequestID
 		r.PendingKey = sealedKey
 		r.NextPoll = &next
@@ -83,12 +84,12 @@ func (c *Core) holdForCA(owner *Requester, prof *profile.Profile, conn connector
 		r.KeyType = string(keyType)
 	}
 	if pending != nil {
-		return c.store.MoveRequest(pending.ID, now, []store.RequestState{store.RequestApproved}, store.RequestWaitingCA, func(r *store.Request) error {
+		return c.store.MoveRequest(pending.ID, now, []records.RequestState{records.RequestApproved}, records.RequestWaitingCA, func(r *records.Request) error {
 			hold(r)
 			return nil
 		})
 	}
-	req := &store.Request{
+	req := &records.Request{
 		ID: newRequestID(), Owner: owner.Principal, Profile: prof.Name, Connector: conn.Name(),
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -100,7 +101,7 @@ func (c *Core) holdForCA(owner *Requester, prof *profile.Profile, conn connector
 }
 
 // sealKey seals a server-generated key that must wait in a request.
-func (c *Core) sealKey(key crypto.Signer) (*store.SealedKey, error) {
+func (c *Core) sealKey(key crypto.Signer) (*records.SealedKey, error) {
 	der, err := pki.MarshalPrivateKey(key)
 	if err != nil {
 		return nil, err
@@ -109,12 +110,12 @@ func (c *Core) sealKey(key crypto.Signer) (*store.SealedKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &store.SealedKey{KeyID: c.SealKey.ID(), Sealed: sealed}, nil
+	return &records.SealedKey{KeyID: c.SealKey.ID(), Sealed: sealed}, nil
 }
 
 // collectHeld returns the key and certificate of a request for a
 // server-generated key that the CA has issued since.
-func (c *Core) collectHeld(req *store.Request) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
+func (c *Core) collectHeld(req *records.Request) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
 	if req.PendingKey == nil || len(req.CertificateDER) == 0 {
 		return nil, nil, nil, errors.New("the request holds no issued certificate")
 	}
@@ -138,7 +139,7 @@ func (c *Core) collectHeld(req *store.Request) (crypto.Signer, *x509.Certificate
 }
 
 // heldCertificate parses the certificate and chain a request holds.
-func heldCertificate(req *store.Request) (*x509.Certificate, []*x509.Certificate, error) {
+func heldCertificate(req *records.Request) (*x509.Certificate, []*x509.Certificate, error) {
 	cert, err := x509.ParseCertificate(req.CertificateDER)
 	if err != nil {
 		return nil, nil, err
@@ -155,7 +156,7 @@ func heldCertificate(req *store.Request) (*x509.Certificate, []*x509.Certificate
 }
 
 // pollCA asks the CA about one request it holds and acts on the answer.
-func (c *Core) pollCA(ctx context.Context, req *store.Request) {
+func (c *Core) pollCA(ctx context.Context, req *records.Request) {
 	now := c.now()
 	if req.NextPoll != nil && now.Before(*req.NextPoll) {
 		return
@@ -170,7 +171,7 @@ func (c *Core) pollCA(ctx context.Context, req *store.Request) {
 			c.log.LogWarn("Could not ask the CA about a pending request", "request", req.ID, "connector", req.Connector, "error", err.Error())
 		}
 		next := now.Add(pollDelay(req.Polls + 1))
-		_, _ = c.store.UpdateRequest(req.ID, now, func(r *store.Request) error {
+		_, _ = c.store.UpdateRequest(req.ID, now, func(r *records.Request) error {
 			r.Polls++
 			r.NextPoll = &next
 			return nil
@@ -180,7 +181,7 @@ func (c *Core) pollCA(ctx context.Context, req *store.Request) {
 	owner, lookupErr := c.dir.Lookup(req.Owner)
 	switch result.Status {
 	case connector.StatusDenied:
-		denied, err := c.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestWaitingCA}, store.RequestDenied, func(r *store.Request) error {
+		denied, err := c.store.MoveRequest(req.ID, now, []records.RequestState{records.RequestWaitingCA}, records.RequestDenied, func(r *records.Request) error {
 			r.Reason = CARefusalPrefix + result.Reason
 			r.PendingKey, r.PendingKeyCopies = nil, nil
 			return nil
@@ -197,7 +198,7 @@ func (c *Core) pollCA(ctx context.Context, req *store.Request) {
 		for _, ch := range result.Chain {
 			chain = append(chain, ch.Raw)
 		}
-		ready, err := c.store.MoveRequest(req.ID, now, []store.RequestState{store.RequestWaitingCA}, store.RequestApproved, func(r *store.Request) error {
+		ready, err := c.store.MoveRequest(req.ID, now, []records.RequestState{records.RequestWaitingCA}, records.RequestApproved, func(r *records.Request) error {
 			r.CertificateDER = result.Certificate.Raw
 			r.ChainDER = chain
 			r.ExpiresAt = now.Add(RequestLifetime)
@@ -216,9 +217,9 @@ func (c *Core) pollCA(ctx context.Context, req *store.Request) {
 }
 
 // PollWaitingRequests asks CAs about the requests they hold.
-func (c *Core) PollWaitingRequests(open []*store.Request) {
+func (c *Core) PollWaitingRequests(open []*records.Request) {
 	for _, req := range open {
-		if req.State != store.RequestWaitingCA || !c.now().Before(req.ExpiresAt) {
+		if req.State != records.RequestWaitingCA || !c.now().Before(req.ExpiresAt) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), pollTimeout)
@@ -229,15 +230,15 @@ func (c *Core) PollWaitingRequests(open []*store.Request) {
 
 // ExpireRequests ends the open requests whose time is up and tells their
 // owners.
-func (c *Core) ExpireRequests(open []*store.Request) {
+func (c *Core) ExpireRequests(open []*records.Request) {
 	now := c.now()
 	for _, req := range open {
 		if !now.After(req.ExpiresAt) {
 			continue
 		}
-		expired, err := c.store.MoveRequest(req.ID, now, nil, store.RequestExpired, func(r *store.Request) error {
+		expired, err := c.store.MoveRequest(req.ID, now, nil, records.RequestExpired, func(r *records.Request) error {
 			if !now.After(r.ExpiresAt) {
-				return &store.ErrTransition{From: r.State, To: store.RequestExpired}
+				return &records.ErrTransition{From: r.State, To: records.RequestExpired}
 			}
 			r.PendingKey, r.PendingKeyCopies = nil, nil
 			return nil
@@ -255,9 +256,9 @@ func (c *Core) ExpireRequests(open []*store.Request) {
 }
 
 // heldKeyFor is the copy of a request's held key sealed under keyID.
-func heldKeyFor(req *store.Request, keyID string) (store.SealedKey, bool) {
+func heldKeyFor(req *records.Request, keyID string) (records.SealedKey, bool) {
 	if req.PendingKey == nil {
-		return store.SealedKey{}, false
+		return records.SealedKey{}, false
 	}
 	if req.PendingKey.KeyID == keyID {
 		return *req.PendingKey, true
@@ -267,5 +268,5 @@ func heldKeyFor(req *store.Request, keyID string) (store.SealedKey, bool) {
 			return c, true
 		}
 	}
-	return store.SealedKey{}, false
+	return records.SealedKey{}, false
 }

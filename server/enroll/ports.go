@@ -4,9 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // Inventory is what the core keeps: certificates, requests, the marks of
@@ -16,26 +17,26 @@ import (
 type Inventory interface {
 	// RecordIssuance records a certificate and, when requestID is set,
 	// closes the request it was issued for.
-	RecordIssuance(c *store.Certificate, requestID string, now time.Time) error
-	CreateCertificate(c *store.Certificate) error
-	GetCertificate(serial string) (*store.Certificate, error)
-	ListCertificates(owner store.Principal) ([]*store.Certificate, error)
-	UpdateCertificate(serial string, change func(*store.Certificate) error) (*store.Certificate, error)
+	RecordIssuance(c *records.Certificate, requestID string, now time.Time) error
+	CreateCertificate(c *records.Certificate) error
+	GetCertificate(serial string) (*records.Certificate, error)
+	ListCertificates(owner records.Principal) ([]*records.Certificate, error)
+	UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error)
 
-	CreateRequest(r *store.Request) error
-	GetRequest(id string) (*store.Request, error)
-	UpdateRequest(id string, now time.Time, change func(*store.Request) error) (*store.Request, error)
-	MoveRequest(id string, now time.Time, from []store.RequestState, to store.RequestState, edit func(*store.Request) error) (*store.Request, error)
-	ListRequests(owner store.Principal) ([]*store.Request, error)
-	ListOpenRequests() ([]*store.Request, error)
+	CreateRequest(r *records.Request) error
+	GetRequest(id string) (*records.Request, error)
+	UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error)
+	MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState, edit func(*records.Request) error) (*records.Request, error)
+	ListRequests(owner records.Principal) ([]*records.Request, error)
+	ListOpenRequests() ([]*records.Request, error)
 
 	ClaimToken(id string, ttl time.Duration) (bool, error)
 	ReleaseToken(id string) error
 	TokenUsed(id string) (bool, error)
 
-	ClaimKey(fingerprint string, holder store.KeyHolder, ttl time.Duration) (bool, store.KeyHolder, error)
-	MoveKey(fingerprint string, from, to store.KeyHolder, ttl time.Duration) error
-	ReleaseKey(fingerprint string, holder store.KeyHolder) error
+	ClaimKey(fingerprint string, holder records.KeyHolder, ttl time.Duration) (bool, records.KeyHolder, error)
+	MoveKey(fingerprint string, from, to records.KeyHolder, ttl time.Duration) error
+	ReleaseKey(fingerprint string, holder records.KeyHolder) error
 }
 
 // Link is a single-use link token the core minted; the front door that
@@ -54,26 +55,26 @@ type Link struct {
 type Notifier interface {
 	// CertificateIssued tells the owner a certificate was made in their
 	// name, so one they did not ask for does not go unnoticed.
-	CertificateIssued(owner *Requester, c *store.Certificate)
+	CertificateIssued(owner *Requester, c *records.Certificate)
 	// CertificateRegistered tells the owner someone else registered a
 	// certificate for them.
-	CertificateRegistered(owner, by *Requester, c *store.Certificate)
+	CertificateRegistered(owner, by *Requester, c *records.Certificate)
 	// ApprovalNeeded asks each approver to decide req, and returns where it
 	// asked, so that every copy can be closed once someone decides.
-	ApprovalNeeded(req *store.Request, owner *Requester, prof *profile.Profile, approvers []string) []store.ApprovalPost
+	ApprovalNeeded(req *records.Request, owner *Requester, prof *profile.Profile, approvers []string) []records.ApprovalPost
 	// RequestClosed updates every approver's copy of req: decided,
 	// withdrawn, expired.
-	RequestClosed(req *store.Request, text string)
+	RequestClosed(req *records.Request, text string)
 	// RequestApproved tells the owner, with a link that collects it.
-	RequestApproved(owner *Requester, req *store.Request, approvers []string, pickup *Link)
+	RequestApproved(owner *Requester, req *records.Request, approvers []string, pickup *Link)
 	// RequestDenied tells the owner who said no, and why.
-	RequestDenied(owner *Requester, req *store.Request, by string)
+	RequestDenied(owner *Requester, req *records.Request, by string)
 	// WaitingForCA tells the owner the CA holds their request.
-	WaitingForCA(owner *Requester, req *store.Request)
+	WaitingForCA(owner *Requester, req *records.Request)
 	// CertificateReady tells the owner the CA issued a request it held.
-	CertificateReady(owner *Requester, req *store.Request, pickup *Link)
+	CertificateReady(owner *Requester, req *records.Request, pickup *Link)
 	// RequestExpired tells the owner their request ran out of time.
-	RequestExpired(owner *Requester, req *store.Request)
+	RequestExpired(owner *Requester, req *records.Request)
 }
 
 // Mailer sends a certificate by email.

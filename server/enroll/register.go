@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 // MaxRegisterBytes bounds a registered certificate with its chain.
@@ -88,7 +89,7 @@ type Registration struct {
 // the owner's, needs a system admin. Only a certificate an admin
 // registered may be revoked at its CA through the plugin: anyone can hold
 // a copy of someone's certificate.
-func (c *Core) Register(ctx context.Context, reg Registration) (*store.Certificate, error) {
+func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certificate, error) {
 	by, owner := reg.By, reg.Owner
 	if owner == nil {
 		owner = by
@@ -121,7 +122,7 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*store.Certifica
 		keyType = pki.KeyType(fmt.Sprintf("%T", cert.PublicKey))
 	}
 	record := c.newCertificateRecord(cert, owner, c.issuingConnector(ctx, cert), "", keyType)
-	record.Origin = store.OriginImported
+	record.Origin = records.OriginImported
 	record.RegisteredBy = by.ID
 	record.RevocableAtCA = by.Admin && record.Connector != UnmanagedConnector
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
@@ -132,16 +133,16 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*store.Certifica
 			return nil, refuseRegistration("This certificate is already registered (serial %s).", record.Serial)
 		}
 		return nil, refuseRegistration("Another certificate with the serial %s is already recorded, so this one cannot be registered.", record.Serial)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, records.ErrNotFound) {
 		return nil, err
 	}
-	if err := c.store.CreateCertificate(record); errors.Is(err, store.ErrDuplicateSerial) {
+	if err := c.store.CreateCertificate(record); errors.Is(err, records.ErrDuplicateSerial) {
 		return nil, refuseRegistration("This certificate is already registered (serial %s).", record.Serial)
 	} else if err != nil {
 		return nil, err
 	}
 	// Its key is certified: a CSR for the same key is refused like any other.
-	holder := store.KeyHolder{Kind: store.KeyHeldByCertificate, ID: record.Serial}
+	holder := records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: record.Serial}
 	if _, _, err := c.store.ClaimKey(record.KeyFingerprint, holder, keyMarkLifetime(now, record)); err != nil {
 		c.log.LogWarn("Could not record the key of a registered certificate", "serial", record.Serial, "error", err.Error())
 	}

@@ -1,14 +1,14 @@
 package enroll
 
 import (
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // Requester is whoever asks for something: a principal (an immutable id:
 // every decision keys on it) and the facts a certificate and a policy need.
 // Names are for certificates and people; they never decide who may do what.
 type Requester struct {
-	Principal store.Principal
+	Principal records.Principal
 	// ID is the account's immutable id in its own system (a Mattermost
 	// user id); certificates carry it as a URI.
 	ID          string
@@ -28,7 +28,7 @@ type Requester struct {
 type Directory interface {
 	// Lookup returns the requester a principal names, or an error when it
 	// does not exist any more.
-	Lookup(principal store.Principal) (*Requester, error)
+	Lookup(principal records.Principal) (*Requester, error)
 	// InAnyTeam reports whether the account is a member of one of the
 	// teams a profile lists by name.
 	InAnyTeam(r *Requester, teams []string) bool

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
-	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
 var (
@@ -19,7 +20,7 @@ var (
 
 // Revoked is a certificate revoked by its owner.
 type Revoked struct {
-	Record *store.Certificate
+	Record *records.Certificate
 	// AtCA says the CA was told; otherwise only our record changed, and
 	// the CA's administrator must revoke it there.
 	AtCA bool
@@ -27,24 +28,24 @@ type Revoked struct {
 
 // RevokesAtCA reports whether revoking a record reaches its CA: the
 // plugin issued it, or an admin registered it.
-func RevokesAtCA(record *store.Certificate) bool {
+func RevokesAtCA(record *records.Certificate) bool {
 	if record.Connector == UnmanagedConnector {
 		return false
 	}
-	return record.Origin != store.OriginImported || record.RevocableAtCA
+	return record.Origin != records.OriginImported || record.RevocableAtCA
 }
 
 // Revoke revokes a certificate that owner holds: at the CA first, then in
 // the record, so a CA that refuses leaves the record honest.
 func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason string) (*Revoked, error) {
 	record, err := c.store.GetCertificate(serial)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
+	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
 		return nil, ErrNotOwner
 	}
 	if err != nil {
 		return nil, err
 	}
-	if record.State == store.CertRevoked {
+	if record.State == records.CertRevoked {
 		return nil, ErrAlreadyRevoked
 	}
 	atCA := RevokesAtCA(record)
@@ -58,11 +59,11 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 		}
 	}
 	now := c.now()
-	updated, err := c.store.UpdateCertificate(serial, func(rec *store.Certificate) error {
-		if rec.State == store.CertRevoked {
+	updated, err := c.store.UpdateCertificate(serial, func(rec *records.Certificate) error {
+		if rec.State == records.CertRevoked {
 			return ErrAlreadyRevoked
 		}
-		rec.State = store.CertRevoked
+		rec.State = records.CertRevoked
 		rec.RevokedAt = &now
 		rec.RevokedBy = owner.ID
 		rec.RevocationReason = reason
@@ -76,11 +77,11 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 }
 
 // Certificates lists the owner's certificates, oldest first.
-func (c *Core) Certificates(owner store.Principal) ([]*store.Certificate, error) {
+func (c *Core) Certificates(owner records.Principal) ([]*records.Certificate, error) {
 	return c.store.ListCertificates(owner)
 }
 
 // Requests lists the owner's requests, oldest first.
-func (c *Core) Requests(owner store.Principal) ([]*store.Request, error) {
+func (c *Core) Requests(owner records.Principal) ([]*records.Request, error) {
 	return c.store.ListRequests(owner)
 }

@@ -3,15 +3,10 @@ package store
 import (
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/pkg/errors"
 )
-
-// SealedKey is a private key encrypted at rest, with the id of the key that
-// sealed it.
-type SealedKey struct {
-	KeyID  string `json:"key_id"`
-	Sealed []byte `json:"sealed"`
-}
 
 // CA is a stored certificate authority: certificates in the clear, private
 // keys sealed. A key may be sealed under more than one secret while the
@@ -19,15 +14,15 @@ type SealedKey struct {
 // secret is in use.
 type CA struct {
 	// Chain is the DER of the issuing CA first, up to the root.
-	Chain       [][]byte    `json:"chain"`
-	IssuingKeys []SealedKey `json:"issuing_keys"`
-	RootKeys    []SealedKey `json:"root_keys,omitempty"`
-	CreatedAt   time.Time   `json:"created_at"`
+	Chain       [][]byte            `json:"chain"`
+	IssuingKeys []records.SealedKey `json:"issuing_keys"`
+	RootKeys    []records.SealedKey `json:"root_keys,omitempty"`
+	CreatedAt   time.Time           `json:"created_at"`
 }
 
 func caKey(name string) string { return "ca:" + name }
 
-// GetCA returns the stored CA called name, or ErrNotFound.
+// GetCA returns the stored CA called name, or records.ErrNotFound.
 func (s *Store) GetCA(name string) (*CA, error) {
 	return getJSON[CA](s, caKey(name), "stored CA")
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,8 +15,8 @@ import (
 func testCA(keyID string) *CA {
 	return &CA{
 		Chain:       [][]byte{{0x30, 0x01}, {0x30, 0x02}},
-		IssuingKeys: []SealedKey{{KeyID: keyID, Sealed: []byte("sealed issuing key")}},
-		RootKeys:    []SealedKey{{KeyID: keyID, Sealed: []byte("sealed root key")}},
+		IssuingKeys: []records.SealedKey{{KeyID: keyID, Sealed: []byte("sealed issuing key")}},
+		RootKeys:    []records.SealedKey{{KeyID: keyID, Sealed: []byte("sealed root key")}},
 		CreatedAt:   testNow,
 	}
 }
@@ -23,7 +25,7 @@ func TestCreateCAIfAbsent(t *testing.T) {
 	s, _ := newTestStore(t)
 
 	_, err := s.GetCA("builtin")
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, records.ErrNotFound)
 
 	first := testCA("key-1")
 	saved, err := s.CreateCA("builtin", first)
@@ -88,7 +90,7 @@ func TestUpdateCA(t *testing.T) {
 
 	// Re-seal under a new secret: add the new copies, then drop the old.
 	require.NoError(t, s.UpdateCA("builtin", func(ca *CA) error {
-		ca.IssuingKeys = append(ca.IssuingKeys, SealedKey{KeyID: "key-2", Sealed: []byte("resealed issuing key")})
+		ca.IssuingKeys = append(ca.IssuingKeys, records.SealedKey{KeyID: "key-2", Sealed: []byte("resealed issuing key")})
 		return nil
 	}))
 	got, err := s.GetCA("builtin")
@@ -113,7 +115,7 @@ func TestUpdateCAErrors(t *testing.T) {
 	s, kv := newTestStore(t)
 
 	err := s.UpdateCA("builtin", func(*CA) error { return nil })
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, records.ErrNotFound)
 	assert.Empty(t, rawValue(t, kv, caKey("builtin")), "UpdateCA does not create a CA")
 
 	_, err = s.CreateCA("builtin", testCA("key-1"))
@@ -140,7 +142,7 @@ func TestUpdateCAConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			errs[i] = s.UpdateCA("builtin", func(ca *CA) error {
-				ca.RootKeys = append(ca.RootKeys, SealedKey{KeyID: string(rune('a' + i))})
+				ca.RootKeys = append(ca.RootKeys, records.SealedKey{KeyID: string(rune('a' + i))})
 				return nil
 			})
 		})

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,8 +23,8 @@ func newTestStore(t *testing.T) (*Store, *pluginapi.MemoryStore) {
 	return New(kv), kv
 }
 
-func testCertificate(serial string, owner Principal) *Certificate {
-	return &Certificate{
+func testCertificate(serial string, owner records.Principal) *records.Certificate {
+	return &records.Certificate{
 		Serial:      serial,
 		Owner:       owner,
 		Subject:     "CN=alice,O=Example Corp",
@@ -34,7 +36,7 @@ func testCertificate(serial string, owner Principal) *Certificate {
 		Profile:     "default",
 		KeyType:     "ecdsa-p256",
 		Fingerprint: "ab12",
-		State:       CertIssued,
+		State:       records.CertIssued,
 		CreatedAt:   testNow,
 		DER:         []byte{0x30, 0x82, 0x01, 0x02, 0x03},
 	}
@@ -49,7 +51,7 @@ func rawValue(t *testing.T, kv *pluginapi.MemoryStore, key string) []byte {
 
 func TestCreateAndGetCertificate(t *testing.T) {
 	s, _ := newTestStore(t)
-	owner := MattermostUser("alice")
+	owner := records.MattermostUser("alice")
 	want := testCertificate("1a2b", owner)
 	require.NoError(t, s.CreateCertificate(want))
 
@@ -64,7 +66,7 @@ func TestCreateAndGetCertificate(t *testing.T) {
 
 func TestCreateCertificateNeedsSerialAndOwner(t *testing.T) {
 	s, kv := newTestStore(t)
-	assert.Error(t, s.CreateCertificate(testCertificate("", MattermostUser("alice"))))
+	assert.Error(t, s.CreateCertificate(testCertificate("", records.MattermostUser("alice"))))
 	assert.Error(t, s.CreateCertificate(testCertificate("1a2b", "")))
 	keys, err := kv.ListKeys(0, 100)
 	require.NoError(t, err)
@@ -73,18 +75,18 @@ func TestCreateCertificateNeedsSerialAndOwner(t *testing.T) {
 
 func TestCreateCertificateDuplicateSerial(t *testing.T) {
 	s, _ := newTestStore(t)
-	alice := MattermostUser("alice")
-	bob := MattermostUser("bob")
+	alice := records.MattermostUser("alice")
+	bob := records.MattermostUser("bob")
 	first := testCertificate("1a2b", alice)
 	require.NoError(t, s.CreateCertificate(first))
 
 	second := testCertificate("1a2b", bob)
 	second.CommonName = "bob"
 	err := s.CreateCertificate(second)
-	require.ErrorIs(t, err, ErrDuplicateSerial)
+	require.ErrorIs(t, err, records.ErrDuplicateSerial)
 
 	again := testCertificate("1a2b", alice)
-	require.ErrorIs(t, s.CreateCertificate(again), ErrDuplicateSerial)
+	require.ErrorIs(t, s.CreateCertificate(again), records.ErrDuplicateSerial)
 
 	// The first record and index stand.
 	got, err := s.GetCertificate("1a2b")
@@ -100,35 +102,35 @@ func TestCreateCertificateDuplicateSerial(t *testing.T) {
 
 func TestGetCertificateNotFound(t *testing.T) {
 	s, _ := newTestStore(t)
-	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", MattermostUser("alice"))))
+	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", records.MattermostUser("alice"))))
 	for _, serial := range []string{"", "1a2c", "1A2B", "1a2b0"} {
 		c, err := s.GetCertificate(serial)
-		require.ErrorIs(t, err, ErrNotFound, "serial %q", serial)
+		require.ErrorIs(t, err, records.ErrNotFound, "serial %q", serial)
 		assert.Nil(t, c)
 	}
 }
 
 func TestListCertificates(t *testing.T) {
 	s, _ := newTestStore(t)
-	alice := MattermostUser("alice")
-	bob := MattermostUser("bob")
+	alice := records.MattermostUser("alice")
+	bob := records.MattermostUser("bob")
 	// An owner of another kind with the same id keeps a separate index.
-	oidcAlice := Principal("oidc:alice")
+	oidcAlice := records.Principal("oidc:alice")
 
-	for i, owner := range []Principal{alice, bob, alice, oidcAlice, alice} {
+	for i, owner := range []records.Principal{alice, bob, alice, oidcAlice, alice} {
 		c := testCertificate(fmt.Sprintf("%02x", i+1), owner)
 		c.CreatedAt = testNow.Add(time.Duration(i) * time.Minute)
 		require.NoError(t, s.CreateCertificate(c))
 	}
 
 	tests := []struct {
-		owner Principal
+		owner records.Principal
 		want  []string
 	}{
 		{alice, []string{"01", "03", "05"}},
 		{bob, []string{"02"}},
 		{oidcAlice, []string{"04"}},
-		{MattermostUser("carol"), nil},
+		{records.MattermostUser("carol"), nil},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.owner), func(t *testing.T) {
@@ -155,7 +157,7 @@ func TestListCertificates(t *testing.T) {
 // record that expired) is skipped, not an error.
 func TestListCertificatesSkipsMissingRecords(t *testing.T) {
 	s, kv := newTestStore(t)
-	alice := MattermostUser("alice")
+	alice := records.MattermostUser("alice")
 	for _, serial := range []string{"01", "02", "03"} {
 		require.NoError(t, s.CreateCertificate(testCertificate(serial, alice)))
 	}
@@ -170,7 +172,7 @@ func TestListCertificatesSkipsMissingRecords(t *testing.T) {
 
 func TestListCertificatesCorruptIndex(t *testing.T) {
 	s, kv := newTestStore(t)
-	alice := MattermostUser("alice")
+	alice := records.MattermostUser("alice")
 	_, err := kv.Set(ownerIndexKey(alice), []byte("not json"))
 	require.NoError(t, err)
 	_, err = s.ListCertificates(alice)
@@ -181,42 +183,42 @@ func TestListCertificatesCorruptIndex(t *testing.T) {
 
 func TestUpdateCertificate(t *testing.T) {
 	s, _ := newTestStore(t)
-	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", MattermostUser("alice"))))
+	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", records.MattermostUser("alice"))))
 
 	revokedAt := testNow.Add(time.Hour)
-	updated, err := s.UpdateCertificate("1a2b", func(c *Certificate) error {
-		c.State = CertRevoked
+	updated, err := s.UpdateCertificate("1a2b", func(c *records.Certificate) error {
+		c.State = records.CertRevoked
 		c.RevokedAt = &revokedAt
-		c.RevokedBy = MattermostUser("admin").MattermostUserID()
+		c.RevokedBy = records.MattermostUser("admin").MattermostUserID()
 		c.RevocationReason = "keyCompromise"
 		return nil
 	})
 	require.NoError(t, err)
-	assert.Equal(t, CertRevoked, updated.State)
+	assert.Equal(t, records.CertRevoked, updated.State)
 
 	got, err := s.GetCertificate("1a2b")
 	require.NoError(t, err)
 	assert.Equal(t, updated, got, "the returned record is the one written")
-	assert.Equal(t, CertRevoked, got.State)
+	assert.Equal(t, records.CertRevoked, got.State)
 	require.NotNil(t, got.RevokedAt)
 	assert.Equal(t, revokedAt, *got.RevokedAt)
 	assert.Equal(t, "admin", got.RevokedBy)
 	assert.Equal(t, "keyCompromise", got.RevocationReason)
 	// Untouched fields survive the round trip.
-	assert.Equal(t, testCertificate("1a2b", MattermostUser("alice")).DER, got.DER)
+	assert.Equal(t, testCertificate("1a2b", records.MattermostUser("alice")).DER, got.DER)
 }
 
 func TestUpdateCertificateChangeErrorWritesNothing(t *testing.T) {
 	s, kv := newTestStore(t)
-	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", MattermostUser("alice"))))
+	require.NoError(t, s.CreateCertificate(testCertificate("1a2b", records.MattermostUser("alice"))))
 	before := rawValue(t, kv, certificateKey("1a2b"))
 
 	errAlreadyRevoked := errors.New("already revoked")
 	calls := 0
-	updated, err := s.UpdateCertificate("1a2b", func(c *Certificate) error {
+	updated, err := s.UpdateCertificate("1a2b", func(c *records.Certificate) error {
 		calls++
 		// Edits made before the error must not reach the store.
-		c.State = CertRevoked
+		c.State = records.CertRevoked
 		c.CommonName = "mallory"
 		return errAlreadyRevoked
 	})
@@ -228,30 +230,30 @@ func TestUpdateCertificateChangeErrorWritesNothing(t *testing.T) {
 	assert.Equal(t, before, rawValue(t, kv, certificateKey("1a2b")))
 	got, err := s.GetCertificate("1a2b")
 	require.NoError(t, err)
-	assert.Equal(t, CertIssued, got.State)
+	assert.Equal(t, records.CertIssued, got.State)
 	assert.Equal(t, "alice", got.CommonName)
 }
 
 func TestUpdateCertificateNotFound(t *testing.T) {
 	s, kv := newTestStore(t)
 	called := false
-	updated, err := s.UpdateCertificate("1a2b", func(*Certificate) error {
+	updated, err := s.UpdateCertificate("1a2b", func(*records.Certificate) error {
 		called = true
 		return nil
 	})
-	require.ErrorIs(t, err, ErrNotFound)
+	require.ErrorIs(t, err, records.ErrNotFound)
 	assert.Nil(t, updated)
 	assert.False(t, called)
 	assert.Empty(t, rawValue(t, kv, certificateKey("1a2b")), "no record is created")
 }
 
 func TestCertificateStateAt(t *testing.T) {
-	c := testCertificate("1a2b", MattermostUser("alice"))
+	c := testCertificate("1a2b", records.MattermostUser("alice"))
 	assert.Equal(t, "issued", c.StateAt(testNow))
 	assert.Equal(t, "issued", c.StateAt(c.NotAfter))
 	assert.Equal(t, "expired", c.StateAt(c.NotAfter.Add(time.Second)))
 
-	c.State = CertRevoked
+	c.State = records.CertRevoked
 	assert.Equal(t, "revoked", c.StateAt(testNow))
 	assert.Equal(t, "revoked", c.StateAt(c.NotAfter.Add(time.Hour)), "a revoked certificate stays revoked")
 }
@@ -261,7 +263,7 @@ func TestCertificateStateAt(t *testing.T) {
 // key that every creation rewrites.
 func TestCreateCertificateConcurrentSameOwner(t *testing.T) {
 	s, _ := newTestStore(t)
-	owner := MattermostUser("alice")
+	owner := records.MattermostUser("alice")
 	const n = 50
 
 	var wg sync.WaitGroup
@@ -301,7 +303,7 @@ func TestCreateCertificateConcurrentSameOwner(t *testing.T) {
 // is a duplicate, and the index holds the serial once.
 func TestCreateCertificateConcurrentSameSerial(t *testing.T) {
 	s, _ := newTestStore(t)
-	owner := MattermostUser("alice")
+	owner := records.MattermostUser("alice")
 	const n = 20
 
 	var wg sync.WaitGroup
@@ -322,7 +324,7 @@ func TestCreateCertificateConcurrentSameSerial(t *testing.T) {
 			created++
 			continue
 		}
-		require.ErrorIs(t, err, ErrDuplicateSerial)
+		require.ErrorIs(t, err, records.ErrDuplicateSerial)
 	}
 	assert.Equal(t, 1, created)
 	serials, err := s.ListSerials(owner)
@@ -332,7 +334,7 @@ func TestCreateCertificateConcurrentSameSerial(t *testing.T) {
 
 func TestUpdateCertificateConcurrent(t *testing.T) {
 	s, _ := newTestStore(t)
-	c := testCertificate("1a2b", MattermostUser("alice"))
+	c := testCertificate("1a2b", records.MattermostUser("alice"))
 	c.Emails = nil
 	require.NoError(t, s.CreateCertificate(c))
 	const n = 20
@@ -343,7 +345,7 @@ func TestUpdateCertificateConcurrent(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.UpdateCertificate("1a2b", func(c *Certificate) error {
+			_, errs[i] = s.UpdateCertificate("1a2b", func(c *records.Certificate) error {
 				c.Emails = append(c.Emails, fmt.Sprintf("user%02d@example.com", i))
 				return nil
 			})
@@ -363,4 +365,10 @@ func TestUpdateCertificateConcurrent(t *testing.T) {
 	}
 	assert.ElementsMatch(t, want, got.Emails, "no update was lost")
 	assert.Len(t, got.Emails, n, "no update was applied twice")
+}
+
+// Owners of different kinds with the same id never share an index.
+func TestOwnerIndexKeysAreDistinct(t *testing.T) {
+	assert.NotEqual(t, ownerIndexKey(records.MattermostUser("abc")), ownerIndexKey(records.Principal("oidc:abc")))
+	assert.NotEqual(t, ownerIndexKey(records.MattermostUser("abc")), ownerIndexKey(records.Principal("abc")))
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,20 +15,20 @@ import (
 func TestKeyMarkLifecycle(t *testing.T) {
 	s, _ := newTestStore(t)
 	const fp = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-	upload := KeyHolder{Kind: KeyHeldByUpload, ID: "u1"}
-	request := KeyHolder{Kind: KeyHeldByRequest, ID: "r-1"}
-	cert := KeyHolder{Kind: KeyHeldByCertificate, ID: "1a2b"}
+	upload := records.KeyHolder{Kind: records.KeyHeldByUpload, ID: "u1"}
+	request := records.KeyHolder{Kind: records.KeyHeldByRequest, ID: "r-1"}
+	cert := records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: "1a2b"}
 
 	holder, err := s.KeyHolderOf(fp)
 	require.NoError(t, err)
-	assert.Equal(t, KeyHolder{}, holder, "a key never seen is free")
+	assert.Equal(t, records.KeyHolder{}, holder, "a key never seen is free")
 
 	claimed, holder, err := s.ClaimKey(fp, upload, time.Hour)
 	require.NoError(t, err)
 	assert.True(t, claimed)
 	assert.Equal(t, upload, holder)
 
-	claimed, holder, err = s.ClaimKey(fp, KeyHolder{Kind: KeyHeldByUpload, ID: "u2"}, time.Hour)
+	claimed, holder, err = s.ClaimKey(fp, records.KeyHolder{Kind: records.KeyHeldByUpload, ID: "u2"}, time.Hour)
 	require.NoError(t, err)
 	assert.False(t, claimed)
 	assert.Equal(t, upload, holder, "the second upload learns who holds the key")
@@ -60,7 +62,7 @@ func TestConcurrentKeyClaimsHaveOneWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			claimed, _, err := s.ClaimKey("fp", KeyHolder{Kind: KeyHeldByUpload, ID: string(rune('a' + i))}, time.Hour)
+			claimed, _, err := s.ClaimKey("fp", records.KeyHolder{Kind: records.KeyHeldByUpload, ID: string(rune('a' + i))}, time.Hour)
 			assert.NoError(t, err)
 			if claimed {
 				wins.Add(1)

@@ -1,119 +1,24 @@
 package store
 
 import (
-	"fmt"
 	"slices"
 	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/pkg/errors"
 )
 
-// RequestState is where a certificate request stands.
-type RequestState string
-
-// A request moves pending → approved → issued, or ends denied, cancelled or
-// expired. "waiting_ca" is a request the CA itself left pending.
-const (
-	RequestPending   RequestState = "pending"
-	RequestWaitingCA RequestState = "waiting_ca"
-	RequestApproved  RequestState = "approved"
-	RequestIssued    RequestState = "issued"
-	RequestDenied    RequestState = "denied"
-	RequestCancelled RequestState = "cancelled"
-	RequestExpired   RequestState = "expired"
-)
-
-// requestTransitions lists, for each state, the states it may move to.
-var requestTransitions = map[RequestState][]RequestState{
-	RequestPending:   {RequestApproved, RequestWaitingCA, RequestDenied, RequestCancelled, RequestExpired},
-	RequestWaitingCA: {RequestIssued, RequestApproved, RequestDenied, RequestCancelled, RequestExpired},
-	RequestApproved:  {RequestIssued, RequestWaitingCA, RequestExpired, RequestCancelled},
-}
-
-// Final reports whether nothing more can happen to a request in state s.
-func (s RequestState) Final() bool { return len(requestTransitions[s]) == 0 }
-
-// CanMoveTo reports whether a request in state s may move to next.
-func (s RequestState) CanMoveTo(next RequestState) bool {
-	return slices.Contains(requestTransitions[s], next)
-}
-
-// ErrTransition is a state change the request's current state does not allow
-// (it was decided, cancelled or issued meanwhile).
-type ErrTransition struct {
-	From, To RequestState
-}
-
-func (e *ErrTransition) Error() string {
-	return fmt.Sprintf("the request is %s and cannot become %s", e.From, e.To)
-}
-
-// ApprovalPost is a message with Approve/Deny buttons sent to an approver,
-// kept so every copy can be updated once someone decides.
-type ApprovalPost struct {
-	UserID string `json:"user_id"`
-	PostID string `json:"post_id"`
-}
-
-// Approval is one approver's yes.
-type Approval struct {
-	UserID string    `json:"user_id"`
-	At     time.Time `json:"at"`
-}
-
-// Request is a certificate request that could not be served at once: it
-// waits for an approver or for the CA. It never holds a private key: for a
-// server-generated key the key is made only when the user picks the
-// certificate up.
-type Request struct {
-	ID        string       `json:"id"`
-	Owner     Principal    `json:"owner"`
-	Profile   string       `json:"profile"`
-	Connector string       `json:"connector"`
-	State     RequestState `json:"state"`
-	// CSRPEM is the user's CSR; empty when the server generates the key.
-	CSRPEM string `json:"csr_pem,omitempty"`
-	// Attestation is the CSR key's verified attestation, if any.
-	Attestation *Attestation `json:"attestation,omitempty"`
-	// CARequestID is the CA's own id for a request it left pending.
-	CARequestID string    `json:"ca_request_id,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	// Approvals are the approvers who said yes so far, for a profile that
-	// needs more than one.
-	Approvals     []Approval     `json:"approvals,omitempty"`
-	DecidedBy     string         `json:"decided_by,omitempty"`
-	DecidedAt     *time.Time     `json:"decided_at,omitempty"`
-	Reason        string         `json:"reason,omitempty"`
-	Serial        string         `json:"serial,omitempty"`
-	ApprovalPosts []ApprovalPost `json:"approval_posts,omitempty"`
-	// NextPoll and Polls pace the background job's questions to the CA.
-	NextPoll *time.Time `json:"next_poll,omitempty"`
-	Polls    int        `json:"polls,omitempty"`
-	// PendingKey is a server-generated private key, sealed, kept only while
-	// the CA holds its request; it is dropped when the certificate is
-	// collected.
-	PendingKey *SealedKey `json:"pending_key,omitempty"`
-	// PendingKeyCopies are the same key sealed under other encryption
-	// secrets, added when the admin changes the secret.
-	PendingKeyCopies []SealedKey `json:"pending_key_copies,omitempty"`
-	KeyType    string     `json:"key_type,omitempty"`
-	// CertificateDER and ChainDER hold what the CA issued until pickup.
-	CertificateDER []byte   `json:"certificate_der,omitempty"`
-	ChainDER       [][]byte `json:"chain_der,omitempty"`
-}
-
 func requestKey(id string) string { return "request:" + id }
 
-func ownerRequestsKey(owner Principal) string { return "owner:" + string(owner) + ":requests" }
+func ownerRequestsKey(owner records.Principal) string { return "owner:" + string(owner) + ":requests" }
 
 // openRequestsKey indexes the requests that are not final, for the
 // background job; one key, because their number stays small.
 const openRequestsKey = "requests:open"
 
 // CreateRequest stores a new request and indexes it.
-func (s *Store) CreateRequest(r *Request) error {
+func (s *Store) CreateRequest(r *records.Request) error {
 	if r.ID == "" || r.Owner == "" || r.State == "" {
 		return errors.New("a request needs an id, an owner and a state")
 	}
@@ -133,23 +38,23 @@ func (s *Store) CreateRequest(r *Request) error {
 	return nil
 }
 
-// GetRequest returns the request id, or ErrNotFound.
-func (s *Store) GetRequest(id string) (*Request, error) {
-	return getJSON[Request](s, requestKey(id), "request "+id)
+// GetRequest returns the request id, or records.ErrNotFound.
+func (s *Store) GetRequest(id string) (*records.Request, error) {
+	return getJSON[records.Request](s, requestKey(id), "request "+id)
 }
 
 // UpdateRequest changes a request with a compare-and-set. change sees the
 // current request and may edit it or return an error to leave it alone; a
 // change of State must be allowed by the state machine. A request that
 // becomes final leaves the open index.
-func (s *Store) UpdateRequest(id string, now time.Time, change func(*Request) error) (*Request, error) {
-	updated, err := updateJSON(s, requestKey(id), "request "+id, func(r *Request) error {
+func (s *Store) UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error) {
+	updated, err := updateJSON(s, requestKey(id), "request "+id, func(r *records.Request) error {
 		before := r.State
 		if err := change(r); err != nil {
 			return err
 		}
 		if r.State != before && !before.CanMoveTo(r.State) {
-			return &ErrTransition{From: before, To: r.State}
+			return &records.ErrTransition{From: before, To: r.State}
 		}
 		r.UpdatedAt = now
 		return nil
@@ -168,12 +73,12 @@ func (s *Store) UpdateRequest(id string, now time.Time, change func(*Request) er
 // MoveRequest changes a request's state to to, with a compare-and-set, only
 // from one of the states in from (any state the machine allows when from is
 // empty). edit may change other fields, or return an error to refuse. Any
-// other current state gives *ErrTransition, so of two concurrent moves only
+// other current state gives *records.ErrTransition, so of two concurrent moves only
 // one happens.
-func (s *Store) MoveRequest(id string, now time.Time, from []RequestState, to RequestState, edit func(*Request) error) (*Request, error) {
-	return s.UpdateRequest(id, now, func(r *Request) error {
+func (s *Store) MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState, edit func(*records.Request) error) (*records.Request, error) {
+	return s.UpdateRequest(id, now, func(r *records.Request) error {
 		if !r.State.CanMoveTo(to) || (len(from) > 0 && !slices.Contains(from, r.State)) {
-			return &ErrTransition{From: r.State, To: to}
+			return &records.ErrTransition{From: r.State, To: to}
 		}
 		if edit != nil {
 			if err := edit(r); err != nil {
@@ -186,16 +91,16 @@ func (s *Store) MoveRequest(id string, now time.Time, from []RequestState, to Re
 }
 
 // ListRequests returns an owner's requests, oldest first.
-func (s *Store) ListRequests(owner Principal) ([]*Request, error) {
+func (s *Store) ListRequests(owner records.Principal) ([]*records.Request, error) {
 	return s.requestsIn(ownerRequestsKey(owner))
 }
 
 // ListOpenRequests returns every request that is not final.
-func (s *Store) ListOpenRequests() ([]*Request, error) {
+func (s *Store) ListOpenRequests() ([]*records.Request, error) {
 	return s.requestsIn(openRequestsKey)
 }
 
-func (s *Store) requestsIn(indexKey string) ([]*Request, error) {
+func (s *Store) requestsIn(indexKey string) ([]*records.Request, error) {
 	var raw []byte
 	if err := s.kv.Get(indexKey, &raw); err != nil {
 		return nil, errors.Wrap(err, "read request index")
@@ -204,10 +109,10 @@ func (s *Store) requestsIn(indexKey string) ([]*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*Request, 0, len(ids))
+	out := make([]*records.Request, 0, len(ids))
 	for _, id := range ids {
 		r, err := s.GetRequest(id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, records.ErrNotFound) {
 			continue
 		}
 		if err != nil {

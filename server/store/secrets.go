@@ -3,6 +3,8 @@ package store
 import (
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/pkg/errors"
 )
 
@@ -10,8 +12,8 @@ import (
 // (a CA connector's password), sealed like the CA keys: possibly under more
 // than one encryption secret while that secret is being changed.
 type Secret struct {
-	Keys      []SealedKey `json:"keys"`
-	CreatedAt time.Time   `json:"created_at"`
+	Keys      []records.SealedKey `json:"keys"`
+	CreatedAt time.Time           `json:"created_at"`
 }
 
 func secretKey(id string) string { return "secret:" + id }
@@ -28,7 +30,7 @@ func (s *Store) SaveSecret(id string, secret *Secret) error {
 	return nil
 }
 
-// GetSecret returns the secret id, or ErrNotFound.
+// GetSecret returns the secret id, or records.ErrNotFound.
 func (s *Store) GetSecret(id string) (*Secret, error) {
 	return getJSON[Secret](s, secretKey(id), "secret")
 }

@@ -9,6 +9,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/pkg/errors"
 )
@@ -22,9 +24,6 @@ type KV interface {
 	SetAtomicWithRetries(key string, valueFunc func(oldValue []byte) (newValue any, err error)) error
 	ListKeys(page, count int, options ...pluginapi.ListKeysOption) ([]string, error)
 }
-
-// ErrNotFound is returned for a key that holds nothing.
-var ErrNotFound = errors.New("not found")
 
 // Store is the plugin's persistent state.
 type Store struct {
@@ -66,7 +65,7 @@ func (s *Store) update(key string, fn func(old []byte) (any, error)) error {
 	return errors.Wrapf(lastErr, "update of %s kept colliding with other writers", key)
 }
 
-// getJSON reads the JSON value of key; ErrNotFound when the key holds
+// getJSON reads the JSON value of key; records.ErrNotFound when the key holds
 // nothing. what names the value in errors.
 func getJSON[T any](s *Store, key, what string) (*T, error) {
 	var raw []byte
@@ -74,7 +73,7 @@ func getJSON[T any](s *Store, key, what string) (*T, error) {
 		return nil, errors.Wrapf(err, "read %s", what)
 	}
 	if len(raw) == 0 {
-		return nil, ErrNotFound
+		return nil, records.ErrNotFound
 	}
 	v := new(T)
 	if err := json.Unmarshal(raw, v); err != nil {
@@ -85,12 +84,12 @@ func getJSON[T any](s *Store, key, what string) (*T, error) {
 
 // updateJSON changes the JSON value of key with a compare-and-set: change
 // edits the decoded value or returns an error to leave it alone. It returns
-// the value as written; ErrNotFound when the key holds nothing.
+// the value as written; records.ErrNotFound when the key holds nothing.
 func updateJSON[T any](s *Store, key, what string, change func(*T) error) (*T, error) {
 	var updated *T
 	err := s.update(key, func(old []byte) (any, error) {
 		if len(old) == 0 {
-			return nil, ErrNotFound
+			return nil, records.ErrNotFound
 		}
 		v := new(T)
 		if err := json.Unmarshal(old, v); err != nil {

@@ -1,4 +1,4 @@
-package store
+package records
 
 import (
 	"testing"
@@ -33,10 +33,4 @@ func TestMattermostUserID(t *testing.T) {
 			assert.Equal(t, tc.want, tc.principal.MattermostUserID())
 		})
 	}
-}
-
-// Owners of different kinds with the same id never share an index.
-func TestOwnerIndexKeysAreDistinct(t *testing.T) {
-	assert.NotEqual(t, ownerIndexKey(MattermostUser("abc")), ownerIndexKey(Principal("oidc:abc")))
-	assert.NotEqual(t, ownerIndexKey(MattermostUser("abc")), ownerIndexKey(Principal("abc")))
 }

@@ -1,0 +1,79 @@
+package records
+
+import (
+	"errors"
+	"time"
+)
+
+// CertState is where a certificate stands in its life.
+type CertState string
+
+const (
+	CertIssued  CertState = "issued"
+	CertRevoked CertState = "revoked"
+)
+
+// Certificate is the record of one issued certificate. It never holds a
+// private key.
+type Certificate struct {
+	Serial           string     `json:"serial"`
+	Owner            Principal  `json:"owner"`
+	Subject          string     `json:"subject"`
+	CommonName       string     `json:"common_name"`
+	Emails           []string   `json:"emails,omitempty"`
+	NotBefore        time.Time  `json:"not_before"`
+	NotAfter         time.Time  `json:"not_after"`
+	Connector        string     `json:"connector"`
+	Profile          string     `json:"profile"`
+	KeyType          string     `json:"key_type"`
+	Fingerprint      string     `json:"fingerprint_sha256"`
+	State            CertState  `json:"state"`
+	CreatedAt        time.Time  `json:"created_at"`
+	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy        string     `json:"revoked_by,omitempty"`
+	RevocationReason string     `json:"revocation_reason,omitempty"`
+	DER              []byte     `json:"der"`
+	// Origin says where the key came from: OriginServerKey, OriginCSR or
+	// OriginImported.
+	Origin string `json:"origin,omitempty"`
+	// RegisteredBy is the account that registered an imported
+	// certificate; RevocableAtCA says revoking it reaches its CA (an admin
+	// registered it: anyone may hold a copy of someone's certificate).
+	RegisteredBy  string `json:"registered_by,omitempty"`
+	RevocableAtCA bool   `json:"revocable_at_ca,omitempty"`
+	// KeyFingerprint is the SHA-256 of the public key (SubjectPublicKeyInfo).
+	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	// Attestation records the hardware attestation of the key, if verified.
+	Attestation *Attestation `json:"attestation,omitempty"`
+}
+
+// Where a certificate's key came from.
+const (
+	OriginServerKey = "server_key"
+	OriginCSR       = "csr"
+	OriginImported  = "imported"
+)
+
+// Attestation is a verified proof that a key was made in a hardware device.
+type Attestation struct {
+	Format          string `json:"format"`
+	DeviceSerial    string `json:"device_serial,omitempty"`
+	FirmwareVersion string `json:"firmware_version,omitempty"`
+	PINPolicy       string `json:"pin_policy,omitempty"`
+	TouchPolicy     string `json:"touch_policy,omitempty"`
+	FormFactor      string `json:"form_factor,omitempty"`
+	// Root is the subject of the trusted attestation root.
+	Root string `json:"root"`
+}
+
+// StateAt is the state as users see it: an issued certificate past its
+// NotAfter is expired.
+func (c *Certificate) StateAt(now time.Time) string {
+	if c.State == CertIssued && now.After(c.NotAfter) {
+		return "expired"
+	}
+	return string(c.State)
+}
+
+// ErrDuplicateSerial means a record for the serial already exists.
+var ErrDuplicateSerial = errors.New("a certificate with this serial is already recorded")

@@ -1,0 +1,103 @@
+package records
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// RequestState is where a certificate request stands.
+type RequestState string
+
+// A request moves pending → approved → issued, or ends denied, cancelled or
+// expired. "waiting_ca" is a request the CA itself left pending.
+const (
+	RequestPending   RequestState = "pending"
+	RequestWaitingCA RequestState = "waiting_ca"
+	RequestApproved  RequestState = "approved"
+	RequestIssued    RequestState = "issued"
+	RequestDenied    RequestState = "denied"
+	RequestCancelled RequestState = "cancelled"
+	RequestExpired   RequestState = "expired"
+)
+
+// requestTransitions lists, for each state, the states it may move to.
+var requestTransitions = map[RequestState][]RequestState{
+	RequestPending:   {RequestApproved, RequestWaitingCA, RequestDenied, RequestCancelled, RequestExpired},
+	RequestWaitingCA: {RequestIssued, RequestApproved, RequestDenied, RequestCancelled, RequestExpired},
+	RequestApproved:  {RequestIssued, RequestWaitingCA, RequestExpired, RequestCancelled},
+}
+
+// Final reports whether nothing more can happen to a request in state s.
+func (s RequestState) Final() bool { return len(requestTransitions[s]) == 0 }
+
+// CanMoveTo reports whether a request in state s may move to next.
+func (s RequestState) CanMoveTo(next RequestState) bool {
+	return slices.Contains(requestTransitions[s], next)
+}
+
+// ErrTransition is a state change the request's current state does not allow
+// (it was decided, cancelled or issued meanwhile).
+type ErrTransition struct {
+	From, To RequestState
+}
+
+func (e *ErrTransition) Error() string {
+	return fmt.Sprintf("the request is %s and cannot become %s", e.From, e.To)
+}
+
+// ApprovalPost is a message with Approve/Deny buttons sent to an approver,
+// kept so every copy can be updated once someone decides.
+type ApprovalPost struct {
+	UserID string `json:"user_id"`
+	PostID string `json:"post_id"`
+}
+
+// Approval is one approver's yes.
+type Approval struct {
+	UserID string    `json:"user_id"`
+	At     time.Time `json:"at"`
+}
+
+// Request is a certificate request that could not be served at once: it
+// waits for an approver or for the CA. It never holds a private key: for a
+// server-generated key the key is made only when the user picks the
+// certificate up.
+type Request struct {
+	ID        string       `json:"id"`
+	Owner     Principal    `json:"owner"`
+	Profile   string       `json:"profile"`
+	Connector string       `json:"connector"`
+	State     RequestState `json:"state"`
+	// CSRPEM is the user's CSR; empty when the server generates the key.
+	CSRPEM string `json:"csr_pem,omitempty"`
+	// Attestation is the CSR key's verified attestation, if any.
+	Attestation *Attestation `json:"attestation,omitempty"`
+	// CARequestID is the CA's own id for a request it left pending.
+	CARequestID string    `json:"ca_request_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Approvals are the approvers who said yes so far, for a profile that
+	// needs more than one.
+	Approvals     []Approval     `json:"approvals,omitempty"`
+	DecidedBy     string         `json:"decided_by,omitempty"`
+	DecidedAt     *time.Time     `json:"decided_at,omitempty"`
+	Reason        string         `json:"reason,omitempty"`
+	Serial        string         `json:"serial,omitempty"`
+	ApprovalPosts []ApprovalPost `json:"approval_posts,omitempty"`
+	// NextPoll and Polls pace the background job's questions to the CA.
+	NextPoll *time.Time `json:"next_poll,omitempty"`
+	Polls    int        `json:"polls,omitempty"`
+	// PendingKey is a server-generated private key, sealed, kept only while
+	// the CA holds its request; it is dropped when the certificate is
+	// collected.
+	PendingKey *SealedKey `json:"pending_key,omitempty"`
+	// PendingKeyCopies are the same key sealed under other encryption
+	// secrets, added when the admin changes the secret.
+	PendingKeyCopies []SealedKey `json:"pending_key_copies,omitempty"`
+	KeyType          string      `json:"key_type,omitempty"`
+	// CertificateDER and ChainDER hold what the CA issued until pickup.
+	CertificateDER []byte   `json:"certificate_der,omitempty"`
+	ChainDER       [][]byte `json:"chain_der,omitempty"`
+}
