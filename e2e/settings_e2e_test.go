@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -121,6 +122,10 @@ func TestProfilesThroughTheServer(t *testing.T) {
 	   "access": {"teams": ["` + teamName + `"]}},
 	  {"name": "finance", "access": {"teams": ["finance"]}}
 	]}`
+	// A team nobody of the test is in; a profile may only name teams that
+	// exist.
+	_, err := testbed.EnsureTeam(context.Background(), bed.admin.Client, "finance", "Finance")
+	require.NoError(t, err)
 	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["connectorsandprofiles"] = catalog }))
 	waitForProfiles(t, bed.alice, "default", "smime")
 

@@ -38,7 +38,7 @@ func (p *Plugin) subcommands() []subcommand {
 		{"download", "[--email] [profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file; --email sends the file to your email instead", p.commandDownload},
 		{"csr", "[profile]", "Get a one-time link to upload a certificate signing request for your own key (smart card, YubiKey, OpenSSL)", p.commandCSR},
 		{"list", "", "List your certificates", p.commandList},
-		{"import", "", "Register a certificate you already have, so it is listed, reminded and revocable", p.commandImport},
+		{"import", "", "Register a certificate you already have, so it is listed and revocable", p.commandImport},
 		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
 		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
 		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},

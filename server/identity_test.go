@@ -316,3 +316,26 @@ func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 	assert.Len(t, certs, 1)
 	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(token), "").Code, "once more, not forever")
 }
+
+// A CA's refusal reads once, under a title in words.
+func TestCARefusalIsToldOnce(t *testing.T) {
+	env := newTestEnv(t)
+	env.p.services.Store(withFailingConnector(mustServices(t, env), connector.KindRejected))
+	body := env.request(http.MethodPost, "/issue", form(env.token("alice")), "").Body.String()
+	assert.Equal(t, 1, strings.Count(body, "refused the request"), body)
+	assert.NotContains(t, body, "Unprocessable Entity")
+	assert.Contains(t, body, "The certificate was not created")
+}
+
+// A CSR that cannot be parsed is refused in words; the parser's own
+// account goes to the log only.
+func TestGarbageCSRIsRefusedInWords(t *testing.T) {
+	env := newTestEnv(t)
+	w := env.request(http.MethodPost, "/api/v1/csr", `{"csr": "MIIBAAAA"}`, "alice", "Content-Type", "application/json")
+	require.Equal(t, http.StatusUnprocessableEntity, w.Code, w.Body.String())
+	assert.NotContains(t, w.Body.String(), "asn1")
+	assert.Contains(t, w.Body.String(), "not a certificate signing request")
+	logged := strings.Join(env.loggedLines(), "\n")
+	assert.Contains(t, logged, "A CSR was refused")
+	assert.Contains(t, logged, "asn1")
+}

@@ -126,6 +126,8 @@ func errorTitle(status int) string {
 		return "Link already used"
 	case http.StatusGone:
 		return "Link expired"
+	case http.StatusUnprocessableEntity:
+		return "The certificate was not created"
 	case http.StatusServiceUnavailable:
 		return "Please try again shortly"
 	}

@@ -55,6 +55,20 @@ func refuseCSR(format string, args ...any) error {
 // signature verifies, a key type the profile accepts, names that match the
 // account when the profile says so, and the attestation its policy asks for.
 func (c *Core) checkCSR(r *Requester, prof *profile.Profile, conn connector.Connector, upload Upload) (*checkedCSR, error) {
+	checked, err := c.checkUpload(r, prof, conn, upload)
+	if e := AsError(err); e != nil && e.Code == CodeRefused {
+		// The requester reads words; the parser's own account is for the log.
+		reason := e.Message
+		var parseErr *pki.CSRError
+		if errors.As(err, &parseErr) {
+			reason = parseErr.Detail()
+		}
+		c.log.LogInfo("A CSR was refused", "user_id", r.ID, "profile", prof.Name, "reason", reason)
+	}
+	return checked, err
+}
+
+func (c *Core) checkUpload(r *Requester, prof *profile.Profile, conn connector.Connector, upload Upload) (*checkedCSR, error) {
 	csr, keyType, err := pki.ParseCSR(upload.CSR, prof.AcceptedKeyTypes())
 	if err != nil {
 		if pki.IsCSRError(err) {

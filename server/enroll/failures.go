@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 )
@@ -18,7 +19,7 @@ func IssuanceError(err error) error {
 		case connector.KindUnavailable:
 			return &Error{Code: CodeUnavailable, Message: "The certificate authority could not be reached.", Hint: "Your link still works: try again in a minute.", Err: err}
 		case connector.KindRejected:
-			return &Error{Code: CodeRefused, Message: "The certificate authority refused the request: " + ce.Message + ".", Hint: "Contact your administrator.", Err: err}
+			return &Error{Code: CodeRefused, Message: "The certificate authority refused the request: " + strings.TrimSuffix(ce.Message, ".") + ".", Hint: "Contact your administrator.", Err: err}
 		default:
 			return &Error{Code: CodeBadGateway, Message: "The certificate authority is not set up correctly.", Hint: "Your link still works; contact your administrator.", Err: err}
 		}
