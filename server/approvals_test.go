@@ -91,7 +91,7 @@ func TestApprovalFlowFromRequestToPickup(t *testing.T) {
 	assert.Equal(t, records.RequestPending, env.request_(id).State)
 
 	post := env.approvalPostFor("carol", id)
-	assert.Contains(t, post.Attachments()[0].Text, "@alice asks for a `secure` certificate")
+	assert.Contains(t, post.Attachments()[0].Text, "@alice asks for a certificate of profile `secure`")
 	assert.Empty(t, env.dmsTo("alice"), "the requester is told once: in the reply")
 
 	// Someone who is not an approver clicks: refused, nothing changes.
@@ -153,7 +153,7 @@ func TestDenyAsksForAReasonAndTellsTheRequester(t *testing.T) {
 	assert.Equal(t, records.RequestDenied, r.State)
 	assert.Equal(t, "Use the vpn profile instead", r.Reason)
 	dms := env.dmsTo("alice")
-	assert.Contains(t, dms[len(dms)-1].Message, "@carol denied your request `"+id+"` for a `secure` certificate: Use the vpn profile instead")
+	assert.Contains(t, dms[len(dms)-1].Message, "@carol denied your request `"+id+"` for a certificate of profile `secure`: Use the vpn profile instead")
 	assert.Contains(t, env.postByID(post.Id).Message, "denied by @carol: Use the vpn profile instead")
 	assert.Equal(t, "This request is already denied.", env.click("carol", post, "approve").EphemeralText)
 }

@@ -195,11 +195,7 @@ func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecre
 	if _, err := p.store.GetCA(name); errors.Is(err, records.ErrNotFound) {
 		return nil
 	}
-	oldKey, err := sealbox.NewKey(oldSecret)
-	if err != nil {
-		return err
-	}
-	newKey, err := sealbox.NewKey(newSecret)
+	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}

@@ -178,7 +178,7 @@ func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records
 	}
 	if req.State == records.RequestPending {
 		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for approval",
-			Message: "Your request " + req.ID + " for a " + req.Profile + " certificate is waiting for an approver.",
+			Message: "Your request " + req.ID + " for a certificate of profile " + req.Profile + " is waiting for an approver.",
 			Hint:    "You will get a message in Mattermost with a link to collect the certificate once it is approved."})
 	}
 	return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for the certificate authority",

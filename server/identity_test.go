@@ -90,7 +90,7 @@ func TestNobodyApprovesTheirOwnRequest(t *testing.T) {
 
 	// carol is the only system admin.
 	reply := env.run("carol", "/cert download secure")
-	assert.Contains(t, reply, "Nobody could approve a secure certificate for you")
+	assert.Contains(t, reply, "Nobody could approve a certificate of profile secure for you")
 	open, err := env.p.store.ListOpenRequests()
 	require.NoError(t, err)
 	assert.Empty(t, open, "no request that would wait forever")

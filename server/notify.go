@@ -91,7 +91,7 @@ func (n *notifier) RequestClosed(req *records.Request, text string) {
 
 func (n *notifier) RequestApproved(owner *enroll.Requester, req *records.Request, approvers []string, pickup *enroll.Link) {
 	n.p.notifyUser(owner, "Certificate request approved", fmt.Sprintf(
-		"%s approved your request `%s` for a `%s` certificate. %s", strings.Join(approvers, " and "), req.ID, req.Profile, n.collect(req, pickup)))
+		"%s approved your request `%s` for a certificate of profile `%s`. %s", strings.Join(approvers, " and "), req.ID, req.Profile, n.collect(req, pickup)))
 }
 
 func (n *notifier) RequestDenied(owner *enroll.Requester, req *records.Request, by string) {
@@ -101,7 +101,7 @@ func (n *notifier) RequestDenied(owner *enroll.Requester, req *records.Request, 
 		return
 	}
 	n.p.notifyUser(owner, "Certificate request denied", fmt.Sprintf(
-		"@%s denied your request `%s` for a `%s` certificate: %s", by, req.ID, req.Profile, req.Reason))
+		"@%s denied your request `%s` for a certificate of profile `%s`: %s", by, req.ID, req.Profile, req.Reason))
 }
 
 func (n *notifier) WaitingForCA(owner *enroll.Requester, req *records.Request) {
@@ -148,10 +148,10 @@ func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
 // approvalPost is the message with Approve and Deny buttons an approver gets.
 func (p *Plugin) approvalPost(req *records.Request, owner *enroll.Requester, prof *profile.Profile) *model.Post {
 	s, _ := p.getServices()
-	text := fmt.Sprintf("@%s asks for a `%s` certificate (request `%s`).\n\n- Valid for: %d days", owner.Username, prof.Name, req.ID, prof.ValidityDays)
+	text := fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Valid for: %d days", owner.Username, prof.Name, req.ID, prof.ValidityDays)
 	if s != nil {
 		subject := s.core.SubjectFor(owner, prof)
-		text = fmt.Sprintf("@%s asks for a `%s` certificate (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
+		text = fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
 			owner.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
 		if len(subject.Emails) > 0 {
 			text += "\n- Email: " + subject.Emails[0]

@@ -67,11 +67,7 @@ func (p *Plugin) openSecret(encryptionSecret, marker string) (string, error) {
 // resealSecrets adds copies of the sealed secrets markers refer to, sealed
 // under newSecret.
 func (p *Plugin) resealSecrets(markers []string, oldSecret, newSecret string) error {
-	oldKey, err := sealbox.NewKey(oldSecret)
-	if err != nil {
-		return err
-	}
-	newKey, err := sealbox.NewKey(newSecret)
+	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}
@@ -160,13 +156,22 @@ func sealedMarkersIn(catalogJSON string) []string {
 // resealHeldKeys seals the keys open requests hold (CA-pending, kept for
 // download) under the new encryption secret too.
 func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
-	oldKey, err := sealbox.NewKey(oldSecret)
-	if err != nil {
-		return err
-	}
-	newKey, err := sealbox.NewKey(newSecret)
+	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}
 	return enroll.ResealHeldKeys(p.store, oldKey, newKey, p.now)
+}
+
+// sealKeys are the keys of the old and the new encryption secret.
+func sealKeys(oldSecret, newSecret string) (*sealbox.Key, *sealbox.Key, error) {
+	oldKey, err := sealbox.NewKey(oldSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	newKey, err := sealbox.NewKey(newSecret)
+	if err != nil {
+		return nil, nil, err
+	}
+	return oldKey, newKey, nil
 }

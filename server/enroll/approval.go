@@ -57,7 +57,7 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 		c.log.LogWarn("A certificate request cannot be approved: too few approvers besides the requester",
 			"profile", prof.Name, "user_id", r.ID, "approvers", len(approvers), "approvals_required", prof.ApprovalsNeeded())
 		return nil, &Error{Code: CodeForbidden,
-			Message: fmt.Sprintf("Nobody could approve a %s certificate for you: it needs %d approver(s) besides you, as nobody approves their own request.", prof.Name, prof.ApprovalsNeeded()),
+			Message: fmt.Sprintf("Nobody could approve a certificate of profile %s for you: it needs %d approver(s) besides you, as nobody approves their own request.", prof.Name, prof.ApprovalsNeeded()),
 			Hint:    "Ask an administrator to add an approver to this profile."}
 	}
 	now := c.now()

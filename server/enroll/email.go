@@ -2,9 +2,9 @@ package enroll
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -52,26 +52,14 @@ func (c *Core) IssueByEmail(ctx context.Context, r *Requester, profileName strin
 	if !prof.ServerKeysAllowed() {
 		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device.", prof.Name)
 	}
-	keyWork, err := c.admitKeyGeneration(keyToGenerate(prof, nil))
+	outcome, err := c.issueNow(ctx, r, prof, conn, Options{})
 	if err != nil {
-		return nil, ErrBusyCreatingKeys
+		return nil, err
 	}
-	defer keyWork.Release()
-	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
-	defer cancel()
-	issued, err := c.issueWithServerKey(ctx, r, prof, conn, nil, keyWork, Options{})
-	var waiting *errWaitingForCA
-	switch {
-	case errors.As(err, &waiting):
-		c.waitingForCA(r, waiting.Request)
-		return &EmailDelivery{Request: waiting.Request}, nil
-	case err != nil:
-		c.log.LogWarn("A certificate could not be issued", "user_id", r.ID, "profile", prof.Name, "connector", conn.Name(), "error", err.Error())
-		return nil, IssuanceError(err)
+	if outcome.Request != nil {
+		return &EmailDelivery{Request: outcome.Request}, nil
 	}
-	c.log.LogInfo("Certificate issued", "user_id", r.ID, "serial", issued.Record.Serial, "connector", issued.Record.Connector, "delivery", "email")
-	c.notify.CertificateIssued(r, issued.Record)
-
+	issued := outcome.Issued
 	delivery := &EmailDelivery{Issued: issued}
 	if err := c.mail.SendCertificate(ctx, r, issued); err != nil {
 		c.log.LogWarn("Could not email a certificate", "user_id", r.ID, "serial", issued.Record.Serial, "error", errorChain(err))
@@ -90,6 +78,17 @@ func (c *Core) IssueByEmail(ctx context.Context, r *Requester, profileName strin
 // holdForDownload keeps an issued certificate and its key (sealed) in a
 // request its owner collects with a pickup link.
 func (c *Core) holdForDownload(owner *Requester, issued *Issued) (*Link, error) {
+	now := c.now()
+	req, err := c.keep(owner, issued, newRequestID(), now.Add(PickupLinkLifetime), "kept for download: the email could not be sent")
+	if err != nil {
+		return nil, err
+	}
+	return c.mintPickup(owner.ID, req)
+}
+
+// keep records an issued certificate with its key, sealed, in an approved
+// request that delivers it until expires.
+func (c *Core) keep(owner *Requester, issued *Issued, id string, expires time.Time, reason string) (*records.Request, error) {
 	sealed, err := c.sealKey(issued.key)
 	if err != nil {
 		return nil, err
@@ -101,15 +100,15 @@ func (c *Core) holdForDownload(owner *Requester, issued *Issued) (*Link, error) 
 	now := c.now()
 	record := issued.Record
 	req := &records.Request{
-		ID: newRequestID(), Owner: owner.Principal, Profile: record.Profile, Connector: record.Connector,
-		State: records.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(PickupLinkLifetime),
+		ID: id, Owner: owner.Principal, Profile: record.Profile, Connector: record.Connector,
+		State: records.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires,
 		PendingKey: sealed, KeyType: record.KeyType, CertificateDER: record.DER, ChainDER: chain,
-		Serial: record.Serial, Reason: "kept for download: the email could not be sent",
+		Serial: record.Serial, Reason: reason,
 	}
 	if err := c.store.CreateRequest(req); err != nil {
 		return nil, err
 	}
-	return c.mintPickup(owner.ID, req)
+	return req, nil
 }
 
 // ResealHeldKeys adds to every key an open request holds (CA-pending, kept

@@ -113,28 +113,12 @@ func linkHoldID(g *Grant) string { return "l-" + g.Claims.ID }
 // sealed, until the link expires: if the answer never arrived, the same
 // link delivers it once more instead of it being lost.
 func (c *Core) holdForLink(g *Grant, issued *Issued) {
-	sealed, err := c.sealKey(issued.key)
+	req, err := c.keep(g.Requester, issued, linkHoldID(g), g.Claims.ExpiresAt.Time, "kept for its link: the answer was slow and may not have arrived")
 	if err != nil {
 		c.log.LogError("Could not keep a slow certificate for its link", "serial", issued.Record.Serial, "error", err.Error())
 		return
 	}
-	chain := make([][]byte, 0, len(issued.chain))
-	for _, ch := range issued.chain {
-		chain = append(chain, ch.Raw)
-	}
-	now := c.now()
-	record := issued.Record
-	req := &records.Request{
-		ID: linkHoldID(g), Owner: g.Requester.Principal, Profile: record.Profile, Connector: record.Connector,
-		State: records.RequestApproved, CreatedAt: now, UpdatedAt: now, ExpiresAt: g.Claims.ExpiresAt.Time,
-		PendingKey: sealed, KeyType: record.KeyType, CertificateDER: record.DER, ChainDER: chain,
-		Serial: record.Serial, Reason: "kept for its link: the answer was slow and may not have arrived",
-	}
-	if err := c.store.CreateRequest(req); err != nil {
-		c.log.LogError("Could not keep a slow certificate for its link", "serial", record.Serial, "error", err.Error())
-		return
-	}
-	c.log.LogInfo("A slow certificate is kept for its link until it expires", "serial", record.Serial, "request", req.ID)
+	c.log.LogInfo("A slow certificate is kept for its link until it expires", "serial", issued.Record.Serial, "request", req.ID)
 }
 
 // redeliver serves a used link once more when it holds the certificate of
@@ -215,6 +199,12 @@ func (c *Core) Enroll(ctx context.Context, r *Requester, profileName string, opt
 		}
 		return &Outcome{Request: req}, nil
 	}
+	return c.issueNow(ctx, r, prof, conn, opts)
+}
+
+// issueNow issues a certificate with a server-made key for r, with no link:
+// in the RSA line's turn, bounded by IssueTimeout.
+func (c *Core) issueNow(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector, opts Options) (*Outcome, error) {
 	keyWork, err := c.admitKeyGeneration(keyToGenerate(prof, nil))
 	if err != nil {
 		return nil, ErrBusyCreatingKeys
