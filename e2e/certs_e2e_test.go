@@ -395,3 +395,23 @@ func TestLinkAPI(t *testing.T) {
 	require.Equal(t, http.StatusOK, page.status, "GET of an API-made link: %s", page)
 	require.Contains(t, page.body, bed.bob.name())
 }
+
+// TestEnrollmentsAPIThroughTheServer: the one JSON enrollment route (the
+// enroll modal's, and automation's) issues for the signed-in user without a
+// link, and refuses what the profile does not allow.
+func TestEnrollmentsAPIThroughTheServer(t *testing.T) {
+	requireBed(t)
+	reply := pluginJSON(t, "/api/v1/enrollments", bed.alice.Token(), map[string]any{"format": "modern"})
+	require.Equal(t, http.StatusCreated, reply.status, reply.String())
+	file, leaf := bed.alice.openIssueAnswer(t, reply)
+	requireIdentityURI(t, leaf, bed.alice.User.Id)
+	list := pluginRequest(t, http.MethodGet, "/api/v1/certificates", nil, bed.alice.Token(), "")
+	require.Contains(t, list.body, file.serial, "the certificate is in the owner's list")
+
+	unknown := pluginJSON(t, "/api/v1/enrollments", bed.alice.Token(), map[string]any{"profile": "no-such-profile"})
+	require.Equal(t, http.StatusForbidden, unknown.status, unknown.String())
+	require.Contains(t, unknown.header.Get("Content-Type"), "application/json")
+
+	noSession := pluginJSON(t, "/api/v1/enrollments", "", map[string]any{})
+	require.Equal(t, http.StatusUnauthorized, noSession.status, noSession.String())
+}

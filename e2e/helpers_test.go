@@ -315,6 +315,12 @@ func (u *testUser) redeemJSON(t *testing.T, token string) (issuedFile, *x509.Cer
 	t.Helper()
 	reply := submitIssue(t, token, "", "application/json")
 	require.Equal(t, http.StatusOK, reply.status, "POST /issue (JSON) for %s: %s", u.name(), reply)
+	return u.openIssueAnswer(t, reply)
+}
+
+// openIssueAnswer checks and opens a JSON answer that carries a PKCS#12.
+func (u *testUser) openIssueAnswer(t *testing.T, reply pluginReply) (issuedFile, *x509.Certificate) {
+	t.Helper()
 	require.Contains(t, reply.header.Get("Content-Type"), "application/json")
 	var answer issueAnswer
 	require.NoError(t, json.Unmarshal([]byte(reply.body), &answer), "issue answer: %s", reply.body)
