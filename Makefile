@@ -213,6 +213,7 @@ unit-test: manifest-check webapp/node_modules stepca-test
 
 ## End-to-end tests against a real Mattermost and PostgreSQL (builds dist and mattermost).
 e2e: deps dist mattermost
+	$(GO) test -tags e2e -count=1 -timeout 10m ./server/sqlstore/...
 	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -75,6 +76,15 @@ func TestMain(m *testing.M) {
 		bed.pg.PID(), bed.pg.Port, bed.mm.PID(), bed.mm.URL, pluginID, time.Since(started).Round(time.Second))
 
 	code := m.Run()
+	if code == 0 && bed.mm != nil {
+		// A database call the server's driver could not carry breaks the
+		// plugin's connection to it, and says so only on the plugin's
+		// stderr: no run passes with such a line in the server log.
+		if data, err := os.ReadFile(bed.mm.LogPath); err == nil && strings.Contains(string(data), "error during Plugin.") {
+			fmt.Fprintln(os.Stderr, "e2e: the plugin's RPC to the server failed (\"error during Plugin.\" in the server log)")
+			code = 1
+		}
+	}
 	if code != 0 && bed.mm != nil {
 		fmt.Fprintf(os.Stderr, "e2e: Mattermost log tail (%s):\n%s\n", bed.mm.LogPath, bed.mm.LogTail(60))
 	}

@@ -26,7 +26,7 @@ func (p *Plugin) runRequestJob() {
 	if err != nil {
 		return
 	}
-	open, err := p.store.ListOpenRequests()
+	open, err := p.inventory.ListOpenRequests()
 	if err != nil {
 		p.API.LogError("Could not list open certificate requests", "error", err.Error())
 		return

@@ -35,7 +35,10 @@ type Plugin struct {
 
 	client *pluginapi.Client
 	store  *store.Store
-	router *mux.Router
+	// inventory holds the certificate and request records (the database)
+	// and the link marks (the KV store).
+	inventory enroll.Inventory
+	router    *mux.Router
 
 	// now is the clock, and newMutex makes cluster-wide locks; both are
 	// fields so tests can replace them.
@@ -98,6 +101,10 @@ func (p *Plugin) OnActivate() error {
 		return errors.Wrap(err, "failed to ensure the bot account")
 	}
 	p.botUserID = botID
+
+	if p.inventory, err = p.openInventory(); err != nil {
+		return err
+	}
 
 	p.router = p.newRouter()
 	p.applyConfiguration(p.getConfiguration())

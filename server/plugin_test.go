@@ -154,6 +154,9 @@ func newTestEnv(t testing.TB) *testEnv {
 	p.SetAPI(server)
 	p.client = pluginapi.NewClient(server, &plugintest.Driver{})
 	p.store = store.New(env.kv)
+	// The records stay in the KV store here: these tests are not about
+	// the database (server/sqlstore's are, and the end-to-end tests).
+	p.inventory = p.store
 	p.now = env.now
 	var mutexes sync.Map
 	p.newMutex = func(name string) (locker, error) {

@@ -160,7 +160,10 @@ func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
 	if err != nil {
 		return err
 	}
-	return enroll.ResealHeldKeys(p.store, oldKey, newKey, p.now)
+	if p.inventory == nil {
+		return nil
+	}
+	return enroll.ResealHeldKeys(p.inventory, oldKey, newKey, p.now)
 }
 
 // sealKeys are the keys of the old and the new encryption secret.

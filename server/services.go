@@ -64,7 +64,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		RequireVerifiedEmail: site.requireVerifiedEmail,
 		IdentityHost:         site.host,
 	}, enroll.Ports{
-		Inventory: p.store,
+		Inventory: p.inventory,
 		Directory: &directory{p: p},
 		Notifier:  &notifier{p: p},
 		Mailer:    &certificateMailer{p: p, config: c},

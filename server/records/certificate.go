@@ -16,7 +16,11 @@ const (
 // Certificate is the record of one issued certificate. It never holds a
 // private key.
 type Certificate struct {
-	Serial           string     `json:"serial"`
+	Serial string `json:"serial"`
+	// Issuer is the SHA-256, in hex, of the issuer's name as the
+	// certificate carries it: with Serial it names the certificate as CRLs
+	// and OCSP do.
+	Issuer           string     `json:"issuer,omitempty"`
 	Owner            Principal  `json:"owner"`
 	Subject          string     `json:"subject"`
 	CommonName       string     `json:"common_name"`

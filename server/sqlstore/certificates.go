@@ -1,0 +1,218 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+const certificateColumns = `serial, issuer, connector, owner, subject, common_name, emails, key_fingerprint, key_type,
+	fingerprint, origin, attestation, profile, not_before, not_after, state, revoked_at, revocation_reason, revoked_by,
+	registered_by, revocable_at_ca, der, created_at, version`
+
+// certificateValues are the columns of c, in certificateColumns' order
+// (version aside).
+func certificateValues(c *records.Certificate) ([]any, error) {
+	emails, err := jsonValue(nonNil(c.Emails))
+	if err != nil {
+		return nil, err
+	}
+	attestation, err := nullableJSON(c.Attestation)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.Serial, c.Issuer, c.Connector, string(c.Owner), c.Subject, c.CommonName, emails, c.KeyFingerprint, c.KeyType,
+		c.Fingerprint, c.Origin, attestation, c.Profile, millis(c.NotBefore), millis(c.NotAfter), string(c.State), nullMillis(c.RevokedAt),
+		c.RevocationReason, c.RevokedBy, c.RegisteredBy, c.RevocableAtCA, c.DER, millis(c.CreatedAt)}, nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func scanCertificate(row scanner) (*records.Certificate, int, error) {
+	var (
+		c                   records.Certificate
+		owner, state        string
+		emails, attestation []byte
+		revokedAt           sql.NullInt64
+		notBefore, notAfter int64
+		createdAt           int64
+		version             int
+	)
+	err := row.Scan(&c.Serial, &c.Issuer, &c.Connector, &owner, &c.Subject, &c.CommonName, &emails, &c.KeyFingerprint, &c.KeyType,
+		&c.Fingerprint, &c.Origin, &attestation, &c.Profile, &notBefore, &notAfter, &state, &revokedAt, &c.RevocationReason,
+		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &version)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.Owner, c.State, c.RevokedAt = records.Principal(owner), records.CertState(state), timePtr(revokedAt)
+	c.NotBefore, c.NotAfter, c.CreatedAt = fromMillis(notBefore), fromMillis(notAfter), fromMillis(createdAt)
+	if err := fromJSON(emails, &c.Emails); err != nil {
+		return nil, 0, err
+	}
+	if len(c.Emails) == 0 {
+		c.Emails = nil
+	}
+	if len(attestation) > 0 {
+		c.Attestation = &records.Attestation{}
+		if err := fromJSON(attestation, c.Attestation); err != nil {
+			return nil, 0, err
+		}
+	}
+	return &c, version, nil
+}
+
+// insertCertificate is the statement that records a certificate; $1..$23
+// are its columns.
+const insertCertificate = `INSERT INTO certs_certificates (` + certificateColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 1)`
+
+// CreateCertificate records a certificate; a serial already recorded is
+// records.ErrDuplicateSerial.
+func (s *Store) CreateCertificate(c *records.Certificate) error {
+	if c.Serial == "" || c.Owner == "" {
+		return errors.New("a certificate record needs a serial and an owner")
+	}
+	values, err := certificateValues(c)
+	if err != nil {
+		return err
+	}
+	values = append(values, millis(s.now()))
+	_, err = s.db.Exec(`WITH cert AS (`+insertCertificate+` RETURNING serial, owner)
+		INSERT INTO certs_events (at, kind, owner, serial) SELECT $24, 'certificate.recorded', owner, serial FROM cert`, values...)
+	if isUniqueViolation(err) {
+		return records.ErrDuplicateSerial
+	}
+	return err
+}
+
+// RecordIssuance records a certificate and, when requestID is set, closes
+// that request as issued with it, and writes the event: one statement, so
+// all of it happens or none. A certificate already recorded under its serial
+// with the same fingerprint (a delivery held since it was issued) counts as
+// recorded. A request that cannot be closed (it expired meanwhile) is
+// *records.ErrTransition, with the certificate recorded all the same.
+func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time) error {
+	if c.Serial == "" || c.Owner == "" {
+		return errors.New("a certificate record needs a serial and an owner")
+	}
+	values, err := certificateValues(c)
+	if err != nil {
+		return err
+	}
+	values = append(values, millis(now), requestID)
+	var (
+		inserted, closed int
+		existing         sql.NullString
+		requestState     sql.NullString
+	)
+	err = s.db.QueryRow(`WITH cert AS (`+insertCertificate+` ON CONFLICT (serial) DO NOTHING RETURNING serial, owner),
+		event AS (INSERT INTO certs_events (at, kind, owner, serial, request_id)
+			SELECT $24, 'certificate.issued', owner, serial, $25 FROM cert),
+		request AS (UPDATE certs_requests SET state = 'issued', serial = $1, pending_key = NULL, pending_key_copies = '[]',
+			updated_at = $24, version = version + 1
+			WHERE $25 <> '' AND id = $25 AND state IN ('approved', 'waiting_ca') RETURNING id)
+		SELECT (SELECT COUNT(*) FROM cert), (SELECT COUNT(*) FROM request),
+			(SELECT fingerprint FROM certs_certificates WHERE serial = $1),
+			(SELECT state FROM certs_requests WHERE id = $25)`, values...).Scan(&inserted, &closed, &existing, &requestState)
+	if isUniqueViolation(err) {
+		return records.ErrDuplicateSerial
+	}
+	if err != nil {
+		return fmt.Errorf("record the certificate: %w", err)
+	}
+	if inserted == 0 && existing.String != c.Fingerprint {
+		return records.ErrDuplicateSerial
+	}
+	if requestID != "" && closed == 0 {
+		return &records.ErrTransition{From: records.RequestState(requestState.String), To: records.RequestIssued}
+	}
+	return nil
+}
+
+// GetCertificate returns the certificate with serial, or records.ErrNotFound.
+func (s *Store) GetCertificate(serial string) (*records.Certificate, error) {
+	c, _, err := s.getCertificate(serial)
+	return c, err
+}
+
+func (s *Store) getCertificate(serial string) (*records.Certificate, int, error) {
+	c, version, err := scanCertificate(s.db.QueryRow(`SELECT `+certificateColumns+` FROM certs_certificates WHERE serial = $1`, serial))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, records.ErrNotFound
+	}
+	return c, version, err
+}
+
+// ListCertificates returns an owner's certificates, oldest first.
+func (s *Store) ListCertificates(owner records.Principal) ([]*records.Certificate, error) {
+	rows, err := s.db.Query(`SELECT `+certificateColumns+` FROM certs_certificates WHERE owner = $1
+		ORDER BY created_at, serial LIMIT $2`, string(owner), maxList)
+	if err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	defer rows.Close()
+	var out []*records.Certificate
+	for rows.Next() {
+		c, _, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// UpdateCertificate changes a certificate with a conditional update: change
+// sees the current record and may edit it, or return an error to leave it
+// alone. Of two writers, the second sees the first's change. A revocation
+// writes its event in the same statement.
+func (s *Store) UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error) {
+	for range updateAttempts {
+		current, version, err := s.getCertificate(serial)
+		if err != nil {
+			return nil, err
+		}
+		before := current.State
+		if err := change(current); err != nil {
+			return nil, err
+		}
+		kind := ""
+		if current.State != before {
+			kind = "certificate." + string(current.State)
+		}
+		emails, err := jsonValue(nonNil(current.Emails))
+		if err != nil {
+			return nil, err
+		}
+		attestation, err := nullableJSON(current.Attestation)
+		if err != nil {
+			return nil, err
+		}
+		var updated int
+		err = s.db.QueryRow(`WITH cert AS (UPDATE certs_certificates SET connector = $2, subject = $3, common_name = $4, emails = $5,
+				key_fingerprint = $6, key_type = $7, origin = $8, attestation = $9, profile = $10, state = $11, revoked_at = $12,
+				revocation_reason = $13, revoked_by = $14, registered_by = $15, revocable_at_ca = $16, version = version + 1
+				WHERE serial = $1 AND version = $17 RETURNING serial, owner, revoked_by),
+			event AS (INSERT INTO certs_events (at, kind, owner, serial, actor)
+				SELECT $18, $19, owner, serial, revoked_by FROM cert WHERE $19 <> '')
+			SELECT COUNT(*) FROM cert`,
+			current.Serial, current.Connector, current.Subject, current.CommonName, emails, current.KeyFingerprint, current.KeyType,
+			current.Origin, attestation, current.Profile, string(current.State), nullMillis(current.RevokedAt), current.RevocationReason,
+			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind).Scan(&updated)
+		if err != nil {
+			return nil, fmt.Errorf("update certificate %s: %w", serial, err)
+		}
+		if updated == 1 {
+			return current, nil
+		}
+	}
+	return nil, fmt.Errorf("update certificate %s: changed by others %d times in a row", serial, updateAttempts)
+}

@@ -1,0 +1,325 @@
+//go:build e2e
+
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+var alice = records.MattermostUser("alice")
+
+func TestMigrateFromAnEmptyDatabaseIsIdempotent(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Now()}
+	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
+	require.NoError(t, err)
+	all, err := migrations()
+	require.NoError(t, err)
+	assert.Equal(t, len(all), version)
+
+	again, err := Migrate(db, &sync.Mutex{}, clock.Now)
+	require.NoError(t, err)
+	assert.Equal(t, version, again)
+	var rows int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM certs_schema_migrations`).Scan(&rows))
+	assert.Equal(t, len(all), rows)
+	for _, table := range []string{"certs_certificates", "certs_requests", "certs_key_claims", "certs_events"} {
+		var exists bool
+		require.NoError(t, db.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, table).Scan(&exists))
+		assert.True(t, exists, table)
+	}
+}
+
+// A migration that fails leaves the schema at the version before it, with
+// nothing of the failed one.
+func TestFailedMigrationLeavesNoHalfSchema(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Now()}
+	all, err := migrations()
+	require.NoError(t, err)
+	broken := append(all, migration{version: len(all) + 1, name: "broken",
+		sql: "CREATE TABLE certs_half (id INTEGER);\nCREATE TABLE certs_broken (id NOT A TYPE);\n"})
+	version, err := migrate(db, &sync.Mutex{}, clock.Now, broken)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "broken")
+	assert.Equal(t, len(all), version, "every migration before it applied")
+	var half bool
+	require.NoError(t, db.QueryRow(`SELECT to_regclass('certs_half') IS NOT NULL`).Scan(&half))
+	assert.False(t, half, "the failed migration's first statement was rolled back")
+	current, err := schemaVersion(db)
+	require.NoError(t, err)
+	assert.Equal(t, len(all), current)
+
+	// A later, fixed plugin migrates from there.
+	fixed := append(all, migration{version: len(all) + 1, name: "fixed", sql: "CREATE TABLE certs_half (id INTEGER);\n"})
+	version, err = migrate(db, &sync.Mutex{}, clock.Now, fixed)
+	require.NoError(t, err)
+	assert.Equal(t, len(all)+1, version)
+}
+
+func TestSchemaNewerThanThePluginIsRefused(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Now()}
+	_, err := Migrate(db, &sync.Mutex{}, clock.Now)
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO certs_schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`)
+	require.NoError(t, err)
+	_, err = Migrate(db, &sync.Mutex{}, clock.Now)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "newer than this plugin knows")
+}
+
+func TestCertificateRecordRoundTrips(t *testing.T) {
+	s, clock, db := newTestStore(t)
+	c := testCertificate("01ab", alice, clock.Now())
+	c.Attestation = &records.Attestation{Format: "yubico-piv", DeviceSerial: "123"}
+	require.NoError(t, s.CreateCertificate(c))
+
+	got, err := s.GetCertificate("01ab")
+	require.NoError(t, err)
+	assert.Equal(t, c.Serial, got.Serial)
+	assert.Equal(t, c.Owner, got.Owner)
+	assert.Equal(t, c.Emails, got.Emails)
+	assert.Equal(t, c.DER, got.DER)
+	assert.Equal(t, "123", got.Attestation.DeviceSerial)
+	assert.True(t, c.NotAfter.Equal(got.NotAfter))
+	assert.Nil(t, got.RevokedAt)
+
+	assert.ErrorIs(t, s.CreateCertificate(c), records.ErrDuplicateSerial)
+	_, err = s.GetCertificate("nope")
+	assert.ErrorIs(t, err, records.ErrNotFound)
+	assert.Equal(t, []string{"certificate.recorded"}, events(t, db))
+}
+
+func TestListCertificatesIsPerOwnerOldestFirst(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	for i := range 3 {
+		require.NoError(t, s.CreateCertificate(testCertificate(fmt.Sprintf("a%d", i), alice, clock.Now())))
+		clock.advance(time.Minute)
+	}
+	require.NoError(t, s.CreateCertificate(testCertificate("b0", records.MattermostUser("bob"), clock.Now())))
+	list, err := s.ListCertificates(alice)
+	require.NoError(t, err)
+	require.Len(t, list, 3)
+	assert.Equal(t, []string{"a0", "a1", "a2"}, []string{list[0].Serial, list[1].Serial, list[2].Serial})
+	none, err := s.ListCertificates(records.MattermostUser("carol"))
+	require.NoError(t, err)
+	assert.Empty(t, none)
+}
+
+func TestRevocationIsOneUpdateWithItsEvent(t *testing.T) {
+	s, clock, db := newTestStore(t)
+	require.NoError(t, s.CreateCertificate(testCertificate("01", alice, clock.Now())))
+	now := clock.Now()
+	revoked, err := s.UpdateCertificate("01", func(c *records.Certificate) error {
+		c.State, c.RevokedAt, c.RevokedBy, c.RevocationReason = records.CertRevoked, &now, "alice", "keyCompromise"
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, records.CertRevoked, revoked.State)
+	got, err := s.GetCertificate("01")
+	require.NoError(t, err)
+	assert.Equal(t, records.CertRevoked, got.State)
+	assert.Equal(t, "keyCompromise", got.RevocationReason)
+	assert.Equal(t, []string{"certificate.recorded", "certificate.revoked"}, events(t, db))
+
+	refused := errors.New("no")
+	_, err = s.UpdateCertificate("01", func(*records.Certificate) error { return refused })
+	assert.ErrorIs(t, err, refused)
+}
+
+// Two writers revoking at once: both changes are seen, one after the other.
+func TestConcurrentCertificateUpdatesBothApply(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	require.NoError(t, s.CreateCertificate(testCertificate("01", alice, clock.Now())))
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.UpdateCertificate("01", func(c *records.Certificate) error {
+				c.Emails = append(c.Emails, fmt.Sprintf("x%d@example.com", i))
+				return nil
+			})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	got, err := s.GetCertificate("01")
+	require.NoError(t, err)
+	assert.Len(t, got.Emails, 11, "no update lost")
+}
+
+func TestRecordIssuanceClosesItsRequestInOneStatement(t *testing.T) {
+	s, clock, db := newTestStore(t)
+	req := testRequest("r-1", alice, clock.Now())
+	req.State = records.RequestApproved
+	req.PendingKey = &records.SealedKey{KeyID: "k", Sealed: []byte("sealed")}
+	require.NoError(t, s.CreateRequest(req))
+
+	c := testCertificate("01", alice, clock.Now())
+	require.NoError(t, s.RecordIssuance(c, "r-1", clock.Now()))
+	got, err := s.GetRequest("r-1")
+	require.NoError(t, err)
+	assert.Equal(t, records.RequestIssued, got.State)
+	assert.Equal(t, "01", got.Serial)
+	assert.Nil(t, got.PendingKey, "the held key is dropped with the collection")
+	assert.Equal(t, []string{"request.approved", "certificate.issued"}, events(t, db))
+
+	// The same certificate again (a held delivery) counts as recorded; a
+	// different one under its serial does not.
+	assert.ErrorIs(t, s.RecordIssuance(testCertificate("01", alice, clock.Now()), "", clock.Now()), nil)
+	other := testCertificate("01", alice, clock.Now())
+	other.Fingerprint = "another"
+	assert.ErrorIs(t, s.RecordIssuance(other, "", clock.Now()), records.ErrDuplicateSerial)
+
+	// A request that can no longer be closed: the certificate is recorded,
+	// and the caller is told.
+	require.NoError(t, s.CreateRequest(testRequest("r-2", alice, clock.Now())))
+	err = s.RecordIssuance(testCertificate("02", alice, clock.Now()), "r-2", clock.Now())
+	var te *records.ErrTransition
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, records.RequestPending, te.From)
+	_, err = s.GetCertificate("02")
+	assert.NoError(t, err)
+}
+
+func TestRequestRoundTripsAndMoves(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	req := testRequest("r-1", alice, clock.Now())
+	req.CSRPEM = "-----BEGIN CERTIFICATE REQUEST-----"
+	req.Attestation = &records.Attestation{Format: "yubico-piv"}
+	require.NoError(t, s.CreateRequest(req))
+	require.Error(t, s.CreateRequest(req), "an id is used once")
+
+	got, err := s.GetRequest("r-1")
+	require.NoError(t, err)
+	assert.Equal(t, req.CSRPEM, got.CSRPEM)
+	assert.Equal(t, "yubico-piv", got.Attestation.Format)
+	assert.Nil(t, got.Approvals)
+
+	clock.advance(time.Minute)
+	now := clock.Now()
+	approved, err := s.MoveRequest("r-1", now, []records.RequestState{records.RequestPending}, records.RequestApproved, func(r *records.Request) error {
+		r.Approvals = append(r.Approvals, records.Approval{UserID: "bob", At: now})
+		r.DecidedBy, r.DecidedAt = "bob", &now
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, records.RequestApproved, approved.State)
+	got, err = s.GetRequest("r-1")
+	require.NoError(t, err)
+	assert.Equal(t, records.RequestApproved, got.State)
+	require.Len(t, got.Approvals, 1)
+	assert.Equal(t, "bob", got.Approvals[0].UserID)
+	assert.True(t, got.UpdatedAt.Equal(now))
+
+	_, err = s.MoveRequest("r-1", now, []records.RequestState{records.RequestPending}, records.RequestDenied, nil)
+	var te *records.ErrTransition
+	assert.ErrorAs(t, err, &te)
+
+	open, err := s.ListOpenRequests()
+	require.NoError(t, err)
+	assert.Len(t, open, 1)
+	_, err = s.MoveRequest("r-1", now, nil, records.RequestExpired, nil)
+	require.NoError(t, err)
+	open, err = s.ListOpenRequests()
+	require.NoError(t, err)
+	assert.Empty(t, open)
+	mine, err := s.ListRequests(alice)
+	require.NoError(t, err)
+	assert.Len(t, mine, 1)
+}
+
+// Approve and deny racing on one request: exactly one decides it.
+func TestRacingDecisionsDecideOnce(t *testing.T) {
+	s, clock, db := newTestStore(t)
+	require.NoError(t, s.CreateRequest(testRequest("r-1", alice, clock.Now())))
+	var wg sync.WaitGroup
+	results := make([]error, 20)
+	for i := range results {
+		to := records.RequestApproved
+		if i%2 == 1 {
+			to = records.RequestDenied
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, results[i] = s.MoveRequest("r-1", clock.Now(), []records.RequestState{records.RequestPending}, to, nil)
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range results {
+		if err == nil {
+			wins++
+		}
+	}
+	assert.Equal(t, 1, wins)
+	decisions := 0
+	for _, kind := range events(t, db) {
+		if kind == "request.approved" || kind == "request.denied" {
+			decisions++
+		}
+	}
+	assert.Equal(t, 1, decisions, "one decision, one event")
+}
+
+func TestKeyClaimsHoldOneHolderUntilTheyExpire(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	upload := records.KeyHolder{Kind: records.KeyHeldByUpload, ID: "u1"}
+	cert := records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: "01"}
+	ok, _, err := s.ClaimKey("fp", upload, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, holder, err := s.ClaimKey("fp", records.KeyHolder{Kind: records.KeyHeldByUpload, ID: "u2"}, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, upload, holder)
+
+	require.NoError(t, s.MoveKey("fp", upload, cert, time.Hour))
+	assert.Error(t, s.MoveKey("fp", upload, cert, time.Hour), "upload holds it no more")
+	require.NoError(t, s.ReleaseKey("fp", upload), "releasing what one does not hold changes nothing")
+	holder, err = s.KeyHolderOf("fp")
+	require.NoError(t, err)
+	assert.Equal(t, cert, holder)
+
+	clock.advance(2 * time.Hour)
+	ok, _, err = s.ClaimKey("fp", upload, time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "an expired claim is taken over")
+	require.NoError(t, s.ReleaseKey("fp", upload))
+	holder, err = s.KeyHolderOf("fp")
+	require.NoError(t, err)
+	assert.Equal(t, records.KeyHolder{}, holder)
+}
+
+// The same CSR key uploaded many times at once: one claim wins.
+func TestConcurrentKeyClaimsHaveOneWinner(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	var wg sync.WaitGroup
+	wins := make(chan int, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := s.ClaimKey("fp", records.KeyHolder{Kind: records.KeyHeldByUpload, ID: fmt.Sprint(i)}, time.Minute)
+			assert.NoError(t, err)
+			if ok {
+				wins <- i
+			}
+		}()
+	}
+	wg.Wait()
+	close(wins)
+	assert.Len(t, wins, 1)
+}
