@@ -3,9 +3,7 @@ package enroll
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -392,7 +390,7 @@ func (c *Core) signAt(ctx context.Context, owner *Requester, prof *profile.Profi
 func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, connectorName, profile string, keyType pki.KeyType) *records.Certificate {
 	return &records.Certificate{
 		Serial:      pki.FormatSerial(cert.SerialNumber),
-		Issuer:      IssuerID(cert),
+		Issuer:      pki.IssuerID(cert),
 		Owner:       owner.Principal,
 		Subject:     cert.Subject.String(),
 		CommonName:  cert.Subject.CommonName,
@@ -420,11 +418,4 @@ func (c *Core) record(record *records.Certificate, requestID string) error {
 		return nil
 	}
 	return err
-}
-
-// IssuerID names a certificate's issuer: the SHA-256 of its raw issuer
-// name, in hex.
-func IssuerID(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.RawIssuer)
-	return hex.EncodeToString(sum[:])
 }

@@ -2,6 +2,9 @@ package pki
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"math/big"
 	"strings"
 )
@@ -47,4 +50,11 @@ func NormalizeSerial(s string) string {
 		return ""
 	}
 	return FormatSerial(n)
+}
+
+// IssuerID names a certificate's issuer: the SHA-256 of its raw issuer
+// name, in hex. With the serial it names a certificate as CRLs and OCSP do.
+func IssuerID(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawIssuer)
+	return hex.EncodeToString(sum[:])
 }
