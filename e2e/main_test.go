@@ -37,6 +37,8 @@ var bed struct {
 
 	pg    *testbed.Postgres
 	mm    *testbed.Mattermost
+	// mmOptions start mm again on the same port, data and files.
+	mmOptions testbed.MattermostOptions
 	admin *testbed.Session
 	team  *model.Team
 
@@ -111,12 +113,12 @@ func setUp(serverDir, bundle string) error {
 	if bed.pg, err = testbed.StartPostgres(filepath.Join(root, "pg")); err != nil {
 		return err
 	}
-	bed.mm, err = testbed.StartMattermost(testbed.MattermostOptions{
+	bed.mmOptions = testbed.MattermostOptions{
 		ServerDir:  serverDir,
 		WorkDir:    filepath.Join(root, "mm"),
 		DataSource: bed.pg.DSN(),
-	})
-	if err != nil {
+	}
+	if bed.mm, err = testbed.StartMattermost(bed.mmOptions); err != nil {
 		return err
 	}
 
