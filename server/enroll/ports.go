@@ -22,6 +22,9 @@ type Inventory interface {
 	GetCertificate(serial string) (*records.Certificate, error)
 	ListCertificates(owner records.Principal) ([]*records.Certificate, error)
 	UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error)
+	// SearchCertificates pages through an administrator's listing.
+	SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error)
+	CountCertificates(now time.Time) (records.StateCounts, error)
 
 	CreateRequest(r *records.Request) error
 	GetRequest(id string) (*records.Request, error)

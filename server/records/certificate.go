@@ -81,3 +81,38 @@ func (c *Certificate) StateAt(now time.Time) string {
 
 // ErrDuplicateSerial means a record for the serial already exists.
 var ErrDuplicateSerial = errors.New("a certificate with this serial is already recorded")
+
+// CertificateFilter selects certificates for an administrator's listing.
+type CertificateFilter struct {
+	// Owner, when set, keeps one owner's.
+	Owner Principal
+	// State keeps one state as users see it (StateAt): "issued" (valid),
+	// "expired" or "revoked"; "" keeps every state.
+	State string
+	// ExpiringBefore keeps valid certificates that expire before it, in
+	// the order they expire.
+	ExpiringBefore *time.Time
+	// After is the cursor the previous page ended with; "" starts at the
+	// beginning.
+	After string
+	// Limit bounds the page.
+	Limit int
+}
+
+// ErrInvalidFilter is a listing a store cannot make: an unknown state, or a
+// cursor it did not give.
+var ErrInvalidFilter = errors.New("invalid certificate filter")
+
+// CertificatePage is one page of a listing; Next is the cursor of the
+// following one, "" after the last.
+type CertificatePage struct {
+	Certificates []*Certificate
+	Next         string
+}
+
+// StateCounts are how many certificates are in each state as users see it.
+type StateCounts struct {
+	Issued  int `json:"issued"`
+	Expired int `json:"expired"`
+	Revoked int `json:"revoked"`
+}

@@ -323,3 +323,74 @@ func TestConcurrentKeyClaimsHaveOneWinner(t *testing.T) {
 	close(wins)
 	assert.Len(t, wins, 1)
 }
+
+func TestSearchPagesWithACursorAndFilters(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	bob := records.MattermostUser("bob")
+	for i := range 25 {
+		owner := alice
+		if i%5 == 0 {
+			owner = bob
+		}
+		c := testCertificate(fmt.Sprintf("s%02d", i), owner, now)
+		c.NotAfter = now.Add(time.Duration(i+1) * 24 * time.Hour)
+		if i == 3 {
+			c.NotAfter = now.Add(-time.Hour) // expired
+		}
+		if i == 4 {
+			c.State = records.CertRevoked
+		}
+		require.NoError(t, s.CreateCertificate(c))
+	}
+	counts, err := s.CountCertificates(now)
+	require.NoError(t, err)
+	assert.Equal(t, records.StateCounts{Issued: 23, Expired: 1, Revoked: 1}, counts)
+
+	var all []string
+	filter := records.CertificateFilter{Limit: 10}
+	for {
+		page, err := s.SearchCertificates(filter, now)
+		require.NoError(t, err)
+		for _, c := range page.Certificates {
+			all = append(all, c.Serial)
+		}
+		if page.Next == "" {
+			break
+		}
+		filter.After = page.Next
+	}
+	assert.Len(t, all, 25)
+	assert.Equal(t, "s00", all[0])
+	assert.Equal(t, "s24", all[24])
+
+	bobs, err := s.SearchCertificates(records.CertificateFilter{Owner: bob}, now)
+	require.NoError(t, err)
+	assert.Len(t, bobs.Certificates, 5)
+	revoked, err := s.SearchCertificates(records.CertificateFilter{State: "revoked"}, now)
+	require.NoError(t, err)
+	require.Len(t, revoked.Certificates, 1)
+	assert.Equal(t, "s04", revoked.Certificates[0].Serial)
+
+	soon := now.Add(10 * 24 * time.Hour)
+	var expiring []string
+	filter = records.CertificateFilter{ExpiringBefore: &soon, Limit: 3}
+	for {
+		page, err := s.SearchCertificates(filter, now)
+		require.NoError(t, err)
+		for _, c := range page.Certificates {
+			expiring = append(expiring, c.Serial)
+		}
+		if page.Next == "" {
+			break
+		}
+		filter.After = page.Next
+	}
+	// Days 1..9 expire before day 10, but for s03 (expired) and s04 (revoked).
+	assert.Equal(t, []string{"s00", "s01", "s02", "s05", "s06", "s07", "s08"}, expiring)
+
+	_, err = s.SearchCertificates(records.CertificateFilter{State: "lost"}, now)
+	assert.Error(t, err)
+	_, err = s.SearchCertificates(records.CertificateFilter{ExpiringBefore: &soon, After: "garbage"}, now)
+	assert.Error(t, err)
+}

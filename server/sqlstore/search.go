@@ -1,0 +1,115 @@
+package sqlstore
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// maxPage bounds one page of a listing.
+const maxPage = 1000
+
+// SearchCertificates returns one page of the certificates filter selects:
+// by serial, or, for those expiring before a time, by expiry. Each page is
+// one indexed query that starts where the previous one ended (a cursor, not
+// an offset), so the thousandth page costs what the first does.
+func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error) {
+	limit := filter.Limit
+	if limit <= 0 || limit > maxPage {
+		limit = maxPage
+	}
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if filter.Owner != "" {
+		where = append(where, "owner = "+arg(string(filter.Owner)))
+	}
+	switch filter.State {
+	case "":
+	case string(records.CertIssued):
+		where = append(where, "state = 'issued' AND not_after >= "+arg(millis(now)))
+	case "expired":
+		where = append(where, "state = 'issued' AND not_after < "+arg(millis(now)))
+	case string(records.CertRevoked):
+		where = append(where, "state = 'revoked'")
+	default:
+		return nil, fmt.Errorf("%w: unknown certificate state %q", records.ErrInvalidFilter, filter.State)
+	}
+	order := "serial"
+	if filter.ExpiringBefore != nil {
+		where = append(where, "state = 'issued' AND not_after >= "+arg(millis(now))+" AND not_after < "+arg(millis(*filter.ExpiringBefore)))
+		order = "not_after, serial"
+	}
+	if filter.After != "" {
+		cond, err := afterCursor(filter.After, filter.ExpiringBefore != nil, arg)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, cond)
+	}
+	query := `SELECT ` + certificateColumns + ` FROM certs_certificates`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
+	rows, err := s.db.Query(query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search certificates: %w", err)
+	}
+	defer rows.Close()
+	page := &records.CertificatePage{}
+	for rows.Next() {
+		c, _, err := scanCertificate(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Certificates = append(page.Certificates, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Certificates) > limit {
+		page.Certificates = page.Certificates[:limit]
+		last := page.Certificates[limit-1]
+		page.Next = last.Serial
+		if filter.ExpiringBefore != nil {
+			page.Next = strconv.FormatInt(millis(last.NotAfter), 10) + ":" + last.Serial
+		}
+	}
+	return page, nil
+}
+
+// afterCursor is the condition that starts a page after cursor.
+func afterCursor(cursor string, byExpiry bool, arg func(any) string) (string, error) {
+	if !byExpiry {
+		return "serial > " + arg(cursor), nil
+	}
+	at, serial, ok := strings.Cut(cursor, ":")
+	ms, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil {
+		return "", fmt.Errorf("%w: the cursor %q is not one this listing gave", records.ErrInvalidFilter, cursor)
+	}
+	return "(not_after, serial) > (" + arg(ms) + ", " + arg(serial) + ")", nil
+}
+
+// CountCertificates counts the certificates in each state as users see it.
+func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
+	var counts records.StateCounts
+	err := s.db.QueryRow(`SELECT
+			COUNT(*) FILTER (WHERE state = 'issued' AND not_after >= $1),
+			COUNT(*) FILTER (WHERE state = 'issued' AND not_after < $1),
+			COUNT(*) FILTER (WHERE state = 'revoked')
+		FROM certs_certificates`, millis(now)).Scan(&counts.Issued, &counts.Expired, &counts.Revoked)
+	if err != nil {
+		return counts, fmt.Errorf("count certificates: %w", err)
+	}
+	return counts, nil
+}

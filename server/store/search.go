@@ -1,0 +1,95 @@
+package store
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// SearchCertificates is the administrator's listing over the KV records: a
+// scan of every certificate key. Versions up to 0.1 had no other way; the
+// database answers it with an index (server/sqlstore). Kept for the unit
+// tests' in-memory inventory.
+func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error) {
+	switch filter.State {
+	case "", string(records.CertIssued), "expired", string(records.CertRevoked):
+	default:
+		return nil, fmt.Errorf("%w: unknown certificate state %q", records.ErrInvalidFilter, filter.State)
+	}
+	var all []*records.Certificate
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		if filter.Owner != "" && c.Owner != filter.Owner {
+			return nil
+		}
+		if filter.State != "" && c.StateAt(now) != filter.State {
+			return nil
+		}
+		if filter.ExpiringBefore != nil && (c.StateAt(now) != string(records.CertIssued) || !c.NotAfter.Before(*filter.ExpiringBefore)) {
+			return nil
+		}
+		all = append(all, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	key := func(c *records.Certificate) string { return c.Serial }
+	if filter.ExpiringBefore != nil {
+		key = func(c *records.Certificate) string {
+			return fmt.Sprintf("%020d:%s", c.NotAfter.UnixMilli(), c.Serial)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
+	page := &records.CertificatePage{}
+	limit := filter.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	for _, c := range all {
+		if filter.After != "" && key(c) <= cursorKey(filter) {
+			continue
+		}
+		if len(page.Certificates) == limit {
+			page.Next = key(page.Certificates[limit-1])
+			if filter.ExpiringBefore != nil {
+				last := page.Certificates[limit-1]
+				page.Next = strconv.FormatInt(last.NotAfter.UnixMilli(), 10) + ":" + last.Serial
+			}
+			break
+		}
+		page.Certificates = append(page.Certificates, c)
+	}
+	return page, nil
+}
+
+func cursorKey(filter records.CertificateFilter) string {
+	if filter.ExpiringBefore == nil {
+		return filter.After
+	}
+	var ms int64
+	var serial string
+	if _, err := fmt.Sscanf(filter.After, "%d:%s", &ms, &serial); err != nil {
+		return filter.After
+	}
+	return fmt.Sprintf("%020d:%s", ms, serial)
+}
+
+// CountCertificates counts the KV records in each state, by a scan.
+func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
+	var counts records.StateCounts
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		switch c.StateAt(now) {
+		case string(records.CertIssued):
+			counts.Issued++
+		case string(records.CertRevoked):
+			counts.Revoked++
+		default:
+			counts.Expired++
+		}
+		return nil
+	})
+	return counts, err
+}
