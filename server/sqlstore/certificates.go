@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"database/sql"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -153,21 +156,11 @@ func (s *Store) getCertificate(serial string) (*records.Certificate, int, error)
 
 // ListCertificates returns an owner's certificates, oldest first.
 func (s *Store) ListCertificates(owner records.Principal) ([]*records.Certificate, error) {
-	rows, err := s.db.Query(`SELECT `+certificateColumns+` FROM certs_certificates WHERE owner = $1
-		ORDER BY created_at, serial LIMIT $2`, string(owner), maxList)
-	if err != nil {
-		return nil, fmt.Errorf("list certificates: %w", err)
+	list, err := s.listCertificates(`WHERE owner = $1 ORDER BY created_at, serial LIMIT $2`, "c.created_at, c.serial", string(owner), maxList)
+	if len(list) == 0 {
+		list = nil
 	}
-	defer rows.Close()
-	var out []*records.Certificate
-	for rows.Next() {
-		c, _, err := scanCertificate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return list, err
 }
 
 // UpdateCertificate changes a certificate with a conditional update: change
@@ -215,4 +208,85 @@ func (s *Store) UpdateCertificate(serial string, change func(*records.Certificat
 		}
 	}
 	return nil, fmt.Errorf("update certificate %s: changed by others %d times in a row", serial, updateAttempts)
+}
+
+// certificateJSON is a certificates row as PostgreSQL's json_agg writes it:
+// a listing comes back as one value, so that the server's driver, which
+// fetches each row with a round trip of its own, makes one for a page.
+type certificateJSON struct {
+	Serial           string          `json:"serial"`
+	Issuer           string          `json:"issuer"`
+	Connector        string          `json:"connector"`
+	Owner            string          `json:"owner"`
+	Subject          string          `json:"subject"`
+	CommonName       string          `json:"common_name"`
+	Emails           []string        `json:"emails"`
+	KeyFingerprint   string          `json:"key_fingerprint"`
+	KeyType          string          `json:"key_type"`
+	Fingerprint      string          `json:"fingerprint"`
+	Origin           string          `json:"origin"`
+	Attestation      json.RawMessage `json:"attestation"`
+	Profile          string          `json:"profile"`
+	NotBefore        int64           `json:"not_before"`
+	NotAfter         int64           `json:"not_after"`
+	State            string          `json:"state"`
+	RevokedAt        *int64          `json:"revoked_at"`
+	RevocationReason string          `json:"revocation_reason"`
+	RevokedBy        string          `json:"revoked_by"`
+	RegisteredBy     string          `json:"registered_by"`
+	RevocableAtCA    bool            `json:"revocable_at_ca"`
+	DER              string          `json:"der"` // bytea: \x and hex
+	CreatedAt        int64           `json:"created_at"`
+}
+
+func (j *certificateJSON) record() (*records.Certificate, error) {
+	der, err := hex.DecodeString(strings.TrimPrefix(j.DER, `\x`))
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: read its DER: %w", j.Serial, err)
+	}
+	c := &records.Certificate{
+		Serial: j.Serial, Issuer: j.Issuer, Connector: j.Connector, Owner: records.Principal(j.Owner), Subject: j.Subject,
+		CommonName: j.CommonName, Emails: j.Emails, KeyFingerprint: j.KeyFingerprint, KeyType: j.KeyType, Fingerprint: j.Fingerprint,
+		Origin: j.Origin, Profile: j.Profile, NotBefore: fromMillis(j.NotBefore), NotAfter: fromMillis(j.NotAfter),
+		State: records.CertState(j.State), RevocationReason: j.RevocationReason, RevokedBy: j.RevokedBy, RegisteredBy: j.RegisteredBy,
+		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt),
+	}
+	if len(c.Emails) == 0 {
+		c.Emails = nil
+	}
+	if j.RevokedAt != nil {
+		at := fromMillis(*j.RevokedAt)
+		c.RevokedAt = &at
+	}
+	if len(j.Attestation) > 0 && string(j.Attestation) != "null" {
+		c.Attestation = &records.Attestation{}
+		if err := json.Unmarshal(j.Attestation, c.Attestation); err != nil {
+			return nil, fmt.Errorf("certificate %s: read its attestation: %w", j.Serial, err)
+		}
+	}
+	return c, nil
+}
+
+// listCertificates runs a query over certs_certificates (its WHERE, ORDER
+// BY and LIMIT in rest) and returns its rows in order, in one round trip.
+func (s *Store) listCertificates(rest, order string, args ...any) ([]*records.Certificate, error) {
+	var data []byte
+	err := s.db.QueryRow(`SELECT COALESCE(json_agg(c ORDER BY `+order+`), '[]') FROM (SELECT `+certificateColumns+
+		` FROM certs_certificates `+rest+`) c`, args...).Scan(&data)
+	if err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	var rows []certificateJSON
+	if err := json.Unmarshal(data, &rows); err != nil {
+		return nil, fmt.Errorf("list certificates: %w", err)
+	}
+	out := make([]*records.Certificate, 0, len(rows))
+	for i := range rows {
+		c, err := rows[i].record()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

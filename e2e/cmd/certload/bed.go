@@ -40,6 +40,9 @@ type target struct {
 	profiles map[pki.KeyType]string
 	teamID   string
 	version  string
+	// dsn reaches the database directly (the tool's own bed only): the
+	// inventory scenario seeds it.
+	dsn string
 	stop     func()
 }
 
@@ -88,6 +91,7 @@ func startBed(ctx context.Context, o options) (*target, error) {
 		return nil, err
 	}
 	t.meter = cpuMeter{mattermostPID: mm.PID(), postgresPID: pg.PID()}
+	t.dsn = pg.DSN()
 	t.stop = stop
 	return t, nil
 }

@@ -44,6 +44,7 @@ type options struct {
 	rounds      int
 	baseline    int
 	burst       int
+	inventory   int
 	report      string
 	goBench     string
 	keep        bool
@@ -56,7 +57,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), or bench (all of them, as `make bench`)")
+	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), or bench (all of them, as `make bench`)")
 	flag.IntVar(&o.certs, "n", 1000, "certificates to issue")
 	flag.IntVar(&o.concurrency, "c", 20, "requests at once")
 	flag.IntVar(&o.users, "users", 200, "distinct accounts")
@@ -68,6 +69,7 @@ func main() {
 	flag.IntVar(&o.baseline, "baseline", 1000, "requests of each baseline kind")
 	flag.IntVar(&o.rounds, "rounds", 5, "turns in which the flow and the baselines are measured alternately")
 	flag.IntVar(&o.burst, "burst", 50, "RSA-4096 requests that arrive at once in the burst scenario")
+	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
 	flag.StringVar(&o.report, "report", "", "write a Markdown report to this file")
 	flag.StringVar(&o.goBench, "go-bench", "", "output of `go test -bench` to summarise in the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the test bed's directory (logs, database)")
@@ -121,7 +123,7 @@ func run(o options) error {
 
 	l := &load{o: o, t: t, accounts: accounts[:o.users], all: accounts}
 	rep := &report{o: o, machine: machine(), goVersion: runtime.Version(), mattermost: t.version, started: started}
-	if o.scenario != "burst" {
+	if o.scenario != "burst" && o.scenario != "inventory" {
 		l.warmUp(ctx)
 	}
 	switch o.scenario {
@@ -132,6 +134,10 @@ func run(o options) error {
 		rep.flows, rep.baselines = append(rep.flows, flow), base
 	case "burst":
 		rep.burst = l.burst(ctx)
+	case "inventory":
+		if rep.inventory, err = l.inventory(ctx); err != nil {
+			return err
+		}
 	case "bench":
 		specs := benchFlows(o)
 		flow, base := l.interleaved(ctx, specs[0], o.rounds)
@@ -143,6 +149,11 @@ func run(o options) error {
 			rep.flows = append(rep.flows, l.flow(ctx, spec))
 		}
 		rep.burst = l.burst(ctx)
+		if ctx.Err() == nil {
+			if rep.inventory, err = l.inventory(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -171,9 +182,9 @@ func benchFlows(o options) []flowSpec {
 
 func (o options) validate() error {
 	switch o.scenario {
-	case "flow", "baseline", "burst", "bench":
+	case "flow", "baseline", "burst", "inventory", "bench":
 	default:
-		return fmt.Errorf("-scenario must be flow, baseline, burst or bench")
+		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory or bench")
 	}
 	if _, err := pki.ParseKeyType(o.keyType); err != nil {
 		return err
@@ -194,7 +205,7 @@ func (o options) validate() error {
 		if o.adminToken == "" {
 			return fmt.Errorf("-url needs -admin-token")
 		}
-		if o.scenario == "burst" || o.scenario == "bench" {
+		if o.scenario == "burst" || o.scenario == "inventory" || o.scenario == "bench" {
 			return fmt.Errorf("-scenario %s needs the tool's own test bed (its profiles); leave out -url", o.scenario)
 		}
 		return nil

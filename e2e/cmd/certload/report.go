@@ -43,6 +43,7 @@ type report struct {
 	baselines *baselineStats
 	flows     []*flowStats
 	burst     *burstStats
+	inventory *inventoryStats
 	// checks are the targets held against the figures, filled by print.
 	checks []check
 }
@@ -79,6 +80,7 @@ func (r *report) print(w io.Writer) {
 	r.printBaselines(&b)
 	r.printFlows(&b)
 	r.printBurst(&b)
+	r.printInventory(&b)
 	if len(r.checks) > 0 {
 		fmt.Fprintf(&b, "## Targets\n\n| Target | Measured | Met |\n|:--|:--|:--|\n")
 		for _, c := range r.checks {
@@ -270,6 +272,32 @@ func (r *report) printBurst(b *bytes.Buffer) {
 	b.WriteString("\n")
 }
 
+func (r *report) printInventory(b *bytes.Buffer) {
+	inv := r.inventory
+	if inv == nil {
+		return
+	}
+	fmt.Fprintf(b, "## The inventory with %d certificates\n\n", inv.certificates)
+	fmt.Fprintf(b, "%d certificates for %d owners (10 each), written straight into the database in %s; then each query through the plugin "+
+		"(its HTTP route and the server's database driver), %d at once, the listing walk one page at a time.\n\n",
+		inv.certificates, inv.owners, ms(inv.seeded), r.o.concurrency)
+	fmt.Fprintf(b, "| Query | Requests | p50 | p95 | CPU per request | Errors |\n|:--|--:|--:|--:|--:|--:|\n")
+	for _, op := range append(inv.ops, inv.pages) {
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %d |\n", op.name, len(op.latency.d), ms(op.latency.percentile(50)), ms(op.latency.percentile(95)),
+			cpuCell(op.cpu), op.errors.count)
+	}
+	fmt.Fprintf(b, "\nThe walk listed %d certificates in %d pages; its first page took %s, its last %s.\n\n",
+		inv.listedInWalk, inv.pages.requests, ms(inv.firstPage), ms(inv.lastPage))
+	for _, op := range append(inv.ops, inv.pages) {
+		for _, e := range op.errors.first {
+			fmt.Fprintf(b, "- %s: %s\n", op.name, e)
+		}
+	}
+	r.hold(fmt.Sprintf("The admin listing of %d certificates is walked whole, each page as quick as the first", inv.certificates),
+		fmt.Sprintf("%d listed; first page %s, last %s, p95 %s", inv.listedInWalk, ms(inv.firstPage), ms(inv.lastPage), ms(inv.pages.latency.percentile(95))),
+		inv.listedInWalk == inv.certificates && inv.lastPage < 10*inv.firstPage+100*time.Millisecond)
+}
+
 func (r *report) writeFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -292,6 +320,16 @@ func (r *report) failed() error {
 	if bt := r.burst; bt != nil && (bt.errors.count > 0 || bt.retryErrors.count > 0 || bt.fastErrors.count > 0 || bt.pingErrors.count > 0) {
 		problems = append(problems, fmt.Sprintf("burst: %d errors, %d failed retries, %d failed P-256 enrollments, %d failed pings",
 			bt.errors.count, bt.retryErrors.count, bt.fastErrors.count, bt.pingErrors.count))
+	}
+	if inv := r.inventory; inv != nil {
+		for _, op := range append(inv.ops, inv.pages) {
+			if op.errors.count > 0 {
+				problems = append(problems, fmt.Sprintf("inventory, %s: %d errors", op.name, op.errors.count))
+			}
+		}
+		if inv.listedInWalk != inv.certificates {
+			problems = append(problems, fmt.Sprintf("inventory: the admin listing walked %d certificates of %d", inv.listedInWalk, inv.certificates))
+		}
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
