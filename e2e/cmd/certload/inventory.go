@@ -36,6 +36,8 @@ type inventoryStats struct {
 	firstPage    time.Duration
 	lastPage     time.Duration
 	listedInWalk int
+	// kv says the records were in the KV layout of 0.1.
+	kv bool
 }
 
 // seedInventory writes n certificates for owners principals straight into
@@ -166,5 +168,84 @@ func (l *load) inventory(ctx context.Context) (*inventoryStats, error) {
 	if st.pages.requests > 0 {
 		st.pages.cpu = l.t.meter.sample().sub(before).div(st.pages.requests)
 	}
+	return st, nil
+}
+
+// seedKVInventory writes n certificates for owners principals as versions
+// up to 0.1 kept them, in the plugin KV store: a key per record and an
+// index per owner (one statement each). It is for measuring that layout
+// against the database's, with that version's bundle.
+func seedKVInventory(ctx context.Context, dsn string, n, owners int, accounts []*account) (time.Duration, error) {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return 0, err
+	}
+	template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = `"mm:` + a.id + `"`
+	}
+	started := time.Now()
+	_, err = db.ExecContext(ctx, `CREATE TEMPORARY TABLE bench_certs AS
+		SELECT 'b' || lpad(to_hex(g), 10, '0') AS serial,
+			CASE WHEN g % $2 < $3 THEN ($4::text[])[g % $2 + 1] ELSE 'mm:bench' || (g % $2) END AS owner, g
+		FROM generate_series(1, $1) AS g`, n, owners, len(ids), "{"+strings.Join(ids, ",")+"}")
+	if err != nil {
+		return 0, fmt.Errorf("seed the KV inventory: %w", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO pluginkeyvaluestore (pluginid, pkey, pvalue, expireat)
+		SELECT 'certs', 'cert:' || serial, convert_to(json_build_object(
+			'serial', serial, 'owner', owner, 'subject', 'CN=bench' || g, 'common_name', 'bench' || g,
+			'not_before', now() - interval '1 day', 'not_after', now() + (g % 365) * interval '1 day' + interval '1 hour',
+			'connector', 'builtin', 'profile', 'default', 'key_type', 'ecdsa-p256', 'fingerprint_sha256', 'fp' || g,
+			'state', CASE WHEN g % 20 = 0 THEN 'revoked' ELSE 'issued' END, 'created_at', now(),
+			'der', encode($1::bytea, 'base64'), 'origin', 'server_key')::text, 'UTF8'), 0
+		FROM bench_certs`, der)
+	if err != nil {
+		return 0, fmt.Errorf("seed the KV inventory: %w", err)
+	}
+	_, err = db.ExecContext(ctx, `INSERT INTO pluginkeyvaluestore (pluginid, pkey, pvalue, expireat)
+		SELECT 'certs', 'owner:' || owner || ':certs', convert_to(json_agg(serial ORDER BY g)::text, 'UTF8'), 0
+		FROM bench_certs GROUP BY owner`)
+	if err != nil {
+		return 0, fmt.Errorf("seed the KV inventory: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, `VACUUM ANALYZE pluginkeyvaluestore`); err != nil {
+		return 0, err
+	}
+	return time.Since(started), nil
+}
+
+// inventoryKV measures what the KV layout of 0.1 can answer over many
+// certificates: one owner's list (an index read and a read per record).
+// Counting, expiry and an admin listing it could only answer by reading
+// every record; the report gives the cost of one read to scale them.
+func (l *load) inventoryKV(ctx context.Context) (*inventoryStats, error) {
+	st := &inventoryStats{certificates: l.o.inventory, owners: l.o.inventory / 10, kv: true}
+	fmt.Printf("Inventory (the KV layout of 0.1): %d certificates for %d owners\n", st.certificates, st.owners)
+	var err error
+	if st.seeded, err = seedKVInventory(ctx, l.t.dsn, st.certificates, st.owners, l.accounts); err != nil {
+		return nil, err
+	}
+	st.ops = append(st.ops, l.measureOp(ctx, "one owner's certificates (GET /certificates as the owner)", 200, func(a *account) error {
+		var list []struct{ Serial string }
+		if err := l.t.srv.do(ctx, a, http.MethodGet, "/plugins/"+pluginID+"/api/v1/certificates", "", nil, http.StatusOK, &list); err != nil {
+			return err
+		}
+		if len(list) < st.certificates/st.owners {
+			return fmt.Errorf("%s has %d certificates, not %d", a.name, len(list), st.certificates/st.owners)
+		}
+		return nil
+	}))
 	return st, nil
 }

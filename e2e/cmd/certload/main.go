@@ -45,6 +45,7 @@ type options struct {
 	baseline    int
 	burst       int
 	inventory   int
+	layout      string
 	report      string
 	goBench     string
 	keep        bool
@@ -69,6 +70,7 @@ func main() {
 	flag.IntVar(&o.baseline, "baseline", 1000, "requests of each baseline kind")
 	flag.IntVar(&o.rounds, "rounds", 5, "turns in which the flow and the baselines are measured alternately")
 	flag.IntVar(&o.burst, "burst", 50, "RSA-4096 requests that arrive at once in the burst scenario")
+	flag.StringVar(&o.layout, "layout", "database", "where the inventory scenario puts its certificates: database, or kv (the layout of 0.1, for its bundle)")
 	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
 	flag.StringVar(&o.report, "report", "", "write a Markdown report to this file")
 	flag.StringVar(&o.goBench, "go-bench", "", "output of `go test -bench` to summarise in the report")
@@ -135,7 +137,12 @@ func run(o options) error {
 	case "burst":
 		rep.burst = l.burst(ctx)
 	case "inventory":
-		if rep.inventory, err = l.inventory(ctx); err != nil {
+		if o.layout == "kv" {
+			rep.inventory, err = l.inventoryKV(ctx)
+		} else {
+			rep.inventory, err = l.inventory(ctx)
+		}
+		if err != nil {
 			return err
 		}
 	case "bench":
