@@ -169,13 +169,18 @@ func pluginRequest(t *testing.T, method, path string, form url.Values, bearer, a
 
 // doPluginRequest is pluginRequest for goroutines, which must not call require.
 func doPluginRequest(method, path string, form url.Values, bearer, accept string) (pluginReply, error) {
+	return doPluginRequestAt(bed.mm.URL, method, path, form, bearer, accept)
+}
+
+// doPluginRequestAt is doPluginRequest to the server at base.
+func doPluginRequestAt(base, method, path string, form url.Values, bearer, accept string) (pluginReply, error) {
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, bed.mm.URL+"/plugins/"+pluginID+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+"/plugins/"+pluginID+path, body)
 	if err != nil {
 		return pluginReply{}, err
 	}
