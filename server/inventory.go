@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sqlstore"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -28,7 +30,11 @@ func (i inventory) TokenUsed(id string) (bool, error) { return i.marks.TokenUsed
 // only, the schema migrated under a cluster-wide lock, and the records of
 // earlier versions moved out of the KV store, once.
 func (p *Plugin) openInventory() (enroll.Inventory, error) {
-	if driver := p.client.Store.DriverName(); driver != "postgres" {
+	driver := ""
+	if cfg := p.API.GetConfig(); cfg != nil {
+		driver = model.SafeDereference(cfg.SqlSettings.DriverName)
+	}
+	if driver != model.DatabaseDriverPostgres {
 		return nil, fmt.Errorf("this plugin keeps its certificates in the Mattermost database and needs PostgreSQL; this server uses %q", driver)
 	}
 	db, err := p.client.Store.GetMasterDB()

@@ -445,3 +445,16 @@ func TestDirectChannelsAreRemembered(t *testing.T) {
 	assert.Len(t, env.dmsTo("alice"), 4, "delivered in the channel the server named")
 	assert.Equal(t, 2, env.dmLookups)
 }
+
+// The inventory lives in PostgreSQL: a server on MySQL is refused at
+// activation, with the reason.
+func TestActivationRefusesMySQL(t *testing.T) {
+	env := newTestEnv(t)
+	driver := "mysql"
+	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetConfig")
+	env.api.On("GetConfig").Return(&model.Config{SqlSettings: model.SqlSettings{DriverName: &driver}})
+	_, err := env.p.openInventory()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "needs PostgreSQL")
+	assert.Contains(t, err.Error(), `"mysql"`)
+}

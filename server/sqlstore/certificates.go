@@ -270,8 +270,12 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 // listCertificates runs a query over certs_certificates (its WHERE, ORDER
 // BY and LIMIT in rest) and returns its rows in order, in one round trip.
 func (s *Store) listCertificates(rest, order string, args ...any) ([]*records.Certificate, error) {
+	return listCertificatesWith(s.db, rest, order, args...)
+}
+
+func listCertificatesWith(q querier, rest, order string, args ...any) ([]*records.Certificate, error) {
 	var data []byte
-	err := s.db.QueryRow(`SELECT COALESCE(json_agg(c ORDER BY `+order+`), '[]') FROM (SELECT `+certificateColumns+
+	err := q.QueryRow(`SELECT COALESCE(json_agg(c ORDER BY `+order+`), '[]') FROM (SELECT `+certificateColumns+
 		` FROM certs_certificates `+rest+`) c`, args...).Scan(&data)
 	if err != nil {
 		return nil, fmt.Errorf("list certificates: %w", err)

@@ -60,7 +60,12 @@ func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Ti
 		rest = ` WHERE ` + strings.Join(where, " AND ")
 	}
 	rest += ` ORDER BY ` + order + ` LIMIT ` + arg(limit+1)
-	list, err := s.listCertificates(rest, "c."+strings.ReplaceAll(order, ", ", ", c."), args...)
+	var list []*records.Certificate
+	err := s.bounded(func(q querier) error {
+		var err error
+		list, err = listCertificatesWith(q, rest, "c."+strings.ReplaceAll(order, ", ", ", c."), args...)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("search certificates: %w", err)
 	}
@@ -94,10 +99,12 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 	var counts records.StateCounts
 	// Three counts, each a range of the (state, not_after) index, rather
 	// than one pass over every row.
-	err := s.db.QueryRow(`SELECT
+	err := s.bounded(func(q querier) error {
+		return q.QueryRow(`SELECT
 			(SELECT COUNT(*) FROM certs_certificates WHERE state = 'issued' AND not_after >= $1),
 			(SELECT COUNT(*) FROM certs_certificates WHERE state = 'issued' AND not_after < $1),
 			(SELECT COUNT(*) FROM certs_certificates WHERE state = 'revoked')`, millis(now)).Scan(&counts.Issued, &counts.Expired, &counts.Revoked)
+	})
 	if err != nil {
 		return counts, fmt.Errorf("count certificates: %w", err)
 	}

@@ -103,3 +103,30 @@ func timePtr(ms sql.NullInt64) *time.Time {
 type scanner interface {
 	Scan(dest ...any) error
 }
+
+// slowQueryTimeout bounds a query that reads many rows (an admin listing,
+// the counts). The server's driver runs queries without their contexts, so
+// the bound is PostgreSQL's own, set for one transaction.
+const slowQueryTimeout = "10s"
+
+// bounded runs fn in a transaction whose statements PostgreSQL stops after
+// slowQueryTimeout.
+func (s *Store) bounded(fn func(q querier) error) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.Exec(`SET LOCAL statement_timeout = '` + slowQueryTimeout + `'`); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryRow(query string, args ...any) *sql.Row
+}

@@ -394,3 +394,16 @@ func TestSearchPagesWithACursorAndFilters(t *testing.T) {
 	_, err = s.SearchCertificates(records.CertificateFilter{ExpiringBefore: &soon, After: "garbage"}, now)
 	assert.Error(t, err)
 }
+
+// Queries over many rows are stopped by PostgreSQL itself: the server's
+// driver does not pass contexts on.
+func TestSlowQueriesAreBoundedByTheDatabase(t *testing.T) {
+	s, _, _ := newTestStore(t)
+	var timeout string
+	require.NoError(t, s.bounded(func(q querier) error {
+		return q.QueryRow(`SHOW statement_timeout`).Scan(&timeout)
+	}))
+	assert.Equal(t, slowQueryTimeout, timeout)
+	require.NoError(t, s.db.QueryRow(`SHOW statement_timeout`).Scan(&timeout))
+	assert.Equal(t, "0", timeout, "only inside the transaction: the server's pool is left as it was")
+}
