@@ -35,12 +35,12 @@ const (
 var bed struct {
 	skipReason string
 
-	pg    *testbed.Postgres
-	mm    *testbed.Mattermost
+	pg *testbed.Postgres
+	mm *testbed.Mattermost
 	// mmOptions start mm again on the same port, data and files.
 	mmOptions testbed.MattermostOptions
-	admin *testbed.Session
-	team  *model.Team
+	admin     *testbed.Session
+	team      *model.Team
 
 	alice *testUser
 	bob   *testUser

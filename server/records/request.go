@@ -101,3 +101,23 @@ type Request struct {
 	CertificateDER []byte   `json:"certificate_der,omitempty"`
 	ChainDER       [][]byte `json:"chain_der,omitempty"`
 }
+
+// Move is the change that moves a request to state to, only from one of
+// the states in from (any state the machine allows when from is empty),
+// with edit's other changes; any other current state is *ErrTransition, so
+// of two concurrent moves only one happens. Stores run it as one
+// conditional update.
+func Move(from []RequestState, to RequestState, edit func(*Request) error) func(*Request) error {
+	return func(r *Request) error {
+		if !r.State.CanMoveTo(to) || (len(from) > 0 && !slices.Contains(from, r.State)) {
+			return &ErrTransition{From: r.State, To: to}
+		}
+		if edit != nil {
+			if err := edit(r); err != nil {
+				return err
+			}
+		}
+		r.State = to
+		return nil
+	}
+}

@@ -76,18 +76,7 @@ func (s *Store) UpdateRequest(id string, now time.Time, change func(*records.Req
 // other current state gives *records.ErrTransition, so of two concurrent moves only
 // one happens.
 func (s *Store) MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState, edit func(*records.Request) error) (*records.Request, error) {
-	return s.UpdateRequest(id, now, func(r *records.Request) error {
-		if !r.State.CanMoveTo(to) || (len(from) > 0 && !slices.Contains(from, r.State)) {
-			return &records.ErrTransition{From: r.State, To: to}
-		}
-		if edit != nil {
-			if err := edit(r); err != nil {
-				return err
-			}
-		}
-		r.State = to
-		return nil
-	})
+	return s.UpdateRequest(id, now, records.Move(from, to, edit))
 }
 
 // ListRequests returns an owner's requests, oldest first.

@@ -42,8 +42,8 @@ type target struct {
 	version  string
 	// dsn reaches the database directly (the tool's own bed only): the
 	// inventory scenario seeds it.
-	dsn string
-	stop     func()
+	dsn  string
+	stop func()
 }
 
 // startBed starts PostgreSQL and Mattermost on loopback with the plugin

@@ -38,30 +38,35 @@ type inventoryStats struct {
 	listedInWalk int
 	// kv says the records were in the KV layout of 0.1.
 	kv bool
+	// before is how many certificates the flows had issued already.
+	before int
 }
 
 // seedInventory writes n certificates for owners principals straight into
-// the plugin's table (one statement), the first of them the accounts'.
-func seedInventory(ctx context.Context, dsn string, n, owners int, accounts []*account) (time.Duration, error) {
+// the plugin's table (one statement), the first of them the accounts', and
+// says how many were there before.
+func seedInventory(ctx context.Context, dsn string, n, owners int, accounts []*account) (time.Duration, int, error) {
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer db.Close()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var before int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM certs_certificates`).Scan(&before); err != nil {
+		return 0, 0, err
+	}
+	took, err := seedTable(ctx, db, n, owners, accounts)
+	return took, before, err
+}
+
+// seedTable writes the certificates: one statement, then what autovacuum
+// would do after it.
+func seedTable(ctx context.Context, db *sql.DB, n, owners int, accounts []*account) (time.Duration, error) {
+	der, err := benchCertificateDER()
 	if err != nil {
 		return 0, err
 	}
-	template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
-	if err != nil {
-		return 0, err
-	}
-	ids := make([]string, len(accounts))
-	for i, a := range accounts {
-		ids[i] = `"mm:` + a.id + `"`
-	}
+	ids := principalArray(accounts)
 	now := time.Now().UnixMilli()
 	started := time.Now()
 	// Certificate g belongs to owner g mod owners: the accounts' when that
@@ -74,7 +79,7 @@ func seedInventory(ctx context.Context, dsn string, n, owners int, accounts []*a
 			'CN=bench' || g, 'bench' || g, 'key' || g, 'ecdsa-p256', 'fp' || g, 'server_key', 'default',
 			$5::bigint - 86400000, $5::bigint + (g % 365) * 86400000::bigint + 3600000,
 			CASE WHEN g % 20 = 0 THEN 'revoked' ELSE 'issued' END, $6, $5::bigint - g
-		FROM generate_series(1, $1) AS g`, n, owners, len(ids), "{"+strings.Join(ids, ",")+"}", now, der)
+		FROM generate_series(1, $1) AS g`, n, owners, len(accounts), ids, now, der)
 	if err != nil {
 		return 0, fmt.Errorf("seed the inventory: %w", err)
 	}
@@ -91,7 +96,7 @@ func (l *load) inventory(ctx context.Context) (*inventoryStats, error) {
 	st := &inventoryStats{certificates: l.o.inventory, owners: l.o.inventory / 10, pageSize: 100}
 	fmt.Printf("Inventory: %d certificates for %d owners, then its queries through the plugin\n", st.certificates, st.owners)
 	var err error
-	if st.seeded, err = seedInventory(ctx, l.t.dsn, st.certificates, st.owners, l.accounts); err != nil {
+	if st.seeded, st.before, err = seedInventory(ctx, l.t.dsn, st.certificates, st.owners, l.accounts); err != nil {
 		return nil, err
 	}
 	admin := &account{token: l.t.admin.AuthToken}
@@ -181,25 +186,16 @@ func seedKVInventory(ctx context.Context, dsn string, n, owners int, accounts []
 		return 0, err
 	}
 	defer db.Close()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := benchCertificateDER()
 	if err != nil {
 		return 0, err
 	}
-	template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
-	if err != nil {
-		return 0, err
-	}
-	ids := make([]string, len(accounts))
-	for i, a := range accounts {
-		ids[i] = `"mm:` + a.id + `"`
-	}
+	ids := principalArray(accounts)
 	started := time.Now()
 	_, err = db.ExecContext(ctx, `CREATE TEMPORARY TABLE bench_certs AS
 		SELECT 'b' || lpad(to_hex(g), 10, '0') AS serial,
 			CASE WHEN g % $2 < $3 THEN ($4::text[])[g % $2 + 1] ELSE 'mm:bench' || (g % $2) END AS owner, g
-		FROM generate_series(1, $1) AS g`, n, owners, len(ids), "{"+strings.Join(ids, ",")+"}")
+		FROM generate_series(1, $1) AS g`, n, owners, len(accounts), ids)
 	if err != nil {
 		return 0, fmt.Errorf("seed the KV inventory: %w", err)
 	}
@@ -248,4 +244,24 @@ func (l *load) inventoryKV(ctx context.Context) (*inventoryStats, error) {
 		return nil
 	}))
 	return st, nil
+}
+
+// benchCertificateDER is the one certificate every seeded record carries.
+func benchCertificateDER() ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	template := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	return x509.CreateCertificate(rand.Reader, template, template, key.Public(), key)
+}
+
+// principalArray is the accounts' principals as a PostgreSQL text array.
+func principalArray(accounts []*account) string {
+	ids := make([]string, len(accounts))
+	for i, a := range accounts {
+		ids[i] = `"mm:` + a.id + `"`
+	}
+	return "{" + strings.Join(ids, ",") + "}"
 }
