@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -31,7 +33,7 @@ type adminPage struct {
 // expiring_within_days; paged with after (the previous page's next) and
 // limit (at most 1000).
 func (p *Plugin) handleAdminCertificates(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, admin, err := p.sessionRequester(userID)
+	s, admin, err := p.sessionAdmin(userID)
 	if err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 	if serial == "" {
 		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
-	s, admin, err := p.sessionRequester(userID)
+	s, admin, err := p.sessionAdmin(userID)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 
 // handleAdminCounts is GET /api/v1/admin/counts: certificates by state.
 func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, admin, err := p.sessionRequester(userID)
+	s, admin, err := p.sessionAdmin(userID)
 	if err != nil {
 		return err
 	}
@@ -99,4 +101,16 @@ func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userI
 	}
 	writeJSON(w, http.StatusOK, counts)
 	return nil
+}
+
+// sessionAdmin is the signed-in account of an admin route, an admin only
+// if Mattermost's permission system says so (manage_system), whatever its
+// role is called.
+func (p *Plugin) sessionAdmin(userID string) (*services, *enroll.Requester, error) {
+	s, r, err := p.sessionRequester(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Admin = p.API.HasPermissionTo(userID, model.PermissionManageSystem)
+	return s, r, nil
 }
