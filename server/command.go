@@ -40,7 +40,7 @@ func (p *Plugin) subcommands() []subcommand {
 		{"list", "", "List your certificates", p.commandList},
 		{"import", "", "Register a certificate you already have, so it is listed and revocable", p.commandImport},
 		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
-		{"revoke", "<serial>", "Revoke one of your certificates", p.commandRevoke},
+		{"revoke", "<serial> [reason]", "Revoke one of your certificates; the reason (keyCompromise, superseded, …) goes into the CA's revocation list", p.commandRevoke},
 		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},
 		{"pickup", "<request>", "Get a new link to collect an approved certificate", p.commandPickup},
 		{"approve", "<request>", "Approvers: approve a certificate request", p.commandApprove},
@@ -60,6 +60,11 @@ func (p *Plugin) command() *model.Command {
 			data.AddDynamicListArgument("Certificate profile (default if omitted)", "/plugins/"+manifest.Id+routeAutocompleteProfiles, false)
 		case "revoke":
 			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
+			reasons := make([]model.AutocompleteListItem, 0, len(records.Reasons()))
+			for _, reason := range records.Reasons() {
+				reasons = append(reasons, model.AutocompleteListItem{Item: reason, HelpText: reasonHelp[reason]})
+			}
+			data.AddStaticListArgument("Why (optional; unspecified if omitted)", false, reasons)
 		}
 		root.AddCommand(data)
 	}
@@ -353,8 +358,12 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 }
 
 func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
-	if len(params) != 1 {
-		return "", errors.New("usage: `/cert revoke <serial>`; `/cert list` shows your serials.")
+	if len(params) < 1 || len(params) > 2 {
+		return "", errors.New("usage: `/cert revoke <serial> [reason]`; `/cert list` shows your serials.")
+	}
+	reason := ""
+	if len(params) == 2 {
+		reason = params[1]
 	}
 	serial := pki.NormalizeSerial(params[0])
 	if serial == "" {
@@ -364,8 +373,10 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	if err != nil {
 		return "", err
 	}
-	revoked, err := s.core.Revoke(ctx, requester, serial, revokedByOwner)
+	revoked, err := s.core.Revoke(ctx, requester, serial, reason)
 	switch {
+	case enroll.AsError(err) != nil && enroll.AsError(err).Code == enroll.CodeInvalid:
+		return "", chatError(enroll.AsError(err))
 	case errors.Is(err, enroll.ErrNotOwner), errors.Is(err, enroll.ErrAlreadyRevoked):
 		return "", fmt.Errorf("%s (`%s`).", strings.TrimSuffix(enroll.AsError(err).Message, "."), serial)
 	case err != nil:
@@ -381,6 +392,15 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 		reply += " You registered it rather than getting it here, so only this plugin's record changed: ask an administrator to revoke it at its CA too."
 	}
 	return reply, nil
+}
+
+// reasonHelp explains each revocation reason in the autocomplete.
+var reasonHelp = map[string]string{
+	records.ReasonUnspecified:          "no particular reason",
+	records.ReasonKeyCompromise:        "the private key was lost or may be known to someone else",
+	records.ReasonAffiliationChanged:   "you changed role or left",
+	records.ReasonSuperseded:           "a new certificate replaces it",
+	records.ReasonCessationOfOperation: "it is not needed any more",
 }
 
 // keyOrigin says in a few words where a certificate's key came from.

@@ -103,8 +103,9 @@ func TestCommandListAndRevoke(t *testing.T) {
 
 func TestCommandRevokeBadArguments(t *testing.T) {
 	env := newTestEnv(t)
-	assert.Contains(t, env.run("alice", "/cert revoke"), "usage: `/cert revoke <serial>`")
-	assert.Contains(t, env.run("alice", "/cert revoke a b"), "usage")
+	assert.Contains(t, env.run("alice", "/cert revoke"), "usage: `/cert revoke <serial> [reason]`")
+	assert.Contains(t, env.run("alice", "/cert revoke a b c"), "usage")
+	assert.Contains(t, env.run("alice", "/cert revoke a1 b"), `"b" is not a revocation reason`)
 	assert.Contains(t, env.run("alice", "/cert revoke zz|top"), "is not a certificate serial")
 	assert.Contains(t, env.run("alice", "/cert revoke 0"), "is not a certificate serial")
 	assert.Contains(t, env.run("alice", "/cert revoke 1234abcd"), "No certificate")
@@ -160,11 +161,18 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			"download": "/plugins/certs/api/v1/autocomplete/profiles",
 		}[sub.Trigger]
 		if wantFetch != "" {
-			require.Len(t, sub.Arguments, 1)
+			require.NotEmpty(t, sub.Arguments)
 			dyn, ok := sub.Arguments[0].Data.(*model.AutocompleteDynamicListArg)
 			require.True(t, ok)
 			assert.Equal(t, wantFetch, dyn.FetchURL)
 			assert.Equal(t, sub.Trigger == "revoke", sub.Arguments[0].Required)
+		}
+		if sub.Trigger == "revoke" {
+			require.Len(t, sub.Arguments, 2, "the serial, then the reason")
+			reasons, ok := sub.Arguments[1].Data.(*model.AutocompleteStaticListArg)
+			require.True(t, ok)
+			assert.Len(t, reasons.PossibleArguments, 5)
+			assert.False(t, sub.Arguments[1].Required)
 		}
 	}
 	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "help", "about"}, names)

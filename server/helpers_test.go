@@ -8,11 +8,13 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
 	"github.com/stretchr/testify/mock"
 )
@@ -67,4 +69,15 @@ func (env *testEnv) linkURL(s *services, username, profileName string, purpose l
 	}
 	_, u, err := env.p.mintLink(s, requesterOf(env.user(username)), prof, purpose)
 	return u, err
+}
+
+// pkiLeaf is a client certificate template for alice, valid for an hour.
+func pkiLeaf(env *testEnv) pki.LeafSpec {
+	return pki.LeafSpec{CommonName: "alice", NotBefore: env.now(), NotAfter: env.now().Add(time.Hour),
+		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+}
+
+// pemOf is a certificate as PEM.
+func pemOf(cert *x509.Certificate) []byte {
+	return pki.EncodeCertificatesPEM([]*x509.Certificate{cert})
 }

@@ -19,6 +19,8 @@ import (
 const (
 	routeCAPEM                = "/ca.pem"
 	routeConnectorCAPEM       = "/ca/{connector}.pem"
+	routeCRL                  = "/crl/{connector}.crl"
+	routeCRLPEM               = "/crl/{connector}.pem"
 	routeIssue                = "/issue"
 	routeCSR                  = "/csr"
 	routeImport               = "/import"
@@ -81,6 +83,8 @@ func (p *Plugin) newRouter() *mux.Router {
 
 	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
+	r.HandleFunc(routeCRL, p.handleCRL).Methods(http.MethodGet)
+	r.HandleFunc(routeCRLPEM, p.handleCRL).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
 	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)

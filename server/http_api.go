@@ -256,16 +256,19 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	revoked, err := s.core.Revoke(r.Context(), requester, serial, revokedByOwner)
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	revoked, err := s.core.Revoke(r.Context(), requester, serial, body.Reason)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p.viewOf(revoked.Record))
 	return nil
 }
-
-// revokedByOwner is the reason recorded when owners revoke their own.
-const revokedByOwner = "revoked by its owner"
 
 // handleAutocompleteSerials backs `/cert revoke <serial>`: the user's
 // certificates that can still be revoked, newest first.
@@ -325,6 +328,40 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `inline; filename="`+name+`-ca.pem"`)
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(pki.EncodeCertificatesPEM(chain))
+}
+
+// handleCRL serves a CA's certificate revocation list to anyone (VPN,
+// Wi-Fi/RADIUS and TLS servers fetch it; it is signed, so plain HTTP is
+// safe): DER at /crl/<connector>.crl, PEM at /crl/<connector>.pem. Caches
+// may keep it until shortly before its next update.
+func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
+	s, err := p.getServices()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	name := mux.Vars(r)["connector"]
+	crl, err := s.core.CRL(name)
+	if he := asHTTPError(err); he != nil {
+		writeJSONError(w, he.Status, he.Message)
+		return
+	}
+	if err != nil {
+		p.API.LogError("Could not make a certificate revocation list", "connector", name, "error", err.Error())
+		writeJSONError(w, http.StatusServiceUnavailable, "the revocation list is not available right now")
+		return
+	}
+	maxAge := int(time.Until(crl.NextUpdate).Seconds()) / 2
+	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(max(0, min(maxAge, 3600))))
+	w.Header().Set("Last-Modified", crl.ThisUpdate.UTC().Format(http.TimeFormat))
+	if strings.HasSuffix(r.URL.Path, ".pem") {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.DER}))
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Content-Disposition", `inline; filename="`+name+`.crl"`)
+	_, _ = w.Write(crl.DER)
 }
 
 func pemCertificate(der []byte) []byte {

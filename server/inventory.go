@@ -7,6 +7,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sqlstore"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -25,6 +26,17 @@ func (i inventory) ClaimToken(id string, ttl time.Duration) (bool, error) {
 func (i inventory) ReleaseToken(id string) error { return i.marks.ReleaseToken(id) }
 
 func (i inventory) TokenUsed(id string) (bool, error) { return i.marks.TokenUsed(id) }
+
+// The CRLs signed are kept in the KV store: one value per CA, each new
+// number a compare-and-set from the last.
+
+func (i inventory) CurrentCRL(connector string) (*records.CRL, error) {
+	return i.marks.CurrentCRL(connector)
+}
+
+func (i inventory) IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
+	return i.marks.IssueCRL(connector, sign)
+}
 
 // openInventory opens the records in the server's database: PostgreSQL
 // only, the schema migrated under a cluster-wide lock, and the records of

@@ -20,7 +20,8 @@ func (p *Plugin) scheduleJobs() error {
 	return nil
 }
 
-// runRequestJob expires stale requests and asks CAs about those they hold.
+// runRequestJob expires stale requests, asks CAs about those they hold,
+// and signs revocation lists that are due.
 func (p *Plugin) runRequestJob() {
 	s, err := p.getServices()
 	if err != nil {
@@ -33,4 +34,5 @@ func (p *Plugin) runRequestJob() {
 	}
 	s.core.ExpireRequests(open)
 	s.core.PollWaitingRequests(open)
+	s.core.RefreshCRLs()
 }

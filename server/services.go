@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/url"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -83,7 +84,11 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 		if err != nil {
 			return nil, err
 		}
-		return connector.NewBuiltin(spec.Name, ca, p.now), nil
+		builtin := connector.NewBuiltin(spec.Name, ca, p.now)
+		if siteURL := p.siteURL(); siteURL != "" {
+			builtin = builtin.WithCRL(siteURL + "/plugins/" + manifest.Id + "/crl/" + url.PathEscape(spec.Name) + ".crl")
+		}
+		return builtin, nil
 	case profile.TypeStepCA:
 		cfg := spec.StepCA.ConnectorConfig(spec.Name)
 		if isSealedSecret(cfg.ProvisionerPassword) {

@@ -18,6 +18,9 @@ type Builtin struct {
 	name string
 	ca   *pki.CA
 	now  func() time.Time
+	// crlURL is where relying parties fetch this CA's CRL, written into
+	// every certificate; "" writes none.
+	crlURL string
 }
 
 // NewBuiltin returns a connector named name that signs with ca.
@@ -26,6 +29,19 @@ func NewBuiltin(name string, ca *pki.CA, now func() time.Time) *Builtin {
 		now = time.Now
 	}
 	return &Builtin{name: name, ca: ca, now: now}
+}
+
+// WithCRL is the connector writing crlURL into every certificate as its
+// CRL distribution point.
+func (b *Builtin) WithCRL(crlURL string) *Builtin {
+	copied := *b
+	copied.crlURL = crlURL
+	return &copied
+}
+
+// SignCRL signs the CA's revocation list (see pki.CA.SignCRL).
+func (b *Builtin) SignCRL(number int64, revoked []pki.Revoked, thisUpdate, nextUpdate time.Time) ([]byte, error) {
+	return b.ca.SignCRL(number, revoked, thisUpdate, nextUpdate)
 }
 
 func (b *Builtin) Name() string { return b.name }
@@ -43,14 +59,15 @@ func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
 		return nil, &Error{Kind: KindMisconfigured, Connector: b.name, Message: "the CA certificate has expired; an administrator must renew it"}
 	}
 	cert, err := b.ca.Sign(req.PublicKey, pki.LeafSpec{
-		CommonName:   req.Subject.CommonName,
-		Organization: req.Subject.Organization,
-		OrgUnit:      req.Subject.OrganizationalUnit,
-		Emails:       req.Subject.Emails,
-		URIs:         req.Subject.URIs,
-		NotBefore:    now,
-		NotAfter:     now.Add(req.Profile.Validity),
-		ExtKeyUsages: req.Profile.ExtKeyUsages,
+		CommonName:            req.Subject.CommonName,
+		Organization:          req.Subject.Organization,
+		OrgUnit:               req.Subject.OrganizationalUnit,
+		Emails:                req.Subject.Emails,
+		URIs:                  req.Subject.URIs,
+		CRLDistributionPoints: crlPoints(b.crlURL),
+		NotBefore:             now,
+		NotAfter:              now.Add(req.Profile.Validity),
+		ExtKeyUsages:          req.Profile.ExtKeyUsages,
 	})
 	if err != nil {
 		return nil, &Error{Kind: KindRejected, Connector: b.name, Message: "the certificate could not be signed", Err: err}
@@ -70,4 +87,11 @@ func (b *Builtin) Revoke(context.Context, RevokeRequest) error { return nil }
 // Chain returns the issuing CA and the chain up to the root.
 func (b *Builtin) Chain(context.Context) ([]*x509.Certificate, error) {
 	return b.ca.Chain, nil
+}
+
+func crlPoints(u string) []string {
+	if u == "" {
+		return nil
+	}
+	return []string{u}
 }

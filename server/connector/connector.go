@@ -108,6 +108,12 @@ type RevokeRequest struct {
 	Reason     string
 }
 
+// CRLSigner is a connector whose CA's revocation list the plugin makes
+// from its own records (the built-in CA).
+type CRLSigner interface {
+	SignCRL(number int64, revoked []pki.Revoked, thisUpdate, nextUpdate time.Time) ([]byte, error)
+}
+
 // Connector is one configured certificate authority.
 type Connector interface {
 	// Name is the connector's configured name.

@@ -25,6 +25,13 @@ type Inventory interface {
 	// SearchCertificates pages through an administrator's listing.
 	SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error)
 	CountCertificates(now time.Time) (records.StateCounts, error)
+	// Revocations are what a connector's CRL names: its revoked
+	// certificates that have not expired before since.
+	Revocations(connector string, since time.Time) ([]records.Revocation, error)
+	// CurrentCRL is a connector's latest CRL, nil before the first;
+	// IssueCRL records the next one, numbered after the current one.
+	CurrentCRL(connector string) (*records.CRL, error)
+	IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error)
 
 	CreateRequest(r *records.Request) error
 	GetRequest(id string) (*records.Request, error)

@@ -35,9 +35,15 @@ func RevokesAtCA(record *records.Certificate) bool {
 	return record.Origin != records.OriginImported || record.RevocableAtCA
 }
 
-// Revoke revokes a certificate that owner holds: at the CA first, then in
-// the record, so a CA that refuses leaves the record honest.
+// Revoke revokes a certificate that owner holds, for one of the RFC 5280
+// reasons (records.Reasons): at the CA first, then in the record, so a CA
+// that refuses leaves the record honest; then the CA's CRL is signed anew,
+// where the plugin signs it.
 func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason string) (*Revoked, error) {
+	reason, err := records.ParseReason(reason)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Message: capitalize(err.Error()) + ".", Err: err}
+	}
 	record, err := c.store.GetCertificate(serial)
 	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
 		return nil, ErrNotOwner
@@ -54,7 +60,7 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 		if !ok {
 			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
 		}
-		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, Reason: reason}); err != nil {
+		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(reason), Reason: reason}); err != nil {
 			return nil, err
 		}
 	}
@@ -72,7 +78,15 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 	if err != nil {
 		return nil, err
 	}
-	c.log.LogInfo("Certificate revoked by its owner", "user_id", owner.ID, "serial", serial, "at_ca", atCA)
+	c.log.LogInfo("Certificate revoked by its owner", "user_id", owner.ID, "serial", serial, "reason", reason, "at_ca", atCA)
+	if atCA {
+		if _, ok := c.crlSigner(record.Connector); ok {
+			if _, err := c.PublishCRL(record.Connector); err != nil {
+				// The job signs it at its next run.
+				c.log.LogError("Could not publish the revocation list after a revocation", "connector", record.Connector, "error", err.Error())
+			}
+		}
+	}
 	return &Revoked{Record: updated, AtCA: atCA}, nil
 }
 

@@ -23,10 +23,12 @@ type LeafSpec struct {
 	OrgUnit      []string
 	Emails       []string
 	// URIs name the account itself (its immutable id).
-	URIs         []*url.URL
-	NotBefore    time.Time
-	NotAfter     time.Time
-	ExtKeyUsages []x509.ExtKeyUsage
+	URIs []*url.URL
+	// CRLDistributionPoints are where the CA's CRL is fetched.
+	CRLDistributionPoints []string
+	NotBefore             time.Time
+	NotAfter              time.Time
+	ExtKeyUsages          []x509.ExtKeyUsage
 }
 
 // Sign issues a certificate for pub under spec. NotAfter is clamped to the
@@ -64,6 +66,7 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 		Subject:               pkix.Name{CommonName: spec.CommonName, Organization: spec.Organization, OrganizationalUnit: spec.OrgUnit},
 		EmailAddresses:        spec.Emails,
 		URIs:                  spec.URIs,
+		CRLDistributionPoints: spec.CRLDistributionPoints,
 		NotBefore:             spec.NotBefore.Add(-clockSkew),
 		NotAfter:              notAfter,
 		KeyUsage:              usage,

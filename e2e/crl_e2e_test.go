@@ -1,0 +1,74 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestCRLThroughTheServer: the built-in CA's CRL, fetched from the plugin
+// without signing in, makes OpenSSL refuse a revoked certificate and accept
+// a good one; each revocation publishes a list with a greater number.
+func TestCRLThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["connectorsandprofiles"] = "" }))
+	mia := newTestUser(t, "mia")
+	dir := t.TempDir()
+	good, goodLeaf := mia.issueJSON(t)
+	revoked, revokedLeaf := mia.issueJSON(t)
+	require.Equal(t, []string{bed.mm.URL + "/plugins/" + pluginID + "/crl/builtin.crl"}, goodLeaf.CRLDistributionPoints)
+
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, data, 0o600))
+		return path
+	}
+	write("good.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: goodLeaf.Raw}))
+	write("revoked.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: revokedLeaf.Raw}))
+	write("chain.pem", []byte(pluginRequest(t, http.MethodGet, "/ca.pem", nil, "", "").body))
+	crlNumber := func() string {
+		reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
+		require.Equal(t, http.StatusOK, reply.status, reply.String())
+		require.Equal(t, "application/pkix-crl", reply.header.Get("Content-Type"))
+		write("crl.der", []byte(reply.body))
+		runTool(t, dir, "openssl", "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem")
+		text := runTool(t, dir, "openssl", "crl", "-in", "crl.pem", "-noout", "-text")
+		lines := strings.Split(text, "\n")
+		for i, line := range lines {
+			if strings.Contains(line, "X509v3 CRL Number") && i+1 < len(lines) {
+				return strings.TrimSpace(lines[i+1]) // the number is on the next line
+			}
+		}
+		t.Fatalf("the CRL has no number:\n%s", text)
+		return ""
+	}
+	before := crlNumber()
+
+	reply := pluginJSON(t, "/api/v1/certificates/"+revoked.serial+"/revoke", mia.Token(), map[string]string{"reason": "keyCompromise"})
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	after := crlNumber()
+	require.NotEqual(t, before, after, "a revocation publishes a new list")
+	text := runTool(t, dir, "openssl", "crl", "-in", "crl.pem", "-noout", "-text")
+	require.Contains(t, strings.ToUpper(text), strings.ToUpper(revoked.serial))
+	require.Contains(t, text, "Key Compromise")
+	require.NotContains(t, strings.ToUpper(text), strings.ToUpper(good.serial))
+
+	out := runTool(t, dir, "openssl", "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "good.pem")
+	require.Contains(t, out, "good.pem: OK")
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "openssl", "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crl.pem", "revoked.pem")
+	cmd.Dir = dir
+	refused, err := cmd.CombinedOutput()
+	require.Error(t, err, "OpenSSL must refuse the revoked certificate:\n%s", refused)
+	require.Contains(t, string(refused), "certificate revoked")
+}
