@@ -72,3 +72,40 @@ func TestCRLThroughTheServer(t *testing.T) {
 	require.Error(t, err, "OpenSSL must refuse the revoked certificate:\n%s", refused)
 	require.Contains(t, string(refused), "certificate revoked")
 }
+
+// TestOCSPThroughTheServer: OpenSSL asks the plugin's OCSP responder, named
+// in the certificate, and verifies its signed answers: good, revoked with
+// the reason, and unknown for a serial the CA never issued.
+func TestOCSPThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["connectorsandprofiles"] = "" }))
+	nia := newTestUser(t, "nia")
+	dir := t.TempDir()
+	file, leaf := nia.issueJSON(t)
+	require.Len(t, leaf.OCSPServer, 1)
+	responder := leaf.OCSPServer[0]
+	require.Equal(t, bed.mm.URL+"/plugins/"+pluginID+"/ocsp", responder)
+
+	chainPEM := pluginRequest(t, http.MethodGet, "/ca.pem", nil, "", "").body
+	block, _ := pem.Decode([]byte(chainPEM))
+	require.NotNil(t, block)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "chain.pem"), []byte(chainPEM), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "issuing.pem"), pem.EncodeToMemory(block), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "leaf.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), 0o600))
+	ask := func(args ...string) string {
+		return runTool(t, dir, "openssl", append([]string{"ocsp", "-issuer", "issuing.pem", "-CAfile", "chain.pem", "-url", responder}, args...)...)
+	}
+
+	out := ask("-cert", "leaf.pem")
+	require.Contains(t, out, "Response verify OK", out)
+	require.Contains(t, out, "leaf.pem: good", out)
+
+	reply := pluginJSON(t, "/api/v1/certificates/"+file.serial+"/revoke", nia.Token(), map[string]string{"reason": "keyCompromise"})
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	out = ask("-cert", "leaf.pem")
+	require.Contains(t, out, "leaf.pem: revoked", out)
+	require.Contains(t, out, "keyCompromise", out)
+
+	out = ask("-serial", "0x5eed5eed")
+	require.Contains(t, out, "0x5eed5eed: unknown", out)
+}

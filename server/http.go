@@ -21,6 +21,7 @@ const (
 	routeConnectorCAPEM       = "/ca/{connector}.pem"
 	routeCRL                  = "/crl/{connector}.crl"
 	routeCRLPEM               = "/crl/{connector}.pem"
+	routeOCSP                 = "/ocsp"
 	routeIssue                = "/issue"
 	routeCSR                  = "/csr"
 	routeImport               = "/import"
@@ -85,6 +86,8 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.HandleFunc(routeCRL, p.handleCRL).Methods(http.MethodGet)
 	r.HandleFunc(routeCRLPEM, p.handleCRL).Methods(http.MethodGet)
+	r.HandleFunc(routeOCSP, p.handleOCSP).Methods(http.MethodPost)
+	r.PathPrefix(routeOCSP + "/").HandlerFunc(p.handleOCSP).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
 	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)

@@ -86,7 +86,8 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 		}
 		builtin := connector.NewBuiltin(spec.Name, ca, p.now)
 		if siteURL := p.siteURL(); siteURL != "" {
-			builtin = builtin.WithCRL(siteURL + "/plugins/" + manifest.Id + "/crl/" + url.PathEscape(spec.Name) + ".crl")
+			base := siteURL + "/plugins/" + manifest.Id
+			builtin = builtin.WithRevocation(base+"/crl/"+url.PathEscape(spec.Name)+".crl", base+routeOCSP)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:

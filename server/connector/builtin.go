@@ -3,7 +3,10 @@ package connector
 import (
 	"context"
 	"crypto/x509"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -18,9 +21,12 @@ type Builtin struct {
 	name string
 	ca   *pki.CA
 	now  func() time.Time
-	// crlURL is where relying parties fetch this CA's CRL, written into
-	// every certificate; "" writes none.
-	crlURL string
+	// crlURL and ocspURL are where relying parties check this CA's
+	// certificates, written into every certificate; "" writes none.
+	crlURL, ocspURL string
+	// responder signs OCSP answers: a key of this node's own, delegated by
+	// the CA, made on the first request and again before it expires.
+	responder *ocspResponder
 }
 
 // NewBuiltin returns a connector named name that signs with ca.
@@ -28,14 +34,14 @@ func NewBuiltin(name string, ca *pki.CA, now func() time.Time) *Builtin {
 	if now == nil {
 		now = time.Now
 	}
-	return &Builtin{name: name, ca: ca, now: now}
+	return &Builtin{name: name, ca: ca, now: now, responder: &ocspResponder{}}
 }
 
-// WithCRL is the connector writing crlURL into every certificate as its
-// CRL distribution point.
-func (b *Builtin) WithCRL(crlURL string) *Builtin {
+// WithRevocation is the connector writing crlURL (its CRL distribution
+// point) and ocspURL (its OCSP responder) into every certificate.
+func (b *Builtin) WithRevocation(crlURL, ocspURL string) *Builtin {
 	copied := *b
-	copied.crlURL = crlURL
+	copied.crlURL, copied.ocspURL = crlURL, ocspURL
 	return &copied
 }
 
@@ -64,7 +70,8 @@ func (b *Builtin) Sign(_ context.Context, req SignRequest) (*Result, error) {
 		OrgUnit:               req.Subject.OrganizationalUnit,
 		Emails:                req.Subject.Emails,
 		URIs:                  req.Subject.URIs,
-		CRLDistributionPoints: crlPoints(b.crlURL),
+		CRLDistributionPoints: urlList(b.crlURL),
+		OCSPServer:            urlList(b.ocspURL),
 		NotBefore:             now,
 		NotAfter:              now.Add(req.Profile.Validity),
 		ExtKeyUsages:          req.Profile.ExtKeyUsages,
@@ -89,9 +96,54 @@ func (b *Builtin) Chain(context.Context) ([]*x509.Certificate, error) {
 	return b.ca.Chain, nil
 }
 
-func crlPoints(u string) []string {
+func urlList(u string) []string {
 	if u == "" {
 		return nil
 	}
 	return []string{u}
+}
+
+const (
+	// responderValidity is how long a delegated OCSP key is certified for;
+	// a new one is made when less than responderRenewal is left.
+	responderValidity = 30 * 24 * time.Hour
+	responderRenewal  = 7 * 24 * time.Hour
+	// ocspValidity is how long an OCSP answer may be cached.
+	ocspValidity = time.Hour
+)
+
+// ocspResponder holds this node's delegated OCSP key. Each node has its
+// own: any of them answers validly, and no key is stored anywhere.
+type ocspResponder struct {
+	mu      sync.Mutex
+	current *pki.OCSPResponder
+}
+
+func (r *ocspResponder) get(ca *pki.CA, now time.Time) (*pki.OCSPResponder, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.current == nil || now.Add(responderRenewal).After(r.current.Certificate.NotAfter) {
+		next, err := ca.NewOCSPResponder(now, responderValidity)
+		if err != nil {
+			return nil, err
+		}
+		r.current = next
+	}
+	return r.current, nil
+}
+
+// AnswersOCSP reports whether an OCSP request asks about this CA's
+// certificates.
+func (b *Builtin) AnswersOCSP(req *ocsp.Request) bool { return pki.IssuedBy(req, b.ca) }
+
+// SignOCSP signs the answer about one of this CA's certificates.
+func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error) {
+	now := b.now()
+	responder, err := b.responder.get(b.ca, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	next := now.Add(ocspValidity)
+	der, err := responder.SignOCSP(b.ca, answer, req.HashAlgorithm, now, next)
+	return der, next, err
 }

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -112,6 +114,14 @@ type RevokeRequest struct {
 // from its own records (the built-in CA).
 type CRLSigner interface {
 	SignCRL(number int64, revoked []pki.Revoked, thisUpdate, nextUpdate time.Time) ([]byte, error)
+}
+
+// OCSPSigner is a connector whose CA's OCSP answers the plugin signs from
+// its own records (the built-in CA).
+type OCSPSigner interface {
+	AnswersOCSP(req *ocsp.Request) bool
+	// SignOCSP signs an answer and says until when it may be cached.
+	SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error)
 }
 
 // Connector is one configured certificate authority.

@@ -24,8 +24,10 @@ type LeafSpec struct {
 	Emails       []string
 	// URIs name the account itself (its immutable id).
 	URIs []*url.URL
-	// CRLDistributionPoints are where the CA's CRL is fetched.
+	// CRLDistributionPoints are where the CA's CRL is fetched, OCSPServer
+	// where its OCSP responder answers.
 	CRLDistributionPoints []string
+	OCSPServer            []string
 	NotBefore             time.Time
 	NotAfter              time.Time
 	ExtKeyUsages          []x509.ExtKeyUsage
@@ -67,6 +69,7 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 		EmailAddresses:        spec.Emails,
 		URIs:                  spec.URIs,
 		CRLDistributionPoints: spec.CRLDistributionPoints,
+		OCSPServer:            spec.OCSPServer,
 		NotBefore:             spec.NotBefore.Add(-clockSkew),
 		NotAfter:              notAfter,
 		KeyUsage:              usage,

@@ -1,0 +1,56 @@
+package enroll
+
+import (
+	"errors"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// OCSPAnswer is a signed OCSP response and until when it may be cached.
+type OCSPAnswer struct {
+	DER        []byte
+	NextUpdate time.Time
+}
+
+// OCSP answers an OCSP request (RFC 6960) about a certificate of a CA the
+// plugin signs for: good, revoked (when, and why) or unknown, from the
+// inventory. A request that cannot be read, or about another CA, gets the
+// protocol's unsigned refusal.
+func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
+	req, err := pki.ParseOCSPRequest(der)
+	if err != nil {
+		return &OCSPAnswer{DER: pki.OCSPMalformed()}, nil
+	}
+	for name, conn := range c.Connectors {
+		signer, ok := conn.(connector.OCSPSigner)
+		if !ok || !signer.AnswersOCSP(req) {
+			continue
+		}
+		answer := pki.OCSPAnswer{Serial: req.SerialNumber, Status: pki.OCSPUnknown}
+		record, err := c.store.GetCertificate(pki.FormatSerial(req.SerialNumber))
+		switch {
+		case errors.Is(err, records.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case record.Connector != name:
+		case record.State == records.CertRevoked && RevokesAtCA(record):
+			answer.Status = pki.OCSPRevoked
+			answer.RevokedAt = record.CreatedAt
+			if record.RevokedAt != nil {
+				answer.RevokedAt = *record.RevokedAt
+			}
+			answer.ReasonCode = records.ReasonCode(record.RevocationReason)
+		default:
+			answer.Status = pki.OCSPGood
+		}
+		signed, next, err := signer.SignOCSP(answer, req)
+		if err != nil {
+			return nil, err
+		}
+		return &OCSPAnswer{DER: signed, NextUpdate: next}, nil
+	}
+	return &OCSPAnswer{DER: pki.OCSPUnauthorized()}, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"math/big"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ocsp"
+)
+
+// askOCSP posts an OCSP request for serial of the built-in CA and reads
+// the signed answer.
+func (env *testEnv) askOCSP(t *testing.T, leaf *x509.Certificate, serial *big.Int) *ocsp.Response {
+	t.Helper()
+	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	require.NoError(t, err)
+	issuing := chain[0]
+	req := &ocsp.Request{HashAlgorithm: crypto.SHA1, SerialNumber: serial}
+	if leaf != nil {
+		der, err := ocsp.CreateRequest(leaf, issuing, nil)
+		require.NoError(t, err)
+		req, err = ocsp.ParseRequest(der)
+		require.NoError(t, err)
+	} else {
+		template, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: big.NewInt(1)}, issuing, nil)
+		require.NoError(t, err)
+		parsed, err := ocsp.ParseRequest(template)
+		require.NoError(t, err)
+		parsed.SerialNumber = serial
+		req = parsed
+	}
+	body, err := req.Marshal()
+	require.NoError(t, err)
+	w := env.request(http.MethodPost, "/ocsp", string(body), "", "Content-Type", "application/ocsp-request")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, "application/ocsp-response", w.Header().Get("Content-Type"))
+	resp, err := ocsp.ParseResponse(w.Body.Bytes(), issuing)
+	require.NoError(t, err, "signed by a responder the CA delegated")
+	require.Equal(t, serial, resp.SerialNumber)
+	return resp
+}
+
+func TestOCSPAnswersGoodRevokedAndUnknown(t *testing.T) {
+	env := newTestEnv(t)
+	issued := env.issueJSON(env.token("alice"))
+	leaf := leafOf(t, issued)
+	assert.Equal(t, []string{testSiteURL + "/plugins/certs/ocsp"}, leaf.OCSPServer, "certificates say where to ask")
+
+	good := env.askOCSP(t, leaf, leaf.SerialNumber)
+	assert.Equal(t, ocsp.Good, good.Status)
+	require.NotNil(t, good.Certificate)
+	assert.Contains(t, good.Certificate.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning)
+	assert.True(t, good.NextUpdate.After(good.ThisUpdate))
+
+	assert.Contains(t, env.run("alice", "/cert revoke "+issued.Serial+" superseded"), "is now revoked")
+	revoked := env.askOCSP(t, leaf, leaf.SerialNumber)
+	assert.Equal(t, ocsp.Revoked, revoked.Status)
+	assert.Equal(t, ocsp.Superseded, revoked.RevocationReason)
+
+	unknown := env.askOCSP(t, nil, big.NewInt(0x5eed))
+	assert.Equal(t, ocsp.Unknown, unknown.Status)
+
+	// The same by GET, the request in base64 in the path.
+	w := env.request(http.MethodGet, "/ocsp/"+base64.StdEncoding.EncodeToString(mustOCSPRequest(t, env, leaf)), "", "")
+	require.Equal(t, http.StatusOK, w.Code)
+	byGet, err := ocsp.ParseResponse(w.Body.Bytes(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, ocsp.Revoked, byGet.Status)
+
+	// Garbage is refused in the protocol's own words.
+	w = env.request(http.MethodPost, "/ocsp", "not a request", "", "Content-Type", "application/ocsp-request")
+	require.Equal(t, http.StatusOK, w.Code)
+	_, err = ocsp.ParseResponse(w.Body.Bytes(), nil)
+	var re ocsp.ResponseError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, ocsp.Malformed, re.Status)
+}
+
+func mustOCSPRequest(t *testing.T, env *testEnv, leaf *x509.Certificate) []byte {
+	t.Helper()
+	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	require.NoError(t, err)
+	der, err := ocsp.CreateRequest(leaf, chain[0], nil)
+	require.NoError(t, err)
+	return der
+}
