@@ -2,12 +2,14 @@ package pki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 )
 
@@ -59,9 +61,17 @@ func (ca *CA) Sign(pub crypto.PublicKey, spec LeafSpec) (*x509.Certificate, erro
 		ekus = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	usage := x509.KeyUsageDigitalSignature
-	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
+	switch pub.(type) {
+	case *rsa.PublicKey:
 		// RSA key transport (TLS 1.2 RSA kex, S/MIME encryption) needs it.
 		usage |= x509.KeyUsageKeyEncipherment
+	case *ecdsa.PublicKey:
+		if slices.Contains(ekus, x509.ExtKeyUsageEmailProtection) {
+			// S/MIME encrypts to an EC key by key agreement (ECDH): without
+			// it, mail could be signed with the certificate, not sent
+			// encrypted to it.
+			usage |= x509.KeyUsageKeyAgreement
+		}
 	}
 	template := &x509.Certificate{
 		SerialNumber:          serial,

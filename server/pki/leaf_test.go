@@ -202,3 +202,19 @@ func TestNewCSRWithoutEmails(t *testing.T) {
 	require.NoError(t, csr.CheckSignature())
 	assert.Empty(t, csr.EmailAddresses)
 }
+
+// An ECDSA S/MIME certificate carries keyAgreement, so that mail can be
+// encrypted to it (ECDH), not only signed; a client-auth one does not.
+func TestECDSAEmailCertificatesAllowKeyAgreement(t *testing.T) {
+	ca := testHierarchy(t).CA()
+	key := p256Key(t)
+	now := time.Now()
+	smime, err := ca.Sign(key.Public(), pki.LeafSpec{CommonName: "alice", Emails: []string{"alice@example.com"}, NotBefore: now, NotAfter: now.Add(time.Hour),
+		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}})
+	require.NoError(t, err)
+	assert.NotZero(t, smime.KeyUsage&x509.KeyUsageKeyAgreement)
+	assert.NotZero(t, smime.KeyUsage&x509.KeyUsageDigitalSignature)
+	vpn, err := ca.Sign(key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: now, NotAfter: now.Add(time.Hour)})
+	require.NoError(t, err)
+	assert.Zero(t, vpn.KeyUsage&x509.KeyUsageKeyAgreement)
+}
