@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"net/http"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -108,4 +111,41 @@ func TestOCSPThroughTheServer(t *testing.T) {
 
 	out = ask("-serial", "0x5eed5eed")
 	require.Contains(t, out, "0x5eed5eed: unknown", out)
+}
+
+// TestDeactivationThroughTheServer: an admin deactivates a user through the
+// REST API; the plugin revokes the user's certificates (affiliation
+// changed), so the CRL lists them.
+func TestDeactivationThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) {
+		s["connectorsandprofiles"] = ""
+		s["ondeactivation"] = "revoke"
+	}))
+	pat := newTestUser(t, "pat")
+	file, _ := pat.issueJSON(t)
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	_, err := bed.admin.Client.DeleteUser(ctx, pat.User.Id)
+	require.NoError(t, err)
+
+	state := func() string {
+		reply := pluginRequest(t, http.MethodGet, "/api/v1/admin/certificates/"+file.serial, nil, bed.admin.Client.AuthToken, "application/json")
+		require.Equal(t, http.StatusOK, reply.status, reply.String())
+		var c struct {
+			State            string `json:"state"`
+			RevocationReason string `json:"revocation_reason"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(reply.body), &c))
+		return c.State + " " + c.RevocationReason
+	}
+	require.Eventually(t, func() bool { return state() == "revoked affiliationChanged" }, replyTimeout, 200*time.Millisecond, "now: %s", state())
+	reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
+	crl, err := x509.ParseRevocationList([]byte(reply.body))
+	require.NoError(t, err)
+	found := false
+	for _, e := range crl.RevokedCertificateEntries {
+		found = found || strings.EqualFold(e.SerialNumber.Text(16), file.serial)
+	}
+	require.True(t, found, "the deactivated user's certificate is on the CRL")
 }

@@ -41,6 +41,9 @@ type configuration struct {
 	ConnectorsAndProfiles string `json:"ConnectorsAndProfiles"`
 	// EmailNotifications also mails users about their requests.
 	EmailNotifications bool `json:"EmailNotifications"`
+	// OnDeactivation is what happens to a deactivated user's
+	// certificates: "revoke", "notify" (the admins) or "off".
+	OnDeactivation string `json:"OnDeactivation"`
 	// AttestationRoots are the PEM roots hardware key attestations must
 	// chain to (e.g. the Yubico PIV attestation CA).
 	AttestationRoots string `json:"AttestationRoots"`
@@ -89,7 +92,17 @@ func (c *configuration) setDefaults() {
 	if c.EmailDelivery == "" {
 		c.EmailDelivery = emailDeliveryAllowed
 	}
+	if c.OnDeactivation == "" {
+		c.OnDeactivation = onDeactivationRevoke
+	}
 }
+
+// What happens to a deactivated user's certificates.
+const (
+	onDeactivationRevoke = "revoke"
+	onDeactivationNotify = "notify"
+	onDeactivationOff    = "off"
+)
 
 // IsValid checks every setting and names the first one that is wrong, in
 // words an admin can act on.
@@ -117,6 +130,11 @@ func (c *configuration) IsValid() error {
 	}
 	if err := c.checkEmailDelivery(); err != nil {
 		return err
+	}
+	switch c.OnDeactivation {
+	case onDeactivationRevoke, onDeactivationNotify, onDeactivationOff:
+	default:
+		return fmt.Errorf(`When a user is deactivated must be "revoke", "notify" or "off" (got %q)`, c.OnDeactivation)
 	}
 	roots, err := c.attestationRoots()
 	if err != nil {

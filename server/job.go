@@ -21,7 +21,8 @@ func (p *Plugin) scheduleJobs() error {
 }
 
 // runRequestJob expires stale requests, asks CAs about those they hold,
-// and signs revocation lists that are due.
+// signs revocation lists that are due, and once a day acts on users
+// deactivated while the plugin was not running.
 func (p *Plugin) runRequestJob() {
 	s, err := p.getServices()
 	if err != nil {
@@ -35,4 +36,5 @@ func (p *Plugin) runRequestJob() {
 	s.core.ExpireRequests(open)
 	s.core.PollWaitingRequests(open)
 	s.core.RefreshCRLs()
+	p.reconcileDeactivated()
 }

@@ -128,6 +128,27 @@ const manifestJSON = `
                 "help_text": "Also email users when their certificate request waits for approval, is approved, denied or expires (uses the server's SMTP settings). The bot always sends a direct message."
             },
             {
+                "key": "OnDeactivation",
+                "display_name": "When a user is deactivated:",
+                "type": "dropdown",
+                "default": "revoke",
+                "options": [
+                    {
+                        "display_name": "Revoke their certificates (reason: affiliation changed) and tell the system admins",
+                        "value": "revoke"
+                    },
+                    {
+                        "display_name": "Only tell the system admins",
+                        "value": "notify"
+                    },
+                    {
+                        "display_name": "Do nothing",
+                        "value": "off"
+                    }
+                ],
+                "help_text": "A deactivated account's certificates still open the VPN and Wi-Fi until they expire, unless they are revoked. The plugin acts when Mattermost deactivates the user, and a daily job catches deactivations made while the plugin was not running."
+            },
+            {
                 "key": "EmailDelivery",
                 "display_name": "Email delivery of certificate files:",
                 "type": "dropdown",

@@ -106,6 +106,15 @@ func newTestEnv(t testing.TB) *testEnv {
 			if opts.Role == model.SystemAdminRoleId && opts.Page == 0 {
 				return []*model.User{env.users["carol"]}
 			}
+			if opts.Inactive && opts.Page == 0 {
+				var inactive []*model.User
+				for _, u := range env.users {
+					if u.DeleteAt != 0 {
+						inactive = append(inactive, u)
+					}
+				}
+				return inactive
+			}
 			return nil
 		},
 		func(*model.UserGetOptions) *model.AppError { return nil }).Maybe()

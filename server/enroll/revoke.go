@@ -51,6 +51,13 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 	if err != nil {
 		return nil, err
 	}
+	return c.revokeRecord(ctx, record, reason, owner.ID)
+}
+
+// revokeRecord revokes a certificate for reason, by actor (an account id,
+// or a word for the plugin's own jobs).
+func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, reason, actor string) (*Revoked, error) {
+	serial := record.Serial
 	if record.State == records.CertRevoked {
 		return nil, ErrAlreadyRevoked
 	}
@@ -71,14 +78,14 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 		}
 		rec.State = records.CertRevoked
 		rec.RevokedAt = &now
-		rec.RevokedBy = owner.ID
+		rec.RevokedBy = actor
 		rec.RevocationReason = reason
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.log.LogInfo("Certificate revoked by its owner", "user_id", owner.ID, "serial", serial, "reason", reason, "at_ca", atCA)
+	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA)
 	if atCA {
 		if _, ok := c.crlSigner(record.Connector); ok {
 			if _, err := c.PublishCRL(record.Connector); err != nil {

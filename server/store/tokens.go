@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/pkg/errors"
@@ -43,4 +44,26 @@ func (s *Store) TokenUsed(id string) (bool, error) {
 		return false, errors.Wrap(err, "read link token state")
 	}
 	return len(raw) > 0, nil
+}
+
+func runKey(job string) string { return "run:" + job }
+
+// LastRun is when a periodic duty last ran on any node; zero if never.
+func (s *Store) LastRun(job string) (time.Time, error) {
+	var at time.Time
+	var raw []byte
+	if err := s.kv.Get(runKey(job), &raw); err != nil {
+		return at, errors.Wrap(err, "read the last run")
+	}
+	if len(raw) == 0 {
+		return at, nil
+	}
+	err := json.Unmarshal(raw, &at)
+	return at, errors.Wrap(err, "decode the last run")
+}
+
+// MarkRun records that a periodic duty ran at.
+func (s *Store) MarkRun(job string, at time.Time) error {
+	_, err := s.kv.Set(runKey(job), at)
+	return errors.Wrap(err, "record the run")
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/mattermost/mattermost/server/public/plugin"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+)
+
+// UserHasBeenDeactivated acts on the certificates of a deactivated user as
+// the settings say, and tells the system admins.
+func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
+	p.handleDeactivated(context.Background(), user)
+}
+
+func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
+	s, err := p.getServices()
+	if err != nil {
+		p.API.LogWarn("A user was deactivated while the plugin cannot act; the daily job will", "user_id", user.Id, "error", err.Error())
+		return
+	}
+	action := enroll.DeactivationAction(s.config.OnDeactivation)
+	result, err := s.core.Deactivate(ctx, requesterOf(user), action)
+	if err != nil {
+		p.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
+		return
+	}
+	if len(result.Revoked) == 0 && len(result.Valid) == 0 {
+		return
+	}
+	if len(result.Revoked) == 0 && len(result.Failed) == 0 {
+		// Only certificates left valid, as the settings want: the admins
+		// hear of each user once, not every day.
+		if first, err := p.store.ClaimToken("deactivation-notice:"+user.Id, deactivationNoticeMemory); err != nil || !first {
+			return
+		}
+	}
+	p.noticeAdmins(deactivationNotice(result))
+}
+
+// deactivationNotice is the admins' summary of one deactivation.
+func deactivationNotice(d *enroll.Deactivated) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Client Certificates:** @%s was deactivated.", d.Owner.Username)
+	if len(d.Revoked) > 0 {
+		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(d.Revoked))
+		for _, c := range d.Revoked {
+			fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, markdownCell(c.Subject))
+		}
+	}
+	if len(d.Valid) > 0 {
+		fmt.Fprintf(&b, "\n\n%d of their certificates are still valid:", len(d.Valid))
+		for _, c := range d.Valid {
+			fmt.Fprintf(&b, "\n- `%s` %s, until %s", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"))
+		}
+		if len(d.Failed) > 0 {
+			b.WriteString("\n\nSome could not be revoked now (the CA could not be reached?); the daily job tries again.")
+		}
+	}
+	return b.String()
+}
+
+// deactivationNoticeMemory is how long the admins are not told again of a
+// deactivated user whose certificates stay valid.
+const deactivationNoticeMemory = 400 * 24 * time.Hour
+
+// deactivationSweep is how often the job looks for deactivations the hook
+// missed (the plugin was not running).
+const deactivationSweep = 24 * time.Hour
+
+// reconcileDeactivated acts on the deactivated users who still hold valid
+// certificates: once a day, on one node, as the job's last duty.
+func (p *Plugin) reconcileDeactivated() {
+	lastRun, err := p.store.LastRun("deactivations")
+	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < deactivationSweep) {
+		return
+	}
+	if err := p.store.MarkRun("deactivations", p.now()); err != nil {
+		return
+	}
+	for page := 0; ; page++ {
+		users, appErr := p.API.GetUsers(&model.UserGetOptions{Inactive: true, Page: page, PerPage: 100})
+		if appErr != nil {
+			p.API.LogError("Could not list deactivated users", "error", appErr.Error())
+			return
+		}
+		for _, u := range users {
+			p.handleDeactivated(context.Background(), u)
+		}
+		if len(users) < 100 {
+			return
+		}
+	}
+}
