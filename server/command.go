@@ -45,6 +45,7 @@ func (p *Plugin) subcommands() []subcommand {
 		{"pickup", "<request>", "Get a new link to collect an approved certificate", p.commandPickup},
 		{"approve", "<request>", "Approvers: approve a certificate request", p.commandApprove},
 		{"deny", "<request> <reason>", "Approvers: deny a certificate request, saying why", p.commandDeny},
+		{"admin", "list|show|revoke|requests", "System admins: every certificate and request", p.commandAdmin},
 		{"help", "", "Show how to use /cert", p.commandHelp},
 		{"about", "", "Show the plugin version", p.commandAbout},
 	}
@@ -65,6 +66,14 @@ func (p *Plugin) command() *model.Command {
 				reasons = append(reasons, model.AutocompleteListItem{Item: reason, HelpText: reasonHelp[reason]})
 			}
 			data.AddStaticListArgument("Why (optional; unspecified if omitted)", false, reasons)
+		}
+		if sc.name == "admin" {
+			// Hidden from users who are not system admins; the server
+			// checks the permission on every use all the same.
+			data.RoleID = model.SystemAdminRoleId
+			for _, asc := range p.adminSubcommands() {
+				data.AddCommand(model.NewAutocompleteData(asc.name, asc.hint, asc.help))
+			}
 		}
 		root.AddCommand(data)
 	}

@@ -175,5 +175,41 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			assert.False(t, sub.Arguments[1].Required)
 		}
 	}
-	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "admin", "help", "about"}, names)
+}
+
+func TestAdminCommandsAreForSystemAdmins(t *testing.T) {
+	env := newApprovalEnv(t)
+	serial := env.issueJSON(env.tokenFor("alice", "vpn")).Serial
+	other := env.issueJSON(env.tokenFor("bob", "vpn")).Serial
+	id := env.requestVia("bob", "secure")
+
+	assert.Contains(t, env.run("alice", "/cert admin list"), "for system admins")
+	assert.Contains(t, env.run("alice", "/cert admin revoke "+other), "for system admins")
+
+	list := env.run("carol", "/cert admin list")
+	assert.Contains(t, list, serial)
+	assert.Contains(t, list, other)
+	assert.Contains(t, tableRowWith(list, serial), "@alice")
+	mine := env.run("carol", "/cert admin list @alice")
+	assert.Contains(t, mine, serial)
+	assert.NotContains(t, mine, other)
+	assert.Contains(t, env.run("carol", "/cert admin list --expiring 400 --state issued --profile vpn"), serial)
+	assert.Contains(t, env.run("carol", "/cert admin list --profile secure"), "No certificate matches")
+	assert.Contains(t, env.run("carol", "/cert admin list --state lost"), "cannot be made")
+	assert.Contains(t, env.run("carol", "/cert admin list --expiring"), "needs a value")
+
+	show := env.run("carol", "/cert admin show "+serial)
+	assert.Contains(t, show, "Owner: @alice")
+	assert.Contains(t, show, "State: issued")
+
+	assert.Contains(t, env.run("carol", "/cert admin revoke "+serial+" keyCompromise"), "is now revoked (keyCompromise)")
+	assert.Contains(t, env.run("carol", "/cert admin revoke "+serial), "already revoked")
+	dms := env.dmsTo("alice")
+	require.NotEmpty(t, dms)
+	assert.Contains(t, dms[len(dms)-1].Message, "@carol revoked your certificate `"+serial+"`")
+	assert.Contains(t, env.run("carol", "/cert admin show "+serial), "Revoked:")
+
+	assert.Contains(t, env.run("carol", "/cert admin requests"), id)
+	assert.Contains(t, env.run("carol", "/cert admin"), "/cert admin list")
 }

@@ -55,6 +55,11 @@ func (n *notifier) CertificateIssued(owner *enroll.Requester, c *records.Certifi
 		c.Serial, c.Subject, c.NotAfter.UTC().Format(time.RFC1123), c.Serial))
 }
 
+func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certificate, by *enroll.Requester) {
+	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. It no longer opens what it used to.",
+		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason))
+}
+
 func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {
 	n.p.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
 		markdownCell(c.Subject)+"). It is now in `/cert list`.")

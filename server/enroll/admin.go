@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -55,4 +56,37 @@ func (c *Core) CountCertificates(admin *Requester) (records.StateCounts, error) 
 		return records.StateCounts{}, ErrNotAdmin
 	}
 	return c.store.CountCertificates(c.now())
+}
+
+// AdminRevoke revokes any certificate, for an administrator, for one of
+// the RFC 5280 reasons; the owner is told.
+func (c *Core) AdminRevoke(ctx context.Context, admin *Requester, serial, reason string) (*Revoked, error) {
+	record, err := c.CertificateBySerial(admin, serial)
+	if err != nil {
+		return nil, err
+	}
+	reason, err = records.ParseReason(reason)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Message: capitalize(err.Error()) + ".", Err: err}
+	}
+	if record.State == records.CertRevoked {
+		return nil, ErrAlreadyRevoked
+	}
+	revoked, err := c.revokeRecord(ctx, record, reason, admin.ID)
+	if err != nil {
+		return nil, err
+	}
+	if owner, err := c.dir.Lookup(record.Owner); err == nil && owner.Principal != admin.Principal {
+		c.notify.CertificateRevoked(owner, revoked.Record, admin)
+	}
+	return revoked, nil
+}
+
+// OpenRequests lists every request that waits (for an approver, the CA or
+// its pickup), for an administrator.
+func (c *Core) OpenRequests(admin *Requester) ([]*records.Request, error) {
+	if !admin.Admin || !admin.Active {
+		return nil, ErrNotAdmin
+	}
+	return c.store.ListOpenRequests()
 }

@@ -83,6 +83,9 @@ func (n *notifier) kinds() []string {
 func (n *notifier) CertificateIssued(o *enroll.Requester, c *records.Certificate) {
 	n.add("issued", o, c.Serial)
 }
+func (n *notifier) CertificateRevoked(o *enroll.Requester, c *records.Certificate, _ *enroll.Requester) {
+	n.add("revoked", o, c.Serial)
+}
 func (n *notifier) CertificateRegistered(o, _ *enroll.Requester, c *records.Certificate) {
 	n.add("registered", o, c.Serial)
 }

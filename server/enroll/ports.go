@@ -66,6 +66,9 @@ type Notifier interface {
 	// CertificateIssued tells the owner a certificate was made in their
 	// name, so one they did not ask for does not go unnoticed.
 	CertificateIssued(owner *Requester, c *records.Certificate)
+	// CertificateRevoked tells the owner an administrator revoked one of
+	// their certificates.
+	CertificateRevoked(owner *Requester, c *records.Certificate, by *Requester)
 	// CertificateRegistered tells the owner someone else registered a
 	// certificate for them.
 	CertificateRegistered(owner, by *Requester, c *records.Certificate)

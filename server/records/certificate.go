@@ -86,6 +86,8 @@ var ErrDuplicateSerial = errors.New("a certificate with this serial is already r
 type CertificateFilter struct {
 	// Owner, when set, keeps one owner's.
 	Owner Principal
+	// Profile, when set, keeps one profile's.
+	Profile string
 	// State keeps one state as users see it (StateAt): "issued" (valid),
 	// "expired" or "revoked"; "" keeps every state.
 	State string

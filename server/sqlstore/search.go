@@ -34,6 +34,9 @@ func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Ti
 	if filter.Owner != "" {
 		where = append(where, "owner = "+arg(string(filter.Owner)))
 	}
+	if filter.Profile != "" {
+		where = append(where, "profile = "+arg(filter.Profile))
+	}
 	switch filter.State {
 	case "":
 	case string(records.CertIssued):

@@ -21,7 +21,7 @@ func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Ti
 	}
 	var all []*records.Certificate
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if filter.Owner != "" && c.Owner != filter.Owner {
+		if (filter.Owner != "" && c.Owner != filter.Owner) || (filter.Profile != "" && c.Profile != filter.Profile) {
 			return nil
 		}
 		if filter.State != "" && c.StateAt(now) != filter.State {

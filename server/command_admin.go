@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattermost/mattermost/server/public/model"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// adminListSize is how many certificates /cert admin list shows.
+const adminListSize = 50
+
+// adminSubcommands are /cert admin's: every certificate, for system admins.
+func (p *Plugin) adminSubcommands() []subcommand {
+	return []subcommand{
+		{"list", "[@user] [--expiring <days>] [--state <issued|expired|revoked>] [--profile <name>]", "List certificates, newest serial first", p.commandAdminList},
+		{"show", "<serial>", "Show one certificate", p.commandAdminShow},
+		{"revoke", "<serial> [reason]", "Revoke any certificate; its owner is told", p.commandAdminRevoke},
+		{"requests", "", "List the requests that wait for an approver, the CA or their pickup", p.commandAdminRequests},
+	}
+}
+
+// commandAdmin dispatches /cert admin for a system admin, checked with
+// Mattermost's permission system.
+func (p *Plugin) commandAdmin(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if !p.API.HasPermissionTo(args.UserId, model.PermissionManageSystem) {
+		return "", errors.New("`/cert admin` is for system admins.")
+	}
+	if len(params) == 0 {
+		return p.adminHelp(), nil
+	}
+	for _, sc := range p.adminSubcommands() {
+		if strings.EqualFold(sc.name, params[0]) {
+			return sc.handler(ctx, args, params[1:])
+		}
+	}
+	return "", fmt.Errorf("unknown admin command `%s`.\n\n%s", markdownCell(params[0]), p.adminHelp())
+}
+
+func (p *Plugin) adminHelp() string {
+	var b strings.Builder
+	b.WriteString("#### Client certificates: administration\n")
+	for _, sc := range p.adminSubcommands() {
+		fmt.Fprintf(&b, "- `/cert admin %s %s`: %s\n", sc.name, sc.hint, sc.help)
+	}
+	return b.String()
+}
+
+// adminRequester is the admin running a command.
+func (p *Plugin) adminRequester(userID string) (*services, *enroll.Requester, error) {
+	s, r, err := p.commandRequester(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Admin = true // commandAdmin checked the permission
+	return s, r, nil
+}
+
+func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	s, admin, err := p.adminRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	filter := records.CertificateFilter{Limit: adminListSize}
+	for i := 0; i < len(params); i++ {
+		param := params[i]
+		value := func() (string, error) {
+			if i+1 >= len(params) {
+				return "", fmt.Errorf("`%s` needs a value.", param)
+			}
+			i++
+			return params[i], nil
+		}
+		switch {
+		case strings.HasPrefix(param, "@"):
+			user, appErr := p.API.GetUserByUsername(strings.TrimPrefix(param, "@"))
+			if appErr != nil {
+				return "", fmt.Errorf("no user is called %s.", markdownCell(param))
+			}
+			filter.Owner = sessionPrincipal(user.Id)
+		case param == "--expiring":
+			v, err := value()
+			if err != nil {
+				return "", err
+			}
+			days, err := strconv.Atoi(v)
+			if err != nil || days < 0 || days > 3650 {
+				return "", errors.New("`--expiring` takes a number of days.")
+			}
+			before := p.now().Add(time.Duration(days) * 24 * time.Hour)
+			filter.ExpiringBefore = &before
+		case param == "--state":
+			if filter.State, err = value(); err != nil {
+				return "", err
+			}
+		case param == "--profile":
+			if filter.Profile, err = value(); err != nil {
+				return "", err
+			}
+		default:
+			return "", fmt.Errorf("usage: `/cert admin list %s`", p.adminSubcommands()[0].hint)
+		}
+	}
+	page, err := s.core.SearchCertificates(admin, filter)
+	if e := enroll.AsError(err); e != nil {
+		return "", chatError(e)
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(page.Certificates) == 0 {
+		return "No certificate matches.", nil
+	}
+	now := p.now()
+	var b strings.Builder
+	b.WriteString("| Serial | Owner | Subject | Profile | Expires | State |\n|:--|:--|:--|:--|:--|:--|\n")
+	for _, c := range page.Certificates {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, p.ownerName(c.Owner), markdownCell(c.Subject), markdownCell(c.Profile),
+			c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+	}
+	if page.Next != "" {
+		fmt.Fprintf(&b, "\nThe first %d are shown; the admin API (`GET /plugins/%s/api/v1/admin/certificates`) pages through all of them.", len(page.Certificates), manifest.Id)
+	}
+	return b.String(), nil
+}
+
+// ownerName is an owner as people know them.
+func (p *Plugin) ownerName(owner records.Principal) string {
+	if id := owner.MattermostUserID(); id != "" {
+		if u, appErr := p.API.GetUser(id); appErr == nil {
+			return "@" + u.Username
+		}
+	}
+	return markdownCell(string(owner))
+}
+
+func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 || pki.NormalizeSerial(params[0]) == "" {
+		return "", errors.New("usage: `/cert admin show <serial>`")
+	}
+	s, admin, err := p.adminRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	c, err := s.core.CertificateBySerial(admin, pki.NormalizeSerial(params[0]))
+	if e := enroll.AsError(err); e != nil {
+		return "", chatError(e)
+	}
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "#### Certificate `%s`\n\n", c.Serial)
+	fmt.Fprintf(&b, "- Owner: %s\n- Subject: %s\n- Profile: %s, CA connector %s\n", p.ownerName(c.Owner), markdownCell(c.Subject), markdownCell(c.Profile), markdownCell(c.Connector))
+	fmt.Fprintf(&b, "- Valid: %s to %s\n- State: %s\n- Key: %s, %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339),
+		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
+	if c.RevokedAt != nil {
+		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), markdownCell(c.RevokedBy))
+	}
+	fmt.Fprintf(&b, "- SHA-256: `%s`\n", c.Fingerprint)
+	return b.String(), nil
+}
+
+func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) < 1 || len(params) > 2 || pki.NormalizeSerial(params[0]) == "" {
+		return "", errors.New("usage: `/cert admin revoke <serial> [reason]`")
+	}
+	reason := ""
+	if len(params) == 2 {
+		reason = params[1]
+	}
+	s, admin, err := p.adminRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	revoked, err := s.core.AdminRevoke(ctx, admin, pki.NormalizeSerial(params[0]), reason)
+	if e := enroll.AsError(err); e != nil {
+		return "", chatError(e)
+	}
+	if err != nil {
+		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
+		return "", errors.New("the certificate could not be revoked right now; please try again.")
+	}
+	reply := fmt.Sprintf("Certificate `%s` of %s is now revoked (%s).", revoked.Record.Serial, p.ownerName(revoked.Record.Owner), revoked.Record.RevocationReason)
+	if !revoked.AtCA {
+		reply += " Its CA is not managed here: revoke it there too."
+	}
+	return reply, nil
+}
+
+func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, admin, err := p.adminRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	open, err := s.core.OpenRequests(admin)
+	if err != nil {
+		return "", err
+	}
+	if len(open) == 0 {
+		return "No request is waiting.", nil
+	}
+	var b strings.Builder
+	b.WriteString("| Request | Owner | Profile | State | Since | Expires |\n|:--|:--|:--|:--|:--|:--|\n")
+	for _, r := range open {
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, p.ownerName(r.Owner), markdownCell(r.Profile), r.State,
+			r.CreatedAt.UTC().Format("2006-01-02 15:04"), r.ExpiresAt.UTC().Format("2006-01-02"))
+	}
+	return b.String(), nil
+}
