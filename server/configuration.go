@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type configuration struct {
 	ConnectorsAndProfiles string `json:"ConnectorsAndProfiles"`
 	// EmailNotifications also mails users about their requests.
 	EmailNotifications bool `json:"EmailNotifications"`
+	// ReminderDays are the days before expiry owners are reminded, e.g.
+	// "30,7,1"; empty sends none.
+	ReminderDays *string `json:"ReminderDays"`
 	// OnDeactivation is what happens to a deactivated user's
 	// certificates: "revoke", "notify" (the admins) or "off".
 	OnDeactivation string `json:"OnDeactivation"`
@@ -95,6 +99,10 @@ func (c *configuration) setDefaults() {
 	if c.OnDeactivation == "" {
 		c.OnDeactivation = onDeactivationRevoke
 	}
+	if c.ReminderDays == nil {
+		defaults := "30,7,1"
+		c.ReminderDays = &defaults
+	}
 }
 
 // What happens to a deactivated user's certificates.
@@ -129,6 +137,9 @@ func (c *configuration) IsValid() error {
 		return err
 	}
 	if err := c.checkEmailDelivery(); err != nil {
+		return err
+	}
+	if _, err := c.reminderDays(); err != nil {
 		return err
 	}
 	switch c.OnDeactivation {
@@ -295,4 +306,29 @@ func (f *flexInt) UnmarshalJSON(data []byte) error {
 	}
 	*f = flexInt(n)
 	return nil
+}
+
+// reminderDays are the days before expiry owners are reminded, largest
+// first.
+func (c *configuration) reminderDays() ([]int, error) {
+	if c.ReminderDays == nil {
+		return nil, nil
+	}
+	var days []int
+	for _, field := range strings.Split(*c.ReminderDays, ",") {
+		field = strings.TrimSpace(field)
+		if field == "" {
+			continue
+		}
+		d, err := strconv.Atoi(field)
+		if err != nil || d < 1 || d > 365 {
+			return nil, fmt.Errorf("Expiry reminders: %q is not a number of days from 1 to 365", field)
+		}
+		if !slices.Contains(days, d) {
+			days = append(days, d)
+		}
+	}
+	slices.Sort(days)
+	slices.Reverse(days)
+	return days, nil
 }

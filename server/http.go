@@ -38,6 +38,7 @@ const (
 	routeActionApprove        = "/actions/approve"
 	routeActionDeny           = "/actions/deny"
 	routeDialogDeny           = "/actions/deny/submit"
+	routeActionRenew          = "/actions/renew"
 )
 
 // Body limits: a form with a token is tiny; nothing the plugin accepts today
@@ -110,6 +111,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
 	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
 	r.Handle(routeDialogDeny, p.api(p.handleDenyDialog)).Methods(http.MethodPost)
+	r.Handle(routeActionRenew, p.api(p.handleRenewAction)).Methods(http.MethodPost)
 	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
 	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
 

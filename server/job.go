@@ -36,5 +36,8 @@ func (p *Plugin) runRequestJob() {
 	s.core.ExpireRequests(open)
 	s.core.PollWaitingRequests(open)
 	s.core.RefreshCRLs()
+	if days, err := s.config.reminderDays(); err == nil && len(days) > 0 {
+		s.core.SendReminders(days)
+	}
 	p.reconcileDeactivated()
 }

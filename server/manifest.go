@@ -128,6 +128,13 @@ const manifestJSON = `
                 "help_text": "Also email users when their certificate request waits for approval, is approved, denied or expires (uses the server's SMTP settings). The bot always sends a direct message."
             },
             {
+                "key": "ReminderDays",
+                "display_name": "Expiry reminders (days before):",
+                "type": "text",
+                "default": "30,7,1",
+                "help_text": "The owner gets a direct message (and an email when email notifications are on) this many days before a certificate expires, each once, with a Renew button that gives a new link for the same profile. Comma-separated; empty turns reminders off."
+            },
+            {
                 "key": "OnDeactivation",
                 "display_name": "When a user is deactivated:",
                 "type": "dropdown",

@@ -120,6 +120,33 @@ func (n *notifier) CertificateReady(owner *enroll.Requester, req *records.Reques
 		"The certificate authority issued your request `%s`. %s", req.ID, n.collect(req, pickup)))
 }
 
+// ExpiryReminder tells the owner a certificate expires soon, with a Renew
+// button that gives a new link for the same profile.
+func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificate, daysLeft int) {
+	when := fmt.Sprintf("in %d days", daysLeft)
+	if daysLeft <= 1 {
+		when = "within a day"
+	}
+	text := fmt.Sprintf("Your certificate `%s` (%s) expires %s, on %s. Renew it before then to keep your VPN, Wi-Fi and other access.",
+		c.Serial, markdownCell(c.Subject), when, c.NotAfter.UTC().Format(time.RFC1123))
+	post := &model.Post{Message: text}
+	model.ParseSlackAttachment(post, []*model.SlackAttachment{{
+		Title: "Certificate " + c.Serial + " expires " + when,
+		Text:  text,
+		Actions: []*model.PostAction{{Id: "renew", Name: "Renew", Style: "primary",
+			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
+	}})
+	if _, err := n.p.dmPost(owner.ID, post); err != nil {
+		n.p.API.LogWarn("Could not send an expiry reminder", "user_id", owner.ID, "serial", c.Serial, "error", err.Error())
+	}
+	if n.p.getConfiguration().EmailNotifications && owner.Email != "" {
+		body := "<p>" + html.EscapeString(text) + "</p><p>Run /cert download " + html.EscapeString(c.Profile) + " in Mattermost to renew it.</p>"
+		if appErr := n.p.API.SendMail(owner.Email, "Client certificates: your certificate expires "+when, body); appErr != nil {
+			n.p.API.LogWarn("Could not email an expiry reminder", "user_id", owner.ID, "error", appErr.Error())
+		}
+	}
+}
+
 func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request) {
 	n.p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+req.ID+
 		"` expired. Run `/cert download "+req.Profile+"` to ask again.")

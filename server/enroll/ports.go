@@ -31,6 +31,10 @@ type Inventory interface {
 	// CurrentCRL is a connector's latest CRL, nil before the first;
 	// IssueCRL records the next one, numbered after the current one.
 	CurrentCRL(connector string) (*records.CRL, error)
+	// DueReminders are valid certificates expiring between from and to
+	// without the reminder days yet; ClaimReminder marks one sent, once.
+	DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error)
+	ClaimReminder(serial string, days int) (bool, error)
 	IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error)
 
 	CreateRequest(r *records.Request) error
@@ -86,6 +90,9 @@ type Notifier interface {
 	WaitingForCA(owner *Requester, req *records.Request)
 	// CertificateReady tells the owner the CA issued a request it held.
 	CertificateReady(owner *Requester, req *records.Request, pickup *Link)
+	// ExpiryReminder tells the owner a certificate expires soon, with a way
+	// to renew it.
+	ExpiryReminder(owner *Requester, c *records.Certificate, daysLeft int)
 	// RequestExpired tells the owner their request ran out of time.
 	RequestExpired(owner *Requester, req *records.Request)
 }

@@ -441,3 +441,56 @@ func TestRevocationsAreWhatTheCRLNames(t *testing.T) {
 	assert.Equal(t, now.UnixMilli(), revs[0].RevokedAt)
 	assert.Equal(t, "0f", revs[1].Serial, "registered by an admin: on the list")
 }
+
+// A database at the previous version is brought up to date with its data
+// kept.
+func TestMigrateFromThePreviousVersion(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)}
+	all, err := migrations()
+	require.NoError(t, err)
+	require.Greater(t, len(all), 1)
+	_, err = migrate(db, &sync.Mutex{}, clock.Now, all[:len(all)-1])
+	require.NoError(t, err)
+	old := New(db, clock.Now)
+	require.NoError(t, old.CreateCertificate(testCertificate("01", alice, clock.Now())))
+
+	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
+	require.NoError(t, err)
+	assert.Equal(t, len(all), version)
+	got, err := old.GetCertificate("01")
+	require.NoError(t, err)
+	assert.Equal(t, "01", got.Serial)
+}
+
+func TestRemindersAreDueOnceAndClaimedOnce(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	soon := testCertificate("01", alice, now)
+	soon.NotAfter = now.Add(5 * 24 * time.Hour)
+	later := testCertificate("02", alice, now)
+	later.NotAfter = now.Add(20 * 24 * time.Hour)
+	revoked := testCertificate("03", alice, now)
+	revoked.NotAfter, revoked.State = now.Add(5*24*time.Hour), records.CertRevoked
+	for _, c := range []*records.Certificate{soon, later, revoked} {
+		require.NoError(t, s.CreateCertificate(c))
+	}
+	due, err := s.DueReminders(7, now, now.Add(7*24*time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	assert.Equal(t, "01", due[0].Serial)
+
+	claimed, err := s.ClaimReminder("01", 7)
+	require.NoError(t, err)
+	assert.True(t, claimed)
+	claimed, err = s.ClaimReminder("01", 7)
+	require.NoError(t, err)
+	assert.False(t, claimed, "once")
+	due, err = s.DueReminders(7, now, now.Add(7*24*time.Hour), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+	due, err = s.DueReminders(30, now.Add(7*24*time.Hour), now.Add(30*24*time.Hour), 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	assert.Equal(t, "02", due[0].Serial)
+}

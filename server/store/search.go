@@ -112,3 +112,21 @@ func (s *Store) Revocations(connector string, since time.Time) ([]records.Revoca
 	})
 	return out, err
 }
+
+// DueReminders lists, by a scan, valid certificates expiring between from
+// and to that have not had the reminder days yet.
+func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error) {
+	var out []*records.Certificate
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		if c.State != records.CertIssued || !c.NotAfter.After(from) || c.NotAfter.After(to) || len(out) >= limit {
+			return nil
+		}
+		used, err := s.TokenUsed("reminder:" + c.Serial + ":" + strconv.Itoa(days))
+		if err != nil || used {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}

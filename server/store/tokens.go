@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/pkg/errors"
@@ -66,4 +67,10 @@ func (s *Store) LastRun(job string) (time.Time, error) {
 func (s *Store) MarkRun(job string, at time.Time) error {
 	_, err := s.kv.Set(runKey(job), at)
 	return errors.Wrap(err, "record the run")
+}
+
+// ClaimReminder records in the KV store that a certificate's reminder
+// days before expiry is sent (for the unit tests' inventory).
+func (s *Store) ClaimReminder(serial string, days int) (bool, error) {
+	return s.ClaimToken("reminder:"+serial+":"+strconv.Itoa(days), 400*24*time.Hour)
 }
