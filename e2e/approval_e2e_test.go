@@ -26,8 +26,15 @@ var (
 // that matches.
 func botDM(t *testing.T, session *testbed.Session, match func(*model.Post) bool) *model.Post {
 	t.Helper()
+	return botDMWithin(t, session, replyTimeout, match)
+}
+
+// botDMWithin is botDM waiting up to timeout (the background job's posts
+// come at its next run).
+func botDMWithin(t *testing.T, session *testbed.Session, timeout time.Duration, match func(*model.Post) bool) *model.Post {
+	t.Helper()
 	requireBot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
 	dm, _, err := session.Client.CreateDirectChannel(ctx, session.User.Id, bed.botID)
 	require.NoError(t, err)
@@ -44,7 +51,7 @@ func botDM(t *testing.T, session *testbed.Session, match func(*model.Post) bool)
 			}
 		}
 		return false
-	}, replyTimeout, 250*time.Millisecond, "no matching DM from the bot to %s", session.User.Username)
+	}, timeout, 250*time.Millisecond, "no matching DM from the bot to %s", session.User.Username)
 	return found
 }
 
