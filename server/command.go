@@ -215,6 +215,9 @@ func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params [
 // mintLink returns a single-use link and its URL.
 func (p *Plugin) mintLink(s *services, r *enroll.Requester, prof *profile.Profile, purpose linktoken.Purpose) (*enroll.Link, string, error) {
 	link, err := s.core.MintLink(r, prof, purpose)
+	if e := enroll.AsError(err); e != nil {
+		return nil, "", chatError(e)
+	}
 	if err != nil {
 		return nil, "", err
 	}

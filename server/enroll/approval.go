@@ -52,6 +52,9 @@ func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []string {
 // the key is made at pickup. csr is the requester's checked CSR, if they
 // sent one. A request nobody else could approve is refused at once.
 func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR) (*records.Request, error) {
+	if err := c.checkLimits(r, prof); err != nil {
+		return nil, err
+	}
 	approvers := c.eligibleApprovers(r, prof)
 	if len(approvers) < prof.ApprovalsNeeded() {
 		c.log.LogWarn("A certificate request cannot be approved: too few approvers besides the requester",

@@ -109,6 +109,9 @@ func (n *notifier) CertificateReady(o *enroll.Requester, _ *records.Request, l *
 func (n *notifier) RequestExpired(o *enroll.Requester, req *records.Request) {
 	n.add("expired", o, req.ID)
 }
+func (n *notifier) ExpiryReminder(o *enroll.Requester, c *records.Certificate, _ int) {
+	n.add("reminder", o, c.Serial)
+}
 
 type mailer struct{ sent []string }
 

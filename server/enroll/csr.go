@@ -142,6 +142,9 @@ func matchCSRNames(csr *x509.CertificateRequest, want connector.Subject, exact b
 // requester can fix the request and send it again; a used link is told
 // before a refusal, so that it is not offered the form again.
 func (c *Core) SubmitCSR(ctx context.Context, g *Grant, upload Upload) (*Outcome, error) {
+	if err := c.checkLimits(g.Requester, g.Profile); err != nil {
+		return nil, err
+	}
 	checked, err := c.checkCSR(g.Requester, g.Profile, g.Connector, upload)
 	if err != nil {
 		if usedErr := c.CheckUnused(g); usedErr != nil {
@@ -169,6 +172,9 @@ func (c *Core) SubmitCSR(ctx context.Context, g *Grant, upload Upload) (*Outcome
 func (c *Core) SignCSR(ctx context.Context, r *Requester, profileName string, upload Upload) (*Outcome, error) {
 	prof, conn, err := c.ProfileFor(r, profileName)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.checkLimits(r, prof); err != nil {
 		return nil, err
 	}
 	checked, err := c.checkCSR(r, prof, conn, upload)

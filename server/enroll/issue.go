@@ -65,6 +65,12 @@ type Outcome struct {
 // meanwhile, or the certificate of an approved CSR. A link that made
 // nothing is given back, so the requester may retry while it is valid.
 func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome, error) {
+	if g.Request == nil {
+		// A pickup was counted when it was requested.
+		if err := c.checkLimits(g.Requester, g.Profile); err != nil {
+			return nil, err
+		}
+	}
 	// A place in line for the key comes before the link is claimed: a
 	// request turned away as busy leaves the link as it was.
 	var keyWork *admission.Ticket
@@ -198,6 +204,9 @@ func (c *Core) Enroll(ctx context.Context, r *Requester, profileName string, opt
 			return nil, err
 		}
 		return &Outcome{Request: req}, nil
+	}
+	if err := c.checkLimits(r, prof); err != nil {
+		return nil, err
 	}
 	return c.issueNow(ctx, r, prof, conn, opts)
 }

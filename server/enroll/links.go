@@ -74,6 +74,9 @@ var ErrLinkUsed = &Error{Code: CodeConflict,
 // MintLink returns a single-use link for r: to create a certificate with a
 // server-generated key (PurposeIssue) or to upload a CSR.
 func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose) (*Link, error) {
+	if err := c.checkLimits(r, prof); err != nil {
+		return nil, err
+	}
 	token, claims, err := c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,9 @@ type Inventory interface {
 	// SearchCertificates pages through an administrator's listing.
 	SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error)
 	CountCertificates(now time.Time) (records.StateCounts, error)
+	// CountOwned counts an owner's valid certificates of a profile, and
+	// those issued since.
+	CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error)
 	// Revocations are what a connector's CRL names: its revoked
 	// certificates that have not expired before since.
 	Revocations(connector string, since time.Time) ([]records.Revocation, error)

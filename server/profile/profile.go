@@ -84,6 +84,16 @@ type Profile struct {
 	// CSRs: "ignore", "verify_if_present" or "require". A profile that
 	// requires it issues no server-generated keys.
 	Attestation string `json:"attestation,omitempty"`
+	// Limits bound what one owner may get of this profile.
+	Limits Limits `json:"limits"`
+}
+
+// Limits bound what one owner may get of a profile; zero means no limit.
+type Limits struct {
+	// Active is the most valid certificates an owner may hold at once.
+	Active int `json:"active,omitempty"`
+	// PerDay is the most certificates an owner may be issued in 24 hours.
+	PerDay int `json:"per_day,omitempty"`
 }
 
 // What a profile does with the names of an uploaded CSR.
@@ -415,6 +425,9 @@ func (p *Profile) validate(c *Catalog) error {
 	}
 	if err := p.checkApprovalsRequired(); err != nil {
 		return err
+	}
+	if p.Limits.Active < 0 || p.Limits.PerDay < 0 {
+		return errors.New("limits: active and per_day are numbers of certificates, 0 or more")
 	}
 	switch p.CSRNames {
 	case CSRNamesIgnore:

@@ -112,6 +112,13 @@ type CertificatePage struct {
 	Next         string
 }
 
+// OwnerCounts are what one owner holds of one profile: valid certificates,
+// and certificates issued since a time.
+type OwnerCounts struct {
+	Active int
+	Recent int
+}
+
 // StateCounts are how many certificates are in each state as users see it.
 type StateCounts struct {
 	Issued  int `json:"issued"`

@@ -144,3 +144,17 @@ func (s *Store) Revocations(connector string, since time.Time) ([]records.Revoca
 	}
 	return out, nil
 }
+
+// CountOwned counts an owner's valid certificates of a profile, and those
+// created since: two ranges of the owner index, one round trip.
+func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error) {
+	var counts records.OwnerCounts
+	err := s.db.QueryRow(`SELECT
+			COUNT(*) FILTER (WHERE state = 'issued' AND not_after >= $3),
+			COUNT(*) FILTER (WHERE created_at >= $4)
+		FROM certs_certificates WHERE owner = $1 AND profile = $2`, string(owner), profile, millis(now), millis(since)).Scan(&counts.Active, &counts.Recent)
+	if err != nil {
+		return counts, fmt.Errorf("count an owner's certificates: %w", err)
+	}
+	return counts, nil
+}

@@ -130,3 +130,25 @@ func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*record
 	})
 	return out, err
 }
+
+// CountOwned counts an owner's valid certificates of a profile, and those
+// created since.
+func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error) {
+	var counts records.OwnerCounts
+	certs, err := s.ListCertificates(owner)
+	if err != nil {
+		return counts, err
+	}
+	for _, c := range certs {
+		if c.Profile != profile {
+			continue
+		}
+		if c.StateAt(now) == string(records.CertIssued) {
+			counts.Active++
+		}
+		if !c.CreatedAt.Before(since) {
+			counts.Recent++
+		}
+	}
+	return counts, nil
+}
