@@ -353,7 +353,11 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 		b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State | Key |\n|:--|:--|:--|:--|:--|\n")
 		for i := len(certs) - 1; i >= 0; i-- {
 			c := certs[i]
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now), keyOrigin(c))
+			state := c.StateAt(now)
+			if c.RevocationPending {
+				state += " (pending at the CA)"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), state, keyOrigin(c))
 		}
 	}
 	if len(open) > 0 {
@@ -398,6 +402,8 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	record := revoked.Record
 	reply := fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject))
 	switch {
+	case revoked.PendingAtCA:
+		reply += " Its CA could not be reached just now: it will be told as soon as it answers (`/cert list` says so meanwhile)."
 	case record.Connector == enroll.UnmanagedConnector:
 		reply += " It was issued by a CA this plugin does not manage: ask that CA's administrator to revoke it there too."
 	case !revoked.AtCA:

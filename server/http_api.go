@@ -215,7 +215,10 @@ type certificateView struct {
 	CreatedAt        time.Time  `json:"created_at"`
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
-	CertificatePEM   string     `json:"certificate_pem"`
+	// RevocationPending: revoked here, not yet at the CA (it could not be
+	// reached; the plugin keeps telling it).
+	RevocationPending bool   `json:"revocation_pending,omitempty"`
+	CertificatePEM    string `json:"certificate_pem"`
 	// Origin: server_key, csr or imported.
 	Origin      string               `json:"origin,omitempty"`
 	Attestation *records.Attestation `json:"attestation,omitempty"`
@@ -226,7 +229,7 @@ func (p *Plugin) viewOf(c *records.Certificate) certificateView {
 		Serial: c.Serial, Subject: c.Subject, Emails: c.Emails,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, State: c.StateAt(p.now()),
 		Connector: c.Connector, Profile: c.Profile, KeyType: c.KeyType, Fingerprint: c.Fingerprint,
-		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
+		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, RevocationPending: c.RevocationPending,
 		CertificatePEM: string(pemCertificate(c.DER)),
 		Origin:         c.Origin, Attestation: c.Attestation,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/pluginapi/cluster"
@@ -36,6 +37,7 @@ func (p *Plugin) runRequestJob() {
 	s.core.ExpireRequests(open)
 	s.core.PollWaitingRequests(open)
 	s.core.RefreshCRLs()
+	s.core.RetryRevocations(context.Background())
 	if days, err := s.config.reminderDays(); err == nil && len(days) > 0 {
 		s.core.SendReminders(days)
 	}

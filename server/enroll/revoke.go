@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -24,6 +25,9 @@ type Revoked struct {
 	// AtCA says the CA was told; otherwise only our record changed, and
 	// the CA's administrator must revoke it there.
 	AtCA bool
+	// PendingAtCA says the CA could not be reached: the record is revoked,
+	// and a job tells the CA as soon as it answers.
+	PendingAtCA bool
 }
 
 // RevokesAtCA reports whether revoking a record reaches its CA: the
@@ -62,13 +66,21 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 		return nil, ErrAlreadyRevoked
 	}
 	atCA := RevokesAtCA(record)
+	pending := false
 	if atCA {
 		conn, ok := c.Connectors[record.Connector]
 		if !ok {
 			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
 		}
+		pending = false
 		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(reason), Reason: reason}); err != nil {
-			return nil, err
+			if ce := connector.AsError(err); ce == nil || ce.Kind != connector.KindUnavailable {
+				return nil, err
+			}
+			// The CA is down: the revocation stands in our records, and
+			// the job tells the CA when it is back.
+			c.log.LogWarn("The CA could not be told of a revocation; it will be, when it answers", "serial", serial, "connector", record.Connector, "error", err.Error())
+			pending = true
 		}
 	}
 	now := c.now()
@@ -80,6 +92,7 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 		rec.RevokedAt = &now
 		rec.RevokedBy = actor
 		rec.RevocationReason = reason
+		rec.RevocationPending = pending
 		return nil
 	})
 	if err != nil {
@@ -94,7 +107,40 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 			}
 		}
 	}
-	return &Revoked{Record: updated, AtCA: atCA}, nil
+	return &Revoked{Record: updated, AtCA: atCA && !pending, PendingAtCA: pending}, nil
+}
+
+// RetryRevocations tells the CAs the revocations they could not take when
+// they were made, until they do: a job's duty.
+func (c *Core) RetryRevocations(ctx context.Context) {
+	pending, err := c.store.PendingRevocations(100)
+	if err != nil {
+		c.log.LogError("Could not list the revocations pending at a CA", "error", err.Error())
+		return
+	}
+	for _, record := range pending {
+		conn, ok := c.Connectors[record.Connector]
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := conn.Revoke(ctx, connector.RevokeRequest{Serial: record.Serial, ReasonCode: records.ReasonCode(record.RevocationReason), Reason: record.RevocationReason})
+		cancel()
+		if ce := connector.AsError(err); ce != nil && ce.Kind == connector.KindUnavailable {
+			continue // still down: the next run tries again
+		}
+		if err != nil {
+			c.log.LogError("A CA refused a revocation it was told again; an administrator must revoke it there", "serial", record.Serial, "connector", record.Connector, "error", err.Error())
+		}
+		if _, err := c.store.UpdateCertificate(record.Serial, func(rec *records.Certificate) error {
+			rec.RevocationPending = false
+			return nil
+		}); err != nil {
+			c.log.LogError("Could not record a revocation the CA accepted", "serial", record.Serial, "error", err.Error())
+			continue
+		}
+		c.log.LogInfo("A CA accepted a revocation it missed", "serial", record.Serial, "connector", record.Connector)
+	}
 }
 
 // Certificates lists the owner's certificates, oldest first.

@@ -36,7 +36,11 @@ type Certificate struct {
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy        string     `json:"revoked_by,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
-	DER              []byte     `json:"der"`
+	// RevocationPending says the certificate's CA has not accepted the
+	// revocation yet (it could not be reached); a job tells it until it
+	// does.
+	RevocationPending bool   `json:"revocation_pending,omitempty"`
+	DER               []byte `json:"der"`
 	// Origin says where the key came from: OriginServerKey, OriginCSR or
 	// OriginImported.
 	Origin string `json:"origin,omitempty"`

@@ -14,7 +14,7 @@ import (
 
 const certificateColumns = `serial, issuer, connector, owner, subject, common_name, emails, key_fingerprint, key_type,
 	fingerprint, origin, attestation, profile, not_before, not_after, state, revoked_at, revocation_reason, revoked_by,
-	registered_by, revocable_at_ca, der, created_at, version`
+	registered_by, revocable_at_ca, der, created_at, revocation_pending, version`
 
 // certificateValues are the columns of c, in certificateColumns' order
 // (version aside).
@@ -29,7 +29,7 @@ func certificateValues(c *records.Certificate) ([]any, error) {
 	}
 	return []any{c.Serial, c.Issuer, c.Connector, string(c.Owner), c.Subject, c.CommonName, emails, c.KeyFingerprint, c.KeyType,
 		c.Fingerprint, c.Origin, attestation, c.Profile, millis(c.NotBefore), millis(c.NotAfter), string(c.State), nullMillis(c.RevokedAt),
-		c.RevocationReason, c.RevokedBy, c.RegisteredBy, c.RevocableAtCA, c.DER, millis(c.CreatedAt)}, nil
+		c.RevocationReason, c.RevokedBy, c.RegisteredBy, c.RevocableAtCA, c.DER, millis(c.CreatedAt), c.RevocationPending}, nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -51,7 +51,7 @@ func scanCertificate(row scanner) (*records.Certificate, int, error) {
 	)
 	err := row.Scan(&c.Serial, &c.Issuer, &c.Connector, &owner, &c.Subject, &c.CommonName, &emails, &c.KeyFingerprint, &c.KeyType,
 		&c.Fingerprint, &c.Origin, &attestation, &c.Profile, &notBefore, &notAfter, &state, &revokedAt, &c.RevocationReason,
-		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &version)
+		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &c.RevocationPending, &version)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -72,10 +72,10 @@ func scanCertificate(row scanner) (*records.Certificate, int, error) {
 	return &c, version, nil
 }
 
-// insertCertificate is the statement that records a certificate; $1..$23
+// insertCertificate is the statement that records a certificate; $1..$24
 // are its columns.
 const insertCertificate = `INSERT INTO certs_certificates (` + certificateColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 1)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1)`
 
 // CreateCertificate records a certificate; a serial already recorded is
 // records.ErrDuplicateSerial.
@@ -89,7 +89,7 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 	}
 	values = append(values, millis(s.now()))
 	_, err = s.db.Exec(`WITH cert AS (`+insertCertificate+` RETURNING serial, owner)
-		INSERT INTO certs_events (at, kind, owner, serial) SELECT $24, 'certificate.recorded', owner, serial FROM cert`, values...)
+		INSERT INTO certs_events (at, kind, owner, serial) SELECT $25, 'certificate.recorded', owner, serial FROM cert`, values...)
 	if isUniqueViolation(err) {
 		return records.ErrDuplicateSerial
 	}
@@ -118,13 +118,13 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 	)
 	err = s.db.QueryRow(`WITH cert AS (`+insertCertificate+` ON CONFLICT (serial) DO NOTHING RETURNING serial, owner),
 		event AS (INSERT INTO certs_events (at, kind, owner, serial, request_id)
-			SELECT $24, 'certificate.issued', owner, serial, $25 FROM cert),
+			SELECT $25, 'certificate.issued', owner, serial, $26 FROM cert),
 		request AS (UPDATE certs_requests SET state = 'issued', serial = $1, pending_key = NULL, pending_key_copies = '[]',
-			updated_at = $24, version = version + 1
-			WHERE $25 <> '' AND id = $25 AND state IN ('approved', 'waiting_ca') RETURNING id)
+			updated_at = $25, version = version + 1
+			WHERE $26 <> '' AND id = $26 AND state IN ('approved', 'waiting_ca') RETURNING id)
 		SELECT (SELECT COUNT(*) FROM cert), (SELECT COUNT(*) FROM request),
 			(SELECT fingerprint FROM certs_certificates WHERE serial = $1),
-			(SELECT state FROM certs_requests WHERE id = $25)`, values...).Scan(&inserted, &closed, &existing, &requestState)
+			(SELECT state FROM certs_requests WHERE id = $26)`, values...).Scan(&inserted, &closed, &existing, &requestState)
 	if isUniqueViolation(err) {
 		return records.ErrDuplicateSerial
 	}
@@ -192,14 +192,15 @@ func (s *Store) UpdateCertificate(serial string, change func(*records.Certificat
 		var updated int
 		err = s.db.QueryRow(`WITH cert AS (UPDATE certs_certificates SET connector = $2, subject = $3, common_name = $4, emails = $5,
 				key_fingerprint = $6, key_type = $7, origin = $8, attestation = $9, profile = $10, state = $11, revoked_at = $12,
-				revocation_reason = $13, revoked_by = $14, registered_by = $15, revocable_at_ca = $16, version = version + 1
+				revocation_reason = $13, revoked_by = $14, registered_by = $15, revocable_at_ca = $16, revocation_pending = $20,
+				version = version + 1
 				WHERE serial = $1 AND version = $17 RETURNING serial, owner, revoked_by),
 			event AS (INSERT INTO certs_events (at, kind, owner, serial, actor)
 				SELECT $18, $19, owner, serial, revoked_by FROM cert WHERE $19 <> '')
 			SELECT COUNT(*) FROM cert`,
 			current.Serial, current.Connector, current.Subject, current.CommonName, emails, current.KeyFingerprint, current.KeyType,
 			current.Origin, attestation, current.Profile, string(current.State), nullMillis(current.RevokedAt), current.RevocationReason,
-			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind).Scan(&updated)
+			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind, current.RevocationPending).Scan(&updated)
 		if err != nil {
 			return nil, fmt.Errorf("update certificate %s: %w", serial, err)
 		}
@@ -237,6 +238,7 @@ type certificateJSON struct {
 	RevocableAtCA    bool            `json:"revocable_at_ca"`
 	DER              string          `json:"der"` // bytea: \x and hex
 	CreatedAt        int64           `json:"created_at"`
+	Pending          bool            `json:"revocation_pending"`
 }
 
 func (j *certificateJSON) record() (*records.Certificate, error) {
@@ -249,7 +251,7 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 		CommonName: j.CommonName, Emails: j.Emails, KeyFingerprint: j.KeyFingerprint, KeyType: j.KeyType, Fingerprint: j.Fingerprint,
 		Origin: j.Origin, Profile: j.Profile, NotBefore: fromMillis(j.NotBefore), NotAfter: fromMillis(j.NotAfter),
 		State: records.CertState(j.State), RevocationReason: j.RevocationReason, RevokedBy: j.RevokedBy, RegisteredBy: j.RegisteredBy,
-		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt),
+		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt), RevocationPending: j.Pending,
 	}
 	if len(c.Emails) == 0 {
 		c.Emails = nil

@@ -158,3 +158,9 @@ func (s *Store) CountOwned(owner records.Principal, profile string, now, since t
 	}
 	return counts, nil
 }
+
+// PendingRevocations lists certificates whose revocation their CA has not
+// accepted yet.
+func (s *Store) PendingRevocations(limit int) ([]*records.Certificate, error) {
+	return s.listCertificates(`WHERE revocation_pending ORDER BY serial LIMIT $1`, "c.serial", limit)
+}

@@ -452,13 +452,16 @@ func TestMigrateFromThePreviousVersion(t *testing.T) {
 	require.Greater(t, len(all), 1)
 	_, err = migrate(db, &sync.Mutex{}, clock.Now, all[:len(all)-1])
 	require.NoError(t, err)
-	old := New(db, clock.Now)
-	require.NoError(t, old.CreateCertificate(testCertificate("01", alice, clock.Now())))
+	// A row as the previous version wrote it (its columns only).
+	_, err = db.Exec(`INSERT INTO certs_certificates (serial, issuer, connector, owner, subject, common_name, fingerprint,
+		not_before, not_after, state, der, created_at) VALUES ('01', 'i', 'builtin', 'mm:alice', 'CN=alice', 'alice', 'fp', 0, $1, 'issued', '\x30', 0)`,
+		clock.Now().Add(time.Hour).UnixMilli())
+	require.NoError(t, err)
 
 	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
 	assert.Equal(t, len(all), version)
-	got, err := old.GetCertificate("01")
+	got, err := New(db, clock.Now).GetCertificate("01")
 	require.NoError(t, err)
 	assert.Equal(t, "01", got.Serial)
 }
@@ -493,4 +496,23 @@ func TestRemindersAreDueOnceAndClaimedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, due, 1)
 	assert.Equal(t, "02", due[0].Serial)
+}
+
+func TestPendingRevocationsRoundTrip(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	require.NoError(t, s.CreateCertificate(testCertificate("01", alice, clock.Now())))
+	require.NoError(t, s.CreateCertificate(testCertificate("02", alice, clock.Now())))
+	_, err := s.UpdateCertificate("01", func(c *records.Certificate) error {
+		c.State, c.RevocationPending = records.CertRevoked, true
+		return nil
+	})
+	require.NoError(t, err)
+	pending, err := s.PendingRevocations(10)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, "01", pending[0].Serial)
+	assert.True(t, pending[0].RevocationPending)
+	got, err := s.GetCertificate("01")
+	require.NoError(t, err)
+	assert.True(t, got.RevocationPending)
 }

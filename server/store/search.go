@@ -152,3 +152,16 @@ func (s *Store) CountOwned(owner records.Principal, profile string, now, since t
 	}
 	return counts, nil
 }
+
+// PendingRevocations lists, by a scan, certificates whose revocation their
+// CA has not accepted yet.
+func (s *Store) PendingRevocations(limit int) ([]*records.Certificate, error) {
+	var out []*records.Certificate
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		if c.RevocationPending && len(out) < limit {
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
