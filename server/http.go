@@ -107,6 +107,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificates, p.api(p.handleAdminCertificates)).Methods(http.MethodGet)
 	api.Handle(routeAdminCounts, p.api(p.handleAdminCounts)).Methods(http.MethodGet)
+	api.Handle(routeAdminExport, p.api(p.handleAdminExport)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificate, p.api(p.handleAdminCertificate)).Methods(http.MethodGet)
 	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
 	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/csv"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +66,29 @@ func TestAdminListingIsForSystemAdminsOnly(t *testing.T) {
 	env.advance(400 * 24 * time.Hour)
 	w = env.request(http.MethodGet, "/api/v1/admin/counts", "", "carol")
 	assert.Equal(t, records.StateCounts{Expired: 2, Revoked: 1}, decodeJSON[records.StateCounts](t, w.Body.Bytes()))
+}
+
+func TestAdminExportIsCSVOfEverythingTheFiltersSelect(t *testing.T) {
+	env := newTestEnv(t)
+	var serials []string
+	for range 3 {
+		serials = append(serials, env.issueJSON(env.token("alice")).Serial)
+	}
+	env.issueJSON(env.token("bob"))
+	assert.Equal(t, http.StatusForbidden, env.request(http.MethodGet, "/api/v1/admin/certificates.csv", "", "alice").Code)
+
+	w := env.request(http.MethodGet, "/api/v1/admin/certificates.csv?owner="+env.user("alice").Id, "", "carol")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, "text/csv; charset=utf-8", w.Header().Get("Content-Type"))
+	rows, err := csv.NewReader(strings.NewReader(w.Body.String())).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 4, "a header and alice's three")
+	assert.Equal(t, "serial", rows[0][0])
+	var got []string
+	for _, row := range rows[1:] {
+		got = append(got, row[0])
+		assert.Equal(t, "issued", row[10])
+	}
+	assert.ElementsMatch(t, serials, got)
+	assert.Equal(t, "'=cmd", csvSafe("=cmd"), "no formula reaches a spreadsheet")
 }
