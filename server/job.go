@@ -42,4 +42,5 @@ func (p *Plugin) runRequestJob() {
 		s.core.SendReminders(days)
 	}
 	p.reconcileDeactivated()
+	p.noticeExpiringCAs(s)
 }

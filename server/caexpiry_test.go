@@ -1,0 +1,31 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The admins hear of a CA certificate's expiry well before, each notice
+// once.
+func TestAdminsAreToldBeforeACAExpires(t *testing.T) {
+	env := newTestEnv(t)
+	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	require.NoError(t, err)
+	issuing := chain[0]
+
+	env.p.runRequestJob()
+	assert.Zero(t, env.noticesTo("carol", "expires on"), "years ahead: nothing")
+
+	env.advance(issuing.NotAfter.Sub(env.now()) - 80*24*time.Hour)
+	env.p.runRequestJob()
+	assert.Equal(t, 1, env.noticesTo("carol", "expires on "+issuing.NotAfter.UTC().Format("2006-01-02")))
+	env.advance(25 * time.Hour)
+	env.p.runRequestJob()
+	assert.Equal(t, 1, env.noticesTo("carol", "expires on"), "once per threshold")
+	env.advance(55 * 24 * time.Hour)
+	env.p.runRequestJob()
+	assert.Equal(t, 2, env.noticesTo("carol", "expires on"), "again at 30 days")
+}
