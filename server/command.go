@@ -257,20 +257,9 @@ func (p *Plugin) commandProfile(userID string, params []string, usage string) (*
 		if name == "" {
 			name = s.catalog.DefaultProfile
 		}
-		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), profilesHint(s.core.UsableProfiles(requester)))
+		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), enroll.ProfilesHint(s.core.UsableProfiles(requester), func(name string) string { return "`" + name + "`" }))
 	}
 	return s, requester, prof, nil
-}
-
-func profilesHint(usable []*profile.Profile) string {
-	if len(usable) == 0 {
-		return "No profile is open to you; ask an administrator."
-	}
-	names := make([]string, 0, len(usable))
-	for _, prof := range usable {
-		names = append(names, "`"+prof.Name+"`")
-	}
-	return "Profiles you can use: " + strings.Join(names, ", ") + "."
 }
 
 // commandRequester is the account that runs a command, with the services

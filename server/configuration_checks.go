@@ -13,16 +13,12 @@ import (
 // stepCACheckTimeout bounds the question a settings save asks each step-ca.
 const stepCACheckTimeout = 5 * time.Second
 
-// checkStepCAConnectors asks the CA of each step-ca connector of next
-// whether its settings are right. A setting a CA shows to be wrong is the
+// checkStepCAConnectors asks the CA of each step-ca connector of next (its
+// catalog) whether its settings are right. A setting a CA shows to be wrong is the
 // error, for the save to refuse; a CA that cannot be asked is logged and
 // told to the system admins, and the save goes on. Sealed passwords are
 // opened with the secret they are sealed under today.
-func (p *Plugin) checkStepCAConnectors(current, next *configuration) error {
-	catalog, err := next.catalog()
-	if err != nil {
-		return nil // IsValid has reported it
-	}
+func (p *Plugin) checkStepCAConnectors(current, next *configuration, catalog *profile.Catalog) error {
 	secret := current.EncryptionSecret
 	if secret == "" {
 		secret = next.EncryptionSecret

@@ -75,14 +75,16 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if p.store == nil {
 		return nil, nil
 	}
+	parsed, err := next.catalog()
+	if err != nil {
+		return nil, fmt.Errorf("Client Certificates: %w", err)
+	}
 	// The approvers and teams the admin names now are the accounts and
 	// teams these names mean from now on.
-	if catalog, err := next.catalog(); err == nil {
-		if err := p.bindSavedNames(catalog); err != nil {
-			return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
-		}
+	if err := p.bindSavedNames(parsed); err != nil {
+		return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
 	}
-	if err := p.checkStepCAConnectors(current, next); err != nil {
+	if err := p.checkStepCAConnectors(current, next, parsed); err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {

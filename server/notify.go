@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -65,10 +66,10 @@ func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records
 		markdownCell(c.Subject)+"). It is now in `/cert list`.")
 }
 
-func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, approvers []string) []records.ApprovalPost {
+func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject, approvers []string) []records.ApprovalPost {
 	var posts []records.ApprovalPost
 	for _, approverID := range approvers {
-		post, err := n.p.dmPost(approverID, n.p.approvalPost(req, owner, prof))
+		post, err := n.p.dmPost(approverID, approvalPost(req, owner, prof, subject))
 		if err != nil {
 			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", approverID, "error", err.Error())
 			continue
@@ -136,15 +137,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 		Actions: []*model.PostAction{{Id: "renew", Name: "Renew", Style: "primary",
 			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
 	}})
-	if _, err := n.p.dmPost(owner.ID, post); err != nil {
-		n.p.API.LogWarn("Could not send an expiry reminder", "user_id", owner.ID, "serial", c.Serial, "error", err.Error())
-	}
-	if n.p.getConfiguration().EmailNotifications && owner.Email != "" {
-		body := "<p>" + html.EscapeString(text) + "</p><p>Run /cert download " + html.EscapeString(c.Profile) + " in Mattermost to renew it.</p>"
-		if appErr := n.p.API.SendMail(owner.Email, "Client certificates: your certificate expires "+when, body); appErr != nil {
-			n.p.API.LogWarn("Could not email an expiry reminder", "user_id", owner.ID, "error", appErr.Error())
-		}
-	}
+	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
 }
 
 func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request) {
@@ -165,29 +158,30 @@ func (n *notifier) collect(req *records.Request, pickup *enroll.Link) string {
 // notifyUser tells a user about their certificate request: a DM from the
 // bot always, and an email too when the admin enabled email notifications.
 func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
-	if _, err := p.dmPost(owner.ID, &model.Post{Message: message}); err != nil {
+	p.notifyWith(owner, subject, &model.Post{Message: message}, message)
+}
+
+// notifyWith sends post as the bot's DM, and mailText by email when the
+// admin enabled email notifications.
+func (p *Plugin) notifyWith(owner *enroll.Requester, subject string, post *model.Post, mailText string) {
+	if _, err := p.dmPost(owner.ID, post); err != nil {
 		p.API.LogWarn("Could not send a notification", "user_id", owner.ID, "error", err.Error())
 	}
 	if !p.getConfiguration().EmailNotifications || owner.Email == "" {
 		return
 	}
-	body := "<p>" + html.EscapeString(message) + "</p>"
+	body := "<p>" + html.EscapeString(mailText) + "</p>"
 	if appErr := p.API.SendMail(owner.Email, "Client certificates: "+subject, body); appErr != nil {
 		p.API.LogWarn("Could not send a notification email", "user_id", owner.ID, "error", appErr.Error())
 	}
 }
 
 // approvalPost is the message with Approve and Deny buttons an approver gets.
-func (p *Plugin) approvalPost(req *records.Request, owner *enroll.Requester, prof *profile.Profile) *model.Post {
-	s, _ := p.getServices()
-	text := fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Valid for: %d days", owner.Username, prof.Name, req.ID, prof.ValidityDays)
-	if s != nil {
-		subject := s.core.SubjectFor(owner, prof)
-		text = fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
-			owner.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
-		if len(subject.Emails) > 0 {
-			text += "\n- Email: " + subject.Emails[0]
-		}
+func approvalPost(req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject) *model.Post {
+	text := fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
+		owner.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
+	if len(subject.Emails) > 0 {
+		text += "\n- Email: " + subject.Emails[0]
 	}
 	if needed := prof.ApprovalsNeeded(); needed > 1 {
 		text += fmt.Sprintf("\n- Needs %d approvers", needed)

@@ -82,7 +82,7 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 	if err := c.store.CreateRequest(req); err != nil {
 		return nil, err
 	}
-	if posts := c.notify.ApprovalNeeded(req, r, prof, approvers); len(posts) > 0 {
+	if posts := c.notify.ApprovalNeeded(req, r, prof, c.SubjectFor(r, prof), approvers); len(posts) > 0 {
 		updated, err := c.store.UpdateRequest(req.ID, c.now(), func(rq *records.Request) error {
 			rq.ApprovalPosts = posts
 			return nil

@@ -7,6 +7,7 @@ package enroll
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
@@ -127,24 +128,23 @@ func (c *Core) ProfileFor(r *Requester, requested string) (*profile.Profile, con
 		if name == "" {
 			name = c.Catalog.DefaultProfile
 		}
-		return nil, nil, &Error{Code: CodeForbidden, Message: fmt.Sprintf("You cannot get certificates of profile %q.", name), Hint: c.profilesHint(r)}
+		return nil, nil, &Error{Code: CodeForbidden, Message: fmt.Sprintf("You cannot get certificates of profile %q.", name),
+			Hint: ProfilesHint(c.UsableProfiles(r), func(name string) string { return name })}
 	}
 	return prof, conn, nil
 }
 
-func (c *Core) profilesHint(r *Requester) string {
-	usable := c.UsableProfiles(r)
+// ProfilesHint tells a requester which profiles they may use instead, each
+// name written by quote (a door's own markup).
+func ProfilesHint(usable []*profile.Profile, quote func(string) string) string {
 	if len(usable) == 0 {
 		return "No profile is open to you; ask an administrator."
 	}
-	names := ""
-	for i, prof := range usable {
-		if i > 0 {
-			names += ", "
-		}
-		names += prof.Name
+	names := make([]string, 0, len(usable))
+	for _, prof := range usable {
+		names = append(names, quote(prof.Name))
 	}
-	return "Profiles you can use: " + names + "."
+	return "Profiles you can use: " + strings.Join(names, ", ") + "."
 }
 
 // WithConnectors is the same core with other connectors, over the same

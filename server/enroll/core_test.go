@@ -89,7 +89,7 @@ func (n *notifier) CertificateRevoked(o *enroll.Requester, c *records.Certificat
 func (n *notifier) CertificateRegistered(o, _ *enroll.Requester, c *records.Certificate) {
 	n.add("registered", o, c.Serial)
 }
-func (n *notifier) ApprovalNeeded(req *records.Request, o *enroll.Requester, _ *profile.Profile, approvers []string) []records.ApprovalPost {
+func (n *notifier) ApprovalNeeded(req *records.Request, o *enroll.Requester, _ *profile.Profile, _ connector.Subject, approvers []string) []records.ApprovalPost {
 	n.add("approval-needed", o, strings.Join(approvers, ","))
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
@@ -83,7 +85,8 @@ type Notifier interface {
 	CertificateRegistered(owner, by *Requester, c *records.Certificate)
 	// ApprovalNeeded asks each approver to decide req, and returns where it
 	// asked, so that every copy can be closed once someone decides.
-	ApprovalNeeded(req *records.Request, owner *Requester, prof *profile.Profile, approvers []string) []records.ApprovalPost
+	// subject is what the certificate would name.
+	ApprovalNeeded(req *records.Request, owner *Requester, prof *profile.Profile, subject connector.Subject, approvers []string) []records.ApprovalPost
 	// RequestClosed updates every approver's copy of req: decided,
 	// withdrawn, expired.
 	RequestClosed(req *records.Request, text string)

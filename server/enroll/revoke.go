@@ -72,7 +72,6 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 		if !ok {
 			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
 		}
-		pending = false
 		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(reason), Reason: reason}); err != nil {
 			if ce := connector.AsError(err); ce == nil || ce.Kind != connector.KindUnavailable {
 				return nil, err
