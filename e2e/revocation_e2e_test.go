@@ -140,12 +140,18 @@ func TestDeactivationThroughTheServer(t *testing.T) {
 		return c.State + " " + c.RevocationReason
 	}
 	require.Eventually(t, func() bool { return state() == "revoked affiliationChanged" }, replyTimeout, 200*time.Millisecond, "now: %s", state())
-	reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
-	crl, err := x509.ParseRevocationList([]byte(reply.body))
-	require.NoError(t, err)
-	found := false
-	for _, e := range crl.RevokedCertificateEntries {
-		found = found || strings.EqualFold(e.SerialNumber.Text(16), file.serial)
+	// The hook records the revocation, then signs the new list: the list
+	// follows a moment after the record.
+	onCRL := func() bool {
+		reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
+		crl, err := x509.ParseRevocationList([]byte(reply.body))
+		require.NoError(t, err)
+		for _, e := range crl.RevokedCertificateEntries {
+			if strings.EqualFold(e.SerialNumber.Text(16), file.serial) {
+				return true
+			}
+		}
+		return false
 	}
-	require.True(t, found, "the deactivated user's certificate is on the CRL")
+	require.Eventually(t, onCRL, replyTimeout, 200*time.Millisecond, "the deactivated user's certificate is on the CRL")
 }
