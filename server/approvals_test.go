@@ -271,3 +271,21 @@ func TestEmailNotificationsWhenEnabled(t *testing.T) {
 	assert.Contains(t, mails[1], "Client certificates: Certificate issued")
 	assert.Contains(t, mails[1], serial)
 }
+
+func TestApprovalRightsComeFromThePermissionSystem(t *testing.T) {
+	env := newApprovalEnv(t)
+	// dave's roles name system_admin, but the permission system does not
+	// grant him manage_system; erin's custom role grants it.
+	env.users["dave"] = &model.User{Id: model.NewId(), Username: "dave", Email: "dave@example.com", Roles: model.SystemUserRoleId + " " + model.SystemAdminRoleId}
+	env.users["erin"] = &model.User{Id: model.NewId(), Username: "erin", Email: "erin@example.com", Roles: model.SystemUserRoleId + " it_admins"}
+	id := env.requestVia("alice", "secure")
+	post := env.approvalPostFor("carol", id)
+
+	assert.Equal(t, "You are not an approver for this kind of certificate.", env.click("dave", post, "approve").EphemeralText)
+	assert.Equal(t, records.RequestPending, env.request_(id).State)
+	assert.Contains(t, env.run("dave", "/cert admin list"), "is for system admins")
+
+	assert.Equal(t, "Request approved.", env.click("erin", post, "approve").EphemeralText)
+	assert.Equal(t, env.user("erin").Id, env.request_(id).DecidedBy)
+	assert.Contains(t, env.run("erin", "/cert admin requests"), "| `"+id+"` | @alice | secure | approved |")
+}

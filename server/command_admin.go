@@ -60,7 +60,6 @@ func (p *Plugin) adminRequester(userID string) (*services, *enroll.Requester, er
 	if err != nil {
 		return nil, nil, err
 	}
-	r.Admin = true // commandAdmin checked the permission
 	return s, r, nil
 }
 

@@ -23,7 +23,6 @@ func requesterOf(user *model.User) *enroll.Requester {
 		Email:         user.Email,
 		EmailVerified: user.EmailVerified,
 		DisplayName:   user.GetDisplayName(model.ShowFullName),
-		Admin:         user.IsSystemAdmin(),
 		Guest:         user.IsGuest(),
 		Bot:           user.IsBot,
 		Active:        user.DeleteAt == 0,
@@ -91,6 +90,13 @@ func (d *directory) Approvers(profileName string, names []string) []string {
 		ids = append(ids, id)
 	}
 	return ids
+}
+
+// IsAdmin asks Mattermost's permission system, so a custom role that
+// grants manage_system counts and a role merely named so does not.
+func (d *directory) IsAdmin(r *enroll.Requester) bool {
+	id := r.Principal.MattermostUserID()
+	return id != "" && d.p.API.HasPermissionTo(id, model.PermissionManageSystem)
 }
 
 // approverGone tells the system admins that an approver's account is gone.

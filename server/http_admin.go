@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -36,7 +34,7 @@ type adminPage struct {
 // expiring_within_days; paged with after (the previous page's next) and
 // limit (at most 1000).
 func (p *Plugin) handleAdminCertificates(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, admin, err := p.sessionAdmin(userID)
+	s, admin, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
 	}
@@ -62,7 +60,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 	if serial == "" {
 		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
-	s, admin, err := p.sessionAdmin(userID)
+	s, admin, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
 	}
@@ -80,7 +78,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 
 // handleAdminCounts is GET /api/v1/admin/counts: certificates by state.
 func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, admin, err := p.sessionAdmin(userID)
+	s, admin, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
 	}
@@ -90,18 +88,6 @@ func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userI
 	}
 	writeJSON(w, http.StatusOK, counts)
 	return nil
-}
-
-// sessionAdmin is the signed-in account of an admin route, an admin only
-// if Mattermost's permission system says so (manage_system), whatever its
-// role is called.
-func (p *Plugin) sessionAdmin(userID string) (*services, *enroll.Requester, error) {
-	s, r, err := p.sessionRequester(userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	r.Admin = p.API.HasPermissionTo(userID, model.PermissionManageSystem)
-	return s, r, nil
 }
 
 // adminFilter reads a listing's filters: owner (a Mattermost user id),
@@ -137,7 +123,7 @@ const exportPageSize = 1000
 // handleAdminExport is GET /api/v1/admin/certificates.csv: every
 // certificate the filters select, page after page, as CSV.
 func (p *Plugin) handleAdminExport(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, admin, err := p.sessionAdmin(userID)
+	s, admin, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
 	}

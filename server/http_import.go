@@ -51,7 +51,7 @@ func (p *Plugin) handleImportPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: user.IsSystemAdmin()})
+	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: p.API.HasPermissionTo(user.Id, model.PermissionManageSystem)})
 }
 
 func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) error {
@@ -67,7 +67,7 @@ func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	form := importForm{Owner: r.PostFormValue("owner"), AnyNames: r.PostFormValue("any_names") == "on"}
-	page := importPage{Username: user.Username, IsAdmin: user.IsSystemAdmin()}
+	page := importPage{Username: user.Username, IsAdmin: p.API.HasPermissionTo(user.Id, model.PermissionManageSystem)}
 	record, err := p.serveImport(r.Context(), user, form, data)
 	denied := asHTTPError(err)
 	switch {
@@ -127,7 +127,7 @@ func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form impor
 	reg := enroll.Registration{By: requesterOf(caller), Data: data, AnyNames: form.AnyNames}
 	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
 	if ownerName != "" && ownerName != caller.Username {
-		if !reg.By.Admin {
+		if !s.core.IsAdmin(reg.By) {
 			return nil, &httpError{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
 		}
 		u, appErr := p.API.GetUserByUsername(ownerName)

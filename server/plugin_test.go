@@ -155,8 +155,17 @@ func newTestEnv(t testing.TB) *testEnv {
 			}
 			return model.NewAppError("GetTeamMember", "not_found", nil, "", http.StatusNotFound)
 		}).Maybe()
+	// The permission system grants manage_system to carol and to the
+	// custom role it_admins; a role name alone grants nothing.
 	api.On("HasPermissionTo", mock.AnythingOfType("string"), model.PermissionManageSystem).Return(
-		func(userID string, _ *model.Permission) bool { return userID == env.users["carol"].Id }).Maybe()
+		func(userID string, _ *model.Permission) bool {
+			for _, u := range env.users {
+				if u.Id == userID {
+					return u.Username == "carol" || strings.Contains(u.Roles, "it_admins")
+				}
+			}
+			return false
+		}).Maybe()
 
 	p := NewPlugin()
 	server := &fakeAPI{API: api, env: env}

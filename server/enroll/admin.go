@@ -17,7 +17,7 @@ const adminPageSize = 100
 // SearchCertificates is an administrator's listing of every certificate:
 // by owner, state, or those expiring within a time, a page at a time.
 func (c *Core) SearchCertificates(admin *Requester, filter records.CertificateFilter) (*records.CertificatePage, error) {
-	if !admin.Admin || !admin.Active {
+	if !c.IsAdmin(admin) {
 		return nil, ErrNotAdmin
 	}
 	if filter.Limit <= 0 {
@@ -39,7 +39,7 @@ func (c *Core) ExpiringWithin(admin *Requester, d time.Duration, after string, l
 
 // CertificateBySerial is any certificate, for an administrator.
 func (c *Core) CertificateBySerial(admin *Requester, serial string) (*records.Certificate, error) {
-	if !admin.Admin || !admin.Active {
+	if !c.IsAdmin(admin) {
 		return nil, ErrNotAdmin
 	}
 	record, err := c.store.GetCertificate(serial)
@@ -52,7 +52,7 @@ func (c *Core) CertificateBySerial(admin *Requester, serial string) (*records.Ce
 // CountCertificates counts every certificate by state, for an
 // administrator.
 func (c *Core) CountCertificates(admin *Requester) (records.StateCounts, error) {
-	if !admin.Admin || !admin.Active {
+	if !c.IsAdmin(admin) {
 		return records.StateCounts{}, ErrNotAdmin
 	}
 	return c.store.CountCertificates(c.now())
@@ -85,7 +85,7 @@ func (c *Core) AdminRevoke(ctx context.Context, admin *Requester, serial, reason
 // OpenRequests lists every request that waits (for an approver, the CA or
 // its pickup), for an administrator.
 func (c *Core) OpenRequests(admin *Requester) ([]*records.Request, error) {
-	if !admin.Admin || !admin.Active {
+	if !c.IsAdmin(admin) {
 		return nil, ErrNotAdmin
 	}
 	return c.store.ListOpenRequests()

@@ -103,7 +103,7 @@ func (c *Core) MayApprove(r *Requester, prof *profile.Profile) bool {
 		return false
 	}
 	if len(prof.Approvers) == 0 {
-		return r.Admin
+		return c.IsAdmin(r)
 	}
 	return slices.Contains(c.dir.Approvers(prof.Name, prof.Approvers), r.ID)
 }

@@ -102,10 +102,16 @@ func (c *Core) MayUse(r *Requester, prof *profile.Profile) bool {
 	if r.Guest && !prof.Access.Guests {
 		return false
 	}
-	if prof.Access.Everyone() || r.Admin {
+	if prof.Access.Everyone() || c.IsAdmin(r) {
 		return true
 	}
 	return c.dir.InAnyTeam(r, prof.Access.Teams)
+}
+
+// IsAdmin reports whether r, an active person, may administer
+// certificates, by the directory's permission check.
+func (c *Core) IsAdmin(r *Requester) bool {
+	return r != nil && r.Active && !r.Bot && c.dir.IsAdmin(r)
 }
 
 // UsableProfiles lists the profiles r may use, in catalog order.

@@ -33,6 +33,7 @@ type directory struct {
 	accounts  map[records.Principal]*enroll.Requester
 	approvers map[string][]string // profile → account ids
 	teams     map[string][]string // team → member ids
+	admins    map[string]bool     // account ids with the admin permission
 }
 
 func (d *directory) Lookup(p records.Principal) (*enroll.Requester, error) {
@@ -56,6 +57,8 @@ func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 func (d *directory) Approvers(profileName string, _ []string) []string {
 	return d.approvers[profileName]
 }
+
+func (d *directory) IsAdmin(r *enroll.Requester) bool { return d.admins[r.ID] }
 
 type notice struct{ kind, owner, detail string }
 

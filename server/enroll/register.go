@@ -94,7 +94,7 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	if owner == nil {
 		owner = by
 	}
-	if (owner.Principal != by.Principal || reg.AnyNames) && !by.Admin {
+	if (owner.Principal != by.Principal || reg.AnyNames) && !c.IsAdmin(by) {
 		return nil, refuse(CodeForbidden, "Only system admins may register certificates for other users or with other names.")
 	}
 	if owner.Bot || !owner.Active {
@@ -124,7 +124,7 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	record := c.newCertificateRecord(cert, owner, c.issuingConnector(ctx, cert), "", keyType)
 	record.Origin = records.OriginImported
 	record.RegisteredBy = by.ID
-	record.RevocableAtCA = by.Admin && record.Connector != UnmanagedConnector
+	record.RevocableAtCA = c.IsAdmin(by) && record.Connector != UnmanagedConnector
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
 		return nil, err
 	}

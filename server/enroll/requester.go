@@ -17,7 +17,6 @@ type Requester struct {
 	DisplayName string
 	// EmailVerified says the account proved it owns Email.
 	EmailVerified bool
-	Admin         bool
 	Guest         bool
 	Bot           bool
 	// Active is false for a deactivated account.
@@ -36,4 +35,8 @@ type Directory interface {
 	// requests: the accounts its approvers were bound to, or every system
 	// admin when it lists none.
 	Approvers(profileName string, approvers []string) []string
+	// IsAdmin reports whether the account may administer certificates:
+	// asked of the account's permissions each time, never of a role name
+	// or a flag a door could set.
+	IsAdmin(r *Requester) bool
 }
