@@ -40,6 +40,7 @@ func (p *Plugin) subcommands() []subcommand {
 		{"list", "", "List your certificates", p.commandList},
 		{"import", "", "Register a certificate you already have, so it is listed and revocable", p.commandImport},
 		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
+		{"renew", "<serial>", "Renew one of your certificates: a new one of the same profile that takes its place", p.commandRenew},
 		{"revoke", "<serial> [reason]", "Revoke one of your certificates; the reason (keyCompromise, superseded, …) goes into the CA's revocation list", p.commandRevoke},
 		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},
 		{"pickup", "<request>", "Get a new link to collect an approved certificate", p.commandPickup},
@@ -53,12 +54,14 @@ func (p *Plugin) subcommands() []subcommand {
 
 // command is the /cert registration with its autocomplete.
 func (p *Plugin) command() *model.Command {
-	root := model.NewAutocompleteData(commandTrigger, "[command]", "Client certificates: download, list, revoke, help")
+	root := model.NewAutocompleteData(commandTrigger, "[command]", "Client certificates: download, list, renew, revoke, help")
 	for _, sc := range p.subcommands() {
 		data := model.NewAutocompleteData(sc.name, sc.hint, sc.help)
 		switch sc.name {
 		case "download", "csr":
 			data.AddDynamicListArgument("Certificate profile (default if omitted)", "/plugins/"+manifest.Id+routeAutocompleteProfiles, false)
+		case "renew":
+			data.AddDynamicListArgument("Serial of the certificate to renew", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
 		case "revoke":
 			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
 			reasons := make([]model.AutocompleteListItem, 0, len(records.Reasons()))
@@ -86,7 +89,7 @@ func (p *Plugin) command() *model.Command {
 		DisplayName:          "Client Certificates",
 		Description:          "Get and manage your client certificates.",
 		AutoComplete:         true,
-		AutoCompleteDesc:     "Available commands: download, csr, list, import, profiles, revoke, cancel, pickup, approve, deny, help, about",
+		AutoCompleteDesc:     "Available commands: download, csr, list, import, profiles, renew, revoke, cancel, pickup, approve, deny, help, about",
 		AutoCompleteHint:     "[command]",
 		AutocompleteData:     root,
 		AutocompleteIconData: iconData,

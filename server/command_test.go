@@ -175,7 +175,7 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			assert.False(t, sub.Arguments[1].Required)
 		}
 	}
-	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "revoke", "cancel", "pickup", "approve", "deny", "admin", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "renew", "revoke", "cancel", "pickup", "approve", "deny", "admin", "help", "about"}, names)
 }
 
 func TestAdminCommandsAreForSystemAdmins(t *testing.T) {

@@ -30,6 +30,7 @@ const (
 	routeLinks                = "/links"
 	routeCertificates         = "/certificates"
 	routeRevoke               = "/certificates/{serial}/revoke"
+	routeRenew                = "/certificates/{serial}/renew"
 	routeProfiles             = "/profiles"
 	routeRequests             = "/requests"
 	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
@@ -103,6 +104,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
 	api.Handle(routeImportCertificate, p.api(p.handleImportCertificate)).Methods(http.MethodPost)
 	api.Handle(routeRevoke, p.api(p.handleRevokeCertificate)).Methods(http.MethodPost)
+	api.Handle(routeRenew, p.api(p.handleRenewCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificates, p.api(p.handleAdminCertificates)).Methods(http.MethodGet)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -185,27 +184,4 @@ func (p *Plugin) handleRenewAction(w http.ResponseWriter, r *http.Request, userI
 	serial, _ := action.Context["serial"].(string)
 	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.renewReply(s, owner, serial)})
 	return nil
-}
-
-// renewReply starts a renewal and says what to do next.
-func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string) string {
-	renewal, err := s.core.Renew(owner, serial)
-	if e := enroll.AsError(err); e != nil {
-		return chatError(e).Error()
-	}
-	if err != nil {
-		p.API.LogError("Could not start a renewal", "user_id", owner.ID, "serial", serial, "error", err.Error())
-		return "The renewal could not be started; run `/cert download` for a new certificate."
-	}
-	if renewal.Request != nil {
-		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.", renewal.Request.Profile, renewal.Request.ID)
-	}
-	u, err := p.linkURL(renewal.Link)
-	if err != nil {
-		return chatError(enroll.AsError(err)).Error()
-	}
-	if renewal.Link.Purpose == linktoken.PurposeCSR {
-		return fmt.Sprintf("[Upload a new request](%s) for your renewed `%s` certificate; the link works once, until %s.", u, renewal.Link.Profile, renewal.Link.ExpiresAt.UTC().Format("15:04 MST"))
-	}
-	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.", u, renewal.Link.Profile, renewal.Link.ExpiresAt.UTC().Format("15:04 MST"))
 }

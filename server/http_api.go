@@ -222,6 +222,11 @@ type certificateView struct {
 	// Origin: server_key, csr or imported.
 	Origin      string               `json:"origin,omitempty"`
 	Attestation *records.Attestation `json:"attestation,omitempty"`
+	// Renews is the certificate this one replaced.
+	Renews string `json:"renews,omitempty"`
+	// EmailChangedAt: the owner's email changed since it was issued; it
+	// names the old one and should be renewed.
+	EmailChangedAt *time.Time `json:"email_changed_at,omitempty"`
 }
 
 func (p *Plugin) viewOf(c *records.Certificate) certificateView {
@@ -231,7 +236,7 @@ func (p *Plugin) viewOf(c *records.Certificate) certificateView {
 		Connector: c.Connector, Profile: c.Profile, KeyType: c.KeyType, Fingerprint: c.Fingerprint,
 		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, RevocationPending: c.RevocationPending,
 		CertificatePEM: string(pemCertificate(c.DER)),
-		Origin:         c.Origin, Attestation: c.Attestation,
+		Origin:         c.Origin, Attestation: c.Attestation, Renews: c.Renews, EmailChangedAt: c.EmailChangedAt,
 	}
 }
 

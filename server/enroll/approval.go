@@ -38,7 +38,7 @@ func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*records
 	if !prof.RequiresApproval {
 		return nil, fmt.Errorf("profile %q needs no approval", prof.Name)
 	}
-	return c.requestApproval(r, prof, nil)
+	return c.requestApproval(r, prof, nil, "")
 }
 
 // eligibleApprovers are the accounts that may decide r's request for prof:
@@ -50,9 +50,10 @@ func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []string {
 // requestApproval records a request for a profile that needs an approver and
 // asks the approvers. Nothing is generated yet: for a server-generated key
 // the key is made at pickup. csr is the requester's checked CSR, if they
-// sent one. A request nobody else could approve is refused at once.
-func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR) (*records.Request, error) {
-	if err := c.checkLimits(r, prof); err != nil {
+// sent one; renews is the certificate it is to replace, if any. A request
+// nobody else could approve is refused at once.
+func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checkedCSR, renews string) (*records.Request, error) {
+	if err := c.checkLimits(r, prof, renews); err != nil {
 		return nil, err
 	}
 	approvers := c.eligibleApprovers(r, prof)
@@ -73,6 +74,7 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 		CreatedAt: now,
 		UpdatedAt: now,
 		ExpiresAt: now.Add(RequestLifetime),
+		Renews:    renews,
 	}
 	if csr != nil {
 		req.CSRPEM = csrPEM(csr.csr)

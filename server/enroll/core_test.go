@@ -130,11 +130,24 @@ func (quietLog) LogWarn(string, ...any)  {}
 func (quietLog) LogError(string, ...any) {}
 
 type bed struct {
-	core   *enroll.Core
-	dir    *directory
-	notify *notifier
-	mail   *mailer
-	store  *store.Store
+	core     *enroll.Core
+	dir      *directory
+	notify   *notifier
+	mail     *mailer
+	store    *store.Store
+	settings enroll.Settings
+	ports    enroll.Ports
+}
+
+// bedStore is the bed's inventory, for wrappers that change one of its
+// answers.
+type bedStore = store.Store
+
+// withInventory is the bed's core over another inventory.
+func (b *bed) withInventory(inv enroll.Inventory) *enroll.Core {
+	ports := b.ports
+	ports.Inventory = inv
+	return enroll.New(b.settings, ports)
 }
 
 func requester(id string) *enroll.Requester {
@@ -161,15 +174,17 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 	for _, id := range []string{"alice", "bob", "carol"} {
 		b.dir.accounts[records.MattermostUser(id)] = requester(id)
 	}
-	b.core = enroll.New(enroll.Settings{
+	b.settings = enroll.Settings{
 		Catalog:      catalog,
 		Connectors:   map[string]connector.Connector{"builtin": connector.NewBuiltin("builtin", h.CA(), clock)},
 		Minter:       minter,
 		PKCS12Format: pki.PKCS12Compatible,
 		SealKey:      sealKey,
 		LinkLifetime: 10 * time.Minute, EmailDelivery: true, IdentityHost: "chat.example.com",
-	}, enroll.Ports{Inventory: b.store, Directory: b.dir, Notifier: b.notify, Mailer: b.mail, Log: quietLog{}, Clock: clock,
-		RSAKeys: admission.NewQueue(1, 60)})
+	}
+	b.ports = enroll.Ports{Inventory: b.store, Directory: b.dir, Notifier: b.notify, Mailer: b.mail, Log: quietLog{}, Clock: clock,
+		RSAKeys: admission.NewQueue(1, 60)}
+	b.core = enroll.New(b.settings, b.ports)
 	return b
 }
 

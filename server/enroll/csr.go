@@ -33,6 +33,8 @@ type checkedCSR struct {
 	keyType        pki.KeyType
 	keyFingerprint string
 	attestation    *records.Attestation
+	// renews is the certificate the new one is to replace, if any.
+	renews string
 }
 
 // Signed is a certificate signed for a requester's own key.
@@ -142,7 +144,7 @@ func matchCSRNames(csr *x509.CertificateRequest, want connector.Subject, exact b
 // requester can fix the request and send it again; a used link is told
 // before a refusal, so that it is not offered the form again.
 func (c *Core) SubmitCSR(ctx context.Context, g *Grant, upload Upload) (*Outcome, error) {
-	if err := c.checkLimits(g.Requester, g.Profile); err != nil {
+	if err := c.checkLimits(g.Requester, g.Profile, g.renews()); err != nil {
 		return nil, err
 	}
 	checked, err := c.checkCSR(g.Requester, g.Profile, g.Connector, upload)
@@ -158,7 +160,7 @@ func (c *Core) SubmitCSR(ctx context.Context, g *Grant, upload Upload) (*Outcome
 	}
 	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
 	defer cancel()
-	outcome, err := c.enrollCSR(ctx, g.Requester, g.Profile, g.Connector, checked, marks)
+	outcome, err := c.enrollCSR(ctx, g.Requester, g.Profile, g.Connector, checked, marks, g.Renews)
 	if e := AsError(err); e != nil && e.Code == CodeConflict {
 		if usedErr := c.CheckUnused(g); usedErr != nil {
 			return nil, usedErr
@@ -174,7 +176,7 @@ func (c *Core) SignCSR(ctx context.Context, r *Requester, profileName string, up
 	if err != nil {
 		return nil, err
 	}
-	if err := c.checkLimits(r, prof); err != nil {
+	if err := c.checkLimits(r, prof, ""); err != nil {
 		return nil, err
 	}
 	checked, err := c.checkCSR(r, prof, conn, upload)
@@ -183,24 +185,33 @@ func (c *Core) SignCSR(ctx context.Context, r *Requester, profileName string, up
 	}
 	ctx, cancel := context.WithTimeout(ctx, IssueTimeout)
 	defer cancel()
-	return c.enrollCSR(ctx, r, prof, conn, checked, nil)
+	return c.enrollCSR(ctx, r, prof, conn, checked, nil, nil)
 }
 
 // enrollCSR serves a checked upload for r: the key is claimed so no second
 // upload can certify it, then the request goes to the approvers or to the
 // CA. linkMarks are the link's own marks, already claimed; they are
-// released with the key when nothing comes of the upload.
+// released with the key when nothing comes of the upload. renews is the
+// certificate a renewal replaces: its key may be certified again (a smart
+// card keeps its key), so its claim passes to the upload, and back if
+// nothing comes of it.
 func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
-	checked *checkedCSR, linkMarks []string) (*Outcome, error) {
+	checked *checkedCSR, linkMarks []string, renews *records.Certificate) (*Outcome, error) {
+	if renews != nil {
+		checked.renews = renews.Serial
+	}
 	upload := records.KeyHolder{Kind: records.KeyHeldByUpload, ID: newUploadID()}
 	claimed, holder, err := c.store.ClaimKey(checked.keyFingerprint, upload, IssueTimeout+tokenMarkGrace)
 	if err != nil {
 		c.release(linkMarks)
 		return nil, err
 	}
+	var reused *records.Certificate
 	if !claimed {
-		c.release(linkMarks)
-		return nil, duplicateKeyError(holder)
+		if reused, err = c.takeOverKey(checked, holder, upload, renews); err != nil {
+			c.release(linkMarks)
+			return nil, err
+		}
 	}
 	// The link's marks are final as claimed; the key's mark moves on to
 	// what now holds it.
@@ -211,14 +222,12 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 	}
 	fail := func(err error) (*Outcome, error) {
 		c.release(linkMarks)
-		if relErr := c.store.ReleaseKey(checked.keyFingerprint, upload); relErr != nil {
-			c.log.LogError("Could not release a public key after a failed issuance", "error", relErr.Error())
-		}
+		c.giveBackKey(checked.keyFingerprint, upload, reused)
 		return nil, err
 	}
 
-	if prof.RequiresApproval {
-		req, err := c.requestApproval(r, prof, checked)
+	if prof.RequiresApproval && !c.renewalSkipsApproval(prof, renews) {
+		req, err := c.requestApproval(r, prof, checked, checked.renews)
 		if err != nil {
 			return fail(err)
 		}
@@ -277,7 +286,7 @@ func duplicateKeyError(holder records.KeyHolder) error {
 // that answers "pending" gives *errWaitingForCA.
 func (c *Core) signCSR(ctx context.Context, r *Requester, prof *profile.Profile, conn connector.Connector,
 	checked *checkedCSR, req *records.Request) (*Signed, error) {
-	cert, chain, err := c.signAt(ctx, r, prof, conn, req, pendingWork{csr: checked})
+	cert, chain, err := c.signAt(ctx, r, prof, conn, req, pendingWork{csr: checked, renews: checked.renews})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +301,7 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 	record.Origin = records.OriginCSR
 	record.KeyFingerprint = checked.keyFingerprint
 	record.Attestation = checked.attestation
+	record.Renews = checked.renews
 	requestID := ""
 	if req != nil {
 		requestID = req.ID
@@ -325,7 +335,7 @@ func checkedFromRequest(req *records.Request) (*checkedCSR, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &checkedCSR{csr: csr, keyType: keyType, keyFingerprint: fingerprint, attestation: req.Attestation}, nil
+	return &checkedCSR{csr: csr, keyType: keyType, keyFingerprint: fingerprint, attestation: req.Attestation, renews: req.Renews}, nil
 }
 
 // collectCSRRequest delivers the certificate of an approved CSR request:
@@ -359,18 +369,24 @@ func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profil
 
 // releaseRequestKey frees the key of a CSR request that ended without a
 // certificate (denied, withdrawn, expired), so the same key may be
-// submitted again.
+// submitted again; a renewal's key that its replaced certificate held goes
+// back to it.
 func (c *Core) releaseRequestKey(req *records.Request) {
 	if req == nil || req.CSRPEM == "" {
 		return
 	}
 	checked, err := checkedFromRequest(req)
-	if err == nil {
-		err = c.store.ReleaseKey(checked.keyFingerprint, records.KeyHolder{Kind: records.KeyHeldByRequest, ID: req.ID})
-	}
 	if err != nil {
 		c.log.LogWarn("Could not release the key of a closed request", "request", req.ID, "error", err.Error())
+		return
 	}
+	var reused *records.Certificate
+	if req.Renews != "" {
+		if old, err := c.store.GetCertificate(req.Renews); err == nil && old.KeyFingerprint == checked.keyFingerprint {
+			reused = old
+		}
+	}
+	c.giveBackKey(checked.keyFingerprint, records.KeyHolder{Kind: records.KeyHeldByRequest, ID: req.ID}, reused)
 }
 
 // csrPEM is a CSR as a request stores it.

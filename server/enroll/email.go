@@ -52,7 +52,7 @@ func (c *Core) IssueByEmail(ctx context.Context, r *Requester, profileName strin
 	if !prof.ServerKeysAllowed() {
 		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device.", prof.Name)
 	}
-	if err := c.checkLimits(r, prof); err != nil {
+	if err := c.checkLimits(r, prof, ""); err != nil {
 		return nil, err
 	}
 	outcome, err := c.issueNow(ctx, r, prof, conn, Options{})

@@ -44,6 +44,9 @@ type Options struct {
 	KeyPEM bool
 	// Email also sends the PKCS#12 file to the owner.
 	Email bool
+	// renews is the certificate a renewal link replaces; only the core
+	// sets it, from the link.
+	renews string
 }
 
 // Outcome is what became of an enrollment: a PKCS#12 file (Issued), a
@@ -67,10 +70,11 @@ type Outcome struct {
 func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome, error) {
 	if g.Request == nil {
 		// A pickup was counted when it was requested.
-		if err := c.checkLimits(g.Requester, g.Profile); err != nil {
+		if err := c.checkLimits(g.Requester, g.Profile, g.renews()); err != nil {
 			return nil, err
 		}
 	}
+	opts.renews = g.renews()
 	// A place in line for the key comes before the link is claimed: a
 	// request turned away as busy leaves the link as it was.
 	var keyWork *admission.Ticket
@@ -199,13 +203,13 @@ func (c *Core) Enroll(ctx context.Context, r *Requester, profileName string, opt
 		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device: send a CSR instead.", prof.Name)
 	}
 	if prof.RequiresApproval {
-		req, err := c.requestApproval(r, prof, nil)
+		req, err := c.requestApproval(r, prof, nil, "")
 		if err != nil {
 			return nil, err
 		}
 		return &Outcome{Request: req}, nil
 	}
-	if err := c.checkLimits(r, prof); err != nil {
+	if err := c.checkLimits(r, prof, ""); err != nil {
 		return nil, err
 	}
 	return c.issueNow(ctx, r, prof, conn, opts)
@@ -274,9 +278,13 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 		chain []*x509.Certificate
 		err   error
 	)
+	renews := opts.renews
+	if req != nil {
+		renews = req.Renews
+	}
 	keyType, generates := keyToGenerate(prof, req)
 	if generates {
-		key, cert, chain, err = c.signNewKey(ctx, owner, prof, conn, req, keyType, keyWork)
+		key, cert, chain, err = c.signNewKey(ctx, owner, prof, conn, req, pendingWork{keyType: keyType, renews: renews}, keyWork)
 	} else {
 		key, cert, chain, err = c.collectHeld(req)
 	}
@@ -290,6 +298,7 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 	}
 	record := c.newCertificateRecord(cert, owner, conn.Name(), prof.Name, keyType)
 	record.Origin = records.OriginServerKey
+	record.Renews = renews
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
 		return nil, err
 	}
@@ -335,24 +344,24 @@ func (c *Core) pack(owner *Requester, key crypto.Signer, cert *x509.Certificate,
 	}, nil
 }
 
-// signNewKey generates a key in keyWork's turn and has the connector sign
-// it. Only the generation waits for a turn: a slow CA holds no generator.
+// signNewKey generates a key of work's type in keyWork's turn and has the
+// connector sign it. Only the generation waits for a turn: a slow CA holds
+// no generator.
 func (c *Core) signNewKey(ctx context.Context, owner *Requester, prof *profile.Profile, conn connector.Connector,
-	req *records.Request, keyType pki.KeyType, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
-	var key crypto.Signer
+	req *records.Request, work pendingWork, keyWork *admission.Ticket) (crypto.Signer, *x509.Certificate, []*x509.Certificate, error) {
 	err := keyWork.Do(ctx, func() error {
 		var err error
-		key, err = pki.GenerateKey(keyType)
+		work.key, err = pki.GenerateKey(work.keyType)
 		return err
 	})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("generate key: %w", err)
 	}
-	cert, chain, err := c.signAt(ctx, owner, prof, conn, req, pendingWork{key: key, keyType: keyType})
+	cert, chain, err := c.signAt(ctx, owner, prof, conn, req, work)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return key, cert, chain, nil
+	return work.key, cert, chain, nil
 }
 
 // signAt has the profile's connector certify work's key (a generated key,
@@ -418,13 +427,34 @@ func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, co
 
 // record records an issued certificate and closes the request it was
 // issued for. A request that cannot be closed (it expired meanwhile) does
-// not cost the owner the certificate they are about to receive.
+// not cost the owner the certificate they are about to receive. Outside a
+// request (counted when it was made), the profile's limits are decided
+// again with the record: of two enrollments racing for the last place, the
+// loser's certificate is never delivered. A renewal then revokes the
+// certificate it replaces, where the profile asks for it.
 func (c *Core) record(record *records.Certificate, requestID string) error {
-	err := c.store.RecordIssuance(record, requestID, c.now())
-	var te *records.ErrTransition
-	if errors.As(err, &te) {
-		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
-		return nil
+	prof, _ := c.Catalog.Profile(record.Profile)
+	var quota *records.Quota
+	if requestID == "" && prof != nil {
+		quota = c.quotaFor(prof, record.Renews)
 	}
-	return err
+	err := c.store.RecordIssuance(record, requestID, c.now(), quota)
+	var (
+		unclosed  *records.ErrTransition
+		overQuota *records.ErrOverQuota
+	)
+	switch {
+	case errors.As(err, &unclosed):
+		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
+	case errors.As(err, &overQuota):
+		c.log.LogWarn("A certificate signed while another enrollment took the owner's last place is not delivered",
+			"serial", record.Serial, "connector", record.Connector, "profile", record.Profile)
+		return overQuotaError(overQuota)
+	case err != nil:
+		return err
+	}
+	if prof != nil && prof.Renewal.RevokeReplaced && record.Renews != "" {
+		c.revokeReplaced(record)
+	}
+	return nil
 }

@@ -5,29 +5,48 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// checkLimits refuses a new certificate an owner may not have: as many
-// valid ones of the profile as it allows, or as many issued in a day.
-func (c *Core) checkLimits(r *Requester, prof *profile.Profile) error {
+// quotaFor is what prof allows one owner, with renews (a serial, or "")
+// as the certificate the new one replaces; nil for a profile without
+// limits.
+func (c *Core) quotaFor(prof *profile.Profile, renews string) *records.Quota {
 	limits := prof.Limits
 	if limits.Active == 0 && limits.PerDay == 0 {
 		return nil
 	}
-	now := c.now()
-	counts, err := c.store.CountOwned(r.Principal, prof.Name, now, now.Add(-24*time.Hour))
+	return &records.Quota{Profile: prof.Name, Active: limits.Active, PerDay: limits.PerDay,
+		Since: c.now().Add(-24 * time.Hour), Renews: renews}
+}
+
+// checkLimits refuses early a new certificate an owner may not have: as
+// many valid ones of the profile as it allows, or as many issued in a day.
+// It is a courtesy, before a link is handed out or a key made; the store
+// decides again, atomically, when the certificate is recorded.
+func (c *Core) checkLimits(r *Requester, prof *profile.Profile, renews string) error {
+	quota := c.quotaFor(prof, renews)
+	if quota == nil {
+		return nil
+	}
+	counts, err := c.store.CountOwned(r.Principal, prof.Name, c.now(), quota.Since, renews)
 	if err != nil {
 		return err
 	}
-	if limits.Active > 0 && counts.Active >= limits.Active {
-		return &Error{Code: CodeForbidden,
-			Message: fmt.Sprintf("You hold %d valid certificates of profile %s, the most it allows.", counts.Active, prof.Name),
-			Hint:    "Revoke one you no longer use (/cert revoke <serial> superseded), then ask again."}
+	if quota.Allows(counts) {
+		return nil
 	}
-	if limits.PerDay > 0 && counts.Recent >= limits.PerDay {
+	return overQuotaError(&records.ErrOverQuota{Quota: *quota, Counts: counts})
+}
+
+// overQuotaError tells the owner which limit they reached and what to do.
+func overQuotaError(e *records.ErrOverQuota) error {
+	if e.Quota.Active > 0 && e.Counts.Active >= e.Quota.Active {
 		return &Error{Code: CodeForbidden,
-			Message: fmt.Sprintf("You were issued %d certificates of profile %s in the last 24 hours, the most it allows.", counts.Recent, prof.Name),
-			Hint:    "Try again tomorrow, or ask an administrator."}
+			Message: fmt.Sprintf("You hold %d valid certificates of profile %s, the most it allows.", e.Counts.Active, e.Quota.Profile),
+			Hint:    "Revoke one you no longer use (/cert revoke <serial> superseded), or renew one (/cert renew <serial>), then ask again.", Err: e}
 	}
-	return nil
+	return &Error{Code: CodeForbidden,
+		Message: fmt.Sprintf("You were issued %d certificates of profile %s in the last 24 hours, the most it allows.", e.Counts.Recent, e.Quota.Profile),
+		Hint:    "Try again tomorrow, or ask an administrator.", Err: e}
 }

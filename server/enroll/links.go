@@ -42,6 +42,16 @@ type Grant struct {
 	Connector connector.Connector
 	// Request is the approved request a pickup link collects, if any.
 	Request *records.Request
+	// Renews is the requester's certificate a renewal link replaces.
+	Renews *records.Certificate
+}
+
+// renews is the serial of the certificate the link replaces, or "".
+func (g *Grant) renews() string {
+	if g.Renews == nil {
+		return ""
+	}
+	return g.Renews.Serial
 }
 
 // CollectsCSR reports a pickup link of an approved CSR request: it signs
@@ -74,7 +84,7 @@ var ErrLinkUsed = &Error{Code: CodeConflict,
 // MintLink returns a single-use link for r: to create a certificate with a
 // server-generated key (PurposeIssue) or to upload a CSR.
 func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose) (*Link, error) {
-	if err := c.checkLimits(r, prof); err != nil {
+	if err := c.checkLimits(r, prof, ""); err != nil {
 		return nil, err
 	}
 	token, claims, err := c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
@@ -82,6 +92,19 @@ func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.P
 		return nil, err
 	}
 	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+// mintRenewal returns a single-use link for a certificate that replaces
+// old, which r owns.
+func (c *Core) mintRenewal(r *Requester, prof *profile.Profile, purpose linktoken.Purpose, old *records.Certificate) (*Link, error) {
+	if err := c.checkLimits(r, prof, old.Serial); err != nil {
+		return nil, err
+	}
+	token, claims, err := c.Minter.MintRenewal(r.ID, purpose, prof.Name, old.Serial, c.LinkLifetime)
+	if err != nil {
+		return nil, err
+	}
+	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, Renews: old.Serial, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // mintPickup returns a link that collects an approved request.
@@ -125,6 +148,16 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 		return nil, &Error{Code: CodeForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
 	}
 	grant := &Grant{Claims: claims, Requester: r, Profile: prof, Connector: conn}
+	if claims.Renews != "" {
+		old, err := c.store.GetCertificate(claims.Renews)
+		if errors.Is(err, records.ErrNotFound) || (err == nil && old.Owner != r.Principal) {
+			return nil, &Error{Code: CodeInvalid, Message: "This renewal link names a certificate that is not yours.", Hint: HintNewLink}
+		}
+		if err != nil {
+			return nil, err
+		}
+		grant.Renews = old
+	}
 	if purpose == linktoken.PurposeCSR {
 		// An upload for an approval profile becomes the request.
 		return grant, nil
@@ -133,7 +166,7 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 		if !prof.ServerKeysAllowed() {
 			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile need a key made in a hardware device.", Hint: "Run /cert csr in Mattermost to upload a request for your device's key."}
 		}
-		if prof.RequiresApproval {
+		if prof.RequiresApproval && !c.renewalSkipsApproval(prof, grant.Renews) {
 			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile now need an approver.", Hint: "Run /cert download in Mattermost to ask for one."}
 		}
 		return grant, nil

@@ -53,6 +53,8 @@ type pendingWork struct {
 	keyType     pki.KeyType
 	csr         *checkedCSR
 	caRequestID string
+	// renews is the certificate the new one is to replace, if any.
+	renews string
 }
 
 // holdForCA records that the CA holds a request. A server-generated key is
@@ -91,7 +93,7 @@ func (c *Core) holdForCA(owner *Requester, prof *profile.Profile, conn connector
 	}
 	req := &records.Request{
 		ID: newRequestID(), Owner: owner.Principal, Profile: prof.Name, Connector: conn.Name(),
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Renews: work.renews,
 	}
 	hold(req)
 	if err := c.store.CreateRequest(req); err != nil {

@@ -18,8 +18,10 @@ import (
 // same operations.
 type Inventory interface {
 	// RecordIssuance records a certificate and, when requestID is set,
-	// closes the request it was issued for.
-	RecordIssuance(c *records.Certificate, requestID string, now time.Time) error
+	// closes the request it was issued for. With a quota, a certificate
+	// its owner has no room for is *records.ErrOverQuota, decided
+	// atomically with the record.
+	RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error
 	CreateCertificate(c *records.Certificate) error
 	GetCertificate(serial string) (*records.Certificate, error)
 	ListCertificates(owner records.Principal) ([]*records.Certificate, error)
@@ -30,8 +32,9 @@ type Inventory interface {
 	// PendingRevocations are revocations a CA has not accepted yet.
 	PendingRevocations(limit int) ([]*records.Certificate, error)
 	// CountOwned counts an owner's valid certificates of a profile, and
-	// those issued since.
-	CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error)
+	// those issued since; renews, and a certificate a valid renewal
+	// replaces, are not counted.
+	CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error)
 	// Revocations are what a connector's CRL names: its revoked
 	// certificates that have not expired before since.
 	Revocations(connector string, since time.Time) ([]records.Revocation, error)
@@ -63,10 +66,12 @@ type Inventory interface {
 // Link is a single-use link token the core minted; the front door that
 // hands it out makes it a URL.
 type Link struct {
-	Token     string
-	Purpose   linktoken.Purpose
-	Profile   string
-	Request   string
+	Token   string
+	Purpose linktoken.Purpose
+	Profile string
+	Request string
+	// Renews is the certificate a renewal link replaces.
+	Renews    string
 	ExpiresAt time.Time
 }
 

@@ -1,13 +1,9 @@
 package enroll
 
 import (
-	"errors"
 	"math"
 	"slices"
 	"time"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // remindersPerRun bounds one run of the reminder duty; the rest wait for
@@ -51,45 +47,4 @@ func (c *Core) SendReminders(thresholds []int) int {
 		c.log.LogInfo("Sent expiry reminders", "count", sent)
 	}
 	return sent
-}
-
-// Renewal is what renewing a certificate gives: a link for a new one, or,
-// where the profile needs an approver again, a request.
-type Renewal struct {
-	Link    *Link
-	Request *records.Request
-}
-
-// Renew starts the renewal of one of r's certificates, for the same
-// profile: a link that makes a new key, or, for a certificate of the
-// requester's own key, a link to upload a new CSR (the same key may be
-// sent again unless the old certificate was revoked for key compromise).
-func (c *Core) Renew(r *Requester, serial string) (*Renewal, error) {
-	record, err := c.store.GetCertificate(serial)
-	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != r.Principal) {
-		return nil, ErrNotOwner
-	}
-	if err != nil {
-		return nil, err
-	}
-	prof, _, err := c.ProfileFor(r, record.Profile)
-	if err != nil {
-		return nil, err
-	}
-	purpose := linktoken.PurposeIssue
-	if record.Origin == records.OriginCSR || !prof.ServerKeysAllowed() {
-		purpose = linktoken.PurposeCSR
-	}
-	if purpose == linktoken.PurposeIssue && prof.RequiresApproval {
-		req, err := c.RequestCertificate(r, prof)
-		if err != nil {
-			return nil, err
-		}
-		return &Renewal{Request: req}, nil
-	}
-	link, err := c.MintLink(r, prof, purpose)
-	if err != nil {
-		return nil, err
-	}
-	return &Renewal{Link: link}, nil
 }

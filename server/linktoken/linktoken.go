@@ -47,6 +47,8 @@ type Claims struct {
 	Profile string `json:"profile,omitempty"`
 	// Request is the approved request a pickup link collects.
 	Request string `json:"req,omitempty"`
+	// Renews is the serial of the certificate a renewal link replaces.
+	Renews string `json:"renews,omitempty"`
 }
 
 // UserID is the Mattermost user the link was minted for.
@@ -72,7 +74,16 @@ func NewMinter(secret string, now func() time.Time) (*Minter, error) {
 
 // Mint returns a signed token for userID, valid for ttl.
 func (m *Minter) Mint(userID string, purpose Purpose, profile string, ttl time.Duration) (string, *Claims, error) {
-	return m.mint(userID, purpose, profile, "", ttl)
+	return m.mint(userID, purpose, profile, "", "", ttl)
+}
+
+// MintRenewal returns a token for a certificate that replaces the one with
+// serial renews.
+func (m *Minter) MintRenewal(userID string, purpose Purpose, profile, renews string, ttl time.Duration) (string, *Claims, error) {
+	if renews == "" {
+		return "", nil, errors.New("a renewal link needs the certificate it renews")
+	}
+	return m.mint(userID, purpose, profile, "", renews, ttl)
 }
 
 // MintPickup returns a token that collects the certificate of an approved
@@ -81,10 +92,10 @@ func (m *Minter) MintPickup(userID, profile, requestID string, ttl time.Duration
 	if requestID == "" {
 		return "", nil, errors.New("a pickup link needs a request")
 	}
-	return m.mint(userID, PurposeIssue, profile, requestID, ttl)
+	return m.mint(userID, PurposeIssue, profile, requestID, "", ttl)
 }
 
-func (m *Minter) mint(userID string, purpose Purpose, profile, requestID string, ttl time.Duration) (string, *Claims, error) {
+func (m *Minter) mint(userID string, purpose Purpose, profile, requestID, renews string, ttl time.Duration) (string, *Claims, error) {
 	if userID == "" {
 		return "", nil, errors.New("a link needs a user")
 	}
@@ -105,6 +116,7 @@ func (m *Minter) mint(userID string, purpose Purpose, profile, requestID string,
 		},
 		Profile: profile,
 		Request: requestID,
+		Renews:  renews,
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(m.secret)
 	if err != nil {

@@ -103,6 +103,24 @@ func TestMintWithoutProfile(t *testing.T) {
 	assert.Empty(t, claims.Profile)
 }
 
+func TestRenewalLinksNameTheCertificateTheyReplace(t *testing.T) {
+	m, _ := newMinter(t, testSecret)
+	token, _, err := m.MintRenewal(testUser, PurposeCSR, "vpn", "0a1b", time.Minute)
+	require.NoError(t, err)
+	claims, err := m.Verify(token, PurposeCSR)
+	require.NoError(t, err)
+	assert.Equal(t, "0a1b", claims.Renews)
+	assert.Empty(t, claims.Request)
+
+	_, _, err = m.MintRenewal(testUser, PurposeIssue, "vpn", "", time.Minute)
+	assert.Error(t, err, "a renewal names what it renews")
+	plain, _, err := m.Mint(testUser, PurposeIssue, "vpn", time.Minute)
+	require.NoError(t, err)
+	claims, err = m.Verify(plain, PurposeIssue)
+	require.NoError(t, err)
+	assert.Empty(t, claims.Renews)
+}
+
 func TestMintRefusesEmptyUser(t *testing.T) {
 	m, _ := newMinter(t, testSecret)
 	token, claims, err := m.Mint("", PurposeIssue, "default", time.Minute)

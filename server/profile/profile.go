@@ -86,6 +86,21 @@ type Profile struct {
 	Attestation string `json:"attestation,omitempty"`
 	// Limits bound what one owner may get of this profile.
 	Limits Limits `json:"limits"`
+	// Renewal says how a certificate of this profile is renewed.
+	Renewal Renewal `json:"renewal"`
+}
+
+// Renewal shapes the renewal of a profile's certificates. A renewal is a
+// new certificate for the same profile that replaces a valid one: it does
+// not count against Limits.Active while the one it replaces is valid.
+type Renewal struct {
+	// SkipApproval issues a renewal without asking the approvers again,
+	// while the certificate it replaces is valid; an approver decided on
+	// that one already.
+	SkipApproval bool `json:"skip_approval,omitempty"`
+	// RevokeReplaced revokes the replaced certificate (reason superseded)
+	// as soon as its renewal is issued, so one owner never holds both.
+	RevokeReplaced bool `json:"revoke_replaced,omitempty"`
 }
 
 // Limits bound what one owner may get of a profile; zero means no limit.
@@ -428,6 +443,9 @@ func (p *Profile) validate(c *Catalog) error {
 	}
 	if p.Limits.Active < 0 || p.Limits.PerDay < 0 {
 		return errors.New("limits: active and per_day are numbers of certificates, 0 or more")
+	}
+	if p.Renewal.SkipApproval && !p.RequiresApproval {
+		return errors.New("renewal: skip_approval needs requires_approval; without approval nothing is skipped")
 	}
 	switch p.CSRNames {
 	case CSRNamesIgnore:

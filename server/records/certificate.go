@@ -53,6 +53,12 @@ type Certificate struct {
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 	// Attestation records the hardware attestation of the key, if verified.
 	Attestation *Attestation `json:"attestation,omitempty"`
+	// Renews is the serial of the certificate this one was issued to
+	// replace.
+	Renews string `json:"renews,omitempty"`
+	// EmailChangedAt is when the owner's email was found to differ from
+	// the one the certificate names: it should be renewed.
+	EmailChangedAt *time.Time `json:"email_changed_at,omitempty"`
 }
 
 // Where a certificate's key came from.
@@ -117,10 +123,40 @@ type CertificatePage struct {
 }
 
 // OwnerCounts are what one owner holds of one profile: valid certificates,
-// and certificates issued since a time.
+// and certificates issued since a time. A valid certificate that a valid
+// renewal replaces is not counted as active: the two are one place.
 type OwnerCounts struct {
 	Active int
 	Recent int
+}
+
+// Quota is what a profile allows one owner, checked where a certificate is
+// recorded so that two enrollments racing for the last place cannot both
+// have it. Zero limits are no limit.
+type Quota struct {
+	Profile string
+	// Active is the most valid certificates of the profile at once.
+	Active int
+	// PerDay is the most issued since Since.
+	PerDay int
+	Since  time.Time
+	// Renews is the certificate the new one replaces: it does not count.
+	Renews string
+}
+
+// Allows reports whether counts leave room for one more certificate.
+func (q *Quota) Allows(counts OwnerCounts) bool {
+	return (q.Active == 0 || counts.Active < q.Active) && (q.PerDay == 0 || counts.Recent < q.PerDay)
+}
+
+// ErrOverQuota is a certificate its owner has no room for.
+type ErrOverQuota struct {
+	Quota  Quota
+	Counts OwnerCounts
+}
+
+func (e *ErrOverQuota) Error() string {
+	return "the owner has no room for another certificate of profile " + e.Quota.Profile
 }
 
 // StateCounts are how many certificates are in each state as users see it.

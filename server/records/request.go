@@ -100,6 +100,8 @@ type Request struct {
 	// CertificateDER and ChainDER hold what the CA issued until pickup.
 	CertificateDER []byte   `json:"certificate_der,omitempty"`
 	ChainDER       [][]byte `json:"chain_der,omitempty"`
+	// Renews is the serial of the certificate the request is to replace.
+	Renews string `json:"renews,omitempty"`
 }
 
 // Move is the change that moves a request to state to, only from one of

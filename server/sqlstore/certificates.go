@@ -14,7 +14,7 @@ import (
 
 const certificateColumns = `serial, issuer, connector, owner, subject, common_name, emails, key_fingerprint, key_type,
 	fingerprint, origin, attestation, profile, not_before, not_after, state, revoked_at, revocation_reason, revoked_by,
-	registered_by, revocable_at_ca, der, created_at, revocation_pending, version`
+	registered_by, revocable_at_ca, der, created_at, revocation_pending, renews, email_changed_at, version`
 
 // certificateValues are the columns of c, in certificateColumns' order
 // (version aside).
@@ -29,7 +29,8 @@ func certificateValues(c *records.Certificate) ([]any, error) {
 	}
 	return []any{c.Serial, c.Issuer, c.Connector, string(c.Owner), c.Subject, c.CommonName, emails, c.KeyFingerprint, c.KeyType,
 		c.Fingerprint, c.Origin, attestation, c.Profile, millis(c.NotBefore), millis(c.NotAfter), string(c.State), nullMillis(c.RevokedAt),
-		c.RevocationReason, c.RevokedBy, c.RegisteredBy, c.RevocableAtCA, c.DER, millis(c.CreatedAt), c.RevocationPending}, nil
+		c.RevocationReason, c.RevokedBy, c.RegisteredBy, c.RevocableAtCA, c.DER, millis(c.CreatedAt), c.RevocationPending,
+		c.Renews, nullMillis(c.EmailChangedAt)}, nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -45,17 +46,19 @@ func scanCertificate(row scanner) (*records.Certificate, int, error) {
 		owner, state        string
 		emails, attestation []byte
 		revokedAt           sql.NullInt64
+		emailChangedAt      sql.NullInt64
 		notBefore, notAfter int64
 		createdAt           int64
 		version             int
 	)
 	err := row.Scan(&c.Serial, &c.Issuer, &c.Connector, &owner, &c.Subject, &c.CommonName, &emails, &c.KeyFingerprint, &c.KeyType,
 		&c.Fingerprint, &c.Origin, &attestation, &c.Profile, &notBefore, &notAfter, &state, &revokedAt, &c.RevocationReason,
-		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &c.RevocationPending, &version)
+		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &c.RevocationPending, &c.Renews, &emailChangedAt, &version)
 	if err != nil {
 		return nil, 0, err
 	}
 	c.Owner, c.State, c.RevokedAt = records.Principal(owner), records.CertState(state), timePtr(revokedAt)
+	c.EmailChangedAt = timePtr(emailChangedAt)
 	c.NotBefore, c.NotAfter, c.CreatedAt = fromMillis(notBefore), fromMillis(notAfter), fromMillis(createdAt)
 	if err := fromJSON(emails, &c.Emails); err != nil {
 		return nil, 0, err
@@ -72,10 +75,10 @@ func scanCertificate(row scanner) (*records.Certificate, int, error) {
 	return &c, version, nil
 }
 
-// insertCertificate is the statement that records a certificate; $1..$24
+// insertCertificate is the statement that records a certificate; $1..$26
 // are its columns.
 const insertCertificate = `INSERT INTO certs_certificates (` + certificateColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, 1)`
 
 // CreateCertificate records a certificate; a serial already recorded is
 // records.ErrDuplicateSerial.
@@ -89,7 +92,7 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 	}
 	values = append(values, millis(s.now()))
 	_, err = s.db.Exec(`WITH cert AS (`+insertCertificate+` RETURNING serial, owner)
-		INSERT INTO certs_events (at, kind, owner, serial) SELECT $25, 'certificate.recorded', owner, serial FROM cert`, values...)
+		INSERT INTO certs_events (at, kind, owner, serial) SELECT $27, 'certificate.recorded', owner, serial FROM cert`, values...)
 	if isUniqueViolation(err) {
 		return records.ErrDuplicateSerial
 	}
@@ -102,7 +105,13 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 // with the same fingerprint (a delivery held since it was issued) counts as
 // recorded. A request that cannot be closed (it expired meanwhile) is
 // *records.ErrTransition, with the certificate recorded all the same.
-func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time) error {
+//
+// With a quota, the owner's certificates of the profile are counted and
+// the certificate recorded in one transaction, under a lock on the owner
+// and profile, so that of two enrollments racing for the last place one
+// gets it and the other *records.ErrOverQuota. The lock costs two round
+// trips more, paid only by profiles with limits.
+func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
 	if c.Serial == "" || c.Owner == "" {
 		return errors.New("a certificate record needs a serial and an owner")
 	}
@@ -111,20 +120,50 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 		return err
 	}
 	values = append(values, millis(now), requestID)
+	if quota == nil {
+		return recordIssuance(s.db, c, requestID, values)
+	}
+	tx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("record the certificate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-quota/"+string(c.Owner)+"/"+quota.Profile); err != nil {
+		return fmt.Errorf("record the certificate: %w", err)
+	}
+	counts, err := countOwned(tx, c.Owner, quota.Profile, now, quota.Since, quota.Renews)
+	if err != nil {
+		return err
+	}
+	if !quota.Allows(counts) {
+		return &records.ErrOverQuota{Quota: *quota, Counts: counts}
+	}
+	err = recordIssuance(tx, c, requestID, values)
+	var unclosed *records.ErrTransition
+	if err != nil && !errors.As(err, &unclosed) {
+		return err
+	}
+	if commitErr := tx.Commit(); commitErr != nil {
+		return fmt.Errorf("record the certificate: %w", commitErr)
+	}
+	return err
+}
+
+func recordIssuance(q querier, c *records.Certificate, requestID string, values []any) error {
 	var (
 		inserted, closed int
 		existing         sql.NullString
 		requestState     sql.NullString
 	)
-	err = s.db.QueryRow(`WITH cert AS (`+insertCertificate+` ON CONFLICT (serial) DO NOTHING RETURNING serial, owner),
+	err := q.QueryRow(`WITH cert AS (`+insertCertificate+` ON CONFLICT (serial) DO NOTHING RETURNING serial, owner),
 		event AS (INSERT INTO certs_events (at, kind, owner, serial, request_id)
-			SELECT $25, 'certificate.issued', owner, serial, $26 FROM cert),
+			SELECT $27, 'certificate.issued', owner, serial, $28 FROM cert),
 		request AS (UPDATE certs_requests SET state = 'issued', serial = $1, pending_key = NULL, pending_key_copies = '[]',
-			updated_at = $25, version = version + 1
-			WHERE $26 <> '' AND id = $26 AND state IN ('approved', 'waiting_ca') RETURNING id)
+			updated_at = $27, version = version + 1
+			WHERE $28 <> '' AND id = $28 AND state IN ('approved', 'waiting_ca') RETURNING id)
 		SELECT (SELECT COUNT(*) FROM cert), (SELECT COUNT(*) FROM request),
 			(SELECT fingerprint FROM certs_certificates WHERE serial = $1),
-			(SELECT state FROM certs_requests WHERE id = $26)`, values...).Scan(&inserted, &closed, &existing, &requestState)
+			(SELECT state FROM certs_requests WHERE id = $28)`, values...).Scan(&inserted, &closed, &existing, &requestState)
 	if isUniqueViolation(err) {
 		return records.ErrDuplicateSerial
 	}
@@ -193,14 +232,15 @@ func (s *Store) UpdateCertificate(serial string, change func(*records.Certificat
 		err = s.db.QueryRow(`WITH cert AS (UPDATE certs_certificates SET connector = $2, subject = $3, common_name = $4, emails = $5,
 				key_fingerprint = $6, key_type = $7, origin = $8, attestation = $9, profile = $10, state = $11, revoked_at = $12,
 				revocation_reason = $13, revoked_by = $14, registered_by = $15, revocable_at_ca = $16, revocation_pending = $20,
-				version = version + 1
+				email_changed_at = $21, version = version + 1
 				WHERE serial = $1 AND version = $17 RETURNING serial, owner, revoked_by),
 			event AS (INSERT INTO certs_events (at, kind, owner, serial, actor)
 				SELECT $18, $19, owner, serial, revoked_by FROM cert WHERE $19 <> '')
 			SELECT COUNT(*) FROM cert`,
 			current.Serial, current.Connector, current.Subject, current.CommonName, emails, current.KeyFingerprint, current.KeyType,
 			current.Origin, attestation, current.Profile, string(current.State), nullMillis(current.RevokedAt), current.RevocationReason,
-			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind, current.RevocationPending).Scan(&updated)
+			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind, current.RevocationPending,
+			nullMillis(current.EmailChangedAt)).Scan(&updated)
 		if err != nil {
 			return nil, fmt.Errorf("update certificate %s: %w", serial, err)
 		}
@@ -239,6 +279,8 @@ type certificateJSON struct {
 	DER              string          `json:"der"` // bytea: \x and hex
 	CreatedAt        int64           `json:"created_at"`
 	Pending          bool            `json:"revocation_pending"`
+	Renews           string          `json:"renews"`
+	EmailChangedAt   *int64          `json:"email_changed_at"`
 }
 
 func (j *certificateJSON) record() (*records.Certificate, error) {
@@ -251,7 +293,7 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 		CommonName: j.CommonName, Emails: j.Emails, KeyFingerprint: j.KeyFingerprint, KeyType: j.KeyType, Fingerprint: j.Fingerprint,
 		Origin: j.Origin, Profile: j.Profile, NotBefore: fromMillis(j.NotBefore), NotAfter: fromMillis(j.NotAfter),
 		State: records.CertState(j.State), RevocationReason: j.RevocationReason, RevokedBy: j.RevokedBy, RegisteredBy: j.RegisteredBy,
-		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt), RevocationPending: j.Pending,
+		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt), RevocationPending: j.Pending, Renews: j.Renews,
 	}
 	if len(c.Emails) == 0 {
 		c.Emails = nil
@@ -259,6 +301,10 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 	if j.RevokedAt != nil {
 		at := fromMillis(*j.RevokedAt)
 		c.RevokedAt = &at
+	}
+	if j.EmailChangedAt != nil {
+		at := fromMillis(*j.EmailChangedAt)
+		c.EmailChangedAt = &at
 	}
 	if len(j.Attestation) > 0 && string(j.Attestation) != "null" {
 		c.Attestation = &records.Attestation{}

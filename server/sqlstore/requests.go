@@ -11,7 +11,7 @@ import (
 
 const requestColumns = `id, owner, profile, connector, state, csr_pem, attestation, ca_request_id, created_at, updated_at,
 	expires_at, approvals, decided_by, decided_at, reason, serial, approval_posts, next_poll, polls, pending_key,
-	pending_key_copies, key_type, certificate_der, chain_der, version`
+	pending_key_copies, key_type, certificate_der, chain_der, renews, version`
 
 // openStates are the states of a request that is not final.
 var openStates = []string{string(records.RequestPending), string(records.RequestWaitingCA), string(records.RequestApproved)}
@@ -47,7 +47,7 @@ func requestValues(r *records.Request) ([]any, error) {
 	}
 	return []any{r.ID, string(r.Owner), r.Profile, r.Connector, string(r.State), r.CSRPEM, attestation, r.CARequestID,
 		millis(r.CreatedAt), millis(r.UpdatedAt), millis(r.ExpiresAt), approvals, r.DecidedBy, nullMillis(r.DecidedAt), r.Reason, r.Serial,
-		posts, nullMillis(r.NextPoll), r.Polls, pendingKey, copies, r.KeyType, certificate, chain}, nil
+		posts, nullMillis(r.NextPoll), r.Polls, pendingKey, copies, r.KeyType, certificate, chain, r.Renews}, nil
 }
 
 func scanRequest(row scanner) (*records.Request, int, error) {
@@ -62,7 +62,7 @@ func scanRequest(row scanner) (*records.Request, int, error) {
 	)
 	err := row.Scan(&r.ID, &owner, &r.Profile, &r.Connector, &state, &r.CSRPEM, &attestation, &r.CARequestID,
 		&createdAt, &updatedAt, &expiresAt, &approvals, &r.DecidedBy, &decidedAt, &r.Reason, &r.Serial,
-		&posts, &nextPoll, &r.Polls, &pendingKey, &copies, &r.KeyType, &r.CertificateDER, &chain, &version)
+		&posts, &nextPoll, &r.Polls, &pendingKey, &copies, &r.KeyType, &r.CertificateDER, &chain, &r.Renews, &version)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -124,9 +124,9 @@ func (s *Store) CreateRequest(r *records.Request) error {
 	}
 	values = append(values, millis(s.now()))
 	_, err = s.db.Exec(`WITH request AS (INSERT INTO certs_requests (`+requestColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 1)
 			RETURNING id, owner, state)
-		INSERT INTO certs_events (at, kind, owner, request_id) SELECT $25, 'request.' || state, owner, id FROM request`, values...)
+		INSERT INTO certs_events (at, kind, owner, request_id) SELECT $26, 'request.' || state, owner, id FROM request`, values...)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("a request with id %s already exists", r.ID)
 	}
@@ -174,10 +174,10 @@ func (s *Store) UpdateRequest(id string, now time.Time, change func(*records.Req
 		if err != nil {
 			return nil, err
 		}
-		// Every column but id, owner, profile, connector and created_at,
-		// which never change.
+		// Every column but id, owner, profile, connector, created_at and
+		// renews, which never change.
 		changed := append([]any{current.ID}, values[4:8]...)
-		changed = append(changed, values[9:]...)
+		changed = append(changed, values[9:len(values)-1]...)
 		changed = append(changed, version, kind)
 		var updated int
 		err = s.db.QueryRow(`WITH request AS (UPDATE certs_requests SET state = $2, csr_pem = $3, attestation = $4, ca_request_id = $5,

@@ -146,13 +146,20 @@ func (s *Store) Revocations(connector string, since time.Time) ([]records.Revoca
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those
-// created since: two ranges of the owner index, one round trip.
-func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error) {
+// created since: two ranges of the owner index, one round trip. A valid
+// certificate that a valid renewal replaces, and the one renews names,
+// take no place of their own.
+func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
+	return countOwned(s.db, owner, profile, now, since, renews)
+}
+
+func countOwned(q querier, owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
 	var counts records.OwnerCounts
-	err := s.db.QueryRow(`SELECT
-			COUNT(*) FILTER (WHERE state = 'issued' AND not_after >= $3),
+	err := q.QueryRow(`SELECT
+			COUNT(*) FILTER (WHERE state = 'issued' AND not_after >= $3 AND serial <> $5 AND NOT EXISTS (
+				SELECT 1 FROM certs_certificates r WHERE r.renews = c.serial AND r.state = 'issued' AND r.not_after >= $3)),
 			COUNT(*) FILTER (WHERE created_at >= $4)
-		FROM certs_certificates WHERE owner = $1 AND profile = $2`, string(owner), profile, millis(now), millis(since)).Scan(&counts.Active, &counts.Recent)
+		FROM certs_certificates c WHERE owner = $1 AND profile = $2`, string(owner), profile, millis(now), millis(since), renews).Scan(&counts.Active, &counts.Recent)
 	if err != nil {
 		return counts, fmt.Errorf("count an owner's certificates: %w", err)
 	}

@@ -167,7 +167,7 @@ func TestRecordIssuanceClosesItsRequestInOneStatement(t *testing.T) {
 	require.NoError(t, s.CreateRequest(req))
 
 	c := testCertificate("01", alice, clock.Now())
-	require.NoError(t, s.RecordIssuance(c, "r-1", clock.Now()))
+	require.NoError(t, s.RecordIssuance(c, "r-1", clock.Now(), nil))
 	got, err := s.GetRequest("r-1")
 	require.NoError(t, err)
 	assert.Equal(t, records.RequestIssued, got.State)
@@ -177,15 +177,15 @@ func TestRecordIssuanceClosesItsRequestInOneStatement(t *testing.T) {
 
 	// The same certificate again (a held delivery) counts as recorded; a
 	// different one under its serial does not.
-	assert.ErrorIs(t, s.RecordIssuance(testCertificate("01", alice, clock.Now()), "", clock.Now()), nil)
+	assert.ErrorIs(t, s.RecordIssuance(testCertificate("01", alice, clock.Now()), "", clock.Now(), nil), nil)
 	other := testCertificate("01", alice, clock.Now())
 	other.Fingerprint = "another"
-	assert.ErrorIs(t, s.RecordIssuance(other, "", clock.Now()), records.ErrDuplicateSerial)
+	assert.ErrorIs(t, s.RecordIssuance(other, "", clock.Now(), nil), records.ErrDuplicateSerial)
 
 	// A request that can no longer be closed: the certificate is recorded,
 	// and the caller is told.
 	require.NoError(t, s.CreateRequest(testRequest("r-2", alice, clock.Now())))
-	err = s.RecordIssuance(testCertificate("02", alice, clock.Now()), "r-2", clock.Now())
+	err = s.RecordIssuance(testCertificate("02", alice, clock.Now()), "r-2", clock.Now(), nil)
 	var te *records.ErrTransition
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, records.RequestPending, te.From)
@@ -515,4 +515,115 @@ func TestPendingRevocationsRoundTrip(t *testing.T) {
 	got, err := s.GetCertificate("01")
 	require.NoError(t, err)
 	assert.True(t, got.RevocationPending)
+}
+
+// Of enrollments racing for an owner's last places, as many as the quota
+// allows are recorded and the others refused, whatever the interleaving.
+func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	quota := &records.Quota{Profile: "default", Active: 2, Since: now.Add(-24 * time.Hour)}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		recorded int
+		refused  int
+	)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.RecordIssuance(testCertificate(fmt.Sprintf("q%d", i), alice, now), "", now, quota)
+			var over *records.ErrOverQuota
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				recorded++
+			case errors.As(err, &over):
+				refused++
+				assert.Equal(t, 2, over.Counts.Active)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, 2, recorded)
+	assert.Equal(t, 8, refused)
+
+	// Another owner, and another profile, have places of their own.
+	require.NoError(t, s.RecordIssuance(testCertificate("b1", records.MattermostUser("bob"), now), "", now, quota))
+	other := testCertificate("q-other", alice, now)
+	other.Profile = "wifi"
+	require.NoError(t, s.RecordIssuance(other, "", now, &records.Quota{Profile: "wifi", Active: 1, Since: quota.Since}))
+
+	perDay := &records.Quota{Profile: "default", PerDay: 1, Since: now.Add(-24 * time.Hour)}
+	require.ErrorAs(t, s.RecordIssuance(testCertificate("b2", records.MattermostUser("bob"), now), "", now, perDay), new(*records.ErrOverQuota))
+	clock.advance(25 * time.Hour)
+	later := clock.Now()
+	perDay.Since = later.Add(-24 * time.Hour)
+	require.NoError(t, s.RecordIssuance(testCertificate("b2", records.MattermostUser("bob"), later), "", later, perDay))
+}
+
+// A valid renewal takes the place of the certificate it replaces; the
+// fields of a renewal round-trip in records and listings.
+func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	since := now.Add(-24 * time.Hour)
+	require.NoError(t, s.CreateCertificate(testCertificate("a1", alice, now)))
+	counts, err := s.CountOwned(alice, "default", now, since, "")
+	require.NoError(t, err)
+	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1}, counts)
+	counts, err = s.CountOwned(alice, "default", now, since, "a1")
+	require.NoError(t, err)
+	assert.Equal(t, 0, counts.Active, "the certificate being renewed leaves its place to the renewal")
+
+	renewal := testCertificate("a2", alice, now)
+	renewal.Renews = "a1"
+	require.NoError(t, s.RecordIssuance(renewal, "", now, &records.Quota{Profile: "default", Active: 1, Since: since, Renews: "a1"}))
+	counts, err = s.CountOwned(alice, "default", now, since, "")
+	require.NoError(t, err)
+	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 2}, counts, "a1 and its renewal take one place")
+
+	// Renewing a1 a second time gets no free place: a2 holds it.
+	require.ErrorAs(t, s.RecordIssuance(testCertificate("a3", alice, now), "", now,
+		&records.Quota{Profile: "default", Active: 1, Since: since, Renews: "a1"}), new(*records.ErrOverQuota))
+
+	got, err := s.GetCertificate("a2")
+	require.NoError(t, err)
+	assert.Equal(t, "a1", got.Renews)
+	assert.Nil(t, got.EmailChangedAt)
+	changed, err := s.UpdateCertificate("a1", func(c *records.Certificate) error {
+		c.EmailChangedAt = &now
+		return nil
+	})
+	require.NoError(t, err)
+	assert.True(t, changed.EmailChangedAt.Equal(now))
+	list, err := s.ListCertificates(alice)
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.True(t, list[0].EmailChangedAt.Equal(now), "listings carry it too")
+	assert.Equal(t, "a1", list[1].Renews)
+
+	// Once a2 is revoked, a1 takes its own place again.
+	_, err = s.UpdateCertificate("a2", func(c *records.Certificate) error {
+		c.State = records.CertRevoked
+		return nil
+	})
+	require.NoError(t, err)
+	counts, err = s.CountOwned(alice, "default", now, since, "")
+	require.NoError(t, err)
+	assert.Equal(t, 1, counts.Active)
+
+	req := testRequest("r-renew", alice, now)
+	req.Renews = "a1"
+	require.NoError(t, s.CreateRequest(req))
+	moved, err := s.MoveRequest("r-renew", now, nil, records.RequestApproved, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "a1", moved.Renews)
+	gotReq, err := s.GetRequest("r-renew")
+	require.NoError(t, err)
+	assert.Equal(t, "a1", gotReq.Renews)
 }

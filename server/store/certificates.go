@@ -86,7 +86,18 @@ func decodeIndex(raw []byte) ([]string, error) {
 // that request as issued with it. A certificate already recorded under its
 // serial with the same fingerprint (a delivery held since it was issued)
 // counts as recorded.
-func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time) error {
+func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
+	if quota != nil {
+		// Counted, then created: the KV layout has no transaction, so two
+		// racing writers could both pass. The database store locks.
+		counts, err := s.CountOwned(c.Owner, quota.Profile, now, quota.Since, quota.Renews)
+		if err != nil {
+			return err
+		}
+		if !quota.Allows(counts) {
+			return &records.ErrOverQuota{Quota: *quota, Counts: counts}
+		}
+	}
 	err := s.CreateCertificate(c)
 	if errors.Is(err, records.ErrDuplicateSerial) {
 		existing, getErr := s.GetCertificate(c.Serial)

@@ -132,18 +132,25 @@ func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*record
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those
-// created since.
-func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time) (records.OwnerCounts, error) {
+// created since; a valid certificate that a valid renewal replaces, and
+// the one renews names, take no place of their own.
+func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
 	var counts records.OwnerCounts
 	certs, err := s.ListCertificates(owner)
 	if err != nil {
 		return counts, err
 	}
+	replaced := map[string]bool{renews: true}
+	for _, c := range certs {
+		if c.Renews != "" && c.StateAt(now) == string(records.CertIssued) {
+			replaced[c.Renews] = true
+		}
+	}
 	for _, c := range certs {
 		if c.Profile != profile {
 			continue
 		}
-		if c.StateAt(now) == string(records.CertIssued) {
+		if c.StateAt(now) == string(records.CertIssued) && !replaced[c.Serial] {
 			counts.Active++
 		}
 		if !c.CreatedAt.Before(since) {

@@ -1,0 +1,129 @@
+package enroll
+
+import (
+	"context"
+	"errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// A renewal is a new certificate of the same profile that replaces one of
+// the owner's: its link or request names the certificate it replaces, and
+// so does its record. While the replaced one is valid the two take one
+// place in the owner's limits; the profile may skip its approvers for it,
+// and may revoke the replaced certificate once the renewal is issued.
+
+// Renewal is what renewing a certificate gives: a link for a new one, or,
+// where the profile needs an approver again, a request.
+type Renewal struct {
+	Link    *Link
+	Request *records.Request
+	// Replaces is the certificate being renewed.
+	Replaces *records.Certificate
+}
+
+// Renew starts the renewal of one of r's certificates, for the same
+// profile: a link that makes a new key, or, for a certificate of the
+// requester's own key, a link to upload a new CSR (the same key may be
+// sent again unless the old certificate was revoked for key compromise).
+func (c *Core) Renew(r *Requester, serial string) (*Renewal, error) {
+	record, err := c.store.GetCertificate(serial)
+	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != r.Principal) {
+		return nil, ErrNotOwner
+	}
+	if err != nil {
+		return nil, err
+	}
+	prof, _, err := c.ProfileFor(r, record.Profile)
+	if err != nil {
+		return nil, err
+	}
+	purpose := linktoken.PurposeIssue
+	if record.Origin == records.OriginCSR || !prof.ServerKeysAllowed() {
+		purpose = linktoken.PurposeCSR
+	}
+	if purpose == linktoken.PurposeIssue && prof.RequiresApproval && !c.renewalSkipsApproval(prof, record) {
+		req, err := c.requestApproval(r, prof, nil, record.Serial)
+		if err != nil {
+			return nil, err
+		}
+		return &Renewal{Request: req, Replaces: record}, nil
+	}
+	link, err := c.mintRenewal(r, prof, purpose, record)
+	if err != nil {
+		return nil, err
+	}
+	return &Renewal{Link: link, Replaces: record}, nil
+}
+
+// renewalSkipsApproval reports whether a renewal of old needs no approver:
+// the profile says so, and old is valid, so an approver decided on it and
+// nothing has withdrawn it since.
+func (c *Core) renewalSkipsApproval(prof *profile.Profile, old *records.Certificate) bool {
+	return prof.RequiresApproval && prof.Renewal.SkipApproval && old != nil &&
+		old.StateAt(c.now()) == string(records.CertIssued)
+}
+
+// ErrCompromisedKey is a renewal that sends again the key of a certificate
+// revoked because that key was compromised.
+var ErrCompromisedKey = &Error{Code: CodeRefused,
+	Message: "The certificate you are renewing was revoked because its key was compromised, so that key is never certified again.",
+	Hint:    "Make a new key (on your device: a new key in its slot) and send its CSR."}
+
+// takeOverKey lets a renewal's upload certify the key that renews, the
+// replaced certificate, holds: its claim passes to the upload. Any other
+// holder refuses the upload, as does a key revoked as compromised. It
+// returns the certificate the claim came from.
+func (c *Core) takeOverKey(checked *checkedCSR, holder, upload records.KeyHolder, renews *records.Certificate) (*records.Certificate, error) {
+	if renews == nil || holder.Kind != records.KeyHeldByCertificate || holder.ID != renews.Serial ||
+		renews.KeyFingerprint != checked.keyFingerprint {
+		return nil, duplicateKeyError(holder)
+	}
+	if renews.State == records.CertRevoked && renews.RevocationReason == records.ReasonKeyCompromise {
+		return nil, ErrCompromisedKey
+	}
+	if err := c.store.MoveKey(checked.keyFingerprint, holder, upload, IssueTimeout+tokenMarkGrace); err != nil {
+		// Another upload of the same renewal took it first.
+		return nil, duplicateKeyError(records.KeyHolder{Kind: records.KeyHeldByUpload})
+	}
+	return renews, nil
+}
+
+// giveBackKey undoes a claim that came to nothing: the key is free again,
+// or, when a renewal took it over from the certificate it replaces, that
+// certificate holds it again until it expires.
+func (c *Core) giveBackKey(fingerprint string, holder records.KeyHolder, reused *records.Certificate) {
+	var err error
+	if reused == nil {
+		err = c.store.ReleaseKey(fingerprint, holder)
+	} else {
+		back := records.KeyHolder{Kind: records.KeyHeldByCertificate, ID: reused.Serial}
+		err = c.store.MoveKey(fingerprint, holder, back, keyMarkLifetime(c.now(), reused))
+	}
+	if err != nil {
+		c.log.LogError("Could not release a public key after a failed issuance", "error", err.Error())
+	}
+}
+
+// revokeReplaced revokes, as superseded, the certificate a renewal
+// replaces, for a profile that asks for it. The renewal is issued either
+// way: a revocation that fails is logged, and the owner may revoke it.
+func (c *Core) revokeReplaced(renewal *records.Certificate) {
+	old, err := c.store.GetCertificate(renewal.Renews)
+	if err != nil || old.Owner != renewal.Owner || old.State != records.CertIssued {
+		return
+	}
+	actor := renewal.Owner.MattermostUserID()
+	if actor == "" {
+		actor = "renewal"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), IssueTimeout)
+	defer cancel()
+	if _, err := c.revokeRecord(ctx, old, records.ReasonSuperseded, actor); err != nil && !errors.Is(err, ErrAlreadyRevoked) {
+		c.log.LogWarn("Could not revoke the certificate a renewal replaces", "serial", old.Serial, "renewal", renewal.Serial, "error", err.Error())
+		return
+	}
+	c.log.LogInfo("A renewal revoked the certificate it replaces", "serial", old.Serial, "renewal", renewal.Serial)
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/pkg/errors"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+// Renewal's doors: `/cert renew <serial>`, the Renew button of a reminder
+// (http_actions.go) and POST /api/v1/certificates/{serial}/renew.
+
+func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if len(params) != 1 {
+		return "", errors.New("usage: `/cert renew <serial>`; `/cert list` shows your serials.")
+	}
+	serial := pki.NormalizeSerial(params[0])
+	if serial == "" {
+		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", markdownCell(params[0]))
+	}
+	s, requester, err := p.commandRequester(args.UserId)
+	if err != nil {
+		return "", err
+	}
+	return p.renewReply(s, requester, serial), nil
+}
+
+// renewReply starts a renewal and says what to do next.
+func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string) string {
+	renewal, err := s.core.Renew(owner, serial)
+	if e := enroll.AsError(err); e != nil {
+		return chatError(e).Error()
+	}
+	if err != nil {
+		p.API.LogError("Could not start a renewal", "user_id", owner.ID, "serial", serial, "error", err.Error())
+		return "The renewal could not be started; run `/cert download` for a new certificate."
+	}
+	replaces := fmt.Sprintf(" It replaces `%s`", serial)
+	if prof, ok := s.catalog.Profile(renewal.Replaces.Profile); ok && prof.Renewal.RevokeReplaced {
+		replaces += ", which is revoked as soon as the new one is issued."
+	} else {
+		replaces += ", which stays valid until it expires or you revoke it."
+	}
+	if renewal.Request != nil {
+		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces)
+	}
+	u, err := p.linkURL(renewal.Link)
+	if err != nil {
+		return chatError(enroll.AsError(err)).Error()
+	}
+	until := renewal.Link.ExpiresAt.UTC().Format("15:04 MST")
+	if renewal.Link.Purpose == linktoken.PurposeCSR {
+		return fmt.Sprintf("[Upload a new request](%s) for your renewed `%s` certificate (the same key may be used again); the link works once, until %s.%s",
+			u, renewal.Link.Profile, until, replaces)
+	}
+	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.%s", u, renewal.Link.Profile, until, replaces)
+}
+
+// renewResponse answers POST /api/v1/certificates/{serial}/renew with the
+// link of the renewal.
+type renewResponse struct {
+	URL       string    `json:"url"`
+	Kind      string    `json:"kind"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Profile   string    `json:"profile"`
+	Renews    string    `json:"renews"`
+}
+
+// handleRenewCertificate starts the renewal of one of the caller's
+// certificates: a link (201), or a request that waits for an approver (202).
+func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
+	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
+	if serial == "" {
+		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+	}
+	s, requester, err := p.sessionRequester(userID)
+	if err != nil {
+		return err
+	}
+	renewal, err := s.core.Renew(requester, serial)
+	if err != nil {
+		return err
+	}
+	if renewal.Request != nil {
+		return p.respondRequest(w, true, renewal.Request)
+	}
+	u, err := p.linkURL(renewal.Link)
+	if err != nil {
+		return err
+	}
+	kind := "download"
+	if renewal.Link.Purpose == linktoken.PurposeCSR {
+		kind = "csr"
+	}
+	writeJSON(w, http.StatusCreated, renewResponse{URL: u, Kind: kind, ExpiresAt: renewal.Link.ExpiresAt, Profile: renewal.Link.Profile, Renews: serial})
+	return nil
+}
