@@ -123,12 +123,22 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 	b.WriteString("| Serial | Owner | Subject | Profile | Expires | State |\n|:--|:--|:--|:--|:--|:--|\n")
 	for _, c := range page.Certificates {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, p.ownerName(c.Owner), markdownCell(c.Subject), markdownCell(c.Profile),
-			c.NotAfter.UTC().Format("2006-01-02"), c.StateAt(now))
+			c.NotAfter.UTC().Format("2006-01-02"), adminState(c, now))
 	}
 	if page.Next != "" {
 		fmt.Fprintf(&b, "\nThe first %d are shown; the admin API (`GET /plugins/%s/api/v1/admin/certificates`) pages through all of them.", len(page.Certificates), manifest.Id)
 	}
 	return b.String(), nil
+}
+
+// adminState is a certificate's state as an admin reads it: with a word
+// when it names an email its owner no longer has.
+func adminState(c *records.Certificate, now time.Time) string {
+	state := c.StateAt(now)
+	if c.EmailChangedAt != nil && state == string(records.CertIssued) {
+		state += ", owner's email changed"
+	}
+	return state
 }
 
 // ownerName is an owner as people know them.
@@ -163,6 +173,13 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
 	if c.RevokedAt != nil {
 		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), markdownCell(c.RevokedBy))
+	}
+	if c.Renews != "" {
+		fmt.Fprintf(&b, "- Renews: `%s`\n", c.Renews)
+	}
+	if c.EmailChangedAt != nil {
+		fmt.Fprintf(&b, "- Names %s, which its owner no longer has (found %s; the owner was asked to renew)\n",
+			markdownCell(strings.Join(c.Emails, ", ")), c.EmailChangedAt.UTC().Format("2006-01-02"))
 	}
 	fmt.Fprintf(&b, "- SHA-256: `%s`\n", c.Fingerprint)
 	return b.String(), nil

@@ -140,17 +140,20 @@ func (p *Plugin) handleAdminExport(w http.ResponseWriter, r *http.Request, userI
 	w.Header().Set("Content-Disposition", `attachment; filename="certificates.csv"`)
 	out := csv.NewWriter(w)
 	_ = out.Write([]string{"serial", "owner", "subject", "emails", "profile", "connector", "origin", "key_type",
-		"not_before", "not_after", "state", "revoked_at", "revocation_reason", "fingerprint_sha256"})
+		"not_before", "not_after", "state", "revoked_at", "revocation_reason", "fingerprint_sha256", "renews", "email_changed_at"})
 	now := p.now()
 	for {
 		for _, c := range page.Certificates {
-			revokedAt := ""
+			revokedAt, emailChangedAt := "", ""
 			if c.RevokedAt != nil {
 				revokedAt = c.RevokedAt.UTC().Format(time.RFC3339)
 			}
+			if c.EmailChangedAt != nil {
+				emailChangedAt = c.EmailChangedAt.UTC().Format(time.RFC3339)
+			}
 			_ = out.Write([]string{c.Serial, string(c.Owner), csvSafe(c.Subject), csvSafe(strings.Join(c.Emails, " ")), csvSafe(c.Profile), c.Connector,
 				c.Origin, c.KeyType, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), c.StateAt(now),
-				revokedAt, c.RevocationReason, c.Fingerprint})
+				revokedAt, c.RevocationReason, c.Fingerprint, c.Renews, emailChangedAt})
 		}
 		if page.Next == "" {
 			break

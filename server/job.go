@@ -42,5 +42,6 @@ func (p *Plugin) runRequestJob() {
 		s.core.SendReminders(days)
 	}
 	p.reconcileDeactivated()
+	p.reconcileEmails(s)
 	p.noticeExpiringCAs(s)
 }

@@ -140,6 +140,22 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
 }
 
+// EmailChanged asks the owner to renew a certificate that names an email
+// they no longer have: services that check it (S/MIME, 802.1X with email
+// identities) may refuse it.
+func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate) {
+	text := fmt.Sprintf("Your certificate `%s` (%s) names %s, which is no longer your email address (it is now %s). Renew it to get one with your current address.",
+		c.Serial, markdownCell(c.Subject), markdownCell(strings.Join(c.Emails, ", ")), markdownCell(owner.Email))
+	post := &model.Post{Message: text}
+	model.ParseSlackAttachment(post, []*model.SlackAttachment{{
+		Title: "Certificate " + c.Serial + " names your old email",
+		Text:  text,
+		Actions: []*model.PostAction{{Id: "renew", Name: "Renew", Style: "primary",
+			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
+	}})
+	n.p.notifyWith(owner, "your certificate names your old email", post, text+" Run /cert renew "+c.Serial+" in Mattermost to renew it.")
+}
+
 func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request) {
 	n.p.notifyUser(owner, "Certificate request expired", "Your certificate request `"+req.ID+
 		"` expired. Run `/cert download "+req.Profile+"` to ask again.")

@@ -115,6 +115,9 @@ func (n *notifier) RequestExpired(o *enroll.Requester, req *records.Request) {
 func (n *notifier) ExpiryReminder(o *enroll.Requester, c *records.Certificate, _ int) {
 	n.add("reminder", o, c.Serial)
 }
+func (n *notifier) EmailChanged(o *enroll.Requester, c *records.Certificate) {
+	n.add("email-changed", o, c.Serial)
+}
 
 type mailer struct{ sent []string }
 

@@ -108,6 +108,9 @@ type Notifier interface {
 	ExpiryReminder(owner *Requester, c *records.Certificate, daysLeft int)
 	// RequestExpired tells the owner their request ran out of time.
 	RequestExpired(owner *Requester, req *records.Request)
+	// EmailChanged tells the owner a certificate names an email they no
+	// longer have, with a way to renew it.
+	EmailChanged(owner *Requester, c *records.Certificate)
 }
 
 // Mailer sends a certificate by email.
