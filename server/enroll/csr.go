@@ -302,11 +302,7 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 	record.KeyFingerprint = checked.keyFingerprint
 	record.Attestation = checked.attestation
 	record.Renews = checked.renews
-	requestID := ""
-	if req != nil {
-		requestID = req.ID
-	}
-	if err := c.record(record, requestID); err != nil {
+	if err := c.record(record, req); err != nil {
 		return nil, fmt.Errorf("record the certificate: %w", err)
 	}
 	return &Signed{Record: record, Certificate: cert, Chain: chain}, nil

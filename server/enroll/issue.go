@@ -303,11 +303,7 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 		return nil, err
 	}
 	issued.Record = record
-	requestID := ""
-	if req != nil {
-		requestID = req.ID
-	}
-	if err := c.record(record, requestID); err != nil {
+	if err := c.record(record, req); err != nil {
 		return nil, fmt.Errorf("record the certificate: %w", err)
 	}
 	return issued, nil
@@ -426,16 +422,22 @@ func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, co
 }
 
 // record records an issued certificate and closes the request it was
-// issued for. A request that cannot be closed (it expired meanwhile) does
-// not cost the owner the certificate they are about to receive. Outside a
-// request (counted when it was made), the profile's limits are decided
-// again with the record: of two enrollments racing for the last place, the
-// loser's certificate is never delivered. A renewal then revokes the
-// certificate it replaces, where the profile asks for it.
-func (c *Core) record(record *records.Certificate, requestID string) error {
+// issued for, if any. A request that cannot be closed (it expired
+// meanwhile) does not cost the owner the certificate they are about to
+// receive. The profile's limits are decided again with the record: of two
+// enrollments (or approved requests) racing for the last place, the
+// loser's certificate is never delivered. A certificate the CA issued
+// while it held a request, or one kept for a delivery, is past deciding.
+// A renewal then revokes the certificate it replaces, where the profile
+// asks for it.
+func (c *Core) record(record *records.Certificate, req *records.Request) error {
 	prof, _ := c.Catalog.Profile(record.Profile)
+	requestID := ""
+	if req != nil {
+		requestID = req.ID
+	}
 	var quota *records.Quota
-	if requestID == "" && prof != nil {
+	if prof != nil && (req == nil || len(req.CertificateDER) == 0) {
 		quota = c.quotaFor(prof, record.Renews)
 	}
 	err := c.store.RecordIssuance(record, requestID, c.now(), quota)

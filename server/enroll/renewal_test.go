@@ -316,3 +316,34 @@ func TestConcurrentRenewalsWithTheSameKeyCertifyItOnce(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, signed)
 }
+
+// Requests do not hold places while they wait: two approved requests of a
+// profile with one place cannot both be collected.
+func TestApprovedRequestsMeetTheLimitAtPickup(t *testing.T) {
+	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "one", "requires_approval": true, "approvers": ["carol"], "limits": {"active": 1}}]}`)
+	b.dir.approvers["one"] = []string{"carol"}
+	alice, carol := requester("alice"), requester("carol")
+	prof, _, err := b.core.ProfileFor(alice, "one")
+	require.NoError(t, err)
+	var grants []*enroll.Grant
+	for range 2 {
+		req, err := b.core.RequestCertificate(alice, prof)
+		require.NoError(t, err)
+		_, err = b.core.Approve(req.ID, carol)
+		require.NoError(t, err)
+		grant, err := b.core.CheckLink(b.notify.notices[len(b.notify.notices)-1].detail, linktoken.PurposeIssue, "")
+		require.NoError(t, err)
+		grants = append(grants, grant)
+	}
+	first, err := b.core.RedeemLink(context.Background(), grants[0], enroll.Options{})
+	require.NoError(t, err)
+	_, err = b.core.RedeemLink(context.Background(), grants[1], enroll.Options{})
+	require.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
+	assert.Contains(t, err.Error(), "the most it allows")
+
+	_, err = b.core.Revoke(context.Background(), alice, first.Issued.Record.Serial, records.ReasonSuperseded)
+	require.NoError(t, err)
+	second, err := b.core.RedeemLink(context.Background(), grants[1], enroll.Options{})
+	require.NoError(t, err, "the pickup link was not used up")
+	assert.NotNil(t, second.Issued)
+}
