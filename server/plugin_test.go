@@ -155,6 +155,7 @@ func newTestEnv(t testing.TB) *testEnv {
 			}
 			return model.NewAppError("GetTeamMember", "not_found", nil, "", http.StatusNotFound)
 		}).Maybe()
+	api.On("PublishPluginClusterEvent", mock.Anything, mock.Anything).Return(nil).Maybe()
 	api.On("HasPermissionTo", mock.AnythingOfType("string"), model.PermissionManageSystem).Return(
 		func(userID string, _ *model.Permission) bool { return userID == env.users["carol"].Id }).Maybe()
 
