@@ -7,14 +7,17 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,7 +31,7 @@ func TestCRLThroughTheServer(t *testing.T) {
 	dir := t.TempDir()
 	good, goodLeaf := mia.issueJSON(t)
 	revoked, revokedLeaf := mia.issueJSON(t)
-	require.Equal(t, []string{bed.mm.URL + "/plugins/" + pluginID + "/crl/builtin.crl"}, goodLeaf.CRLDistributionPoints)
+	crlPath := crlPathOf(t, goodLeaf)
 
 	write := func(name string, data []byte) string {
 		path := filepath.Join(dir, name)
@@ -39,7 +42,7 @@ func TestCRLThroughTheServer(t *testing.T) {
 	write("revoked.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: revokedLeaf.Raw}))
 	write("chain.pem", []byte(pluginRequest(t, http.MethodGet, "/ca.pem", nil, "", "").body))
 	crlNumber := func() string {
-		reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
+		reply := pluginRequest(t, http.MethodGet, crlPath, nil, "", "")
 		require.Equal(t, http.StatusOK, reply.status, reply.String())
 		require.Equal(t, "application/pkix-crl", reply.header.Get("Content-Type"))
 		write("crl.der", []byte(reply.body))
@@ -123,7 +126,8 @@ func TestDeactivationThroughTheServer(t *testing.T) {
 		s["ondeactivation"] = "revoke"
 	}))
 	pat := newTestUser(t, "pat")
-	file, _ := pat.issueJSON(t)
+	file, leaf := pat.issueJSON(t)
+	crlPath := crlPathOf(t, leaf)
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	_, err := bed.admin.Client.DeleteUser(ctx, pat.User.Id)
@@ -143,7 +147,7 @@ func TestDeactivationThroughTheServer(t *testing.T) {
 	// The hook records the revocation, then signs the new list: the list
 	// follows a moment after the record.
 	onCRL := func() bool {
-		reply := pluginRequest(t, http.MethodGet, "/crl/builtin.crl", nil, "", "")
+		reply := pluginRequest(t, http.MethodGet, crlPath, nil, "", "")
 		crl, err := x509.ParseRevocationList([]byte(reply.body))
 		require.NoError(t, err)
 		for _, e := range crl.RevokedCertificateEntries {
@@ -154,4 +158,117 @@ func TestDeactivationThroughTheServer(t *testing.T) {
 		return false
 	}
 	require.Eventually(t, onCRL, replyTimeout, 200*time.Millisecond, "the deactivated user's certificate is on the CRL")
+}
+
+// crlPathOf is the plugin path of the CRL a certificate of the built-in CA
+// names: /crl/builtin.crl for the first issuing CA, /crl/builtin/<n>.crl
+// for generation n (TestCARenewalThroughTheServer renews it).
+func crlPathOf(t *testing.T, leaf *x509.Certificate) string {
+	t.Helper()
+	require.Len(t, leaf.CRLDistributionPoints, 1)
+	base := bed.mm.URL + "/plugins/" + pluginID
+	require.Regexp(t, `^`+regexp.QuoteMeta(base)+`/crl/builtin(/[0-9]+)?\.crl$`, leaf.CRLDistributionPoints[0])
+	return strings.TrimPrefix(leaf.CRLDistributionPoints[0], base)
+}
+
+// TestCARenewalThroughTheServer: a system admin forces the renewal of the
+// built-in issuing CA; new certificates come from the new one and name its
+// own CRL; ca.pem serves both; OpenSSL checks a certificate of each CA
+// against that CA's CRL (one file with both lists, as a RADIUS server
+// would hold) and asks the OCSP responder about both; the admins are told.
+func TestCARenewalThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["connectorsandprofiles"] = "" }))
+	rho := newTestUser(t, "rho")
+	dir := t.TempDir()
+	write := func(name string, data []byte) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
+	}
+	leafPEM := func(leaf *x509.Certificate) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw})
+	}
+	revoke := func(serial string) {
+		reply := pluginJSON(t, "/api/v1/certificates/"+serial+"/revoke", rho.Token(), map[string]string{"reason": "keyCompromise"})
+		require.Equal(t, http.StatusOK, reply.status, reply.String())
+	}
+
+	oldIssuing := fetchCAChain(t)[0]
+	_, oldGood := rho.issueJSON(t)
+	oldRevokedFile, oldRevoked := rho.issueJSON(t)
+	revoke(oldRevokedFile.serial)
+
+	const route = "/api/v1/admin/ca/rollover"
+	require.Equal(t, http.StatusForbidden, pluginJSON(t, route, rho.Token(), map[string]string{}).status, "only system admins")
+	require.Equal(t, http.StatusMethodNotAllowed, pluginRequest(t, http.MethodGet, "/api/v1/admin/ca/rollover", nil, bed.admin.Client.AuthToken, "application/json").status)
+	reply := pluginJSON(t, route, bed.admin.Client.AuthToken, map[string]string{})
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	var renewed struct {
+		Generation int    `json:"generation"`
+		IssuingCA  string `json:"issuing_ca"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(reply.body), &renewed))
+	require.GreaterOrEqual(t, renewed.Generation, 2)
+
+	chain := fetchCAChain(t)
+	require.GreaterOrEqual(t, len(chain), 3, "ca.pem: the new issuing CA, the previous one, the root")
+	newIssuing := chain[0]
+	require.False(t, newIssuing.Equal(oldIssuing))
+	require.True(t, chain[1].Equal(oldIssuing))
+	require.Equal(t, renewed.IssuingCA, newIssuing.Subject.String())
+
+	_, newGood := rho.issueJSON(t)
+	newRevokedFile, newRevoked := rho.issueJSON(t)
+	require.NoError(t, newGood.CheckSignatureFrom(newIssuing))
+	require.Equal(t, fmt.Sprintf("/crl/builtin/%d.crl", renewed.Generation), crlPathOf(t, newGood))
+	require.Equal(t, "/crl/builtin.crl", crlPathOf(t, oldGood), "the old certificates keep their list")
+	revoke(newRevokedFile.serial)
+
+	write("chain.pem", encodePEM(chain...))
+	write("old-issuing.pem", encodePEM(oldIssuing))
+	write("new-issuing.pem", encodePEM(newIssuing))
+	write("old-good.pem", leafPEM(oldGood))
+	write("old-revoked.pem", leafPEM(oldRevoked))
+	write("new-good.pem", leafPEM(newGood))
+	write("new-revoked.pem", leafPEM(newRevoked))
+	var crls []byte
+	for name, leaf := range map[string]*x509.Certificate{"old": oldGood, "new": newGood} {
+		reply := pluginRequest(t, http.MethodGet, crlPathOf(t, leaf), nil, "", "")
+		require.Equal(t, http.StatusOK, reply.status, reply.String())
+		write(name+"-crl.der", []byte(reply.body))
+		runTool(t, dir, "openssl", "crl", "-inform", "DER", "-in", name+"-crl.der", "-out", name+"-crl.pem")
+		runTool(t, dir, "openssl", "crl", "-in", name+"-crl.pem", "-noout", "-CAfile", "chain.pem") // signature checked
+		data, err := os.ReadFile(filepath.Join(dir, name+"-crl.pem"))
+		require.NoError(t, err)
+		crls = append(crls, data...)
+	}
+	write("crls.pem", crls)
+
+	for _, good := range []string{"old-good.pem", "new-good.pem"} {
+		out := runTool(t, dir, "openssl", "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crls.pem", good)
+		require.Contains(t, out, good+": OK")
+	}
+	for _, revoked := range []string{"old-revoked.pem", "new-revoked.pem"} {
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		cmd := exec.CommandContext(ctx, "openssl", "verify", "-crl_check", "-CAfile", "chain.pem", "-CRLfile", "crls.pem", revoked)
+		cmd.Dir = dir
+		refused, err := cmd.CombinedOutput()
+		cancel()
+		require.Error(t, err, "OpenSSL must refuse %s:\n%s", revoked, refused)
+		require.Contains(t, string(refused), "certificate revoked")
+	}
+
+	responder := newGood.OCSPServer[0]
+	ask := func(issuer, cert string) string {
+		out := runTool(t, dir, "openssl", "ocsp", "-issuer", issuer, "-CAfile", "chain.pem", "-url", responder, "-cert", cert)
+		require.Contains(t, out, "Response verify OK", out)
+		return out
+	}
+	require.Contains(t, ask("old-issuing.pem", "old-good.pem"), "old-good.pem: good")
+	require.Contains(t, ask("old-issuing.pem", "old-revoked.pem"), "old-revoked.pem: revoked")
+	require.Contains(t, ask("new-issuing.pem", "new-good.pem"), "new-good.pem: good")
+	require.Contains(t, ask("new-issuing.pem", "new-revoked.pem"), "new-revoked.pem: revoked")
+
+	botDM(t, bed.admin, func(p *model.Post) bool {
+		return strings.Contains(p.Message, "the built-in issuing CA was renewed") && strings.Contains(p.Message, newIssuing.Subject.CommonName)
+	})
 }

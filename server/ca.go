@@ -6,7 +6,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -29,19 +31,43 @@ const (
 	sealContextCustomKey  = "custom-ca/key"
 )
 
+// loadedCA is the CA a configuration signs with and, for the built-in
+// CA, the issuing CAs it took over from that have not expired.
+type loadedCA struct {
+	current  connector.IssuingCA
+	previous []connector.IssuingCA
+}
+
 // loadCA returns the CA the configuration asks for: the admin's own, or the
 // built-in one, generated on first use.
 func (p *Plugin) loadCA(c *configuration) (*pki.CA, error) {
+	loaded, err := p.loadCAs(c)
+	if err != nil {
+		return nil, err
+	}
+	return loaded.current.CA, nil
+}
+
+// loadCAs is loadCA with the issuing CAs the built-in one took over from.
+func (p *Plugin) loadCAs(c *configuration) (*loadedCA, error) {
 	if c.usesCustomCA() && !c.customKeyIsSealed() {
 		p.API.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
-		return c.customCA(p.now())
+		ca, err := c.customCA(p.now())
+		if err != nil {
+			return nil, err
+		}
+		return &loadedCA{current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
 	}
 	key, err := sealbox.NewKey(c.EncryptionSecret)
 	if err != nil {
 		return nil, err
 	}
 	if c.usesCustomCA() {
-		return p.openCustomCA(c, key)
+		ca, err := p.openCustomCA(c, key)
+		if err != nil {
+			return nil, err
+		}
+		return &loadedCA{current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
 	}
 	stored, err := p.store.GetCA(builtinCAName)
 	if errors.Is(err, records.ErrNotFound) {
@@ -145,9 +171,11 @@ func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
 	return sealedKeyPrefix + pki.Fingerprint(ca.Certificate), nil
 }
 
-// openBuiltinCA decrypts the issuing key with the current secret. Copies
-// sealed under an earlier secret are dropped once the current one works.
-func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, error) {
+// openBuiltinCA decrypts the issuing keys with the current secret: the
+// current CA's, and those of the issuing CAs it took over from that have
+// not expired (one that cannot be opened is left out, with an error in the
+// log: its certificates get no CRL, but the new ones are signed).
+func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, error) {
 	chain := make([]*x509.Certificate, 0, len(stored.Chain))
 	for _, der := range stored.Chain {
 		cert, err := x509.ParseCertificate(der)
@@ -156,7 +184,37 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*pki.CA, err
 		}
 		chain = append(chain, cert)
 	}
-	return p.openSealedCA(builtinCAName, stored, chain, key, sealContextIssuingKey)
+	ca, err := p.openSealedCA(builtinCAName, stored, chain, key, sealContextIssuingKey)
+	if err != nil {
+		return nil, err
+	}
+	loaded := &loadedCA{current: connector.IssuingCA{CA: ca, Generation: max(stored.Generation, 1)}}
+	now := p.now()
+	for _, prev := range stored.Previous {
+		cert, err := x509.ParseCertificate(prev.Certificate)
+		if err != nil {
+			p.API.LogError("A previous built-in issuing CA is corrupt; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
+			continue
+		}
+		if !now.Before(cert.NotAfter) {
+			continue // so are all its certificates: nothing left to answer for
+		}
+		sealed, ok := findSealed(prev.Keys, key.ID())
+		if !ok {
+			p.API.LogError("A previous built-in issuing CA key was encrypted with a different encryption secret; its certificates get no revocation list", "generation", prev.Generation)
+			continue
+		}
+		signer, err := openPrivateKey(key, sealed, sealContextIssuingKey)
+		if err == nil {
+			var previous *pki.CA
+			if previous, err = pki.NewCA(append([]*x509.Certificate{cert}, chain[1:]...), signer, now); err == nil {
+				loaded.previous = append(loaded.previous, connector.IssuingCA{CA: previous, Generation: prev.Generation})
+				continue
+			}
+		}
+		p.API.LogError("A previous built-in issuing CA cannot sign; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
+	}
+	return loaded, nil
 }
 
 // openSealedCA decrypts a stored CA's signing key with the current secret and
@@ -175,7 +233,7 @@ func (p *Plugin) openSealedCA(name string, stored *store.CA, chain []*x509.Certi
 	if err != nil {
 		return nil, fmt.Errorf("the %s CA cannot sign: %w", name, err)
 	}
-	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 {
+	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 || slices.ContainsFunc(stored.Previous, func(prev store.PreviousCA) bool { return len(prev.Keys) > 1 }) {
 		p.dropStaleSealedKeys(name, key.ID())
 	}
 	return ca, nil
@@ -204,6 +262,11 @@ func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecre
 		if ca.IssuingKeys, err = resealed(ca.IssuingKeys, oldKey, newKey, issuingContext); err != nil {
 			return err
 		}
+		for i := range ca.Previous {
+			if ca.Previous[i].Keys, err = resealed(ca.Previous[i].Keys, oldKey, newKey, issuingContext); err != nil {
+				return err
+			}
+		}
 		ca.RootKeys, err = resealed(ca.RootKeys, oldKey, newKey, rootContext)
 		return err
 	})
@@ -213,6 +276,9 @@ func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
 	err := p.store.UpdateCA(name, func(ca *store.CA) error {
 		ca.IssuingKeys = keepSealed(ca.IssuingKeys, keyID)
 		ca.RootKeys = keepSealed(ca.RootKeys, keyID)
+		for i := range ca.Previous {
+			ca.Previous[i].Keys = keepSealed(ca.Previous[i].Keys, keyID)
+		}
 		return nil
 	})
 	if err != nil {

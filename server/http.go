@@ -21,6 +21,8 @@ const (
 	routeConnectorCAPEM       = "/ca/{connector}.pem"
 	routeCRL                  = "/crl/{connector}.crl"
 	routeCRLPEM               = "/crl/{connector}.pem"
+	routeGenerationCRL        = "/crl/{connector}/{generation:[0-9]+}.crl"
+	routeGenerationCRLPEM     = "/crl/{connector}/{generation:[0-9]+}.pem"
 	routeOCSP                 = "/ocsp"
 	routeIssue                = "/issue"
 	routeCSR                  = "/csr"
@@ -88,6 +90,8 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.HandleFunc(routeCRL, p.handleCRL).Methods(http.MethodGet)
 	r.HandleFunc(routeCRLPEM, p.handleCRL).Methods(http.MethodGet)
+	r.HandleFunc(routeGenerationCRL, p.handleCRL).Methods(http.MethodGet)
+	r.HandleFunc(routeGenerationCRLPEM, p.handleCRL).Methods(http.MethodGet)
 	r.HandleFunc(routeOCSP, p.handleOCSP).Methods(http.MethodPost)
 	r.PathPrefix(routeOCSP + "/").HandlerFunc(p.handleOCSP).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
@@ -111,6 +115,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeAdminCounts, p.api(p.handleAdminCounts)).Methods(http.MethodGet)
 	api.Handle(routeAdminExport, p.api(p.handleAdminExport)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificate, p.api(p.handleAdminCertificate)).Methods(http.MethodGet)
+	api.Handle(routeAdminCARenew, p.api(p.handleAdminCARenew)).Methods(http.MethodPost)
 	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
 	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
 	r.Handle(routeDialogDeny, p.api(p.handleDenyDialog)).Methods(http.MethodPost)

@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/csv"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -19,6 +21,7 @@ const (
 	routeAdminCertificate  = "/admin/certificates/{serial}"
 	routeAdminCounts       = "/admin/counts"
 	routeAdminExport       = "/admin/certificates.csv"
+	routeAdminCARenew      = "/admin/ca/rollover"
 )
 
 // adminPage is one page of the admin listing.
@@ -176,4 +179,50 @@ func csvSafe(v string) string {
 		return "'" + v
 	}
 	return v
+}
+
+// caRenewalView is the answer to a forced renewal of the built-in issuing
+// CA.
+type caRenewalView struct {
+	Generation int       `json:"generation"`
+	IssuingCA  string    `json:"issuing_ca"`
+	NotAfter   time.Time `json:"not_after"`
+	Previous   string    `json:"previous"`
+	// PreviousNotAfter is until when the previous issuing CA, and the
+	// certificates it signed, stay valid.
+	PreviousNotAfter time.Time `json:"previous_not_after"`
+}
+
+// handleAdminCARenew is POST /api/v1/admin/ca/rollover: a system admin
+// renews the built-in issuing CA now rather than when it is due (a
+// suspected key compromise, a test of the relying parties). The admins are
+// told as for a scheduled renewal.
+func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, userID string) error {
+	if !p.API.HasPermissionTo(userID, model.PermissionManageSystem) {
+		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
+	}
+	s, err := p.getServices()
+	if err != nil {
+		return err
+	}
+	if s.builtinCA == nil && !s.config.usesCustomCA() {
+		return &httpError{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
+	}
+	r, err := p.renewBuiltinCA(s.config, renewalThreshold(s.catalog), true)
+	var impossible *errRenewalNotPossible
+	if errors.As(err, &impossible) {
+		return &httpError{Status: http.StatusConflict, Message: impossible.reason}
+	}
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return &httpError{Status: http.StatusConflict, Message: "the built-in CA has not been made yet"}
+	}
+	p.API.LogInfo("A system admin renewed the built-in issuing CA", "user_id", userID, "generation", r.generation)
+	writeJSON(w, http.StatusOK, caRenewalView{
+		Generation: r.generation, IssuingCA: r.current.Subject.String(), NotAfter: r.current.NotAfter,
+		Previous: r.previous.Subject.String(), PreviousNotAfter: r.previous.NotAfter,
+	})
+	return nil
 }

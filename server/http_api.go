@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/gorilla/mux"
@@ -328,7 +330,13 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusNotFound, "no such CA connector")
 		return
 	}
-	chain, err := conn.Chain(r.Context())
+	var chain []*x509.Certificate
+	if trust, ok := conn.(connector.TrustChainer); ok {
+		// After a renewal, both issuing CAs: certificates of either verify.
+		chain, err = trust.TrustChain(r.Context())
+	} else {
+		chain, err = conn.Chain(r.Context())
+	}
 	if err != nil {
 		p.API.LogError("Could not get a CA chain", "connector", name, "error", err.Error())
 		writeJSONError(w, http.StatusBadGateway, "the CA chain is not available right now")
@@ -351,7 +359,22 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := mux.Vars(r)["connector"]
-	crl, err := s.core.CRL(name)
+	generation := 1
+	if g, ok := mux.Vars(r)["generation"]; ok {
+		if generation, err = strconv.Atoi(g); err != nil || generation < 2 {
+			// The first generation has one address only: the one its
+			// certificates name.
+			writeJSONError(w, http.StatusNotFound, "no such revocation list")
+			return
+		}
+	}
+	crl, err := s.core.CRL(name, generation)
+	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.reloadIfCARenewed(s) {
+		// Another node renewed the CA: this one learns of it now.
+		if s, err = p.getServices(); err == nil {
+			crl, err = s.core.CRL(name, generation)
+		}
+	}
 	if he := asHTTPError(err); he != nil {
 		writeJSONError(w, he.Status, he.Message)
 		return
@@ -398,6 +421,12 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 		der = nil // answered as malformed
 	}
 	answer, err := s.core.OCSP(der)
+	if err == nil && answer.NextUpdate.IsZero() && der != nil && p.reloadIfCARenewed(s) {
+		// Perhaps a CA another node renewed: this one learns of it now.
+		if s, err = p.getServices(); err == nil {
+			answer, err = s.core.OCSP(der)
+		}
+	}
 	if err != nil {
 		p.API.LogError("Could not answer an OCSP request", "error", err.Error())
 		writeJSONError(w, http.StatusServiceUnavailable, "the OCSP responder cannot answer right now")

@@ -30,12 +30,12 @@ func (i inventory) TokenUsed(id string) (bool, error) { return i.marks.TokenUsed
 // The CRLs signed are kept in the KV store: one value per CA, each new
 // number a compare-and-set from the last.
 
-func (i inventory) CurrentCRL(connector string) (*records.CRL, error) {
-	return i.marks.CurrentCRL(connector)
+func (i inventory) CurrentCRL(list string) (*records.CRL, error) {
+	return i.marks.CurrentCRL(list)
 }
 
-func (i inventory) IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
-	return i.marks.IssueCRL(connector, sign)
+func (i inventory) IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
+	return i.marks.IssueCRL(list, sign)
 }
 
 // openInventory opens the records in the server's database: PostgreSQL

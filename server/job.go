@@ -21,12 +21,17 @@ func (p *Plugin) scheduleJobs() error {
 	return nil
 }
 
-// runRequestJob expires stale requests, asks CAs about those they hold,
-// signs revocation lists that are due, and once a day acts on users
-// deactivated while the plugin was not running.
+// runRequestJob renews the built-in issuing CA when it is due, expires
+// stale requests, asks CAs about those they hold, signs revocation lists
+// that are due, and once a day acts on users deactivated while the plugin
+// was not running.
 func (p *Plugin) runRequestJob() {
 	s, err := p.getServices()
 	if err != nil {
+		return
+	}
+	p.renewCAIfDue(s)
+	if s, err = p.getServices(); err != nil {
 		return
 	}
 	open, err := p.inventory.ListOpenRequests()

@@ -70,6 +70,11 @@ type Plugin struct {
 	// not be built, for users and admins.
 	services atomic.Pointer[services]
 	setupErr atomic.Pointer[string]
+
+	// caCheckedAt is when this node last read the stored CA for a request
+	// it could not answer (Unix milliseconds), to bound how often anyone
+	// can make it do so.
+	caCheckedAt atomic.Int64
 }
 
 // NewPlugin returns a plugin ready to be served.

@@ -155,6 +155,7 @@ func newTestEnv(t testing.TB) *testEnv {
 			}
 			return model.NewAppError("GetTeamMember", "not_found", nil, "", http.StatusNotFound)
 		}).Maybe()
+	api.On("PublishPluginClusterEvent", mock.Anything, mock.Anything).Return(nil).Maybe()
 	// The permission system grants manage_system to carol and to the
 	// custom role it_admins; a role name alone grants nothing.
 	api.On("HasPermissionTo", mock.AnythingOfType("string"), model.PermissionManageSystem).Return(

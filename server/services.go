@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -19,6 +20,9 @@ type services struct {
 	config  *configuration
 	catalog *profile.Catalog
 	core    *enroll.Core
+	// builtinCA is a connector of the built-in CA that renews itself, nil
+	// when the catalog has none or the admin supplied the CA.
+	builtinCA *connector.Builtin
 }
 
 // buildServices derives the services from c, loading or creating the CA.
@@ -35,12 +39,16 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		return nil, err
 	}
 	connectors := make(map[string]connector.Connector, len(catalog.Connectors))
+	var builtinCA *connector.Builtin
 	for _, spec := range catalog.Connectors {
 		conn, err := p.newConnector(c, spec)
 		if err != nil {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
 		connectors[spec.Name] = conn
+		if b, ok := conn.(*connector.Builtin); ok && !c.usesCustomCA() {
+			builtinCA = b
+		}
 	}
 	format, _ := pki.ParsePKCS12Format(c.PKCS12Format)
 	roots, err := c.attestationRoots()
@@ -73,21 +81,21 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		Clock:     p.now,
 		RSAKeys:   p.rsaKeys,
 	})
-	return &services{config: c, catalog: catalog, core: core}, nil
+	return &services{config: c, catalog: catalog, core: core, builtinCA: builtinCA}, nil
 }
 
 // newConnector builds the connector a catalog entry describes.
 func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connector.Connector, error) {
 	switch spec.Type {
 	case profile.TypeBuiltin:
-		ca, err := p.loadCA(c)
+		loaded, err := p.loadCAs(c)
 		if err != nil {
 			return nil, err
 		}
-		builtin := connector.NewBuiltin(spec.Name, ca, p.now)
+		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now)
 		if siteURL := p.siteURL(); siteURL != "" {
 			base := siteURL + "/plugins/" + manifest.Id
-			builtin = builtin.WithRevocation(base+"/crl/"+url.PathEscape(spec.Name)+".crl", base+routeOCSP)
+			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:
@@ -102,6 +110,17 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 		return connector.NewStepCA(cfg, p.now)
 	}
 	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)
+}
+
+// crlPath is where the list of generation of a connector's issuing CA is
+// served: the first keeps the path certificates named before CAs renewed
+// themselves, each later one has its own, so that the distribution point
+// in a certificate always names the list of the CA that signed it.
+func crlPath(connectorName string, generation int) string {
+	if generation <= 1 {
+		return "/crl/" + url.PathEscape(connectorName) + ".crl"
+	}
+	return "/crl/" + url.PathEscape(connectorName) + "/" + strconv.Itoa(generation) + ".crl"
 }
 
 // applyConfiguration rebuilds the services for c. A configuration that

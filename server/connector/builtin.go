@@ -3,6 +3,7 @@ package connector
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"sync"
 	"time"
 
@@ -19,22 +20,49 @@ const TypeBuiltin = "builtin"
 // plugin's records).
 type Builtin struct {
 	name string
-	ca   *pki.CA
-	now  func() time.Time
+	// ca signs; issuers are it and the issuing CAs it took over from that
+	// have not expired, current first: each still signs its own CRL and
+	// OCSP answers.
+	ca      *pki.CA
+	issuers []*issuer
+	now     func() time.Time
 	// crlURL and ocspURL are where relying parties check this CA's
 	// certificates, written into every certificate; "" writes none.
 	crlURL, ocspURL string
-	// responder signs OCSP answers: a key of this node's own, delegated by
-	// the CA, made on the first request and again before it expires.
+}
+
+// IssuingCA is one generation of a CA that renews itself: the first is 1,
+// and a CA that does not renew itself is always 1.
+type IssuingCA struct {
+	CA         *pki.CA
+	Generation int
+}
+
+// issuer is an IssuingCA with its OCSP responder: a key of this node's
+// own, delegated by that CA, made on the first request and again before it
+// expires.
+type issuer struct {
+	IssuingCA
 	responder *ocspResponder
 }
 
 // NewBuiltin returns a connector named name that signs with ca.
 func NewBuiltin(name string, ca *pki.CA, now func() time.Time) *Builtin {
+	return NewBuiltinGenerations(name, IssuingCA{CA: ca, Generation: 1}, nil, now)
+}
+
+// NewBuiltinGenerations returns a connector named name that signs with
+// current and still answers for the certificates of previous (newest
+// first): their CRLs and OCSP answers, and their chains in Chains.
+func NewBuiltinGenerations(name string, current IssuingCA, previous []IssuingCA, now func() time.Time) *Builtin {
 	if now == nil {
 		now = time.Now
 	}
-	return &Builtin{name: name, ca: ca, now: now, responder: &ocspResponder{}}
+	b := &Builtin{name: name, ca: current.CA, now: now}
+	for _, ca := range append([]IssuingCA{current}, previous...) {
+		b.issuers = append(b.issuers, &issuer{IssuingCA: ca, responder: &ocspResponder{}})
+	}
+	return b
 }
 
 // WithRevocation is the connector writing crlURL (its CRL distribution
@@ -45,10 +73,22 @@ func (b *Builtin) WithRevocation(crlURL, ocspURL string) *Builtin {
 	return &copied
 }
 
-// SignCRL signs the CA's revocation list (see pki.CA.SignCRL).
-func (b *Builtin) SignCRL(number int64, revoked []pki.Revoked, thisUpdate, nextUpdate time.Time) ([]byte, error) {
-	return b.ca.SignCRL(number, revoked, thisUpdate, nextUpdate)
+// CRLIssuers are the CAs whose lists the plugin signs: the current one
+// first, then those it took over from, each signing its own (direct) list.
+// One that has expired since is left out: so have its certificates.
+func (b *Builtin) CRLIssuers() []IssuingCA {
+	now := b.now()
+	out := make([]IssuingCA, 0, len(b.issuers))
+	for i, is := range b.issuers {
+		if i == 0 || now.Before(is.CA.Certificate.NotAfter) {
+			out = append(out, is.IssuingCA)
+		}
+	}
+	return out
 }
+
+// Generation numbers the issuing CA that signs now.
+func (b *Builtin) Generation() int { return b.issuers[0].Generation }
 
 func (b *Builtin) Name() string { return b.name }
 func (b *Builtin) Type() string { return TypeBuiltin }
@@ -96,6 +136,18 @@ func (b *Builtin) Chain(context.Context) ([]*x509.Certificate, error) {
 	return b.ca.Chain, nil
 }
 
+// TrustChain is what relying parties need to trust every certificate
+// still valid: the current issuing CA first, then the issuing CAs it took
+// over from (newest first), then the rest of the current chain up to the
+// root. Each issuing CA appears once and the root last.
+func (b *Builtin) TrustChain(context.Context) ([]*x509.Certificate, error) {
+	out := []*x509.Certificate{b.ca.Certificate}
+	for _, is := range b.issuers[1:] {
+		out = append(out, is.CA.Certificate)
+	}
+	return append(out, b.ca.Chain[1:]...), nil
+}
+
 func urlList(u string) []string {
 	if u == "" {
 		return nil
@@ -132,18 +184,41 @@ func (r *ocspResponder) get(ca *pki.CA, now time.Time) (*pki.OCSPResponder, erro
 	return r.current, nil
 }
 
-// AnswersOCSP reports whether an OCSP request asks about this CA's
-// certificates.
-func (b *Builtin) AnswersOCSP(req *ocsp.Request) bool { return pki.IssuedBy(req, b.ca) }
+// issuerOf is the issuing CA an OCSP request names (by name and key
+// hash), or nil.
+func (b *Builtin) issuerOf(req *ocsp.Request) *issuer {
+	for _, is := range b.issuers {
+		if pki.IssuedBy(req, is.CA) {
+			return is
+		}
+	}
+	return nil
+}
 
-// SignOCSP signs the answer about one of this CA's certificates.
+// AnswersOCSP reports whether an OCSP request asks about the certificates
+// of one of this connector's issuing CAs, and names that CA as IssuerID
+// names the issuer of its certificates.
+func (b *Builtin) AnswersOCSP(req *ocsp.Request) (string, bool) {
+	is := b.issuerOf(req)
+	if is == nil {
+		return "", false
+	}
+	return pki.SubjectID(is.CA.Certificate), true
+}
+
+// SignOCSP signs the answer about a certificate of the issuing CA the
+// request names, with that CA's own delegated responder.
 func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error) {
+	is := b.issuerOf(req)
+	if is == nil {
+		return nil, time.Time{}, errors.New("the OCSP request names none of this connector's CAs")
+	}
 	now := b.now()
-	responder, err := b.responder.get(b.ca, now)
+	responder, err := is.responder.get(is.CA, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	next := now.Add(ocspValidity)
-	der, err := responder.SignOCSP(b.ca, answer, req.HashAlgorithm, now, next)
+	der, err := responder.SignOCSP(is.CA, answer, req.HashAlgorithm, now, next)
 	return der, next, err
 }

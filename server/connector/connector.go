@@ -113,13 +113,24 @@ type RevokeRequest struct {
 // CRLSigner is a connector whose CA's revocation list the plugin makes
 // from its own records (the built-in CA).
 type CRLSigner interface {
-	SignCRL(number int64, revoked []pki.Revoked, thisUpdate, nextUpdate time.Time) ([]byte, error)
+	// CRLIssuers are the CAs that sign a list, current first: each lists
+	// the certificates it issued (RFC 5280 direct CRLs).
+	CRLIssuers() []IssuingCA
+}
+
+// TrustChainer is a connector whose CA has more certificates to trust than
+// its current chain: the issuing CAs it took over from, while their
+// certificates are valid.
+type TrustChainer interface {
+	TrustChain(ctx context.Context) ([]*x509.Certificate, error)
 }
 
 // OCSPSigner is a connector whose CA's OCSP answers the plugin signs from
 // its own records (the built-in CA).
 type OCSPSigner interface {
-	AnswersOCSP(req *ocsp.Request) bool
+	// AnswersOCSP says whether the request names one of the connector's
+	// CAs, and which: as pki.IssuerID names their certificates' issuer.
+	AnswersOCSP(req *ocsp.Request) (string, bool)
 	// SignOCSP signs an answer and says until when it may be cached.
 	SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error)
 }

@@ -26,7 +26,11 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 	}
 	for name, conn := range c.Connectors {
 		signer, ok := conn.(connector.OCSPSigner)
-		if !ok || !signer.AnswersOCSP(req) {
+		if !ok {
+			continue
+		}
+		issuer, ok := signer.AnswersOCSP(req)
+		if !ok {
 			continue
 		}
 		answer := pki.OCSPAnswer{Serial: req.SerialNumber, Status: pki.OCSPUnknown}
@@ -35,7 +39,8 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 		case errors.Is(err, records.ErrNotFound):
 		case err != nil:
 			return nil, err
-		case record.Connector != name:
+		case record.Connector != name, record.Issuer != issuer:
+			// Not this CA's: a serial is only ever good under its issuer.
 		case record.State == records.CertRevoked && RevokesAtCA(record):
 			answer.Status = pki.OCSPRevoked
 			answer.RevokedAt = record.CreatedAt

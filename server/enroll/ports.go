@@ -35,17 +35,19 @@ type Inventory interface {
 	// those issued since; renews, and a certificate a valid renewal
 	// replaces, are not counted.
 	CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error)
-	// Revocations are what a connector's CRL names: its revoked
-	// certificates that have not expired before since.
-	Revocations(connector string, since time.Time) ([]records.Revocation, error)
-	// CurrentCRL is a connector's latest CRL, nil before the first;
-	// IssueCRL records the next one, numbered after the current one.
-	CurrentCRL(connector string) (*records.CRL, error)
+	// Revocations are what the CRL of a connector's issuing CA names: the
+	// revoked certificates of that issuer (pki.IssuerID) that have not
+	// expired before since.
+	Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error)
+	// CurrentCRL is the latest CRL of a list (see CRLList: one per issuing
+	// CA of a connector), nil before the first; IssueCRL records the next
+	// one, numbered after the current one.
+	CurrentCRL(list string) (*records.CRL, error)
 	// DueReminders are valid certificates expiring between from and to
 	// without the reminder days yet; ClaimReminder marks one sent, once.
 	DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error)
 	ClaimReminder(serial string, days int) (bool, error)
-	IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error)
+	IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error)
 
 	CreateRequest(r *records.Request) error
 	GetRequest(id string) (*records.Request, error)

@@ -98,7 +98,7 @@ func TestARenewalRevokesWhatItReplacesWhenTheProfileSaysSo(t *testing.T) {
 	current, err := b.store.GetCertificate(second.Serial)
 	require.NoError(t, err)
 	assert.Equal(t, records.CertIssued, current.State)
-	crl, err := b.core.CRL("builtin")
+	crl, err := b.core.CRL("builtin", 0)
 	require.NoError(t, err)
 	list, err := x509.ParseRevocationList(crl.DER)
 	require.NoError(t, err)

@@ -99,8 +99,10 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 	}
 	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA)
 	if atCA {
-		if _, ok := c.crlSigner(record.Connector); ok {
-			if _, err := c.PublishCRL(record.Connector); err != nil {
+		if c.SignsCRL(record.Connector) {
+			// The list of the CA that issued it: after a renewal, that may
+			// be one the current CA took over from.
+			if _, err := c.PublishCRL(record.Connector, record.Issuer); err != nil && !errors.Is(err, ErrNoCRL) {
 				// The job signs it at its next run.
 				c.log.LogError("Could not publish the revocation list after a revocation", "connector", record.Connector, "error", err.Error())
 			}

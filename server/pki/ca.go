@@ -71,19 +71,43 @@ func GenerateHierarchy(organization string, now time.Time) (*Hierarchy, error) {
 		return nil, err
 	}
 
-	issuingTemplate, err := caTemplate(pkix.Name{Organization: org, CommonName: "Client Certificates Issuing CA"}, now, IssuingValidity, 0)
+	issuing, err := NewIssuingCA(root, rootKey, issuingKey, org, 1, now, now.Add(IssuingValidity))
 	if err != nil {
 		return nil, err
 	}
-	issuingDER, err := x509.CreateCertificate(randReader, issuingTemplate, root, issuingKey.Public(), rootKey)
+	return &Hierarchy{Root: root, RootKey: rootKey, Issuing: issuing.Certificate, IssuingKey: issuingKey}, nil
+}
+
+// IssuingCAName is the common name of generation n of the built-in issuing
+// CA. The first keeps the name it always had; later ones carry their number,
+// so that every generation has its own subject and thus its own issuer name
+// in certificates, CRLs and OCSP requests.
+func IssuingCAName(generation int) string {
+	if generation <= 1 {
+		return "Client Certificates Issuing CA"
+	}
+	return fmt.Sprintf("Client Certificates Issuing CA G%d", generation)
+}
+
+// NewIssuingCA certifies key as generation of the issuing CA below root,
+// until notAfter (never past the root's own expiry).
+func NewIssuingCA(root *x509.Certificate, rootKey, key crypto.Signer, organization []string, generation int, now, notAfter time.Time) (*CA, error) {
+	if notAfter.After(root.NotAfter) {
+		notAfter = root.NotAfter
+	}
+	template, err := caTemplate(pkix.Name{Organization: organization, CommonName: IssuingCAName(generation)}, now, notAfter.Sub(now), 0)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(randReader, template, root, key.Public(), rootKey)
 	if err != nil {
 		return nil, fmt.Errorf("sign issuing CA: %w", err)
 	}
-	issuing, err := x509.ParseCertificate(issuingDER)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}
-	return &Hierarchy{Root: root, RootKey: rootKey, Issuing: issuing, IssuingKey: issuingKey}, nil
+	return &CA{Certificate: cert, Signer: key, Chain: []*x509.Certificate{cert, root}}, nil
 }
 
 func caTemplate(subject pkix.Name, now time.Time, validity time.Duration, maxPathLen int) (*x509.Certificate, error) {

@@ -208,3 +208,27 @@ func certPool(certs ...*x509.Certificate) *x509.CertPool {
 	}
 	return pool
 }
+
+// A later generation of the issuing CA: its own subject and key, under the
+// same root, never past the root's expiry.
+func TestNewIssuingCAGeneration(t *testing.T) {
+	h := testHierarchy(t)
+	key, err := pki.GenerateKey(pki.KeyECDSAP256)
+	require.NoError(t, err)
+	later := testNow.Add(15 * 365 * 24 * time.Hour)
+	ca, err := pki.NewIssuingCA(h.Root, h.RootKey, key, h.Issuing.Subject.Organization, 2, later, later.Add(pki.IssuingValidity))
+	require.NoError(t, err)
+	cert := ca.Certificate
+	assert.Equal(t, "Client Certificates Issuing CA G2", cert.Subject.CommonName)
+	assert.Equal(t, "Client Certificates Issuing CA", h.Issuing.Subject.CommonName, "the first keeps its name")
+	assert.NotEqual(t, pki.SubjectID(h.Issuing), pki.SubjectID(cert))
+	require.NoError(t, cert.CheckSignatureFrom(h.Root))
+	assert.Equal(t, h.Root.NotAfter, cert.NotAfter, "clamped to the root")
+	assert.True(t, cert.IsCA)
+	assert.True(t, cert.MaxPathLenZero)
+	assert.Equal(t, []*x509.Certificate{cert, h.Root}, ca.Chain)
+
+	leaf, err := ca.Sign(key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: later, NotAfter: later.Add(time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, pki.SubjectID(cert), pki.IssuerID(leaf), "SubjectID of a CA is IssuerID of what it signs")
+}

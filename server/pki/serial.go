@@ -58,3 +58,10 @@ func IssuerID(cert *x509.Certificate) string {
 	sum := sha256.Sum256(cert.RawIssuer)
 	return hex.EncodeToString(sum[:])
 }
+
+// SubjectID names a CA the way IssuerID names the issuer of the
+// certificates it signs: SubjectID(ca) == IssuerID(leaf).
+func SubjectID(ca *x509.Certificate) string {
+	sum := sha256.Sum256(ca.RawSubject)
+	return hex.EncodeToString(sum[:])
+}

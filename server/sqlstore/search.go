@@ -116,16 +116,16 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 	return counts, nil
 }
 
-// Revocations lists a connector's revoked certificates that have not
-// expired before since: what its CRL must name (a certificate a user
-// registered and revoked is revoked in our records only). One value, one
-// round trip.
-func (s *Store) Revocations(connector string, since time.Time) ([]records.Revocation, error) {
+// Revocations lists the revoked certificates of a connector's issuer
+// (pki.IssuerID) that have not expired before since: what that CA's CRL
+// must name (a certificate a user registered and revoked is revoked in our
+// records only). One value, one round trip.
+func (s *Store) Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error) {
 	var data []byte
 	err := s.bounded(func(q querier) error {
 		return q.QueryRow(`SELECT COALESCE(json_agg(json_build_array(serial, COALESCE(revoked_at, created_at), revocation_reason) ORDER BY serial), '[]')
-			FROM certs_certificates WHERE connector = $1 AND state = 'revoked' AND not_after >= $2
-				AND (origin <> 'imported' OR revocable_at_ca)`, connector, millis(since)).Scan(&data)
+			FROM certs_certificates WHERE connector = $1 AND issuer = $3 AND state = 'revoked' AND not_after >= $2
+				AND (origin <> 'imported' OR revocable_at_ca)`, connector, millis(since), issuer).Scan(&data)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list revocations: %w", err)

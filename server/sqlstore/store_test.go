@@ -408,8 +408,9 @@ func TestSlowQueriesAreBoundedByTheDatabase(t *testing.T) {
 	assert.Equal(t, "0", timeout, "only inside the transaction: the server's pool is left as it was")
 }
 
-// What a CRL names: a connector's revoked certificates, until they expire,
-// but not one its holder registered and revoked in our records only.
+// What a CRL names: the revoked certificates of one issuing CA of a
+// connector, until they expire, but not one its holder registered and
+// revoked in our records only.
 func TestRevocationsAreWhatTheCRLNames(t *testing.T) {
 	s, clock, _ := newTestStore(t)
 	now := clock.Now()
@@ -433,13 +434,18 @@ func TestRevocationsAreWhatTheCRLNames(t *testing.T) {
 	add("0f", "builtin", records.CertRevoked, later, func(c *records.Certificate) {
 		c.Origin, c.RevocableAtCA = records.OriginImported, true
 	})
-	revs, err := s.Revocations("builtin", now)
+	add("10", "builtin", records.CertRevoked, later, func(c *records.Certificate) { c.Issuer = "issuer-2" }) // the next issuing CA's
+	revs, err := s.Revocations("builtin", "issuer-1", now)
 	require.NoError(t, err)
 	require.Len(t, revs, 2)
 	assert.Equal(t, "0a", revs[0].Serial)
 	assert.Equal(t, records.ReasonKeyCompromise, revs[0].Reason)
 	assert.Equal(t, now.UnixMilli(), revs[0].RevokedAt)
 	assert.Equal(t, "0f", revs[1].Serial, "registered by an admin: on the list")
+	revs, err = s.Revocations("builtin", "issuer-2", now)
+	require.NoError(t, err)
+	require.Len(t, revs, 1)
+	assert.Equal(t, "10", revs[0].Serial, "each issuing CA lists its own")
 }
 
 // A database at the previous version is brought up to date with its data

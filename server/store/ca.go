@@ -18,6 +18,24 @@ type CA struct {
 	IssuingKeys []records.SealedKey `json:"issuing_keys"`
 	RootKeys    []records.SealedKey `json:"root_keys,omitempty"`
 	CreatedAt   time.Time           `json:"created_at"`
+	// Generation numbers the issuing CA of Chain; 0 (a record made before
+	// the built-in CA renewed itself) is the first.
+	Generation int `json:"generation,omitempty"`
+	// Previous are the issuing CAs the current one took over from, newest
+	// first, kept until they expire: the certificates they signed still
+	// need their CRL and OCSP answers. Chain and IssuingKeys stay the
+	// current CA, so a version that knows nothing of renewal still works.
+	Previous []PreviousCA `json:"previous,omitempty"`
+	// RolledOverAt is when the current issuing CA took over.
+	RolledOverAt time.Time `json:"rolled_over_at,omitzero"`
+}
+
+// PreviousCA is an issuing CA that was succeeded, with its key (sealed as
+// IssuingKeys are): it still signs its own CRL.
+type PreviousCA struct {
+	Certificate []byte              `json:"certificate"`
+	Keys        []records.SealedKey `json:"keys"`
+	Generation  int                 `json:"generation"`
 }
 
 func caKey(name string) string { return "ca:" + name }

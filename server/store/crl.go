@@ -8,23 +8,25 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-func crlKey(connector string) string { return "crl:" + connector }
+// crlKey is the key of a list: a connector's name, with the generation of
+// its issuing CA after the first (enroll.CRLList).
+func crlKey(list string) string { return "crl:" + list }
 
-// CurrentCRL returns the latest CRL signed for a connector, or nil.
-func (s *Store) CurrentCRL(connector string) (*records.CRL, error) {
-	crl, err := getJSON[records.CRL](s, crlKey(connector), "CRL of "+connector)
+// CurrentCRL returns the latest CRL signed for a list, or nil.
+func (s *Store) CurrentCRL(list string) (*records.CRL, error) {
+	crl, err := getJSON[records.CRL](s, crlKey(list), "CRL of "+list)
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, nil
 	}
 	return crl, err
 }
 
-// IssueCRL records the next CRL of a connector: sign makes it for the
-// number after the current one, and the write is a compare-and-set from
-// the current one, so that two nodes never issue one number twice.
-func (s *Store) IssueCRL(connector string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
+// IssueCRL records the next CRL of a list: sign makes it for the number
+// after the current one, and the write is a compare-and-set from the
+// current one, so that two nodes never issue one number twice.
+func (s *Store) IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
 	var issued *records.CRL
-	err := s.update(crlKey(connector), func(old []byte) (any, error) {
+	err := s.update(crlKey(list), func(old []byte) (any, error) {
 		var current records.CRL
 		if len(old) > 0 {
 			if err := json.Unmarshal(old, &current); err != nil {

@@ -94,12 +94,12 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 	return counts, err
 }
 
-// Revocations lists a connector's revoked certificates that have not
-// expired before since, by a scan of the KV records.
-func (s *Store) Revocations(connector string, since time.Time) ([]records.Revocation, error) {
+// Revocations lists the revoked certificates of a connector's issuer that
+// have not expired before since, by a scan of the KV records.
+func (s *Store) Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error) {
 	var out []records.Revocation
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.Connector != connector || c.State != records.CertRevoked || c.NotAfter.Before(since) ||
+		if c.Connector != connector || c.Issuer != issuer || c.State != records.CertRevoked || c.NotAfter.Before(since) ||
 			(c.Origin == records.OriginImported && !c.RevocableAtCA) {
 			return nil
 		}
