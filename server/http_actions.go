@@ -190,6 +190,7 @@ func (p *Plugin) handleRenewAction(w http.ResponseWriter, r *http.Request, userI
 // renewReply starts a renewal and says what to do next.
 func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string) string {
 	renewal, err := s.core.Renew(owner, serial)
+	p.auditRenewal(owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
 	}

@@ -40,7 +40,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
-		connectors[spec.Name] = conn
+		connectors[spec.Name] = p.metrics.observeConnector(conn, p.API)
 	}
 	format, _ := pki.ParsePKCS12Format(c.PKCS12Format)
 	roots, err := c.attestationRoots()
@@ -65,7 +65,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		RequireVerifiedEmail: site.requireVerifiedEmail,
 		IdentityHost:         site.host,
 	}, enroll.Ports{
-		Inventory: p.inventory,
+		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
 		Directory: &directory{p: p},
 		Notifier:  &notifier{p: p},
 		Mailer:    &certificateMailer{p: p, config: c},
