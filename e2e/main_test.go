@@ -39,8 +39,13 @@ var bed struct {
 	mm *testbed.Mattermost
 	// mmOptions start mm again on the same port, data and files.
 	mmOptions testbed.MattermostOptions
-	admin     *testbed.Session
-	team      *model.Team
+	// auditFile is the server's audit log (ExperimentalAuditSettings,
+	// which the server reads only at start); metricsURL its metrics
+	// listener (MetricsSettings), where plugins' metrics are served.
+	auditFile  string
+	metricsURL string
+	admin      *testbed.Session
+	team       *model.Team
 
 	alice *testUser
 	bob   *testUser
@@ -113,10 +118,23 @@ func setUp(serverDir, bundle string) error {
 	if bed.pg, err = testbed.StartPostgres(filepath.Join(root, "pg")); err != nil {
 		return err
 	}
+	metricsPort, err := testbed.FreePort()
+	if err != nil {
+		return err
+	}
+	bed.auditFile = filepath.Join(root, "mm", "audit.log")
+	bed.metricsURL = fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 	bed.mmOptions = testbed.MattermostOptions{
 		ServerDir:  serverDir,
 		WorkDir:    filepath.Join(root, "mm"),
 		DataSource: bed.pg.DSN(),
+		// Both work without a licence (checked in observability_e2e_test.go).
+		Env: []string{
+			"MM_EXPERIMENTALAUDITSETTINGS_FILEENABLED=true",
+			"MM_EXPERIMENTALAUDITSETTINGS_FILENAME=" + bed.auditFile,
+			"MM_METRICSSETTINGS_ENABLE=true",
+			fmt.Sprintf("MM_METRICSSETTINGS_LISTENADDRESS=127.0.0.1:%d", metricsPort),
+		},
 	}
 	if bed.mm, err = testbed.StartMattermost(bed.mmOptions); err != nil {
 		return err

@@ -454,6 +454,16 @@ func TestStepCAThroughTheServer(t *testing.T) {
 	logData, err := os.ReadFile(bed.mm.LogPath)
 	require.NoError(t, err)
 	require.NotContains(t, string(logData), ca.Password, "the provisioner password must never be logged")
+	// Nor audited: the saves above are audited by connector and field name.
+	auditText, lines := auditRecords(t)
+	require.NotContains(t, auditText, ca.Password, "the provisioner password must never be in the audit file")
+	sawCorp := false
+	for _, l := range lines {
+		if connectors, ok := l.Meta["connectors"].(map[string]any); ok && l.EventName == "certsUpdateSettings" {
+			sawCorp = sawCorp || strings.Contains(fmt.Sprint(connectors), "corp")
+		}
+	}
+	require.True(t, sawCorp, "the step-ca connector's settings changes are audited")
 }
 
 // crlSerials is the set of revoked serials in lowercase hex.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,10 @@ func startSecondServer(t *testing.T) *testbed.Mattermost {
 	opts.WorkDir = filepath.Join(filepath.Dir(bed.mmOptions.WorkDir), "mm2")
 	opts.Port = 0
 	opts.FileDir = filepath.Join(bed.mmOptions.WorkDir, "data")
+	// Its own audit file, and no second metrics listener on the first's port.
+	opts.Env = append(slices.Clone(bed.mmOptions.Env),
+		"MM_EXPERIMENTALAUDITSETTINGS_FILENAME="+filepath.Join(opts.WorkDir, "audit.log"),
+		"MM_METRICSSETTINGS_ENABLE=false")
 	config, err := os.ReadFile(filepath.Join(bed.mmOptions.WorkDir, "config", "config.json"))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(opts.WorkDir, "config"), 0o755))

@@ -49,8 +49,15 @@ func (p *Plugin) OnConfigurationChange() error {
 // ConfigurationWillBeSaved refuses a System Console save that would break the
 // plugin, with a message that names the setting. It runs for every config
 // save on the server, so it only judges the plugin's own section, and only
-// when that section changed: an unrelated save is never blocked.
-func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, error) {
+// when that section changed: an unrelated save is never blocked. A save it
+// lets through is recorded (an event row and an audit record), by name only.
+func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Config, err error) {
+	var change *settingsChange
+	defer func() {
+		if err == nil {
+			p.recordSettingsChange(change)
+		}
+	}()
 	if newCfg == nil {
 		return nil, nil
 	}
@@ -79,6 +86,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (*model.Config, 
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
+	change = diffSettings(current, next)
 	// The approvers and teams the admin names now are the accounts and
 	// teams these names mean from now on.
 	if err := p.bindSavedNames(parsed); err != nil {

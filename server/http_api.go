@@ -331,7 +331,7 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var chain []*x509.Certificate
-	if trust, ok := conn.(connector.TrustChainer); ok {
+	if trust, ok := connector.Capability[connector.TrustChainer](conn); ok {
 		// After a renewal, both issuing CAs: certificates of either verify.
 		chain, err = trust.TrustChain(r.Context())
 	} else {

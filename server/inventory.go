@@ -73,5 +73,6 @@ func (p *Plugin) openInventory() (enroll.Inventory, error) {
 			"certificates", moved.Certificates, "requests", moved.Requests)
 	}
 	p.API.LogInfo("Certificate inventory ready in the Mattermost database", "schema_version", version)
+	p.events = records
 	return inventory{Store: records, marks: p.store}, nil
 }

@@ -20,7 +20,7 @@ const manifestJSON = `
     "support_url": "https://github.com/clientcerts/mattermost-plugin-certs/issues",
     "icon_path": "assets/icon.svg",
     "version": "0.1.0",
-    "min_server_version": "9.11.0",
+    "min_server_version": "10.10.0",
     "server": {
         "executables": {
             "linux-amd64": "server/dist/plugin-linux-amd64",

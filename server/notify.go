@@ -138,6 +138,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
 	}})
 	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
+	n.p.metrics.reminders.Inc()
 }
 
 // EmailChanged asks the owner to renew a certificate that names an email

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -48,6 +49,13 @@ type Plugin struct {
 	botUserID  string
 	requestJob *cluster.Job
 
+	// metrics counts issuances, CA calls and revocations for ServeMetrics;
+	// one registry per plugin instance.
+	metrics *metrics
+	// events records what no certificate or request change carries (a
+	// settings change); nil until the inventory is open.
+	events eventLog
+
 	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
 	// one core): how much runs at once, and how much may wait.
 	rsaKeys *admission.Queue
@@ -79,10 +87,20 @@ type Plugin struct {
 
 // NewPlugin returns a plugin ready to be served.
 func NewPlugin() *Plugin {
-	return &Plugin{
+	p := &Plugin{
 		now:     time.Now,
 		rsaKeys: enroll.NewRSAKeyQueue(),
 	}
+	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
+	return p
+}
+
+// countCertificates counts the certificates by state for the metrics.
+func (p *Plugin) countCertificates() (records.StateCounts, error) {
+	if p.inventory == nil {
+		return records.StateCounts{}, errors.New("the inventory is not open")
+	}
+	return p.inventory.CountCertificates(p.now())
 }
 
 // OnActivate wires the plugin to the server: secrets, bot, CA, command, routes.

@@ -50,6 +50,10 @@ type testEnv struct {
 
 	clockMu sync.Mutex
 	clock   time.Time
+
+	// audits are the audit records the plugin wrote (see audit_test.go).
+	auditMu sync.Mutex
+	audits  []*model.AuditRecord
 }
 
 func newTestEnv(t testing.TB) *testEnv {

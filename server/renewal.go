@@ -36,6 +36,7 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 // renewReply starts a renewal and says what to do next.
 func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string) string {
 	renewal, err := s.core.Renew(owner, serial)
+	p.auditRenewal(owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
 	}
@@ -86,6 +87,7 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	renewal, err := s.core.Renew(requester, serial)
+	p.auditRenewal(requester, serial, renewal, err)
 	if err != nil {
 		return err
 	}

@@ -45,7 +45,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
-		connectors[spec.Name] = conn
+		connectors[spec.Name] = p.metrics.observeConnector(conn, p.API)
 		if b, ok := conn.(*connector.Builtin); ok && !c.usesCustomCA() {
 			builtinCA = b
 		}
@@ -73,7 +73,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		RequireVerifiedEmail: site.requireVerifiedEmail,
 		IdentityHost:         site.host,
 	}, enroll.Ports{
-		Inventory: p.inventory,
+		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
 		Directory: &directory{p: p},
 		Notifier:  &notifier{p: p},
 		Mailer:    &certificateMailer{p: p, config: c},

@@ -135,6 +135,30 @@ type OCSPSigner interface {
 	SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error)
 }
 
+// Wrapper is a connector that wraps another, to observe or adapt it; the
+// optional interfaces above are looked for through it (Capability).
+type Wrapper interface {
+	Unwrap() Connector
+}
+
+// Capability returns conn, or the first connector it wraps, that has the
+// optional interface T: a wrapper need not repeat every interface of what
+// it wraps.
+func Capability[T any](conn Connector) (T, bool) {
+	for conn != nil {
+		if c, ok := conn.(T); ok {
+			return c, true
+		}
+		w, ok := conn.(Wrapper)
+		if !ok {
+			break
+		}
+		conn = w.Unwrap()
+	}
+	var none T
+	return none, false
+}
+
 // Connector is one configured certificate authority.
 type Connector interface {
 	// Name is the connector's configured name.

@@ -98,7 +98,7 @@ func (c *Core) publishCRL(connectorName string, ca connector.IssuingCA) (*record
 // quiet day.
 func (c *Core) RefreshCRLs() {
 	for name, conn := range c.Connectors {
-		signer, ok := conn.(connector.CRLSigner)
+		signer, ok := connector.Capability[connector.CRLSigner](conn)
 		if !ok {
 			continue
 		}
@@ -112,12 +112,12 @@ func (c *Core) RefreshCRLs() {
 
 // SignsCRL reports whether the plugin signs the lists of a connector's CA.
 func (c *Core) SignsCRL(name string) bool {
-	_, ok := c.Connectors[name].(connector.CRLSigner)
+	_, ok := connector.Capability[connector.CRLSigner](c.Connectors[name])
 	return ok
 }
 
 func (c *Core) crlIssuer(name string, match func(connector.IssuingCA) bool) (connector.IssuingCA, bool) {
-	signer, ok := c.Connectors[name].(connector.CRLSigner)
+	signer, ok := connector.Capability[connector.CRLSigner](c.Connectors[name])
 	if !ok {
 		return connector.IssuingCA{}, false
 	}

@@ -25,7 +25,7 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 		return &OCSPAnswer{DER: pki.OCSPMalformed()}, nil
 	}
 	for name, conn := range c.Connectors {
-		signer, ok := conn.(connector.OCSPSigner)
+		signer, ok := connector.Capability[connector.OCSPSigner](conn)
 		if !ok {
 			continue
 		}

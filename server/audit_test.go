@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mattermost/mattermost/server/public/model"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+)
+
+// LogAuditRec keeps the record, after it went through gob as over the
+// plugin RPC: a meta value of a type gob does not know breaks the call.
+func (a *fakeAPI) LogAuditRec(rec *model.AuditRecord) {
+	if _, bench := a.env.t.(*testing.B); bench {
+		// Benchmarks measure the plugin, not this check; and keep nothing.
+		return
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(rec); err != nil {
+		a.env.t.Errorf("audit record %s does not cross the plugin RPC: %v", rec.EventName, err)
+		return
+	}
+	var sent model.AuditRecord
+	if err := gob.NewDecoder(&buf).Decode(&sent); err != nil {
+		a.env.t.Errorf("audit record %s does not cross the plugin RPC: %v", rec.EventName, err)
+		return
+	}
+	a.env.auditMu.Lock()
+	defer a.env.auditMu.Unlock()
+	a.env.audits = append(a.env.audits, &sent)
+}
+
+// auditsOf are the records of one event.
+func (env *testEnv) auditsOf(event string) []*model.AuditRecord {
+	env.auditMu.Lock()
+	defer env.auditMu.Unlock()
+	var out []*model.AuditRecord
+	for _, rec := range env.audits {
+		if rec.EventName == event {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// auditText is every record as text, to look for what must not be there.
+func (env *testEnv) auditText() string {
+	env.auditMu.Lock()
+	defer env.auditMu.Unlock()
+	var b strings.Builder
+	for _, rec := range env.audits {
+		fmt.Fprintf(&b, "%+v\n", *rec)
+	}
+	return b.String()
+}
+
+func requireOneAudit(t *testing.T, env *testEnv, event string) *model.AuditRecord {
+	t.Helper()
+	recs := env.auditsOf(event)
+	require.Len(t, recs, 1, "one %s record; all: %s", event, env.auditText())
+	return recs[0]
+}
+
+// fakeEvents keeps the events the plugin recorded.
+type fakeEvents struct {
+	mu     sync.Mutex
+	events []fakeEvent
+}
+
+type fakeEvent struct {
+	kind, actor string
+	detail      any
+}
+
+func (f *fakeEvents) RecordEvent(kind, actor string, detail any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, fakeEvent{kind: kind, actor: actor, detail: detail})
+	return nil
+}
+
+func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
+	env := newTestEnv(t)
+	alice := env.user("alice").Id
+	token := env.token("alice")
+	issued := env.issueJSON(token)
+
+	rec := requireOneAudit(t, env, auditIssueCertificate)
+	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
+	assert.Equal(t, alice, rec.Actor.UserId)
+	assert.Equal(t, issued.Serial, rec.Meta["serial"])
+	assert.Equal(t, "default", rec.Meta["profile"])
+	assert.Equal(t, "builtin", rec.Meta["connector"])
+	assert.Equal(t, alice, rec.Meta["owner"])
+
+	reply := env.run("alice", "/cert revoke "+issued.Serial+" keyCompromise")
+	require.Contains(t, reply, "is now revoked")
+	rec = requireOneAudit(t, env, auditRevokeCertificate)
+	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
+	assert.Equal(t, alice, rec.Actor.UserId, "RevokedBy is the actor")
+	assert.Equal(t, issued.Serial, rec.Meta["serial"])
+	assert.Equal(t, "keyCompromise", rec.Meta["reason"])
+
+	// Revoking again changes nothing, and records nothing.
+	env.run("alice", "/cert revoke "+issued.Serial)
+	assert.Len(t, env.auditsOf(auditRevokeCertificate), 1)
+
+	text := env.auditText()
+	require.NotEmpty(t, issued.Passphrase)
+	assert.NotContains(t, text, issued.Passphrase, "no passphrase in an audit record")
+	assert.NotContains(t, text, token, "no link token in an audit record")
+	assert.NotContains(t, text, issued.PKCS12[:40], "no PKCS#12 in an audit record")
+	assert.NotContains(t, text, "PRIVATE KEY")
+	cfg := env.p.getConfiguration()
+	assert.NotContains(t, text, cfg.LinkSigningSecret)
+	assert.NotContains(t, text, cfg.EncryptionSecret)
+}
+
+func TestApprovalsAndDenialsAreAudited(t *testing.T) {
+	env := newApprovalEnv(t)
+	approved := env.requestVia("alice", "secure")
+	rec := requireOneAudit(t, env, auditRequestCertificate)
+	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
+	assert.Equal(t, approved, rec.Meta["request_id"])
+
+	env.click("carol", env.approvalPostFor("carol", approved), "approve")
+	rec = requireOneAudit(t, env, auditApproveRequest)
+	assert.Equal(t, env.user("carol").Id, rec.Actor.UserId, "DecidedBy is the actor")
+	assert.Equal(t, approved, rec.Meta["request_id"])
+	assert.Equal(t, true, rec.Meta["final"])
+	assert.Equal(t, "pending", rec.Meta["previous_state"])
+
+	denied := env.requestVia("alice", "secure")
+	_, err := mustServices(t, env).core.Deny(denied, env.requester("carol"), "not for you")
+	require.NoError(t, err)
+	rec = requireOneAudit(t, env, auditDenyRequest)
+	assert.Equal(t, env.user("carol").Id, rec.Actor.UserId)
+	assert.Equal(t, "not for you", rec.Meta["reason"])
+	assert.Equal(t, false, rec.Meta["by_ca"])
+
+	cancelled := env.requestVia("alice", "secure")
+	env.run("alice", "/cert cancel "+cancelled)
+	rec = requireOneAudit(t, env, auditCancelRequest)
+	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
+
+	m := testutilCounter(t, env.p.metrics.decisions.WithLabelValues("secure", "approved"))
+	assert.Equal(t, 1.0, m)
+	assert.Equal(t, 1.0, testutilCounter(t, env.p.metrics.decisions.WithLabelValues("secure", "denied")))
+}
+
+func TestRenewalIsAudited(t *testing.T) {
+	env := newTestEnv(t)
+	issued := env.issueJSON(env.token("alice"))
+	reply := env.p.renewReply(mustServices(t, env), env.requester("alice"), issued.Serial)
+	require.Contains(t, reply, "Get my renewed certificate")
+	rec := requireOneAudit(t, env, auditRenewCertificate)
+	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
+	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
+	assert.Equal(t, issued.Serial, rec.Meta["serial"])
+	assert.Equal(t, "link", rec.Meta["next"])
+	assert.NotContains(t, env.auditText(), "token=", "the renewal link is not in the record")
+
+	env.p.renewReply(mustServices(t, env), env.requester("bob"), issued.Serial)
+	recs := env.auditsOf(auditRenewCertificate)
+	require.Len(t, recs, 2)
+	assert.Equal(t, model.AuditStatusFail, recs[1].Status, "bob may not renew alice's certificate")
+}
+
+func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
+	env := newTestEnv(t)
+	events := &fakeEvents{}
+	env.p.events = events
+	cfg := env.p.getConfiguration()
+	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
+	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
+		"connectorsandprofiles": stepCATestCatalog, "emaildelivery": "off"}
+	_, err := env.saveConfigReturning(current, next)
+	require.NoError(t, err)
+
+	require.Len(t, events.events, 1)
+	event := events.events[0]
+	assert.Equal(t, "settings.changed", event.kind)
+	assert.Empty(t, event.actor, "the save hook does not know who saved")
+	detail := event.detail.(map[string]any)
+	assert.Equal(t, []string{"EmailDelivery"}, detail["settings"])
+	assert.Equal(t, map[string]any{"added": []string{"corp"}}, detail["connectors"])
+	assert.Equal(t, map[string]any{"added": []string{"vpn", "step"}, "removed": []string{"default"}}, detail["profiles"])
+	assert.Equal(t, []string{"default", "vpn"}, detail["default_profile"])
+
+	rec := requireOneAudit(t, env, auditUpdateSettings)
+	assert.Equal(t, detail["connectors"], rec.Meta["connectors"])
+	assert.NotContains(t, env.auditText(), "hunter2-provisioner")
+	assert.NotContains(t, fmt.Sprint(events.events), "hunter2-provisioner")
+
+	// A refused save records nothing.
+	bad := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret, "linklifetimeminutes": 600}
+	require.Error(t, env.saveConfig(current, bad))
+	assert.Len(t, events.events, 1)
+}
+
+func TestDiffSettingsNamesChangedFieldsOnly(t *testing.T) {
+	before := &configuration{ConnectorsAndProfiles: stepCATestCatalog}
+	before.setDefaults()
+	after := before.Clone()
+	after.ConnectorsAndProfiles = strings.Replace(strings.Replace(stepCATestCatalog, "hunter2-provisioner", "new-secret-pw", 1),
+		`"validity_days": 1`, `"validity_days": 2`, 1)
+	change := diffSettings(before, after)
+	assert.Empty(t, change.Settings, "the catalog is described by its entries")
+	assert.Equal(t, map[string][]string{"corp": {"stepca.provisioner_password"}}, change.Connectors.Changed)
+	assert.Equal(t, map[string][]string{"step": {"validity_days"}}, change.Profiles.Changed)
+	assert.NotContains(t, fmt.Sprint(change.detail()), "new-secret-pw")
+	assert.NotContains(t, fmt.Sprint(change.detail()), "hunter2")
+	assert.True(t, diffSettings(before, before.Clone()).empty())
+}
+
+// requester is a test user as the core sees them.
+func (env *testEnv) requester(name string) *enroll.Requester {
+	env.t.Helper()
+	r, err := env.p.requester(env.user(name).Id)
+	require.NoError(env.t, err)
+	return r
+}
+
+// testutilCounter reads a counter's value.
+func testutilCounter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, c.Write(&m))
+	return m.GetCounter().GetValue()
+}
