@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"reflect"
 	"slices"
 	"sort"
@@ -149,12 +148,8 @@ func diffNamed[T any](before, after []T, name func(T) string) namesChange {
 
 // fieldsOf is v's JSON fields, nested objects flattened to dotted paths.
 func fieldsOf(v any) map[string]any {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	var tree map[string]any
-	if json.Unmarshal(data, &tree) != nil {
+	tree := fieldsTree(v)
+	if tree == nil {
 		return nil
 	}
 	out := map[string]any{}
