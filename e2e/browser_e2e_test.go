@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -564,35 +563,8 @@ func TestRevokeAutocomplete(t *testing.T) {
 	reply := pluginRequest(t, http.MethodPost, "/api/v1/certificates/"+revoked.serial+"/revoke", nil, owner.Token(), "application/json")
 	require.Equal(t, http.StatusOK, reply.status, "revoking %s: %s", revoked.serial, reply)
 
-	// What the web client sends while the user types in a channel.
-	suggestions := func(user *testUser, input string) []model.AutocompleteSuggestion {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-		defer cancel()
-		query := url.Values{"user_input": {input}, "channel_id": {user.townSquareID}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-			bed.mm.URL+"/api/v4/teams/"+bed.team.Id+"/commands/autocomplete_suggestions?"+query.Encode(), nil)
-		require.NoError(t, err)
-		req.Header.Set("Authorization", "Bearer "+user.Token())
-		resp, err := pluginClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		require.Equal(t, http.StatusOK, resp.StatusCode, "autocomplete %q as %s: %s", input, user.name(), body)
-		var list []model.AutocompleteSuggestion
-		require.NoError(t, json.Unmarshal(body, &list), "autocomplete answer: %s", body)
-		return list
-	}
-	items := func(list []model.AutocompleteSuggestion) []string {
-		var out []string
-		for _, s := range list {
-			out = append(out, s.Suggestion)
-		}
-		return out
-	}
-
-	list := suggestions(owner, "/cert revoke ")
+	items := suggestionItems
+	list := autocompleteSuggestions(t, owner, "/cert revoke ")
 	require.Contains(t, items(list), kept.serial, "her live certificate must be suggested: %+v", list)
 	require.NotContains(t, items(list), revoked.serial, "a revoked certificate must not be suggested")
 	for _, s := range list {
@@ -602,9 +574,9 @@ func TestRevokeAutocomplete(t *testing.T) {
 		}
 	}
 	// Typing the start of the serial narrows the list to it.
-	require.Equal(t, []string{kept.serial}, items(suggestions(owner, "/cert revoke "+kept.serial[:6])))
+	require.Equal(t, []string{kept.serial}, items(autocompleteSuggestions(t, owner, "/cert revoke "+kept.serial[:6])))
 	// Another user gets none of hers.
-	require.NotContains(t, items(suggestions(bob, "/cert revoke ")), kept.serial)
+	require.NotContains(t, items(autocompleteSuggestions(t, bob, "/cert revoke ")), kept.serial)
 }
 
 func lastLines(s string, n int) string {
