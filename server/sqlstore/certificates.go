@@ -156,8 +156,9 @@ func recordIssuance(q querier, c *records.Certificate, requestID string, values 
 		requestState     sql.NullString
 	)
 	err := q.QueryRow(`WITH cert AS (`+insertCertificate+` ON CONFLICT (serial) DO NOTHING RETURNING serial, owner),
-		event AS (INSERT INTO certs_events (at, kind, owner, serial, request_id)
-			SELECT $27, 'certificate.issued', owner, serial, $28 FROM cert),
+		event AS (INSERT INTO certs_events (at, kind, owner, serial, request_id, detail)
+			SELECT $27, 'certificate.issued', owner, serial, $28,
+				CASE WHEN $25 <> '' THEN jsonb_build_object('renews', $25::text) ELSE '{}'::jsonb END FROM cert),
 		request AS (UPDATE certs_requests SET state = 'issued', serial = $1, pending_key = NULL, pending_key_copies = '[]',
 			updated_at = $27, version = version + 1
 			WHERE $28 <> '' AND id = $28 AND state IN ('approved', 'waiting_ca') RETURNING id)

@@ -575,7 +575,7 @@ func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
 // A valid renewal takes the place of the certificate it replaces; the
 // fields of a renewal round-trip in records and listings.
 func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
-	s, clock, _ := newTestStore(t)
+	s, clock, db := newTestStore(t)
 	now := clock.Now()
 	since := now.Add(-24 * time.Hour)
 	require.NoError(t, s.CreateCertificate(testCertificate("a1", alice, now)))
@@ -600,6 +600,9 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 	got, err := s.GetCertificate("a2")
 	require.NoError(t, err)
 	assert.Equal(t, "a1", got.Renews)
+	var detail string
+	require.NoError(t, db.QueryRow(`SELECT detail::text FROM certs_events WHERE serial = 'a2' AND kind = 'certificate.issued'`).Scan(&detail))
+	assert.JSONEq(t, `{"renews": "a1"}`, detail, "the event says what the renewal replaced")
 	assert.Nil(t, got.EmailChangedAt)
 	changed, err := s.UpdateCertificate("a1", func(c *records.Certificate) error {
 		c.EmailChangedAt = &now
