@@ -27,6 +27,8 @@ import (
 
 const (
 	defaultMattermostPort = 8065
+	// Mattermost's own default for its metrics listener.
+	defaultMetricsPort = 8067
 	// Not 5432, so a system PostgreSQL can keep its usual port.
 	defaultPostgresPort = 5433
 
@@ -72,6 +74,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	metricsPort, err := choosePort("METRICS_PORT", defaultMetricsPort)
+	if err != nil {
+		return err
+	}
+	auditFile := filepath.Join(runDir, "mattermost", "audit.log")
 
 	// Stop on Ctrl-C/SIGTERM from here on, including during start-up.
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -90,6 +97,14 @@ func run() error {
 		WorkDir:    filepath.Join(runDir, "mattermost"),
 		DataSource: pg.DSN(),
 		Port:       mmPort,
+		// The plugin's audit records and metrics, as an admin would see
+		// them; neither needs a licence.
+		Env: []string{
+			"MM_EXPERIMENTALAUDITSETTINGS_FILEENABLED=true",
+			"MM_EXPERIMENTALAUDITSETTINGS_FILENAME=" + auditFile,
+			"MM_METRICSSETTINGS_ENABLE=true",
+			fmt.Sprintf("MM_METRICSSETTINGS_LISTENADDRESS=127.0.0.1:%d", metricsPort),
+		},
 	})
 	if err != nil {
 		return err
@@ -107,7 +122,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	printWelcome(mm, pg, runDir, townSquareID, mailDir)
+	printWelcome(mm, pg, runDir, townSquareID, mailDir, auditFile, metricsPort)
 
 	select {
 	case <-ctx.Done():
@@ -226,7 +241,7 @@ func stop(name string, pid int, stopFunc func() error) {
 	fmt.Printf("%s (pid %d) stopped\n", name, pid)
 }
 
-func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID, mailDir string) {
+func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID, mailDir, auditFile string, metricsPort int) {
 	url := mm.URL
 	fmt.Printf(`
 ================================================================
@@ -240,6 +255,8 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
               %[9]s
  PostgreSQL:  127.0.0.1:%[10]d, database %[11]s, user postgres (trust)
  Mail:        every email the server sends is saved in %[13]s
+ Audit:       %[14]s   (issuance, revocation, decisions, settings)
+ Metrics:     http://127.0.0.1:%[15]d/plugins/certs/metrics   (Prometheus)
 
  Try the flow as the demo user:
 
@@ -275,5 +292,5 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
 
  Press Ctrl-C to stop both servers.
 `, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
-		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir)
+		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir, auditFile, metricsPort)
 }
