@@ -259,12 +259,19 @@ func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 	return nil
 }
 
-func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
+// serialRoute reads the serial of a route on one of the caller's
+// certificates, and the caller.
+func (p *Plugin) serialRoute(r *http.Request, userID string) (string, *services, *enroll.Requester, error) {
 	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
 	if serial == "" {
-		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+		return "", nil, nil, &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
 	s, requester, err := p.sessionRequester(userID)
+	return serial, s, requester, err
+}
+
+func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
+	serial, s, requester, err := p.serialRoute(r, userID)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
@@ -78,11 +77,7 @@ type renewResponse struct {
 // handleRenewCertificate starts the renewal of one of the caller's
 // certificates: a link (201), or a request that waits for an approver (202).
 func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
-	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
-	if serial == "" {
-		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
-	}
-	s, requester, err := p.sessionRequester(userID)
+	serial, s, requester, err := p.serialRoute(r, userID)
 	if err != nil {
 		return err
 	}
