@@ -24,6 +24,7 @@ const (
 	minValidityDays        = 1
 	maxValidityDays        = 3650
 	minSecretLength        = 32
+	maxPerUserPerDay       = 10000
 )
 
 // configuration is the plugin's settings as the System Console saves them.
@@ -45,6 +46,9 @@ type configuration struct {
 	// ReminderDays are the days before expiry owners are reminded, e.g.
 	// "30,7,1"; empty sends none.
 	ReminderDays *string `json:"ReminderDays"`
+	// CertificatesPerUserPerDay bounds what one person is issued in 24
+	// hours across every profile; 0 is no bound.
+	CertificatesPerUserPerDay flexInt `json:"CertificatesPerUserPerDay"`
 	// OnDeactivation is what happens to a deactivated user's
 	// certificates: "revoke", "notify" (the admins) or "off".
 	OnDeactivation string `json:"OnDeactivation"`
@@ -141,6 +145,9 @@ func (c *configuration) IsValid() error {
 	}
 	if _, err := c.reminderDays(); err != nil {
 		return err
+	}
+	if c.CertificatesPerUserPerDay < 0 || c.CertificatesPerUserPerDay > maxPerUserPerDay {
+		return fmt.Errorf("Certificates per user per day must be between 0 (no limit) and %d (got %d)", maxPerUserPerDay, c.CertificatesPerUserPerDay)
 	}
 	switch c.OnDeactivation {
 	case onDeactivationRevoke, onDeactivationNotify, onDeactivationOff:

@@ -61,6 +61,8 @@ func TestConfigurationValidation(t *testing.T) {
 			c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
 		}, "CA private key: parse"},
 		"custom chain out of order": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = brokenChain, keyPEM }, "out of order or broken"},
+		"daily bound negative":      {func(c *configuration) { c.CertificatesPerUserPerDay = -1 }, "Certificates per user per day must be between 0 (no limit) and 10000"},
+		"daily bound":               {func(c *configuration) { c.CertificatesPerUserPerDay = 20 }, ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

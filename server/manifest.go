@@ -135,6 +135,13 @@ const manifestJSON = `
                 "help_text": "The owner gets a direct message (and an email when email notifications are on) this many days before a certificate expires, each once, with a Renew button that gives a new link for the same profile. Comma-separated; empty turns reminders off."
             },
             {
+                "key": "CertificatesPerUserPerDay",
+                "display_name": "Certificates per user per day:",
+                "type": "number",
+                "default": 0,
+                "help_text": "The most certificates one person may be issued in 24 hours, whatever the profiles; beyond it they are told to try again tomorrow. 0 means no limit. A profile's own limits (active, per_day) apply as well."
+            },
+            {
                 "key": "OnDeactivation",
                 "display_name": "When a user is deactivated:",
                 "type": "dropdown",

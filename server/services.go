@@ -72,6 +72,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		EmailDelivery:        c.EmailDelivery != emailDeliveryOff,
 		RequireVerifiedEmail: site.requireVerifiedEmail,
 		IdentityHost:         site.host,
+		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
 		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
 		Directory: &directory{p: p},

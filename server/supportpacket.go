@@ -20,7 +20,7 @@ var (
 	// supportShownSettings are copied as they are.
 	supportShownSettings = []string{
 		"LinkLifetimeMinutes", "CertificateValidityDays", "KeyType", "PKCS12Format",
-		"EmailNotifications", "ReminderDays", "OnDeactivation", "EmailDelivery",
+		"EmailNotifications", "ReminderDays", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery",
 		"SMTPServer", "SMTPPort", "SMTPConnectionSecurity", "SMTPUsername", "SMTPFrom",
 	}
 	// supportSummarizedSettings are long and public (certificates, the

@@ -38,6 +38,9 @@ type Settings struct {
 	// for its owner's immutable id: mattermost://<host>/users/<id>. Empty
 	// writes none.
 	IdentityHost string
+	// PerRequesterPerDay bounds what one requester is issued in 24 hours,
+	// across profiles; 0 is no bound.
+	PerRequesterPerDay int
 }
 
 // Ports are the side effects the core is given.

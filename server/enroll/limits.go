@@ -13,10 +13,10 @@ import (
 // limits.
 func (c *Core) quotaFor(prof *profile.Profile, renews string) *records.Quota {
 	limits := prof.Limits
-	if limits.Active == 0 && limits.PerDay == 0 {
+	if limits.Active == 0 && limits.PerDay == 0 && c.PerRequesterPerDay == 0 {
 		return nil
 	}
-	return &records.Quota{Profile: prof.Name, Active: limits.Active, PerDay: limits.PerDay,
+	return &records.Quota{Profile: prof.Name, Active: limits.Active, PerDay: limits.PerDay, PerDayAll: c.PerRequesterPerDay,
 		Since: c.now().Add(-24 * time.Hour), Renews: renews}
 }
 
@@ -45,6 +45,11 @@ func overQuotaError(e *records.ErrOverQuota) error {
 		return &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("You hold %d valid certificates of profile %s, the most it allows.", e.Counts.Active, e.Quota.Profile),
 			Hint:    "Revoke one you no longer use (/cert revoke <serial> superseded), or renew one (/cert renew <serial>), then ask again.", Err: e}
+	}
+	if e.Quota.PerDayAll > 0 && e.Counts.RecentAll >= e.Quota.PerDayAll {
+		return &Error{Code: CodeForbidden,
+			Message: fmt.Sprintf("You were issued %d certificates in the last 24 hours, the most this server allows one person.", e.Counts.RecentAll),
+			Hint:    "Try again tomorrow, or ask an administrator.", Err: e}
 	}
 	return &Error{Code: CodeForbidden,
 		Message: fmt.Sprintf("You were issued %d certificates of profile %s in the last 24 hours, the most it allows.", e.Counts.Recent, e.Quota.Profile),

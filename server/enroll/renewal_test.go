@@ -347,3 +347,22 @@ func TestApprovedRequestsMeetTheLimitAtPickup(t *testing.T) {
 	require.NoError(t, err, "the pickup link was not used up")
 	assert.NotNil(t, second.Issued)
 }
+
+// The server's bound on one person's certificates a day spans profiles.
+func TestTheDailyBoundOfAPersonSpansProfiles(t *testing.T) {
+	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "wifi"}]}`)
+	settings := b.settings
+	settings.PerRequesterPerDay = 2
+	b.core = enroll.New(settings, b.ports)
+	alice, bob := requester("alice"), requester("bob")
+	b.enroll(t, alice, "vpn")
+	b.enroll(t, alice, "wifi")
+	_, err := b.core.Enroll(context.Background(), alice, "vpn", enroll.Options{})
+	require.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
+	assert.Contains(t, err.Error(), "the most this server allows one person")
+	prof, _, err := b.core.ProfileFor(alice, "wifi")
+	require.NoError(t, err)
+	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code, "refused before a link is handed out")
+	b.enroll(t, bob, "vpn")
+}

@@ -123,30 +123,35 @@ type CertificatePage struct {
 }
 
 // OwnerCounts are what one owner holds of one profile: valid certificates,
-// and certificates issued since a time. A valid certificate that a valid
-// renewal replaces is not counted as active: the two are one place.
+// and certificates issued since a time, of the profile and of all of them.
+// A valid certificate that a valid renewal replaces is not counted as
+// active: the two are one place.
 type OwnerCounts struct {
-	Active int
-	Recent int
+	Active    int
+	Recent    int
+	RecentAll int
 }
 
-// Quota is what a profile allows one owner, checked where a certificate is
-// recorded so that two enrollments racing for the last place cannot both
-// have it. Zero limits are no limit.
+// Quota is what a profile, and the server, allow one owner, checked where a
+// certificate is recorded so that two enrollments racing for the last place
+// cannot both have it. Zero limits are no limit.
 type Quota struct {
 	Profile string
 	// Active is the most valid certificates of the profile at once.
 	Active int
-	// PerDay is the most issued since Since.
-	PerDay int
-	Since  time.Time
+	// PerDay is the most of the profile issued since Since, PerDayAll the
+	// most of every profile.
+	PerDay    int
+	PerDayAll int
+	Since     time.Time
 	// Renews is the certificate the new one replaces: it does not count.
 	Renews string
 }
 
 // Allows reports whether counts leave room for one more certificate.
 func (q *Quota) Allows(counts OwnerCounts) bool {
-	return (q.Active == 0 || counts.Active < q.Active) && (q.PerDay == 0 || counts.Recent < q.PerDay)
+	return (q.Active == 0 || counts.Active < q.Active) && (q.PerDay == 0 || counts.Recent < q.PerDay) &&
+		(q.PerDayAll == 0 || counts.RecentAll < q.PerDayAll)
 }
 
 // ErrOverQuota is a certificate its owner has no room for.

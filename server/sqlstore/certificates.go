@@ -106,11 +106,11 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 // recorded. A request that cannot be closed (it expired meanwhile) is
 // *records.ErrTransition, with the certificate recorded all the same.
 //
-// With a quota, the owner's certificates of the profile are counted and
-// the certificate recorded in one transaction, under a lock on the owner
-// and profile, so that of two enrollments racing for the last place one
-// gets it and the other *records.ErrOverQuota. The lock costs two round
-// trips more, paid only by profiles with limits.
+// With a quota, the owner's certificates are counted and the certificate
+// recorded in one transaction, under a lock on the owner, so that of two
+// enrollments racing for the last place one gets it and the other
+// *records.ErrOverQuota. The lock costs two round trips more, paid only
+// where a limit is set.
 func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
 	if c.Serial == "" || c.Owner == "" {
 		return errors.New("a certificate record needs a serial and an owner")
@@ -128,7 +128,7 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 		return fmt.Errorf("record the certificate: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-quota/"+string(c.Owner)+"/"+quota.Profile); err != nil {
+	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-quota/"+string(c.Owner)); err != nil {
 		return fmt.Errorf("record the certificate: %w", err)
 	}
 	counts, err := countOwned(tx, c.Owner, quota.Profile, now, quota.Since, quota.Renews)

@@ -146,7 +146,8 @@ func (s *Store) Revocations(connector, issuer string, since time.Time) ([]record
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those
-// created since: two ranges of the owner index, one round trip. A valid
+// created since, of the profile and of all: the owner's range of its index,
+// one round trip. A valid
 // certificate that a valid renewal replaces, and the one renews names,
 // take no place of their own.
 func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
@@ -156,10 +157,11 @@ func (s *Store) CountOwned(owner records.Principal, profile string, now, since t
 func countOwned(q querier, owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
 	var counts records.OwnerCounts
 	err := q.QueryRow(`SELECT
-			COUNT(*) FILTER (WHERE state = 'issued' AND not_after >= $3 AND serial <> $5 AND NOT EXISTS (
+			COUNT(*) FILTER (WHERE profile = $2 AND state = 'issued' AND not_after >= $3 AND serial <> $5 AND NOT EXISTS (
 				SELECT 1 FROM certs_certificates r WHERE r.renews = c.serial AND r.state = 'issued' AND r.not_after >= $3)),
+			COUNT(*) FILTER (WHERE profile = $2 AND created_at >= $4),
 			COUNT(*) FILTER (WHERE created_at >= $4)
-		FROM certs_certificates c WHERE owner = $1 AND profile = $2`, string(owner), profile, millis(now), millis(since), renews).Scan(&counts.Active, &counts.Recent)
+		FROM certs_certificates c WHERE owner = $1`, string(owner), profile, millis(now), millis(since), renews).Scan(&counts.Active, &counts.Recent, &counts.RecentAll)
 	if err != nil {
 		return counts, fmt.Errorf("count an owner's certificates: %w", err)
 	}

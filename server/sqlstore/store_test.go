@@ -564,6 +564,14 @@ func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
 	other.Profile = "wifi"
 	require.NoError(t, s.RecordIssuance(other, "", now, &records.Quota{Profile: "wifi", Active: 1, Since: quota.Since}))
 
+	// The server's daily bound of a person spans profiles: alice has three
+	// today, of two profiles.
+	require.ErrorAs(t, s.RecordIssuance(testCertificate("q-all", alice, now), "", now,
+		&records.Quota{Profile: "other", PerDayAll: 3, Since: now.Add(-24 * time.Hour)}), new(*records.ErrOverQuota))
+	counts, err := s.CountOwned(alice, "wifi", now, now.Add(-24*time.Hour), "")
+	require.NoError(t, err)
+	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 3}, counts)
+
 	perDay := &records.Quota{Profile: "default", PerDay: 1, Since: now.Add(-24 * time.Hour)}
 	require.ErrorAs(t, s.RecordIssuance(testCertificate("b2", records.MattermostUser("bob"), now), "", now, perDay), new(*records.ErrOverQuota))
 	clock.advance(25 * time.Hour)

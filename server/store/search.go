@@ -147,6 +147,9 @@ func (s *Store) CountOwned(owner records.Principal, profile string, now, since t
 		}
 	}
 	for _, c := range certs {
+		if !c.CreatedAt.Before(since) {
+			counts.RecentAll++
+		}
 		if c.Profile != profile {
 			continue
 		}
