@@ -91,6 +91,9 @@ type observedInventory struct {
 
 func (o observedInventory) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
 	err := o.Inventory.RecordIssuance(c, requestID, now, quota)
+	if errors.Is(err, records.ErrAlreadyRecorded) {
+		return err // audited and counted the first time
+	}
 	var closing *records.ErrTransition
 	if err != nil && !errors.As(err, &closing) {
 		rec := certificateAudit(auditIssueCertificate, model.AuditStatusFail, c.Owner.MattermostUserID(), c)

@@ -314,6 +314,7 @@ func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
+	requireOneAudit(t, env, auditIssueCertificate) // and counted once
 	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(token), "").Code, "once more, not forever")
 }
 

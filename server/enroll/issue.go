@@ -446,6 +446,9 @@ func (c *Core) record(record *records.Certificate, req *records.Request) error {
 		overQuota *records.ErrOverQuota
 	)
 	switch {
+	case errors.Is(err, records.ErrAlreadyRecorded):
+		// A held delivery made again: the first time did the rest.
+		return nil
 	case errors.As(err, &unclosed):
 		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
 	case errors.As(err, &overQuota):

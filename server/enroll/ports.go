@@ -18,7 +18,8 @@ import (
 // same operations.
 type Inventory interface {
 	// RecordIssuance records a certificate and, when requestID is set,
-	// closes the request it was issued for. With a quota, a certificate
+	// closes the request it was issued for; the same certificate recorded
+	// before is records.ErrAlreadyRecorded. With a quota, a certificate
 	// its owner has no room for is *records.ErrOverQuota, decided
 	// atomically with the record.
 	RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error

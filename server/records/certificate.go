@@ -92,6 +92,11 @@ func (c *Certificate) StateAt(now time.Time) string {
 // ErrDuplicateSerial means a record for the serial already exists.
 var ErrDuplicateSerial = errors.New("a certificate with this serial is already recorded")
 
+// ErrAlreadyRecorded is a certificate recorded before, the same one (a
+// delivery held since it was issued, made again): nothing was written, and
+// nothing is wrong.
+var ErrAlreadyRecorded = errors.New("the certificate was recorded before")
+
 // CertificateFilter selects certificates for an administrator's listing.
 type CertificateFilter struct {
 	// Owner, when set, keeps one owner's.

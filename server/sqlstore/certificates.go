@@ -102,8 +102,8 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 // RecordIssuance records a certificate and, when requestID is set, closes
 // that request as issued with it, and writes the event: one statement, so
 // all of it happens or none. A certificate already recorded under its serial
-// with the same fingerprint (a delivery held since it was issued) counts as
-// recorded. A request that cannot be closed (it expired meanwhile) is
+// with the same fingerprint (a delivery held since it was issued) is
+// records.ErrAlreadyRecorded, its request closed all the same. A request that cannot be closed (it expired meanwhile) is
 // *records.ErrTransition, with the certificate recorded all the same.
 //
 // With a quota, the owner's certificates are counted and the certificate
@@ -140,7 +140,7 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 	}
 	err = recordIssuance(tx, c, requestID, values)
 	var unclosed *records.ErrTransition
-	if err != nil && !errors.As(err, &unclosed) {
+	if err != nil && !errors.As(err, &unclosed) && !errors.Is(err, records.ErrAlreadyRecorded) {
 		return err
 	}
 	if commitErr := tx.Commit(); commitErr != nil {
@@ -173,6 +173,9 @@ func recordIssuance(q querier, c *records.Certificate, requestID string, values 
 	}
 	if inserted == 0 && existing.String != c.Fingerprint {
 		return records.ErrDuplicateSerial
+	}
+	if inserted == 0 && (requestID == "" || closed == 1) {
+		return records.ErrAlreadyRecorded
 	}
 	if requestID != "" && closed == 0 {
 		return &records.ErrTransition{From: records.RequestState(requestState.String), To: records.RequestIssued}

@@ -175,9 +175,10 @@ func TestRecordIssuanceClosesItsRequestInOneStatement(t *testing.T) {
 	assert.Nil(t, got.PendingKey, "the held key is dropped with the collection")
 	assert.Equal(t, []string{"request.approved", "certificate.issued"}, events(t, db))
 
-	// The same certificate again (a held delivery) counts as recorded; a
-	// different one under its serial does not.
-	assert.ErrorIs(t, s.RecordIssuance(testCertificate("01", alice, clock.Now()), "", clock.Now(), nil), nil)
+	// The same certificate again (a held delivery) was recorded before; a
+	// different one under its serial is refused.
+	assert.ErrorIs(t, s.RecordIssuance(testCertificate("01", alice, clock.Now()), "", clock.Now(), nil), records.ErrAlreadyRecorded)
+	assert.Equal(t, []string{"request.approved", "certificate.issued"}, events(t, db), "and no second event")
 	other := testCertificate("01", alice, clock.Now())
 	other.Fingerprint = "another"
 	assert.ErrorIs(t, s.RecordIssuance(other, "", clock.Now(), nil), records.ErrDuplicateSerial)
@@ -589,7 +590,7 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 	require.NoError(t, s.CreateCertificate(testCertificate("a1", alice, now)))
 	counts, err := s.CountOwned(alice, "default", now, since, "")
 	require.NoError(t, err)
-	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1}, counts)
+	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 1}, counts)
 	counts, err = s.CountOwned(alice, "default", now, since, "a1")
 	require.NoError(t, err)
 	assert.Equal(t, 0, counts.Active, "the certificate being renewed leaves its place to the renewal")
@@ -599,7 +600,7 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 	require.NoError(t, s.RecordIssuance(renewal, "", now, &records.Quota{Profile: "default", Active: 1, Since: since, Renews: "a1"}))
 	counts, err = s.CountOwned(alice, "default", now, since, "")
 	require.NoError(t, err)
-	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 2}, counts, "a1 and its renewal take one place")
+	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 2, RecentAll: 2}, counts, "a1 and its renewal take one place")
 
 	// Renewing a1 a second time gets no free place: a2 holds it.
 	require.ErrorAs(t, s.RecordIssuance(testCertificate("a3", alice, now), "", now,

@@ -84,8 +84,8 @@ func decodeIndex(raw []byte) ([]string, error) {
 
 // RecordIssuance records a certificate and, when requestID is set, closes
 // that request as issued with it. A certificate already recorded under its
-// serial with the same fingerprint (a delivery held since it was issued)
-// counts as recorded.
+// serial with the same fingerprint (a delivery held since it was issued) is
+// records.ErrAlreadyRecorded, its request closed all the same.
 func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
 	if quota != nil {
 		// Counted, then created: the KV layout has no transaction, so two
@@ -99,20 +99,26 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 		}
 	}
 	err := s.CreateCertificate(c)
+	var recordedBefore error
 	if errors.Is(err, records.ErrDuplicateSerial) {
 		existing, getErr := s.GetCertificate(c.Serial)
 		if getErr != nil || existing.Fingerprint != c.Fingerprint {
 			return err
 		}
-		err = nil
+		err, recordedBefore = nil, records.ErrAlreadyRecorded
 	}
-	if err != nil || requestID == "" {
+	if err != nil {
 		return err
 	}
-	_, err = s.MoveRequest(requestID, now, nil, records.RequestIssued, func(r *records.Request) error {
+	if requestID == "" {
+		return recordedBefore
+	}
+	if _, err = s.MoveRequest(requestID, now, nil, records.RequestIssued, func(r *records.Request) error {
 		r.Serial = c.Serial
 		r.PendingKey, r.PendingKeyCopies = nil, nil
 		return nil
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return recordedBefore
 }
