@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,10 @@ type configuration struct {
 	// ReminderDays are the days before expiry owners are reminded, e.g.
 	// "30,7,1"; empty sends none.
 	ReminderDays *string `json:"ReminderDays"`
+	// RevocationBaseURL is where certificates say their CRL and OCSP
+	// responder are, instead of the Site URL (an http:// one, for clients
+	// that fetch them only over plain HTTP).
+	RevocationBaseURL string `json:"RevocationBaseURL"`
 	// CertificatesPerUserPerDay bounds what one person is issued in 24
 	// hours across every profile; 0 is no bound.
 	CertificatesPerUserPerDay flexInt `json:"CertificatesPerUserPerDay"`
@@ -144,6 +149,9 @@ func (c *configuration) IsValid() error {
 		return err
 	}
 	if _, err := c.reminderDays(); err != nil {
+		return err
+	}
+	if err := c.checkRevocationBaseURL(); err != nil {
 		return err
 	}
 	if c.CertificatesPerUserPerDay < 0 || c.CertificatesPerUserPerDay > maxPerUserPerDay {
@@ -338,4 +346,28 @@ func (c *configuration) reminderDays() ([]int, error) {
 	slices.Sort(days)
 	slices.Reverse(days)
 	return days, nil
+}
+
+// checkRevocationBaseURL refuses a base that relying parties could not
+// fetch from: it must be an absolute http(s) URL with nothing after the
+// path.
+func (c *configuration) checkRevocationBaseURL() error {
+	base := strings.TrimSpace(c.RevocationBaseURL)
+	if base == "" {
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("Revocation URL base must be an http:// or https:// URL with a host and no query, such as http://pki.example.com (got %q)", c.RevocationBaseURL)
+	}
+	return nil
+}
+
+// revocationBase is the base of the URLs certificates carry for their CRL
+// and OCSP responder: the admin's, else the Site URL; "" writes none.
+func (c *configuration) revocationBase(siteURL string) string {
+	if base := strings.TrimSpace(c.RevocationBaseURL); base != "" {
+		return strings.TrimRight(base, "/")
+	}
+	return siteURL
 }

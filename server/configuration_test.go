@@ -63,6 +63,10 @@ func TestConfigurationValidation(t *testing.T) {
 		"custom chain out of order": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = brokenChain, keyPEM }, "out of order or broken"},
 		"daily bound negative":      {func(c *configuration) { c.CertificatesPerUserPerDay = -1 }, "Certificates per user per day must be between 0 (no limit) and 10000"},
 		"daily bound":               {func(c *configuration) { c.CertificatesPerUserPerDay = 20 }, ""},
+		"revocation base":           {func(c *configuration) { c.RevocationBaseURL = "http://pki.example.com" }, ""},
+		"revocation base ftp":       {func(c *configuration) { c.RevocationBaseURL = "ftp://pki.example.com" }, "Revocation URL base must be an http:// or https:// URL"},
+		"revocation base relative":  {func(c *configuration) { c.RevocationBaseURL = "pki.example.com" }, "Revocation URL base must be"},
+		"revocation base query":     {func(c *configuration) { c.RevocationBaseURL = "http://pki.example.com/?x=1" }, "Revocation URL base must be"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -92,3 +92,15 @@ func TestRegisteredCertificateRevokedByItsHolderIsNotOnTheCRL(t *testing.T) {
 	_, listed := serialIn(env.crlOf(t), serial)
 	assert.False(t, listed)
 }
+
+// An admin may have certificates name their CRL and OCSP responder under a
+// base of their own, plain HTTP for the clients that fetch nothing else.
+func TestRevocationURLsUnderTheAdminsBase(t *testing.T) {
+	env := newTestEnv(t)
+	c := env.p.getConfiguration().Clone()
+	c.RevocationBaseURL = "http://pki.example.com/"
+	env.configure(c)
+	leaf := leafOf(t, env.issueJSON(env.token("alice")))
+	assert.Equal(t, []string{"http://pki.example.com/plugins/certs/crl/builtin.crl"}, leaf.CRLDistributionPoints)
+	assert.Equal(t, []string{"http://pki.example.com/plugins/certs/ocsp"}, leaf.OCSPServer)
+}

@@ -128,6 +128,13 @@ const manifestJSON = `
                 "help_text": "Also email users when their certificate request waits for approval, is approved, denied or expires (uses the server's SMTP settings). The bot always sends a direct message."
             },
             {
+                "key": "RevocationBaseURL",
+                "display_name": "Revocation URL base:",
+                "type": "text",
+                "default": "",
+                "help_text": "Where relying parties reach this server's CRLs and OCSP responder, written into every new certificate of the built-in CA as <base>/plugins/certs/crl/… and <base>/plugins/certs/ocsp. Empty means the Site URL. Many Wi-Fi/RADIUS and Windows clients fetch CRLs and OCSP only over plain HTTP: an http:// base is safe, both answers are signed. Certificates already issued keep the URLs they were issued with."
+            },
+            {
                 "key": "ReminderDays",
                 "display_name": "Expiry reminders (days before):",
                 "type": "text",

@@ -94,8 +94,8 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 			return nil, err
 		}
 		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now)
-		if siteURL := p.siteURL(); siteURL != "" {
-			base := siteURL + "/plugins/" + manifest.Id
+		if root := c.revocationBase(p.siteURL()); root != "" {
+			base := root + "/plugins/" + manifest.Id
 			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)
 		}
 		return builtin, nil

@@ -20,7 +20,7 @@ var (
 	// supportShownSettings are copied as they are.
 	supportShownSettings = []string{
 		"LinkLifetimeMinutes", "CertificateValidityDays", "KeyType", "PKCS12Format",
-		"EmailNotifications", "ReminderDays", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery",
+		"EmailNotifications", "ReminderDays", "RevocationBaseURL", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery",
 		"SMTPServer", "SMTPPort", "SMTPConnectionSecurity", "SMTPUsername", "SMTPFrom",
 	}
 	// supportSummarizedSettings are long and public (certificates, the
