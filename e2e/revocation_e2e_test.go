@@ -272,3 +272,24 @@ func TestCARenewalThroughTheServer(t *testing.T) {
 		return strings.Contains(p.Message, "the built-in issuing CA was renewed") && strings.Contains(p.Message, newIssuing.Subject.CommonName)
 	})
 }
+
+// TestRevocationURLBaseThroughTheServer: with a Revocation URL base saved
+// through the REST API, new certificates name their CRL and OCSP
+// responder under it, over plain HTTP.
+func TestRevocationURLBaseThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["revocationbaseurl"] = "http://pki.example.com" }))
+	u := newTestUser(t, "base")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		// The plugin applies a saved setting a moment after the save.
+		_, leaf := u.issueJSON(t)
+		if len(leaf.OCSPServer) == 1 && leaf.OCSPServer[0] == "http://pki.example.com/plugins/"+pluginID+"/ocsp" {
+			require.Len(t, leaf.CRLDistributionPoints, 1)
+			require.True(t, strings.HasPrefix(leaf.CRLDistributionPoints[0], "http://pki.example.com/plugins/"+pluginID+"/crl/builtin"), leaf.CRLDistributionPoints[0])
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "certificates still name %v", leaf.OCSPServer)
+		time.Sleep(time.Second)
+	}
+}

@@ -99,6 +99,8 @@ func TestSettingsAreValidatedOnSave(t *testing.T) {
 		"catalog json":     {"connectorsandprofiles", `{"profiles": [{"name": "p", "validity_days": 99999}]}`, `profile "p": validity_days must be between 1 and 3650`},
 		"catalog typo":     {"connectorsandprofiles", `{"profiles": [{"name": "p", "validty_days": 5}]}`, `unknown field "validty_days"`},
 		"ca without a key": {"cacertificatepem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "CA private key"},
+		"revocation base":  {"revocationbaseurl", "ftp://pki.example.com", "Revocation URL base must be an http:// or https:// URL"},
+		"daily bound":      {"certificatesperuserperday", "-3", "Certificates per user per day must be between 0"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
