@@ -68,9 +68,8 @@ type Outcome struct {
 // meanwhile, or the certificate of an approved CSR. A link that made
 // nothing is given back, so the requester may retry while it is valid.
 func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome, error) {
-	if g.Request == nil {
-		// A pickup was counted when it was requested.
-		if err := c.checkLimits(g.Requester, g.Profile, g.renews()); err != nil {
+	if limitsApply(g.Request) {
+		if err := c.checkLimits(g.Requester, g.Profile, renewsOf(g.Request, g.renews())); err != nil {
 			return nil, err
 		}
 	}
@@ -278,10 +277,7 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 		chain []*x509.Certificate
 		err   error
 	)
-	renews := opts.renews
-	if req != nil {
-		renews = req.Renews
-	}
+	renews := renewsOf(req, opts.renews)
 	keyType, generates := keyToGenerate(prof, req)
 	if generates {
 		key, cert, chain, err = c.signNewKey(ctx, owner, prof, conn, req, pendingWork{keyType: keyType, renews: renews}, keyWork)
@@ -421,14 +417,30 @@ func (c *Core) newCertificateRecord(cert *x509.Certificate, owner *Requester, co
 	}
 }
 
+// limitsApply reports whether a profile's limits decide a certificate made
+// for req (nil outside a request): waiting requests hold no place, so an
+// approved one is decided when it is collected; a certificate the CA issued
+// while it held the request, or one kept for a delivery, is past deciding.
+func limitsApply(req *records.Request) bool {
+	return req == nil || len(req.CertificateDER) == 0
+}
+
+// renewsOf is the certificate a new one replaces: the request's, when it
+// is made for one, else link's (a serial, or "").
+func renewsOf(req *records.Request, link string) string {
+	if req != nil {
+		return req.Renews
+	}
+	return link
+}
+
 // record records an issued certificate and closes the request it was
 // issued for, if any. A request that cannot be closed (it expired
 // meanwhile) does not cost the owner the certificate they are about to
-// receive. The profile's limits are decided again with the record: of two
-// enrollments (or approved requests) racing for the last place, the
-// loser's certificate is never delivered. A certificate the CA issued
-// while it held a request, or one kept for a delivery, is past deciding.
-// A renewal then revokes the certificate it replaces, where the profile
+// receive. The profile's limits are decided again with the record (where
+// limitsApply): of two enrollments (or approved requests) racing for the
+// last place, the loser's certificate is never delivered. A renewal then
+// revokes the certificate it replaces, where the profile
 // asks for it.
 func (c *Core) record(record *records.Certificate, req *records.Request) error {
 	prof, _ := c.Catalog.Profile(record.Profile)
@@ -437,7 +449,7 @@ func (c *Core) record(record *records.Certificate, req *records.Request) error {
 		requestID = req.ID
 	}
 	var quota *records.Quota
-	if prof != nil && (req == nil || len(req.CertificateDER) == 0) {
+	if prof != nil && limitsApply(req) {
 		quota = c.quotaFor(prof, record.Renews)
 	}
 	err := c.store.RecordIssuance(record, requestID, c.now(), quota)
