@@ -84,27 +84,29 @@ var ErrLinkUsed = &Error{Code: CodeConflict,
 // MintLink returns a single-use link for r: to create a certificate with a
 // server-generated key (PurposeIssue) or to upload a CSR.
 func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose) (*Link, error) {
-	if err := c.checkLimits(r, prof, ""); err != nil {
-		return nil, err
-	}
-	token, claims, err := c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
-	if err != nil {
-		return nil, err
-	}
-	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, ExpiresAt: claims.ExpiresAt.Time}, nil
+	return c.mintLink(r, prof, purpose, "")
 }
 
-// mintRenewal returns a single-use link for a certificate that replaces
-// old, which r owns.
-func (c *Core) mintRenewal(r *Requester, prof *profile.Profile, purpose linktoken.Purpose, old *records.Certificate) (*Link, error) {
-	if err := c.checkLimits(r, prof, old.Serial); err != nil {
+// mintLink is MintLink for a certificate that replaces renews, one of r's
+// (a serial), or for a new one ("").
+func (c *Core) mintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose, renews string) (*Link, error) {
+	if err := c.checkLimits(r, prof, renews); err != nil {
 		return nil, err
 	}
-	token, claims, err := c.Minter.MintRenewal(r.ID, purpose, prof.Name, old.Serial, c.LinkLifetime)
+	var (
+		token  string
+		claims *linktoken.Claims
+		err    error
+	)
+	if renews == "" {
+		token, claims, err = c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
+	} else {
+		token, claims, err = c.Minter.MintRenewal(r.ID, purpose, prof.Name, renews, c.LinkLifetime)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, Renews: old.Serial, ExpiresAt: claims.ExpiresAt.Time}, nil
+	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, Renews: renews, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
 // mintPickup returns a link that collects an approved request.

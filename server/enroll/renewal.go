@@ -29,10 +29,7 @@ type Renewal struct {
 // requester's own key, a link to upload a new CSR (the same key may be
 // sent again unless the old certificate was revoked for key compromise).
 func (c *Core) Renew(r *Requester, serial string) (*Renewal, error) {
-	record, err := c.store.GetCertificate(serial)
-	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != r.Principal) {
-		return nil, ErrNotOwner
-	}
+	record, err := c.ownCertificate(r, serial)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +48,7 @@ func (c *Core) Renew(r *Requester, serial string) (*Renewal, error) {
 		}
 		return &Renewal{Request: req, Replaces: record}, nil
 	}
-	link, err := c.mintRenewal(r, prof, purpose, record)
+	link, err := c.mintLink(r, prof, purpose, record.Serial)
 	if err != nil {
 		return nil, err
 	}

@@ -48,14 +48,21 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 	if err != nil {
 		return nil, &Error{Code: CodeInvalid, Message: capitalize(err.Error()) + ".", Err: err}
 	}
-	record, err := c.store.GetCertificate(serial)
-	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
-		return nil, ErrNotOwner
-	}
+	record, err := c.ownCertificate(owner, serial)
 	if err != nil {
 		return nil, err
 	}
 	return c.revokeRecord(ctx, record, reason, owner.ID)
+}
+
+// ownCertificate is owner's certificate with serial; ErrNotOwner when there
+// is none, or it is someone else's.
+func (c *Core) ownCertificate(owner *Requester, serial string) (*records.Certificate, error) {
+	record, err := c.store.GetCertificate(serial)
+	if errors.Is(err, records.ErrNotFound) || (err == nil && record.Owner != owner.Principal) {
+		return nil, ErrNotOwner
+	}
+	return record, err
 }
 
 // revokeRecord revokes a certificate for reason, by actor (an account id,
