@@ -130,13 +130,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 	}
 	text := fmt.Sprintf("Your certificate `%s` (%s) expires %s, on %s. Renew it before then to keep your VPN, Wi-Fi and other access.",
 		c.Serial, markdownCell(c.Subject), when, c.NotAfter.UTC().Format(time.RFC1123))
-	post := &model.Post{Message: text}
-	model.ParseSlackAttachment(post, []*model.SlackAttachment{{
-		Title: "Certificate " + c.Serial + " expires " + when,
-		Text:  text,
-		Actions: []*model.PostAction{{Id: "renew", Name: "Renew", Style: "primary",
-			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
-	}})
+	post := renewPost(c, "Certificate "+c.Serial+" expires "+when, text)
 	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
 	n.p.metrics.reminders.Inc()
 }
@@ -147,14 +141,20 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate) {
 	text := fmt.Sprintf("Your certificate `%s` (%s) names %s, which is no longer your email address (it is now %s). Renew it to get one with your current address.",
 		c.Serial, markdownCell(c.Subject), markdownCell(strings.Join(c.Emails, ", ")), markdownCell(owner.Email))
+	post := renewPost(c, "Certificate "+c.Serial+" names your old email", text)
+	n.p.notifyWith(owner, "your certificate names your old email", post, text+" Run /cert renew "+c.Serial+" in Mattermost to renew it.")
+}
+
+// renewPost is a notice about c with a Renew button (handleRenewAction).
+func renewPost(c *records.Certificate, title, text string) *model.Post {
 	post := &model.Post{Message: text}
 	model.ParseSlackAttachment(post, []*model.SlackAttachment{{
-		Title: "Certificate " + c.Serial + " names your old email",
+		Title: title,
 		Text:  text,
 		Actions: []*model.PostAction{{Id: "renew", Name: "Renew", Style: "primary",
 			Integration: &model.PostActionIntegration{URL: "/plugins/" + manifest.Id + routeActionRenew, Context: map[string]any{"serial": c.Serial}}}},
 	}})
-	n.p.notifyWith(owner, "your certificate names your old email", post, text+" Run /cert renew "+c.Serial+" in Mattermost to renew it.")
+	return post
 }
 
 func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request) {
