@@ -16,11 +16,7 @@ var caExpiryNotices = []int{90, 30, 7, 1}
 // soon: once a day it looks, and each notice goes out once per certificate
 // and threshold, whatever node sends it.
 func (p *Plugin) noticeExpiringCAs(s *services) {
-	lastRun, err := p.store.LastRun("ca-expiry")
-	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < 24*time.Hour) {
-		return
-	}
-	if err := p.store.MarkRun("ca-expiry", p.now()); err != nil {
+	if !p.dailyDuty("ca-expiry") {
 		return
 	}
 	now := p.now()

@@ -69,31 +69,18 @@ func deactivationNotice(d *enroll.Deactivated) string {
 // deactivated user whose certificates stay valid.
 const deactivationNoticeMemory = 400 * 24 * time.Hour
 
-// deactivationSweep is how often the job looks for deactivations the hook
-// missed (the plugin was not running).
-const deactivationSweep = 24 * time.Hour
-
 // reconcileEmails marks the certificates that name an email their owner
 // no longer has, once a day, on one node.
 func (p *Plugin) reconcileEmails(s *services) {
-	lastRun, err := p.store.LastRun("emails")
-	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < deactivationSweep) {
-		return
+	if p.dailyDuty("emails") {
+		s.core.ReconcileEmails()
 	}
-	if err := p.store.MarkRun("emails", p.now()); err != nil {
-		return
-	}
-	s.core.ReconcileEmails()
 }
 
 // reconcileDeactivated acts on the deactivated users who still hold valid
 // certificates: once a day, on one node, as the job's last duty.
 func (p *Plugin) reconcileDeactivated() {
-	lastRun, err := p.store.LastRun("deactivations")
-	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < deactivationSweep) {
-		return
-	}
-	if err := p.store.MarkRun("deactivations", p.now()); err != nil {
+	if !p.dailyDuty("deactivations") {
 		return
 	}
 	for page := 0; ; page++ {

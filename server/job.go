@@ -50,3 +50,14 @@ func (p *Plugin) runRequestJob() {
 	p.reconcileEmails(s)
 	p.noticeExpiringCAs(s)
 }
+
+// dailyDuty reports whether a duty of the job that runs once a day (name)
+// is due, and marks it done: the job runs on one node at a time, so
+// whichever node runs it, the duty runs once a day.
+func (p *Plugin) dailyDuty(name string) bool {
+	lastRun, err := p.store.LastRun(name)
+	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < 24*time.Hour) {
+		return false
+	}
+	return p.store.MarkRun(name, p.now()) == nil
+}
