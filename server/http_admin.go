@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
-	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -198,12 +197,12 @@ type caRenewalView struct {
 // suspected key compromise, a test of the relying parties). The admins are
 // told as for a scheduled renewal.
 func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, userID string) error {
-	if !p.API.HasPermissionTo(userID, model.PermissionManageSystem) {
-		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
-	}
-	s, err := p.getServices()
+	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
+	}
+	if !s.core.IsAdmin(requester) {
+		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
 	}
 	if s.builtinCA == nil && !s.config.usesCustomCA() {
 		return &httpError{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
