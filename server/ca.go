@@ -39,17 +39,9 @@ type loadedCA struct {
 }
 
 // loadCA returns the CA the configuration asks for: the admin's own, or the
-// built-in one, generated on first use.
-func (p *Plugin) loadCA(c *configuration) (*pki.CA, error) {
-	loaded, err := p.loadCAs(c)
-	if err != nil {
-		return nil, err
-	}
-	return loaded.current.CA, nil
-}
-
-// loadCAs is loadCA with the issuing CAs the built-in one took over from.
-func (p *Plugin) loadCAs(c *configuration) (*loadedCA, error) {
+// built-in one, generated on first use, with the issuing CAs it took over
+// from.
+func (p *Plugin) loadCA(c *configuration) (*loadedCA, error) {
 	if c.usesCustomCA() && !c.customKeyIsSealed() {
 		p.API.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
 		ca, err := c.customCA(p.now())

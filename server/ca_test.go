@@ -32,9 +32,10 @@ func TestBuiltinCAIsCreatedOnceAcrossNodes(t *testing.T) {
 			p.client = pluginapi.NewClient(first.p.API, &plugintest.Driver{})
 			p.store = store.New(shared)
 			p.newMutex = func(string) (locker, error) { return &sync.Mutex{}, nil }
-			ca, err := p.loadCA(validConfiguration())
+			loaded, err := p.loadCA(validConfiguration())
 			if assert.NoError(t, err) {
-				roots[i] = ca.Chain[len(ca.Chain)-1].Raw
+				chain := loaded.current.CA.Chain
+				roots[i] = chain[len(chain)-1].Raw
 			}
 		}()
 	}

@@ -306,7 +306,7 @@ func TestPreviousIssuingCAKeysFollowTheEncryptionSecret(t *testing.T) {
 	next.EncryptionSecret = "f" + old.EncryptionSecret[1:]
 	require.NoError(t, env.p.resealCAs(old.EncryptionSecret, next.EncryptionSecret))
 	env.configure(next)
-	loaded, err := env.p.loadCAs(next)
+	loaded, err := env.p.loadCA(next)
 	require.NoError(t, err)
 	require.Len(t, loaded.previous, 1)
 	assert.True(t, loaded.previous[0].CA.Certificate.Equal(first))

@@ -81,9 +81,9 @@ func TestBuiltinCRLNamesRevokedCertificatesWithTheirReasons(t *testing.T) {
 // only: it is not put on the CA's list.
 func TestRegisteredCertificateRevokedByItsHolderIsNotOnTheCRL(t *testing.T) {
 	env := newTestEnv(t)
-	ca, err := env.p.loadCA(env.p.getConfiguration())
+	loaded, err := env.p.loadCA(env.p.getConfiguration())
 	require.NoError(t, err)
-	other, err := ca.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pkiLeaf(env))
+	other, err := loaded.current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pkiLeaf(env))
 	require.NoError(t, err)
 	w := env.request(http.MethodPost, "/api/v1/certificates/import", `{"certificate": `+jsonString(string(pemOf(other)))+`}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())

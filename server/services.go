@@ -89,7 +89,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connector.Connector, error) {
 	switch spec.Type {
 	case profile.TypeBuiltin:
-		loaded, err := p.loadCAs(c)
+		loaded, err := p.loadCA(c)
 		if err != nil {
 			return nil, err
 		}
