@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -246,13 +246,11 @@ func (o *observedConnector) auditSignFailure(req connector.SignRequest, outcome 
 	o.audit.LogAuditRec(rec)
 }
 
-// subjectAccount is the account id a subject's identity URI names
-// (mattermost://<host>/users/<id>), or "".
+// subjectAccount is the Mattermost account a subject's identity URI
+// names, or "".
 func subjectAccount(s connector.Subject) string {
-	for _, u := range s.URIs {
-		if id, ok := strings.CutPrefix(u.Path, "/users/"); ok && u.Scheme == "mattermost" && model.IsValidId(id) {
-			return id
-		}
+	if id := enroll.AccountOf(s.URIs); model.IsValidId(id) {
+		return id
 	}
 	return ""
 }

@@ -40,13 +40,29 @@ func (c *Core) certifiableEmail(r *Requester) string {
 	return r.Email
 }
 
-// IdentityURI is the URI naming the requester's account:
-// mattermost://<site host>/users/<user id>.
+// The identity URI of an account: mattermost://<site host>/users/<user id>.
+const (
+	identityScheme = "mattermost"
+	identityPath   = "/users/"
+)
+
+// IdentityURI is the URI naming the requester's account.
 func (c *Core) IdentityURI(r *Requester) *url.URL {
 	if c.IdentityHost == "" || r.ID == "" {
 		return nil
 	}
-	return &url.URL{Scheme: "mattermost", Host: c.IdentityHost, Path: "/users/" + r.ID}
+	return &url.URL{Scheme: identityScheme, Host: c.IdentityHost, Path: identityPath + r.ID}
+}
+
+// AccountOf is the account id the first identity URI among uris names
+// (see IdentityURI), or "".
+func AccountOf(uris []*url.URL) string {
+	for _, u := range uris {
+		if id, ok := strings.CutPrefix(u.Path, identityPath); ok && u.Scheme == identityScheme && id != "" {
+			return id
+		}
+	}
+	return ""
 }
 
 // FileBase is a name reduced to characters safe in a file name on every OS.
