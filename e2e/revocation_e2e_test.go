@@ -5,10 +5,13 @@ package e2e
 import (
 	"context"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ocsp"
 )
 
 // TestCRLThroughTheServer: the built-in CA's CRL, fetched from the plugin
@@ -292,4 +296,27 @@ func TestRevocationURLBaseThroughTheServer(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "certificates still name %v", leaf.OCSPServer)
 		time.Sleep(time.Second)
 	}
+}
+
+// TestOCSPGetThroughTheServer: an OCSP GET (RFC 6960 appendix A: the URL
+// encoding of the request's base64, here one with "/" and "+" in it)
+// reaches the responder through Mattermost. One whose base64 holds "//" does
+// not: Mattermost's router cleans the path and redirects (see the README).
+func TestOCSPGetThroughTheServer(t *testing.T) {
+	requireBed(t)
+	issuing := fetchCAChain(t)[0]
+	var encoded string
+	for i := int64(1); encoded == "" && i < 100000; i++ {
+		der, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: big.NewInt(i)}, issuing, nil)
+		require.NoError(t, err)
+		if e := base64.StdEncoding.EncodeToString(der); strings.Contains(e, "/") && strings.Contains(e, "+") && !strings.Contains(e, "//") {
+			encoded = e
+		}
+	}
+	require.NotEmpty(t, encoded)
+	reply := pluginRequest(t, http.MethodGet, "/ocsp/"+url.QueryEscape(encoded), nil, "", "")
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	resp, err := ocsp.ParseResponse([]byte(reply.body), nil)
+	require.NoError(t, err)
+	require.Equal(t, ocsp.Unknown, resp.Status)
 }

@@ -83,7 +83,9 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, userID string) erro
 type pageHandler func(w http.ResponseWriter, r *http.Request) error
 
 func (p *Plugin) newRouter() *mux.Router {
-	r := mux.NewRouter()
+	// Paths are taken as they come: an OCSP GET carries base64, which may
+	// hold "//", and a cleaned path (with its redirect) would break it.
+	r := mux.NewRouter().SkipClean(true)
 	r.Use(p.withRecovery, withSecurityHeaders)
 
 	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)

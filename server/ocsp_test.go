@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -88,4 +89,26 @@ func mustOCSPRequest(t *testing.T, env *testEnv, leaf *x509.Certificate) []byte 
 	der, err := ocsp.CreateRequest(leaf, chain[0], nil)
 	require.NoError(t, err)
 	return der
+}
+
+// A GET request's base64 may hold "//" (or end in "/"): the router must
+// pass it on as it is, not clean the path and redirect.
+func TestOCSPGetWithSlashesInItsBase64(t *testing.T) {
+	env := newTestEnv(t)
+	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	require.NoError(t, err)
+	var encoded string
+	for i := int64(1); encoded == "" && i < 100000; i++ {
+		der, err := ocsp.CreateRequest(&x509.Certificate{SerialNumber: big.NewInt(i)}, chain[0], nil)
+		require.NoError(t, err)
+		if e := base64.StdEncoding.EncodeToString(der); strings.Contains(e, "//") {
+			encoded = e
+		}
+	}
+	require.NotEmpty(t, encoded, "no request of the search has // in its base64")
+	w := env.request(http.MethodGet, "/ocsp/"+encoded, "", "")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	resp, err := ocsp.ParseResponse(w.Body.Bytes(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, ocsp.Unknown, resp.Status)
 }
