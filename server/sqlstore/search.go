@@ -147,9 +147,8 @@ func (s *Store) Revocations(connector, issuer string, since time.Time) ([]record
 
 // CountOwned counts an owner's valid certificates of a profile, and those
 // created since, of the profile and of all: the owner's range of its index,
-// one round trip. A valid
-// certificate that a valid renewal replaces, and the one renews names,
-// take no place of their own.
+// one round trip. A valid certificate that a valid renewal replaces, and
+// the one renews names, take no place of their own.
 func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
 	return countOwned(s.db, owner, profile, now, since, renews)
 }
