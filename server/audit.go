@@ -184,21 +184,11 @@ func (o observedInventory) UpdateRequest(id string, now time.Time, change func(*
 	return updated, err
 }
 
+// MoveRequest is UpdateRequest with records.Move, as the stores define it,
+// so that the change is observed in one place.
 func (o observedInventory) MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState,
 	edit func(*records.Request) error) (*records.Request, error) {
-	var before requestBefore
-	// The store runs edit before it sets the new state: it sees the old one.
-	updated, err := o.Inventory.MoveRequest(id, now, from, to, func(r *records.Request) error {
-		before = requestBefore{state: r.State, approvals: len(r.Approvals)}
-		if edit != nil {
-			return edit(r)
-		}
-		return nil
-	})
-	if err == nil && updated != nil {
-		o.requestChanged(before, updated)
-	}
-	return updated, err
+	return o.UpdateRequest(id, now, records.Move(from, to, edit))
 }
 
 // requestChanged records a request's decision or end.
