@@ -6,6 +6,7 @@ package pkibench
 
 import (
 	"crypto/x509"
+	"net/url"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -15,19 +16,20 @@ import (
 // pki.NewPassphrase's.
 const Passphrase = "abcde-fghjk-mnpqr-stuvw-xyz23-45678"
 
+// accountURI is an account's identity URI, as the plugin writes it.
+var accountURI = &url.URL{Scheme: "mattermost", Host: "chat.example.com", Path: "/users/" + "k8d3jqf5xpbyxgw1mcu9ocmzqe"}
+
 // Floor does the work of one enrollment: a key of type kt, a certificate
-// for it signed by ca, and both with the chain as a PKCS#12 file.
+// for it signed by ca, and both with the chain as a PKCS#12 file. The
+// certificate has the names and extensions of the one the built-in CA
+// issues with the default profile (see leafSpec), so that a gap to the
+// floor is bookkeeping, not a larger certificate.
 func Floor(ca *pki.CA, kt pki.KeyType, format pki.PKCS12Format) ([]byte, error) {
 	key, err := pki.GenerateKey(kt)
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	cert, err := ca.Sign(key.Public(), pki.LeafSpec{
-		CommonName: "alice", Emails: []string{"alice@example.com"},
-		NotBefore: now, NotAfter: now.Add(24 * time.Hour),
-		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	cert, err := ca.Sign(key.Public(), leafSpec([]string{"alice@example.com"}))
 	if err != nil {
 		return nil, err
 	}
@@ -41,10 +43,20 @@ func CSRFloor(ca *pki.CA, csrPEM []byte) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	_, err = ca.Sign(csr.PublicKey, pki.LeafSpec{
-		CommonName: "alice", NotBefore: now, NotAfter: now.Add(24 * time.Hour),
-		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	_, err = ca.Sign(csr.PublicKey, leafSpec(nil))
 	return err
+}
+
+// leafSpec is the certificate the built-in CA issues for a user with the
+// default profile: the user's name, emails, the account's id as a URI, and
+// where the CA's CRL and OCSP responder are.
+func leafSpec(emails []string) pki.LeafSpec {
+	now := time.Now()
+	return pki.LeafSpec{
+		CommonName: "alice", Emails: emails, URIs: []*url.URL{accountURI},
+		CRLDistributionPoints: []string{"https://chat.example.com/plugins/certs/crl/builtin.crl"},
+		OCSPServer:            []string{"https://chat.example.com/plugins/certs/ocsp"},
+		NotBefore:             now, NotAfter: now.Add(24 * time.Hour),
+		ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
 }
