@@ -160,8 +160,7 @@ func TestDownloadByEmailWhenTheMailServerIsDownKeepsTheCertificate(t *testing.T)
 
 	resp := env.issueJSON(m[2])
 	assert.Equal(t, serial, resp.Serial, "the same certificate, not a new one")
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	_, leaf, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", leaf.Subject.CommonName)

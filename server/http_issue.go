@@ -64,17 +64,19 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 
 // issueResponse is the JSON form of a certificate with a server-made key.
 type issueResponse struct {
-	Serial     string    `json:"serial"`
-	Filename   string    `json:"filename"`
-	Passphrase string    `json:"passphrase"`
-	PKCS12     string    `json:"pkcs12"`
-	NotAfter   time.Time `json:"not_after"`
+	Serial     string `json:"serial"`
+	Filename   string `json:"filename"`
+	Passphrase string `json:"passphrase"`
+	// PKCS12 is the file, in standard base64 (as encoding/json writes
+	// bytes: straight into the answer, with no copy to escape).
+	PKCS12   []byte    `json:"pkcs12"`
+	NotAfter time.Time `json:"not_after"`
 	// CertificatePEM is the certificate and its chain; KeyPEM the key,
 	// encrypted with the passphrase, when the form asked key_pem=true;
-	// CertificateDER the certificate alone.
+	// CertificateDER the certificate alone, in base64.
 	CertificatePEM string `json:"certificate_pem"`
 	KeyPEM         string `json:"key_pem,omitempty"`
-	CertificateDER string `json:"certificate_der"`
+	CertificateDER []byte `json:"certificate_der"`
 	// EmailedTo is where the PKCS#12 was emailed; EmailError why it was
 	// not, when the user asked for it.
 	EmailedTo  string `json:"emailed_to,omitempty"`
@@ -87,12 +89,12 @@ func issueResponseOf(outcome *enroll.Outcome) issueResponse {
 		Serial:     issued.Record.Serial,
 		Filename:   issued.Filename,
 		Passphrase: issued.Passphrase,
-		PKCS12:     base64.StdEncoding.EncodeToString(issued.PKCS12),
+		PKCS12:     issued.PKCS12,
 		NotAfter:   issued.Record.NotAfter,
 
 		CertificatePEM: string(issued.CertificatePEM),
 		KeyPEM:         string(issued.KeyPEM),
-		CertificateDER: base64.StdEncoding.EncodeToString(issued.Record.DER),
+		CertificateDER: issued.Record.DER,
 		EmailedTo:      outcome.EmailedTo,
 		EmailError:     outcome.EmailError,
 	}

@@ -74,8 +74,7 @@ func TestIssueSubmitCreatesWorkingPKCS12(t *testing.T) {
 
 	assert.Equal(t, "alice.p12", resp.Filename)
 	assert.Regexp(t, `^([2-9a-km-np-z]{5}-){5}[2-9a-km-np-z]{5}$`, resp.Passphrase)
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	key, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 	require.NotNil(t, key)
@@ -367,8 +366,7 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	w := env.request(http.MethodPost, "/issue", form(env.token("alice"))+"&key_pem=true", "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	_, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 
@@ -378,9 +376,17 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	assert.Equal(t, leaf.Raw, certs[0].Raw)
 	assert.Equal(t, chain[0].Raw, certs[1].Raw)
 
-	certDER, err := base64.StdEncoding.DecodeString(resp.CertificateDER)
-	require.NoError(t, err)
-	assert.Equal(t, leaf.Raw, certDER)
+	assert.Equal(t, leaf.Raw, resp.CertificateDER)
+
+	// On the wire, both files are strings of standard base64.
+	wire := decodeJSON[map[string]any](t, w.Body.Bytes())
+	for field, want := range map[string][]byte{"pkcs12": resp.PKCS12, "certificate_der": leaf.Raw} {
+		text, ok := wire[field].(string)
+		require.True(t, ok, "%s is a string", field)
+		got, err := base64.StdEncoding.DecodeString(text)
+		require.NoError(t, err, field)
+		assert.Equal(t, want, got, field)
+	}
 
 	block, _ := pem.Decode([]byte(resp.KeyPEM))
 	require.NotNil(t, block)
@@ -408,7 +414,7 @@ func TestIssuanceLogsNoSecret(t *testing.T) {
 	logs := strings.Join(env.loggedLines(), "\n")
 	require.Contains(t, logs, resp.Serial, "the issuance is logged")
 	for what, secret := range map[string]string{
-		"passphrase": resp.Passphrase, "PKCS#12": resp.PKCS12[:64], "key": "PRIVATE KEY", "link": token,
+		"passphrase": resp.Passphrase, "PKCS#12": base64.StdEncoding.EncodeToString(resp.PKCS12)[:64], "key": "PRIVATE KEY", "link": token,
 	} {
 		assert.NotContains(t, logs, secret, "the log holds the %s", what)
 	}
@@ -452,15 +458,13 @@ func TestUserMayChooseThePKCS12Format(t *testing.T) {
 	w = env.request(http.MethodPost, "/issue", form(token)+"&format=modern", "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, "a refused format does not burn the link")
 	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	assert.True(t, bytes.Contains(der, pbes2), "modern files use PBES2")
-	_, _, _, err = pkcs12.DecodeChain(der, resp.Passphrase)
+	_, _, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 
 	plain := env.issueJSON(env.token("alice"))
-	der, err = base64.StdEncoding.DecodeString(plain.PKCS12)
-	require.NoError(t, err)
+	der = plain.PKCS12
 	assert.False(t, bytes.Contains(der, pbes2), "without a choice, the admin's 3DES format")
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"sync"
@@ -108,8 +107,7 @@ func TestCAPendingRequestIsPolledAndCollected(t *testing.T) {
 	m := pickupPattern.FindStringSubmatch(dms[len(dms)-1].Message)
 	require.Len(t, m, 3, dms[len(dms)-1].Message)
 	resp := env.issueJSON(m[2])
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	key, leaf, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 	assert.True(t, pki.PublicKeysEqual(leaf.PublicKey, key.(crypto.Signer).Public()), "the held key belongs to the certificate")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,8 +89,7 @@ func TestIssueUnderAProfile(t *testing.T) {
 	assert.Contains(t, page.Body.String(), "RSA 2048")
 
 	resp := env.issueJSON(token)
-	der, err := base64.StdEncoding.DecodeString(resp.PKCS12)
-	require.NoError(t, err)
+	der := resp.PKCS12
 	_, leaf, _, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
 	assert.Equal(t, "alice@example.com", leaf.Subject.CommonName)

@@ -1,9 +1,11 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -12,13 +14,27 @@ import (
 	"github.com/youmark/pkcs8"
 )
 
-// EncodeCertificatesPEM writes certificates as concatenated PEM blocks.
+// EncodeCertificatesPEM writes certificates as concatenated PEM blocks,
+// into one buffer of the size they take.
 func EncodeCertificatesPEM(certs []*x509.Certificate) []byte {
-	var out []byte
+	size := 0
 	for _, c := range certs {
-		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+		size += certificatePEMSize(len(c.Raw))
 	}
-	return out
+	out := bytes.NewBuffer(make([]byte, 0, size))
+	for _, c := range certs {
+		// Writing to memory cannot fail.
+		_ = pem.Encode(out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return out.Bytes()
+}
+
+// certificatePEMSize is the length of the PEM block of a certificate of
+// derLen bytes: its two armour lines and its base64 in lines of 64.
+func certificatePEMSize(derLen int) int {
+	const armour = len("-----BEGIN CERTIFICATE-----\n") + len("-----END CERTIFICATE-----\n")
+	text := base64.StdEncoding.EncodedLen(derLen)
+	return armour + text + (text+63)/64
 }
 
 // ParseCertificatesPEM reads every CERTIFICATE block in data, in order.

@@ -1,6 +1,7 @@
 package pki_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -287,4 +288,16 @@ func TestPublicKeyFingerprintIsTheSameInCSRAndCertificate(t *testing.T) {
 	assert.Equal(t, fromKey, fromCSR)
 	assert.NotEqual(t, fromKey, fromOther)
 	assert.Len(t, fromKey, 64)
+}
+
+// The PEM of certificates is sized before it is written: the size is
+// exact, for certificates of every length round a line's end.
+func TestCertificatesPEMSize(t *testing.T) {
+	for _, derLen := range []int{1, 2, 3, 47, 48, 49, 95, 96, 97, 480, 1000} {
+		cert := &x509.Certificate{Raw: bytes.Repeat([]byte{0x30}, derLen)}
+		out := pki.EncodeCertificatesPEM([]*x509.Certificate{cert, cert})
+		want := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		assert.Equal(t, append(append([]byte{}, want...), want...), out, "DER of %d bytes", derLen)
+		assert.Equal(t, len(out), cap(out), "DER of %d bytes: the buffer is the size of the blocks", derLen)
+	}
 }
