@@ -58,7 +58,13 @@ func (c *Claims) UserID() string { return c.Subject }
 type Minter struct {
 	secret []byte
 	now    func() time.Time
+	// parsers check what Verify requires of a token for each purpose;
+	// they are built once, as they never change.
+	parsers map[Purpose]*jwt.Parser
 }
+
+// purposes are the uses a token may be minted for.
+var purposes = []Purpose{PurposeIssue, PurposeCSR}
 
 // NewMinter returns a Minter for secret. now is the clock (time.Now in
 // production).
@@ -69,7 +75,11 @@ func NewMinter(secret string, now func() time.Time) (*Minter, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Minter{secret: []byte(secret), now: now}, nil
+	m := &Minter{secret: []byte(secret), now: now, parsers: make(map[Purpose]*jwt.Parser, len(purposes))}
+	for _, purpose := range purposes {
+		m.parsers[purpose] = m.newParser(purpose)
+	}
+	return m, nil
 }
 
 // Mint returns a signed token for userID, valid for ttl.
@@ -128,16 +138,12 @@ func (m *Minter) mint(userID string, purpose Purpose, profile, requestID, renews
 // Verify checks a token's signature (HS256 only), issuer, audience and
 // lifetime, and returns its claims. The error is ErrExpired or ErrInvalid.
 func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
+	parser, ok := m.parsers[purpose]
+	if !ok {
+		parser = m.newParser(purpose)
+	}
 	claims := &Claims{}
-	_, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return m.secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithIssuer(issuer),
-		jwt.WithAudience(string(purpose)),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(leeway),
-		jwt.WithTimeFunc(m.now),
-	)
+	_, err := parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return m.secret, nil })
 	switch {
 	case err == nil:
 	case onlyExpired(err):
@@ -149,6 +155,20 @@ func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
 		return nil, fmt.Errorf("%w: missing subject or id", ErrInvalid)
 	}
 	return claims, nil
+}
+
+// newParser checks a token's signature (HS256 only), issuer, audience
+// (purpose) and lifetime.
+func (m *Minter) newParser(purpose Purpose) *jwt.Parser {
+	return jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(issuer),
+		jwt.WithAudience(string(purpose)),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
+		jwt.WithTimeFunc(m.now),
+	)
 }
 
 // onlyExpired reports whether expiry is the token's only fault: a token that
