@@ -223,6 +223,34 @@ func TestLinkIsRedeemedOnceAndNamesTheRequester(t *testing.T) {
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code, "the link is alice's, not the signed-in bob's")
 }
 
+// A certificate is recorded before it is packed. One that cannot be packed
+// (here: a file format the core does not know) is revoked, as its key
+// never reaches its owner: it holds no place in the profile's limit, and
+// the link may be used again.
+func TestACertificateThatCannotBePackedIsWithdrawn(t *testing.T) {
+	b := newBed(t, `{"profiles": [{"name": "vpn", "limits": {"active": 1}}]}`)
+	alice := requester("alice")
+	prof, _, err := b.core.ProfileFor(alice, "vpn")
+	require.NoError(t, err)
+	link, err := b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	require.NoError(t, err)
+	grant, err := b.core.CheckLink(link.Token, linktoken.PurposeIssue, "")
+	require.NoError(t, err)
+
+	_, err = b.core.RedeemLink(context.Background(), grant, enroll.Options{Format: "bogus"})
+	require.Error(t, err)
+	list, err := b.store.ListCertificates(alice.Principal)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, records.CertRevoked, list[0].State)
+	assert.Equal(t, records.ReasonCessationOfOperation, list[0].RevocationReason)
+	assert.Empty(t, b.notify.kinds(), "its owner is not told of a certificate they never got")
+
+	outcome, err := b.core.RedeemLink(context.Background(), grant, enroll.Options{})
+	require.NoError(t, err, "the link and the place in the limit are still there")
+	assert.Equal(t, records.CertIssued, outcome.Issued.Record.State)
+}
+
 func TestBotsAndGuestsAtTheCore(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "visitors", "access": {"guests": true}}]}`)
 	bot := requester("robot")

@@ -302,8 +302,12 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 	record.KeyFingerprint = checked.keyFingerprint
 	record.Attestation = checked.attestation
 	record.Renews = checked.renews
-	if err := c.record(record, req); err != nil {
+	fresh, err := c.record(record, req)
+	if err != nil {
 		return nil, fmt.Errorf("record the certificate: %w", err)
+	}
+	if fresh {
+		c.settle(record)
 	}
 	return &Signed{Record: record, Certificate: cert, Chain: chain}, nil
 }

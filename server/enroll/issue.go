@@ -288,21 +288,43 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 		return nil, err
 	}
 
-	issued, err := c.pack(owner, key, cert, chain, opts)
-	if err != nil {
-		return nil, err
-	}
 	record := c.newCertificateRecord(cert, owner, conn.Name(), prof.Name, keyType)
 	record.Origin = records.OriginServerKey
 	record.Renews = renews
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
 		return nil, err
 	}
-	issued.Record = record
-	if err := c.record(record, req); err != nil {
+	// Recorded before it is packed: the record decides (the profile's
+	// limits, the request it closes), and a certificate it turns away
+	// costs no PKCS#12.
+	fresh, err := c.record(record, req)
+	if err != nil {
 		return nil, fmt.Errorf("record the certificate: %w", err)
 	}
+	issued, err := c.pack(owner, key, cert, chain, opts)
+	if err != nil {
+		if fresh {
+			c.withdraw(record, err)
+		}
+		return nil, err
+	}
+	issued.Record = record
+	if fresh {
+		c.settle(record)
+	}
 	return issued, nil
+}
+
+// withdraw revokes a certificate recorded for a key that could not be
+// packed: the key never reaches its owner, and the certificate must not
+// stay valid, nor hold a place in the owner's limits.
+func (c *Core) withdraw(record *records.Certificate, cause error) {
+	c.log.LogError("A certificate that could not be packed for delivery is revoked", "serial", record.Serial, "error", cause.Error())
+	ctx, cancel := context.WithTimeout(context.Background(), IssueTimeout)
+	defer cancel()
+	if _, err := c.revokeRecord(ctx, record, records.ReasonCessationOfOperation, "issuance"); err != nil {
+		c.log.LogError("Could not revoke a certificate that was not delivered", "serial", record.Serial, "error", err.Error())
+	}
 }
 
 // pack encodes a key with its certificate for delivery.
@@ -315,6 +337,7 @@ func (c *Core) pack(owner *Requester, key crypto.Signer, cert *x509.Certificate,
 	if format == "" {
 		format = c.PKCS12Format
 	}
+	certificatePEM := pki.EncodeCertificatesPEM(append([]*x509.Certificate{cert}, chain...))
 	p12, err := pki.EncodePKCS12(format, key, cert, chain, passphrase)
 	if err != nil {
 		return nil, err
@@ -331,7 +354,7 @@ func (c *Core) pack(owner *Requester, key crypto.Signer, cert *x509.Certificate,
 		PKCS12:         p12,
 		Passphrase:     passphrase,
 		Filename:       FileBase(owner.Username) + ".p12",
-		CertificatePEM: pki.EncodeCertificatesPEM(append([]*x509.Certificate{cert}, chain...)),
+		CertificatePEM: certificatePEM,
 		KeyPEM:         keyPEM,
 	}, nil
 }
@@ -435,14 +458,14 @@ func renewsOf(req *records.Request, link string) string {
 }
 
 // record records an issued certificate and closes the request it was
-// issued for, if any. A request that cannot be closed (it expired
-// meanwhile) does not cost the owner the certificate they are about to
-// receive. The profile's limits are decided again with the record (where
-// limitsApply): of two enrollments (or approved requests) racing for the
-// last place, the loser's certificate is never delivered. A renewal then
-// revokes the certificate it replaces, where the profile
-// asks for it.
-func (c *Core) record(record *records.Certificate, req *records.Request) error {
+// issued for, if any, and reports whether this call recorded it (a held
+// delivery made again was recorded the first time). A request that cannot
+// be closed (it expired meanwhile) does not cost the owner the certificate
+// they are about to receive. The profile's limits are decided again with
+// the record (where limitsApply): of two enrollments (or approved
+// requests) racing for the last place, the loser's certificate is never
+// delivered.
+func (c *Core) record(record *records.Certificate, req *records.Request) (bool, error) {
 	prof, _ := c.Catalog.Profile(record.Profile)
 	requestID := ""
 	if req != nil {
@@ -459,19 +482,25 @@ func (c *Core) record(record *records.Certificate, req *records.Request) error {
 	)
 	switch {
 	case errors.Is(err, records.ErrAlreadyRecorded):
-		// A held delivery made again: the first time did the rest.
-		return nil
+		return false, nil
 	case errors.As(err, &unclosed):
 		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
 	case errors.As(err, &overQuota):
 		c.log.LogWarn("A certificate signed while another enrollment took the owner's last place is not delivered",
 			"serial", record.Serial, "connector", record.Connector, "profile", record.Profile)
-		return overQuotaError(overQuota)
+		return false, overQuotaError(overQuota)
 	case err != nil:
-		return err
+		return false, err
 	}
+	return true, nil
+}
+
+// settle does what a new certificate, recorded and ready for its owner,
+// sets off: a renewal revokes the certificate it replaces, where the
+// profile asks for it.
+func (c *Core) settle(record *records.Certificate) {
+	prof, _ := c.Catalog.Profile(record.Profile)
 	if prof != nil && prof.Renewal.RevokeReplaced && record.Renews != "" {
 		c.revokeReplaced(record)
 	}
-	return nil
 }
