@@ -131,14 +131,6 @@ func (r *report) printGoBench(b *bytes.Buffer) {
 			}
 		}
 	}
-	median := func(v []float64) float64 {
-		if len(v) == 0 {
-			return 0
-		}
-		s := slices.Clone(v)
-		slices.Sort(s)
-		return s[len(s)/2]
-	}
 	nsCell := func(v []float64) string { return ms(time.Duration(median(v))) }
 	b.WriteString("## In process (`go test -bench`, the median of the runs)\n\n")
 	fmt.Fprintf(b, "Plugin and floor run in turns in one loop, so that both see the same machine.\n\n")
@@ -156,6 +148,21 @@ func (r *report) printGoBench(b *bytes.Buffer) {
 		fmt.Fprintf(b, "| %s | %s | | |\n", name, nsCell(m["ns/op"]))
 	}
 	b.WriteString("\n")
+}
+
+// median is the middle value of v, or the mean of the two middle ones
+// when there is an even number of them; 0 for none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	mid := len(s) / 2
+	if len(s)%2 == 0 {
+		return (s[mid-1] + s[mid]) / 2
+	}
+	return s[mid]
 }
 
 func (r *report) printBaselines(b *bytes.Buffer) {

@@ -32,6 +32,12 @@ PASS
 	assert.True(t, r.checks[0].ok, "the median ratio 1.09 is within 1.15")
 }
 
+func TestMedian(t *testing.T) {
+	assert.Equal(t, 0.0, median(nil))
+	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	assert.Equal(t, 2.5, median([]float64{4, 1, 3, 2}), "an even count has the mean of its middle two")
+}
+
 func TestPercentiles(t *testing.T) {
 	l := &latencies{}
 	for i := 1; i <= 100; i++ {
