@@ -191,16 +191,23 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 	return b
 }
 
+// issueLink mints an issuance link of profileName for r and checks it, as
+// the page does before it redeems it.
+func issueLink(t *testing.T, core *enroll.Core, r *enroll.Requester, profileName string) (*enroll.Link, *enroll.Grant) {
+	t.Helper()
+	prof, _, err := core.ProfileFor(r, profileName)
+	require.NoError(t, err)
+	link, err := core.MintLink(r, prof, linktoken.PurposeIssue)
+	require.NoError(t, err)
+	grant, err := core.CheckLink(link.Token, linktoken.PurposeIssue, "")
+	require.NoError(t, err)
+	return link, grant
+}
+
 func TestLinkIsRedeemedOnceAndNamesTheRequester(t *testing.T) {
 	b := newBed(t, "")
 	alice := requester("alice")
-	prof, _, err := b.core.ProfileFor(alice, "")
-	require.NoError(t, err)
-	link, err := b.core.MintLink(alice, prof, linktoken.PurposeIssue)
-	require.NoError(t, err)
-
-	grant, err := b.core.CheckLink(link.Token, linktoken.PurposeIssue, "")
-	require.NoError(t, err)
+	link, grant := issueLink(t, b.core, alice, "")
 	outcome, err := b.core.RedeemLink(context.Background(), grant, enroll.Options{Email: true})
 	require.NoError(t, err)
 	require.NotNil(t, outcome.Issued)
@@ -230,14 +237,9 @@ func TestLinkIsRedeemedOnceAndNamesTheRequester(t *testing.T) {
 func TestACertificateThatCannotBePackedIsWithdrawn(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn", "limits": {"active": 1}}]}`)
 	alice := requester("alice")
-	prof, _, err := b.core.ProfileFor(alice, "vpn")
-	require.NoError(t, err)
-	link, err := b.core.MintLink(alice, prof, linktoken.PurposeIssue)
-	require.NoError(t, err)
-	grant, err := b.core.CheckLink(link.Token, linktoken.PurposeIssue, "")
-	require.NoError(t, err)
+	_, grant := issueLink(t, b.core, alice, "vpn")
 
-	_, err = b.core.RedeemLink(context.Background(), grant, enroll.Options{Format: "bogus"})
+	_, err := b.core.RedeemLink(context.Background(), grant, enroll.Options{Format: "bogus"})
 	require.Error(t, err)
 	list, err := b.store.ListCertificates(alice.Principal)
 	require.NoError(t, err)
