@@ -307,7 +307,7 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 		return nil, fmt.Errorf("record the certificate: %w", err)
 	}
 	if fresh {
-		c.settle(record)
+		c.settle(prof, record)
 	}
 	return &Signed{Record: record, Certificate: cert, Chain: chain}, nil
 }

@@ -310,7 +310,7 @@ func (c *Core) issueWithServerKey(ctx context.Context, owner *Requester, prof *p
 	}
 	issued.Record = record
 	if fresh {
-		c.settle(record)
+		c.settle(prof, record)
 	}
 	return issued, nil
 }
@@ -495,12 +495,11 @@ func (c *Core) record(record *records.Certificate, req *records.Request) (bool, 
 	return true, nil
 }
 
-// settle does what a new certificate, recorded and ready for its owner,
-// sets off: a renewal revokes the certificate it replaces, where the
+// settle does what a new certificate of prof, recorded and ready for its
+// owner, sets off: a renewal revokes the certificate it replaces, where the
 // profile asks for it.
-func (c *Core) settle(record *records.Certificate) {
-	prof, _ := c.Catalog.Profile(record.Profile)
-	if prof != nil && prof.Renewal.RevokeReplaced && record.Renews != "" {
+func (c *Core) settle(prof *profile.Profile, record *records.Certificate) {
+	if prof.Renewal.RevokeReplaced && record.Renews != "" {
 		c.revokeReplaced(record)
 	}
 }
