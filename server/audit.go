@@ -129,29 +129,28 @@ func (o observedInventory) CreateCertificate(c *records.Certificate) error {
 	return nil
 }
 
-func (o observedInventory) UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error) {
-	// The store may call change more than once (a conditional update
-	// retried): the state it saw last is the one the update replaced.
-	var before records.CertState
-	updated, err := o.Inventory.UpdateCertificate(serial, func(c *records.Certificate) error {
-		before = c.State
-		return change(c)
-	})
-	if err != nil || updated == nil {
-		return updated, err
+// RevokeCertificate audits and counts every certificate a revocation
+// revoked: the one asked for, and those of a compromised key with it.
+func (o observedInventory) RevokeCertificate(order records.Revoke) (*records.Revoked, error) {
+	revoked, err := o.Inventory.RevokeCertificate(order)
+	if err != nil {
+		return revoked, err
 	}
-	if before != records.CertRevoked && updated.State == records.CertRevoked {
-		reason := updated.RevocationReason
+	for _, c := range append([]*records.Certificate{revoked.Certificate}, revoked.Siblings...) {
+		reason := c.RevocationReason
 		if reason == "" {
 			reason = records.ReasonUnspecified
 		}
-		o.metrics.revocations.WithLabelValues(updated.Connector, reason).Inc()
-		rec := certificateAudit(auditRevokeCertificate, model.AuditStatusSuccess, updated.RevokedBy, updated)
+		o.metrics.revocations.WithLabelValues(c.Connector, reason).Inc()
+		rec := certificateAudit(auditRevokeCertificate, model.AuditStatusSuccess, c.RevokedBy, c)
 		rec.AddMeta("reason", reason)
-		rec.AddMeta("pending_at_ca", updated.RevocationPending)
+		rec.AddMeta("pending_at_ca", c.RevocationPending)
+		if c.Serial != revoked.Certificate.Serial {
+			rec.AddMeta("key_compromised_with", revoked.Certificate.Serial)
+		}
 		o.audit.LogAuditRec(rec)
 	}
-	return updated, nil
+	return revoked, nil
 }
 
 func (o observedInventory) CreateRequest(r *records.Request) error {

@@ -391,17 +391,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	record := revoked.Record
-	reply := fmt.Sprintf("Certificate `%s` (%s) is now revoked.", record.Serial, markdownCell(record.Subject))
-	switch {
-	case revoked.PendingAtCA:
-		reply += " Its CA could not be reached just now: it will be told as soon as it answers (`/cert list` says so meanwhile)."
-	case record.Connector == enroll.UnmanagedConnector:
-		reply += " It was issued by a CA this plugin does not manage: ask that CA's administrator to revoke it there too."
-	case !revoked.AtCA:
-		reply += " You registered it rather than getting it here, so only this plugin's record changed: ask an administrator to revoke it at its CA too."
-	}
-	return reply, nil
+	return revokedWords(revoked, ""), nil
 }
 
 // reasonHelp explains each revocation reason in the autocomplete.

@@ -205,11 +205,7 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	reply := fmt.Sprintf("Certificate `%s` of %s is now revoked (%s).", revoked.Record.Serial, p.ownerName(revoked.Record.Owner), revoked.Record.RevocationReason)
-	if !revoked.AtCA {
-		reply += " Its CA is not managed here: revoke it there too."
-	}
-	return reply, nil
+	return revokedWords(revoked, p.ownerName(revoked.Record.Owner)), nil
 }
 
 func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/ocsp"
 )
 
 // crlOf fetches and checks the built-in CA's CRL.
@@ -77,20 +78,28 @@ func TestBuiltinCRLNamesRevokedCertificatesWithTheirReasons(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, env.request(http.MethodGet, "/crl/nosuch.crl", "", "").Code)
 }
 
-// A certificate a user registered and revoked is revoked in our records
-// only: it is not put on the CA's list.
-func TestRegisteredCertificateRevokedByItsHolderIsNotOnTheCRL(t *testing.T) {
+// A certificate our CA signed is on our list once revoked, whoever
+// registered it; registering it does not make OCSP vouch for it, and the
+// reply claims no more than happened.
+func TestRegisteredCertificateRevokedByItsHolderIsOnTheCRL(t *testing.T) {
 	env := newTestEnv(t)
 	loaded, err := env.p.loadCA(env.p.getConfiguration())
 	require.NoError(t, err)
 	other, err := loaded.current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pkiLeaf(env))
 	require.NoError(t, err)
+	assert.Equal(t, ocsp.Unknown, env.askOCSP(t, other, other.SerialNumber).Status, "never recorded")
+
 	w := env.request(http.MethodPost, "/api/v1/certificates/import", `{"certificate": `+jsonString(string(pemOf(other)))+`}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
 	serial := decodeJSON[certificateView](t, w.Body.Bytes()).Serial
-	assert.Contains(t, env.run("alice", "/cert revoke "+serial), "is now revoked")
+	assert.Equal(t, ocsp.Unknown, env.askOCSP(t, other, other.SerialNumber).Status, "registered by its holder: nobody vouched for it")
+
+	reply := env.run("alice", "/cert revoke "+serial)
+	assert.Contains(t, reply, "is now revoked")
+	assert.NotContains(t, reply, "only this plugin's record changed")
 	_, listed := serialIn(env.crlOf(t), serial)
-	assert.False(t, listed)
+	assert.True(t, listed, "our CA signed it: our list names it")
+	assert.Equal(t, ocsp.Revoked, env.askOCSP(t, other, other.SerialNumber).Status)
 }
 
 // An admin may have certificates name their CRL and OCSP responder under a

@@ -47,10 +47,25 @@ func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
 func deactivationNotice(d *enroll.Deactivated) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Client Certificates:** @%s was deactivated.", d.Owner.Username)
-	if len(d.Revoked) > 0 {
-		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(d.Revoked))
-		for _, c := range d.Revoked {
-			fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, markdownCell(c.Subject))
+	var atCA, recordsOnly []*enroll.Revoked
+	for _, revoked := range d.Revoked {
+		if revoked.Reach() == enroll.ReachCA {
+			atCA = append(atCA, revoked)
+		} else {
+			recordsOnly = append(recordsOnly, revoked)
+		}
+	}
+	if len(atCA) > 0 {
+		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(atCA))
+		for _, revoked := range atCA {
+			fmt.Fprintf(&b, "\n- `%s` %s", revoked.Record.Serial, markdownCell(revoked.Record.Subject))
+		}
+	}
+	if len(recordsOnly) > 0 {
+		// Never claimed revoked where the CA does not know.
+		fmt.Fprintf(&b, "\n\n%d of their certificates are revoked in this plugin's records only:", len(recordsOnly))
+		for _, revoked := range recordsOnly {
+			fmt.Fprintf(&b, "\n- `%s` %s: %s", revoked.Record.Serial, markdownCell(revoked.Record.Subject), reachCaveat(revoked))
 		}
 	}
 	if len(d.Valid) > 0 {

@@ -355,55 +355,6 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(pki.EncodeCertificatesPEM(chain))
 }
 
-// handleCRL serves a CA's certificate revocation list to anyone (VPN,
-// Wi-Fi/RADIUS and TLS servers fetch it; it is signed, so plain HTTP is
-// safe): DER at /crl/<connector>.crl, PEM at /crl/<connector>.pem. Caches
-// may keep it until shortly before its next update.
-func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
-	s, err := p.getServices()
-	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	name := mux.Vars(r)["connector"]
-	generation := 1
-	if g, ok := mux.Vars(r)["generation"]; ok {
-		if generation, err = strconv.Atoi(g); err != nil || generation < 2 {
-			// The first generation has one address only: the one its
-			// certificates name.
-			writeJSONError(w, http.StatusNotFound, "no such revocation list")
-			return
-		}
-	}
-	crl, err := s.core.CRL(name, generation)
-	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.reloadIfCARenewed(s) {
-		// Another node renewed the CA: this one learns of it now.
-		if s, err = p.getServices(); err == nil {
-			crl, err = s.core.CRL(name, generation)
-		}
-	}
-	if he := asHTTPError(err); he != nil {
-		writeJSONError(w, he.Status, he.Message)
-		return
-	}
-	if err != nil {
-		p.API.LogError("Could not make a certificate revocation list", "connector", name, "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "the revocation list is not available right now")
-		return
-	}
-	maxAge := int(time.Until(crl.NextUpdate).Seconds()) / 2
-	w.Header().Set("Cache-Control", "public, max-age="+strconv.Itoa(max(0, min(maxAge, 3600))))
-	w.Header().Set("Last-Modified", crl.ThisUpdate.UTC().Format(http.TimeFormat))
-	if strings.HasSuffix(r.URL.Path, ".pem") {
-		w.Header().Set("Content-Type", "application/x-pem-file")
-		_, _ = w.Write(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.DER}))
-		return
-	}
-	w.Header().Set("Content-Type", "application/pkix-crl")
-	w.Header().Set("Content-Disposition", `inline; filename="`+name+`.crl"`)
-	_, _ = w.Write(crl.DER)
-}
-
 // maxOCSPRequestBytes bounds an OCSP request; a real one is about 100 bytes.
 const maxOCSPRequestBytes = 10 << 10
 

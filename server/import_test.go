@@ -83,7 +83,7 @@ func TestUsersRegisterTheirExistingCertificates(t *testing.T) {
 
 	// Revoking it changes our records and says the outside CA must be told.
 	reply := env.run("alice", "/cert revoke "+view.Serial)
-	assert.Contains(t, reply, "is now revoked")
+	assert.Contains(t, reply, "is revoked in this plugin's records")
 	assert.Contains(t, reply, "a CA this plugin does not manage")
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sqlstore"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -26,17 +25,6 @@ func (i inventory) ClaimToken(id string, ttl time.Duration) (bool, error) {
 func (i inventory) ReleaseToken(id string) error { return i.marks.ReleaseToken(id) }
 
 func (i inventory) TokenUsed(id string) (bool, error) { return i.marks.TokenUsed(id) }
-
-// The CRLs signed are kept in the KV store: one value per CA, each new
-// number a compare-and-set from the last.
-
-func (i inventory) CurrentCRL(list string) (*records.CRL, error) {
-	return i.marks.CurrentCRL(list)
-}
-
-func (i inventory) IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
-	return i.marks.IssueCRL(list, sign)
-}
 
 // openInventory opens the records in the server's database: PostgreSQL
 // only, the schema migrated under a cluster-wide lock, and the records of
@@ -71,6 +59,9 @@ func (p *Plugin) openInventory() (enroll.Inventory, error) {
 	if moved != nil && (moved.Certificates > 0 || moved.Requests > 0) {
 		p.API.LogInfo("Moved the certificate inventory from the KV store to the database",
 			"certificates", moved.Certificates, "requests", moved.Requests)
+	}
+	if err := records.MoveCRLsFromKV(p.store); err != nil {
+		return nil, fmt.Errorf("the revocation lists of the previous version could not be moved to the database: %w", err)
 	}
 	p.API.LogInfo("Certificate inventory ready in the Mattermost database", "schema_version", version)
 	p.events = records

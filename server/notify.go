@@ -61,6 +61,55 @@ func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certif
 		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason))
 }
 
+// KeyCompromised tells each owner which of their certificates a
+// compromised key took with it, and the system admins all of them.
+func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
+	all := append([]*records.Certificate{reported}, alsoRevoked...)
+	var owners []records.Principal
+	byOwner := map[records.Principal][]*records.Certificate{}
+	for _, c := range all {
+		if _, seen := byOwner[c.Owner]; !seen {
+			owners = append(owners, c.Owner)
+		}
+		byOwner[c.Owner] = append(byOwner[c.Owner], c)
+	}
+	for _, owner := range owners {
+		id := owner.MattermostUserID()
+		if id == "" {
+			continue
+		}
+		requester, err := n.p.requester(id)
+		if err != nil {
+			n.p.API.LogWarn("Could not tell an owner of a compromised key", "user_id", id, "error", err.Error())
+			continue
+		}
+		n.p.notifyUser(requester, "Key compromised", fmt.Sprintf("The key of certificate `%s` was reported compromised by %s, so that key is "+
+			"never certified again. Your certificates with that key are revoked:%s\n\nMake a new key for a new certificate: "+
+			"`/cert download`, or a CSR of a new key with `/cert csr`.", reported.Serial, n.p.actorName(reported.RevokedBy), certificateLines(byOwner[owner])))
+	}
+	n.p.noticeAdmins(fmt.Sprintf("**Client Certificates:** %s revoked certificate `%s` of %s because its key was compromised. "+
+		"That key is never certified again, and every valid certificate with it is revoked:%s",
+		n.p.actorName(reported.RevokedBy), reported.Serial, n.p.ownerName(reported.Owner), certificateLines(all)))
+}
+
+// certificateLines lists certificates for a message, a line each.
+func certificateLines(certs []*records.Certificate) string {
+	var b strings.Builder
+	for _, c := range certs {
+		fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, markdownCell(c.Subject))
+	}
+	return b.String()
+}
+
+// actorName names who revoked: an account by its username, or the word a
+// job of the plugin records.
+func (p *Plugin) actorName(actor string) string {
+	if u, appErr := p.API.GetUser(actor); appErr == nil && u != nil {
+		return "@" + u.Username
+	}
+	return markdownCell(actor)
+}
+
 func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {
 	n.p.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
 		markdownCell(c.Subject)+"). It is now in `/cert list`.")

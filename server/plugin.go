@@ -59,6 +59,9 @@ type Plugin struct {
 	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
 	// one core): how much runs at once, and how much may wait.
 	rsaKeys *admission.Queue
+	// crls signs this node's revocation lists and keeps the bytes it
+	// serves, across configurations.
+	crls *enroll.CRLPublisher
 
 	// smtpRootCAs verifies mail servers' certificates; nil means the
 	// system roots (tests trust their own SMTP server).
@@ -90,6 +93,7 @@ func NewPlugin() *Plugin {
 	p := &Plugin{
 		now:     time.Now,
 		rsaKeys: enroll.NewRSAKeyQueue(),
+		crls:    enroll.NewCRLPublisher(),
 	}
 	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
 	return p

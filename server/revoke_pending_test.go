@@ -39,7 +39,7 @@ func TestRevocationPendingAtAnUnreachableCAIsRetried(t *testing.T) {
 	serial := env.issueJSON(env.token("alice")).Serial
 
 	reply := env.run("alice", "/cert revoke "+serial)
-	assert.Contains(t, reply, "is now revoked")
+	assert.Contains(t, reply, "is revoked in this plugin's records")
 	assert.Contains(t, reply, "will be told as soon as it answers")
 	record, err := env.p.store.GetCertificate(serial)
 	require.NoError(t, err)

@@ -81,6 +81,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		Log:       p.API,
 		Clock:     p.now,
 		RSAKeys:   p.rsaKeys,
+		CRLs:      p.crls,
 	})
 	return &services{config: c, catalog: catalog, core: core, builtinCA: builtinCA}, nil
 }

@@ -59,7 +59,8 @@ func (c *Core) CountCertificates(admin *Requester) (records.StateCounts, error) 
 }
 
 // AdminRevoke revokes any certificate, for an administrator, for one of
-// the RFC 5280 reasons; the owner is told.
+// the RFC 5280 reasons (a revoked one again for keyCompromise, when its
+// key turns out compromised later); the owner is told.
 func (c *Core) AdminRevoke(ctx context.Context, admin *Requester, serial, reason string) (*Revoked, error) {
 	record, err := c.CertificateBySerial(admin, serial)
 	if err != nil {
@@ -68,9 +69,6 @@ func (c *Core) AdminRevoke(ctx context.Context, admin *Requester, serial, reason
 	reason, err = records.ParseReason(reason)
 	if err != nil {
 		return nil, &Error{Code: CodeInvalid, Message: capitalize(err.Error()) + ".", Err: err}
-	}
-	if record.State == records.CertRevoked {
-		return nil, ErrAlreadyRevoked
 	}
 	revoked, err := c.revokeRecord(ctx, record, reason, admin.ID)
 	if err != nil {

@@ -53,6 +53,8 @@ type Ports struct {
 	Clock     Clock
 	// RSAKeys bounds RSA key generation (see NewRSAKeyQueue).
 	RSAKeys *admission.Queue
+	// CRLs signs this node's revocation lists (a new one when nil).
+	CRLs *CRLPublisher
 }
 
 // Core serves enrollments for one configuration snapshot.
@@ -65,11 +67,12 @@ type Core struct {
 	log    Logger
 	now    Clock
 	keys   *admission.Queue
+	crls   *CRLPublisher
 }
 
 // New returns a core over settings and ports.
 func New(settings Settings, ports Ports) *Core {
-	return &Core{
+	core := &Core{
 		Settings: settings,
 		store:    ports.Inventory,
 		dir:      ports.Directory,
@@ -78,7 +81,12 @@ func New(settings Settings, ports Ports) *Core {
 		log:      ports.Log,
 		now:      ports.Clock,
 		keys:     ports.RSAKeys,
+		crls:     ports.CRLs,
 	}
+	if core.crls == nil {
+		core.crls = NewCRLPublisher()
+	}
+	return core
 }
 
 // Now is the core's clock.

@@ -89,6 +89,11 @@ func (n *notifier) CertificateIssued(o *enroll.Requester, c *records.Certificate
 func (n *notifier) CertificateRevoked(o *enroll.Requester, c *records.Certificate, _ *enroll.Requester) {
 	n.add("revoked", o, c.Serial)
 }
+func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
+	for _, c := range append([]*records.Certificate{reported}, alsoRevoked...) {
+		n.add("key-compromised", &enroll.Requester{ID: c.Owner.MattermostUserID()}, c.Serial)
+	}
+}
 func (n *notifier) CertificateRegistered(o, _ *enroll.Requester, c *records.Certificate) {
 	n.add("registered", o, c.Serial)
 }
@@ -140,6 +145,15 @@ type bed struct {
 	store    *store.Store
 	settings enroll.Settings
 	ports    enroll.Ports
+	clockMu  sync.Mutex
+	now      time.Time
+}
+
+// advance moves the bed's clock.
+func (b *bed) advance(d time.Duration) {
+	b.clockMu.Lock()
+	defer b.clockMu.Unlock()
+	b.now = b.now.Add(d)
 }
 
 // bedStore is the bed's inventory, for wrappers that change one of its
@@ -159,8 +173,13 @@ func requester(id string) *enroll.Requester {
 
 func newBed(t *testing.T, catalogJSON string) *bed {
 	t.Helper()
-	now := time.Now()
-	clock := func() time.Time { return now }
+	b := &bed{now: time.Now()}
+	clock := func() time.Time {
+		b.clockMu.Lock()
+		defer b.clockMu.Unlock()
+		return b.now
+	}
+	now := clock()
 	catalog, err := profile.Parse(catalogJSON, profile.Defaults{ValidityDays: 365, KeyType: pki.KeyECDSAP256})
 	require.NoError(t, err)
 	h, err := pki.GenerateHierarchy("Test", now)
@@ -169,11 +188,9 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 	require.NoError(t, err)
 	sealKey, err := sealbox.NewKey(strings.Repeat("e", 43))
 	require.NoError(t, err)
-	b := &bed{
-		dir:    &directory{accounts: map[records.Principal]*enroll.Requester{}, approvers: map[string][]string{}, teams: map[string][]string{}},
-		notify: &notifier{}, mail: &mailer{},
-		store: store.New(&pluginapi.MemoryStore{}),
-	}
+	b.dir = &directory{accounts: map[records.Principal]*enroll.Requester{}, approvers: map[string][]string{}, teams: map[string][]string{}}
+	b.notify, b.mail = &notifier{}, &mailer{}
+	b.store = store.New(&pluginapi.MemoryStore{})
 	for _, id := range []string{"alice", "bob", "carol"} {
 		b.dir.accounts[records.MattermostUser(id)] = requester(id)
 	}

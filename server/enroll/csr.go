@@ -87,6 +87,9 @@ func (c *Core) checkUpload(r *Requester, prof *profile.Profile, conn connector.C
 	if err != nil {
 		return nil, err
 	}
+	if err := c.refuseCompromisedKey(fingerprint); err != nil {
+		return nil, err
+	}
 	checked := &checkedCSR{csr: csr, keyType: keyType, keyFingerprint: fingerprint}
 
 	var evidence attest.Evidence
@@ -303,6 +306,10 @@ func (c *Core) recordCSRCertificate(r *Requester, prof *profile.Profile, conn co
 	record.Attestation = checked.attestation
 	record.Renews = checked.renews
 	fresh, err := c.record(record, req)
+	if errors.Is(err, ErrCompromisedKey) {
+		c.discardSigned(context.Background(), conn, cert)
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record the certificate: %w", err)
 	}
@@ -345,6 +352,14 @@ func (c *Core) collectCSRRequest(ctx context.Context, r *Requester, prof *profil
 	req *records.Request) (*Signed, error) {
 	checked, err := checkedFromRequest(req)
 	if err != nil {
+		return nil, err
+	}
+	// Reported compromised while the request waited: refused before a CA
+	// signs (one that signed while it held the request is told to revoke).
+	if err := c.refuseCompromisedKey(checked.keyFingerprint); err != nil {
+		if errors.Is(err, ErrCompromisedKey) {
+			c.closeCompromised(ctx, conn, req)
+		}
 		return nil, err
 	}
 	var signed *Signed

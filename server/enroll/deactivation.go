@@ -26,9 +26,10 @@ const actorDeactivation = "deactivation"
 // certificates.
 type Deactivated struct {
 	Owner *Requester
-	// Revoked were revoked now; Valid are still valid (the action only
-	// notifies, or a revocation failed: Failed says why).
-	Revoked []*records.Certificate
+	// Revoked were revoked now, each with how far it reached; Valid are
+	// still valid (the action only notifies, or a revocation failed:
+	// Failed says why).
+	Revoked []*Revoked
 	Valid   []*records.Certificate
 	Failed  []error
 }
@@ -63,7 +64,7 @@ func (c *Core) Deactivate(ctx context.Context, owner *Requester, action Deactiva
 			out.Failed = append(out.Failed, err)
 			continue
 		}
-		out.Revoked = append(out.Revoked, revoked.Record)
+		out.Revoked = append(out.Revoked, revoked)
 	}
 	return out, nil
 }

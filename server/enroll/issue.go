@@ -485,6 +485,8 @@ func (c *Core) record(record *records.Certificate, req *records.Request) (bool, 
 		return false, nil
 	case errors.As(err, &unclosed):
 		c.log.LogWarn("Could not close a collected request", "request", requestID, "serial", record.Serial, "error", err.Error())
+	case errors.Is(err, records.ErrCompromisedKey):
+		return false, ErrCompromisedKey
 	case errors.As(err, &overQuota):
 		c.log.LogWarn("A certificate signed while another enrollment took the owner's last place is not delivered",
 			"serial", record.Serial, "connector", record.Connector, "profile", record.Profile)

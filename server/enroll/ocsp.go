@@ -16,16 +16,18 @@ type OCSPAnswer struct {
 }
 
 // OCSP answers an OCSP request (RFC 6960) about a certificate of a CA the
-// plugin signs for: good, revoked (when, and why) or unknown, from the
-// inventory. A request that cannot be read, or about another CA, gets the
-// protocol's unsigned refusal.
+// plugin signs for, from the inventory (see ocspStatus). A request that
+// cannot be read, or about another CA, gets the protocol's unsigned
+// refusal. Connectors are asked in the catalog's order, so that the answer
+// never depends on a map's.
 func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 	req, err := pki.ParseOCSPRequest(der)
 	if err != nil {
 		return &OCSPAnswer{DER: pki.OCSPMalformed()}, nil
 	}
-	for name, conn := range c.Connectors {
-		signer, ok := connector.Capability[connector.OCSPSigner](conn)
+	for _, spec := range c.Catalog.Connectors {
+		name := spec.Name
+		signer, ok := connector.Capability[connector.OCSPSigner](c.Connectors[name])
 		if !ok {
 			continue
 		}
@@ -39,17 +41,8 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 		case errors.Is(err, records.ErrNotFound):
 		case err != nil:
 			return nil, err
-		case record.Connector != name, record.Issuer != issuer:
-			// Not this CA's: a serial is only ever good under its issuer.
-		case record.State == records.CertRevoked && RevokesAtCA(record):
-			answer.Status = pki.OCSPRevoked
-			answer.RevokedAt = record.CreatedAt
-			if record.RevokedAt != nil {
-				answer.RevokedAt = *record.RevokedAt
-			}
-			answer.ReasonCode = records.ReasonCode(record.RevocationReason)
-		default:
-			answer.Status = pki.OCSPGood
+		case record.Connector == name && record.Issuer == issuer:
+			answer = ocspStatus(record, answer)
 		}
 		signed, next, err := signer.SignOCSP(answer, req)
 		if err != nil {
@@ -58,4 +51,24 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 		return &OCSPAnswer{DER: signed, NextUpdate: next}, nil
 	}
 	return &OCSPAnswer{DER: pki.OCSPUnauthorized()}, nil
+}
+
+// ocspStatus is what the responder says of a certificate its CA signed:
+// revoked once revoked here, whoever registered it (its CRL lists it too);
+// good when the plugin issued it or an admin registered it; unknown when
+// only its owner registered it, as before: registering a certificate
+// proves one holds a copy, not that the CA meant it.
+func ocspStatus(record *records.Certificate, answer pki.OCSPAnswer) pki.OCSPAnswer {
+	switch {
+	case record.State == records.CertRevoked:
+		answer.Status = pki.OCSPRevoked
+		answer.RevokedAt = record.CreatedAt
+		if record.RevokedAt != nil {
+			answer.RevokedAt = *record.RevokedAt
+		}
+		answer.ReasonCode = records.ReasonCode(record.RevocationReason)
+	case record.Origin != records.OriginImported || record.RevocableAtCA:
+		answer.Status = pki.OCSPGood
+	}
+	return answer
 }

@@ -12,10 +12,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
-// Inventory is what the core keeps: certificates, requests, the marks of
-// used links and certified keys. Today the KV store holds all of it; the
-// certificate and request records move to database tables next, behind the
-// same operations.
+// Inventory is what the core keeps: certificates, requests, revocation
+// lists, the marks of used links and certified keys. In the plugin, the
+// records are tables of the Mattermost database and the link marks are in
+// the KV store; the core's unit tests keep all of it in a KV store.
 type Inventory interface {
 	// RecordIssuance records a certificate and, when requestID is set,
 	// closes the request it was issued for; the same certificate recorded
@@ -36,19 +36,35 @@ type Inventory interface {
 	// those issued since; renews, and a certificate a valid renewal
 	// replaces, are not counted.
 	CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error)
-	// Revocations are what the CRL of a connector's issuing CA names: the
-	// revoked certificates of that issuer (pki.IssuerID) that have not
-	// expired before since.
-	Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error)
-	// CurrentCRL is the latest CRL of a list (see CRLList: one per issuing
-	// CA of a connector), nil before the first; IssueCRL records the next
-	// one, numbered after the current one.
-	CurrentCRL(list string) (*records.CRL, error)
+	// RevokeCertificate records a revocation, atomically with what it
+	// implies: for keyCompromise the key is never certified again (every
+	// record of a certificate for it is records.ErrCompromisedKey) and its
+	// other valid certificates are revoked with it; each CA list concerned
+	// is marked behind. A certificate revoked before is
+	// records.ErrAlreadyRevoked, unless it is now revoked for
+	// keyCompromise.
+	RevokeCertificate(order records.Revoke) (*records.Revoked, error)
+	// CompromisedKey is the serial whose revocation marked a key
+	// compromised, "" for a key that is not.
+	CompromisedKey(fingerprint string) (string, error)
+	// CompromisedValid lists valid certificates of compromised keys, which
+	// should be none.
+	CompromisedValid(limit int) ([]*records.Certificate, error)
+	// CurrentCRL is what is known of a CA's list (its number, dates,
+	// revision and what it covers), without its bytes; nil before its
+	// first list or revocation. CRLBytes are the bytes of the list
+	// numbered number, records.ErrNotFound once another replaced it.
+	CurrentCRL(scope records.CRLScope) (*records.CRL, error)
+	CRLBytes(scope records.CRLScope, number int64) ([]byte, error)
+	// IssueCRL signs a CA's next list when due says so, one signer per CA
+	// at a time, from revocations read after the revision the list then
+	// covers (see the database store).
+	IssueCRL(scope records.CRLScope, now time.Time, due func(current *records.CRL) bool,
+		sign func(number int64, revoked []records.Revocation) (*records.CRL, error)) (*records.CRL, error)
 	// DueReminders are valid certificates expiring between from and to
 	// without the reminder days yet; ClaimReminder marks one sent, once.
 	DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error)
 	ClaimReminder(serial string, days int) (bool, error)
-	IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error)
 
 	CreateRequest(r *records.Request) error
 	GetRequest(id string) (*records.Request, error)
@@ -88,6 +104,10 @@ type Notifier interface {
 	// CertificateRevoked tells the owner an administrator revoked one of
 	// their certificates.
 	CertificateRevoked(owner *Requester, c *records.Certificate, by *Requester)
+	// KeyCompromised tells the owners of a key revoked as compromised, and
+	// the administrators, which certificates were revoked with it and that
+	// the key is never certified again.
+	KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate)
 	// CertificateRegistered tells the owner someone else registered a
 	// certificate for them.
 	CertificateRegistered(owner, by *Requester, c *records.Certificate)

@@ -136,9 +136,15 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	} else if !errors.Is(err, records.ErrNotFound) {
 		return nil, err
 	}
-	if err := c.store.CreateCertificate(record); errors.Is(err, records.ErrDuplicateSerial) {
+	if err := c.refuseCompromisedKey(record.KeyFingerprint); err != nil {
+		return nil, err
+	}
+	switch err := c.store.CreateCertificate(record); {
+	case errors.Is(err, records.ErrDuplicateSerial):
 		return nil, refuseRegistration("This certificate is already registered (serial %s).", record.Serial)
-	} else if err != nil {
+	case errors.Is(err, records.ErrCompromisedKey):
+		return nil, ErrCompromisedKey
+	case err != nil:
 		return nil, err
 	}
 	// Its key is certified: a CSR for the same key is refused like any other.

@@ -63,23 +63,14 @@ func (c *Core) renewalSkipsApproval(prof *profile.Profile, old *records.Certific
 		old.StateAt(c.now()) == string(records.CertIssued)
 }
 
-// ErrCompromisedKey is a renewal that sends again the key of a certificate
-// revoked because that key was compromised.
-var ErrCompromisedKey = &Error{Code: CodeRefused,
-	Message: "The certificate you are renewing was revoked because its key was compromised, so that key is never certified again.",
-	Hint:    "Make a new key (on your device: a new key in its slot) and send its CSR."}
-
 // takeOverKey lets a renewal's upload certify the key that renews, the
 // replaced certificate, holds: its claim passes to the upload. Any other
-// holder refuses the upload, as does a key revoked as compromised. It
-// returns the certificate the claim came from.
+// holder refuses the upload (a compromised key never got this far: see
+// refuseCompromisedKey). It returns the certificate the claim came from.
 func (c *Core) takeOverKey(checked *checkedCSR, holder, upload records.KeyHolder, renews *records.Certificate) (*records.Certificate, error) {
 	if renews == nil || holder.Kind != records.KeyHeldByCertificate || holder.ID != renews.Serial ||
 		renews.KeyFingerprint != checked.keyFingerprint {
 		return nil, duplicateKeyError(holder)
-	}
-	if renews.State == records.CertRevoked && renews.RevocationReason == records.ReasonKeyCompromise {
-		return nil, ErrCompromisedKey
 	}
 	if err := c.store.MoveKey(checked.keyFingerprint, holder, upload, IssueTimeout+tokenMarkGrace); err != nil {
 		// Another upload of the same renewal took it first.

@@ -19,24 +19,67 @@ var (
 	ErrAlreadyRevoked = &Error{Code: CodeConflict, Message: "This certificate is already revoked."}
 )
 
-// Revoked is a certificate revoked by its owner.
+// Revoked is a certificate revoked, and how far the revocation reached.
 type Revoked struct {
 	Record *records.Certificate
-	// AtCA says the CA was told; otherwise only our record changed, and
-	// the CA's administrator must revoke it there.
+	// AtCA says the CA knows: the plugin signs its list (the built-in CA)
+	// or the CA was told. Otherwise only our record changed (Reach says
+	// why), and the CA's administrator must revoke it there.
 	AtCA bool
 	// PendingAtCA says the CA could not be reached: the record is revoked,
 	// and a job tells the CA as soon as it answers.
 	PendingAtCA bool
+	// Siblings are the other valid certificates of a key revoked as
+	// compromised, revoked with it.
+	Siblings []*records.Certificate
 }
 
-// RevokesAtCA reports whether revoking a record reaches its CA: the
-// plugin issued it, or an admin registered it.
-func RevokesAtCA(record *records.Certificate) bool {
+// Reach is how far a revocation got, for a door to word: a revocation
+// never claims more than happened.
+type Reach string
+
+const (
+	// ReachCA: the CA lists it (its CRL and OCSP say revoked).
+	ReachCA Reach = "ca"
+	// ReachPending: our record only, until the job tells the CA.
+	ReachPending Reach = "pending"
+	// ReachRecordsOnly: a certificate its owner registered, of a CA that
+	// keeps its own list: anyone may hold a copy of someone's certificate,
+	// so an administrator must revoke it there.
+	ReachRecordsOnly Reach = "records_only"
+	// ReachUnmanaged: a certificate of a CA this plugin does not talk to.
+	ReachUnmanaged Reach = "unmanaged"
+)
+
+// Reach says how far the revocation got.
+func (r *Revoked) Reach() Reach {
+	switch {
+	case r.PendingAtCA:
+		return ReachPending
+	case r.AtCA:
+		return ReachCA
+	case r.Record.Connector == UnmanagedConnector:
+		return ReachUnmanaged
+	}
+	return ReachRecordsOnly
+}
+
+// tellsCA reports whether revoking a record is told to its CA: the plugin
+// issued it, or an admin registered it. Anyone may hold a copy of
+// someone's certificate, so one its holder registered is not.
+func tellsCA(record *records.Certificate) bool {
 	if record.Connector == UnmanagedConnector {
 		return false
 	}
 	return record.Origin != records.OriginImported || record.RevocableAtCA
+}
+
+// reachesCA reports whether revoking a record reaches its CA: the CA is
+// told, or the plugin signs its list (the built-in CA), which names every
+// certificate that CA signed once it is revoked here, whoever registered
+// it: relying parties ask that list.
+func (c *Core) reachesCA(record *records.Certificate) bool {
+	return tellsCA(record) || (record.Connector != UnmanagedConnector && c.SignsCRL(record.Connector))
 }
 
 // Revoke revokes a certificate that owner holds, for one of the RFC 5280
@@ -65,16 +108,31 @@ func (c *Core) ownCertificate(owner *Requester, serial string) (*records.Certifi
 	return record, err
 }
 
+// reportsCompromise reports whether revoking record for reason marks its
+// key compromised now: a valid certificate, or one revoked before for
+// another reason (a key found compromised after its certificate was
+// replaced is still never certified again).
+func reportsCompromise(record *records.Certificate, reason string) bool {
+	return reason == records.ReasonKeyCompromise && record.RevocationReason != records.ReasonKeyCompromise
+}
+
 // revokeRecord revokes a certificate for reason, by actor (an account id,
-// or a word for the plugin's own jobs).
+// or a word for the plugin's own jobs). For keyCompromise the store marks
+// the key, which is never certified again, and revokes its other valid
+// certificates (the store leaves those of CAs that keep their own lists
+// pending at the CA, which the job tells); their owners and the admins are
+// told. The lists that name
+// them are signed before it returns (or within crlRevocationWait).
 func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, reason, actor string) (*Revoked, error) {
 	serial := record.Serial
-	if record.State == records.CertRevoked {
+	again := record.State == records.CertRevoked
+	if again && !reportsCompromise(record, reason) {
 		return nil, ErrAlreadyRevoked
 	}
-	atCA := RevokesAtCA(record)
+	atCA := c.reachesCA(record)
 	pending := false
-	if atCA {
+	// A CA told once is not told again: a new reason changes our list only.
+	if tellsCA(record) && !again {
 		conn, ok := c.Connectors[record.Connector]
 		if !ok {
 			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
@@ -89,33 +147,32 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 			pending = true
 		}
 	}
-	now := c.now()
-	updated, err := c.store.UpdateCertificate(serial, func(rec *records.Certificate) error {
-		if rec.State == records.CertRevoked {
-			return ErrAlreadyRevoked
-		}
-		rec.State = records.CertRevoked
-		rec.RevokedAt = &now
-		rec.RevokedBy = actor
-		rec.RevocationReason = reason
-		rec.RevocationPending = pending
-		return nil
+	result, err := c.store.RevokeCertificate(records.Revoke{
+		Serial: serial, At: c.now(), By: actor, Reason: reason, PendingAtCA: pending, RemoteConnectors: c.remoteConnectors(),
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, records.ErrAlreadyRevoked):
+		return nil, ErrAlreadyRevoked
+	case err != nil:
 		return nil, err
 	}
-	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA)
-	if atCA {
-		if c.SignsCRL(record.Connector) {
-			// The list of the CA that issued it: after a renewal, that may
-			// be one the current CA took over from.
-			if _, err := c.PublishCRL(record.Connector, record.Issuer); err != nil && !errors.Is(err, ErrNoCRL) {
-				// The job signs it at its next run.
-				c.log.LogError("Could not publish the revocation list after a revocation", "connector", record.Connector, "error", err.Error())
-			}
+	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA, "revoked_with_it", len(result.Siblings))
+	c.publishRevocations(result.Marks)
+	if reportsCompromise(record, reason) {
+		c.notify.KeyCompromised(result.Certificate, result.Siblings)
+	}
+	return &Revoked{Record: result.Certificate, AtCA: atCA && !pending, PendingAtCA: pending, Siblings: result.Siblings}, nil
+}
+
+// remoteConnectors are the connectors whose CAs keep their own revocations.
+func (c *Core) remoteConnectors() []string {
+	var out []string
+	for name := range c.Connectors {
+		if !c.SignsCRL(name) {
+			out = append(out, name)
 		}
 	}
-	return &Revoked{Record: updated, AtCA: atCA && !pending, PendingAtCA: pending}, nil
+	return out
 }
 
 // RetryRevocations tells the CAs the revocations they could not take when

@@ -59,6 +59,13 @@ func IssuerID(cert *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// CRLIssuerID names the CA that signed a revocation list as IssuerID names
+// the issuer of its certificates.
+func CRLIssuerID(list *x509.RevocationList) string {
+	sum := sha256.Sum256(list.RawIssuer)
+	return hex.EncodeToString(sum[:])
+}
+
 // SubjectID names a CA the way IssuerID names the issuer of the
 // certificates it signs: SubjectID(ca) == IssuerID(leaf).
 func SubjectID(ca *x509.Certificate) string {

@@ -1,6 +1,7 @@
 package records
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -57,10 +58,74 @@ type Revocation struct {
 	Reason    string
 }
 
+// CRLScope names the revocation list of one CA: the connector that
+// issues with it and the CA itself, as Certificate.Issuer names the issuer
+// of its certificates.
+type CRLScope struct {
+	Connector string
+	Issuer    string
+}
+
 // CRL is the latest revocation list of one CA the plugin signs for.
 type CRL struct {
 	Number     int64     `json:"number"`
 	ThisUpdate time.Time `json:"this_update"`
 	NextUpdate time.Time `json:"next_update"`
-	DER        []byte    `json:"der"`
+	// Entries is how many certificates it lists.
+	Entries int    `json:"entries"`
+	DER     []byte `json:"der,omitempty"`
+	// Revision counts the revocations of the CA's certificates recorded so
+	// far; Covered is the revision the list was signed after. A list whose
+	// Covered is below Revision is behind the inventory.
+	Revision int64 `json:"revision"`
+	Covered  int64 `json:"covered"`
 }
+
+// Signed reports whether a list was ever signed: a CA whose certificates
+// were revoked before its first list has a revision and no list yet.
+func (c *CRL) Signed() bool { return c != nil && c.Number > 0 }
+
+// Behind reports whether a revocation was recorded since the list was
+// signed.
+func (c *CRL) Behind() bool { return c.Covered < c.Revision }
+
+// Revoke is a revocation for a store to record: the certificate's state,
+// when, by whom and why, and, for keyCompromise, the key's.
+type Revoke struct {
+	Serial string
+	At     time.Time
+	By     string
+	Reason string
+	// PendingAtCA says the certificate's CA has not accepted it yet.
+	PendingAtCA bool
+	// RemoteConnectors are the connectors whose CAs keep revocations of
+	// their own (not the plugin's lists): a certificate of theirs that a
+	// key compromise revokes with this one is left pending at its CA, to
+	// be told.
+	RemoteConnectors []string
+}
+
+// Revoked is what a recorded revocation changed.
+type Revoked struct {
+	Certificate *Certificate
+	// Siblings are the other valid certificates of a compromised key,
+	// revoked with it.
+	Siblings []*Certificate
+	// Marks are the revisions the lists of the CAs concerned reached.
+	Marks []CRLMark
+}
+
+// CRLMark is the revision a revocation brought the list of a CA to: a
+// list covering it names the certificate.
+type CRLMark struct {
+	Scope    CRLScope
+	Revision int64
+}
+
+// ErrAlreadyRevoked is a revocation of a certificate revoked before (for
+// keyCompromise, before for that reason).
+var ErrAlreadyRevoked = errors.New("the certificate is already revoked")
+
+// ErrCompromisedKey is a certificate for a key revoked as compromised: it
+// is never recorded.
+var ErrCompromisedKey = errors.New("the key was revoked as compromised")

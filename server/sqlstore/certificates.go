@@ -93,8 +93,11 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 	values = append(values, millis(s.now()))
 	_, err = s.db.Exec(`WITH cert AS (`+insertCertificate+` RETURNING serial, owner)
 		INSERT INTO certs_events (at, kind, owner, serial) SELECT $27, 'certificate.recorded', owner, serial FROM cert`, values...)
-	if isUniqueViolation(err) {
+	switch {
+	case isUniqueViolation(err):
 		return records.ErrDuplicateSerial
+	case isCompromisedKey(err):
+		return records.ErrCompromisedKey
 	}
 	return err
 }
@@ -165,10 +168,12 @@ func recordIssuance(q querier, c *records.Certificate, requestID string, values 
 		SELECT (SELECT COUNT(*) FROM cert), (SELECT COUNT(*) FROM request),
 			(SELECT fingerprint FROM certs_certificates WHERE serial = $1),
 			(SELECT state FROM certs_requests WHERE id = $28)`, values...).Scan(&inserted, &closed, &existing, &requestState)
-	if isUniqueViolation(err) {
+	switch {
+	case isUniqueViolation(err):
 		return records.ErrDuplicateSerial
-	}
-	if err != nil {
+	case isCompromisedKey(err):
+		return records.ErrCompromisedKey
+	case err != nil:
 		return fmt.Errorf("record the certificate: %w", err)
 	}
 	if inserted == 0 && existing.String != c.Fingerprint {

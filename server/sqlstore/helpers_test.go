@@ -109,6 +109,18 @@ func newDatabase(t testing.TB) *sql.DB {
 	return db
 }
 
+// newHandle opens a second pool on db's database: another server.
+func newHandle(t testing.TB, db *sql.DB) *sql.DB {
+	t.Helper()
+	var name string
+	require.NoError(t, db.QueryRow(`SELECT current_database()`).Scan(&name))
+	other, err := sql.Open("postgres-strict", fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", pg.Port, name))
+	require.NoError(t, err)
+	other.SetMaxOpenConns(20)
+	t.Cleanup(func() { _ = other.Close() })
+	return other
+}
+
 // newTestStore is a migrated store over a fresh database.
 func newTestStore(t testing.TB) (*Store, *testClock, *sql.DB) {
 	t.Helper()

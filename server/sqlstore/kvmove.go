@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -108,4 +109,26 @@ func csrKeyFingerprint(csrPEM string) string {
 		return ""
 	}
 	return fingerprint
+}
+
+// LegacyCRLs are the revocation lists versions before the database kept in
+// the KV store, by the names enroll.CRLList gives them.
+type LegacyCRLs interface {
+	EachLegacyCRL(visit func(list string, crl *records.CRL) error) error
+}
+
+// MoveCRLsFromKV records the lists an earlier version signed, so that
+// numbering goes on from them (see ImportCRL): at every activation, as an
+// earlier version installed again in between may have signed more. A list
+// that cannot be read is left behind: the next signing numbers from what
+// the tables have.
+func (s *Store) MoveCRLsFromKV(kv LegacyCRLs) error {
+	return kv.EachLegacyCRL(func(list string, crl *records.CRL) error {
+		parsed, err := x509.ParseRevocationList(crl.DER)
+		if err != nil {
+			return nil
+		}
+		connector, _, _ := strings.Cut(list, ":")
+		return s.ImportCRL(records.CRLScope{Connector: connector, Issuer: pki.CRLIssuerID(parsed)}, crl)
+	})
 }

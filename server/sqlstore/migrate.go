@@ -125,18 +125,23 @@ func apply(db *sql.DB, m migration, at time.Time) error {
 
 // statements splits a migration into its statements, one per Exec: the
 // server's driver may not take several at once. A statement ends with a
-// semicolon at the end of a line; comment lines are dropped.
+// semicolon at the end of a line, outside a $$-quoted function body;
+// comment lines are dropped.
 func statements(script string) []string {
 	var out []string
 	var current strings.Builder
+	inBody := false
 	for _, line := range strings.Split(script, "\n") {
 		trimmed := strings.TrimSpace(line)
-		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+		if trimmed == "" || (!inBody && strings.HasPrefix(trimmed, "--")) {
 			continue
 		}
 		current.WriteString(line)
 		current.WriteString("\n")
-		if strings.HasSuffix(trimmed, ";") {
+		if strings.Count(line, "$$")%2 == 1 {
+			inBody = !inBody
+		}
+		if !inBody && strings.HasSuffix(trimmed, ";") {
 			out = append(out, strings.TrimSpace(current.String()))
 			current.Reset()
 		}

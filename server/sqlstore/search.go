@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -114,35 +112,6 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 		return counts, fmt.Errorf("count certificates: %w", err)
 	}
 	return counts, nil
-}
-
-// Revocations lists the revoked certificates of a connector's issuer
-// (pki.IssuerID) that have not expired before since: what that CA's CRL
-// must name (a certificate a user registered and revoked is revoked in our
-// records only). One value, one round trip.
-func (s *Store) Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error) {
-	var data []byte
-	err := s.bounded(func(q querier) error {
-		return q.QueryRow(`SELECT COALESCE(json_agg(json_build_array(serial, COALESCE(revoked_at, created_at), revocation_reason) ORDER BY serial), '[]')
-			FROM certs_certificates WHERE connector = $1 AND issuer = $3 AND state = 'revoked' AND not_after >= $2
-				AND (origin <> 'imported' OR revocable_at_ca)`, connector, millis(since), issuer).Scan(&data)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
-	}
-	var rows [][3]json.RawMessage
-	if err := json.Unmarshal(data, &rows); err != nil {
-		return nil, fmt.Errorf("list revocations: %w", err)
-	}
-	out := make([]records.Revocation, 0, len(rows))
-	for _, row := range rows {
-		var r records.Revocation
-		if err := errors.Join(json.Unmarshal(row[0], &r.Serial), json.Unmarshal(row[1], &r.RevokedAt), json.Unmarshal(row[2], &r.Reason)); err != nil {
-			return nil, fmt.Errorf("list revocations: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those

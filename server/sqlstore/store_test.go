@@ -409,46 +409,6 @@ func TestSlowQueriesAreBoundedByTheDatabase(t *testing.T) {
 	assert.Equal(t, "0", timeout, "only inside the transaction: the server's pool is left as it was")
 }
 
-// What a CRL names: the revoked certificates of one issuing CA of a
-// connector, until they expire, but not one its holder registered and
-// revoked in our records only.
-func TestRevocationsAreWhatTheCRLNames(t *testing.T) {
-	s, clock, _ := newTestStore(t)
-	now := clock.Now()
-	add := func(serial, connector string, state records.CertState, notAfter time.Time, edit func(*records.Certificate)) {
-		c := testCertificate(serial, alice, now)
-		c.Connector, c.State, c.NotAfter = connector, state, notAfter
-		if state == records.CertRevoked {
-			c.RevokedAt, c.RevocationReason = &now, records.ReasonKeyCompromise
-		}
-		if edit != nil {
-			edit(c)
-		}
-		require.NoError(t, s.CreateCertificate(c))
-	}
-	later := now.Add(24 * time.Hour)
-	add("0a", "builtin", records.CertRevoked, later, nil)
-	add("0b", "builtin", records.CertIssued, later, nil)
-	add("0c", "builtin", records.CertRevoked, now.Add(-time.Hour), nil) // expired: off the list
-	add("0d", "other", records.CertRevoked, later, nil)
-	add("0e", "builtin", records.CertRevoked, later, func(c *records.Certificate) { c.Origin = records.OriginImported })
-	add("0f", "builtin", records.CertRevoked, later, func(c *records.Certificate) {
-		c.Origin, c.RevocableAtCA = records.OriginImported, true
-	})
-	add("10", "builtin", records.CertRevoked, later, func(c *records.Certificate) { c.Issuer = "issuer-2" }) // the next issuing CA's
-	revs, err := s.Revocations("builtin", "issuer-1", now)
-	require.NoError(t, err)
-	require.Len(t, revs, 2)
-	assert.Equal(t, "0a", revs[0].Serial)
-	assert.Equal(t, records.ReasonKeyCompromise, revs[0].Reason)
-	assert.Equal(t, now.UnixMilli(), revs[0].RevokedAt)
-	assert.Equal(t, "0f", revs[1].Serial, "registered by an admin: on the list")
-	revs, err = s.Revocations("builtin", "issuer-2", now)
-	require.NoError(t, err)
-	require.Len(t, revs, 1)
-	assert.Equal(t, "10", revs[0].Serial, "each issuing CA lists its own")
-}
-
 // A database at the previous version is brought up to date with its data
 // kept.
 func TestMigrateFromThePreviousVersion(t *testing.T) {

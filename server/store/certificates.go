@@ -19,6 +19,9 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 	if c.Serial == "" || c.Owner == "" {
 		return errors.New("a certificate record needs a serial and an owner")
 	}
+	if err := s.refuseCompromised(c); err != nil {
+		return err
+	}
 	// Atomic with no old value: only if nothing is recorded under the serial.
 	saved, err := s.kv.Set(certificateKey(c.Serial), c, setIfAbsent())
 	if err != nil {

@@ -2,43 +2,147 @@ package store
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// crlKey is the key of a list: a connector's name, with the generation of
-// its issuing CA after the first (enroll.CRLList).
-func crlKey(list string) string { return "crl:" + list }
+// The KV layout keeps each CA's list in one value, for the unit tests of
+// the core; the database store is the one that runs, and the one whose
+// tests race it.
 
-// CurrentCRL returns the latest CRL signed for a list, or nil.
-func (s *Store) CurrentCRL(list string) (*records.CRL, error) {
-	crl, err := getJSON[records.CRL](s, crlKey(list), "CRL of "+list)
+func crlKey(scope records.CRLScope) string { return "crllist:" + scope.Connector + "/" + scope.Issuer }
+
+// CurrentCRL returns what is known of a CA's list, without its bytes.
+func (s *Store) CurrentCRL(scope records.CRLScope) (*records.CRL, error) {
+	crl, err := getJSON[records.CRL](s, crlKey(scope), "CRL of "+scope.Connector)
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, nil
 	}
-	return crl, err
+	if err != nil {
+		return nil, err
+	}
+	crl.DER = nil
+	return crl, nil
 }
 
-// IssueCRL records the next CRL of a list: sign makes it for the number
-// after the current one, and the write is a compare-and-set from the
-// current one, so that two nodes never issue one number twice.
-func (s *Store) IssueCRL(list string, sign func(number int64) (*records.CRL, error)) (*records.CRL, error) {
-	var issued *records.CRL
-	err := s.update(crlKey(list), func(old []byte) (any, error) {
-		var current records.CRL
+// CRLBytes returns the DER of a CA's list numbered number.
+func (s *Store) CRLBytes(scope records.CRLScope, number int64) ([]byte, error) {
+	crl, err := getJSON[records.CRL](s, crlKey(scope), "CRL of "+scope.Connector)
+	if err != nil {
+		return nil, err
+	}
+	if crl.Number != number || crl.DER == nil {
+		return nil, records.ErrNotFound
+	}
+	return crl.DER, nil
+}
+
+// IssueCRL signs the next list of a CA when due says so (see the database
+// store's): a compare-and-set from the current value.
+func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current *records.CRL) bool,
+	sign func(number int64, revoked []records.Revocation) (*records.CRL, error)) (*records.CRL, error) {
+	var result *records.CRL
+	err := s.update(crlKey(scope), func(old []byte) (any, error) {
+		var current *records.CRL
 		if len(old) > 0 {
-			if err := json.Unmarshal(old, &current); err != nil {
+			current = new(records.CRL)
+			if err := json.Unmarshal(old, current); err != nil {
 				return nil, errors.Wrap(err, "decode the current CRL")
 			}
 		}
-		next, err := sign(current.Number + 1)
+		if !due(current) {
+			result = current
+			return nil, errUnchanged
+		}
+		var previous records.CRL
+		if current != nil {
+			previous = *current
+		}
+		since := now
+		if previous.Signed() {
+			since = previous.ThisUpdate
+		}
+		revoked, err := s.revocations(scope, since)
 		if err != nil {
 			return nil, err
 		}
-		issued = next
+		next, err := sign(previous.Number+1, revoked)
+		if err != nil {
+			return nil, err
+		}
+		next.Number, next.Revision, next.Covered, next.Entries = previous.Number+1, previous.Revision, previous.Revision, len(revoked)
+		result = next
 		return next, nil
 	})
-	return issued, err
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return nil, err
+	}
+	return result, nil
+}
+
+// errUnchanged ends a compare-and-set that has nothing to write.
+var errUnchanged = errors.New("unchanged")
+
+// markCRL adds n to the revision of a CA's list.
+func (s *Store) markCRL(scope records.CRLScope, n int64) (int64, error) {
+	var revision int64
+	err := s.update(crlKey(scope), func(old []byte) (any, error) {
+		var crl records.CRL
+		if len(old) > 0 {
+			if err := json.Unmarshal(old, &crl); err != nil {
+				return nil, errors.Wrap(err, "decode the current CRL")
+			}
+		}
+		crl.Revision += n
+		revision = crl.Revision
+		return crl, nil
+	})
+	return revision, err
+}
+
+// revocations are a CA's revoked certificates that expire at since or
+// later, by a scan.
+func (s *Store) revocations(scope records.CRLScope, since time.Time) ([]records.Revocation, error) {
+	var out []records.Revocation
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		if c.Connector != scope.Connector || c.Issuer != scope.Issuer || c.State != records.CertRevoked || c.NotAfter.Before(since) {
+			return nil
+		}
+		at := c.CreatedAt
+		if c.RevokedAt != nil {
+			at = *c.RevokedAt
+		}
+		out = append(out, records.Revocation{Serial: c.Serial, RevokedAt: at.UnixMilli(), Reason: c.RevocationReason})
+		return nil
+	})
+	return out, err
+}
+
+// legacyCRLPrefix is where versions before the database kept each list
+// (named as enroll.CRLList names them).
+const legacyCRLPrefix = "crl:"
+
+// EachLegacyCRL calls visit with every list an earlier version signed and
+// kept in the KV store, and the name it kept it under.
+func (s *Store) EachLegacyCRL(visit func(list string, crl *records.CRL) error) error {
+	keys, err := s.keysWithPrefix(legacyCRLPrefix)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		crl, err := getJSON[records.CRL](s, key, key)
+		if errors.Is(err, records.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := visit(key[len(legacyCRLPrefix):], crl); err != nil {
+			return err
+		}
+	}
+	return nil
 }

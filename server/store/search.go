@@ -94,25 +94,6 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 	return counts, err
 }
 
-// Revocations lists the revoked certificates of a connector's issuer that
-// have not expired before since, by a scan of the KV records.
-func (s *Store) Revocations(connector, issuer string, since time.Time) ([]records.Revocation, error) {
-	var out []records.Revocation
-	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.Connector != connector || c.Issuer != issuer || c.State != records.CertRevoked || c.NotAfter.Before(since) ||
-			(c.Origin == records.OriginImported && !c.RevocableAtCA) {
-			return nil
-		}
-		at := c.CreatedAt
-		if c.RevokedAt != nil {
-			at = *c.RevokedAt
-		}
-		out = append(out, records.Revocation{Serial: c.Serial, RevokedAt: at.UnixMilli(), Reason: c.RevocationReason})
-		return nil
-	})
-	return out, err
-}
-
 // DueReminders lists, by a scan, valid certificates expiring between from
 // and to that have not had the reminder days yet.
 func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error) {
