@@ -24,7 +24,8 @@ func (p *Plugin) scheduleJobs() error {
 // runRequestJob renews the built-in issuing CA when it is due, expires
 // stale requests, asks CAs about those they hold, signs revocation lists
 // that are due or behind the inventory, tells CAs the revocations they
-// missed, revokes what a compromised key left valid, and once a day acts
+// missed, revokes what a compromised key left valid and what renewals
+// replaced once their overlap is over, and once a day acts
 // on users deactivated while the plugin was not running.
 func (p *Plugin) runRequestJob() {
 	s, err := p.getServices()
@@ -45,6 +46,7 @@ func (p *Plugin) runRequestJob() {
 	s.core.RefreshCRLs()
 	s.core.RetryRevocations(context.Background())
 	s.core.RevokeCompromisedLeftovers(context.Background())
+	s.core.EndRenewalOverlaps(context.Background())
 	if days, err := s.config.reminderDays(); err == nil && len(days) > 0 {
 		s.core.SendReminders(days)
 	}

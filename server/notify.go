@@ -61,6 +61,11 @@ func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certif
 		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason))
 }
 
+func (n *notifier) RenewalOverlapEnded(owner *enroll.Requester, replaced *records.Certificate) {
+	n.p.notifyUser(owner, "Renewed certificate revoked", fmt.Sprintf("You renewed your certificate `%s` (%s) a while ago, and the time "+
+		"both could be used is over: it is now revoked (superseded). Use its renewal; `/cert list` shows it.", replaced.Serial, markdownCell(replaced.Subject)))
+}
+
 // KeyCompromised tells each owner which of their certificates a
 // compromised key took with it, and the system admins all of them.
 func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {

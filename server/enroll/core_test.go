@@ -89,6 +89,9 @@ func (n *notifier) CertificateIssued(o *enroll.Requester, c *records.Certificate
 func (n *notifier) CertificateRevoked(o *enroll.Requester, c *records.Certificate, _ *enroll.Requester) {
 	n.add("revoked", o, c.Serial)
 }
+func (n *notifier) RenewalOverlapEnded(o *enroll.Requester, c *records.Certificate) {
+	n.add("overlap-ended", o, c.Serial)
+}
 func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
 	for _, c := range append([]*records.Certificate{reported}, alsoRevoked...) {
 		n.add("key-compromised", &enroll.Requester{ID: c.Owner.MattermostUserID()}, c.Serial)

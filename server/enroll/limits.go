@@ -16,8 +16,9 @@ func (c *Core) quotaFor(prof *profile.Profile, renews string) *records.Quota {
 	if limits.Active == 0 && limits.PerDay == 0 && c.PerRequesterPerDay == 0 {
 		return nil
 	}
+	now := c.now()
 	return &records.Quota{Profile: prof.Name, Active: limits.Active, PerDay: limits.PerDay, PerDayAll: c.PerRequesterPerDay,
-		Since: c.now().Add(-24 * time.Hour), Renews: renews}
+		Since: now.Add(-24 * time.Hour), Renews: renews, OverlapSince: now.Add(-prof.Renewal.Overlap())}
 }
 
 // checkLimits refuses early a new certificate an owner may not have: as
@@ -29,7 +30,7 @@ func (c *Core) checkLimits(r *Requester, prof *profile.Profile, renews string) e
 	if quota == nil {
 		return nil
 	}
-	counts, err := c.store.CountOwned(r.Principal, prof.Name, c.now(), quota.Since, renews)
+	counts, err := c.store.CountOwned(r.Principal, *quota, c.now())
 	if err != nil {
 		return err
 	}
@@ -41,6 +42,12 @@ func (c *Core) checkLimits(r *Requester, prof *profile.Profile, renews string) e
 
 // overQuotaError tells the owner which limit they reached and what to do.
 func overQuotaError(e *records.ErrOverQuota) error {
+	if e.Quota.Active > 0 && e.Counts.Active >= e.Quota.Active && e.Quota.Renews != "" {
+		return &Error{Code: CodeForbidden,
+			Message: fmt.Sprintf("You hold %d other valid certificates of profile %s besides the one you renew, so a renewal would exceed the most it allows.", e.Counts.Active, e.Quota.Profile),
+			Hint: "A certificate you renewed before stays valid beside its renewal for a few days: revoke it (/cert revoke <serial> superseded) " +
+				"to renew again now, or wait until it is revoked.", Err: e}
+	}
 	if e.Quota.Active > 0 && e.Counts.Active >= e.Quota.Active {
 		return &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("You hold %d valid certificates of profile %s, the most it allows.", e.Counts.Active, e.Quota.Profile),

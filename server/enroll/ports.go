@@ -32,10 +32,13 @@ type Inventory interface {
 	CountCertificates(now time.Time) (records.StateCounts, error)
 	// PendingRevocations are revocations a CA has not accepted yet.
 	PendingRevocations(limit int) ([]*records.Certificate, error)
-	// CountOwned counts an owner's valid certificates of a profile, and
-	// those issued since; renews, and a certificate a valid renewal
-	// replaces, are not counted.
-	CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error)
+	// CountOwned counts an owner's valid certificates of quota's profile,
+	// and those issued since quota.Since; quota.Renews, and a certificate a
+	// valid renewal made since quota.OverlapSince replaces, are not
+	// counted. OverlapsEnded lists the valid certificates of a profile that
+	// a valid renewal made before before replaces.
+	CountOwned(owner records.Principal, quota records.Quota, now time.Time) (records.OwnerCounts, error)
+	OverlapsEnded(profile string, before, now time.Time, limit int) ([]*records.Certificate, error)
 	// RevokeCertificate records a revocation, atomically with what it
 	// implies: for keyCompromise the key is never certified again (every
 	// record of a certificate for it is records.ErrCompromisedKey) and its
@@ -104,6 +107,9 @@ type Notifier interface {
 	// CertificateRevoked tells the owner an administrator revoked one of
 	// their certificates.
 	CertificateRevoked(owner *Requester, c *records.Certificate, by *Requester)
+	// RenewalOverlapEnded tells the owner a certificate they renewed is
+	// revoked now that its renewal's overlap is over.
+	RenewalOverlapEnded(owner *Requester, replaced *records.Certificate)
 	// KeyCompromised tells the owners of a key revoked as compromised, and
 	// the administrators, which certificates were revoked with it and that
 	// the key is never certified again.

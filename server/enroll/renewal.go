@@ -11,8 +11,9 @@ import (
 
 // A renewal is a new certificate of the same profile that replaces one of
 // the owner's: its link or request names the certificate it replaces, and
-// so does its record. While the replaced one is valid the two take one
-// place in the owner's limits; the profile may skip its approvers for it,
+// so does its record. For the profile's overlap after the renewal is made
+// the two take one place in the owner's limits (then the job revokes the
+// replaced one, where the profile limits valid certificates); the profile may skip its approvers for it,
 // and may revoke the replaced certificate once the renewal is issued.
 
 // Renewal is what renewing a certificate gives: a link for a new one, or,
@@ -105,7 +106,7 @@ func (c *Core) revokeReplaced(renewal *records.Certificate) {
 	}
 	actor := renewal.Owner.MattermostUserID()
 	if actor == "" {
-		actor = "renewal"
+		actor = actorRenewal
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), IssueTimeout)
 	defer cancel()
@@ -114,4 +115,39 @@ func (c *Core) revokeReplaced(renewal *records.Certificate) {
 		return
 	}
 	c.log.LogInfo("A renewal revoked the certificate it replaces", "serial", old.Serial, "renewal", renewal.Serial)
+}
+
+// actorRenewal is who revokes a certificate its renewal replaced.
+const actorRenewal = "renewal"
+
+// EndRenewalOverlaps revokes, as superseded, the certificates whose
+// renewal's overlap is over, in the profiles that limit how many valid
+// certificates one holds: a renewal takes the place of what it replaces
+// for a bounded time, never for good. Its owner is told. A job's duty.
+func (c *Core) EndRenewalOverlaps(ctx context.Context) {
+	now := c.now()
+	for i := range c.Catalog.Profiles {
+		prof := &c.Catalog.Profiles[i]
+		if prof.Limits.Active == 0 {
+			continue
+		}
+		ended, err := c.store.OverlapsEnded(prof.Name, now.Add(-prof.Renewal.Overlap()), now, 100)
+		if err != nil {
+			c.log.LogError("Could not list the certificates whose renewal overlap ended", "profile", prof.Name, "error", err.Error())
+			continue
+		}
+		for _, old := range ended {
+			revoked, err := c.revokeRecord(ctx, old, records.ReasonSuperseded, actorRenewal)
+			if err != nil {
+				if !errors.Is(err, ErrAlreadyRevoked) {
+					c.log.LogWarn("Could not revoke a certificate whose renewal overlap ended", "serial", old.Serial, "error", err.Error())
+				}
+				continue
+			}
+			c.log.LogInfo("A renewal's overlap ended: the certificate it replaced is revoked", "serial", old.Serial, "profile", prof.Name)
+			if owner, err := c.dir.Lookup(old.Owner); err == nil {
+				c.notify.RenewalOverlapEnded(owner, revoked.Record)
+			}
+		}
+	}
 }

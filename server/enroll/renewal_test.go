@@ -60,14 +60,46 @@ func TestARenewalTakesThePlaceOfTheCertificateItReplaces(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, records.CertIssued, old.State, "the profile does not revoke what a renewal replaces")
 
-	// The renewal holds the place now: neither a new certificate nor a
-	// second renewal of the first fits, but the renewal can be renewed.
+	// The two hold one place now: neither a new certificate nor a second
+	// renewal of the first fits, nor a renewal of the renewal while the
+	// first is valid beside it (chained, four renewals made five valid
+	// certificates of one place).
 	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
 	_, err = b.core.Renew(alice, first.Serial)
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
+	_, err = b.core.Renew(alice, second.Serial)
+	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
+
+	// The overlap ends: the job revokes the first, and tells alice; the
+	// renewal can be renewed.
+	b.core.EndRenewalOverlaps(context.Background())
+	old, err = b.store.GetCertificate(first.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, records.CertIssued, old.State, "still in its overlap")
+	b.advance(8 * 24 * time.Hour)
+	b.core.EndRenewalOverlaps(context.Background())
+	old, err = b.store.GetCertificate(first.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, records.CertRevoked, old.State)
+	assert.Equal(t, records.ReasonSuperseded, old.RevocationReason)
+	assert.Contains(t, b.notify.kinds(), "overlap-ended:alice")
 	third := b.renew(t, alice, second.Serial)
 	assert.Equal(t, second.Serial, third.Renews)
+}
+
+// Without a limit on valid certificates, a renewal's overlap ends with
+// nothing revoked: the owner may keep both.
+func TestAnOverlapEndsWithoutARevocationWhereNothingIsLimited(t *testing.T) {
+	b := newBed(t, `{"profiles": [{"name": "vpn"}]}`)
+	alice := requester("alice")
+	first := b.enroll(t, alice, "vpn")
+	b.renew(t, alice, first.Serial)
+	b.advance(30 * 24 * time.Hour)
+	b.core.EndRenewalOverlaps(context.Background())
+	old, err := b.store.GetCertificate(first.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, records.CertIssued, old.State)
 }
 
 func TestARenewalIsOnlyOfOnesOwnCertificate(t *testing.T) {
@@ -256,7 +288,7 @@ func TestAFailedRenewalGivesTheKeyBack(t *testing.T) {
 // with the record decides.
 type staleCounts struct{ *bedStore }
 
-func (staleCounts) CountOwned(records.Principal, string, time.Time, time.Time, string) (records.OwnerCounts, error) {
+func (staleCounts) CountOwned(records.Principal, records.Quota, time.Time) (records.OwnerCounts, error) {
 	return records.OwnerCounts{}, nil
 }
 

@@ -91,9 +91,14 @@ type Profile struct {
 }
 
 // Renewal shapes the renewal of a profile's certificates. A renewal is a
-// new certificate for the same profile that replaces a valid one: it does
-// not count against Limits.Active while the one it replaces is valid.
+// new certificate for the same profile that replaces a valid one: for
+// OverlapDays after it is made, the two take one place in Limits.Active;
+// then, where the profile has that limit, the replaced one is revoked.
 type Renewal struct {
+	// OverlapDays is how long a renewal and the certificate it replaces
+	// are both valid on one place (time to install the new one); 7 when
+	// unset.
+	OverlapDays *int `json:"overlap_days,omitempty"`
 	// SkipApproval issues a renewal without asking the approvers again,
 	// while the certificate it replaces is valid; an approver decided on
 	// that one already.
@@ -101,6 +106,22 @@ type Renewal struct {
 	// RevokeReplaced revokes the replaced certificate (reason superseded)
 	// as soon as its renewal is issued, so one owner never holds both.
 	RevokeReplaced bool `json:"revoke_replaced,omitempty"`
+}
+
+// DefaultOverlapDays is a renewal's overlap when a profile sets none.
+const DefaultOverlapDays = 7
+
+// MaxOverlapDays bounds a renewal's overlap.
+const MaxOverlapDays = 90
+
+// Overlap is how long a renewal and the certificate it replaces share one
+// place.
+func (r Renewal) Overlap() time.Duration {
+	days := DefaultOverlapDays
+	if r.OverlapDays != nil {
+		days = *r.OverlapDays
+	}
+	return time.Duration(days) * 24 * time.Hour
 }
 
 // Limits bound what one owner may get of a profile; zero means no limit.
@@ -307,6 +328,7 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
 func (c *Catalog) validate() error {
 	seen := map[string]bool{}
+	builtin := ""
 	for i, conn := range c.Connectors {
 		where := fmt.Sprintf("connector %d", i+1)
 		if conn.Name != "" {
@@ -324,6 +346,14 @@ func (c *Catalog) validate() error {
 			if conn.StepCA != nil {
 				return fmt.Errorf("%s: a builtin connector takes no stepca settings", where)
 			}
+			// There is one built-in CA: two connectors would sign with it
+			// while each published a list of half its revocations, and
+			// OCSP would answer for one of them.
+			if builtin != "" {
+				return fmt.Errorf("%s: connector %q is of type builtin already, and the plugin has one built-in CA; "+
+					"keep one builtin connector and point every profile that needs it at it", where, builtin)
+			}
+			builtin = conn.Name
 		case TypeStepCA:
 			if err := conn.StepCA.validate(conn.Name); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
@@ -443,6 +473,9 @@ func (p *Profile) validate(c *Catalog) error {
 	}
 	if p.Limits.Active < 0 || p.Limits.PerDay < 0 {
 		return errors.New("limits: active and per_day are numbers of certificates, 0 or more")
+	}
+	if days := p.Renewal.OverlapDays; days != nil && (*days < 0 || *days > MaxOverlapDays) {
+		return fmt.Errorf("renewal.overlap_days must be between 0 and %d (got %d)", MaxOverlapDays, *days)
 	}
 	if p.Renewal.SkipApproval && !p.RequiresApproval {
 		return errors.New("renewal: skip_approval needs requires_approval; without approval nothing is skipped")

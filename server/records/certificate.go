@@ -129,8 +129,8 @@ type CertificatePage struct {
 
 // OwnerCounts are what one owner holds of one profile: valid certificates,
 // and certificates issued since a time, of the profile and of all of them.
-// A valid certificate that a valid renewal replaces is not counted as
-// active: the two are one place.
+// A valid certificate that a valid renewal replaced, within the renewal's
+// overlap, is not counted as active: the two are one place.
 type OwnerCounts struct {
 	Active    int
 	Recent    int
@@ -151,6 +151,11 @@ type Quota struct {
 	Since     time.Time
 	// Renews is the certificate the new one replaces: it does not count.
 	Renews string
+	// OverlapSince bounds a renewal's overlap: a valid certificate that a
+	// valid renewal made since then replaces takes no place of its own,
+	// unless that renewal is the one being renewed now (a renewal of a
+	// renewal does not free a third place).
+	OverlapSince time.Time
 }
 
 // Allows reports whether counts leave room for one more certificate.

@@ -134,7 +134,7 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-quota/"+string(c.Owner)); err != nil {
 		return fmt.Errorf("record the certificate: %w", err)
 	}
-	counts, err := countOwned(tx, c.Owner, quota.Profile, now, quota.Since, quota.Renews)
+	counts, err := countOwned(tx, c.Owner, *quota, now)
 	if err != nil {
 		return err
 	}

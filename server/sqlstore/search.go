@@ -116,24 +116,35 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 
 // CountOwned counts an owner's valid certificates of a profile, and those
 // created since, of the profile and of all: the owner's range of its index,
-// one round trip. A valid certificate that a valid renewal replaces, and
-// the one renews names, take no place of their own.
-func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
-	return countOwned(s.db, owner, profile, now, since, renews)
+// one round trip. The certificate the quota renews, and one that a valid
+// renewal made since quota.OverlapSince replaces (but not the renewal
+// being renewed now), take no place of their own.
+func (s *Store) CountOwned(owner records.Principal, quota records.Quota, now time.Time) (records.OwnerCounts, error) {
+	return countOwned(s.db, owner, quota, now)
 }
 
-func countOwned(q querier, owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
+func countOwned(q querier, owner records.Principal, quota records.Quota, now time.Time) (records.OwnerCounts, error) {
 	var counts records.OwnerCounts
 	err := q.QueryRow(`SELECT
 			COUNT(*) FILTER (WHERE profile = $2 AND state = 'issued' AND not_after >= $3 AND serial <> $5 AND NOT EXISTS (
-				SELECT 1 FROM certs_certificates r WHERE r.renews = c.serial AND r.state = 'issued' AND r.not_after >= $3)),
+				SELECT 1 FROM certs_certificates r WHERE r.renews = c.serial AND r.state = 'issued' AND r.not_after >= $3
+					AND r.created_at >= $6 AND r.serial <> $5)),
 			COUNT(*) FILTER (WHERE profile = $2 AND created_at >= $4),
 			COUNT(*) FILTER (WHERE created_at >= $4)
-		FROM certs_certificates c WHERE owner = $1`, string(owner), profile, millis(now), millis(since), renews).Scan(&counts.Active, &counts.Recent, &counts.RecentAll)
+		FROM certs_certificates c WHERE owner = $1`, string(owner), quota.Profile, millis(now), millis(quota.Since), quota.Renews,
+		millis(quota.OverlapSince)).Scan(&counts.Active, &counts.Recent, &counts.RecentAll)
 	if err != nil {
 		return counts, fmt.Errorf("count an owner's certificates: %w", err)
 	}
 	return counts, nil
+}
+
+// OverlapsEnded lists valid certificates of a profile that a valid renewal
+// made before before replaces: their overlap is over.
+func (s *Store) OverlapsEnded(profile string, before, now time.Time, limit int) ([]*records.Certificate, error) {
+	return s.listCertificates(`c WHERE profile = $1 AND state = 'issued' AND not_after >= $2 AND EXISTS (
+			SELECT 1 FROM certs_certificates r WHERE r.renews = c.serial AND r.state = 'issued' AND r.not_after >= $2 AND r.created_at < $3)
+		ORDER BY serial LIMIT $4`, "c.serial", profile, millis(now), millis(before), limit)
 }
 
 // PendingRevocations lists certificates whose revocation their CA has not

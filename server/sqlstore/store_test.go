@@ -529,7 +529,7 @@ func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
 	// today, of two profiles.
 	require.ErrorAs(t, s.RecordIssuance(testCertificate("q-all", alice, now), "", now,
 		&records.Quota{Profile: "other", PerDayAll: 3, Since: now.Add(-24 * time.Hour)}), new(*records.ErrOverQuota))
-	counts, err := s.CountOwned(alice, "wifi", now, now.Add(-24*time.Hour), "")
+	counts, err := s.CountOwned(alice, records.Quota{Profile: "wifi", Since: now.Add(-24*time.Hour)}, now)
 	require.NoError(t, err)
 	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 3}, counts)
 
@@ -548,17 +548,17 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 	now := clock.Now()
 	since := now.Add(-24 * time.Hour)
 	require.NoError(t, s.CreateCertificate(testCertificate("a1", alice, now)))
-	counts, err := s.CountOwned(alice, "default", now, since, "")
+	counts, err := s.CountOwned(alice, records.Quota{Profile: "default", Since: since}, now)
 	require.NoError(t, err)
 	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 1}, counts)
-	counts, err = s.CountOwned(alice, "default", now, since, "a1")
+	counts, err = s.CountOwned(alice, records.Quota{Profile: "default", Since: since, Renews: "a1"}, now)
 	require.NoError(t, err)
 	assert.Equal(t, 0, counts.Active, "the certificate being renewed leaves its place to the renewal")
 
 	renewal := testCertificate("a2", alice, now)
 	renewal.Renews = "a1"
 	require.NoError(t, s.RecordIssuance(renewal, "", now, &records.Quota{Profile: "default", Active: 1, Since: since, Renews: "a1"}))
-	counts, err = s.CountOwned(alice, "default", now, since, "")
+	counts, err = s.CountOwned(alice, records.Quota{Profile: "default", Since: since}, now)
 	require.NoError(t, err)
 	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 2, RecentAll: 2}, counts, "a1 and its renewal take one place")
 
@@ -591,7 +591,7 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	counts, err = s.CountOwned(alice, "default", now, since, "")
+	counts, err = s.CountOwned(alice, records.Quota{Profile: "default", Since: since}, now)
 	require.NoError(t, err)
 	assert.Equal(t, 1, counts.Active)
 
@@ -604,4 +604,45 @@ func TestRenewalsTakeThePlaceOfWhatTheyReplace(t *testing.T) {
 	gotReq, err := s.GetRequest("r-renew")
 	require.NoError(t, err)
 	assert.Equal(t, "a1", gotReq.Renews)
+}
+
+// A renewal of a renewal frees no third place: with one place, renewing
+// the renewal while the first is still in its overlap is refused. When
+// the overlap is over, the replaced certificate counts again and is listed
+// for the job to revoke. Before, four chained renewals left five valid
+// certificates on one place.
+func TestChainedRenewalsKeepToTheLimit(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	since := now.Add(-24 * time.Hour)
+	overlap := 7 * 24 * time.Hour
+	quota := func(renews string, at time.Time) *records.Quota {
+		return &records.Quota{Profile: "default", Active: 1, Since: since, Renews: renews, OverlapSince: at.Add(-overlap)}
+	}
+	require.NoError(t, s.RecordIssuance(testCertificate("c1", alice, now), "", now, quota("", now)))
+	renewal := func(serial, renews string, at time.Time) *records.Certificate {
+		c := testCertificate(serial, alice, at)
+		c.Renews = renews
+		return c
+	}
+	require.NoError(t, s.RecordIssuance(renewal("c2", "c1", now), "", now, quota("c1", now)))
+	require.ErrorAs(t, s.RecordIssuance(renewal("c3", "c2", now), "", now, quota("c2", now)), new(*records.ErrOverQuota),
+		"c1 is still valid beside c2: renewing c2 would make three")
+	ended, err := s.OverlapsEnded("default", now.Add(-overlap), now, 10)
+	require.NoError(t, err)
+	assert.Empty(t, ended)
+
+	clock.advance(overlap + time.Hour)
+	later := clock.Now()
+	counts, err := s.CountOwned(alice, *quota("", later), later)
+	require.NoError(t, err)
+	assert.Equal(t, 2, counts.Active, "the overlap is over: c1 counts again")
+	ended, err = s.OverlapsEnded("default", later.Add(-overlap), later, 10)
+	require.NoError(t, err)
+	require.Len(t, ended, 1)
+	assert.Equal(t, "c1", ended[0].Serial)
+
+	_, err = s.RevokeCertificate(records.Revoke{Serial: "c1", At: later, By: "renewal", Reason: records.ReasonSuperseded})
+	require.NoError(t, err)
+	require.NoError(t, s.RecordIssuance(renewal("c3", "c2", later), "", later, quota("c2", later)), "one valid certificate left: it may be renewed")
 }

@@ -93,7 +93,7 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 	if quota != nil {
 		// Counted, then created: the KV layout has no transaction, so two
 		// racing writers could both pass. The database store locks.
-		counts, err := s.CountOwned(c.Owner, quota.Profile, now, quota.Since, quota.Renews)
+		counts, err := s.CountOwned(c.Owner, *quota, now)
 		if err != nil {
 			return err
 		}

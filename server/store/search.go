@@ -113,35 +113,58 @@ func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*record
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those
-// created since; a valid certificate that a valid renewal replaces, and
-// the one renews names, take no place of their own.
-func (s *Store) CountOwned(owner records.Principal, profile string, now, since time.Time, renews string) (records.OwnerCounts, error) {
+// created since, as the database store does (see its CountOwned).
+func (s *Store) CountOwned(owner records.Principal, quota records.Quota, now time.Time) (records.OwnerCounts, error) {
 	var counts records.OwnerCounts
 	certs, err := s.ListCertificates(owner)
 	if err != nil {
 		return counts, err
 	}
-	replaced := map[string]bool{renews: true}
+	replaced := map[string]bool{quota.Renews: true}
 	for _, c := range certs {
-		if c.Renews != "" && c.StateAt(now) == string(records.CertIssued) {
+		if c.Renews != "" && c.StateAt(now) == string(records.CertIssued) && !c.CreatedAt.Before(quota.OverlapSince) && c.Serial != quota.Renews {
 			replaced[c.Renews] = true
 		}
 	}
 	for _, c := range certs {
-		if !c.CreatedAt.Before(since) {
+		if !c.CreatedAt.Before(quota.Since) {
 			counts.RecentAll++
 		}
-		if c.Profile != profile {
+		if c.Profile != quota.Profile {
 			continue
 		}
 		if c.StateAt(now) == string(records.CertIssued) && !replaced[c.Serial] {
 			counts.Active++
 		}
-		if !c.CreatedAt.Before(since) {
+		if !c.CreatedAt.Before(quota.Since) {
 			counts.Recent++
 		}
 	}
 	return counts, nil
+}
+
+// OverlapsEnded lists, by a scan, valid certificates of a profile that a
+// valid renewal made before before replaces.
+func (s *Store) OverlapsEnded(profile string, before, now time.Time, limit int) ([]*records.Certificate, error) {
+	valid := map[string]*records.Certificate{}
+	var renewals []*records.Certificate
+	err := s.EachCertificate(func(c *records.Certificate) error {
+		if c.Profile != profile || c.StateAt(now) != string(records.CertIssued) {
+			return nil
+		}
+		valid[c.Serial] = c
+		if c.Renews != "" && c.CreatedAt.Before(before) {
+			renewals = append(renewals, c)
+		}
+		return nil
+	})
+	var out []*records.Certificate
+	for _, r := range renewals {
+		if old, ok := valid[r.Renews]; ok && len(out) < limit {
+			out = append(out, old)
+		}
+	}
+	return out, err
 }
 
 // PendingRevocations lists, by a scan, certificates whose revocation their
