@@ -529,7 +529,7 @@ func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
 	// today, of two profiles.
 	require.ErrorAs(t, s.RecordIssuance(testCertificate("q-all", alice, now), "", now,
 		&records.Quota{Profile: "other", PerDayAll: 3, Since: now.Add(-24 * time.Hour)}), new(*records.ErrOverQuota))
-	counts, err := s.CountOwned(alice, records.Quota{Profile: "wifi", Since: now.Add(-24*time.Hour)}, now)
+	counts, err := s.CountOwned(alice, records.Quota{Profile: "wifi", Since: now.Add(-24 * time.Hour)}, now)
 	require.NoError(t, err)
 	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 3}, counts)
 
