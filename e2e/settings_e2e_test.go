@@ -101,6 +101,8 @@ func TestSettingsAreValidatedOnSave(t *testing.T) {
 		"ca without a key": {"cacertificatepem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", "CA private key"},
 		"revocation base":  {"revocationbaseurl", "ftp://pki.example.com", "Revocation URL base must be an http:// or https:// URL"},
 		"daily bound":      {"certificatesperuserperday", "-3", "Certificates per user per day must be between 0"},
+		"two builtin CAs": {"connectorsandprofiles", `{"connectors": [{"name": "wifi", "type": "builtin"}, {"name": "vpn", "type": "builtin"}],
+			"profiles": [{"name": "wifi", "connector": "wifi"}, {"name": "vpn", "connector": "vpn"}]}`, "the plugin has one built-in CA"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

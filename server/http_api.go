@@ -285,8 +285,26 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, p.viewOf(revoked.Record))
+	view := revocationView{certificateView: p.viewOf(revoked.Record), Reach: string(revoked.Reach())}
+	for _, sibling := range revoked.Siblings {
+		view.RevokedWith = append(view.RevokedWith, sibling.Serial)
+	}
+	writeJSON(w, http.StatusOK, view)
 	return nil
+}
+
+// revocationView is a revoked certificate as the API answers a
+// revocation: the record, and how far the revocation got.
+type revocationView struct {
+	certificateView
+	// Reach: "ca" (its CA's list and OCSP say revoked), "pending" (its CA
+	// is told as soon as it answers), "records_only" (its holder
+	// registered it: an administrator must revoke it at its CA) or
+	// "unmanaged" (a CA the plugin does not talk to).
+	Reach string `json:"reach"`
+	// RevokedWith are the other certificates of a compromised key,
+	// revoked with it.
+	RevokedWith []string `json:"revoked_with,omitempty"`
 }
 
 // handleAutocompleteSerials backs `/cert revoke <serial>`: the user's

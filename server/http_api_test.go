@@ -70,7 +70,9 @@ func TestAPIListRevokeAndAutocomplete(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	w = env.request(http.MethodPost, "/api/v1/certificates/"+strings.ToUpper(first)+"/revoke", "", "alice")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.Equal(t, "revoked", decodeJSON[certificateView](t, w.Body.Bytes()).State)
+	answer := decodeJSON[revocationView](t, w.Body.Bytes())
+	assert.Equal(t, "revoked", answer.State)
+	assert.Equal(t, "ca", answer.Reach, "on the built-in CA's list")
 	w = env.request(http.MethodPost, "/api/v1/certificates/"+first+"/revoke", "", "alice")
 	assert.Equal(t, http.StatusConflict, w.Code)
 

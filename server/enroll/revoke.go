@@ -121,8 +121,8 @@ func reportsCompromise(record *records.Certificate, reason string) bool {
 // the key, which is never certified again, and revokes its other valid
 // certificates (the store leaves those of CAs that keep their own lists
 // pending at the CA, which the job tells); their owners and the admins are
-// told. The lists that name
-// them are signed before it returns (or within crlRevocationWait).
+// told. The lists that name them are signed before it returns (or within
+// crlRevocationWait).
 func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, reason, actor string) (*Revoked, error) {
 	serial := record.Serial
 	again := record.State == records.CertRevoked
@@ -156,6 +156,8 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 	case err != nil:
 		return nil, err
 	}
+	// Revoked again for keyCompromise, it is as pending at its CA as it was.
+	pending = result.Certificate.RevocationPending
 	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA, "revoked_with_it", len(result.Siblings))
 	c.publishRevocations(result.Marks)
 	if reportsCompromise(record, reason) {
