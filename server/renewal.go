@@ -44,9 +44,14 @@ func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string)
 		return "The renewal could not be started; run `/cert download` for a new certificate."
 	}
 	replaces := fmt.Sprintf(" It replaces `%s`", serial)
-	if prof, ok := s.catalog.Profile(renewal.Replaces.Profile); ok && prof.Renewal.RevokeReplaced {
+	prof, _ := s.catalog.Profile(renewal.Replaces.Profile)
+	switch {
+	case prof != nil && prof.Renewal.RevokeReplaced:
 		replaces += ", which is revoked as soon as the new one is issued."
-	} else {
+	case prof != nil && prof.Limits.Active > 0:
+		replaces += fmt.Sprintf(", which stays valid beside it for %d days (time to install the new one), then is revoked.",
+			int(prof.Renewal.Overlap().Hours()/24))
+	default:
 		replaces += ", which stays valid until it expires or you revoke it."
 	}
 	if renewal.Request != nil {

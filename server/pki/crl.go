@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -113,18 +114,33 @@ func addEntry(b *cryptobyte.Builder, r Revoked) {
 		}
 		b.AddASN1BigInt(r.Serial)
 		addTime(b, r.RevokedAt)
-		if r.ReasonCode == 0 {
-			return
+		if r.ReasonCode != 0 {
+			b.AddBytes(reasonExtensions(r.ReasonCode))
 		}
+	})
+}
+
+// reasonExtensionsByCode are the crlEntryExtensions that carry each reason
+// code, encoded once: they are the same in every entry of that reason.
+var reasonExtensionsByCode sync.Map // int -> []byte
+
+// reasonExtensions is the encoded crlEntryExtensions with one reasonCode.
+func reasonExtensions(code int) []byte {
+	if der, ok := reasonExtensionsByCode.Load(code); ok {
+		return der.([]byte)
+	}
+	b := cryptobyte.NewBuilder(nil)
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddASN1ObjectIdentifier(oidReasonCode)
-				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
-					b.AddASN1Enum(int64(r.ReasonCode))
-				})
+			b.AddASN1ObjectIdentifier(oidReasonCode)
+			b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) {
+				b.AddASN1Enum(int64(code))
 			})
 		})
 	})
+	der := b.BytesOrPanic()
+	reasonExtensionsByCode.Store(code, der)
+	return der
 }
 
 // addTime writes a time as RFC 5280 4.1.2.5 wants it, and as x509 does:

@@ -21,14 +21,15 @@ var issuer1 = records.CRLScope{Connector: "builtin", Issuer: "issuer-1"}
 // every revocation recorded.
 func behind(current *records.CRL) bool { return !current.Signed() || current.Behind() }
 
-// signed signs a list of serials: the store keeps what sign gives, and
-// the test reads the names back from it.
+// signed signs a list of serials, sorted: the store keeps what sign
+// gives, and the test reads the names back from it.
 func signed(now time.Time, names *[]string) func(int64, []records.Revocation) (*records.CRL, error) {
 	return func(number int64, revoked []records.Revocation) (*records.CRL, error) {
 		serials := make([]string, 0, len(revoked))
 		for _, r := range revoked {
 			serials = append(serials, r.Serial+"/"+r.Reason)
 		}
+		slices.Sort(serials) // a list's entries come in no order
 		if names != nil {
 			*names = serials
 		}

@@ -18,6 +18,9 @@ CREATE TABLE certs_crls (
     der                 BYTEA,
     PRIMARY KEY (connector, issuer)
 );
+-- A signed list hardly compresses: stored as it is, it is written and read
+-- without a compression pass over megabytes.
+ALTER TABLE certs_crls ALTER COLUMN der SET STORAGE EXTERNAL;
 
 -- A key revoked for keyCompromise is never certified again, whoever asks
 -- and however: every statement that records a certificate checks this
