@@ -14,7 +14,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -416,4 +418,15 @@ func requireIdentityURI(t *testing.T, leaf *x509.Certificate, userID string) {
 	require.NoError(t, err)
 	require.Len(t, leaf.URIs, 1, "exactly one URI SAN: the owner's account")
 	require.Equal(t, "mattermost://"+site.Host+"/users/"+userID, leaf.URIs[0].String())
+}
+
+// opensslCSR makes an OpenSSL P-256 key (key.pem in dir, a smart card's in
+// life) and a CSR for it naming cn, and returns the CSR as PEM.
+func opensslCSR(t *testing.T, dir, cn string) []byte {
+	t.Helper()
+	runTool(t, dir, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem")
+	runTool(t, dir, "openssl", "req", "-new", "-key", "key.pem", "-subj", "/CN="+cn, "-out", "request.csr")
+	csrPEM, err := os.ReadFile(filepath.Join(dir, "request.csr"))
+	require.NoError(t, err)
+	return csrPEM
 }

@@ -32,10 +32,7 @@ func TestRenewalKeepsASmartCardsKeyThroughTheServer(t *testing.T) {
 	waitForProfiles(t, u, "default", "card")
 
 	dir := t.TempDir()
-	runTool(t, dir, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem")
-	runTool(t, dir, "openssl", "req", "-new", "-key", "key.pem", "-subj", "/CN="+u.name(), "-out", "request.csr")
-	csrPEM, err := os.ReadFile(filepath.Join(dir, "request.csr"))
-	require.NoError(t, err)
+	csrPEM := opensslCSR(t, dir, u.name())
 
 	first := pluginJSON(t, "/api/v1/csr", u.Token(), map[string]string{"csr": string(csrPEM), "profile": "card"})
 	require.Equal(t, http.StatusCreated, first.status, first.String())

@@ -160,19 +160,17 @@ func TestProfilesThroughTheServer(t *testing.T) {
 	require.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}, leaf.ExtKeyUsage)
 }
 
-// TestCustomCAKeyNeverReachesTheConfigFile: an admin's own CA works, and its
-// private key is sealed into the KV store instead of the server's config.
-func TestCustomCAKeyNeverReachesTheConfigFile(t *testing.T) {
-	requireBed(t)
-	h, err := pki.GenerateHierarchy("E2E Corp", time.Now())
+// useCustomCA has the plugin sign with an admin's own CA of a new
+// hierarchy (with the settings change, if any), until the test ends, and
+// waits until ca.pem serves it. Afterwards it waits for the built-in CA to
+// be back, as later tests expect it.
+func useCustomCA(t *testing.T, organization string, change func(map[string]any)) *pki.Hierarchy {
+	t.Helper()
+	h, err := pki.GenerateHierarchy(organization, time.Now())
 	require.NoError(t, err)
 	keyDER, err := pki.MarshalPrivateKey(h.IssuingKey)
 	require.NoError(t, err)
-	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
-	chainPEM := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root}))
-
-	// Registered first, so it runs after the settings are restored: later
-	// tests expect the built-in CA back.
+	// Registered first, so it runs after the settings are restored.
 	t.Cleanup(func() {
 		deadline := time.Now().Add(20 * time.Second)
 		for fetchCAChain(t)[1].Equal(h.Root) {
@@ -181,25 +179,35 @@ func TestCustomCAKeyNeverReachesTheConfigFile(t *testing.T) {
 		}
 	})
 	require.NoError(t, withPluginSettings(t, func(s map[string]any) {
-		s["cacertificatepem"] = chainPEM
-		s["caprivatekeypem"] = keyPEM
+		s["cacertificatepem"] = string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root}))
+		s["caprivatekeypem"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+		if change != nil {
+			change(s)
+		}
 	}))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		chain := fetchCAChain(t)
+		if chain[len(chain)-1].Equal(h.Root) {
+			return h
+		}
+		require.True(t, time.Now().Before(deadline), "ca.pem never switched to the custom CA")
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestCustomCAKeyNeverReachesTheConfigFile: an admin's own CA works, and its
+// private key is sealed into the KV store instead of the server's config.
+func TestCustomCAKeyNeverReachesTheConfigFile(t *testing.T) {
+	requireBed(t)
+	h := useCustomCA(t, "E2E Corp", nil)
 
 	configFile, err := os.ReadFile(filepath.Join(bed.mm.WorkDir, "config", "config.json"))
 	require.NoError(t, err)
 	require.NotContains(t, string(configFile), "PRIVATE KEY", "the CA key must not be stored in the server config")
 	require.Contains(t, string(configFile), "sealed:"+pki.Fingerprint(h.Issuing))
 
-	// The plugin picks the new CA up and issues under it.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		chain := fetchCAChain(t)
-		if chain[len(chain)-1].Equal(h.Root) {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "ca.pem never switched to the custom CA")
-		time.Sleep(200 * time.Millisecond)
-	}
+	// The plugin issues under it.
 	_, leaf := bed.alice.issueJSON(t)
 	require.NoError(t, leaf.CheckSignatureFrom(h.Issuing))
 }

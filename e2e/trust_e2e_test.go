@@ -194,12 +194,6 @@ func TestRevocationsAtOnceOnTwoServersAreAllListed(t *testing.T) {
 	}
 }
 
-// csrAnswer is the JSON answer to a CSR.
-type csrAnswer struct {
-	Serial         string `json:"serial"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
 // TestACompromisedKeyThroughTheServer: a key with two certificates (a
 // renewal kept it) is revoked as compromised: both go, both are listed as
 // Key Compromise and revoked in OCSP, the owner and the admin are told,
@@ -211,14 +205,11 @@ func TestACompromisedKeyThroughTheServer(t *testing.T) {
 	u := newTestUser(t, "lost")
 	waitForProfiles(t, u, "default", "card")
 	dir := t.TempDir()
-	runTool(t, dir, "openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "key.pem")
-	runTool(t, dir, "openssl", "req", "-new", "-key", "key.pem", "-subj", "/CN="+u.name(), "-out", "request.csr")
-	csrPEM, err := os.ReadFile(filepath.Join(dir, "request.csr"))
-	require.NoError(t, err)
+	csrPEM := opensslCSR(t, dir, u.name())
 
 	reply := pluginJSON(t, "/api/v1/csr", u.Token(), map[string]string{"csr": string(csrPEM), "profile": "card"})
 	require.Equal(t, http.StatusCreated, reply.status, reply.String())
-	var first csrAnswer
+	var first signedAnswer
 	require.NoError(t, json.Unmarshal([]byte(reply.body), &first))
 	renewal := u.runCommand(t, "/cert renew "+first.Serial)
 	link := csrLinkPattern.FindString(renewal.Message)
@@ -227,7 +218,7 @@ func TestACompromisedKeyThroughTheServer(t *testing.T) {
 	require.NoError(t, err)
 	reply = pluginMultipart(t, "/csr", u.Token(), map[string]string{"token": parsed.Query().Get("token"), "csr": string(csrPEM)}, nil)
 	require.Equal(t, http.StatusCreated, reply.status, reply.String())
-	var second csrAnswer
+	var second signedAnswer
 	require.NoError(t, json.Unmarshal([]byte(reply.body), &second))
 
 	revoked := u.runCommand(t, "/cert revoke "+second.Serial+" keyCompromise")
@@ -273,23 +264,7 @@ func TestACompromisedKeyThroughTheServer(t *testing.T) {
 // OCSP say good.
 func TestASelfRegisteredCertificateOfOurCAIsListedWhenRevoked(t *testing.T) {
 	requireBed(t)
-	h, err := pki.GenerateHierarchy("E2E Registered Corp", time.Now())
-	require.NoError(t, err)
-	keyDER, err := pki.MarshalPrivateKey(h.IssuingKey)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		deadline := time.Now().Add(20 * time.Second)
-		for fetchCAChain(t)[1].Equal(h.Root) {
-			require.True(t, time.Now().Before(deadline), "ca.pem never switched back to the built-in CA")
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
-	require.NoError(t, withPluginSettings(t, func(s map[string]any) {
-		s["connectorsandprofiles"] = ""
-		s["cacertificatepem"] = string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root}))
-		s["caprivatekeypem"] = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
-	}))
-	require.Eventually(t, func() bool { chain := fetchCAChain(t); return chain[len(chain)-1].Equal(h.Root) }, replyTimeout, 200*time.Millisecond)
+	h := useCustomCA(t, "E2E Registered Corp", func(s map[string]any) { s["connectorsandprofiles"] = "" })
 	u := newTestUser(t, "holder")
 	_, issued := u.issueJSON(t) // names the CA's list and responder
 

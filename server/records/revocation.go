@@ -89,6 +89,30 @@ func (c *CRL) Signed() bool { return c != nil && c.Number > 0 }
 // signed.
 func (c *CRL) Behind() bool { return c.Covered < c.Revision }
 
+// Next is where the list after current (nil before the first) starts: its
+// number, and the expiry before which a revoked certificate is left off.
+// That is when current was signed: current carried every certificate that
+// expired after it, so each revoked certificate is on one list signed
+// after its expiry (RFC 5280 3.3) and then leaves. The first list starts
+// at now.
+func Next(current *CRL, now time.Time) (number int64, since time.Time) {
+	if !current.Signed() {
+		return 1, now
+	}
+	return current.Number + 1, current.ThisUpdate
+}
+
+// Issued is a list sign made, completed with what its store knows: its
+// number, how many it names, and the revision it covers (that of current,
+// read before the revocations were).
+func Issued(signed *CRL, number int64, entries int, current *CRL) *CRL {
+	signed.Number, signed.Entries = number, entries
+	if current != nil {
+		signed.Revision, signed.Covered = current.Revision, current.Revision
+	}
+	return signed
+}
+
 // Revoke is a revocation for a store to record: the certificate's state,
 // when, by whom and why, and, for keyCompromise, the key's.
 type Revoke struct {

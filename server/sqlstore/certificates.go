@@ -337,9 +337,14 @@ func listCertificatesWith(q querier, rest, order string, args ...any) ([]*record
 	if err != nil {
 		return nil, fmt.Errorf("list certificates: %w", err)
 	}
+	return decodeCertificates(data)
+}
+
+// decodeCertificates reads certificate rows that json_agg wrote.
+func decodeCertificates(data []byte) ([]*records.Certificate, error) {
 	var rows []certificateJSON
 	if err := json.Unmarshal(data, &rows); err != nil {
-		return nil, fmt.Errorf("list certificates: %w", err)
+		return nil, fmt.Errorf("read certificates: %w", err)
 	}
 	out := make([]*records.Certificate, 0, len(rows))
 	for i := range rows {

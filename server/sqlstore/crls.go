@@ -98,23 +98,16 @@ func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current
 	if !due(current) {
 		return current, tx.Commit()
 	}
-	var previous records.CRL
-	if current != nil {
-		previous = *current
-	}
-	since := now
-	if previous.Signed() {
-		since = previous.ThisUpdate
-	}
+	number, since := records.Next(current, now)
 	revoked, err := revocations(tx, scope, since)
 	if err != nil {
 		return nil, err
 	}
-	next, err := sign(previous.Number+1, revoked)
+	signed, err := sign(number, revoked)
 	if err != nil {
 		return nil, err
 	}
-	next.Number, next.Revision, next.Covered, next.Entries = previous.Number+1, previous.Revision, previous.Revision, len(revoked)
+	next := records.Issued(signed, number, len(revoked), current)
 	_, err = tx.Exec(`INSERT INTO certs_crls (connector, issuer, number, this_update, next_update, entries, der, covered)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (connector, issuer) DO UPDATE SET number = EXCLUDED.number, this_update = EXCLUDED.this_update,

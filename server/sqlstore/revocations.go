@@ -149,23 +149,6 @@ func revoke(q querier, args []any) (*records.Revoked, error) {
 	return out, nil
 }
 
-// decodeCertificates reads certificate rows that json_agg wrote.
-func decodeCertificates(data []byte) ([]*records.Certificate, error) {
-	var rows []certificateJSON
-	if err := json.Unmarshal(data, &rows); err != nil {
-		return nil, fmt.Errorf("read certificates: %w", err)
-	}
-	out := make([]*records.Certificate, 0, len(rows))
-	for i := range rows {
-		c, err := rows[i].record()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
 // isCompromisedKey reports the insert trigger refusing a compromised key;
 // over the server's driver the error arrives as text.
 func isCompromisedKey(err error) bool {

@@ -57,23 +57,16 @@ func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current
 			result = current
 			return nil, errUnchanged
 		}
-		var previous records.CRL
-		if current != nil {
-			previous = *current
-		}
-		since := now
-		if previous.Signed() {
-			since = previous.ThisUpdate
-		}
+		number, since := records.Next(current, now)
 		revoked, err := s.revocations(scope, since)
 		if err != nil {
 			return nil, err
 		}
-		next, err := sign(previous.Number+1, revoked)
+		signed, err := sign(number, revoked)
 		if err != nil {
 			return nil, err
 		}
-		next.Number, next.Revision, next.Covered, next.Entries = previous.Number+1, previous.Revision, previous.Revision, len(revoked)
+		next := records.Issued(signed, number, len(revoked), current)
 		result = next
 		return next, nil
 	})
