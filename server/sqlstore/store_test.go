@@ -5,6 +5,7 @@ package sqlstore
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func TestMigrateFromAnEmptyDatabaseIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	all, err := migrations()
 	require.NoError(t, err)
-	assert.Equal(t, len(all), version)
+	assert.Equal(t, latestVersion(all), version)
 
 	again, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
@@ -46,24 +47,66 @@ func TestFailedMigrationLeavesNoHalfSchema(t *testing.T) {
 	clock := &testClock{now: time.Now()}
 	all, err := migrations()
 	require.NoError(t, err)
-	broken := append(all, migration{version: len(all) + 1, name: "broken",
+	next := latestVersion(all) + 1
+	broken := append(all, migration{version: next, name: "broken",
 		sql: "CREATE TABLE certs_half (id INTEGER);\nCREATE TABLE certs_broken (id NOT A TYPE);\n"})
 	version, err := migrate(db, &sync.Mutex{}, clock.Now, broken)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "broken")
-	assert.Equal(t, len(all), version, "every migration before it applied")
+	assert.Equal(t, latestVersion(all), version, "every migration before it applied")
 	var half bool
 	require.NoError(t, db.QueryRow(`SELECT to_regclass('certs_half') IS NOT NULL`).Scan(&half))
 	assert.False(t, half, "the failed migration's first statement was rolled back")
 	current, err := schemaVersion(db)
 	require.NoError(t, err)
-	assert.Equal(t, len(all), current)
+	assert.Equal(t, latestVersion(all), current)
 
 	// A later, fixed plugin migrates from there.
-	fixed := append(all, migration{version: len(all) + 1, name: "fixed", sql: "CREATE TABLE certs_half (id INTEGER);\n"})
+	fixed := append(all, migration{version: next, name: "fixed", sql: "CREATE TABLE certs_half (id INTEGER);\n"})
 	version, err = migrate(db, &sync.Mutex{}, clock.Now, fixed)
 	require.NoError(t, err)
-	assert.Equal(t, len(all)+1, version)
+	assert.Equal(t, next, version)
+}
+
+// latestVersion is the highest version of a list of migrations.
+func latestVersion(all []migration) int {
+	return all[len(all)-1].version
+}
+
+// Migrations numbered with a gap (a change that took the number after one
+// that had not landed yet) migrate; the one in the gap, once it lands, is
+// applied to a database already past it. A version in the gap that the
+// plugin does not know is refused, as a newer schema is.
+func TestAMigrationThatLandsInAGapIsAppliedLater(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Now()}
+	all, err := migrations()
+	require.NoError(t, err)
+	last := latestVersion(all)
+	early := migration{version: last + 1, name: "early", sql: "CREATE TABLE certs_early (id INTEGER);\n"}
+	late := migration{version: last + 2, name: "late", sql: "CREATE TABLE certs_late (id INTEGER);\n"}
+
+	version, err := migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), late))
+	require.NoError(t, err)
+	assert.Equal(t, last+2, version)
+
+	_, err = migrate(db, &sync.Mutex{}, clock.Now, all)
+	require.Error(t, err, "a plugin that knows neither")
+	assert.Contains(t, err.Error(), "newer than this plugin knows")
+
+	version, err = migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), early, late))
+	require.NoError(t, err)
+	assert.Equal(t, last+2, version)
+	var exists bool
+	require.NoError(t, db.QueryRow(`SELECT to_regclass('certs_early') IS NOT NULL`).Scan(&exists))
+	assert.True(t, exists, "the migration in the gap was applied")
+	var rows int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM certs_schema_migrations WHERE version > $1`, last).Scan(&rows))
+	assert.Equal(t, 2, rows)
+
+	_, err = migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), late))
+	require.Error(t, err, "a plugin that does not know the one in the gap")
+	assert.Contains(t, err.Error(), fmt.Sprintf("version %d, which this plugin does not know", last+1))
 }
 
 func TestSchemaNewerThanThePluginIsRefused(t *testing.T) {
@@ -467,7 +510,7 @@ func TestMigrateFromThePreviousVersion(t *testing.T) {
 
 	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
-	assert.Equal(t, len(all), version)
+	assert.Equal(t, latestVersion(all), version)
 	got, err := New(db, clock.Now).GetCertificate("01")
 	require.NoError(t, err)
 	assert.Equal(t, "01", got.Serial)
