@@ -30,7 +30,8 @@ type Inventory interface {
 	// SearchCertificates pages through an administrator's listing.
 	SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error)
 	CountCertificates(now time.Time) (records.StateCounts, error)
-	// PendingRevocations are revocations a CA has not accepted yet.
+	// PendingRevocations are revocations a CA has not accepted yet, the
+	// soonest due for another try (RevocationRetryAt) first.
 	PendingRevocations(limit int) ([]*records.Certificate, error)
 	// CountOwned counts an owner's valid certificates of a profile, and
 	// those issued since; renews, and a certificate a valid renewal

@@ -567,6 +567,70 @@ func TestPendingRevocationsRoundTrip(t *testing.T) {
 	assert.True(t, got.RevocationPending)
 }
 
+// What the job keeps of a revocation its CA has not accepted (tries, next
+// try, the CA's answer, when the admins were told) round-trips through a
+// read and a listing; the listing puts those due soonest first, and those
+// never tried before them; accepted at last, it is all cleared.
+func TestPendingRevocationsKeepTheirRetriesAndComeDueFirst(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	for _, serial := range []string{"01", "02", "03", "04"} {
+		require.NoError(t, s.CreateCertificate(testCertificate(serial, alice, now)))
+	}
+	later, soon := now.Add(2*time.Hour), now.Add(time.Hour)
+	for serial, retryAt := range map[string]*time.Time{"01": &later, "02": nil, "03": &soon} {
+		_, err := s.UpdateCertificate(serial, func(c *records.Certificate) error {
+			c.State, c.RevokedAt, c.RevocationPending = records.CertRevoked, &now, true
+			if retryAt != nil {
+				c.RevocationAttempts, c.RevocationRetryAt = 3, retryAt
+				c.RevocationCAAnswer = "The request lacked necessary authorization to be completed"
+				c.RevocationNoticeAt = &now
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+
+	pending, err := s.PendingRevocations(10)
+	require.NoError(t, err)
+	var serials []string
+	for _, c := range pending {
+		serials = append(serials, c.Serial)
+	}
+	assert.Equal(t, []string{"02", "03", "01"}, serials)
+	listed := pending[2]
+	got, err := s.GetCertificate("01")
+	require.NoError(t, err)
+	for _, c := range []*records.Certificate{listed, got} {
+		assert.Equal(t, 3, c.RevocationAttempts)
+		require.NotNil(t, c.RevocationRetryAt)
+		assert.True(t, later.Equal(*c.RevocationRetryAt))
+		assert.Equal(t, "The request lacked necessary authorization to be completed", c.RevocationCAAnswer)
+		require.NotNil(t, c.RevocationNoticeAt)
+		assert.True(t, now.Equal(*c.RevocationNoticeAt))
+	}
+	assert.Zero(t, pending[0].RevocationAttempts)
+	assert.Nil(t, pending[0].RevocationRetryAt)
+
+	pending, err = s.PendingRevocations(1)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, "02", pending[0].Serial, "the limit keeps the soonest due")
+
+	_, err = s.UpdateCertificate("01", func(c *records.Certificate) error {
+		c.RevocationPending, c.RevocationAttempts, c.RevocationRetryAt, c.RevocationCAAnswer, c.RevocationNoticeAt = false, 0, nil, "", nil
+		return nil
+	})
+	require.NoError(t, err)
+	got, err = s.GetCertificate("01")
+	require.NoError(t, err)
+	assert.False(t, got.RevocationPending)
+	assert.Zero(t, got.RevocationAttempts)
+	assert.Nil(t, got.RevocationRetryAt)
+	assert.Empty(t, got.RevocationCAAnswer)
+	assert.Nil(t, got.RevocationNoticeAt)
+}
+
 // Of enrollments racing for an owner's last places, as many as the quota
 // allows are recorded and the others refused, whatever the interleaving.
 func TestQuotaIsDecidedWithTheRecord(t *testing.T) {
