@@ -115,6 +115,11 @@ type Notifier interface {
 	// EmailChanged tells the owner a certificate names an email they no
 	// longer have, with a way to renew it.
 	EmailChanged(owner *Requester, c *records.Certificate)
+	// RevocationNotAccepted tells the system admins that c's CA has not
+	// accepted its revocation for RevocationNoticeAfter (what it answered
+	// last is c.RevocationCAAnswer), so that they revoke it at the CA by
+	// hand or mend what the CA refuses. Sent once for a certificate.
+	RevocationNotAccepted(c *records.Certificate)
 }
 
 // Mailer sends a certificate by email.
