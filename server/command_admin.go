@@ -234,7 +234,10 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
 	reply := fmt.Sprintf("Certificate `%s` of %s is now revoked (%s).", revoked.Record.Serial, p.ownerName(revoked.Record.Owner), revoked.Record.RevocationReason)
-	if !revoked.AtCA {
+	switch {
+	case revoked.PendingAtCA:
+		reply += " Its CA could not be reached just now, so it is pending at the CA: the plugin tells the CA until it accepts, and `/cert admin show` says so meanwhile."
+	case !revoked.AtCA:
 		reply += " Its CA is not managed here: revoke it there too."
 	}
 	return reply, nil

@@ -51,6 +51,9 @@ func deactivationNotice(d *enroll.Deactivated) string {
 		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(d.Revoked))
 		for _, c := range d.Revoked {
 			fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, markdownCell(c.Subject))
+			if c.RevocationPending {
+				b.WriteString(" (pending at the CA: it could not be reached, and is told when it answers)")
+			}
 		}
 	}
 	if len(d.Valid) > 0 {

@@ -58,8 +58,13 @@ func (n *notifier) CertificateIssued(owner *enroll.Requester, c *records.Certifi
 }
 
 func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certificate, by *enroll.Requester) {
-	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. It no longer opens what it used to.",
-		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason))
+	effect := "It no longer opens what it used to."
+	if c.RevocationPending {
+		// Services that ask the CA still accept it until the CA is told.
+		effect = "Its CA could not be reached just now; it is told as soon as it answers."
+	}
+	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. %s",
+		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason, effect))
 }
 
 func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {

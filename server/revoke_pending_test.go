@@ -171,3 +171,31 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 	assert.Contains(t, strings.Join(env.loggedLines(), "\n"), "A CA accepted a revocation it missed")
 	assert.Len(t, noticesTo("carol"), 1, "told once")
 }
+
+// While its CA has not accepted a revocation, no word claims it did: an
+// admin's revocation says so instead of calling the CA unmanaged, its
+// owner is not told the certificate no longer opens anything, and the
+// admins' summary of a deactivation marks it.
+func TestWordsDoNotClaimARevocationTheCAHasNotAccepted(t *testing.T) {
+	env := newTestEnv(t)
+	s := mustServices(t, env)
+	ca := &scriptedRevocations{Connector: s.core.Connectors["builtin"]}
+	env.p.services.Store(withConnector(s, "builtin", ca))
+	byAdmin := env.issueJSON(env.token("alice")).Serial
+	byDeactivation := env.issueJSON(env.token("bob")).Serial
+	ca.set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
+
+	reply := env.run("carol", "/cert admin revoke "+byAdmin)
+	assert.Contains(t, reply, "is now revoked")
+	assert.Contains(t, reply, "pending at the CA")
+	assert.NotContains(t, reply, "not managed here")
+	dms := env.dmsTo("alice")
+	require.NotEmpty(t, dms)
+	assert.Contains(t, dms[len(dms)-1].Message, "Its CA could not be reached just now")
+	assert.NotContains(t, dms[len(dms)-1].Message, "no longer opens")
+
+	bob := env.user("bob")
+	bob.DeleteAt = env.now().UnixMilli()
+	env.p.UserHasBeenDeactivated(nil, bob)
+	assert.Equal(t, 1, env.noticesTo("carol", "`"+byDeactivation+"` CN=bob (pending at the CA"))
+}
