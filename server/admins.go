@@ -56,8 +56,9 @@ func (p *Plugin) systemAdmins() []string {
 }
 
 // fallbackRoles are the roles asked about when the server's roles cannot
-// be listed: the built-in ones, which cover every server whose admins are
-// made in the System Console.
+// be listed (or none is listed, which no server has: system_admin grants
+// manage_system): the built-in ones, which cover every server whose admins
+// are made in the System Console.
 var fallbackRoles = append(slices.Clone(model.BuiltInSchemeManagedRoleIDs), model.SystemCustomGroupAdminRoleId)
 
 // rolesGranting are the names of the server's roles that grant permission,
@@ -67,10 +68,11 @@ func (p *Plugin) rolesGranting(permission *model.Permission) []string {
 	candidates := fallbackRoles
 	if p.roleNames != nil {
 		named, err := p.roleNames(permission.Id)
-		if err == nil {
-			candidates = named
-		} else {
+		switch {
+		case err != nil:
 			p.API.LogWarn("Could not list the server's roles; asking about the built-in ones", "error", err.Error())
+		case len(named) > 0:
+			candidates = named
 		}
 	}
 	var granting []string

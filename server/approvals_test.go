@@ -332,13 +332,16 @@ func TestDefaultApproversAndAdminNoticesGoByPermission(t *testing.T) {
 	}
 }
 
-// When the server's roles cannot be listed, the built-in roles are asked
-// about: the system admins are still asked, and the log says why a custom
-// role's holders may not be.
+// When the server's roles cannot be listed, or none is, the built-in roles
+// are asked about: the system admins are still asked, and the log says
+// why a custom role's holders may not be.
 func TestDefaultApproversWhenTheRolesCannotBeListed(t *testing.T) {
 	env := newApprovalEnv(t)
 	env.p.roleNames = func(string) ([]string, error) { return nil, errors.New("relation \"roles\" does not exist") }
 	id := env.requestVia("alice", "secure")
 	env.approvalPostFor("carol", id)
 	assert.Contains(t, strings.Join(env.loggedLines(), "\n"), "Could not list the server's roles")
+
+	env.p.roleNames = func(string) ([]string, error) { return nil, nil }
+	env.approvalPostFor("carol", env.requestVia("bob", "secure"))
 }
