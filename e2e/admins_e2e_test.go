@@ -52,7 +52,7 @@ func grantManageSystemThroughRole(t *testing.T, u *testUser) string {
 	_, err = bed.admin.Client.UpdateUserRoles(ctx, u.User.Id, model.SystemUserRoleId+" "+role)
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		defer cancel()
 		_, err := bed.admin.Client.UpdateUserRoles(ctx, u.User.Id, model.SystemUserRoleId)

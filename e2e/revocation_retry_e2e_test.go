@@ -86,7 +86,7 @@ func (s *caSwitch) serve() {
 // pipe copies between a client and the CA until either side closes.
 func (s *caSwitch) pipe(client net.Conn) {
 	defer s.wg.Done()
-	defer client.Close()
+	defer func() { _ = client.Close() }()
 	if s.down.Load() {
 		return
 	}
@@ -94,7 +94,7 @@ func (s *caSwitch) pipe(client net.Conn) {
 	if err != nil {
 		return
 	}
-	defer server.Close()
+	defer func() { _ = server.Close() }()
 	s.track(client, server)
 	defer s.untrack(client, server)
 	if s.down.Load() {

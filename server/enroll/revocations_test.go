@@ -146,7 +146,7 @@ func (b *revocationBed) notAccepted() []notice {
 // it no longer has; its cause holds what only the log should.
 var unauthorized = &connector.Error{Kind: connector.KindRejected, Connector: "builtin",
 	Message: "The request lacked necessary authorization to be completed",
-	Err:     errors.New("revoke at https://ca.example.com: HTTP 401: The request lacked necessary authorization to be completed.")}
+	Err:     errors.New("revoke at https://ca.example.com: HTTP 401: The request lacked necessary authorization to be completed")}
 
 // A CA that refuses a revocation told again has not accepted it: it stays
 // pending, with what the CA said, and is told again later, after a delay

@@ -145,14 +145,6 @@ func appliedVersions(db *sql.DB) ([]int, error) {
 	return versions, nil
 }
 
-func schemaVersion(db *sql.DB) (int, error) {
-	var version sql.NullInt64
-	if err := db.QueryRow(`SELECT MAX(version) FROM ` + migrationsTable).Scan(&version); err != nil {
-		return 0, fmt.Errorf("read the schema version: %w", err)
-	}
-	return int(version.Int64), nil
-}
-
 func apply(db *sql.DB, m migration, at time.Time) error {
 	tx, err := db.Begin()
 	if err != nil {

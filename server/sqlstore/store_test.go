@@ -3,6 +3,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -66,6 +67,15 @@ func TestFailedMigrationLeavesNoHalfSchema(t *testing.T) {
 	version, err = migrate(db, &sync.Mutex{}, clock.Now, fixed)
 	require.NoError(t, err)
 	assert.Equal(t, next, version)
+}
+
+// schemaVersion is the highest version the database has recorded.
+func schemaVersion(db *sql.DB) (int, error) {
+	var version sql.NullInt64
+	if err := db.QueryRow(`SELECT MAX(version) FROM ` + migrationsTable).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return int(version.Int64), nil
 }
 
 // latestVersion is the highest version of a list of migrations.
