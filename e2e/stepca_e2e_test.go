@@ -55,6 +55,9 @@ type stepCA struct {
 
 	root   *x509.Certificate
 	client *http.Client // trusts root only
+	// pid is stepca-dev's process; logPath its standard error.
+	pid     int
+	logPath string
 }
 
 // startStepCA builds cmd/stepca-dev of the stepcatest module into the test's
@@ -136,7 +139,7 @@ func startStepCA(t *testing.T) *stepCA {
 		t.Fatalf("stepca-dev printed nothing within %s:\n%s", stepCAStartTimeout, fileTail(logPath, 30))
 	}
 
-	ca := &stepCA{}
+	ca := &stepCA{pid: cmd.Process.Pid, logPath: logPath}
 	require.NoError(t, json.Unmarshal([]byte(line), ca), "stepca-dev's line: %s", line)
 	block, _ := pem.Decode([]byte(ca.RootPEM))
 	require.NotNil(t, block, "root_pem is not PEM: %q", ca.RootPEM)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"strings"
@@ -288,4 +289,59 @@ func TestApprovalRightsComeFromThePermissionSystem(t *testing.T) {
 	assert.Equal(t, "Request approved.", env.click("erin", post, "approve").EphemeralText)
 	assert.Equal(t, env.user("erin").Id, env.request_(id).DecidedBy)
 	assert.Contains(t, env.run("erin", "/cert admin requests"), "| `"+id+"` | @alice | secure | approved |")
+}
+
+// Whom the plugin asks to approve a profile that names no approvers, and
+// tells as an admin, is whoever the permission system grants manage_system,
+// through whatever role: erin's custom role it_admins grants it, so she is
+// asked, with the buttons; dave's roles name system_admin but the
+// permission system does not grant him the permission, and a bot is never
+// asked. A system admin's own request goes to the other admins rather than
+// being refused.
+func TestDefaultApproversAndAdminNoticesGoByPermission(t *testing.T) {
+	env := newApprovalEnv(t)
+	env.users["dave"] = &model.User{Id: model.NewId(), Username: "dave", Email: "dave@example.com", Roles: model.SystemUserRoleId + " " + model.SystemAdminRoleId}
+	env.users["erin"] = &model.User{Id: model.NewId(), Username: "erin", Email: "erin@example.com", Roles: model.SystemUserRoleId + " it_admins"}
+	env.users["robot"] = &model.User{Id: model.NewId(), Username: "robot", Roles: model.SystemUserRoleId + " it_admins", IsBot: true}
+
+	id := env.requestVia("alice", "secure")
+	for _, approver := range []string{"carol", "erin"} {
+		actions := env.approvalPostFor(approver, id).Attachments()[0].Actions
+		require.Len(t, actions, 2, approver)
+		assert.Equal(t, []string{"approve", "deny"}, []string{actions[0].Id, actions[1].Id}, approver)
+	}
+	assert.Empty(t, env.dmsTo("dave"), "a role name grants nothing")
+	assert.Empty(t, env.dmsTo("robot"))
+
+	// carol is the only account that is an admin through system_admin: her
+	// own request goes to erin.
+	own := env.requestVia("carol", "secure")
+	for _, p := range env.dmsTo("carol") {
+		assert.NotContains(t, p.Message, own, "nobody is asked to decide their own request")
+	}
+	assert.Equal(t, "Request approved.", env.click("erin", env.approvalPostFor("erin", own), "approve").EphemeralText)
+	assert.Equal(t, records.RequestApproved, env.request_(own).State)
+
+	env.p.noticeAdmins("**Client Certificates:** a notice for the admins")
+	for name, told := range map[string]bool{"carol": true, "erin": true, "dave": false, "robot": false, "alice": false} {
+		got := false
+		for _, p := range env.dmsTo(name) {
+			got = got || strings.Contains(p.Message, "a notice for the admins")
+		}
+		assert.Equal(t, told, got, name)
+	}
+}
+
+// When the server's roles cannot be listed, or none is, the built-in roles
+// are asked about: the system admins are still asked, and the log says
+// why a custom role's holders may not be.
+func TestDefaultApproversWhenTheRolesCannotBeListed(t *testing.T) {
+	env := newApprovalEnv(t)
+	env.p.roleNames = func(string) ([]string, error) { return nil, errors.New("relation \"roles\" does not exist") }
+	id := env.requestVia("alice", "secure")
+	env.approvalPostFor("carol", id)
+	assert.Contains(t, strings.Join(env.loggedLines(), "\n"), "Could not list the server's roles")
+
+	env.p.roleNames = func(string) ([]string, error) { return nil, nil }
+	env.approvalPostFor("carol", env.requestVia("bob", "secure"))
 }

@@ -72,7 +72,9 @@ func (p *Plugin) command() *model.Command {
 		}
 		if sc.name == "admin" {
 			// Hidden from users who are not system admins; the server
-			// checks the permission on every use all the same.
+			// checks the permission on every use all the same. Not a role
+			// name test: Mattermost's autocomplete shows what is marked
+			// system_admin to whoever holds manage_system.
 			data.RoleID = model.SystemAdminRoleId
 			for _, asc := range p.adminSubcommands() {
 				data.AddCommand(model.NewAutocompleteData(asc.name, asc.hint, asc.help))

@@ -132,13 +132,38 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 }
 
 // adminState is a certificate's state as an admin reads it: with a word
-// when it names an email its owner no longer has.
+// when it names an email its owner no longer has, or when its CA has not
+// accepted its revocation.
 func adminState(c *records.Certificate, now time.Time) string {
 	state := c.StateAt(now)
 	if c.EmailChangedAt != nil && state == string(records.CertIssued) {
 		state += ", owner's email changed"
 	}
+	if c.RevocationPending {
+		state += ", pending at the CA"
+	}
 	return state
+}
+
+// times is a count of tries in words.
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// pendingAtCALine is the line of `/cert admin show` for a revocation its
+// CA has not accepted: since when, how often it was told, what it said.
+func pendingAtCALine(c *records.Certificate) string {
+	line := "- Pending at the CA: the CA has not accepted the revocation yet"
+	if c.RevocationAttempts > 0 {
+		line += fmt.Sprintf("; told again %s, it answered last \"%s\"", times(c.RevocationAttempts), markdownCell(c.RevocationCAAnswer))
+	}
+	if c.RevocationRetryAt != nil {
+		line += "; next try " + c.RevocationRetryAt.UTC().Format(time.RFC3339)
+	}
+	return line + "\n"
 }
 
 // ownerName is an owner as people know them.
@@ -173,6 +198,9 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
 	if c.RevokedAt != nil {
 		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), markdownCell(c.RevokedBy))
+	}
+	if c.RevocationPending {
+		b.WriteString(pendingAtCALine(c))
 	}
 	if c.Renews != "" {
 		fmt.Fprintf(&b, "- Renews: `%s`\n", c.Renews)

@@ -67,7 +67,8 @@ func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 }
 
 // Approvers are the accounts bound to a profile's approver names, while
-// active, or every active system admin when it lists none. A name whose
+// active, or every active system admin when it lists none: those who hold
+// manage_system, as IsAdmin decides, whatever role grants it. A name whose
 // account is gone approves nothing, even if another account has taken the
 // name since: the system admins are told.
 func (d *directory) Approvers(profileName string, names []string) []string {
@@ -110,25 +111,8 @@ func (p *Plugin) approverGone(profileName, username string) {
 		username, profileName, taken))
 }
 
-// systemAdmins are the active system admins' ids.
-func (p *Plugin) systemAdmins() []string {
-	var ids []string
-	for page := 0; ; page++ {
-		users, appErr := p.API.GetUsers(&model.UserGetOptions{Role: model.SystemAdminRoleId, Active: true, Page: page, PerPage: 100})
-		if appErr != nil {
-			p.API.LogError("Could not list the system admins", "error", appErr.Error())
-			return ids
-		}
-		for _, u := range users {
-			ids = append(ids, u.Id)
-		}
-		if len(users) < 100 {
-			return ids
-		}
-	}
-}
-
-// noticeAdmins sends every system admin a DM from the bot.
+// noticeAdmins sends every system admin (systemAdmins: by permission, not
+// by role name) a DM from the bot.
 func (p *Plugin) noticeAdmins(message string) {
 	for _, id := range p.systemAdmins() {
 		if _, err := p.dmPost(id, &model.Post{Message: message}); err != nil {

@@ -217,8 +217,8 @@ type certificateView struct {
 	CreatedAt        time.Time  `json:"created_at"`
 	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
-	// RevocationPending: revoked here, not yet at the CA (it could not be
-	// reached; the plugin keeps telling it).
+	// RevocationPending: revoked here, not yet accepted by the CA (it could
+	// not be reached, or refused; the plugin keeps telling it).
 	RevocationPending bool   `json:"revocation_pending,omitempty"`
 	CertificatePEM    string `json:"certificate_pem"`
 	// Origin: server_key, csr or imported.

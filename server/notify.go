@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"html"
+	"math/big"
 	"net/url"
 	"strings"
 	"time"
@@ -57,8 +58,13 @@ func (n *notifier) CertificateIssued(owner *enroll.Requester, c *records.Certifi
 }
 
 func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certificate, by *enroll.Requester) {
-	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. It no longer opens what it used to.",
-		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason))
+	effect := "It no longer opens what it used to."
+	if c.RevocationPending {
+		// Services that ask the CA still accept it until the CA is told.
+		effect = "Its CA could not be reached just now; it is told as soon as it answers."
+	}
+	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. %s",
+		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason, effect))
 }
 
 func (n *notifier) RenewalOverlapEnded(owner *enroll.Requester, replaced *records.Certificate) {
@@ -197,6 +203,35 @@ func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate)
 		c.Serial, markdownCell(c.Subject), markdownCell(strings.Join(c.Emails, ", ")), markdownCell(owner.Email))
 	post := renewPost(c, "Certificate "+c.Serial+" names your old email", text)
 	n.p.notifyWith(owner, "your certificate names your old email", post, text+" Run /cert renew "+c.Serial+" in Mattermost to renew it.")
+}
+
+// RevocationNotAccepted tells the system admins (by permission) that a
+// certificate's CA has not accepted its revocation, in words they can act
+// on: which certificate, which CA, what it said, what to do.
+func (n *notifier) RevocationNotAccepted(c *records.Certificate) {
+	n.p.noticeAdmins(revocationNotAcceptedNotice(c, n.p.ownerName(c.Owner)))
+}
+
+// revocationNotAcceptedNotice is the admins' message about a revocation
+// still pending at the CA. It names no secret: the CA's answer is the
+// connector's message, which is safe to show.
+func revocationNotAcceptedNotice(c *records.Certificate, owner string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Client Certificates:** the CA has not accepted the revocation of the certificate `%s` (%s, of %s)", c.Serial, markdownCell(c.Subject), owner)
+	if c.RevokedAt != nil {
+		fmt.Fprintf(&b, ", revoked here on %s (%s)", c.RevokedAt.UTC().Format(time.RFC1123), markdownCell(c.RevocationReason))
+	}
+	fmt.Fprintf(&b, ". The CA connector `%s` was told again %s since; its last answer was \"%s\".\n\n",
+		markdownCell(c.Connector), times(c.RevocationAttempts), markdownCell(c.RevocationCAAnswer))
+	fmt.Fprintf(&b, "Until the CA accepts it, the CA's revocation list and OCSP answers do not name this certificate, so services that check with that CA still accept it, until it expires on %s.\n\n",
+		c.NotAfter.UTC().Format("2006-01-02"))
+	b.WriteString("**What to do:** revoke it at the CA by hand")
+	if serial, ok := new(big.Int).SetString(c.Serial, 16); ok {
+		fmt.Fprintf(&b, " (serial `%s`, in decimal `%s`)", c.Serial, serial.String())
+	}
+	fmt.Fprintf(&b, ", or fix what the CA refuses, such as the connector's credentials (for step-ca, its provisioner and password) in System Console > Plugins > Client Certificates. "+
+		"The plugin keeps telling the CA, about once an hour, until it accepts; `/cert admin show %s` says whether it still waits.", c.Serial)
+	return b.String()
 }
 
 // renewPost is a notice about c with a Renew button (handleRenewAction).

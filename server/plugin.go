@@ -55,6 +55,10 @@ type Plugin struct {
 	// events records what no certificate or request change carries (a
 	// settings change); nil until the inventory is open.
 	events eventLog
+	// roleNames lists the server's roles whose permissions name a
+	// permission (candidates for systemAdmins); nil until the inventory is
+	// open, when the built-in roles are asked about instead.
+	roleNames func(permission string) ([]string, error)
 
 	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
 	// one core): how much runs at once, and how much may wait.

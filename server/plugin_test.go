@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,8 @@ type testEnv struct {
 	api   *plugintest.API
 	kv    *pluginapi.MemoryStore
 	users map[string]*model.User
+	// roles are the server's roles and the permissions each grants.
+	roles map[string][]string
 	// usersByID indexes users by id (see userByID).
 	usersByID sync.Map
 	logMu     sync.Mutex
@@ -69,6 +72,11 @@ func newTestEnv(t testing.TB) *testEnv {
 			"alice": {Id: model.NewId(), Username: "alice", Email: "alice@example.com"},
 			"bob":   {Id: model.NewId(), Username: "bob", Email: "bob@example.com"},
 			"gone":  {Id: model.NewId(), Username: "gone", Email: "gone@example.com", DeleteAt: 1},
+		},
+		roles: map[string][]string{
+			model.SystemUserRoleId:  {model.PermissionCreatePost.Id},
+			model.SystemAdminRoleId: {model.PermissionCreatePost.Id, model.PermissionManageSystem.Id},
+			"it_admins":             {model.PermissionManageSystem.Id},
 		},
 	}
 	api := env.api
@@ -109,8 +117,8 @@ func newTestEnv(t testing.TB) *testEnv {
 		}).Maybe()
 	api.On("GetUsers", mock.AnythingOfType("*model.UserGetOptions")).Return(
 		func(opts *model.UserGetOptions) []*model.User {
-			if opts.Role == model.SystemAdminRoleId && opts.Page == 0 {
-				return []*model.User{env.users["carol"]}
+			if opts.Role != "" {
+				return env.usersWithRole(opts)
 			}
 			if opts.Inactive && opts.Page == 0 {
 				var inactive []*model.User
@@ -164,6 +172,15 @@ func newTestEnv(t testing.TB) *testEnv {
 	api.On("PublishPluginClusterEvent", mock.Anything, mock.Anything).Return(nil).Maybe()
 	// The permission system grants manage_system to carol and to the
 	// custom role it_admins; a role name alone grants nothing.
+	api.On("RolesGrantPermission", mock.Anything, mock.AnythingOfType("string")).Return(
+		func(roles []string, permission string) bool {
+			for _, role := range roles {
+				if slices.Contains(env.roles[role], permission) {
+					return true
+				}
+			}
+			return false
+		}).Maybe()
 	api.On("HasPermissionTo", mock.AnythingOfType("string"), model.PermissionManageSystem).Return(
 		func(userID string, _ *model.Permission) bool {
 			for _, u := range env.users {
@@ -189,6 +206,16 @@ func newTestEnv(t testing.TB) *testEnv {
 		return m.(*sync.Mutex), nil
 	}
 	p.botUserID = testBotID
+	p.roleNames = func(permission string) ([]string, error) {
+		var names []string
+		for name, permissions := range env.roles {
+			if slices.Contains(permissions, permission) {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return names, nil
+	}
 	p.router = p.newRouter()
 	env.p = p
 
@@ -220,6 +247,21 @@ func (env *testEnv) advance(d time.Duration) {
 	env.clockMu.Lock()
 	defer env.clockMu.Unlock()
 	env.clock = env.clock.Add(d)
+}
+
+// usersWithRole answers GetUsers with a role as the server does: the
+// accounts whose roles contain the role's name (a substring), by
+// username, a page at a time.
+func (env *testEnv) usersWithRole(opts *model.UserGetOptions) []*model.User {
+	var matching []*model.User
+	for _, u := range env.users {
+		if strings.Contains(u.Roles, opts.Role) && (!opts.Active || u.DeleteAt == 0) {
+			matching = append(matching, u)
+		}
+	}
+	slices.SortFunc(matching, func(a, b *model.User) int { return strings.Compare(a.Username, b.Username) })
+	from := min(opts.Page*opts.PerPage, len(matching))
+	return matching[from:min(from+opts.PerPage, len(matching))]
 }
 
 // userByID finds a user by id: through an index in front of the scan, as a

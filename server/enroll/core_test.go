@@ -126,6 +126,11 @@ func (n *notifier) ExpiryReminder(o *enroll.Requester, c *records.Certificate, _
 func (n *notifier) EmailChanged(o *enroll.Requester, c *records.Certificate) {
 	n.add("email-changed", o, c.Serial)
 }
+func (n *notifier) RevocationNotAccepted(c *records.Certificate) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.notices = append(n.notices, notice{"revocation-not-accepted", "admins", c.Serial + " " + c.RevocationCAAnswer})
+}
 
 type mailer struct{ sent []string }
 

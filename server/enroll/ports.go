@@ -30,7 +30,8 @@ type Inventory interface {
 	// SearchCertificates pages through an administrator's listing.
 	SearchCertificates(filter records.CertificateFilter, now time.Time) (*records.CertificatePage, error)
 	CountCertificates(now time.Time) (records.StateCounts, error)
-	// PendingRevocations are revocations a CA has not accepted yet.
+	// PendingRevocations are revocations a CA has not accepted yet, the
+	// soonest due for another try (RevocationRetryAt) first.
 	PendingRevocations(limit int) ([]*records.Certificate, error)
 	// CountOwned counts an owner's valid certificates of quota's profile,
 	// and those issued since quota.Since; quota.Renews, and a certificate a
@@ -140,6 +141,11 @@ type Notifier interface {
 	// EmailChanged tells the owner a certificate names an email they no
 	// longer have, with a way to renew it.
 	EmailChanged(owner *Requester, c *records.Certificate)
+	// RevocationNotAccepted tells the system admins that c's CA has not
+	// accepted its revocation for RevocationNoticeAfter (what it answered
+	// last is c.RevocationCAAnswer), so that they revoke it at the CA by
+	// hand or mend what the CA refuses. Sent once for a certificate.
+	RevocationNotAccepted(c *records.Certificate)
 }
 
 // Mailer sends a certificate by email.

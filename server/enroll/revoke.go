@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -177,36 +176,27 @@ func (c *Core) remoteConnectors() []string {
 	return out
 }
 
-// RetryRevocations tells the CAs the revocations they could not take when
-// they were made, until they do: a job's duty.
+// RetryRevocations tells the CAs the revocations they have not accepted:
+// those they could not take when they were made, and those they refused
+// since. Only the CA's acceptance ends one; a refusal leaves it pending as
+// silence does, to be told again later (revocationRetryDelay), and once one
+// has been pending for RevocationNoticeAfter the system admins are told,
+// once. A job's duty.
 func (c *Core) RetryRevocations(ctx context.Context) {
-	pending, err := c.store.PendingRevocations(100)
+	pending, err := c.store.PendingRevocations(retryBatch)
 	if err != nil {
 		c.log.LogError("Could not list the revocations pending at a CA", "error", err.Error())
 		return
 	}
 	for _, record := range pending {
-		conn, ok := c.Connectors[record.Connector]
-		if !ok {
+		if record.RevocationRetryAt != nil && c.now().Before(*record.RevocationRetryAt) {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := conn.Revoke(ctx, connector.RevokeRequest{Serial: record.Serial, ReasonCode: records.ReasonCode(record.RevocationReason), Reason: record.RevocationReason})
-		cancel()
-		if ce := connector.AsError(err); ce != nil && ce.Kind == connector.KindUnavailable {
-			continue // still down: the next run tries again
-		}
-		if err != nil {
-			c.log.LogError("A CA refused a revocation it was told again; an administrator must revoke it there", "serial", record.Serial, "connector", record.Connector, "error", err.Error())
-		}
-		if _, err := c.store.UpdateCertificate(record.Serial, func(rec *records.Certificate) error {
-			rec.RevocationPending = false
-			return nil
-		}); err != nil {
-			c.log.LogError("Could not record a revocation the CA accepted", "serial", record.Serial, "error", err.Error())
+		if err := c.tellCA(ctx, record); err != nil {
+			c.revocationNotAccepted(record, err)
 			continue
 		}
-		c.log.LogInfo("A CA accepted a revocation it missed", "serial", record.Serial, "connector", record.Connector)
+		c.revocationAccepted(record)
 	}
 }
 

@@ -37,10 +37,19 @@ type Certificate struct {
 	RevokedBy        string     `json:"revoked_by,omitempty"`
 	RevocationReason string     `json:"revocation_reason,omitempty"`
 	// RevocationPending says the certificate's CA has not accepted the
-	// revocation yet (it could not be reached); a job tells it until it
-	// does.
-	RevocationPending bool   `json:"revocation_pending,omitempty"`
-	DER               []byte `json:"der"`
+	// revocation yet (it could not be reached, or it refused); a job tells
+	// it again until it does.
+	RevocationPending bool `json:"revocation_pending,omitempty"`
+	// RevocationAttempts counts the job's tries to tell the CA since,
+	// RevocationRetryAt is when it tries next (nil: at its next run), and
+	// RevocationCAAnswer is what the CA answered last, in words for an
+	// administrator (never a secret). RevocationNoticeAt is when the
+	// administrators were told the CA has not accepted it.
+	RevocationAttempts int        `json:"revocation_attempts,omitempty"`
+	RevocationRetryAt  *time.Time `json:"revocation_retry_at,omitempty"`
+	RevocationCAAnswer string     `json:"revocation_ca_answer,omitempty"`
+	RevocationNoticeAt *time.Time `json:"revocation_notice_at,omitempty"`
+	DER                []byte     `json:"der"`
 	// Origin says where the key came from: OriginServerKey, OriginCSR or
 	// OriginImported.
 	Origin string `json:"origin,omitempty"`

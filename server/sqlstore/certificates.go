@@ -16,6 +16,14 @@ const certificateColumns = `serial, issuer, connector, owner, subject, common_na
 	fingerprint, origin, attestation, profile, not_before, not_after, state, revoked_at, revocation_reason, revoked_by,
 	registered_by, revocable_at_ca, der, created_at, revocation_pending, renews, email_changed_at, version`
 
+// retryColumns are the job's account of a revocation pending at the CA
+// (see records.Certificate): read with the record and changed by
+// UpdateCertificate, never set by an insert, as a new certificate has none.
+const retryColumns = `revocation_attempts, revocation_retry_at, revocation_ca_answer, revocation_notice_at`
+
+// selectColumns are the columns a read takes, in scanCertificate's order.
+const selectColumns = certificateColumns + `, ` + retryColumns
+
 // certificateValues are the columns of c, in certificateColumns' order
 // (version aside).
 func certificateValues(c *records.Certificate) ([]any, error) {
@@ -50,15 +58,18 @@ func scanCertificate(row scanner) (*records.Certificate, int, error) {
 		notBefore, notAfter int64
 		createdAt           int64
 		version             int
+		retryAt, noticeAt   sql.NullInt64
 	)
 	err := row.Scan(&c.Serial, &c.Issuer, &c.Connector, &owner, &c.Subject, &c.CommonName, &emails, &c.KeyFingerprint, &c.KeyType,
 		&c.Fingerprint, &c.Origin, &attestation, &c.Profile, &notBefore, &notAfter, &state, &revokedAt, &c.RevocationReason,
-		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &c.RevocationPending, &c.Renews, &emailChangedAt, &version)
+		&c.RevokedBy, &c.RegisteredBy, &c.RevocableAtCA, &c.DER, &createdAt, &c.RevocationPending, &c.Renews, &emailChangedAt, &version,
+		&c.RevocationAttempts, &retryAt, &c.RevocationCAAnswer, &noticeAt)
 	if err != nil {
 		return nil, 0, err
 	}
 	c.Owner, c.State, c.RevokedAt = records.Principal(owner), records.CertState(state), timePtr(revokedAt)
 	c.EmailChangedAt = timePtr(emailChangedAt)
+	c.RevocationRetryAt, c.RevocationNoticeAt = timePtr(retryAt), timePtr(noticeAt)
 	c.NotBefore, c.NotAfter, c.CreatedAt = fromMillis(notBefore), fromMillis(notAfter), fromMillis(createdAt)
 	if err := fromJSON(emails, &c.Emails); err != nil {
 		return nil, 0, err
@@ -195,7 +206,7 @@ func (s *Store) GetCertificate(serial string) (*records.Certificate, error) {
 }
 
 func (s *Store) getCertificate(serial string) (*records.Certificate, int, error) {
-	c, version, err := scanCertificate(s.db.QueryRow(`SELECT `+certificateColumns+` FROM certs_certificates WHERE serial = $1`, serial))
+	c, version, err := scanCertificate(s.db.QueryRow(`SELECT `+selectColumns+` FROM certs_certificates WHERE serial = $1`, serial))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, records.ErrNotFound
 	}
@@ -241,7 +252,8 @@ func (s *Store) UpdateCertificate(serial string, change func(*records.Certificat
 		err = s.db.QueryRow(`WITH cert AS (UPDATE certs_certificates SET connector = $2, subject = $3, common_name = $4, emails = $5,
 				key_fingerprint = $6, key_type = $7, origin = $8, attestation = $9, profile = $10, state = $11, revoked_at = $12,
 				revocation_reason = $13, revoked_by = $14, registered_by = $15, revocable_at_ca = $16, revocation_pending = $20,
-				email_changed_at = $21, version = version + 1
+				email_changed_at = $21, revocation_attempts = $22, revocation_retry_at = $23, revocation_ca_answer = $24,
+				revocation_notice_at = $25, version = version + 1
 				WHERE serial = $1 AND version = $17 RETURNING serial, owner, revoked_by),
 			event AS (INSERT INTO certs_events (at, kind, owner, serial, actor)
 				SELECT $18, $19, owner, serial, revoked_by FROM cert WHERE $19 <> '')
@@ -249,7 +261,8 @@ func (s *Store) UpdateCertificate(serial string, change func(*records.Certificat
 			current.Serial, current.Connector, current.Subject, current.CommonName, emails, current.KeyFingerprint, current.KeyType,
 			current.Origin, attestation, current.Profile, string(current.State), nullMillis(current.RevokedAt), current.RevocationReason,
 			current.RevokedBy, current.RegisteredBy, current.RevocableAtCA, version, millis(s.now()), kind, current.RevocationPending,
-			nullMillis(current.EmailChangedAt)).Scan(&updated)
+			nullMillis(current.EmailChangedAt), current.RevocationAttempts, nullMillis(current.RevocationRetryAt), current.RevocationCAAnswer,
+			nullMillis(current.RevocationNoticeAt)).Scan(&updated)
 		if err != nil {
 			return nil, fmt.Errorf("update certificate %s: %w", serial, err)
 		}
@@ -290,6 +303,10 @@ type certificateJSON struct {
 	Pending          bool            `json:"revocation_pending"`
 	Renews           string          `json:"renews"`
 	EmailChangedAt   *int64          `json:"email_changed_at"`
+	Attempts         int             `json:"revocation_attempts"`
+	RetryAt          *int64          `json:"revocation_retry_at"`
+	CAAnswer         string          `json:"revocation_ca_answer"`
+	NoticeAt         *int64          `json:"revocation_notice_at"`
 }
 
 func (j *certificateJSON) record() (*records.Certificate, error) {
@@ -303,6 +320,8 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 		Origin: j.Origin, Profile: j.Profile, NotBefore: fromMillis(j.NotBefore), NotAfter: fromMillis(j.NotAfter),
 		State: records.CertState(j.State), RevocationReason: j.RevocationReason, RevokedBy: j.RevokedBy, RegisteredBy: j.RegisteredBy,
 		RevocableAtCA: j.RevocableAtCA, DER: der, CreatedAt: fromMillis(j.CreatedAt), RevocationPending: j.Pending, Renews: j.Renews,
+		RevocationAttempts: j.Attempts, RevocationRetryAt: millisPtr(j.RetryAt), RevocationCAAnswer: j.CAAnswer,
+		RevocationNoticeAt: millisPtr(j.NoticeAt),
 	}
 	if len(c.Emails) == 0 {
 		c.Emails = nil
@@ -324,6 +343,15 @@ func (j *certificateJSON) record() (*records.Certificate, error) {
 	return c, nil
 }
 
+// millisPtr is a nullable time of a JSON row.
+func millisPtr(ms *int64) *time.Time {
+	if ms == nil {
+		return nil
+	}
+	t := fromMillis(*ms)
+	return &t
+}
+
 // listCertificates runs a query over certs_certificates (its WHERE, ORDER
 // BY and LIMIT in rest) and returns its rows in order, in one round trip.
 func (s *Store) listCertificates(rest, order string, args ...any) ([]*records.Certificate, error) {
@@ -332,7 +360,7 @@ func (s *Store) listCertificates(rest, order string, args ...any) ([]*records.Ce
 
 func listCertificatesWith(q querier, rest, order string, args ...any) ([]*records.Certificate, error) {
 	var data []byte
-	err := q.QueryRow(`SELECT COALESCE(json_agg(c ORDER BY `+order+`), '[]') FROM (SELECT `+certificateColumns+
+	err := q.QueryRow(`SELECT COALESCE(json_agg(c ORDER BY `+order+`), '[]') FROM (SELECT `+selectColumns+
 		` FROM certs_certificates `+rest+`) c`, args...).Scan(&data)
 	if err != nil {
 		return nil, fmt.Errorf("list certificates: %w", err)

@@ -22,7 +22,10 @@ type migration struct {
 }
 
 // migrations are the schema's versions, in order, from the embedded files
-// named NNNNNN_name.up.sql.
+// named NNNNNN_name.up.sql. Their numbers may leave a gap: a change made
+// beside another may take the number after one that has not landed yet,
+// and the one that lands later is applied then (see migrate). Each must
+// therefore stand on its own, as adding a column does.
 func migrations() ([]migration, error) {
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
@@ -44,8 +47,11 @@ func migrations() ([]migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %d (%s) is out of sequence", m.version, m.name)
+		if m.version < 1 {
+			return nil, fmt.Errorf("migration %d (%s) is numbered below 1", m.version, m.name)
+		}
+		if i > 0 && out[i-1].version == m.version {
+			return nil, fmt.Errorf("migrations %s and %s are both numbered %d", out[i-1].name, m.name, m.version)
 		}
 	}
 	return out, nil
@@ -61,10 +67,13 @@ type Locker interface {
 const migrationsTable = "certs_schema_migrations"
 
 // Migrate brings the schema up to the latest version, under lock so that
-// one node of a cluster migrates while the others wait. Each migration runs
-// in one transaction with its version row (PostgreSQL's DDL is
-// transactional), so a failure leaves the schema at the previous version,
-// never half-changed. It returns the version the schema is at.
+// one node of a cluster migrates while the others wait: every migration
+// whose version the database has not recorded is applied, in order, so one
+// numbered below the schema's version is applied too when it comes. Each
+// migration runs in one transaction with its version row (PostgreSQL's DDL
+// is transactional), so a failure leaves the schema as it was before it,
+// never half-changed. A database with a version this plugin does not know
+// is refused. It returns the highest version the schema is at.
 func Migrate(db *sql.DB, lock Locker, now func() time.Time) (int, error) {
 	all, err := migrations()
 	if err != nil {
@@ -82,28 +91,58 @@ func migrate(db *sql.DB, lock Locker, now func() time.Time, all []migration) (in
 		applied_at BIGINT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("create %s: %w", migrationsTable, err)
 	}
-	current, err := schemaVersion(db)
+	applied, err := appliedVersions(db)
 	if err != nil {
 		return 0, err
 	}
-	if current > len(all) {
-		return current, fmt.Errorf("the database schema is at version %d, newer than this plugin knows (%d): install the newer plugin version again", current, len(all))
+	known := map[int]bool{}
+	latest := 0
+	for _, m := range all {
+		known[m.version] = true
+		latest = max(latest, m.version)
 	}
-	for _, m := range all[current:] {
+	current := 0
+	done := map[int]bool{}
+	for _, version := range applied {
+		current = max(current, version)
+		done[version] = true
+	}
+	for _, version := range applied {
+		if version > latest {
+			return current, fmt.Errorf("the database schema is at version %d, newer than this plugin knows (%d): install the newer plugin version again", version, latest)
+		}
+		if !known[version] {
+			return current, fmt.Errorf("the database schema has version %d, which this plugin does not know: install the plugin version that made it again", version)
+		}
+	}
+	for _, m := range all {
+		if done[m.version] {
+			continue
+		}
 		if err := apply(db, m, now()); err != nil {
 			return current, fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
 		}
-		current = m.version
+		current = max(current, m.version)
 	}
 	return current, nil
 }
 
-func schemaVersion(db *sql.DB) (int, error) {
-	var version sql.NullInt64
-	if err := db.QueryRow(`SELECT MAX(version) FROM ` + migrationsTable).Scan(&version); err != nil {
-		return 0, fmt.Errorf("read the schema version: %w", err)
+// appliedVersions are the versions the database has recorded, in order.
+func appliedVersions(db *sql.DB) ([]int, error) {
+	var list string
+	// One row, so one round trip over the server's driver.
+	if err := db.QueryRow(`SELECT COALESCE(string_agg(version::text, ' ' ORDER BY version), '') FROM ` + migrationsTable).Scan(&list); err != nil {
+		return nil, fmt.Errorf("read the schema versions: %w", err)
 	}
-	return int(version.Int64), nil
+	var versions []int
+	for _, field := range strings.Fields(list) {
+		version, err := strconv.Atoi(field)
+		if err != nil {
+			return nil, fmt.Errorf("read the schema versions: %q is not a version", field)
+		}
+		versions = append(versions, version)
+	}
+	return versions, nil
 }
 
 func apply(db *sql.DB, m migration, at time.Time) error {

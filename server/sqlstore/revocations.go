@@ -10,10 +10,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// qualifiedCertificateColumns are certificateColumns of the table named as
-// alias, for a statement that joins it.
-func qualifiedCertificateColumns(alias string) string {
-	fields := strings.Split(certificateColumns, ",")
+// qualifiedColumns are the columns a read takes (selectColumns) of the
+// table named as alias, for a statement that joins it.
+func qualifiedColumns(alias string) string {
+	fields := strings.Split(selectColumns, ",")
 	for i, field := range fields {
 		fields[i] = alias + "." + strings.TrimSpace(field)
 	}
@@ -35,7 +35,7 @@ var revokeStatement = `WITH cert AS (
 			revocation_reason = $4, revocation_pending = CASE WHEN state = 'issued' THEN $5 ELSE revocation_pending END,
 			version = version + 1
 		WHERE serial = $1 AND (state = 'issued' OR ($4 = 'keyCompromise' AND revocation_reason <> 'keyCompromise'))
-		RETURNING ` + certificateColumns + `),
+		RETURNING ` + selectColumns + `),
 	compromised AS (
 		INSERT INTO certs_compromised_keys (key_fingerprint, serial, reported_at)
 		SELECT key_fingerprint, serial, $2 FROM cert WHERE $4 = 'keyCompromise' AND key_fingerprint <> ''
@@ -46,7 +46,7 @@ var revokeStatement = `WITH cert AS (
 			version = s.version + 1
 		FROM cert WHERE $4 = 'keyCompromise' AND cert.key_fingerprint <> '' AND s.key_fingerprint = cert.key_fingerprint
 			AND s.serial <> cert.serial AND s.state = 'issued' AND s.not_after >= $7
-		RETURNING ` + qualifiedCertificateColumns("s") + `),
+		RETURNING ` + qualifiedColumns("s") + `),
 	revoked AS (
 		SELECT serial, owner, connector, issuer, revoked_by FROM cert
 		UNION ALL SELECT serial, owner, connector, issuer, revoked_by FROM siblings),

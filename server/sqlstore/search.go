@@ -148,7 +148,9 @@ func (s *Store) OverlapsEnded(profile string, before, now time.Time, limit int) 
 }
 
 // PendingRevocations lists certificates whose revocation their CA has not
-// accepted yet.
+// accepted yet, the soonest due for another try first (those never tried
+// before all others).
 func (s *Store) PendingRevocations(limit int) ([]*records.Certificate, error) {
-	return s.listCertificates(`WHERE revocation_pending ORDER BY serial LIMIT $1`, "c.serial", limit)
+	return s.listCertificates(`WHERE revocation_pending ORDER BY COALESCE(revocation_retry_at, 0), serial LIMIT $1`,
+		"COALESCE(c.revocation_retry_at, 0), c.serial", limit)
 }

@@ -3,8 +3,10 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func TestMigrateFromAnEmptyDatabaseIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	all, err := migrations()
 	require.NoError(t, err)
-	assert.Equal(t, len(all), version)
+	assert.Equal(t, latestVersion(all), version)
 
 	again, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
@@ -46,24 +48,75 @@ func TestFailedMigrationLeavesNoHalfSchema(t *testing.T) {
 	clock := &testClock{now: time.Now()}
 	all, err := migrations()
 	require.NoError(t, err)
-	broken := append(all, migration{version: len(all) + 1, name: "broken",
+	next := latestVersion(all) + 1
+	broken := append(all, migration{version: next, name: "broken",
 		sql: "CREATE TABLE certs_half (id INTEGER);\nCREATE TABLE certs_broken (id NOT A TYPE);\n"})
 	version, err := migrate(db, &sync.Mutex{}, clock.Now, broken)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "broken")
-	assert.Equal(t, len(all), version, "every migration before it applied")
+	assert.Equal(t, latestVersion(all), version, "every migration before it applied")
 	var half bool
 	require.NoError(t, db.QueryRow(`SELECT to_regclass('certs_half') IS NOT NULL`).Scan(&half))
 	assert.False(t, half, "the failed migration's first statement was rolled back")
 	current, err := schemaVersion(db)
 	require.NoError(t, err)
-	assert.Equal(t, len(all), current)
+	assert.Equal(t, latestVersion(all), current)
 
 	// A later, fixed plugin migrates from there.
-	fixed := append(all, migration{version: len(all) + 1, name: "fixed", sql: "CREATE TABLE certs_half (id INTEGER);\n"})
+	fixed := append(all, migration{version: next, name: "fixed", sql: "CREATE TABLE certs_half (id INTEGER);\n"})
 	version, err = migrate(db, &sync.Mutex{}, clock.Now, fixed)
 	require.NoError(t, err)
-	assert.Equal(t, len(all)+1, version)
+	assert.Equal(t, next, version)
+}
+
+// schemaVersion is the highest version the database has recorded.
+func schemaVersion(db *sql.DB) (int, error) {
+	var version sql.NullInt64
+	if err := db.QueryRow(`SELECT MAX(version) FROM ` + migrationsTable).Scan(&version); err != nil {
+		return 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return int(version.Int64), nil
+}
+
+// latestVersion is the highest version of a list of migrations.
+func latestVersion(all []migration) int {
+	return all[len(all)-1].version
+}
+
+// Migrations numbered with a gap (a change that took the number after one
+// that had not landed yet) migrate; the one in the gap, once it lands, is
+// applied to a database already past it. A version in the gap that the
+// plugin does not know is refused, as a newer schema is.
+func TestAMigrationThatLandsInAGapIsAppliedLater(t *testing.T) {
+	db := newDatabase(t)
+	clock := &testClock{now: time.Now()}
+	all, err := migrations()
+	require.NoError(t, err)
+	last := latestVersion(all)
+	early := migration{version: last + 1, name: "early", sql: "CREATE TABLE certs_early (id INTEGER);\n"}
+	late := migration{version: last + 2, name: "late", sql: "CREATE TABLE certs_late (id INTEGER);\n"}
+
+	version, err := migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), late))
+	require.NoError(t, err)
+	assert.Equal(t, last+2, version)
+
+	_, err = migrate(db, &sync.Mutex{}, clock.Now, all)
+	require.Error(t, err, "a plugin that knows neither")
+	assert.Contains(t, err.Error(), "newer than this plugin knows")
+
+	version, err = migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), early, late))
+	require.NoError(t, err)
+	assert.Equal(t, last+2, version)
+	var exists bool
+	require.NoError(t, db.QueryRow(`SELECT to_regclass('certs_early') IS NOT NULL`).Scan(&exists))
+	assert.True(t, exists, "the migration in the gap was applied")
+	var rows int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM certs_schema_migrations WHERE version > $1`, last).Scan(&rows))
+	assert.Equal(t, 2, rows)
+
+	_, err = migrate(db, &sync.Mutex{}, clock.Now, append(slices.Clone(all), late))
+	require.Error(t, err, "a plugin that does not know the one in the gap")
+	assert.Contains(t, err.Error(), fmt.Sprintf("version %d, which this plugin does not know", last+1))
 }
 
 func TestSchemaNewerThanThePluginIsRefused(t *testing.T) {
@@ -427,7 +480,7 @@ func TestMigrateFromThePreviousVersion(t *testing.T) {
 
 	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
-	assert.Equal(t, len(all), version)
+	assert.Equal(t, latestVersion(all), version)
 	got, err := New(db, clock.Now).GetCertificate("01")
 	require.NoError(t, err)
 	assert.Equal(t, "01", got.Serial)
@@ -482,6 +535,70 @@ func TestPendingRevocationsRoundTrip(t *testing.T) {
 	got, err := s.GetCertificate("01")
 	require.NoError(t, err)
 	assert.True(t, got.RevocationPending)
+}
+
+// What the job keeps of a revocation its CA has not accepted (tries, next
+// try, the CA's answer, when the admins were told) round-trips through a
+// read and a listing; the listing puts those due soonest first, and those
+// never tried before them; accepted at last, it is all cleared.
+func TestPendingRevocationsKeepTheirRetriesAndComeDueFirst(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	for _, serial := range []string{"01", "02", "03", "04"} {
+		require.NoError(t, s.CreateCertificate(testCertificate(serial, alice, now)))
+	}
+	later, soon := now.Add(2*time.Hour), now.Add(time.Hour)
+	for serial, retryAt := range map[string]*time.Time{"01": &later, "02": nil, "03": &soon} {
+		_, err := s.UpdateCertificate(serial, func(c *records.Certificate) error {
+			c.State, c.RevokedAt, c.RevocationPending = records.CertRevoked, &now, true
+			if retryAt != nil {
+				c.RevocationAttempts, c.RevocationRetryAt = 3, retryAt
+				c.RevocationCAAnswer = "The request lacked necessary authorization to be completed"
+				c.RevocationNoticeAt = &now
+			}
+			return nil
+		})
+		require.NoError(t, err)
+	}
+
+	pending, err := s.PendingRevocations(10)
+	require.NoError(t, err)
+	var serials []string
+	for _, c := range pending {
+		serials = append(serials, c.Serial)
+	}
+	assert.Equal(t, []string{"02", "03", "01"}, serials)
+	listed := pending[2]
+	got, err := s.GetCertificate("01")
+	require.NoError(t, err)
+	for _, c := range []*records.Certificate{listed, got} {
+		assert.Equal(t, 3, c.RevocationAttempts)
+		require.NotNil(t, c.RevocationRetryAt)
+		assert.True(t, later.Equal(*c.RevocationRetryAt))
+		assert.Equal(t, "The request lacked necessary authorization to be completed", c.RevocationCAAnswer)
+		require.NotNil(t, c.RevocationNoticeAt)
+		assert.True(t, now.Equal(*c.RevocationNoticeAt))
+	}
+	assert.Zero(t, pending[0].RevocationAttempts)
+	assert.Nil(t, pending[0].RevocationRetryAt)
+
+	pending, err = s.PendingRevocations(1)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	assert.Equal(t, "02", pending[0].Serial, "the limit keeps the soonest due")
+
+	_, err = s.UpdateCertificate("01", func(c *records.Certificate) error {
+		c.RevocationPending, c.RevocationAttempts, c.RevocationRetryAt, c.RevocationCAAnswer, c.RevocationNoticeAt = false, 0, nil, "", nil
+		return nil
+	})
+	require.NoError(t, err)
+	got, err = s.GetCertificate("01")
+	require.NoError(t, err)
+	assert.False(t, got.RevocationPending)
+	assert.Zero(t, got.RevocationAttempts)
+	assert.Nil(t, got.RevocationRetryAt)
+	assert.Empty(t, got.RevocationCAAnswer)
+	assert.Nil(t, got.RevocationNoticeAt)
 }
 
 // Of enrollments racing for an owner's last places, as many as the quota

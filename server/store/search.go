@@ -1,9 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -168,14 +171,24 @@ func (s *Store) OverlapsEnded(profile string, before, now time.Time, limit int) 
 }
 
 // PendingRevocations lists, by a scan, certificates whose revocation their
-// CA has not accepted yet.
+// CA has not accepted yet, the soonest due for another try first (those
+// never tried before all others).
 func (s *Store) PendingRevocations(limit int) ([]*records.Certificate, error) {
 	var out []*records.Certificate
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.RevocationPending && len(out) < limit {
+		if c.RevocationPending {
 			out = append(out, c)
 		}
 		return nil
 	})
-	return out, err
+	due := func(c *records.Certificate) int64 {
+		if c.RevocationRetryAt == nil {
+			return 0
+		}
+		return c.RevocationRetryAt.UnixMilli()
+	}
+	slices.SortFunc(out, func(a, b *records.Certificate) int {
+		return cmp.Or(cmp.Compare(due(a), due(b)), strings.Compare(a.Serial, b.Serial))
+	})
+	return out[:min(limit, len(out))], err
 }

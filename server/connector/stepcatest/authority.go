@@ -63,6 +63,8 @@ type Authority struct {
 
 	srv      *ca.CA
 	stopOnce sync.Once
+	// cfgPath is the CA's ca.json, which RotateProvisionerKey rewrites.
+	cfgPath string
 }
 
 var setup sync.Once
@@ -249,12 +251,55 @@ func start(dir string, opts Options) (*Authority, error) {
 		Password:     opts.Password,
 		Client:       client,
 		srv:          srv,
+		cfgPath:      cfgPath,
 	}
 	if err := a.waitHealthy(runErr); err != nil {
 		a.Stop()
 		return nil, err
 	}
 	return a, nil
+}
+
+// RotateProvisionerKey gives the JWK provisioner a new key, encrypted
+// with the same password, and reloads the CA, as an operator rotating the
+// key does: tokens signed with the old key are refused (401) from then on,
+// and a client that fetches the provisioner's key again gets the new one.
+func (a *Authority) RotateProvisionerKey() error {
+	pub, jwe, err := jose.GenerateDefaultKeyPair([]byte(a.Password))
+	if err != nil {
+		return err
+	}
+	encryptedKey, err := jwe.CompactSerialize()
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(a.cfgPath)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return err
+	}
+	authority, _ := cfg["authority"].(map[string]any)
+	provisioners, _ := authority["provisioners"].([]any)
+	rotated := false
+	for _, p := range provisioners {
+		if p, ok := p.(map[string]any); ok && p["type"] == "JWK" && p["name"] == a.Provisioner {
+			p["key"], p["encryptedKey"] = pub, encryptedKey
+			rotated = true
+		}
+	}
+	if !rotated {
+		return fmt.Errorf("no JWK provisioner %q in %s", a.Provisioner, a.cfgPath)
+	}
+	if data, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		return err
+	}
+	if err := os.WriteFile(a.cfgPath, data, 0o600); err != nil {
+		return err
+	}
+	return a.srv.Reload()
 }
 
 func (a *Authority) waitHealthy(runErr <-chan error) error {

@@ -150,6 +150,34 @@ func TestRevokeShowsInTheCRL(t *testing.T) {
 	requireKind(t, err, connector.KindRejected, "not a certificate serial number")
 }
 
+// After the provisioner's key is rotated at the CA, a revocation signed
+// with the key the connector holds is refused (401); the connector forgets
+// that key, and told again, the revocation passes with the new one. A
+// refusal is therefore no final answer: the plugin keeps such a
+// revocation pending and tells the CA again.
+func TestRevokeIsRefusedOnceAfterAProvisionerKeyRotation(t *testing.T) {
+	a := stepcatest.Start(t, stepcatest.Options{})
+	c := newConnector(t, config(a))
+	ctx := context.Background()
+	req, _ := request(t, 24*time.Hour)
+	res, err := c.Sign(ctx, req)
+	require.NoError(t, err)
+	serial := pki.FormatSerial(res.Certificate.SerialNumber)
+
+	require.NoError(t, a.RotateProvisionerKey())
+	err = c.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: 1})
+	requireKind(t, err, connector.KindRejected, "authorization")
+	require.NoError(t, c.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: 1}), "told again, with the new key")
+
+	crl, err := a.CRL(ctx)
+	require.NoError(t, err)
+	var listed []string
+	for _, e := range crl.RevokedCertificateEntries {
+		listed = append(listed, pki.FormatSerial(e.SerialNumber))
+	}
+	assert.Contains(t, listed, serial)
+}
+
 func TestMisconfiguredWithRealStepCA(t *testing.T) {
 	a := stepcatest.Start(t, stepcatest.Options{})
 	req, _ := request(t, 24*time.Hour)

@@ -12,8 +12,11 @@
 // (unless -dir names a directory to keep them in; every start makes a new root
 // all the same). The JWK provisioner issues certificates of up to
 // -max-duration (default 2160h = 90 days); the CRL is at <url>/1.0/crl and is
-// regenerated on every revocation. Everything else step-ca logs goes to
-// standard error.
+// regenerated on every revocation. SIGHUP rotates the provisioner's key (a
+// new key under the same password; the CA is reloaded, and tokens signed
+// with the old key are refused from then on) and prints "stepca-dev:
+// provisioner key rotated" to standard error. Everything else step-ca logs
+// goes to standard error.
 //
 //	cd server/connector/stepcatest && go run ./cmd/stepca-dev
 package main
@@ -72,7 +75,7 @@ func run() error {
 
 	// Signals first: a SIGTERM during start-up must still stop the CA cleanly.
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 
 	workDir := *dir
 	if workDir == "" {
@@ -116,8 +119,18 @@ func run() error {
 	fmt.Fprintf(os.Stderr, "stepca-dev: step-ca serving on %s (provisioner %q, root fingerprint %s, files in %s); Ctrl-C stops it\n",
 		authority.URL, authority.Provisioner, authority.Fingerprint, workDir)
 
-	sig := <-signals
-	fmt.Fprintf(os.Stderr, "stepca-dev: %s: stopping step-ca\n", sig)
+	for sig := range signals {
+		if sig == syscall.SIGHUP {
+			if err := authority.RotateProvisionerKey(); err != nil {
+				fmt.Fprintf(os.Stderr, "stepca-dev: rotating the provisioner key: %v\n", err)
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "stepca-dev: provisioner key rotated\n")
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "stepca-dev: %s: stopping step-ca\n", sig)
+		break
+	}
 	return nil
 }
 
