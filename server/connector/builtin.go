@@ -208,17 +208,15 @@ func (b *Builtin) AnswersOCSP(req *ocsp.Request) (string, bool) {
 
 // SignOCSP signs the answer about a certificate of the issuing CA the
 // request names, with that CA's own delegated responder.
-func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error) {
+func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) (*pki.SignedOCSP, error) {
 	is := b.issuerOf(req)
 	if is == nil {
-		return nil, time.Time{}, errors.New("the OCSP request names none of this connector's CAs")
+		return nil, errors.New("the OCSP request names none of this connector's CAs")
 	}
 	now := b.now()
 	responder, err := is.responder.get(is.CA, now)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, err
 	}
-	next := now.Add(ocspValidity)
-	der, err := responder.SignOCSP(is.CA, answer, req.HashAlgorithm, now, next)
-	return der, next, err
+	return responder.SignOCSP(is.CA, answer, req.HashAlgorithm, now, now.Add(ocspValidity))
 }
