@@ -1,0 +1,127 @@
+package connector
+
+import (
+	"crypto"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+)
+
+const (
+	// responderValidity is how long a delegated OCSP key is certified for;
+	// a new one is made when less than responderRenewal is left.
+	responderValidity = 30 * 24 * time.Hour
+	responderRenewal  = 7 * 24 * time.Hour
+	// responderMinInterval bounds how often a node makes a responder for
+	// one CA while the one it has is valid, whatever the clock does.
+	responderMinInterval = time.Hour
+	// ocspValidity is how long an OCSP answer may be cached.
+	ocspValidity = time.Hour
+)
+
+// ocspResponder holds this node's delegated OCSP key for one CA. Each node
+// has its own: any of them answers validly, and no key is stored anywhere.
+type ocspResponder struct {
+	mu      sync.Mutex
+	current *pki.OCSPResponder
+	// tried is when a responder was last made, or failed to be.
+	tried time.Time
+}
+
+// get is the responder to sign with now, and now: read under the lock, so
+// that a responder another request has just made is never newer than the
+// time it signs for.
+func (r *ocspResponder) get(ca *pki.CA, clock func() time.Time) (*pki.OCSPResponder, time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := clock()
+	if r.current != nil && !r.due(ca, now) {
+		return r.current, now, nil
+	}
+	r.tried = now
+	next, err := ca.NewOCSPResponder(now, responderValidity)
+	if err != nil {
+		if r.current != nil && validAt(r.current, now) {
+			return r.current, now, nil
+		}
+		return nil, now, err
+	}
+	r.current = next
+	return next, now, nil
+}
+
+// due says whether to make a new responder: when the current one is not
+// valid at now, or when it nears its end and a new one would outlive it.
+// Within a week of the CA's own end both would end with the CA: a new one
+// buys nothing, and every request made one. Never twice within
+// responderMinInterval while the current one is valid.
+func (r *ocspResponder) due(ca *pki.CA, now time.Time) bool {
+	end := r.current.Certificate.NotAfter
+	newEnd := now.Add(responderValidity)
+	if caEnd := ca.Certificate.NotAfter; newEnd.After(caEnd) {
+		newEnd = caEnd // as NewOCSPResponder caps it
+	}
+	if !validAt(r.current, now) {
+		// A new one is valid now unless the CA has ended too.
+		return newEnd.After(now)
+	}
+	if end.After(now.Add(responderRenewal)) || !newEnd.After(end) {
+		return false
+	}
+	return !now.Before(r.tried.Add(responderMinInterval))
+}
+
+func validAt(r *pki.OCSPResponder, t time.Time) bool {
+	return !t.Before(r.Certificate.NotBefore) && t.Before(r.Certificate.NotAfter)
+}
+
+// sign answers about a certificate of ca, now: its nextUpdate within the
+// responder certificate's life.
+func (r *ocspResponder) sign(ca *pki.CA, answer pki.OCSPAnswer, hash crypto.Hash, clock func() time.Time) (*pki.SignedOCSP, error) {
+	responder, now, err := r.get(ca, clock)
+	if err != nil {
+		return nil, err
+	}
+	next := now.Add(ocspValidity)
+	if end := responder.Certificate.NotAfter; next.After(end) && end.After(now) {
+		// Near the CA's end: a cached answer must not outlive its signer.
+		next = end
+	}
+	return responder.SignOCSP(ca, answer, hash, now, next)
+}
+
+// issuerOf is the issuing CA an OCSP request names (by name and key
+// hash), or nil.
+func (b *Builtin) issuerOf(req *ocsp.Request) *issuer {
+	for _, is := range b.issuers {
+		if pki.IssuedBy(req, is.CA) {
+			return is
+		}
+	}
+	return nil
+}
+
+// AnswersOCSP reports whether an OCSP request asks about the certificates
+// of one of this connector's issuing CAs, and names that CA as IssuerID
+// names the issuer of its certificates.
+func (b *Builtin) AnswersOCSP(req *ocsp.Request) (string, bool) {
+	is := b.issuerOf(req)
+	if is == nil {
+		return "", false
+	}
+	return pki.SubjectID(is.CA.Certificate), true
+}
+
+// SignOCSP signs the answer about a certificate of the issuing CA the
+// request names, with that CA's own delegated responder.
+func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) (*pki.SignedOCSP, error) {
+	is := b.issuerOf(req)
+	if is == nil {
+		return nil, errors.New("the OCSP request names none of this connector's CAs")
+	}
+	return is.responder.sign(is.CA, answer, req.HashAlgorithm, b.now)
+}

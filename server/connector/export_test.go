@@ -1,0 +1,7 @@
+package connector
+
+// The OCSP responder's periods, for the tests that cross them.
+const (
+	ResponderValidity = responderValidity
+	ResponderRenewal  = responderRenewal
+)
