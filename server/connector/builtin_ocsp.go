@@ -21,15 +21,37 @@ const (
 	responderMinInterval = time.Hour
 	// ocspValidity is how long an OCSP answer may be cached.
 	ocspValidity = time.Hour
+	// ocspRefresh is how long a signed answer is served again while the
+	// certificate's status stays the same: HTTP caches then meet the same
+	// answer (and ETag) again, and each is fresh for at least 45 minutes.
+	ocspRefresh = ocspValidity / 4
+	// maxSignedAnswers bounds the answers kept per CA (about 1 KiB each).
+	maxSignedAnswers = 4096
 )
 
-// ocspResponder holds this node's delegated OCSP key for one CA. Each node
-// has its own: any of them answers validly, and no key is stored anywhere.
+// ocspResponder holds this node's delegated OCSP key for one CA, and the
+// answers it signed lately. Each node has its own: any of them answers
+// validly, and no key is stored anywhere.
 type ocspResponder struct {
 	mu      sync.Mutex
 	current *pki.OCSPResponder
 	// tried is when a responder was last made, or failed to be.
-	tried time.Time
+	tried   time.Time
+	answers map[answerKey]*signedAnswer
+}
+
+// answerKey is what a signed answer is about: the certificate, named with
+// the hash its request chose.
+type answerKey struct {
+	hash   crypto.Hash
+	serial string
+}
+
+// signedAnswer is an answer as it was signed, and by which responder.
+type signedAnswer struct {
+	answer    pki.OCSPAnswer
+	responder *pki.OCSPResponder
+	signed    *pki.SignedOCSP
 }
 
 // get is the responder to sign with now, and now: read under the lock, so
@@ -79,19 +101,65 @@ func validAt(r *pki.OCSPResponder, t time.Time) bool {
 	return !t.Before(r.Certificate.NotBefore) && t.Before(r.Certificate.NotAfter)
 }
 
-// sign answers about a certificate of ca, now: its nextUpdate within the
-// responder certificate's life.
+// sign answers about a certificate of ca: the answer signed lately when
+// nothing it says has changed, else a new one. Its thisUpdate is when it
+// was signed, its nextUpdate within the responder certificate's life.
 func (r *ocspResponder) sign(ca *pki.CA, answer pki.OCSPAnswer, hash crypto.Hash, clock func() time.Time) (*pki.SignedOCSP, error) {
 	responder, now, err := r.get(ca, clock)
 	if err != nil {
 		return nil, err
+	}
+	key := answerKey{hash: hash, serial: answer.Serial.Text(16)}
+	if signed := r.reuse(key, answer, responder, now); signed != nil {
+		return signed, nil
 	}
 	next := now.Add(ocspValidity)
 	if end := responder.Certificate.NotAfter; next.After(end) && end.After(now) {
 		// Near the CA's end: a cached answer must not outlive its signer.
 		next = end
 	}
-	return responder.SignOCSP(ca, answer, hash, now, next)
+	signed, err := responder.SignOCSP(ca, answer, hash, now, next)
+	if err != nil {
+		return nil, err
+	}
+	if answer.Status != pki.OCSPUnknown {
+		// Unknown serials are not kept: anyone may ask about any number of
+		// them, and would push out the answers about real certificates.
+		r.keep(key, &signedAnswer{answer: answer, responder: responder, signed: signed})
+	}
+	return signed, nil
+}
+
+// reuse is the answer signed lately about key, if it says what answer
+// says, by the responder of now, and is younger than ocspRefresh.
+func (r *ocspResponder) reuse(key answerKey, answer pki.OCSPAnswer, responder *pki.OCSPResponder, now time.Time) *pki.SignedOCSP {
+	r.mu.Lock()
+	kept := r.answers[key]
+	r.mu.Unlock()
+	if kept == nil || kept.responder != responder || !sameAnswer(kept.answer, answer) ||
+		now.Before(kept.signed.ThisUpdate) || !now.Before(kept.signed.ThisUpdate.Add(ocspRefresh)) || !now.Before(kept.signed.NextUpdate) {
+		return nil
+	}
+	return kept.signed
+}
+
+func sameAnswer(a, b pki.OCSPAnswer) bool {
+	return a.Status == b.Status && a.RevokedAt.Equal(b.RevokedAt) && a.ReasonCode == b.ReasonCode
+}
+
+func (r *ocspResponder) keep(key answerKey, kept *signedAnswer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answers == nil {
+		r.answers = make(map[answerKey]*signedAnswer)
+	}
+	if _, replaces := r.answers[key]; !replaces && len(r.answers) >= maxSignedAnswers {
+		for k := range r.answers { // one at random: map order is
+			delete(r.answers, k)
+			break
+		}
+	}
+	r.answers[key] = kept
 }
 
 // issuerOf is the issuing CA an OCSP request names (by name and key

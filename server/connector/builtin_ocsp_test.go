@@ -186,3 +186,38 @@ func TestOCSPConcurrentAnswersDuringRenewal(t *testing.T) {
 	})
 	assert.Greater(t, n, 10)
 }
+
+// While a certificate's status stays the same, its answer is signed once
+// and served again (the same bytes, so the same ETag) for a quarter of its
+// validity; a revocation is answered at once.
+func TestOCSPAnswersAreReusedUntilTheStatusChanges(t *testing.T) {
+	h := hierarchy(t)
+	c := &clock{now: testNow}
+	b := connector.NewBuiltin("internal", h.CA(), c.Now)
+	good := pki.OCSPAnswer{Status: pki.OCSPGood}
+
+	first := mustSign(t, b, h.Issuing, 1, good)
+	c.advance(connector.OCSPRefresh - time.Second)
+	again := mustSign(t, b, h.Issuing, 1, good)
+	assert.Equal(t, first.DER, again.DER, "the same answer, signed once")
+
+	other, err := b.SignOCSP(pki.OCSPAnswer{Serial: big.NewInt(1), Status: pki.OCSPGood}, ocspRequestFor(t, h.Issuing, 1, crypto.SHA256))
+	require.NoError(t, err)
+	assert.NotEqual(t, first.DER, other.DER, "a request by SHA-256 gets its CertID back")
+	checkOCSP(t, other, h.Issuing)
+
+	revoked := pki.OCSPAnswer{Status: pki.OCSPRevoked, RevokedAt: c.Now(), ReasonCode: ocsp.Superseded}
+	signed, resp := signOCSP(t, b, h.Issuing, 1, revoked)
+	assert.NotEqual(t, first.DER, signed.DER)
+	assert.Equal(t, ocsp.Superseded, resp.RevocationReason)
+	assert.True(t, resp.ThisUpdate.Equal(c.Now().Truncate(time.Second)), "signed now, not taken from before")
+
+	c.advance(connector.OCSPRefresh)
+	later := mustSign(t, b, h.Issuing, 1, revoked)
+	assert.NotEqual(t, signed.DER, later.DER, "signed again once a quarter of its validity has passed")
+	assert.Equal(t, connector.OCSPValidity, later.NextUpdate.Sub(later.ThisUpdate))
+
+	unknown := pki.OCSPAnswer{Status: pki.OCSPUnknown}
+	assert.NotEqual(t, mustSign(t, b, h.Issuing, 99, unknown).DER, mustSign(t, b, h.Issuing, 99, unknown).DER,
+		"answers about serials nobody issued are not kept")
+}

@@ -4,4 +4,6 @@ package connector
 const (
 	ResponderValidity = responderValidity
 	ResponderRenewal  = responderRenewal
+	OCSPValidity      = ocspValidity
+	OCSPRefresh       = ocspRefresh
 )
