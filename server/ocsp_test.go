@@ -112,3 +112,16 @@ func TestOCSPGetWithSlashesInItsBase64(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ocsp.Unknown, resp.Status)
 }
+
+// A settings save builds new connectors; the node signs on with the
+// responder it has instead of making another.
+func TestOCSPResponderSurvivesASettingsSave(t *testing.T) {
+	env := newTestEnv(t)
+	leaf := leafOf(t, env.issueJSON(env.token("alice")))
+	before := env.askOCSP(t, leaf, leaf.SerialNumber)
+	c := env.p.getConfiguration().Clone()
+	c.LinkLifetimeMinutes = 7
+	env.configure(c)
+	after := env.askOCSP(t, leaf, leaf.SerialNumber)
+	assert.Equal(t, before.Certificate.Raw, after.Certificate.Raw)
+}

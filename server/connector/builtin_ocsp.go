@@ -162,6 +162,42 @@ func (r *ocspResponder) keep(key answerKey, kept *signedAnswer) {
 	r.answers[key] = kept
 }
 
+// OCSPResponders keeps the OCSP responder of each issuing CA for as long as
+// the plugin runs: connectors built for a new configuration go on with the
+// key and the answers of the ones before instead of making their own.
+type OCSPResponders struct {
+	mu sync.Mutex
+	// byCA is keyed by the CA certificate's DER.
+	byCA map[string]*ocspResponder
+}
+
+// NewOCSPResponders returns an empty set.
+func NewOCSPResponders() *OCSPResponders {
+	return &OCSPResponders{byCA: map[string]*ocspResponder{}}
+}
+
+func (rs *OCSPResponders) of(ca *pki.CA) *ocspResponder {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	r, ok := rs.byCA[string(ca.Certificate.Raw)]
+	if !ok {
+		r = &ocspResponder{}
+		rs.byCA[string(ca.Certificate.Raw)] = r
+	}
+	return r
+}
+
+// WithOCSPResponders is the connector signing OCSP answers with the
+// responders of rs.
+func (b *Builtin) WithOCSPResponders(rs *OCSPResponders) *Builtin {
+	copied := *b
+	copied.issuers = make([]*issuer, len(b.issuers))
+	for i, is := range b.issuers {
+		copied.issuers[i] = &issuer{IssuingCA: is.IssuingCA, responder: rs.of(is.CA)}
+	}
+	return &copied
+}
+
 // issuerOf is the issuing CA an OCSP request names (by name and key
 // hash), or nil.
 func (b *Builtin) issuerOf(req *ocsp.Request) *issuer {

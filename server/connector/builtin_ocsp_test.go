@@ -221,3 +221,17 @@ func TestOCSPAnswersAreReusedUntilTheStatusChanges(t *testing.T) {
 	assert.NotEqual(t, mustSign(t, b, h.Issuing, 99, unknown).DER, mustSign(t, b, h.Issuing, 99, unknown).DER,
 		"answers about serials nobody issued are not kept")
 }
+
+// Connectors rebuilt for a new configuration sign with the responder the
+// node already has for the same CA.
+func TestOCSPRespondersOutliveTheConnector(t *testing.T) {
+	h := hierarchy(t)
+	c := &clock{now: testNow}
+	responders := connector.NewOCSPResponders()
+	good := pki.OCSPAnswer{Status: pki.OCSPGood}
+	_, a := signOCSP(t, connector.NewBuiltin("internal", h.CA(), c.Now).WithOCSPResponders(responders), h.Issuing, 1, good)
+	_, b := signOCSP(t, connector.NewBuiltin("internal", h.CA(), c.Now).WithOCSPResponders(responders), h.Issuing, 2, good)
+	assert.Equal(t, a.Certificate.SerialNumber, b.Certificate.SerialNumber)
+	_, own := signOCSP(t, connector.NewBuiltin("internal", h.CA(), c.Now), h.Issuing, 3, good)
+	assert.NotEqual(t, a.Certificate.SerialNumber, own.Certificate.SerialNumber, "without the set, a connector has its own")
+}
