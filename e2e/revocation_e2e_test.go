@@ -3,12 +3,15 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -319,4 +322,97 @@ func TestOCSPGetThroughTheServer(t *testing.T) {
 	resp, err := ocsp.ParseResponse([]byte(reply.body), nil)
 	require.NoError(t, err)
 	require.Equal(t, ocsp.Unknown, resp.Status)
+}
+
+// TestOCSPCachingThroughTheServer: through Mattermost, a signed OCSP answer
+// carries the caching headers of RFC 5019 (by GET and POST), a GET whose
+// If-None-Match names the answer of now gets a 304, and one that names the
+// answer from before a revocation gets the new one.
+func TestOCSPCachingThroughTheServer(t *testing.T) {
+	requireBed(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) { s["connectorsandprofiles"] = "" }))
+	omar := newTestUser(t, "omar")
+	file, leaf := omar.issueJSON(t)
+	issuing := fetchCAChain(t)[0]
+	require.NoError(t, leaf.CheckSignatureFrom(issuing))
+	// A GET whose base64 holds "//" does not reach the plugin (see
+	// TestOCSPGetThroughTheServer): one of the CertID hashes gives another.
+	var encoded string
+	var der []byte
+	for _, hash := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		var err error
+		der, err = ocsp.CreateRequest(leaf, issuing, &ocsp.RequestOptions{Hash: hash})
+		require.NoError(t, err)
+		if encoded = base64.StdEncoding.EncodeToString(der); !strings.Contains(encoded, "//") {
+			break
+		}
+	}
+	get := func(headers ...string) ocspReply {
+		return askOCSP(t, http.MethodGet, "/ocsp/"+url.PathEscape(encoded), nil, headers...)
+	}
+
+	first := get()
+	require.Equal(t, http.StatusOK, first.status)
+	resp, err := ocsp.ParseResponseForCert(first.body, leaf, issuing)
+	require.NoError(t, err)
+	require.Equal(t, ocsp.Good, resp.Status)
+	h := first.header
+	require.Equal(t, "application/ocsp-response", h.Get("Content-Type"))
+	require.Equal(t, resp.ThisUpdate.Format(http.TimeFormat), h.Get("Last-Modified"))
+	require.Equal(t, resp.NextUpdate.Format(http.TimeFormat), h.Get("Expires"))
+	require.Regexp(t, `^max-age=[0-9]+, public, no-transform, must-revalidate$`, h.Get("Cache-Control"))
+	var maxAge int
+	_, err = fmt.Sscanf(h.Get("Cache-Control"), "max-age=%d", &maxAge)
+	require.NoError(t, err)
+	require.InDelta(t, time.Until(resp.NextUpdate).Seconds(), maxAge, 5, "fresh until the answer's nextUpdate")
+	etag := h.Get("ETag")
+	require.NotEmpty(t, etag)
+
+	post := askOCSP(t, http.MethodPost, "/ocsp", der, "Content-Type", "application/ocsp-request")
+	require.Equal(t, http.StatusOK, post.status)
+	require.Equal(t, first.body, post.body, "the same answer, served again")
+	require.Equal(t, etag, post.header.Get("ETag"))
+	require.Equal(t, h.Get("Expires"), post.header.Get("Expires"))
+
+	again := get("If-None-Match", etag)
+	require.Equal(t, http.StatusNotModified, again.status, "%s", again.header)
+	require.Empty(t, again.body)
+	require.Equal(t, etag, again.header.Get("ETag"))
+	require.Equal(t, h.Get("Expires"), again.header.Get("Expires"))
+	require.Contains(t, again.header.Get("Cache-Control"), "public, no-transform, must-revalidate")
+
+	reply := pluginJSON(t, "/api/v1/certificates/"+file.serial+"/revoke", omar.Token(), map[string]string{"reason": "keyCompromise"})
+	require.Equal(t, http.StatusOK, reply.status, reply.String())
+	after := get("If-None-Match", etag)
+	require.Equal(t, http.StatusOK, after.status, "the cache's copy says good")
+	resp, err = ocsp.ParseResponseForCert(after.body, leaf, issuing)
+	require.NoError(t, err)
+	require.Equal(t, ocsp.Revoked, resp.Status)
+	require.Equal(t, ocsp.KeyCompromise, resp.RevocationReason)
+	require.NotEqual(t, etag, after.header.Get("ETag"))
+}
+
+type ocspReply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// askOCSP sends an OCSP request to the plugin through the server, without
+// signing in, with headers in pairs.
+func askOCSP(t *testing.T, method, path string, body []byte, headers ...string) ocspReply {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, bed.mm.URL+"/plugins/"+pluginID+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := pluginClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return ocspReply{status: resp.StatusCode, header: resp.Header, body: data}
 }

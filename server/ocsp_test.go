@@ -4,10 +4,14 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
+	"fmt"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,4 +115,114 @@ func TestOCSPGetWithSlashesInItsBase64(t *testing.T) {
 	resp, err := ocsp.ParseResponse(w.Body.Bytes(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, ocsp.Unknown, resp.Status)
+}
+
+// A settings save builds new connectors; the node signs on with the
+// responder it has instead of making another.
+func TestOCSPResponderSurvivesASettingsSave(t *testing.T) {
+	env := newTestEnv(t)
+	leaf := leafOf(t, env.issueJSON(env.token("alice")))
+	before := env.askOCSP(t, leaf, leaf.SerialNumber)
+	c := env.p.getConfiguration().Clone()
+	c.LinkLifetimeMinutes = 7
+	env.configure(c)
+	after := env.askOCSP(t, leaf, leaf.SerialNumber)
+	assert.Equal(t, before.Certificate.Raw, after.Certificate.Raw)
+}
+
+// ocspGet asks by GET, with headers in pairs.
+func (env *testEnv) ocspGet(t *testing.T, der []byte, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	return env.request(http.MethodGet, "/ocsp/"+url.PathEscape(base64.StdEncoding.EncodeToString(der)), "", "", headers...)
+}
+
+// Signed answers carry the caching headers of RFC 5019 section 6, by GET
+// and by POST; an answer is the same (and so is its tag) until the status
+// changes.
+func TestOCSPCachingHeaders(t *testing.T) {
+	env := newTestEnv(t)
+	issued := env.issueJSON(env.token("alice"))
+	leaf := leafOf(t, issued)
+	der := mustOCSPRequest(t, env, leaf)
+
+	w := env.ocspGet(t, der)
+	require.Equal(t, http.StatusOK, w.Code)
+	resp, err := ocsp.ParseResponse(w.Body.Bytes(), nil)
+	require.NoError(t, err)
+	h := w.Header()
+	assert.Equal(t, "application/ocsp-response", h.Get("Content-Type"))
+	assert.Equal(t, resp.ThisUpdate.Format(http.TimeFormat), h.Get("Last-Modified"))
+	assert.Equal(t, resp.NextUpdate.Format(http.TimeFormat), h.Get("Expires"))
+	maxAge := int(resp.NextUpdate.Sub(env.now()).Seconds())
+	assert.Equal(t, fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", maxAge), h.Get("Cache-Control"))
+	assert.InDelta(t, 3600, maxAge, 1)
+	etag := h.Get("ETag")
+	assert.Regexp(t, `^"[0-9a-f]{32}"$`, etag)
+
+	env.advance(10 * time.Minute)
+	post := env.request(http.MethodPost, "/ocsp", string(der), "", "Content-Type", "application/ocsp-request")
+	require.Equal(t, http.StatusOK, post.Code)
+	assert.Equal(t, w.Body.Bytes(), post.Body.Bytes(), "the same answer, served again")
+	assert.Equal(t, etag, post.Header().Get("ETag"))
+	assert.Equal(t, fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", maxAge-600), post.Header().Get("Cache-Control"),
+		"fresh until the answer's nextUpdate, whenever it is served")
+
+	assert.Contains(t, env.run("alice", "/cert revoke "+issued.Serial), "is now revoked")
+	revoked := env.ocspGet(t, der)
+	require.Equal(t, http.StatusOK, revoked.Code)
+	assert.NotEqual(t, etag, revoked.Header().Get("ETag"))
+	resp, err = ocsp.ParseResponse(revoked.Body.Bytes(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, ocsp.Revoked, resp.Status)
+
+	// An unsigned refusal is not for caches.
+	malformed := env.ocspGet(t, []byte("not a request"))
+	require.Equal(t, http.StatusOK, malformed.Code)
+	assert.Equal(t, "no-store", malformed.Header().Get("Cache-Control"))
+	assert.Empty(t, malformed.Header().Get("ETag"))
+	assert.Empty(t, malformed.Header().Get("Last-Modified"))
+}
+
+// A conditional GET is answered 304 when the cache's copy is the answer
+// of now, as its tag says; never after the status changed, and never on a
+// date alone.
+func TestOCSPConditionalGet(t *testing.T) {
+	env := newTestEnv(t)
+	issued := env.issueJSON(env.token("alice"))
+	der := mustOCSPRequest(t, env, leafOf(t, issued))
+	first := env.ocspGet(t, der)
+	require.Equal(t, http.StatusOK, first.Code)
+	etag, lastModified := first.Header().Get("ETag"), first.Header().Get("Last-Modified")
+	since, err := http.ParseTime(lastModified)
+	require.NoError(t, err)
+
+	notModified := func(w *httptest.ResponseRecorder) {
+		t.Helper()
+		require.Equal(t, http.StatusNotModified, w.Code)
+		assert.Empty(t, w.Body.Bytes())
+		assert.Equal(t, etag, w.Header().Get("ETag"))
+		assert.Equal(t, first.Header().Get("Expires"), w.Header().Get("Expires"))
+		assert.Contains(t, w.Header().Get("Cache-Control"), "public, no-transform, must-revalidate")
+		assert.Empty(t, w.Header().Get("Content-Type"))
+	}
+	notModified(env.ocspGet(t, der, "If-None-Match", etag))
+	notModified(env.ocspGet(t, der, "If-None-Match", `"other", `+etag))
+	notModified(env.ocspGet(t, der, "If-None-Match", "W/"+etag))
+	notModified(env.ocspGet(t, der, "If-None-Match", "*"))
+	notModified(env.ocspGet(t, der, "If-None-Match", etag, "If-Modified-Since", since.Add(-time.Hour).Format(http.TimeFormat)))
+
+	assert.Equal(t, http.StatusOK, env.ocspGet(t, der, "If-None-Match", `"other"`).Code)
+	for _, date := range []time.Time{since, since.Add(time.Hour)} {
+		assert.Equal(t, http.StatusOK, env.ocspGet(t, der, "If-Modified-Since", date.Format(http.TimeFormat)).Code,
+			"a date does not say which answer a cache holds")
+	}
+	assert.Equal(t, http.StatusOK, env.request(http.MethodPost, "/ocsp", string(der), "", "Content-Type", "application/ocsp-request", "If-None-Match", etag).Code,
+		"a POST is never conditional")
+
+	assert.Contains(t, env.run("alice", "/cert revoke "+issued.Serial), "is now revoked")
+	w := env.ocspGet(t, der, "If-None-Match", etag)
+	require.Equal(t, http.StatusOK, w.Code, "the copy says good; the answer now says revoked")
+	resp, err := ocsp.ParseResponse(w.Body.Bytes(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, ocsp.Revoked, resp.Status)
 }

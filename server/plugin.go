@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -67,6 +68,10 @@ type Plugin struct {
 	// serves, across configurations.
 	crls *enroll.CRLPublisher
 
+	// ocspResponders are the built-in CA's delegated OCSP keys of this
+	// node, kept across configurations: a settings save makes no new one.
+	ocspResponders *connector.OCSPResponders
+
 	// smtpRootCAs verifies mail servers' certificates; nil means the
 	// system roots (tests trust their own SMTP server).
 	smtpRootCAs *x509.CertPool
@@ -95,9 +100,10 @@ type Plugin struct {
 // NewPlugin returns a plugin ready to be served.
 func NewPlugin() *Plugin {
 	p := &Plugin{
-		now:     time.Now,
-		rsaKeys: enroll.NewRSAKeyQueue(),
-		crls:    enroll.NewCRLPublisher(),
+		now:            time.Now,
+		rsaKeys:        enroll.NewRSAKeyQueue(),
+		crls:           enroll.NewCRLPublisher(),
+		ocspResponders: connector.NewOCSPResponders(),
 	}
 	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
 	return p

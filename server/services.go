@@ -94,7 +94,7 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 		if err != nil {
 			return nil, err
 		}
-		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now)
+		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now).WithOCSPResponders(p.ocspResponders)
 		if root := c.revocationBase(p.siteURL()); root != "" {
 			base := root + "/plugins/" + manifest.Id
 			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)

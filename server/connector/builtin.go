@@ -3,11 +3,7 @@ package connector
 import (
 	"context"
 	"crypto/x509"
-	"errors"
-	"sync"
 	"time"
-
-	"golang.org/x/crypto/ocsp"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -153,72 +149,4 @@ func urlList(u string) []string {
 		return nil
 	}
 	return []string{u}
-}
-
-const (
-	// responderValidity is how long a delegated OCSP key is certified for;
-	// a new one is made when less than responderRenewal is left.
-	responderValidity = 30 * 24 * time.Hour
-	responderRenewal  = 7 * 24 * time.Hour
-	// ocspValidity is how long an OCSP answer may be cached.
-	ocspValidity = time.Hour
-)
-
-// ocspResponder holds this node's delegated OCSP key. Each node has its
-// own: any of them answers validly, and no key is stored anywhere.
-type ocspResponder struct {
-	mu      sync.Mutex
-	current *pki.OCSPResponder
-}
-
-func (r *ocspResponder) get(ca *pki.CA, now time.Time) (*pki.OCSPResponder, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.current == nil || now.Add(responderRenewal).After(r.current.Certificate.NotAfter) {
-		next, err := ca.NewOCSPResponder(now, responderValidity)
-		if err != nil {
-			return nil, err
-		}
-		r.current = next
-	}
-	return r.current, nil
-}
-
-// issuerOf is the issuing CA an OCSP request names (by name and key
-// hash), or nil.
-func (b *Builtin) issuerOf(req *ocsp.Request) *issuer {
-	for _, is := range b.issuers {
-		if pki.IssuedBy(req, is.CA) {
-			return is
-		}
-	}
-	return nil
-}
-
-// AnswersOCSP reports whether an OCSP request asks about the certificates
-// of one of this connector's issuing CAs, and names that CA as IssuerID
-// names the issuer of its certificates.
-func (b *Builtin) AnswersOCSP(req *ocsp.Request) (string, bool) {
-	is := b.issuerOf(req)
-	if is == nil {
-		return "", false
-	}
-	return pki.SubjectID(is.CA.Certificate), true
-}
-
-// SignOCSP signs the answer about a certificate of the issuing CA the
-// request names, with that CA's own delegated responder.
-func (b *Builtin) SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error) {
-	is := b.issuerOf(req)
-	if is == nil {
-		return nil, time.Time{}, errors.New("the OCSP request names none of this connector's CAs")
-	}
-	now := b.now()
-	responder, err := is.responder.get(is.CA, now)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	next := now.Add(ocspValidity)
-	der, err := responder.SignOCSP(is.CA, answer, req.HashAlgorithm, now, next)
-	return der, next, err
 }

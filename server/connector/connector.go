@@ -131,8 +131,9 @@ type OCSPSigner interface {
 	// AnswersOCSP says whether the request names one of the connector's
 	// CAs, and which: as pki.IssuerID names their certificates' issuer.
 	AnswersOCSP(req *ocsp.Request) (string, bool)
-	// SignOCSP signs an answer and says until when it may be cached.
-	SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) ([]byte, time.Time, error)
+	// SignOCSP signs an answer; its thisUpdate and nextUpdate say from
+	// when and until when it may be cached.
+	SignOCSP(answer pki.OCSPAnswer, req *ocsp.Request) (*pki.SignedOCSP, error)
 }
 
 // Wrapper is a connector that wraps another, to observe or adapt it; the

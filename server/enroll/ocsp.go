@@ -9,9 +9,12 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// OCSPAnswer is a signed OCSP response and until when it may be cached.
+// OCSPAnswer is a signed OCSP response and from when until when it may be
+// cached (its thisUpdate and nextUpdate); both are zero for an unsigned
+// refusal.
 type OCSPAnswer struct {
 	DER        []byte
+	ThisUpdate time.Time
 	NextUpdate time.Time
 }
 
@@ -44,11 +47,11 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 		case record.Connector == name && record.Issuer == issuer:
 			answer = ocspStatus(record, answer)
 		}
-		signed, next, err := signer.SignOCSP(answer, req)
+		signed, err := signer.SignOCSP(answer, req)
 		if err != nil {
 			return nil, err
 		}
-		return &OCSPAnswer{DER: signed, NextUpdate: next}, nil
+		return &OCSPAnswer{DER: signed.DER, ThisUpdate: signed.ThisUpdate, NextUpdate: signed.NextUpdate}, nil
 	}
 	return &OCSPAnswer{DER: pki.OCSPUnauthorized()}, nil
 }

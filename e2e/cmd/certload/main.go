@@ -10,7 +10,9 @@
 // requests and the floor (key generation, signing and PKCS#12 encoding in one
 // process), all measured in the same run. Every file is checked after the
 // timed part (it opens with its passphrase, holds the key and the chain),
-// and every certificate must be listed for its owner.
+// and every certificate must be listed for its owner. It also asks the
+// built-in CA's OCSP responder what relying parties ask (-scenario ocsp),
+// and checks every answer.
 //
 // By default it starts its own PostgreSQL and Mattermost on loopback with the
 // plugin (MM_SERVER_DIR, CERTS_BUNDLE, as `make e2e`); with -url and
@@ -45,6 +47,7 @@ type options struct {
 	baseline    int
 	burst       int
 	inventory   int
+	ocsp        int
 	layout      string
 	report      string
 	goBench     string
@@ -58,7 +61,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), or bench (all of them, as `make bench`)")
+	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), ocsp (relying parties asking the OCSP responder), or bench (all of them, as `make bench`)")
 	flag.IntVar(&o.certs, "n", 1000, "certificates to issue")
 	flag.IntVar(&o.concurrency, "c", 20, "requests at once")
 	flag.IntVar(&o.users, "users", 200, "distinct accounts")
@@ -72,6 +75,7 @@ func main() {
 	flag.IntVar(&o.burst, "burst", 50, "RSA-4096 requests that arrive at once in the burst scenario")
 	flag.StringVar(&o.layout, "layout", "database", "where the inventory scenario puts its certificates: database, or kv (the layout of 0.1, for its bundle)")
 	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
+	flag.IntVar(&o.ocsp, "ocsp", 20000, "OCSP requests the ocsp scenario sends")
 	flag.StringVar(&o.report, "report", "", "write a Markdown report to this file")
 	flag.StringVar(&o.goBench, "go-bench", "", "output of `go test -bench` to summarise in the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the test bed's directory (logs, database)")
@@ -125,7 +129,7 @@ func run(o options) error {
 
 	l := &load{o: o, t: t, accounts: accounts[:o.users], all: accounts}
 	rep := &report{o: o, machine: machine(), goVersion: runtime.Version(), mattermost: t.version, started: started}
-	if o.scenario != "burst" && o.scenario != "inventory" {
+	if o.scenario != "burst" && o.scenario != "inventory" && o.scenario != "ocsp" {
 		l.warmUp(ctx)
 	}
 	switch o.scenario {
@@ -136,6 +140,13 @@ func run(o options) error {
 		rep.flows, rep.baselines = append(rep.flows, flow), base
 	case "burst":
 		rep.burst = l.burst(ctx)
+	case "ocsp":
+		// A CRL scenario goes beside this one, into rep.revocation too.
+		st, err := l.ocsp(ctx, o.ocsp)
+		if err != nil {
+			return err
+		}
+		rep.revocation = append(rep.revocation, st)
 	case "inventory":
 		if o.layout == "kv" {
 			rep.inventory, err = l.inventoryKV(ctx)
@@ -156,6 +167,13 @@ func run(o options) error {
 			rep.flows = append(rep.flows, l.flow(ctx, spec))
 		}
 		rep.burst = l.burst(ctx)
+		if ctx.Err() == nil {
+			st, err := l.ocsp(ctx, o.ocsp)
+			if err != nil {
+				return err
+			}
+			rep.revocation = append(rep.revocation, st)
+		}
 		if ctx.Err() == nil {
 			if rep.inventory, err = l.inventory(ctx); err != nil {
 				return err
@@ -189,9 +207,9 @@ func benchFlows(o options) []flowSpec {
 
 func (o options) validate() error {
 	switch o.scenario {
-	case "flow", "baseline", "burst", "inventory", "bench":
+	case "flow", "baseline", "burst", "inventory", "ocsp", "bench":
 	default:
-		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory or bench")
+		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory, ocsp or bench")
 	}
 	if _, err := pki.ParseKeyType(o.keyType); err != nil {
 		return err
@@ -202,8 +220,8 @@ func (o options) validate() error {
 	if o.via != "api" && o.via != "command" {
 		return fmt.Errorf("-via must be api or command")
 	}
-	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 {
-		return fmt.Errorf("-n, -c, -users, -burst and -rounds must be at least 1")
+	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 {
+		return fmt.Errorf("-n, -c, -users, -burst, -rounds and -ocsp must be at least 1")
 	}
 	if o.certs < o.rounds || o.baseline < o.rounds {
 		return fmt.Errorf("-n and -baseline must be at least -rounds")

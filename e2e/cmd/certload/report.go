@@ -43,7 +43,9 @@ type report struct {
 	baselines *baselineStats
 	flows     []*flowStats
 	burst     *burstStats
-	inventory *inventoryStats
+	// revocation are the relying parties' checks: OCSP (and CRLs).
+	revocation []*revocationStats
+	inventory  *inventoryStats
 	// checks are the targets held against the figures, filled by print.
 	checks []check
 }
@@ -80,6 +82,7 @@ func (r *report) print(w io.Writer) {
 	r.printBaselines(&b)
 	r.printFlows(&b)
 	r.printBurst(&b)
+	r.printRevocation(&b)
 	r.printInventory(&b)
 	if len(r.checks) > 0 {
 		fmt.Fprintf(&b, "## Targets\n\n| Target | Measured | Met |\n|:--|:--|:--|\n")
@@ -279,6 +282,47 @@ func (r *report) printBurst(b *bytes.Buffer) {
 	b.WriteString("\n")
 }
 
+// printRevocation is a row for each revocation scenario: how many answers
+// a second, how fast, how many were wrong, what each cost the server
+// beside its cheapest plugin request.
+func (r *report) printRevocation(b *bytes.Buffer) {
+	if len(r.revocation) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Revocation checks\n\n")
+	fmt.Fprintf(b, "Relying parties asking, without signing in; every answer is checked afterwards (signature against the issuing CA, "+
+		"the status that was issued or revoked, the responder certificate valid when the answer was signed, the caching headers of RFC 5019).\n\n")
+	fmt.Fprintf(b, "| Check | Requests | Per second | p50 | p95 | p99 | Errors | Wrong answers | CPU per answer | × no-op plugin request |\n")
+	fmt.Fprintf(b, "|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range r.revocation {
+		ratio := ""
+		if noop := s.noop.cpu.total(); noop > 0 {
+			ratio = fmt.Sprintf("%.2f×", float64(s.cpu.total())/float64(noop))
+		}
+		wrong := fmt.Sprintf("%d of %d", s.wrong.count, s.checked)
+		if s.wrong.count > 0 {
+			wrong = "**" + wrong + "**"
+		}
+		fmt.Fprintf(b, "| %s | %d, %d at once | %.1f | %s | %s | %s | %d | %s | %s | %s |\n",
+			s.name, s.answered, s.concurrency, s.perSecond(), ms(s.latency.percentile(50)), ms(s.latency.percentile(95)), ms(s.latency.percentile(99)),
+			s.errors.count, wrong, cpuCell(s.cpu), ratio)
+	}
+	b.WriteString("\n")
+	for _, s := range r.revocation {
+		fmt.Fprintf(b, "- %s: asked about %s; %s. The no-op plugin request cost %s. The machine's CPUs were %.0f%% busy, and %.0f%% of their time went to other virtual machines (steal); the load tool's own CPU was %s per answer.\n",
+			s.name, s.population, s.mix, cpuCell(s.noop.cpu), 100*s.busy, 100*s.steal, ms(s.ownCPU))
+		for _, e := range append(append([]string(nil), s.errors.first...), s.wrong.first...) {
+			fmt.Fprintf(b, "- %s: %s\n", s.name, e)
+		}
+	}
+	b.WriteString("\n")
+	for _, s := range r.revocation {
+		r.hold(fmt.Sprintf("%s: at least %.0f answers a second, %d at once", s.name, s.target, s.concurrency), fmt.Sprintf("%.1f", s.perSecond()), s.perSecond() >= s.target)
+		r.hold(fmt.Sprintf("%s: every answer correct", s.name), fmt.Sprintf("%d answered, %d errors, %d wrong", s.answered, s.errors.count, s.wrong.count),
+			s.answered == s.requests && s.errors.count == 0 && s.wrong.count == 0 && s.checked == s.answered)
+	}
+}
+
 func (r *report) printInventory(b *bytes.Buffer) {
 	inv := r.inventory
 	if inv == nil {
@@ -339,6 +383,11 @@ func (r *report) failed() error {
 	if bt := r.burst; bt != nil && (bt.errors.count > 0 || bt.retryErrors.count > 0 || bt.fastErrors.count > 0 || bt.pingErrors.count > 0) {
 		problems = append(problems, fmt.Sprintf("burst: %d errors, %d failed retries, %d failed P-256 enrollments, %d failed pings",
 			bt.errors.count, bt.retryErrors.count, bt.fastErrors.count, bt.pingErrors.count))
+	}
+	for _, s := range r.revocation {
+		if s.errors.count > 0 || s.wrong.count > 0 || s.answered != s.requests {
+			problems = append(problems, fmt.Sprintf("%s: %d of %d answered, %d errors, %d wrong answers", s.name, s.answered, s.requests, s.errors.count, s.wrong.count))
+		}
 	}
 	if inv := r.inventory; inv != nil {
 		ops := inv.ops

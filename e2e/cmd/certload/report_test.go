@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,4 +67,34 @@ func TestCPUMeterReadsProc(t *testing.T) {
 	busy, steal, all := machineBusy()
 	assert.Positive(t, all)
 	assert.LessOrEqual(t, busy+steal, all)
+}
+
+func TestRevocationRowsAndTargets(t *testing.T) {
+	lat := &latencies{}
+	for i := 1; i <= 100; i++ {
+		lat.add(time.Duration(i) * time.Millisecond)
+	}
+	st := &revocationStats{
+		name: "OCSP (POST and GET)", population: "200 certificates", mix: "half good", concurrency: 20,
+		requests: 1000, answered: 1000, checked: 1000, wall: 2 * time.Second, latency: lat,
+		errors: &errorLog{}, wrong: &errorLog{}, target: 500,
+		cpu:  cpuSample{mattermost: time.Millisecond, plugin: time.Millisecond},
+		noop: opStats{cpu: cpuSample{mattermost: time.Millisecond}},
+	}
+	r := &report{revocation: []*revocationStats{st}}
+	var b bytes.Buffer
+	r.print(&b)
+	assert.Contains(t, b.String(), "| OCSP (POST and GET) | 1000, 20 at once | 500.0 | 50.0 ms | 95.0 ms | 99.0 ms | 0 | 0 of 1000 | 2.0 ms (1.0 ms + 1.0 ms + 0.0 ms) | 2.00× |", b.String())
+	require.Len(t, r.checks, 2)
+	assert.True(t, r.checks[0].ok && r.checks[1].ok)
+	require.NoError(t, r.failed())
+
+	st.wrong.add(errors.New("serial 1: status 0, want 1"))
+	st.wall = 4 * time.Second
+	b.Reset()
+	r.print(&b)
+	assert.Contains(t, b.String(), "**1 of 1000**")
+	assert.False(t, r.checks[0].ok, "250 a second misses 500")
+	assert.False(t, r.checks[1].ok)
+	assert.Error(t, r.failed(), "a wrong answer fails the run")
 }
