@@ -39,7 +39,7 @@ func (c *Core) OCSP(der []byte) (*OCSPAnswer, error) {
 			continue
 		}
 		answer := pki.OCSPAnswer{Serial: req.SerialNumber, Status: pki.OCSPUnknown}
-		record, err := c.store.GetCertificate(pki.FormatSerial(req.SerialNumber))
+		record, err := c.store.CertificateStanding(pki.FormatSerial(req.SerialNumber))
 		switch {
 		case errors.Is(err, records.ErrNotFound):
 		case err != nil:

@@ -25,6 +25,9 @@ type Inventory interface {
 	RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error
 	CreateCertificate(c *records.Certificate) error
 	GetCertificate(serial string) (*records.Certificate, error)
+	// CertificateStanding is GetCertificate for an OCSP answer: at least
+	// the connector, issuer, origin, state and revocation of the record.
+	CertificateStanding(serial string) (*records.Certificate, error)
 	ListCertificates(owner records.Principal) ([]*records.Certificate, error)
 	UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error)
 	// SearchCertificates pages through an administrator's listing.

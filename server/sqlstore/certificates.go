@@ -213,6 +213,30 @@ func (s *Store) getCertificate(serial string) (*records.Certificate, int, error)
 	return c, version, err
 }
 
+// CertificateStanding returns where the certificate with serial stands, as
+// an OCSP responder needs it: a record with its connector, issuer, origin,
+// state and revocation only (no DER, names or attestation), read in a
+// narrow row; records.ErrNotFound when there is none.
+func (s *Store) CertificateStanding(serial string) (*records.Certificate, error) {
+	c := records.Certificate{Serial: serial}
+	var (
+		state     string
+		revokedAt sql.NullInt64
+		createdAt int64
+	)
+	err := s.db.QueryRow(`SELECT connector, issuer, origin, state, revocable_at_ca, revoked_at, revocation_reason, created_at
+		FROM certs_certificates WHERE serial = $1`, serial).Scan(&c.Connector, &c.Issuer, &c.Origin, &state, &c.RevocableAtCA,
+		&revokedAt, &c.RevocationReason, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, records.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read certificate %s: %w", serial, err)
+	}
+	c.State, c.RevokedAt, c.CreatedAt = records.CertState(state), timePtr(revokedAt), fromMillis(createdAt)
+	return &c, nil
+}
+
 // ListCertificates returns an owner's certificates, oldest first.
 func (s *Store) ListCertificates(owner records.Principal) ([]*records.Certificate, error) {
 	list, err := s.listCertificates(`WHERE owner = $1 ORDER BY created_at, serial LIMIT $2`, "c.created_at, c.serial", string(owner), maxList)

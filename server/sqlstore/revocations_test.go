@@ -180,3 +180,25 @@ func TestValidCertificatesOfCompromisedKeysAreFound(t *testing.T) {
 	require.Len(t, found, 1)
 	assert.Equal(t, "01", found[0].Serial)
 }
+
+// What OCSP reads of a certificate, in a narrow row: where it stands.
+func TestCertificateStandingIsWhatOCSPNeeds(t *testing.T) {
+	s, clock, _ := newTestStore(t)
+	now := clock.Now()
+	c := testCertificate("0a", alice, now)
+	c.Origin, c.RevocableAtCA = records.OriginImported, true
+	require.NoError(t, s.CreateCertificate(c))
+	standing, err := s.CertificateStanding("0a")
+	require.NoError(t, err)
+	assert.Equal(t, &records.Certificate{Serial: "0a", Connector: "builtin", Issuer: "issuer-1", Origin: records.OriginImported,
+		State: records.CertIssued, RevocableAtCA: true, CreatedAt: now}, standing)
+	_, err = s.RevokeCertificate(revokeOrder("0a", records.ReasonKeyCompromise, now))
+	require.NoError(t, err)
+	standing, err = s.CertificateStanding("0a")
+	require.NoError(t, err)
+	assert.Equal(t, records.CertRevoked, standing.State)
+	assert.Equal(t, records.ReasonKeyCompromise, standing.RevocationReason)
+	assert.True(t, now.Equal(*standing.RevokedAt))
+	_, err = s.CertificateStanding("ff")
+	assert.ErrorIs(t, err, records.ErrNotFound)
+}

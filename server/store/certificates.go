@@ -38,6 +38,12 @@ func (s *Store) GetCertificate(serial string) (*records.Certificate, error) {
 	return getJSON[records.Certificate](s, certificateKey(serial), "certificate record "+serial)
 }
 
+// CertificateStanding returns the record for serial, as the database
+// store's CertificateStanding answers (the KV layout has no narrower read).
+func (s *Store) CertificateStanding(serial string) (*records.Certificate, error) {
+	return s.GetCertificate(serial)
+}
+
 // ListSerials returns the serials an owner holds, oldest first.
 func (s *Store) ListSerials(owner records.Principal) ([]string, error) {
 	var raw []byte
