@@ -48,6 +48,7 @@ type options struct {
 	burst       int
 	inventory   int
 	ocsp        int
+	crlRevoked  int
 	layout      string
 	report      string
 	goBench     string
@@ -61,7 +62,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), ocsp (relying parties asking the OCSP responder), or bench (all of them, as `make bench`)")
+	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), ocsp (relying parties asking the OCSP responder), crl (a revocation list of many, revoked and fetched), or bench (all of them, as `make bench`)")
 	flag.IntVar(&o.certs, "n", 1000, "certificates to issue")
 	flag.IntVar(&o.concurrency, "c", 20, "requests at once")
 	flag.IntVar(&o.users, "users", 200, "distinct accounts")
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.layout, "layout", "database", "where the inventory scenario puts its certificates: database, or kv (the layout of 0.1, for its bundle)")
 	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
 	flag.IntVar(&o.ocsp, "ocsp", 20000, "OCSP requests the ocsp scenario sends")
+	flag.IntVar(&o.crlRevoked, "crl-revoked", 100000, "revoked certificates the crl scenario puts in the database (its fetches are -baseline)")
 	flag.StringVar(&o.report, "report", "", "write a Markdown report to this file")
 	flag.StringVar(&o.goBench, "go-bench", "", "output of `go test -bench` to summarise in the report")
 	flag.BoolVar(&o.keep, "keep", false, "keep the test bed's directory (logs, database)")
@@ -129,7 +131,7 @@ func run(o options) error {
 
 	l := &load{o: o, t: t, accounts: accounts[:o.users], all: accounts}
 	rep := &report{o: o, machine: machine(), goVersion: runtime.Version(), mattermost: t.version, started: started}
-	if o.scenario != "burst" && o.scenario != "inventory" && o.scenario != "ocsp" {
+	if o.scenario != "burst" && o.scenario != "inventory" && o.scenario != "ocsp" && o.scenario != "crl" {
 		l.warmUp(ctx)
 	}
 	switch o.scenario {
@@ -141,12 +143,17 @@ func run(o options) error {
 	case "burst":
 		rep.burst = l.burst(ctx)
 	case "ocsp":
-		// A CRL scenario goes beside this one, into rep.revocation too.
 		st, err := l.ocsp(ctx, o.ocsp)
 		if err != nil {
 			return err
 		}
 		rep.revocation = append(rep.revocation, st)
+	case "crl":
+		st, fetches, err := l.crl(ctx)
+		if err != nil {
+			return err
+		}
+		rep.crl, rep.revocation = st, append(rep.revocation, fetches...)
 	case "inventory":
 		if o.layout == "kv" {
 			rep.inventory, err = l.inventoryKV(ctx)
@@ -179,6 +186,15 @@ func run(o options) error {
 				return err
 			}
 		}
+		// Last: its revoked certificates would change what the
+		// inventory's queries meet.
+		if ctx.Err() == nil {
+			st, fetches, err := l.crl(ctx)
+			if err != nil {
+				return err
+			}
+			rep.crl, rep.revocation = st, append(rep.revocation, fetches...)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -207,9 +223,9 @@ func benchFlows(o options) []flowSpec {
 
 func (o options) validate() error {
 	switch o.scenario {
-	case "flow", "baseline", "burst", "inventory", "ocsp", "bench":
+	case "flow", "baseline", "burst", "inventory", "ocsp", "crl", "bench":
 	default:
-		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory, ocsp or bench")
+		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory, ocsp, crl or bench")
 	}
 	if _, err := pki.ParseKeyType(o.keyType); err != nil {
 		return err
@@ -220,8 +236,8 @@ func (o options) validate() error {
 	if o.via != "api" && o.via != "command" {
 		return fmt.Errorf("-via must be api or command")
 	}
-	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 {
-		return fmt.Errorf("-n, -c, -users, -burst, -rounds and -ocsp must be at least 1")
+	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 || o.crlRevoked < 1 {
+		return fmt.Errorf("-n, -c, -users, -burst, -rounds, -ocsp and -crl-revoked must be at least 1")
 	}
 	if o.certs < o.rounds || o.baseline < o.rounds {
 		return fmt.Errorf("-n and -baseline must be at least -rounds")
@@ -230,7 +246,7 @@ func (o options) validate() error {
 		if o.adminToken == "" {
 			return fmt.Errorf("-url needs -admin-token")
 		}
-		if o.scenario == "burst" || o.scenario == "inventory" || o.scenario == "bench" {
+		if o.scenario == "burst" || o.scenario == "inventory" || o.scenario == "crl" || o.scenario == "bench" {
 			return fmt.Errorf("-scenario %s needs the tool's own test bed (its profiles); leave out -url", o.scenario)
 		}
 		return nil
