@@ -33,14 +33,19 @@ CREATE TABLE certs_compromised_keys (
 );
 
 -- The rule itself: no valid certificate is recorded for a compromised key,
--- on any path. The insert first locks the key for its transaction; a
--- revocation for keyCompromise takes the same lock before it marks the key
--- and revokes its other certificates, so of the two, the later sees the
--- earlier: a certificate recorded first is revoked with its siblings, one
--- recorded after is refused.
+-- on any path. The insert of a key that came from outside (a CSR, a
+-- registration) first locks the key for its transaction; a revocation for
+-- keyCompromise takes the same lock before it marks the key and revokes its
+-- other certificates, so of the two, the later sees the earlier: a
+-- certificate recorded first is revoked with its siblings, one recorded
+-- after is refused. A key the server made is new: no other certificate of
+-- it exists for a compromise to race, so it is checked without a lock (a
+-- lock a row would run out of lock slots on a large insert).
 CREATE FUNCTION certs_refuse_compromised_key() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('certs-key/' || NEW.key_fingerprint, 0));
+    IF NEW.origin <> 'server_key' THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('certs-key/' || NEW.key_fingerprint, 0));
+    END IF;
     IF EXISTS (SELECT 1 FROM certs_compromised_keys WHERE key_fingerprint = NEW.key_fingerprint) THEN
         RAISE EXCEPTION 'certs: compromised key %', NEW.key_fingerprint USING ERRCODE = 'CK001';
     END IF;
