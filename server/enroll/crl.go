@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
@@ -31,16 +30,6 @@ const (
 // ErrNoCRL is a CRL asked of a connector whose CA the plugin does not sign
 // for (step-ca keeps its own), or of an issuing CA it does not know.
 var ErrNoCRL = &Error{Code: CodeNotFound, Message: "No certificate revocation list is published for this CA here."}
-
-// CRLList names the list of one issuing CA of a connector as versions
-// before the database named it in the KV store: the first generation by
-// the connector's name, later ones with theirs.
-func CRLList(connectorName string, generation int) string {
-	if generation <= 1 {
-		return connectorName
-	}
-	return connectorName + ":" + strconv.Itoa(generation)
-}
 
 // crlScope names the list of one issuing CA of a connector in the store.
 func crlScope(connectorName string, ca connector.IssuingCA) records.CRLScope {

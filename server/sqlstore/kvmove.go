@@ -112,7 +112,8 @@ func csrKeyFingerprint(csrPEM string) string {
 }
 
 // LegacyCRLs are the revocation lists versions before the database kept in
-// the KV store, by the names enroll.CRLList gives them.
+// the KV store, each under its connector's name (":<generation>" after it
+// for an issuing CA's second generation and later).
 type LegacyCRLs interface {
 	EachLegacyCRL(visit func(list string, crl *records.CRL) error) error
 }

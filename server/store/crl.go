@@ -115,7 +115,7 @@ func (s *Store) revocations(scope records.CRLScope, since time.Time) ([]records.
 }
 
 // legacyCRLPrefix is where versions before the database kept each list
-// (named as enroll.CRLList names them).
+// (the connector's name, and ":<generation>" after the first).
 const legacyCRLPrefix = "crl:"
 
 // EachLegacyCRL calls visit with every list an earlier version signed and
