@@ -14,7 +14,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"sync/atomic"
 	"time"
 )
 
@@ -249,28 +248,13 @@ func (l *load) fetches(ctx context.Context, name, etag string, check func(status
 		der    []byte
 	}
 	answers := make([]*answer, n)
-	var answered atomic.Int32
-	before, ownBefore, busyBefore := l.t.meter.sample(), ownCPU(), readUtilization()
-	st.wall = runAll(n, l.o.concurrency, func(i int) {
-		if ctx.Err() != nil {
-			return
-		}
-		start := time.Now()
+	l.timeChecks(ctx, st, func(i int) error {
 		status, der, _, err := l.t.srv.fetchCRL(ctx, etag)
-		if err != nil {
-			st.errors.add(err)
-			return
+		if err == nil {
+			answers[i] = &answer{status: status, der: der}
 		}
-		st.latency.add(time.Since(start))
-		answers[i] = &answer{status: status, der: der}
-		answered.Add(1)
+		return err
 	})
-	st.answered = int(answered.Load())
-	st.cpu = l.t.meter.sample().sub(before).div(st.answered)
-	st.busy, st.steal = readUtilization().since(busyBefore)
-	if st.answered > 0 {
-		st.ownCPU = (ownCPU() - ownBefore) / time.Duration(st.answered)
-	}
 	for _, a := range answers {
 		if a == nil {
 			continue

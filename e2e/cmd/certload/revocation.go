@@ -167,21 +167,33 @@ func (l *load) ocsp(ctx context.Context, n int) (*revocationStats, error) {
 	})
 
 	answers := make([]*ocspAnswer, n)
+	l.timeChecks(ctx, st, func(i int) error {
+		q, method := pick(i)
+		a, err := l.t.srv.askOCSP(ctx, q, method)
+		answers[i] = a
+		return err
+	})
+	checkOCSPAnswers(st, answers, issuer)
+	return st, nil
+}
+
+// timeChecks sends st.requests requests, C at once, with ask, and
+// measures them into st: the answers, their latencies, the server's CPU
+// per answer, the machine's load and the tool's own CPU. What came back
+// is checked after, by the caller.
+func (l *load) timeChecks(ctx context.Context, st *revocationStats, ask func(i int) error) {
 	var answered atomic.Int32
 	before, ownBefore, busyBefore := l.t.meter.sample(), ownCPU(), readUtilization()
-	st.wall = runAll(n, l.o.concurrency, func(i int) {
+	st.wall = runAll(st.requests, l.o.concurrency, func(i int) {
 		if ctx.Err() != nil {
 			return
 		}
-		q, method := pick(i)
 		start := time.Now()
-		a, err := l.t.srv.askOCSP(ctx, q, method)
-		if err != nil {
+		if err := ask(i); err != nil {
 			st.errors.add(err)
 			return
 		}
 		st.latency.add(time.Since(start))
-		answers[i] = a
 		answered.Add(1)
 	})
 	st.answered = int(answered.Load())
@@ -190,8 +202,6 @@ func (l *load) ocsp(ctx context.Context, n int) (*revocationStats, error) {
 	if st.answered > 0 {
 		st.ownCPU = (ownCPU() - ownBefore) / time.Duration(st.answered)
 	}
-	checkOCSPAnswers(st, answers, issuer)
-	return st, nil
 }
 
 // ocspPopulation issues the certificates through the plugin (links API and
