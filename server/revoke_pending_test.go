@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector/connectortest"
 )
 
 // downForRevocation is a CA that signs, and cannot be reached for
@@ -65,38 +65,6 @@ func TestRevocationPendingAtAnUnreachableCAIsRetried(t *testing.T) {
 	assert.Equal(t, int32(1), ca.revokes.Load(), "and not again")
 }
 
-// scriptedRevocations is a CA that signs, and answers revocations with
-// the error the test sets; nil passes them on to the CA.
-type scriptedRevocations struct {
-	connector.Connector
-	mu      sync.Mutex
-	answer  error
-	revokes int
-}
-
-func (s *scriptedRevocations) Revoke(ctx context.Context, req connector.RevokeRequest) error {
-	s.mu.Lock()
-	s.revokes++
-	answer := s.answer
-	s.mu.Unlock()
-	if answer != nil {
-		return answer
-	}
-	return s.Connector.Revoke(ctx, req)
-}
-
-func (s *scriptedRevocations) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.revokes
-}
-
-func (s *scriptedRevocations) set(answer error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.answer = answer
-}
-
 // A CA that refuses a revocation told again, as step-ca answers 401 to a
 // token signed with a provisioner key it has rotated: the certificate
 // stays pending at the CA in every view and the log never says the CA
@@ -106,22 +74,22 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 	env := newTestEnv(t)
 	env.users["erin"] = &model.User{Id: model.NewId(), Username: "erin", Email: "erin@example.com", Roles: model.SystemUserRoleId + " it_admins"}
 	s := mustServices(t, env)
-	ca := &scriptedRevocations{Connector: s.core.Connectors["builtin"]}
+	ca := &connectortest.ScriptedRevocations{Connector: s.core.Connectors["builtin"]}
 	env.p.services.Store(withConnector(s, "builtin", ca))
 	serial := env.issueJSON(env.token("alice")).Serial
 	other := env.issueJSON(env.token("alice")).Serial
 
-	ca.set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
+	ca.Set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
 	assert.Contains(t, env.run("alice", "/cert revoke "+serial), "will be told as soon as it answers")
 	assert.Contains(t, env.run("alice", "/cert revoke "+other), "will be told as soon as it answers")
 
-	ca.set(&connector.Error{Kind: connector.KindRejected, Connector: "builtin",
+	ca.Set(&connector.Error{Kind: connector.KindRejected, Connector: "builtin",
 		Message: "The request lacked necessary authorization to be completed",
 		Err:     errors.New("revoke at https://ca.internal.example: HTTP 401")})
 	env.advance(time.Minute)
-	told := ca.count()
+	told := ca.Count()
 	env.p.runRequestJob()
-	require.Equal(t, told+2, ca.count(), "each pending revocation told again, once")
+	require.Equal(t, told+2, ca.Count(), "each pending revocation told again, once")
 	assert.Contains(t, tableRowWith(env.run("alice", "/cert list"), serial), "revoked (pending at the CA)")
 	assert.Contains(t, tableRowWith(env.run("carol", "/cert admin list"), serial), "revoked, pending at the CA")
 	show := env.run("carol", "/cert admin show "+serial)
@@ -162,7 +130,7 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 	assert.Empty(t, noticesTo("bob"))
 
 	// The refusal passes: the CA accepts at the next try, and says so.
-	ca.set(nil)
+	ca.Set(nil)
 	env.advance(time.Hour)
 	env.p.runRequestJob()
 	row := tableRowWith(env.run("alice", "/cert list"), serial)
@@ -179,11 +147,11 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 func TestWordsDoNotClaimARevocationTheCAHasNotAccepted(t *testing.T) {
 	env := newTestEnv(t)
 	s := mustServices(t, env)
-	ca := &scriptedRevocations{Connector: s.core.Connectors["builtin"]}
+	ca := &connectortest.ScriptedRevocations{Connector: s.core.Connectors["builtin"]}
 	env.p.services.Store(withConnector(s, "builtin", ca))
 	byAdmin := env.issueJSON(env.token("alice")).Serial
 	byDeactivation := env.issueJSON(env.token("bob")).Serial
-	ca.set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
+	ca.Set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
 
 	reply := env.run("carol", "/cert admin revoke "+byAdmin)
 	assert.Contains(t, reply, "is revoked in this plugin's records")

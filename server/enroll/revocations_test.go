@@ -13,41 +13,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector/connectortest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
-
-// scriptedCA is the bed's CA with revocations that answer what the test
-// says: nil passes the revocation on to the CA, which accepts it.
-type scriptedCA struct {
-	connector.Connector
-	mu      sync.Mutex
-	answer  error
-	revokes int
-}
-
-func (s *scriptedCA) Revoke(ctx context.Context, req connector.RevokeRequest) error {
-	s.mu.Lock()
-	s.revokes++
-	answer := s.answer
-	s.mu.Unlock()
-	if answer != nil {
-		return answer
-	}
-	return s.Connector.Revoke(ctx, req)
-}
-
-func (s *scriptedCA) set(answer error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.answer = answer
-}
-
-func (s *scriptedCA) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.revokes
-}
 
 // recordingLog keeps what the core logs.
 type recordingLog struct {
@@ -75,7 +44,7 @@ func (l *recordingLog) text() string {
 type revocationBed struct {
 	*bed
 	core *enroll.Core
-	ca   *scriptedCA
+	ca   *connectortest.ScriptedRevocations
 	log  *recordingLog
 	mu   sync.Mutex
 	now  time.Time
@@ -84,7 +53,7 @@ type revocationBed struct {
 func newRevocationBed(t *testing.T) *revocationBed {
 	t.Helper()
 	b := &revocationBed{bed: newBed(t, ""), log: &recordingLog{}, now: time.Now()}
-	b.ca = &scriptedCA{Connector: b.settings.Connectors["builtin"]}
+	b.ca = &connectortest.ScriptedRevocations{Connector: b.settings.Connectors["builtin"]}
 	settings := b.settings
 	settings.Connectors = map[string]connector.Connector{"builtin": b.ca}
 	ports := b.ports
@@ -114,7 +83,7 @@ func (b *revocationBed) pendingRevocation(t *testing.T) string {
 	_, grant := issueLink(t, b.core, alice, "")
 	outcome, err := b.core.RedeemLink(context.Background(), grant, enroll.Options{})
 	require.NoError(t, err)
-	b.ca.set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
+	b.ca.Set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})
 	revoked, err := b.core.Revoke(context.Background(), alice, outcome.Issued.Record.Serial, "")
 	require.NoError(t, err)
 	require.True(t, revoked.PendingAtCA)
@@ -154,12 +123,12 @@ var unauthorized = &connector.Error{Kind: connector.KindRejected, Connector: "bu
 func TestARefusedRevocationStaysPendingAndIsToldAgainLater(t *testing.T) {
 	b := newRevocationBed(t)
 	serial := b.pendingRevocation(t)
-	tries := b.ca.count()
+	tries := b.ca.Count()
 
-	b.ca.set(unauthorized)
+	b.ca.Set(unauthorized)
 	b.advance(time.Minute)
 	b.core.RetryRevocations(context.Background())
-	assert.Equal(t, tries+1, b.ca.count())
+	assert.Equal(t, tries+1, b.ca.Count())
 	c := b.record(t, serial)
 	assert.True(t, c.RevocationPending, "a refusal is not an acceptance")
 	assert.Equal(t, 1, c.RevocationAttempts)
@@ -173,11 +142,11 @@ func TestARefusedRevocationStaysPendingAndIsToldAgainLater(t *testing.T) {
 	b.core.RetryRevocations(context.Background())
 	b.advance(59 * time.Second)
 	b.core.RetryRevocations(context.Background())
-	assert.Equal(t, tries+1, b.ca.count())
+	assert.Equal(t, tries+1, b.ca.Count())
 
 	b.advance(time.Second)
 	b.core.RetryRevocations(context.Background())
-	assert.Equal(t, tries+2, b.ca.count())
+	assert.Equal(t, tries+2, b.ca.Count())
 	c = b.record(t, serial)
 	assert.True(t, c.RevocationPending)
 	assert.Equal(t, 2, c.RevocationAttempts)
@@ -185,10 +154,10 @@ func TestARefusedRevocationStaysPendingAndIsToldAgainLater(t *testing.T) {
 
 	// The refusal passes (the connector has fetched the new key): the CA
 	// accepts at the next due try, and the revocation is settled.
-	b.ca.set(nil)
+	b.ca.Set(nil)
 	b.advance(2 * time.Minute)
 	b.core.RetryRevocations(context.Background())
-	assert.Equal(t, tries+3, b.ca.count())
+	assert.Equal(t, tries+3, b.ca.Count())
 	c = b.record(t, serial)
 	assert.False(t, c.RevocationPending)
 	assert.Zero(t, c.RevocationAttempts)
@@ -199,7 +168,7 @@ func TestARefusedRevocationStaysPendingAndIsToldAgainLater(t *testing.T) {
 
 	b.advance(time.Hour)
 	b.core.RetryRevocations(context.Background())
-	assert.Equal(t, tries+3, b.ca.count(), "and not again")
+	assert.Equal(t, tries+3, b.ca.Count(), "and not again")
 	assert.Empty(t, b.notAccepted(), "settled within the day: nobody needs telling")
 }
 
@@ -216,8 +185,8 @@ func TestAdminsAreToldOnceARevocationHasBeenPendingADay(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := newRevocationBed(t)
 			serial := b.pendingRevocation(t)
-			b.ca.set(answer)
-			tries := b.ca.count()
+			b.ca.Set(answer)
+			tries := b.ca.Count()
 
 			// The job runs every minute for a day, less a minute.
 			for range 24*60 - 1 {
@@ -226,7 +195,7 @@ func TestAdminsAreToldOnceARevocationHasBeenPendingADay(t *testing.T) {
 			}
 			assert.Empty(t, b.notAccepted(), "not before a day")
 			assert.True(t, b.record(t, serial).RevocationPending)
-			asked := b.ca.count() - tries
+			asked := b.ca.Count() - tries
 			assert.GreaterOrEqual(t, asked, 20)
 			assert.LessOrEqual(t, asked, 32, "a minute, doubling to an hour: not every run")
 
@@ -246,7 +215,7 @@ func TestAdminsAreToldOnceARevocationHasBeenPendingADay(t *testing.T) {
 			} else {
 				assert.Equal(t, "an unexpected error (the server log has it)", c.RevocationCAAnswer)
 			}
-			assert.LessOrEqual(t, b.ca.count()-tries, 32+3, "an hour apart after the first hours")
+			assert.LessOrEqual(t, b.ca.Count()-tries, 32+3, "an hour apart after the first hours")
 		})
 	}
 }
