@@ -142,7 +142,7 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 		return fmt.Errorf("record the certificate: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-quota/"+string(c.Owner)); err != nil {
+	if err := lockFor(tx, "certs-quota/"+string(c.Owner)); err != nil {
 		return fmt.Errorf("record the certificate: %w", err)
 	}
 	counts, err := countOwned(tx, c.Owner, *quota, now)

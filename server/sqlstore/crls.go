@@ -15,6 +15,11 @@ import (
 // thousand revocations and writing the list take well under a second.
 const crlTimeout = "30s"
 
+// crlLock names the lock one CA's lists are signed under.
+func crlLock(scope records.CRLScope) string {
+	return "certs-crl/" + scope.Connector + "/" + scope.Issuer
+}
+
 const crlColumns = `number, this_update, next_update, entries, revision, covered`
 
 func scanCRL(row scanner, withDER bool) (*records.CRL, error) {
@@ -88,7 +93,7 @@ func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current
 	if _, err := tx.Exec(`SET LOCAL statement_timeout = '` + crlTimeout + `'`); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-crl/"+scope.Connector+"/"+scope.Issuer); err != nil {
+	if err := lockFor(tx, crlLock(scope)); err != nil {
 		return nil, fmt.Errorf("sign the revocation list of %s: %w", scope.Connector, err)
 	}
 	current, err := currentCRL(tx, scope)
@@ -161,7 +166,7 @@ func (s *Store) ImportCRL(scope records.CRLScope, crl *records.CRL) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "certs-crl/"+scope.Connector+"/"+scope.Issuer); err != nil {
+	if err := lockFor(tx, crlLock(scope)); err != nil {
 		return err
 	}
 	// It covers nothing: the next signing reads every revocation.

@@ -88,7 +88,10 @@ func (s *Store) RevokeCertificate(order records.Revoke) (*records.Revoked, error
 	if err != nil {
 		return nil, fmt.Errorf("revoke certificate %s: %w", order.Serial, err)
 	}
-	if err := lockKey(tx, fingerprint); err != nil {
+	if fingerprint != "" {
+		err = lockFor(tx, "certs-key/"+fingerprint)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("revoke certificate %s: %w", order.Serial, err)
 	}
 	revoked, err := revoke(tx, args)
@@ -99,16 +102,6 @@ func (s *Store) RevokeCertificate(order records.Revoke) (*records.Revoked, error
 		return nil, fmt.Errorf("revoke certificate %s: %w", order.Serial, err)
 	}
 	return revoked, nil
-}
-
-// lockKey takes the lock on a public key that certificate inserts take,
-// until the transaction ends.
-func lockKey(tx *sql.Tx, fingerprint string) error {
-	if fingerprint == "" {
-		return nil
-	}
-	_, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('certs-key/' || $1, 0))`, fingerprint)
-	return err
 }
 
 func revoke(q querier, args []any) (*records.Revoked, error) {

@@ -126,6 +126,15 @@ func (s *Store) bounded(fn func(q querier) error) error {
 	return tx.Commit()
 }
 
+// lockFor takes the advisory lock named name until tx ends: two
+// transactions that take the same name run one after the other. The
+// certificate insert trigger of migration 5 takes "certs-key/<fingerprint>"
+// the same way.
+func lockFor(tx *sql.Tx, name string) error {
+	_, err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, name)
+	return err
+}
+
 // querier is a database or a transaction.
 type querier interface {
 	QueryRow(query string, args ...any) *sql.Row
