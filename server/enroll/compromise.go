@@ -53,7 +53,7 @@ func (c *Core) discardSigned(ctx context.Context, conn connector.Connector, cert
 	serial := pki.FormatSerial(cert.SerialNumber)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(records.ReasonKeyCompromise), Reason: records.ReasonKeyCompromise})
+	err := conn.Revoke(ctx, revokeRequest(serial, records.ReasonKeyCompromise))
 	if err != nil {
 		c.log.LogError("A certificate a CA signed for a compromised key could not be revoked there; an administrator must revoke it at the CA",
 			"serial", serial, "connector", conn.Name(), "error", err.Error())

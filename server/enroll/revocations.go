@@ -56,7 +56,13 @@ func (c *Core) tellCA(ctx context.Context, record *records.Certificate) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
-	return conn.Revoke(ctx, connector.RevokeRequest{Serial: record.Serial, ReasonCode: records.ReasonCode(record.RevocationReason), Reason: record.RevocationReason})
+	return conn.Revoke(ctx, revokeRequest(record.Serial, record.RevocationReason))
+}
+
+// revokeRequest asks a CA to revoke serial for reason, by its RFC 5280 name
+// and code.
+func revokeRequest(serial, reason string) connector.RevokeRequest {
+	return connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(reason), Reason: reason}
 }
 
 // revocationAccepted records that the CA took a pending revocation.

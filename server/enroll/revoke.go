@@ -136,7 +136,7 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 		if !ok {
 			return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("The CA connector %q that issued this certificate is no longer configured; an administrator must revoke it at that CA.", record.Connector)}
 		}
-		if err := conn.Revoke(ctx, connector.RevokeRequest{Serial: serial, ReasonCode: records.ReasonCode(reason), Reason: reason}); err != nil {
+		if err := conn.Revoke(ctx, revokeRequest(serial, reason)); err != nil {
 			if ce := connector.AsError(err); ce == nil || ce.Kind != connector.KindUnavailable {
 				return nil, err
 			}
