@@ -113,3 +113,28 @@ func TestRevocationURLsUnderTheAdminsBase(t *testing.T) {
 	assert.Equal(t, []string{"http://pki.example.com/plugins/certs/crl/builtin.crl"}, leaf.CRLDistributionPoints)
 	assert.Equal(t, []string{"http://pki.example.com/plugins/certs/ocsp"}, leaf.OCSPServer)
 }
+
+// The list is served from its stored bytes, with its number as ETag: a
+// client that asks again with it gets a 304 until a revocation signs a new
+// one. Caches must ask again before each use.
+func TestCRLIsRevalidatedByItsETag(t *testing.T) {
+	env := newTestEnv(t)
+	first := env.request(http.MethodGet, "/crl/builtin.crl", "", "")
+	require.Equal(t, http.StatusOK, first.Code)
+	etag := first.Header().Get("ETag")
+	require.NotEmpty(t, etag)
+	assert.Equal(t, "public, no-cache", first.Header().Get("Cache-Control"))
+	pemReply := env.request(http.MethodGet, "/crl/builtin.pem", "", "")
+	assert.NotEqual(t, etag, pemReply.Header().Get("ETag"), "another representation, another tag")
+
+	again := env.request(http.MethodGet, "/crl/builtin.crl", "", "", "If-None-Match", etag)
+	assert.Equal(t, http.StatusNotModified, again.Code)
+	assert.Empty(t, again.Body.Bytes())
+	assert.Equal(t, http.StatusOK, env.request(http.MethodGet, "/crl/builtin.crl", "", "", "If-None-Match", `"other"`).Code)
+
+	serial := env.issueJSON(env.token("alice")).Serial
+	assert.Contains(t, env.run("alice", "/cert revoke "+serial), "is now revoked")
+	changed := env.request(http.MethodGet, "/crl/builtin.crl", "", "", "If-None-Match", etag)
+	require.Equal(t, http.StatusOK, changed.Code, "a revocation made a new list")
+	assert.NotEqual(t, etag, changed.Header().Get("ETag"))
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -277,4 +278,17 @@ func asHTTPError(err error) *httpError {
 		return &httpError{Status: statusOf[e.Code], Message: e.Message, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
 	}
 	return nil
+}
+
+// notModified reports whether a request's If-None-Match names etag, or
+// any (RFC 9110 13.1.2: a weak comparison), so that its cached copy is
+// the one served now.
+func notModified(r *http.Request, etag string) bool {
+	for tag := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == etag || tag == "*" {
+			return true
+		}
+	}
+	return false
 }

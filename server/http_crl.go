@@ -60,7 +60,7 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "public, no-cache")
 	w.Header().Set("Last-Modified", crl.ThisUpdate.UTC().Format(http.TimeFormat))
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+	if notModified(r, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -73,15 +73,4 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `inline; filename="`+name+`.crl"`)
 	w.Header().Set("Content-Length", strconv.Itoa(len(crl.DER)))
 	_, _ = w.Write(crl.DER)
-}
-
-// etagMatches reports whether an If-None-Match header names etag (or *).
-func etagMatches(header, etag string) bool {
-	for candidate := range strings.SplitSeq(header, ",") {
-		candidate = strings.TrimPrefix(strings.TrimSpace(candidate), "W/")
-		if candidate == etag || candidate == "*" {
-			return true
-		}
-	}
-	return false
 }
