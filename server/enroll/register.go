@@ -136,9 +136,8 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	} else if !errors.Is(err, records.ErrNotFound) {
 		return nil, err
 	}
-	if err := c.refuseCompromisedKey(record.KeyFingerprint); err != nil {
-		return nil, err
-	}
+	// The store refuses a key revoked as compromised: nothing was done
+	// before that needs undoing, so no earlier check is asked.
 	switch err := c.store.CreateCertificate(record); {
 	case errors.Is(err, records.ErrDuplicateSerial):
 		return nil, refuseRegistration("This certificate is already registered (serial %s).", record.Serial)
