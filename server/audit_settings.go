@@ -7,6 +7,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
@@ -84,7 +85,7 @@ func (c *settingsChange) detail() map[string]any {
 // diffSettings is what changes from current to next (whose masked secrets
 // have been filled in from current, so an untouched secret is unchanged).
 // A catalog that does not parse counts as empty.
-func diffSettings(current, next *configuration) *settingsChange {
+func diffSettings(current, next *config.Configuration) *settingsChange {
 	change := &settingsChange{}
 	before, after := fieldsOf(current), fieldsOf(next)
 	for _, key := range sortedKeys(before, after) {
@@ -92,8 +93,8 @@ func diffSettings(current, next *configuration) *settingsChange {
 			change.Settings = append(change.Settings, key)
 		}
 	}
-	oldCatalog, _ := current.catalog()
-	newCatalog, _ := next.catalog()
+	oldCatalog, _ := current.Catalog()
+	newCatalog, _ := next.Catalog()
 	if oldCatalog == nil {
 		oldCatalog = &profile.Catalog{}
 	}

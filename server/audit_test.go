@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
@@ -208,8 +209,8 @@ func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 }
 
 func TestDiffSettingsNamesChangedFieldsOnly(t *testing.T) {
-	before := &configuration{ConnectorsAndProfiles: stepCATestCatalog}
-	before.setDefaults()
+	before := &config.Configuration{ConnectorsAndProfiles: stepCATestCatalog}
+	before.SetDefaults()
 	after := before.Clone()
 	after.ConnectorsAndProfiles = strings.Replace(strings.Replace(stepCATestCatalog, "hunter2-provisioner", "new-secret-pw", 1),
 		`"validity_days": 1`, `"validity_days": 2`, 1)

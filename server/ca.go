@@ -2,12 +2,12 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -41,10 +41,10 @@ type loadedCA struct {
 // loadCA returns the CA the configuration asks for: the admin's own, or the
 // built-in one, generated on first use, with the issuing CAs it took over
 // from.
-func (p *Plugin) loadCA(c *configuration) (*loadedCA, error) {
-	if c.usesCustomCA() && !c.customKeyIsSealed() {
+func (p *Plugin) loadCA(c *config.Configuration) (*loadedCA, error) {
+	if c.UsesCustomCA() && !c.CustomKeyIsSealed() {
 		p.API.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
-		ca, err := c.customCA(p.now())
+		ca, err := c.CustomCA(p.now())
 		if err != nil {
 			return nil, err
 		}
@@ -54,7 +54,7 @@ func (p *Plugin) loadCA(c *configuration) (*loadedCA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.usesCustomCA() {
+	if c.UsesCustomCA() {
 		ca, err := p.openCustomCA(c, key)
 		if err != nil {
 			return nil, err
@@ -92,11 +92,11 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate the built-in CA: %w", err)
 	}
-	issuingKey, err := sealPrivateKey(key, h.IssuingKey, sealContextIssuingKey)
+	issuingKey, err := config.SealPrivateKey(key, h.IssuingKey, sealContextIssuingKey)
 	if err != nil {
 		return nil, err
 	}
-	rootKey, err := sealPrivateKey(key, h.RootKey, sealContextRootKey)
+	rootKey, err := config.SealPrivateKey(key, h.RootKey, sealContextRootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +120,8 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 
 // openCustomCA loads the admin's CA: certificates from the settings, the key
 // from the KV store where ConfigurationWillBeSaved sealed it.
-func (p *Plugin) openCustomCA(c *configuration, key *sealbox.Key) (*pki.CA, error) {
-	chain, err := c.customCAChain()
+func (p *Plugin) openCustomCA(c *config.Configuration, key *sealbox.Key) (*pki.CA, error) {
+	chain, err := c.CustomCAChain()
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func (p *Plugin) openCustomCA(c *configuration, key *sealbox.Key) (*pki.CA, erro
 
 // sealCustomCAKey moves a custom CA key from the settings into the KV store,
 // sealed, and returns the marker that replaces it in the settings.
-func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
-	ca, err := c.customCA(p.now())
+func (p *Plugin) sealCustomCAKey(c *config.Configuration) (string, error) {
+	ca, err := c.CustomCA(p.now())
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +149,7 @@ func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sealed, err := sealPrivateKey(key, ca.Signer, sealContextCustomKey)
+	sealed, err := config.SealPrivateKey(key, ca.Signer, sealContextCustomKey)
 	if err != nil {
 		return "", err
 	}
@@ -160,7 +160,7 @@ func (p *Plugin) sealCustomCAKey(c *configuration) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	return sealedKeyPrefix + pki.Fingerprint(ca.Certificate), nil
+	return config.SealedKeyPrefix + pki.Fingerprint(ca.Certificate), nil
 }
 
 // openBuiltinCA decrypts the issuing keys with the current secret: the
@@ -191,12 +191,12 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, e
 		if !now.Before(cert.NotAfter) {
 			continue // so are all its certificates: nothing left to answer for
 		}
-		sealed, ok := findSealed(prev.Keys, key.ID())
+		sealed, ok := config.FindSealed(prev.Keys, key.ID())
 		if !ok {
 			p.API.LogError("A previous built-in issuing CA key was encrypted with a different encryption secret; its certificates get no revocation list", "generation", prev.Generation)
 			continue
 		}
-		signer, err := openPrivateKey(key, sealed, sealContextIssuingKey)
+		signer, err := config.OpenPrivateKey(key, sealed, sealContextIssuingKey)
 		if err == nil {
 			var previous *pki.CA
 			if previous, err = pki.NewCA(append([]*x509.Certificate{cert}, chain[1:]...), signer, now); err == nil {
@@ -213,11 +213,11 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, e
 // pairs it with chain. Copies sealed under an earlier secret are dropped once
 // the current one works.
 func (p *Plugin) openSealedCA(name string, stored *store.CA, chain []*x509.Certificate, key *sealbox.Key, context string) (*pki.CA, error) {
-	sealed, ok := findSealed(stored.IssuingKeys, key.ID())
+	sealed, ok := config.FindSealed(stored.IssuingKeys, key.ID())
 	if !ok {
 		return nil, fmt.Errorf("the %s CA key was encrypted with a different encryption secret; restore the previous secret in the plugin settings", name)
 	}
-	signer, err := openPrivateKey(key, sealed, context)
+	signer, err := config.OpenPrivateKey(key, sealed, context)
 	if err != nil {
 		return nil, err
 	}
@@ -245,96 +245,35 @@ func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecre
 	if _, err := p.store.GetCA(name); errors.Is(err, records.ErrNotFound) {
 		return nil
 	}
-	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
+	oldKey, newKey, err := config.SealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}
 	return p.store.UpdateCA(name, func(ca *store.CA) error {
 		var err error
-		if ca.IssuingKeys, err = resealed(ca.IssuingKeys, oldKey, newKey, issuingContext); err != nil {
+		if ca.IssuingKeys, err = config.Resealed(ca.IssuingKeys, oldKey, newKey, issuingContext); err != nil {
 			return err
 		}
 		for i := range ca.Previous {
-			if ca.Previous[i].Keys, err = resealed(ca.Previous[i].Keys, oldKey, newKey, issuingContext); err != nil {
+			if ca.Previous[i].Keys, err = config.Resealed(ca.Previous[i].Keys, oldKey, newKey, issuingContext); err != nil {
 				return err
 			}
 		}
-		ca.RootKeys, err = resealed(ca.RootKeys, oldKey, newKey, rootContext)
+		ca.RootKeys, err = config.Resealed(ca.RootKeys, oldKey, newKey, rootContext)
 		return err
 	})
 }
 
 func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
 	err := p.store.UpdateCA(name, func(ca *store.CA) error {
-		ca.IssuingKeys = keepSealed(ca.IssuingKeys, keyID)
-		ca.RootKeys = keepSealed(ca.RootKeys, keyID)
+		ca.IssuingKeys = config.KeepSealed(ca.IssuingKeys, keyID)
+		ca.RootKeys = config.KeepSealed(ca.RootKeys, keyID)
 		for i := range ca.Previous {
-			ca.Previous[i].Keys = keepSealed(ca.Previous[i].Keys, keyID)
+			ca.Previous[i].Keys = config.KeepSealed(ca.Previous[i].Keys, keyID)
 		}
 		return nil
 	})
 	if err != nil {
 		p.API.LogWarn("Could not drop CA keys sealed under a previous encryption secret", "error", err.Error())
 	}
-}
-
-func resealed(keys []records.SealedKey, oldKey, newKey *sealbox.Key, context string) ([]records.SealedKey, error) {
-	if len(keys) == 0 {
-		return keys, nil
-	}
-	if _, ok := findSealed(keys, newKey.ID()); ok {
-		return keys, nil
-	}
-	sealed, ok := findSealed(keys, oldKey.ID())
-	if !ok {
-		return nil, errors.New("the stored CA key is not encrypted with the current secret")
-	}
-	plain, err := oldKey.Open(sealed.Sealed, context)
-	if err != nil {
-		return nil, err
-	}
-	again, err := newKey.Seal(plain, context)
-	if err != nil {
-		return nil, err
-	}
-	return append(keys, records.SealedKey{KeyID: newKey.ID(), Sealed: again}), nil
-}
-
-func findSealed(keys []records.SealedKey, keyID string) (records.SealedKey, bool) {
-	for _, k := range keys {
-		if k.KeyID == keyID {
-			return k, true
-		}
-	}
-	return records.SealedKey{}, false
-}
-
-func keepSealed(keys []records.SealedKey, keyID string) []records.SealedKey {
-	var kept []records.SealedKey
-	for _, k := range keys {
-		if k.KeyID == keyID {
-			kept = append(kept, k)
-		}
-	}
-	return kept
-}
-
-func sealPrivateKey(key *sealbox.Key, signer crypto.Signer, context string) (records.SealedKey, error) {
-	der, err := pki.MarshalPrivateKey(signer)
-	if err != nil {
-		return records.SealedKey{}, err
-	}
-	sealed, err := key.Seal(der, context)
-	if err != nil {
-		return records.SealedKey{}, err
-	}
-	return records.SealedKey{KeyID: key.ID(), Sealed: sealed}, nil
-}
-
-func openPrivateKey(key *sealbox.Key, sealed records.SealedKey, context string) (crypto.Signer, error) {
-	der, err := key.Open(sealed.Sealed, context)
-	if err != nil {
-		return nil, fmt.Errorf("the stored CA key cannot be decrypted: %w", err)
-	}
-	return pki.ParsePrivateKeyDER(der)
 }

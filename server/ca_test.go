@@ -3,12 +3,14 @@ package main
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/plugin/plugintest"
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -31,6 +33,7 @@ func TestBuiltinCAIsCreatedOnceAcrossNodes(t *testing.T) {
 			p.SetAPI(first.p.API)
 			p.client = pluginapi.NewClient(first.p.API, &plugintest.Driver{})
 			p.store = store.New(shared)
+			p.secrets = &config.Secrets{KV: p.store, Now: func() time.Time { return p.now() }}
 			p.newMutex = func(string) (locker, error) { return &sync.Mutex{}, nil }
 			loaded, err := p.loadCA(validConfiguration())
 			if assert.NoError(t, err) {

@@ -11,6 +11,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -114,8 +115,8 @@ func renewalEnd(root *x509.Certificate, now time.Time) time.Time {
 // answers. Under the cluster lock that guards the CA's creation, and
 // written with a compare-and-set from the record it read: however many
 // nodes try, one new CA is made. It returns nil when none was due.
-func (p *Plugin) renewBuiltinCA(c *configuration, threshold time.Duration, force bool) (*renewal, error) {
-	if c.usesCustomCA() {
+func (p *Plugin) renewBuiltinCA(c *config.Configuration, threshold time.Duration, force bool) (*renewal, error) {
+	if c.UsesCustomCA() {
 		return nil, &errRenewalNotPossible{"the CA is the administrator's own: the plugin does not hold the key of its parent, so it cannot renew it; renew it where it was made and paste the new certificate and key in the settings"}
 	}
 	key, err := sealbox.NewKey(c.EncryptionSecret)
@@ -153,11 +154,11 @@ func (p *Plugin) renewBuiltinCA(c *configuration, threshold time.Duration, force
 		return nil, &errRenewalNotPossible{fmt.Sprintf("the built-in root CA expires on %s, too soon for a new issuing CA under it; a new root is needed",
 			root.NotAfter.UTC().Format("2006-01-02"))}
 	}
-	sealedRoot, ok := findSealed(stored.RootKeys, key.ID())
+	sealedRoot, ok := config.FindSealed(stored.RootKeys, key.ID())
 	if !ok {
 		return nil, &errRenewalNotPossible{"the built-in root CA key is not stored under the current encryption secret"}
 	}
-	rootKey, err := openPrivateKey(key, sealedRoot, sealContextRootKey)
+	rootKey, err := config.OpenPrivateKey(key, sealedRoot, sealContextRootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +171,7 @@ func (p *Plugin) renewBuiltinCA(c *configuration, threshold time.Duration, force
 	if err != nil {
 		return nil, fmt.Errorf("make the new issuing CA: %w", err)
 	}
-	sealed, err := sealPrivateKey(key, issuingKey, sealContextIssuingKey)
+	sealed, err := config.SealPrivateKey(key, issuingKey, sealContextIssuingKey)
 	if err != nil {
 		return nil, err
 	}

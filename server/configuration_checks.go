@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
@@ -18,16 +19,16 @@ const stepCACheckTimeout = 5 * time.Second
 // error, for the save to refuse; a CA that cannot be asked is logged and
 // told to the system admins, and the save goes on. Sealed passwords are
 // opened with the secret they are sealed under today.
-func (p *Plugin) checkStepCAConnectors(current, next *configuration, catalog *profile.Catalog) error {
+func (p *Plugin) checkStepCAConnectors(current, next *config.Configuration, catalog *profile.Catalog) error {
 	secret := current.EncryptionSecret
 	if secret == "" {
 		secret = next.EncryptionSecret
 	}
 	unchecked, err := catalog.CheckStepCA(context.Background(), stepCACheckTimeout, func(stored string) (string, error) {
-		if !isSealedSecret(stored) {
+		if !config.IsSealedSecret(stored) {
 			return stored, nil
 		}
-		return p.openSecret(secret, stored)
+		return p.secrets.Open(secret, stored)
 	})
 	if err != nil {
 		return err

@@ -8,24 +8,26 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 )
 
 // getConfiguration returns the active configuration snapshot. Never modify
 // it: make a Clone.
-func (p *Plugin) getConfiguration() *configuration {
+func (p *Plugin) getConfiguration() *config.Configuration {
 	p.configurationLock.RLock()
 	defer p.configurationLock.RUnlock()
 	if p.configuration == nil {
-		c := &configuration{}
-		c.setDefaults()
+		c := &config.Configuration{}
+		c.SetDefaults()
 		return c
 	}
 	return p.configuration
 }
 
-func (p *Plugin) setConfiguration(c *configuration) {
+func (p *Plugin) setConfiguration(c *config.Configuration) {
 	p.configurationLock.Lock()
 	defer p.configurationLock.Unlock()
 	p.configuration = c
@@ -34,11 +36,11 @@ func (p *Plugin) setConfiguration(c *configuration) {
 // OnConfigurationChange loads the new settings. The server may call it before
 // OnActivate, so it only rebuilds the services once the plugin is active.
 func (p *Plugin) OnConfigurationChange() error {
-	c := &configuration{}
+	c := &config.Configuration{}
 	if err := p.API.LoadPluginConfiguration(c); err != nil {
 		return errors.Wrap(err, "failed to load the plugin configuration")
 	}
-	c.setDefaults()
+	c.SetDefaults()
 	p.setConfiguration(c)
 	if p.client != nil {
 		p.applyConfiguration(c)
@@ -70,19 +72,19 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	if newSettings == nil || reflect.DeepEqual(newSettings, oldSettings) {
 		return nil, nil
 	}
-	next, err := configurationFromMap(newSettings)
+	next, err := config.FromMap(newSettings)
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
 	current := p.getConfiguration()
-	next = next.withSecretsFrom(current)
+	next = next.WithSecretsFrom(current)
 	if err := next.IsValid(); err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
 	if p.store == nil {
 		return nil, nil
 	}
-	parsed, err := next.catalog()
+	parsed, err := next.Catalog()
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
@@ -99,7 +101,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
-		if err := p.resealSecrets(next.sealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
+		if err := p.secrets.Reseal(next.SealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 		if err := p.resealHeldKeys(current.EncryptionSecret, next.EncryptionSecret); err != nil {
@@ -112,7 +114,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	// Keep secrets out of the server configuration: seal them into the KV
 	// store and save only markers in their place.
 	changed := false
-	if next.usesCustomCA() && !next.customKeyIsSealed() {
+	if next.UsesCustomCA() && !next.CustomKeyIsSealed() {
 		marker, err := p.sealCustomCAKey(next)
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
@@ -120,15 +122,15 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 		setSetting(newSettings, "CAPrivateKeyPEM", marker)
 		changed = true
 	}
-	if next.SMTPPassword != "" && !isSealedSecret(next.SMTPPassword) {
-		marker, err := p.sealSecret(next.EncryptionSecret, next.SMTPPassword)
+	if next.SMTPPassword != "" && !config.IsSealedSecret(next.SMTPPassword) {
+		marker, err := p.secrets.Seal(next.EncryptionSecret, next.SMTPPassword)
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the SMTP password cannot be stored: %w", err)
 		}
 		setSetting(newSettings, "SMTPPassword", marker)
 		changed = true
 	}
-	catalog, sealed, err := p.sealCatalogSecrets(next.ConnectorsAndProfiles, next.EncryptionSecret)
+	catalog, sealed, err := p.secrets.SealCatalog(next.ConnectorsAndProfiles, next.EncryptionSecret)
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
 	}
@@ -162,7 +164,7 @@ func (p *Plugin) ensureSecrets() error {
 	if cfg := p.client.Configuration.GetUnsanitizedConfig(); cfg != nil {
 		maps.Copy(settings, cfg.PluginSettings.Plugins[manifest.Id])
 	}
-	fresh, err := configurationFromMap(settings)
+	fresh, err := config.FromMap(settings)
 	if err != nil {
 		return err
 	}
@@ -213,4 +215,17 @@ func newSecret() (string, error) {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// resealHeldKeys seals the keys open requests hold (CA-pending, kept for
+// download) under the new encryption secret too.
+func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
+	oldKey, newKey, err := config.SealKeys(oldSecret, newSecret)
+	if err != nil {
+		return err
+	}
+	if p.inventory == nil {
+		return nil
+	}
+	return enroll.ResealHeldKeys(p.inventory, oldKey, newKey, p.now)
 }

@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
-func validConfiguration() *configuration {
-	c := &configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.setDefaults()
+func validConfiguration() *config.Configuration {
+	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
+	c.SetDefaults()
 	return c
 }
 
@@ -38,41 +39,41 @@ func TestConfigurationValidation(t *testing.T) {
 	brokenChain := string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, other.Root}))
 
 	cases := map[string]struct {
-		change func(*configuration)
+		change func(*config.Configuration)
 		want   string
 	}{
-		"defaults are valid":       {func(*configuration) {}, ""},
-		"link lifetime too short":  {func(c *configuration) { c.LinkLifetimeMinutes = 0 }, ""}, // 0 means default
-		"link lifetime negative":   {func(c *configuration) { c.LinkLifetimeMinutes = -1 }, "Link lifetime must be between 1 and 60"},
-		"link lifetime too long":   {func(c *configuration) { c.LinkLifetimeMinutes = 61 }, "Link lifetime must be between 1 and 60"},
-		"validity too long":        {func(c *configuration) { c.CertificateValidityDays = 3651 }, "Certificate validity must be between 1 and 3650"},
-		"validity negative":        {func(c *configuration) { c.CertificateValidityDays = -5 }, "Certificate validity"},
-		"unknown key type":         {func(c *configuration) { c.KeyType = "dsa-1024" }, "Key type"},
-		"unknown p12 format":       {func(c *configuration) { c.PKCS12Format = "rc2" }, "PKCS#12 format"},
-		"short signing secret":     {func(c *configuration) { c.LinkSigningSecret = "short" }, "Link signing secret must be at least 32"},
-		"short encryption secret":  {func(c *configuration) { c.EncryptionSecret = "short" }, "Encryption secret must be at least 32"},
-		"custom CA":                {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM }, ""},
-		"custom CA without key":    {func(c *configuration) { c.CACertificatePEM = chainPEM }, "CA private key: paste"},
-		"custom key without CA":    {func(c *configuration) { c.CAPrivateKeyPEM = keyPEM }, "CA certificate chain: paste"},
-		"custom CA key mismatch":   {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = otherChain, keyPEM }, "does not match"},
-		"custom key of another CA": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = rootOnly, keyPEM }, "does not match"},
-		"custom CA garbage":        {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = "hello", keyPEM }, "CA certificate chain: no PEM certificate"},
-		"custom key garbage": {func(c *configuration) {
+		"defaults are valid":       {func(*config.Configuration) {}, ""},
+		"link lifetime too short":  {func(c *config.Configuration) { c.LinkLifetimeMinutes = 0 }, ""}, // 0 means default
+		"link lifetime negative":   {func(c *config.Configuration) { c.LinkLifetimeMinutes = -1 }, "Link lifetime must be between 1 and 60"},
+		"link lifetime too long":   {func(c *config.Configuration) { c.LinkLifetimeMinutes = 61 }, "Link lifetime must be between 1 and 60"},
+		"validity too long":        {func(c *config.Configuration) { c.CertificateValidityDays = 3651 }, "Certificate validity must be between 1 and 3650"},
+		"validity negative":        {func(c *config.Configuration) { c.CertificateValidityDays = -5 }, "Certificate validity"},
+		"unknown key type":         {func(c *config.Configuration) { c.KeyType = "dsa-1024" }, "Key type"},
+		"unknown p12 format":       {func(c *config.Configuration) { c.PKCS12Format = "rc2" }, "PKCS#12 format"},
+		"short signing secret":     {func(c *config.Configuration) { c.LinkSigningSecret = "short" }, "Link signing secret must be at least 32"},
+		"short encryption secret":  {func(c *config.Configuration) { c.EncryptionSecret = "short" }, "Encryption secret must be at least 32"},
+		"custom CA":                {func(c *config.Configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM }, ""},
+		"custom CA without key":    {func(c *config.Configuration) { c.CACertificatePEM = chainPEM }, "CA private key: paste"},
+		"custom key without CA":    {func(c *config.Configuration) { c.CAPrivateKeyPEM = keyPEM }, "CA certificate chain: paste"},
+		"custom CA key mismatch":   {func(c *config.Configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = otherChain, keyPEM }, "does not match"},
+		"custom key of another CA": {func(c *config.Configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = rootOnly, keyPEM }, "does not match"},
+		"custom CA garbage":        {func(c *config.Configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = "hello", keyPEM }, "CA certificate chain: no PEM certificate"},
+		"custom key garbage": {func(c *config.Configuration) {
 			c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
 		}, "CA private key: parse"},
-		"custom chain out of order": {func(c *configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = brokenChain, keyPEM }, "out of order or broken"},
-		"daily bound negative":      {func(c *configuration) { c.CertificatesPerUserPerDay = -1 }, "Certificates per user per day must be between 0 (no limit) and 10000"},
-		"daily bound":               {func(c *configuration) { c.CertificatesPerUserPerDay = 20 }, ""},
-		"revocation base":           {func(c *configuration) { c.RevocationBaseURL = "http://pki.example.com" }, ""},
-		"revocation base ftp":       {func(c *configuration) { c.RevocationBaseURL = "ftp://pki.example.com" }, "Revocation URL base must be an http:// or https:// URL"},
-		"revocation base relative":  {func(c *configuration) { c.RevocationBaseURL = "pki.example.com" }, "Revocation URL base must be"},
-		"revocation base query":     {func(c *configuration) { c.RevocationBaseURL = "http://pki.example.com/?x=1" }, "Revocation URL base must be"},
+		"custom chain out of order": {func(c *config.Configuration) { c.CACertificatePEM, c.CAPrivateKeyPEM = brokenChain, keyPEM }, "out of order or broken"},
+		"daily bound negative":      {func(c *config.Configuration) { c.CertificatesPerUserPerDay = -1 }, "Certificates per user per day must be between 0 (no limit) and 10000"},
+		"daily bound":               {func(c *config.Configuration) { c.CertificatesPerUserPerDay = 20 }, ""},
+		"revocation base":           {func(c *config.Configuration) { c.RevocationBaseURL = "http://pki.example.com" }, ""},
+		"revocation base ftp":       {func(c *config.Configuration) { c.RevocationBaseURL = "ftp://pki.example.com" }, "Revocation URL base must be an http:// or https:// URL"},
+		"revocation base relative":  {func(c *config.Configuration) { c.RevocationBaseURL = "pki.example.com" }, "Revocation URL base must be"},
+		"revocation base query":     {func(c *config.Configuration) { c.RevocationBaseURL = "http://pki.example.com/?x=1" }, "Revocation URL base must be"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			c := validConfiguration()
 			tc.change(c)
-			c.setDefaults()
+			c.SetDefaults()
 			err := c.IsValid()
 			if tc.want == "" {
 				require.NoError(t, err)
@@ -86,22 +87,22 @@ func TestConfigurationValidation(t *testing.T) {
 
 func TestFlexIntReadsNumbersAndStrings(t *testing.T) {
 	for input, want := range map[string]int{`5`: 5, `"7"`: 7, `12.0`: 12, `""`: 0, `null`: 0} {
-		var f flexInt
+		var f config.FlexInt
 		require.NoError(t, json.Unmarshal([]byte(input), &f), input)
 		assert.Equal(t, want, int(f), input)
 	}
 	for _, bad := range []string{`"five"`, `1.5`, `true`} {
-		var f flexInt
+		var f config.FlexInt
 		assert.Error(t, json.Unmarshal([]byte(bad), &f), bad)
 	}
 }
 
 func TestConfigurationFromMapIgnoresKeyCase(t *testing.T) {
-	c, err := configurationFromMap(map[string]any{"linklifetimeminutes": "10", "KEYTYPE": "rsa-2048"})
+	c, err := config.FromMap(map[string]any{"linklifetimeminutes": "10", "KEYTYPE": "rsa-2048"})
 	require.NoError(t, err)
-	assert.Equal(t, flexInt(10), c.LinkLifetimeMinutes)
+	assert.Equal(t, config.FlexInt(10), c.LinkLifetimeMinutes)
 	assert.Equal(t, "rsa-2048", c.KeyType)
-	assert.Equal(t, flexInt(365), c.CertificateValidityDays, "defaults fill the rest")
+	assert.Equal(t, config.FlexInt(365), c.CertificateValidityDays, "defaults fill the rest")
 }
 
 // saveConfig runs ConfigurationWillBeSaved with the plugin's section changed
@@ -258,7 +259,7 @@ func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
 	}
 
 	// The saved settings work: the key comes from the KV store.
-	loaded, err := configurationFromMap(settings)
+	loaded, err := config.FromMap(settings)
 	require.NoError(t, err)
 	env.configure(loaded)
 	resp := env.issueJSON(env.token("alice"))
@@ -283,7 +284,7 @@ func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
 	}
 	rotatedSettings["encryptionsecret"] = strings.Repeat("r", 43)
 	require.NoError(t, env.saveConfig(settings, rotatedSettings))
-	rotated, err := configurationFromMap(rotatedSettings)
+	rotated, err := config.FromMap(rotatedSettings)
 	require.NoError(t, err)
 	env.configure(rotated)
 	env.issueJSON(env.token("alice"))

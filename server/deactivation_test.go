@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -54,7 +55,7 @@ func TestDeactivationRevokesAndTellsTheAdmins(t *testing.T) {
 func TestDeactivationCanOnlyNotifyOrDoNothing(t *testing.T) {
 	env := newTestEnv(t)
 	c := env.p.getConfiguration().Clone()
-	c.OnDeactivation = onDeactivationNotify
+	c.OnDeactivation = config.OnDeactivationNotify
 	env.configure(c)
 	serial := env.issueJSON(env.token("alice")).Serial
 	alice := env.user("alice")
@@ -69,7 +70,7 @@ func TestDeactivationCanOnlyNotifyOrDoNothing(t *testing.T) {
 	assert.Equal(t, 1, env.noticesTo("carol", "@alice was deactivated"), "told once, not every day")
 
 	c = c.Clone()
-	c.OnDeactivation = onDeactivationOff
+	c.OnDeactivation = config.OnDeactivationOff
 	env.configure(c)
 	bob := env.user("bob")
 	env.issueJSON(env.token("bob"))

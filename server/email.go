@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -20,47 +20,15 @@ import (
 // mailTimeout bounds one certificate email, connection included.
 const mailTimeout = 30 * time.Second
 
-// checkEmailDelivery checks the email delivery settings.
-func (c *configuration) checkEmailDelivery() error {
-	switch c.EmailDelivery {
-	case emailDeliveryOff, emailDeliveryAllowed, emailDeliveryDefault:
-	default:
-		return fmt.Errorf(`Email delivery must be "off", "allowed" or "default" (got %q)`, c.EmailDelivery)
-	}
-	if _, ok := smtpSecurities[c.SMTPConnectionSecurity]; !ok {
-		return fmt.Errorf(`SMTP connection security must be empty, "none", "starttls" or "tls" (got %q)`, c.SMTPConnectionSecurity)
-	}
-	if c.SMTPServer != "" && (c.SMTPPort < 1 || c.SMTPPort > 65535) {
-		return fmt.Errorf("SMTP port must be between 1 and 65535 (got %d)", c.SMTPPort)
-	}
-	if c.SMTPFrom != "" {
-		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
-			return fmt.Errorf("SMTP sender address %q is not an email address", c.SMTPFrom)
-		}
-	}
-	return nil
-}
-
-// smtpSecurities maps the plugin's and Mattermost's connection security
-// names to the mailer's.
-var smtpSecurities = map[string]mailer.Security{
-	"":                         "",
-	"none":                     mailer.SecurityNone,
-	"starttls":                 mailer.SecuritySTARTTLS,
-	"tls":                      mailer.SecurityTLS,
-	model.ConnSecurityStarttls: mailer.SecuritySTARTTLS,
-	model.ConnSecurityTLS:      mailer.SecurityTLS,
-}
-
 // mailSettings are Mattermost's SMTP settings (read unsanitized: the
 // password is needed) with the plugin's overrides on top.
-func (p *Plugin) mailSettings(c *configuration) (mailer.Settings, error) {
+func (p *Plugin) mailSettings(c *config.Configuration) (mailer.Settings, error) {
 	var s mailer.Settings
 	if cfg := p.API.GetUnsanitizedConfig(); cfg != nil {
 		es := cfg.EmailSettings
 		s.Host = model.SafeDereference(es.SMTPServer)
 		s.Port, _ = strconv.Atoi(model.SafeDereference(es.SMTPPort))
-		s.Security = smtpSecurities[model.SafeDereference(es.ConnectionSecurity)]
+		s.Security = config.SMTPSecurities[model.SafeDereference(es.ConnectionSecurity)]
 		if s.Security == "" {
 			s.Security = mailer.SecurityNone
 		}
@@ -76,14 +44,14 @@ func (p *Plugin) mailSettings(c *configuration) (mailer.Settings, error) {
 		s.Host = c.SMTPServer
 		s.Port = int(c.SMTPPort)
 		s.Security = mailer.SecuritySTARTTLS
-		if security := smtpSecurities[c.SMTPConnectionSecurity]; security != "" {
+		if security := config.SMTPSecurities[c.SMTPConnectionSecurity]; security != "" {
 			s.Security = security
 		}
 		s.Username = c.SMTPUsername
 		s.Password = c.SMTPPassword
 		s.SkipCertificateVerification = false
-		if isSealedSecret(s.Password) {
-			password, err := p.openSecret(c.EncryptionSecret, s.Password)
+		if config.IsSealedSecret(s.Password) {
+			password, err := p.secrets.Open(c.EncryptionSecret, s.Password)
 			if err != nil {
 				return s, fmt.Errorf("the SMTP password cannot be read: %w", err)
 			}
@@ -102,7 +70,7 @@ func (p *Plugin) mailSettings(c *configuration) (mailer.Settings, error) {
 // the server's own.
 type certificateMailer struct {
 	p      *Plugin
-	config *configuration
+	config *config.Configuration
 }
 
 // SendCertificate sends an owner their PKCS#12 file. The passphrase is never

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -39,7 +40,7 @@ func withMailServer(t *testing.T, env *testEnv, delivery string) *smtptest.Serve
 	c := env.p.getConfiguration().Clone()
 	c.EmailDelivery = delivery
 	c.SMTPServer = "localhost"
-	c.SMTPPort = flexInt(server.Port())
+	c.SMTPPort = config.FlexInt(server.Port())
 	c.SMTPConnectionSecurity = "starttls"
 	c.SMTPUsername = "certs"
 	c.SMTPPassword = "s3cret-smtp"
@@ -74,7 +75,7 @@ func checkCertificateMail(t *testing.T, server *smtptest.Server, serial, passphr
 
 func TestEnrollmentPageEmailsTheFileWithoutThePassphrase(t *testing.T) {
 	env := newTestEnv(t)
-	server := withMailServer(t, env, emailDeliveryAllowed)
+	server := withMailServer(t, env, config.EmailDeliveryAllowed)
 	token := env.token("alice")
 
 	page := env.request(http.MethodGet, issuePath(token), "", "")
@@ -91,11 +92,11 @@ func TestEnrollmentPageEmailsTheFileWithoutThePassphrase(t *testing.T) {
 
 func TestEmailDeliverySettingShapesTheOffer(t *testing.T) {
 	env := newTestEnv(t)
-	withMailServer(t, env, emailDeliveryDefault)
+	withMailServer(t, env, config.EmailDeliveryDefault)
 	assert.Contains(t, env.request(http.MethodGet, issuePath(env.token("alice")), "", "").Body.String(), `name="email" id="email" checked>`)
 
 	c := env.p.getConfiguration().Clone()
-	c.EmailDelivery = emailDeliveryOff
+	c.EmailDelivery = config.EmailDeliveryOff
 	env.configure(c)
 	assert.NotContains(t, env.request(http.MethodGet, issuePath(env.token("alice")), "", "").Body.String(), `name="email"`)
 	assert.Contains(t, env.run("alice", "/cert download --email"), "cannot be sent by email on this server")
@@ -103,7 +104,7 @@ func TestEmailDeliverySettingShapesTheOffer(t *testing.T) {
 	c = c.Clone()
 	c.EmailDelivery = "sometimes"
 	assert.ErrorContains(t, c.IsValid(), `Email delivery must be "off", "allowed" or "default"`)
-	c.EmailDelivery = emailDeliveryAllowed
+	c.EmailDelivery = config.EmailDeliveryAllowed
 	c.SMTPPort = 0
 	assert.ErrorContains(t, c.IsValid(), "SMTP port must be between 1 and 65535")
 }
@@ -111,13 +112,13 @@ func TestEmailDeliverySettingShapesTheOffer(t *testing.T) {
 // withMailServerDown points the SMTP override at a port nothing listens on.
 func withMailServerDown(t *testing.T, env *testEnv) {
 	t.Helper()
-	withMailServer(t, env, emailDeliveryAllowed)
+	withMailServer(t, env, config.EmailDeliveryAllowed)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	port := l.Addr().(*net.TCPAddr).Port
 	require.NoError(t, l.Close())
 	c := env.p.getConfiguration().Clone()
-	c.SMTPPort = flexInt(port)
+	c.SMTPPort = config.FlexInt(port)
 	env.configure(c)
 }
 
@@ -136,7 +137,7 @@ func TestMailServerDownLosesNothingOnThePage(t *testing.T) {
 
 func TestDownloadByEmailFromChat(t *testing.T) {
 	env := newTestEnv(t)
-	server := withMailServer(t, env, emailDeliveryAllowed)
+	server := withMailServer(t, env, config.EmailDeliveryAllowed)
 
 	reply := env.run("alice", "/cert download --email")
 	require.Contains(t, reply, "was emailed to alice@example.com", reply)
@@ -180,7 +181,7 @@ func TestSMTPPasswordIsSealedOnSave(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, saved)
 	marker, _ := saved.PluginSettings.Plugins["certs"]["smtppassword"].(string)
-	require.True(t, isSealedSecret(marker), "saved: %v", saved.PluginSettings.Plugins["certs"])
+	require.True(t, config.IsSealedSecret(marker), "saved: %v", saved.PluginSettings.Plugins["certs"])
 
 	c := cfg.Clone()
 	c.SMTPServer = "smtp.example.com"

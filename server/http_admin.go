@@ -204,7 +204,7 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if !s.core.IsAdmin(requester) {
 		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
 	}
-	if s.builtinCA == nil && !s.config.usesCustomCA() {
+	if s.builtinCA == nil && !s.config.UsesCustomCA() {
 		return &httpError{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
 	}
 	r, err := p.renewBuiltinCA(s.config, renewalThreshold(s.catalog), true)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -136,9 +137,9 @@ func TestApprovalsThatCannotBeMetAreRefusedAtSave(t *testing.T) {
 }
 
 // env0Config is a valid configuration with test secrets.
-func env0Config() *configuration {
-	c := &configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.setDefaults()
+func env0Config() *config.Configuration {
+	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
+	c.SetDefaults()
 	return c
 }
 

@@ -47,7 +47,7 @@ func (p *Plugin) runRequestJob() {
 	s.core.RetryRevocations(context.Background())
 	s.core.RevokeCompromisedLeftovers(context.Background())
 	s.core.EndRenewalOverlaps(context.Background())
-	if days, err := s.config.reminderDays(); err == nil && len(days) > 0 {
+	if days, err := s.config.ReminderDayList(); err == nil && len(days) > 0 {
 		s.core.SendReminders(days)
 	}
 	p.reconcileDeactivated()

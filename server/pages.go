@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -64,11 +65,11 @@ type emailOption struct {
 
 // emailChoice offers email delivery when the admin allows it and the user
 // has an address; "default" ticks the box.
-func emailChoice(c *configuration, user *enroll.Requester) emailOption {
-	if c.EmailDelivery == emailDeliveryOff || user.Email == "" {
+func emailChoice(c *config.Configuration, user *enroll.Requester) emailOption {
+	if c.EmailDelivery == config.EmailDeliveryOff || user.Email == "" {
 		return emailOption{}
 	}
-	return emailOption{Offered: true, Checked: c.EmailDelivery == emailDeliveryDefault, Address: user.Email}
+	return emailOption{Offered: true, Checked: c.EmailDelivery == config.EmailDeliveryDefault, Address: user.Email}
 }
 
 type errorPage struct {

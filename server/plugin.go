@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -35,8 +36,9 @@ type locker interface {
 type Plugin struct {
 	plugin.MattermostPlugin
 
-	client *pluginapi.Client
-	store  *store.Store
+	client  *pluginapi.Client
+	store   *store.Store
+	secrets *config.Secrets
 	// inventory holds the certificate and request records (the database)
 	// and the link marks (the KV store).
 	inventory enroll.Inventory
@@ -83,7 +85,7 @@ type Plugin struct {
 	serverSite atomic.Pointer[serverSite]
 
 	configurationLock sync.RWMutex
-	configuration     *configuration
+	configuration     *config.Configuration
 
 	// services is derived from the configuration (the parsed CA, the token
 	// minter) and swapped whole on every change. setupErr says why it could
@@ -121,6 +123,7 @@ func (p *Plugin) countCertificates() (records.StateCounts, error) {
 func (p *Plugin) OnActivate() error {
 	p.client = pluginapi.NewClient(p.API, p.Driver)
 	p.store = store.New(&p.client.KV)
+	p.secrets = &config.Secrets{KV: p.store, Now: func() time.Time { return p.now() }}
 	if p.newMutex == nil {
 		p.newMutex = func(name string) (locker, error) { return cluster.NewMutex(p.API, name) }
 	}

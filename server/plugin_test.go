@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -196,6 +197,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	p.SetAPI(server)
 	p.client = pluginapi.NewClient(server, &plugintest.Driver{})
 	p.store = store.New(env.kv)
+	p.secrets = &config.Secrets{KV: p.store, Now: func() time.Time { return p.now() }}
 	// The records stay in the KV store here: these tests are not about
 	// the database (server/sqlstore's are, and the end-to-end tests).
 	p.inventory = p.store
@@ -219,17 +221,17 @@ func newTestEnv(t testing.TB) *testEnv {
 	p.router = p.newRouter()
 	env.p = p
 
-	cfg := &configuration{
+	cfg := &config.Configuration{
 		LinkSigningSecret: strings.Repeat("s", 43),
 		EncryptionSecret:  strings.Repeat("e", 43),
 	}
-	cfg.setDefaults()
+	cfg.SetDefaults()
 	env.configure(cfg)
 	return env
 }
 
 // configure applies c and requires the plugin to be ready to issue.
-func (env *testEnv) configure(c *configuration) {
+func (env *testEnv) configure(c *config.Configuration) {
 	env.t.Helper()
 	env.p.setConfiguration(c)
 	env.p.applyConfiguration(c)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -189,7 +190,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	assert.Contains(t, catalogJSON, `"provisioner_password": "sealed:`)
 	assert.Contains(t, catalogJSON, `"validity_days": 1`, "the rest of the admin's JSON is kept")
 
-	loaded, err := configurationFromMap(saved.PluginSettings.Plugins["certs"])
+	loaded, err := config.FromMap(saved.PluginSettings.Plugins["certs"])
 	require.NoError(t, err)
 	env.configure(loaded)
 	s, err := env.p.getServices()
@@ -220,7 +221,7 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	}
 	rotated["encryptionsecret"] = strings.Repeat("r", 43)
 	require.NoError(t, env.saveConfig(saved.PluginSettings.Plugins["certs"], rotated))
-	rotatedCfg, err := configurationFromMap(rotated)
+	rotatedCfg, err := config.FromMap(rotated)
 	require.NoError(t, err)
 	env.configure(rotatedCfg)
 

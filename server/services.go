@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
@@ -17,7 +18,7 @@ import (
 // enrollment core with its parsed catalog, connectors and token minter. It
 // is immutable once built.
 type services struct {
-	config  *configuration
+	config  *config.Configuration
 	catalog *profile.Catalog
 	core    *enroll.Core
 	// builtinCA is a connector of the built-in CA that renews itself, nil
@@ -26,11 +27,11 @@ type services struct {
 }
 
 // buildServices derives the services from c, loading or creating the CA.
-func (p *Plugin) buildServices(c *configuration) (*services, error) {
+func (p *Plugin) buildServices(c *config.Configuration) (*services, error) {
 	if err := c.IsValid(); err != nil {
 		return nil, err
 	}
-	catalog, err := c.catalog()
+	catalog, err := c.Catalog()
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +47,12 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
 		connectors[spec.Name] = p.metrics.observeConnector(conn, p.API)
-		if b, ok := conn.(*connector.Builtin); ok && !c.usesCustomCA() {
+		if b, ok := conn.(*connector.Builtin); ok && !c.UsesCustomCA() {
 			builtinCA = b
 		}
 	}
 	format, _ := pki.ParsePKCS12Format(c.PKCS12Format)
-	roots, err := c.attestationRoots()
+	roots, err := c.ParseAttestationRoots()
 	if err != nil {
 		return nil, err
 	}
@@ -68,8 +69,8 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 		PKCS12Format:         format,
 		AttestationRoots:     roots,
 		SealKey:              sealKey,
-		LinkLifetime:         c.linkLifetime(),
-		EmailDelivery:        c.EmailDelivery != emailDeliveryOff,
+		LinkLifetime:         c.LinkLifetime(),
+		EmailDelivery:        c.EmailDelivery != config.EmailDeliveryOff,
 		RequireVerifiedEmail: site.requireVerifiedEmail,
 		IdentityHost:         site.host,
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
@@ -87,7 +88,7 @@ func (p *Plugin) buildServices(c *configuration) (*services, error) {
 }
 
 // newConnector builds the connector a catalog entry describes.
-func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connector.Connector, error) {
+func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (connector.Connector, error) {
 	switch spec.Type {
 	case profile.TypeBuiltin:
 		loaded, err := p.loadCA(c)
@@ -95,15 +96,15 @@ func (p *Plugin) newConnector(c *configuration, spec profile.Connector) (connect
 			return nil, err
 		}
 		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now).WithOCSPResponders(p.ocspResponders)
-		if root := c.revocationBase(p.siteURL()); root != "" {
+		if root := c.RevocationBase(p.siteURL()); root != "" {
 			base := root + "/plugins/" + manifest.Id
 			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:
 		cfg := spec.StepCA.ConnectorConfig(spec.Name)
-		if isSealedSecret(cfg.ProvisionerPassword) {
-			password, err := p.openSecret(c.EncryptionSecret, cfg.ProvisionerPassword)
+		if config.IsSealedSecret(cfg.ProvisionerPassword) {
+			password, err := p.secrets.Open(c.EncryptionSecret, cfg.ProvisionerPassword)
 			if err != nil {
 				return nil, fmt.Errorf("provisioner password: %w", err)
 			}
@@ -128,7 +129,7 @@ func crlPath(connectorName string, generation int) string {
 // applyConfiguration rebuilds the services for c. A configuration that
 // cannot be used keeps the plugin active: users are told the plugin needs an
 // admin, and the admin finds the reason in the log.
-func (p *Plugin) applyConfiguration(c *configuration) {
+func (p *Plugin) applyConfiguration(c *config.Configuration) {
 	p.refreshSite()
 	s, err := p.buildServices(c)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/plugin"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
@@ -91,7 +92,7 @@ func (p *Plugin) supportPacket() *supportPacket {
 		Settings:         supportSettings(c),
 		RedactedSettings: append(append([]string{}, supportRedactedSettings...), "connectors[].stepca.provisioner_password"),
 	}
-	catalog, err := c.catalog()
+	catalog, err := c.Catalog()
 	if err != nil {
 		packet.Problems = append(packet.Problems, "the connectors and profiles do not parse: "+err.Error())
 	} else {
@@ -143,7 +144,7 @@ func (p *Plugin) supportPacket() *supportPacket {
 
 // supportSettings are the settings: shown ones as they are, the others only
 // whether they are set.
-func supportSettings(c *configuration) map[string]any {
+func supportSettings(c *config.Configuration) map[string]any {
 	fields := fieldsOf(c)
 	out := map[string]any{}
 	for _, key := range supportShownSettings {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -105,7 +106,7 @@ func TestSupportPacketWhileMisconfiguredSaysWhy(t *testing.T) {
 // new setting fails here until someone decides which.
 func TestSupportPacketClassifiesEverySetting(t *testing.T) {
 	lists := [][]string{supportShownSettings, supportSummarizedSettings, supportRedactedSettings}
-	for key := range fieldsOf(&configuration{}) {
+	for key := range fieldsOf(&config.Configuration{}) {
 		in := 0
 		for _, list := range lists {
 			if slices.Contains(list, key) {
@@ -116,7 +117,7 @@ func TestSupportPacketClassifiesEverySetting(t *testing.T) {
 	}
 	for _, list := range lists {
 		for _, key := range list {
-			_, ok := fieldsOf(&configuration{})[key]
+			_, ok := fieldsOf(&config.Configuration{})[key]
 			assert.True(t, ok || strings.HasPrefix(key, "connectors"), "%s is not a setting", key)
 		}
 	}

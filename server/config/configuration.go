@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"crypto/x509"
@@ -28,11 +28,11 @@ const (
 	maxPerUserPerDay       = 10000
 )
 
-// configuration is the plugin's settings as the System Console saves them.
+// Configuration is the plugin's settings as the System Console saves them.
 // A value is never modified after it is published: changes build a new one.
-type configuration struct {
-	LinkLifetimeMinutes     flexInt `json:"LinkLifetimeMinutes"`
-	CertificateValidityDays flexInt `json:"CertificateValidityDays"`
+type Configuration struct {
+	LinkLifetimeMinutes     FlexInt `json:"LinkLifetimeMinutes"`
+	CertificateValidityDays FlexInt `json:"CertificateValidityDays"`
 	KeyType                 string  `json:"KeyType"`
 	PKCS12Format            string  `json:"PKCS12Format"`
 	CACertificatePEM        string  `json:"CACertificatePEM"`
@@ -53,7 +53,7 @@ type configuration struct {
 	RevocationBaseURL string `json:"RevocationBaseURL"`
 	// CertificatesPerUserPerDay bounds what one person is issued in 24
 	// hours across every profile; 0 is no bound.
-	CertificatesPerUserPerDay flexInt `json:"CertificatesPerUserPerDay"`
+	CertificatesPerUserPerDay FlexInt `json:"CertificatesPerUserPerDay"`
 	// OnDeactivation is what happens to a deactivated user's
 	// certificates: "revoke", "notify" (the admins) or "off".
 	OnDeactivation string `json:"OnDeactivation"`
@@ -67,7 +67,7 @@ type configuration struct {
 	// empty SMTPServer means Mattermost's own. SMTPPassword is sealed into
 	// the KV store on save.
 	SMTPServer             string  `json:"SMTPServer"`
-	SMTPPort               flexInt `json:"SMTPPort"`
+	SMTPPort               FlexInt `json:"SMTPPort"`
 	SMTPConnectionSecurity string  `json:"SMTPConnectionSecurity"`
 	SMTPUsername           string  `json:"SMTPUsername"`
 	SMTPPassword           string  `json:"SMTPPassword"`
@@ -76,20 +76,20 @@ type configuration struct {
 
 // Email delivery settings.
 const (
-	emailDeliveryOff     = "off"
-	emailDeliveryAllowed = "allowed"
-	emailDeliveryDefault = "default"
+	EmailDeliveryOff     = "off"
+	EmailDeliveryAllowed = "allowed"
+	EmailDeliveryDefault = "default"
 )
 
 // Clone returns a copy that can be changed without touching the original.
-func (c *configuration) Clone() *configuration {
+func (c *Configuration) Clone() *Configuration {
 	clone := *c
 	return &clone
 }
 
-// setDefaults fills settings left empty, as the System Console may leave
+// SetDefaults fills settings left empty, as the System Console may leave
 // them when the plugin is installed without its settings page being saved.
-func (c *configuration) setDefaults() {
+func (c *Configuration) SetDefaults() {
 	if c.LinkLifetimeMinutes == 0 {
 		c.LinkLifetimeMinutes = 5
 	}
@@ -103,10 +103,10 @@ func (c *configuration) setDefaults() {
 		c.PKCS12Format = string(pki.PKCS12Compatible)
 	}
 	if c.EmailDelivery == "" {
-		c.EmailDelivery = emailDeliveryAllowed
+		c.EmailDelivery = EmailDeliveryAllowed
 	}
 	if c.OnDeactivation == "" {
-		c.OnDeactivation = onDeactivationRevoke
+		c.OnDeactivation = OnDeactivationRevoke
 	}
 	if c.ReminderDays == nil {
 		defaults := "30,7,1"
@@ -116,14 +116,14 @@ func (c *configuration) setDefaults() {
 
 // What happens to a deactivated user's certificates.
 const (
-	onDeactivationRevoke = "revoke"
-	onDeactivationNotify = "notify"
-	onDeactivationOff    = "off"
+	OnDeactivationRevoke = "revoke"
+	OnDeactivationNotify = "notify"
+	OnDeactivationOff    = "off"
 )
 
 // IsValid checks every setting and names the first one that is wrong, in
 // words an admin can act on.
-func (c *configuration) IsValid() error {
+func (c *Configuration) IsValid() error {
 	if c.LinkLifetimeMinutes < minLinkLifetimeMinutes || c.LinkLifetimeMinutes > maxLinkLifetimeMinutes {
 		return fmt.Errorf("Link lifetime must be between %d and %d minutes (got %d)", minLinkLifetimeMinutes, maxLinkLifetimeMinutes, c.LinkLifetimeMinutes)
 	}
@@ -148,7 +148,7 @@ func (c *configuration) IsValid() error {
 	if err := c.checkEmailDelivery(); err != nil {
 		return err
 	}
-	if _, err := c.reminderDays(); err != nil {
+	if _, err := c.ReminderDayList(); err != nil {
 		return err
 	}
 	if err := c.checkRevocationBaseURL(); err != nil {
@@ -158,15 +158,15 @@ func (c *configuration) IsValid() error {
 		return fmt.Errorf("Certificates per user per day must be between 0 (no limit) and %d (got %d)", maxPerUserPerDay, c.CertificatesPerUserPerDay)
 	}
 	switch c.OnDeactivation {
-	case onDeactivationRevoke, onDeactivationNotify, onDeactivationOff:
+	case OnDeactivationRevoke, OnDeactivationNotify, OnDeactivationOff:
 	default:
 		return fmt.Errorf(`When a user is deactivated must be "revoke", "notify" or "off" (got %q)`, c.OnDeactivation)
 	}
-	roots, err := c.attestationRoots()
+	roots, err := c.ParseAttestationRoots()
 	if err != nil {
 		return err
 	}
-	catalog, err := c.catalog()
+	catalog, err := c.Catalog()
 	if err != nil {
 		return err
 	}
@@ -176,8 +176,8 @@ func (c *configuration) IsValid() error {
 	return nil
 }
 
-// attestationRoots parses the trusted attestation roots.
-func (c *configuration) attestationRoots() (*attest.Roots, error) {
+// ParseAttestationRoots parses the trusted attestation roots.
+func (c *Configuration) ParseAttestationRoots() (*attest.Roots, error) {
 	roots, err := attest.ParseRoots(c.AttestationRoots)
 	if err != nil {
 		return nil, fmt.Errorf("Trusted attestation roots: %w", err)
@@ -185,9 +185,9 @@ func (c *configuration) attestationRoots() (*attest.Roots, error) {
 	return roots, nil
 }
 
-// catalog parses the connectors and profiles; the simple settings supply the
+// Catalog parses the connectors and profiles; the simple settings supply the
 // defaults.
-func (c *configuration) catalog() (*profile.Catalog, error) {
+func (c *Configuration) Catalog() (*profile.Catalog, error) {
 	keyType, err := pki.ParseKeyType(c.KeyType)
 	if err != nil {
 		return nil, fmt.Errorf("Key type: %w", err)
@@ -195,26 +195,26 @@ func (c *configuration) catalog() (*profile.Catalog, error) {
 	return profile.Parse(c.ConnectorsAndProfiles, profile.Defaults{ValidityDays: int(c.CertificateValidityDays), KeyType: keyType})
 }
 
-// sealedKeyPrefix marks a CA private key that the plugin moved out of the
+// SealedKeyPrefix marks a CA private key that the plugin moved out of the
 // server configuration into the KV store, encrypted. What follows it is the
 // fingerprint of the CA certificate the key belongs to.
-const sealedKeyPrefix = "sealed:"
+const SealedKeyPrefix = "sealed:"
 
-// usesCustomCA reports whether the admin supplied a CA instead of the
+// UsesCustomCA reports whether the admin supplied a CA instead of the
 // built-in one.
-func (c *configuration) usesCustomCA() bool {
+func (c *Configuration) UsesCustomCA() bool {
 	return strings.TrimSpace(c.CACertificatePEM) != "" || strings.TrimSpace(c.CAPrivateKeyPEM) != ""
 }
 
-// customKeyIsSealed reports whether the custom CA key lives sealed in the KV
+// CustomKeyIsSealed reports whether the custom CA key lives sealed in the KV
 // store rather than in the settings.
-func (c *configuration) customKeyIsSealed() bool {
-	return strings.HasPrefix(c.CAPrivateKeyPEM, sealedKeyPrefix)
+func (c *Configuration) CustomKeyIsSealed() bool {
+	return strings.HasPrefix(c.CAPrivateKeyPEM, SealedKeyPrefix)
 }
 
-// customCAChain parses the configured CA chain and checks it against the
+// CustomCAChain parses the configured CA chain and checks it against the
 // key setting as far as the configuration alone allows.
-func (c *configuration) customCAChain() ([]*x509.Certificate, error) {
+func (c *Configuration) CustomCAChain() ([]*x509.Certificate, error) {
 	if strings.TrimSpace(c.CACertificatePEM) == "" {
 		return nil, errors.New("CA certificate chain: paste the CA certificate that belongs to the private key")
 	}
@@ -225,23 +225,23 @@ func (c *configuration) customCAChain() ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate chain: %w", err)
 	}
-	if c.customKeyIsSealed() && strings.TrimPrefix(c.CAPrivateKeyPEM, sealedKeyPrefix) != pki.Fingerprint(chain[0]) {
+	if c.CustomKeyIsSealed() && strings.TrimPrefix(c.CAPrivateKeyPEM, SealedKeyPrefix) != pki.Fingerprint(chain[0]) {
 		return nil, errors.New("CA private key: the stored key belongs to another CA certificate; paste the key of this certificate")
 	}
 	return chain, nil
 }
 
-// customCA parses the configured CA when its key is in the settings in
+// CustomCA parses the configured CA when its key is in the settings in
 // clear, or returns nil when no custom CA is configured.
-func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
-	if !c.usesCustomCA() {
+func (c *Configuration) CustomCA(now time.Time) (*pki.CA, error) {
+	if !c.UsesCustomCA() {
 		return nil, nil
 	}
-	chain, err := c.customCAChain()
+	chain, err := c.CustomCAChain()
 	if err != nil {
 		return nil, err
 	}
-	if c.customKeyIsSealed() {
+	if c.CustomKeyIsSealed() {
 		return nil, errors.New("CA private key: the key is sealed in the KV store")
 	}
 	key, err := pki.ParsePrivateKeyPEM([]byte(c.CAPrivateKeyPEM))
@@ -257,41 +257,41 @@ func (c *configuration) customCA(now time.Time) (*pki.CA, error) {
 
 // checkCustomCA validates the custom CA settings; a sealed key is checked
 // when it is loaded.
-func (c *configuration) checkCustomCA(now time.Time) error {
-	if !c.usesCustomCA() {
+func (c *Configuration) checkCustomCA(now time.Time) error {
+	if !c.UsesCustomCA() {
 		return nil
 	}
-	if c.customKeyIsSealed() {
-		_, err := c.customCAChain()
+	if c.CustomKeyIsSealed() {
+		_, err := c.CustomCAChain()
 		return err
 	}
-	_, err := c.customCA(now)
+	_, err := c.CustomCA(now)
 	return err
 }
 
-func (c *configuration) linkLifetime() time.Duration {
+func (c *Configuration) LinkLifetime() time.Duration {
 	return time.Duration(c.LinkLifetimeMinutes) * time.Minute
 }
 
-// configurationFromMap decodes the plugin's section of the server config the
+// FromMap decodes the plugin's section of the server config the
 // way the server's LoadPluginConfiguration does (keys are matched without
 // regard to case), then fills defaults.
-func configurationFromMap(settings map[string]any) (*configuration, error) {
+func FromMap(settings map[string]any) (*Configuration, error) {
 	raw, err := json.Marshal(settings)
 	if err != nil {
 		return nil, err
 	}
-	c := &configuration{}
+	c := &Configuration{}
 	if err := json.Unmarshal(raw, c); err != nil {
 		return nil, fmt.Errorf("settings cannot be read: %w", err)
 	}
-	c.setDefaults()
+	c.SetDefaults()
 	return c, nil
 }
 
-// withSecretsFrom returns c with secret settings that the System Console sent
+// WithSecretsFrom returns c with secret settings that the System Console sent
 // back masked (model.FakeSetting) replaced by their current values.
-func (c *configuration) withSecretsFrom(current *configuration) *configuration {
+func (c *Configuration) WithSecretsFrom(current *Configuration) *Configuration {
 	out := c.Clone()
 	unmask := func(v *string, cur string) {
 		if *v == model.FakeSetting {
@@ -305,11 +305,11 @@ func (c *configuration) withSecretsFrom(current *configuration) *configuration {
 	return out
 }
 
-// flexInt reads a number setting whether the server stored it as a JSON
+// FlexInt reads a number setting whether the server stored it as a JSON
 // number or as a string (older System Console versions save strings).
-type flexInt int
+type FlexInt int
 
-func (f *flexInt) UnmarshalJSON(data []byte) error {
+func (f *FlexInt) UnmarshalJSON(data []byte) error {
 	s := strings.Trim(strings.TrimSpace(string(data)), `"`)
 	if s == "" || s == "null" {
 		*f = 0
@@ -319,13 +319,13 @@ func (f *flexInt) UnmarshalJSON(data []byte) error {
 	if err != nil || n != float64(int(n)) {
 		return fmt.Errorf("%s is not a whole number", string(data))
 	}
-	*f = flexInt(n)
+	*f = FlexInt(n)
 	return nil
 }
 
-// reminderDays are the days before expiry owners are reminded, largest
+// ReminderDayList are the days before expiry owners are reminded, largest
 // first.
-func (c *configuration) reminderDays() ([]int, error) {
+func (c *Configuration) ReminderDayList() ([]int, error) {
 	if c.ReminderDays == nil {
 		return nil, nil
 	}
@@ -351,7 +351,7 @@ func (c *configuration) reminderDays() ([]int, error) {
 // checkRevocationBaseURL refuses a base that relying parties could not
 // fetch from: it must be an absolute http(s) URL with nothing after the
 // path.
-func (c *configuration) checkRevocationBaseURL() error {
+func (c *Configuration) checkRevocationBaseURL() error {
 	base := strings.TrimSpace(c.RevocationBaseURL)
 	if base == "" {
 		return nil
@@ -363,9 +363,9 @@ func (c *configuration) checkRevocationBaseURL() error {
 	return nil
 }
 
-// revocationBase is the base of the URLs certificates carry for their CRL
+// RevocationBase is the base of the URLs certificates carry for their CRL
 // and OCSP responder: the admin's, else the Site URL; "" writes none.
-func (c *configuration) revocationBase(siteURL string) string {
+func (c *Configuration) RevocationBase(siteURL string) string {
 	if base := strings.TrimSpace(c.RevocationBaseURL); base != "" {
 		return strings.TrimRight(base, "/")
 	}

@@ -1,16 +1,15 @@
-package main
+package config
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -18,13 +17,20 @@ import (
 // sealContextConnectorSecret binds sealed connector credentials to their use.
 const sealContextConnectorSecret = "connector/secret"
 
-// isSealedSecret reports whether a setting value is a reference to a secret
+// IsSealedSecret reports whether a setting value is a reference to a secret
 // sealed in the KV store rather than the secret itself.
-func isSealedSecret(v string) bool { return strings.HasPrefix(v, sealedKeyPrefix) }
+func IsSealedSecret(v string) bool { return strings.HasPrefix(v, SealedKeyPrefix) }
 
-// sealSecret stores plaintext sealed under encryptionSecret and returns the
+// Secrets keeps the passwords of the settings sealed in the KV store, so
+// that the server configuration holds only markers that stand for them.
+type Secrets struct {
+	KV  *store.Store
+	Now func() time.Time
+}
+
+// Seal stores plaintext sealed under encryptionSecret and returns the
 // marker that stands for it in the settings.
-func (p *Plugin) sealSecret(encryptionSecret, plaintext string) (string, error) {
+func (s *Secrets) Seal(encryptionSecret, plaintext string) (string, error) {
 	key, err := sealbox.NewKey(encryptionSecret)
 	if err != nil {
 		return "", err
@@ -34,26 +40,26 @@ func (p *Plugin) sealSecret(encryptionSecret, plaintext string) (string, error) 
 		return "", err
 	}
 	id := model.NewId()
-	if err := p.store.SaveSecret(id, &store.Secret{Keys: []records.SealedKey{{KeyID: key.ID(), Sealed: sealed}}, CreatedAt: p.now()}); err != nil {
+	if err := s.KV.SaveSecret(id, &store.Secret{Keys: []records.SealedKey{{KeyID: key.ID(), Sealed: sealed}}, CreatedAt: s.Now()}); err != nil {
 		return "", err
 	}
-	return sealedKeyPrefix + id, nil
+	return SealedKeyPrefix + id, nil
 }
 
-// openSecret returns the secret a marker stands for.
-func (p *Plugin) openSecret(encryptionSecret, marker string) (string, error) {
+// Open returns the secret a marker stands for.
+func (s *Secrets) Open(encryptionSecret, marker string) (string, error) {
 	key, err := sealbox.NewKey(encryptionSecret)
 	if err != nil {
 		return "", err
 	}
-	secret, err := p.store.GetSecret(strings.TrimPrefix(marker, sealedKeyPrefix))
+	secret, err := s.KV.GetSecret(strings.TrimPrefix(marker, SealedKeyPrefix))
 	if errors.Is(err, records.ErrNotFound) {
 		return "", errors.New("the stored password is missing; enter it again")
 	}
 	if err != nil {
 		return "", err
 	}
-	sealed, ok := findSealed(secret.Keys, key.ID())
+	sealed, ok := FindSealed(secret.Keys, key.ID())
 	if !ok {
 		return "", errors.New("the stored password was encrypted with a different encryption secret; enter it again")
 	}
@@ -64,17 +70,25 @@ func (p *Plugin) openSecret(encryptionSecret, marker string) (string, error) {
 	return string(plain), nil
 }
 
-// resealSecrets adds copies of the sealed secrets markers refer to, sealed
-// under newSecret.
-func (p *Plugin) resealSecrets(markers []string, oldSecret, newSecret string) error {
-	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
+// OpenIfSealed is Open for a setting that may hold the secret itself.
+func (s *Secrets) OpenIfSealed(encryptionSecret, value string) (string, error) {
+	if !IsSealedSecret(value) {
+		return value, nil
+	}
+	return s.Open(encryptionSecret, value)
+}
+
+// Reseal adds copies of the sealed secrets markers refer to, sealed under
+// newSecret.
+func (s *Secrets) Reseal(markers []string, oldSecret, newSecret string) error {
+	oldKey, newKey, err := SealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}
 	for _, marker := range markers {
-		err := p.store.UpdateSecret(strings.TrimPrefix(marker, sealedKeyPrefix), func(s *store.Secret) error {
+		err := s.KV.UpdateSecret(strings.TrimPrefix(marker, SealedKeyPrefix), func(sec *store.Secret) error {
 			var err error
-			s.Keys, err = resealed(s.Keys, oldKey, newKey, sealContextConnectorSecret)
+			sec.Keys, err = Resealed(sec.Keys, oldKey, newKey, sealContextConnectorSecret)
 			return err
 		})
 		if err != nil && !errors.Is(err, records.ErrNotFound) {
@@ -84,11 +98,11 @@ func (p *Plugin) resealSecrets(markers []string, oldSecret, newSecret string) er
 	return nil
 }
 
-// sealCatalogSecrets replaces every connector password written in clear in
-// the catalog JSON with a sealed marker. It returns the JSON to save and
+// SealCatalog replaces every connector password written in clear in the
+// catalog JSON with a sealed marker. It returns the JSON to save and
 // whether anything changed. The rest of the admin's JSON is kept as written
 // (only re-indented).
-func (p *Plugin) sealCatalogSecrets(catalogJSON, encryptionSecret string) (string, bool, error) {
+func (s *Secrets) SealCatalog(catalogJSON, encryptionSecret string) (string, bool, error) {
 	if strings.TrimSpace(catalogJSON) == "" {
 		return catalogJSON, false, nil
 	}
@@ -102,10 +116,10 @@ func (p *Plugin) sealCatalogSecrets(catalogJSON, encryptionSecret string) (strin
 		conn, _ := c.(map[string]any)
 		settings, _ := conn["stepca"].(map[string]any)
 		password, _ := settings["provisioner_password"].(string)
-		if password == "" || isSealedSecret(password) {
+		if password == "" || IsSealedSecret(password) {
 			continue
 		}
-		marker, err := p.sealSecret(encryptionSecret, password)
+		marker, err := s.Seal(encryptionSecret, password)
 		if err != nil {
 			return "", false, fmt.Errorf("connector %v: the password cannot be stored: %w", conn["name"], err)
 		}
@@ -122,11 +136,11 @@ func (p *Plugin) sealCatalogSecrets(catalogJSON, encryptionSecret string) (strin
 	return string(out), true, nil
 }
 
-// sealedMarkers lists the sealed-secret markers of a configuration: the
+// SealedMarkers lists the sealed-secret markers of a configuration: the
 // connector passwords in its catalog and the SMTP password.
-func (c *configuration) sealedMarkers() []string {
+func (c *Configuration) SealedMarkers() []string {
 	markers := sealedMarkersIn(c.ConnectorsAndProfiles)
-	if isSealedSecret(c.SMTPPassword) {
+	if IsSealedSecret(c.SMTPPassword) {
 		markers = append(markers, c.SMTPPassword)
 	}
 	return markers
@@ -146,35 +160,9 @@ func sealedMarkersIn(catalogJSON string) []string {
 	}
 	var markers []string
 	for _, c := range doc.Connectors {
-		if c.StepCA != nil && isSealedSecret(c.StepCA.ProvisionerPassword) {
+		if c.StepCA != nil && IsSealedSecret(c.StepCA.ProvisionerPassword) {
 			markers = append(markers, c.StepCA.ProvisionerPassword)
 		}
 	}
 	return markers
-}
-
-// resealHeldKeys seals the keys open requests hold (CA-pending, kept for
-// download) under the new encryption secret too.
-func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
-	oldKey, newKey, err := sealKeys(oldSecret, newSecret)
-	if err != nil {
-		return err
-	}
-	if p.inventory == nil {
-		return nil
-	}
-	return enroll.ResealHeldKeys(p.inventory, oldKey, newKey, p.now)
-}
-
-// sealKeys are the keys of the old and the new encryption secret.
-func sealKeys(oldSecret, newSecret string) (*sealbox.Key, *sealbox.Key, error) {
-	oldKey, err := sealbox.NewKey(oldSecret)
-	if err != nil {
-		return nil, nil, err
-	}
-	newKey, err := sealbox.NewKey(newSecret)
-	if err != nil {
-		return nil, nil, err
-	}
-	return oldKey, newKey, nil
 }
