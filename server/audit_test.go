@@ -141,7 +141,7 @@ func TestApprovalsAndDenialsAreAudited(t *testing.T) {
 	assert.Equal(t, "pending", rec.Meta["previous_state"])
 
 	denied := env.requestVia("alice", "secure")
-	_, err := mustServices(t, env).core.Deny(denied, env.requester("carol"), "not for you")
+	_, err := mustServices(t, env).Core.Deny(denied, env.requester("carol"), "not for you")
 	require.NoError(t, err)
 	rec = requireOneAudit(t, env, auditDenyRequest)
 	assert.Equal(t, env.user("carol").Id, rec.Actor.UserId)

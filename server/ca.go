@@ -88,7 +88,7 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 		return nil, err
 	}
 
-	h, err := pki.GenerateHierarchy(p.site().name, p.now())
+	h, err := pki.GenerateHierarchy(p.site().Name, p.now())
 	if err != nil {
 		return nil, fmt.Errorf("generate the built-in CA: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -15,12 +16,12 @@ var caExpiryNotices = []int{90, 30, 7, 1}
 // noticeExpiringCAs tells the system admins of CA certificates that expire
 // soon: once a day it looks, and each notice goes out once per certificate
 // and threshold, whatever node sends it.
-func (p *Plugin) noticeExpiringCAs(s *services) {
+func (p *Plugin) noticeExpiringCAs(s *app.Snapshot) {
 	if !p.dailyDuty("ca-expiry") {
 		return
 	}
 	now := p.now()
-	for _, ca := range s.core.ExpiringCAs(context.Background(), time.Duration(caExpiryNotices[0])*24*time.Hour) {
+	for _, ca := range s.Core.ExpiringCAs(context.Background(), time.Duration(caExpiryNotices[0])*24*time.Hour) {
 		left := ca.Certificate.NotAfter.Sub(now)
 		threshold := caExpiryNotices[0]
 		for _, d := range caExpiryNotices {

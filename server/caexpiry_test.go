@@ -17,7 +17,7 @@ func TestAdminsAreToldBeforeACAExpires(t *testing.T) {
 	c := env.p.getConfiguration().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	env.configure(c)
-	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	chain, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	issuing := chain[0]
 
@@ -34,7 +34,7 @@ func TestAdminsAreToldBeforeACAExpires(t *testing.T) {
 	env.p.runRequestJob()
 	assert.Equal(t, 2, env.noticesTo("carol", "expires on"), "again at 30 days")
 	assert.Zero(t, env.noticesTo("carol", "renewed"), "an admin's own CA is not renewed by the plugin")
-	after, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	after, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	assert.True(t, after[0].Equal(issuing))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
@@ -72,17 +73,17 @@ type renewal struct {
 // renewCAIfDue renews the built-in issuing CA when less than the threshold
 // of its life is left: the request job's duty, on whichever node runs it.
 // It first loads a CA another node renewed.
-func (p *Plugin) renewCAIfDue(s *services) {
-	if s.builtinCA == nil {
+func (p *Plugin) renewCAIfDue(s *app.Snapshot) {
+	if s.BuiltinCA == nil {
 		return
 	}
 	if p.reloadCAIfStale(s) {
-		if s, _ = p.getServices(); s == nil || s.builtinCA == nil {
+		if s, _ = p.current.Get(); s == nil || s.BuiltinCA == nil {
 			return
 		}
 	}
-	chain, _ := s.builtinCA.Chain(context.Background())
-	threshold := renewalThreshold(s.catalog)
+	chain, _ := s.BuiltinCA.Chain(context.Background())
+	threshold := renewalThreshold(s.Catalog)
 	now := p.now()
 	if chain[0].NotAfter.Sub(now) >= threshold {
 		return
@@ -93,7 +94,7 @@ func (p *Plugin) renewCAIfDue(s *services) {
 		// notices tell them.
 		return
 	}
-	if _, err := p.renewBuiltinCA(s.config, threshold, false); err != nil {
+	if _, err := p.renewBuiltinCA(s.Config, threshold, false); err != nil {
 		p.API.LogError("Could not renew the built-in issuing CA", "error", err.Error())
 	}
 }
@@ -227,7 +228,7 @@ func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterE
 	if ev.Id != caRenewedEvent {
 		return
 	}
-	if s, err := p.getServices(); err == nil {
+	if s, err := p.current.Get(); err == nil {
 		p.reloadCAIfStale(s)
 	}
 }
@@ -235,7 +236,7 @@ func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterE
 // reloadIfCARenewed is reloadCAIfStale for a request this node could not
 // answer (a CRL or an OCSP issuer it does not know), at most once per
 // caCheckInterval.
-func (p *Plugin) reloadIfCARenewed(s *services) bool {
+func (p *Plugin) reloadIfCARenewed(s *app.Snapshot) bool {
 	now := p.now().UnixMilli()
 	last := p.caCheckedAt.Load()
 	if last != 0 && now-last < caCheckInterval.Milliseconds() {
@@ -249,12 +250,12 @@ func (p *Plugin) reloadIfCARenewed(s *services) bool {
 
 // reloadCAIfStale rebuilds the services when the stored built-in CA is of
 // another generation than the one they sign with, and says whether it did.
-func (p *Plugin) reloadCAIfStale(s *services) bool {
-	if s.builtinCA == nil {
+func (p *Plugin) reloadCAIfStale(s *app.Snapshot) bool {
+	if s.BuiltinCA == nil {
 		return false
 	}
 	stored, err := p.store.GetCA(builtinCAName)
-	if err != nil || max(stored.Generation, 1) == s.builtinCA.Generation() {
+	if err != nil || max(stored.Generation, 1) == s.BuiltinCA.Generation() {
 		return false
 	}
 	p.applyConfiguration(p.getConfiguration())

@@ -13,13 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
 // issuingCA is the issuing CA that signs now.
 func (env *testEnv) issuingCA(t *testing.T) *x509.Certificate {
 	t.Helper()
-	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	chain, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	return chain[0]
 }
@@ -72,7 +73,7 @@ func TestBuiltinIssuingCARenewsItselfUnderTheSameRoot(t *testing.T) {
 
 	// The default profile gives 365 days: renewal comes 30 days before the
 	// issuing CA could no longer give that.
-	threshold := renewalThreshold(mustServices(t, env).catalog)
+	threshold := renewalThreshold(mustServices(t, env).Catalog)
 	assert.Equal(t, 395*24*time.Hour, threshold)
 	env.advance(first.NotAfter.Sub(env.now()) - threshold - time.Hour)
 	env.p.runRequestJob()
@@ -169,7 +170,7 @@ func TestCARenewalIsMadeOnceAcrossNodes(t *testing.T) {
 	env := newTestEnv(t)
 	first := env.issuingCA(t)
 	s := mustServices(t, env)
-	threshold := renewalThreshold(s.catalog)
+	threshold := renewalThreshold(s.Catalog)
 	env.advance(first.NotAfter.Sub(env.now()) - threshold + time.Hour)
 	env.p.newMutex = func(string) (locker, error) { return &sync.Mutex{}, nil }
 
@@ -177,7 +178,7 @@ func TestCARenewalIsMadeOnceAcrossNodes(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			r, err := env.p.renewBuiltinCA(s.config, threshold, false)
+			r, err := env.p.renewBuiltinCA(s.Config, threshold, false)
 			assert.NoError(t, err)
 			if r != nil {
 				renewed.Add(1)
@@ -201,24 +202,24 @@ func TestANodeLoadsTheCAAnotherNodeRenewed(t *testing.T) {
 	env := newTestEnv(t)
 	stale := mustServices(t, env)
 	c := env.p.getConfiguration()
-	_, err := env.p.renewBuiltinCA(c, renewalThreshold(stale.catalog), true)
+	_, err := env.p.renewBuiltinCA(c, renewalThreshold(stale.Catalog), true)
 	require.NoError(t, err)
 	renewed := mustServices(t, env)
 	// Play the other node: it still has the services from before.
-	env.p.services.Store(stale)
+	env.p.current.Store(stale)
 	w := env.request(http.MethodGet, "/crl/builtin/2.crl", "", "")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.Equal(t, 2, mustServices(t, env).builtinCA.Generation())
+	assert.Equal(t, 2, mustServices(t, env).BuiltinCA.Generation())
 
-	env.p.services.Store(stale)
+	env.p.current.Store(stale)
 	env.p.runRequestJob()
-	assert.Equal(t, 2, mustServices(t, env).builtinCA.Generation())
+	assert.Equal(t, 2, mustServices(t, env).BuiltinCA.Generation())
 	assert.True(t, env.issuingCA(t).Equal(issuingOf(t, renewed)))
 }
 
-func issuingOf(t *testing.T, s *services) *x509.Certificate {
+func issuingOf(t *testing.T, s *app.Snapshot) *x509.Certificate {
 	t.Helper()
-	chain, err := s.core.Connectors["builtin"].Chain(t.Context())
+	chain, err := s.Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	return chain[0]
 }
@@ -231,7 +232,7 @@ func TestCARenewalStopsWhereTheRootEnds(t *testing.T) {
 	first := env.issuingCA(t)
 	root, err := x509.ParseCertificate(rootOf(t, mustServices(t, env)))
 	require.NoError(t, err)
-	threshold := renewalThreshold(mustServices(t, env).catalog)
+	threshold := renewalThreshold(mustServices(t, env).Catalog)
 
 	env.advance(first.NotAfter.Sub(env.now()) - threshold + time.Hour)
 	env.p.runRequestJob()
@@ -299,7 +300,7 @@ func TestAdminForcesACARenewal(t *testing.T) {
 func TestPreviousIssuingCAKeysFollowTheEncryptionSecret(t *testing.T) {
 	env := newTestEnv(t)
 	first := env.issuingCA(t)
-	_, err := env.p.renewBuiltinCA(env.p.getConfiguration(), renewalThreshold(mustServices(t, env).catalog), true)
+	_, err := env.p.renewBuiltinCA(env.p.getConfiguration(), renewalThreshold(mustServices(t, env).Catalog), true)
 	require.NoError(t, err)
 	old := env.p.getConfiguration()
 	next := old.Clone()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -172,7 +173,7 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		if byEmail {
 			return "", fmt.Errorf("`%s` certificates need an approver; run `/cert download %s` to ask, and choose email on the page that collects it.", prof.Name, prof.Name)
 		}
-		req, err := s.core.RequestCertificate(requester, prof)
+		req, err := s.Core.RequestCertificate(requester, prof)
 		if e := enroll.AsError(err); e != nil {
 			return "", chatError(e)
 		}
@@ -196,7 +197,7 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 	return fmt.Sprintf("Here is your one-time link to create a client certificate (profile `%s`): [Get my certificate](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",
-		prof.Name, u, s.config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST")), nil
+		prof.Name, u, s.Config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST")), nil
 }
 
 func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
@@ -210,7 +211,7 @@ func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params [
 	}
 	reply := fmt.Sprintf("Here is your one-time link to upload a certificate signing request (profile `%s`): [Upload my request](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Your private key stays on your device; the certificate's names come from your account.",
-		prof.Name, u, s.config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST"))
+		prof.Name, u, s.Config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST"))
 	if prof.RequiresApproval {
 		reply += " An approver decides before the certificate is issued."
 	}
@@ -218,8 +219,8 @@ func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params [
 }
 
 // mintLink returns a single-use link and its URL.
-func (p *Plugin) mintLink(s *services, r *enroll.Requester, prof *profile.Profile, purpose linktoken.Purpose) (*enroll.Link, string, error) {
-	link, err := s.core.MintLink(r, prof, purpose)
+func (p *Plugin) mintLink(s *app.Snapshot, r *enroll.Requester, prof *profile.Profile, purpose linktoken.Purpose) (*enroll.Link, string, error) {
+	link, err := s.Core.MintLink(r, prof, purpose)
 	if e := enroll.AsError(err); e != nil {
 		return nil, "", chatError(e)
 	}
@@ -244,7 +245,7 @@ func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (s
 
 // commandProfile reads a command's optional profile argument and checks
 // that the user may use it.
-func (p *Plugin) commandProfile(userID string, params []string, usage string) (*services, *enroll.Requester, *profile.Profile, error) {
+func (p *Plugin) commandProfile(userID string, params []string, usage string) (*app.Snapshot, *enroll.Requester, *profile.Profile, error) {
 	if len(params) > 1 {
 		return nil, nil, nil, fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
 	}
@@ -256,21 +257,21 @@ func (p *Plugin) commandProfile(userID string, params []string, usage string) (*
 	if len(params) == 1 {
 		requested = params[0]
 	}
-	prof, _, err := s.core.ProfileFor(requester, requested)
+	prof, _, err := s.Core.ProfileFor(requester, requested)
 	if err != nil {
 		name := requested
 		if name == "" {
-			name = s.catalog.DefaultProfile
+			name = s.Catalog.DefaultProfile
 		}
-		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), enroll.ProfilesHint(s.core.UsableProfiles(requester), func(name string) string { return "`" + name + "`" }))
+		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), enroll.ProfilesHint(s.Core.UsableProfiles(requester), func(name string) string { return "`" + name + "`" }))
 	}
 	return s, requester, prof, nil
 }
 
 // commandRequester is the account that runs a command, with the services
 // that serve it.
-func (p *Plugin) commandRequester(userID string) (*services, *enroll.Requester, error) {
-	s, err := p.getServices()
+func (p *Plugin) commandRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
+	s, err := p.current.Get()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -299,7 +300,7 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 	if err != nil {
 		return "", err
 	}
-	usable := s.core.UsableProfiles(requester)
+	usable := s.Core.UsableProfiles(requester)
 	if len(usable) == 0 {
 		return "No certificate profile is open to you; ask an administrator.", nil
 	}
@@ -307,7 +308,7 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 	b.WriteString("#### Certificates you can get\n\n| Profile | Description | Valid for | Key |\n|:--|:--|:--|:--|\n")
 	for _, prof := range usable {
 		name := "`" + prof.Name + "`"
-		if prof.Name == s.catalog.DefaultProfile {
+		if prof.Name == s.Catalog.DefaultProfile {
 			name += " (default)"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, markdownCell(prof.Description), prof.ValidityDays, prof.GeneratedKeyType().Label())
@@ -317,17 +318,17 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 }
 
 func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return "", err
 	}
 	owner := sessionPrincipal(args.UserId)
-	certs, err := s.core.Certificates(owner)
+	certs, err := s.Core.Certificates(owner)
 	if err != nil {
 		p.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
-	requests, err := s.core.Requests(owner)
+	requests, err := s.Core.Requests(owner)
 	if err != nil {
 		p.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
@@ -383,7 +384,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	if err != nil {
 		return "", err
 	}
-	revoked, err := s.core.Revoke(ctx, requester, serial, reason)
+	revoked, err := s.Core.Revoke(ctx, requester, serial, reason)
 	switch {
 	case enroll.AsError(err) != nil && enroll.AsError(err).Code == enroll.CodeInvalid:
 		return "", chatError(enroll.AsError(err))
@@ -434,7 +435,7 @@ func (p *Plugin) commandCancel(_ context.Context, args *model.CommandArgs, param
 	if err != nil {
 		return "", err
 	}
-	req, err := s.core.Cancel(requester, params[0])
+	req, err := s.Core.Cancel(requester, params[0])
 	if err != nil {
 		return "", requestCommandError(p, err)
 	}
@@ -449,7 +450,7 @@ func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, param
 	if err != nil {
 		return "", err
 	}
-	req, link, err := s.core.Pickup(requester, params[0])
+	req, link, err := s.Core.Pickup(requester, params[0])
 	if err != nil {
 		return "", requestCommandError(p, err)
 	}
@@ -469,7 +470,7 @@ func (p *Plugin) commandApprove(_ context.Context, args *model.CommandArgs, para
 	if err != nil {
 		return "", err
 	}
-	decision, err := s.core.Approve(params[0], approver)
+	decision, err := s.Core.Approve(params[0], approver)
 	return p.approvalReply(decision, err), nil
 }
 
@@ -481,7 +482,7 @@ func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params 
 	if err != nil {
 		return "", err
 	}
-	_, err = s.core.Deny(params[0], approver, strings.Join(params[1:], " "))
+	_, err = s.Core.Deny(params[0], approver, strings.Join(params[1:], " "))
 	return p.decisionReply(err, "denied"), nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -55,7 +56,7 @@ func (p *Plugin) adminHelp() string {
 }
 
 // adminRequester is the admin running a command.
-func (p *Plugin) adminRequester(userID string) (*services, *enroll.Requester, error) {
+func (p *Plugin) adminRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
 	s, r, err := p.commandRequester(userID)
 	if err != nil {
 		return nil, nil, err
@@ -108,7 +109,7 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 			return "", fmt.Errorf("usage: `/cert admin list %s`", p.adminSubcommands()[0].hint)
 		}
 	}
-	page, err := s.core.SearchCertificates(admin, filter)
+	page, err := s.Core.SearchCertificates(admin, filter)
 	if e := enroll.AsError(err); e != nil {
 		return "", chatError(e)
 	}
@@ -184,7 +185,7 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	if err != nil {
 		return "", err
 	}
-	c, err := s.core.CertificateBySerial(admin, pki.NormalizeSerial(params[0]))
+	c, err := s.Core.CertificateBySerial(admin, pki.NormalizeSerial(params[0]))
 	if e := enroll.AsError(err); e != nil {
 		return "", chatError(e)
 	}
@@ -225,7 +226,7 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 	if err != nil {
 		return "", err
 	}
-	revoked, err := s.core.AdminRevoke(ctx, admin, pki.NormalizeSerial(params[0]), reason)
+	revoked, err := s.Core.AdminRevoke(ctx, admin, pki.NormalizeSerial(params[0]), reason)
 	if e := enroll.AsError(err); e != nil {
 		return "", chatError(e)
 	}
@@ -241,7 +242,7 @@ func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs
 	if err != nil {
 		return "", err
 	}
-	open, err := s.core.OpenRequests(admin)
+	open, err := s.Core.OpenRequests(admin)
 	if err != nil {
 		return "", err
 	}

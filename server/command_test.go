@@ -47,9 +47,9 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 
 	u, err := url.Parse(link)
 	require.NoError(t, err)
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
-	claims, err := s.core.Minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
+	claims, err := s.Core.Minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
 	require.NoError(t, err)
 	assert.Equal(t, env.user("alice").Id, claims.UserID())
 	assert.NotEmpty(t, claims.ID)
@@ -133,8 +133,8 @@ func TestCommandAbout(t *testing.T) {
 func TestCommandWhileMisconfigured(t *testing.T) {
 	env := newTestEnv(t)
 	msg := "Key type: unknown"
-	env.p.services.Store(nil)
-	env.p.setupErr.Store(&msg)
+	env.p.current.Store(nil)
+	env.p.current.Fail(msg)
 	reply := env.run("alice", "/cert download")
 	assert.Contains(t, reply, "administrator")
 	assert.Contains(t, reply, msg)

@@ -169,7 +169,7 @@ func TestConfigurationWillBeSaved(t *testing.T) {
 
 func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
 	env := newTestEnv(t)
-	before, err := env.p.getServices()
+	before, err := env.p.current.Get()
 	require.NoError(t, err)
 	cfg := env.p.getConfiguration()
 	newSecret := strings.Repeat("n", 43)
@@ -184,7 +184,7 @@ func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
 	rotated := cfg.Clone()
 	rotated.EncryptionSecret = newSecret
 	env.configure(rotated)
-	after, err := env.p.getServices()
+	after, err := env.p.current.Get()
 	require.NoError(t, err)
 	assert.Equal(t, rootOf(t, before), rootOf(t, after), "same CA after the rotation")
 
@@ -196,12 +196,12 @@ func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
 
 func TestWrongEncryptionSecretIsReportedNotReplaced(t *testing.T) {
 	env := newTestEnv(t)
-	before, err := env.p.getServices()
+	before, err := env.p.current.Get()
 	require.NoError(t, err)
 	wrong := env.p.getConfiguration().Clone()
 	wrong.EncryptionSecret = strings.Repeat("w", 43)
 	env.p.applyConfiguration(wrong)
-	_, err = env.p.getServices()
+	_, err = env.p.current.Get()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "different encryption secret")
 
@@ -209,7 +209,7 @@ func TestWrongEncryptionSecretIsReportedNotReplaced(t *testing.T) {
 	right := wrong.Clone()
 	right.EncryptionSecret = strings.Repeat("e", 43)
 	env.configure(right)
-	after, err := env.p.getServices()
+	after, err := env.p.current.Get()
 	require.NoError(t, err)
 	assert.Equal(t, rootOf(t, before), rootOf(t, after))
 }
@@ -230,7 +230,7 @@ func TestCustomCAIssues(t *testing.T) {
 	leaf, err := x509.ParseCertificate(record.DER)
 	require.NoError(t, err)
 	require.NoError(t, leaf.CheckSignatureFrom(h.Issuing))
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
 	assert.Equal(t, h.Root.Raw, rootOf(t, s))
 }

@@ -22,7 +22,7 @@ func (env *testEnv) crlOf(t *testing.T) *x509.RevocationList {
 	crl, err := x509.ParseRevocationList(w.Body.Bytes())
 	require.NoError(t, err)
 	issuing := mustServices(t, env)
-	chain, err := issuing.core.Connectors["builtin"].Chain(t.Context())
+	chain, err := issuing.Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	require.NoError(t, crl.CheckSignatureFrom(chain[0]), "signed by the issuing CA")
 	return crl

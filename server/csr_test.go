@@ -158,9 +158,9 @@ func TestCSRUploadPageSignsTheUsersOwnKeyWithTheAccountsNames(t *testing.T) {
 	assert.True(t, cert.PublicKey.(*ecdsa.PublicKey).Equal(csr.key.Public()))
 
 	// The certificate chains to the CA the plugin publishes.
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
-	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
+	chain, err := s.Core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(chain[len(chain)-1])
@@ -442,7 +442,7 @@ func attestationEnv(t *testing.T) (*testEnv, *attesttest.Hierarchy) {
 	c.AttestationRoots = yubico.RootPEM()
 	c.ConnectorsAndProfiles = `{"profiles": [{"name": "hardware", "attestation": "require"}, {"name": "either", "attestation": "verify_if_present"}]}`
 	env.configure(c)
-	_, err = env.p.getServices()
+	_, err = env.p.current.Get()
 	require.NoError(t, err)
 	return env, yubico
 }
@@ -531,7 +531,7 @@ func TestCSRLinksAreNotIssueLinks(t *testing.T) {
 	w = env.request(http.MethodGet, "/csr?token="+url.QueryEscape(env.token("alice")), "", "")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
 	link, err := env.linkURL(s, "alice", "default", linktoken.PurposeCSR)
 	require.NoError(t, err)

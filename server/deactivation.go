@@ -9,6 +9,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
@@ -19,13 +20,13 @@ func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
 }
 
 func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		p.API.LogWarn("A user was deactivated while the plugin cannot act; the daily job will", "user_id", user.Id, "error", err.Error())
 		return
 	}
-	action := enroll.DeactivationAction(s.config.OnDeactivation)
-	result, err := s.core.Deactivate(ctx, requesterOf(user), action)
+	action := enroll.DeactivationAction(s.Config.OnDeactivation)
+	result, err := s.Core.Deactivate(ctx, requesterOf(user), action)
 	if err != nil {
 		p.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
 		return
@@ -86,9 +87,9 @@ const deactivationNoticeMemory = 400 * 24 * time.Hour
 
 // reconcileEmails marks the certificates that name an email their owner
 // no longer has, once a day, on one node.
-func (p *Plugin) reconcileEmails(s *services) {
+func (p *Plugin) reconcileEmails(s *app.Snapshot) {
 	if p.dailyDuty("emails") {
-		s.core.ReconcileEmails()
+		s.Core.ReconcileEmails()
 	}
 }
 

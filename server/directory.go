@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -199,8 +200,8 @@ func catalogTeams(catalog *profile.Catalog) []string {
 
 // sessionRequester is the signed-in account of an API request, with the
 // services that serve it.
-func (p *Plugin) sessionRequester(userID string) (*services, *enroll.Requester, error) {
-	s, err := p.getServices()
+func (p *Plugin) sessionRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
+	s, err := p.current.Get()
 	if err != nil {
 		return nil, nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -138,8 +139,8 @@ and tell your administrator.
 // and emailed; its passphrase is in the reply, which only the user sees and
 // which is not stored. If the email cannot be sent, the certificate waits
 // for the user to download it instead.
-func (p *Plugin) downloadByEmail(ctx context.Context, s *services, r *enroll.Requester, profileName string) (string, error) {
-	delivery, err := s.core.IssueByEmail(ctx, r, profileName)
+func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
+	delivery, err := s.Core.IssueByEmail(ctx, r, profileName)
 	if e := enroll.AsError(err); e != nil {
 		switch {
 		case e == enroll.ErrBusyCreatingKeys:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -45,25 +46,25 @@ func parsePKCS8(der []byte) (any, error) {
 }
 
 // rootOf is the root certificate of the built-in connector.
-func rootOf(t *testing.T, s *services) []byte {
+func rootOf(t *testing.T, s *app.Snapshot) []byte {
 	t.Helper()
-	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
+	chain, err := s.Core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	return chain[len(chain)-1].Raw
 }
 
 // withConnector is s with the connector name replaced by conn.
-func withConnector(s *services, name string, conn connector.Connector) *services {
-	connectors := maps.Clone(s.core.Connectors)
+func withConnector(s *app.Snapshot, name string, conn connector.Connector) *app.Snapshot {
+	connectors := maps.Clone(s.Core.Connectors)
 	connectors[name] = conn
 	swapped := *s
-	swapped.core = s.core.WithConnectors(connectors)
+	swapped.Core = s.Core.WithConnectors(connectors)
 	return &swapped
 }
 
 // linkURL mints a link for a user and profile, as /cert download does.
-func (env *testEnv) linkURL(s *services, username, profileName string, purpose linktoken.Purpose) (string, error) {
-	prof, _, ok := s.core.ProfileNamed(profileName)
+func (env *testEnv) linkURL(s *app.Snapshot, username, profileName string, purpose linktoken.Purpose) (string, error) {
+	prof, _, ok := s.Core.ProfileNamed(profileName)
 	if !ok {
 		return "", fmt.Errorf("no profile %q", profileName)
 	}

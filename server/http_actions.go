@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -26,19 +27,19 @@ func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, use
 	if err != nil {
 		return err
 	}
-	decision, err := s.core.Approve(requestIDOf(action), approver)
+	decision, err := s.Core.Approve(requestIDOf(action), approver)
 	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.approvalReply(decision, err)})
 	return nil
 }
 
 // readButtonClick decodes a button click. When the plugin cannot serve it
 // (misconfigured) it answers the clicker itself and returns nil services.
-func (p *Plugin) readButtonClick(w http.ResponseWriter, r *http.Request) (*services, model.PostActionIntegrationRequest, error) {
+func (p *Plugin) readButtonClick(w http.ResponseWriter, r *http.Request) (*app.Snapshot, model.PostActionIntegrationRequest, error) {
 	var action model.PostActionIntegrationRequest
 	if err := decodeOptionalJSON(r, &action); err != nil {
 		return nil, action, err
 	}
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
 		return nil, action, nil
@@ -64,7 +65,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.core.RequestForDecision(requestID, approver); err != nil {
+	if _, _, err := s.Core.RequestForDecision(requestID, approver); err != nil {
 		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
 		return nil
 	}
@@ -100,7 +101,7 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
 		return nil
 	}
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: err.Error()})
 		return nil
@@ -110,7 +111,7 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return err
 	}
-	if _, err := s.core.Deny(submission.State, approver, reason); err != nil {
+	if _, err := s.Core.Deny(submission.State, approver, reason); err != nil {
 		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
 		return nil
 	}
@@ -152,11 +153,11 @@ type requestView struct {
 }
 
 func (p *Plugin) handleListRequests(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	reqs, err := s.core.Requests(sessionPrincipal(userID))
+	reqs, err := s.Core.Requests(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func (p *Plugin) handleAdminCertificates(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	page, err := s.core.SearchCertificates(admin, filter)
+	page, err := s.Core.SearchCertificates(admin, filter)
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	record, err := s.core.CertificateBySerial(admin, serial)
+	record, err := s.Core.CertificateBySerial(admin, serial)
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userI
 	if err != nil {
 		return err
 	}
-	counts, err := s.core.CountCertificates(admin)
+	counts, err := s.Core.CountCertificates(admin)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (p *Plugin) handleAdminExport(w http.ResponseWriter, r *http.Request, userI
 		return err
 	}
 	filter.Limit = exportPageSize
-	page, err := s.core.SearchCertificates(admin, filter)
+	page, err := s.Core.SearchCertificates(admin, filter)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func (p *Plugin) handleAdminExport(w http.ResponseWriter, r *http.Request, userI
 			break
 		}
 		filter.After = page.Next
-		if page, err = s.core.SearchCertificates(admin, filter); err != nil {
+		if page, err = s.Core.SearchCertificates(admin, filter); err != nil {
 			// The header is sent: the export ends here, and says so.
 			p.API.LogError("A certificate export stopped", "error", err.Error())
 			_ = out.Write([]string{"# the export stopped early: " + err.Error()})
@@ -201,13 +201,13 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if err != nil {
 		return err
 	}
-	if !s.core.IsAdmin(requester) {
+	if !s.Core.IsAdmin(requester) {
 		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
 	}
-	if s.builtinCA == nil && !s.config.UsesCustomCA() {
+	if s.BuiltinCA == nil && !s.Config.UsesCustomCA() {
 		return &httpError{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
 	}
-	r, err := p.renewBuiltinCA(s.config, renewalThreshold(s.catalog), true)
+	r, err := p.renewBuiltinCA(s.Config, renewalThreshold(s.Catalog), true)
 	var impossible *errRenewalNotPossible
 	if errors.As(err, &impossible) {
 		return &httpError{Status: http.StatusConflict, Message: impossible.reason}

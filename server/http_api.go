@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -50,7 +51,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return err
 	}
-	prof, _, err := s.core.ProfileFor(requester, body.Profile)
+	prof, _, err := s.Core.ProfileFor(requester, body.Profile)
 	if err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 			return &httpError{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
 		}
 		if prof.RequiresApproval {
-			request, err := s.core.RequestCertificate(requester, prof)
+			request, err := s.Core.RequestCertificate(requester, prof)
 			if err != nil {
 				return err
 			}
@@ -72,7 +73,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	default:
 		return &httpError{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
 	}
-	link, err := s.core.MintLink(requester, prof, purpose)
+	link, err := s.Core.MintLink(requester, prof, purpose)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (p *Plugin) handleEnroll(w http.ResponseWriter, r *http.Request, userID str
 	var outcome *enroll.Outcome
 	if strings.TrimSpace(body.CSR) != "" {
 		upload := enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}
-		outcome, err = s.core.SignCSR(r.Context(), requester, body.Profile, upload)
+		outcome, err = s.Core.SignCSR(r.Context(), requester, body.Profile, upload)
 	} else {
 		var opts enroll.Options
 		opts, err = issueOptions(func(name string) string {
@@ -129,7 +130,7 @@ func (p *Plugin) handleEnroll(w http.ResponseWriter, r *http.Request, userID str
 		if err != nil {
 			return err
 		}
-		outcome, err = s.core.Enroll(r.Context(), requester, body.Profile, opts)
+		outcome, err = s.Core.Enroll(r.Context(), requester, body.Profile, opts)
 	}
 	if err != nil {
 		return err
@@ -172,9 +173,9 @@ func (p *Plugin) handleListProfiles(w http.ResponseWriter, _ *http.Request, user
 		return err
 	}
 	views := []profileView{}
-	for _, prof := range s.core.UsableProfiles(requester) {
+	for _, prof := range s.Core.UsableProfiles(requester) {
 		views = append(views, profileView{
-			Name: prof.Name, Description: prof.Description, Default: prof.Name == s.catalog.DefaultProfile,
+			Name: prof.Name, Description: prof.Description, Default: prof.Name == s.Catalog.DefaultProfile,
 			ValidityDays: prof.ValidityDays, KeyType: string(prof.GeneratedKeyType()), ExtKeyUsages: prof.ExtKeyUsages,
 		})
 	}
@@ -189,9 +190,9 @@ func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Reque
 		return err
 	}
 	items := []model.AutocompleteListItem{}
-	for _, prof := range s.core.UsableProfiles(requester) {
+	for _, prof := range s.Core.UsableProfiles(requester) {
 		hint := fmt.Sprintf("%d days, %s", prof.ValidityDays, prof.GeneratedKeyType().Label())
-		if prof.Name == s.catalog.DefaultProfile {
+		if prof.Name == s.Catalog.DefaultProfile {
 			hint += ", default"
 		}
 		items = append(items, model.AutocompleteListItem{Item: prof.Name, Hint: hint, HelpText: prof.Description})
@@ -241,11 +242,11 @@ func (p *Plugin) viewOf(c *records.Certificate) certificateView {
 }
 
 func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	certs, err := s.core.Certificates(sessionPrincipal(userID))
+	certs, err := s.Core.Certificates(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 
 // serialRoute reads the serial of a route on one of the caller's
 // certificates, and the caller.
-func (p *Plugin) serialRoute(r *http.Request, userID string) (string, *services, *enroll.Requester, error) {
+func (p *Plugin) serialRoute(r *http.Request, userID string) (string, *app.Snapshot, *enroll.Requester, error) {
 	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
 	if serial == "" {
 		return "", nil, nil, &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
@@ -279,7 +280,7 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	if err := decodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
-	revoked, err := s.core.Revoke(r.Context(), requester, serial, body.Reason)
+	revoked, err := s.Core.Revoke(r.Context(), requester, serial, body.Reason)
 	if err != nil {
 		return err
 	}
@@ -308,11 +309,11 @@ type revocationView struct {
 // handleAutocompleteSerials backs `/cert revoke <serial>`: the user's
 // certificates that can still be revoked, newest first.
 func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	certs, err := s.core.Certificates(sessionPrincipal(userID))
+	certs, err := s.Core.Certificates(sessionPrincipal(userID))
 	if err != nil {
 		return err
 	}
@@ -338,17 +339,17 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 // /ca.pem is the chain of the default profile's connector; /ca/<name>.pem
 // that of any connector.
 func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	name, named := mux.Vars(r)["connector"]
 	if !named {
-		prof, _ := s.catalog.Profile("")
+		prof, _ := s.Catalog.Profile("")
 		name = prof.Connector
 	}
-	conn, ok := s.core.Connectors[name]
+	conn, ok := s.Core.Connectors[name]
 	if !ok {
 		writeJSONError(w, http.StatusNotFound, "no such CA connector")
 		return

@@ -20,7 +20,7 @@ import (
 // revocation is on the list within seconds, and the ETag, the list's
 // number, makes asking again cost a 304.
 func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -35,11 +35,11 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	crl, err := s.core.CRL(name, generation)
+	crl, err := s.Core.CRL(name, generation)
 	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.reloadIfCARenewed(s) {
 		// Another node renewed the CA: this one learns of it now.
-		if s, err = p.getServices(); err == nil {
-			crl, err = s.core.CRL(name, generation)
+		if s, err = p.current.Get(); err == nil {
+			crl, err = s.Core.CRL(name, generation)
 		}
 	}
 	if he := asHTTPError(err); he != nil {

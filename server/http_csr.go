@@ -11,6 +11,7 @@ import (
 
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
@@ -68,9 +69,9 @@ type csrResponse struct {
 	DeviceSerial   string `json:"device_serial,omitempty"`
 }
 
-func csrPageFor(s *services, grant *enroll.Grant, token, uploadErr string) csrPage {
+func csrPageFor(s *app.Snapshot, grant *enroll.Grant, token, uploadErr string) csrPage {
 	prof := grant.Profile
-	subject := s.core.SubjectFor(grant.Requester, prof)
+	subject := s.Core.SubjectFor(grant.Requester, prof)
 	labels := make([]string, 0, len(prof.KeyTypes))
 	for _, kt := range prof.AcceptedKeyTypes() {
 		labels = append(labels, kt.Label())
@@ -101,7 +102,7 @@ func (p *Plugin) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.core.CheckUnused(grant); err != nil {
+	if err := s.Core.CheckUnused(grant); err != nil {
 		return err
 	}
 	return p.renderPage(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
@@ -123,7 +124,7 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	outcome, err := s.core.SubmitCSR(r.Context(), grant, upload)
+	outcome, err := s.Core.SubmitCSR(r.Context(), grant, upload)
 	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !wantsJSON(r) {
 		return p.renderPage(w, statusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
 	}
@@ -201,7 +202,7 @@ func (p *Plugin) handleSignCSR(w http.ResponseWriter, r *http.Request, userID st
 	if err != nil {
 		return err
 	}
-	outcome, err := s.core.SignCSR(r.Context(), requester, profileName, upload)
+	outcome, err := s.Core.SignCSR(r.Context(), requester, profileName, upload)
 	if err != nil {
 		return err
 	}

@@ -120,14 +120,14 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 // The owner named by username is looked up now, and from then on known by
 // their id.
 func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*records.Certificate, error) {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	reg := enroll.Registration{By: requesterOf(caller), Data: data, AnyNames: form.AnyNames}
 	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
 	if ownerName != "" && ownerName != caller.Username {
-		if !s.core.IsAdmin(reg.By) {
+		if !s.Core.IsAdmin(reg.By) {
 			return nil, &httpError{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
 		}
 		u, appErr := p.API.GetUserByUsername(ownerName)
@@ -136,5 +136,5 @@ func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form impor
 		}
 		reg.Owner = requesterOf(u)
 	}
-	return s.core.Register(ctx, reg)
+	return s.Core.Register(ctx, reg)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -16,12 +17,12 @@ import (
 
 // checkLink validates a link token without consuming it, for the account
 // signed in to this browser, if any.
-func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*services, *enroll.Grant, error) {
-	s, err := p.getServices()
+func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*app.Snapshot, *enroll.Grant, error) {
+	s, err := p.current.Get()
 	if err != nil {
 		return nil, nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
 	}
-	grant, err := s.core.CheckLink(token, purpose, r.Header.Get(headerUserID))
+	grant, err := s.Core.CheckLink(token, purpose, r.Header.Get(headerUserID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,11 +36,11 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.core.CheckUnused(grant); err != nil {
+	if err := s.Core.CheckUnused(grant); err != nil {
 		return err
 	}
 	prof := grant.Profile
-	subject := s.core.SubjectFor(grant.Requester, prof)
+	subject := s.Core.SubjectFor(grant.Requester, prof)
 	ownKey := grant.CollectsCSR()
 	keyType := prof.GeneratedKeyType()
 	if ownKey {
@@ -54,8 +55,8 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 		Emails:      subject.Emails,
 		KeyType:     keyType.Label(),
 		Validity:    prof.ValidityDays,
-		Formats:     p12Choices(s.core.PKCS12Format),
-		Email:       emailChoice(s.config, grant.Requester),
+		Formats:     p12Choices(s.Core.PKCS12Format),
+		Email:       emailChoice(s.Config, grant.Requester),
 		Token:       r.URL.Query().Get("token"),
 		ExpiresAt:   grant.Claims.ExpiresAt.UTC().Format(time.RFC1123),
 		SubmitLabel: "Create certificate",
@@ -132,7 +133,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	outcome, err := s.core.RedeemLink(r.Context(), grant, opts)
+	outcome, err := s.Core.RedeemLink(r.Context(), grant, opts)
 	if err != nil {
 		return err
 	}

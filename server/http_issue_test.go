@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -282,31 +283,31 @@ func (f *failingConnector) Sign(context.Context, connector.SignRequest) (*connec
 }
 
 // withFailingConnector is s with its built-in connector failing with kind.
-func withFailingConnector(s *services, kind connector.Kind) *services {
-	return withConnector(s, "builtin", &failingConnector{Connector: s.core.Connectors["builtin"], kind: kind})
+func withFailingConnector(s *app.Snapshot, kind connector.Kind) *app.Snapshot {
+	return withConnector(s, "builtin", &failingConnector{Connector: s.Core.Connectors["builtin"], kind: kind})
 }
 
 func TestIssueCAFailureKeepsTheLinkUsable(t *testing.T) {
 	env := newTestEnv(t)
 	token := env.token("alice")
-	healthy, err := env.p.getServices()
+	healthy, err := env.p.current.Get()
 	require.NoError(t, err)
-	env.p.services.Store(withFailingConnector(healthy, connector.KindUnavailable))
+	env.p.current.Store(withFailingConnector(healthy, connector.KindUnavailable))
 
 	w := env.request(http.MethodPost, "/issue", form(token), "")
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Contains(t, w.Body.String(), "could not be reached")
 	assert.Contains(t, w.Body.String(), "link still works")
 
-	env.p.services.Store(healthy)
+	env.p.current.Store(healthy)
 	env.issueJSON(token)
 }
 
 func TestIssueCARejectionIsExplained(t *testing.T) {
 	env := newTestEnv(t)
-	healthy, err := env.p.getServices()
+	healthy, err := env.p.current.Get()
 	require.NoError(t, err)
-	env.p.services.Store(withFailingConnector(healthy, connector.KindRejected))
+	env.p.current.Store(withFailingConnector(healthy, connector.KindRejected))
 
 	w := env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
 	assert.Equal(t, http.StatusUnprocessableEntity, w.Code)
@@ -317,8 +318,8 @@ func TestIssueWhileMisconfiguredExplains(t *testing.T) {
 	env := newTestEnv(t)
 	token := env.token("alice")
 	msg := "CA private key: broken"
-	env.p.services.Store(nil)
-	env.p.setupErr.Store(&msg)
+	env.p.current.Store(nil)
+	env.p.current.Fail(msg)
 	w := env.request(http.MethodPost, "/issue", form(token), "")
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
 	assert.Contains(t, w.Body.String(), "administrator")

@@ -27,7 +27,7 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		der, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxOCSPRequestBytes))
 	}
-	s, servicesErr := p.getServices()
+	s, servicesErr := p.current.Get()
 	if servicesErr != nil {
 		writeJSONError(w, http.StatusServiceUnavailable, servicesErr.Error())
 		return
@@ -35,11 +35,11 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		der = nil // answered as malformed
 	}
-	answer, err := s.core.OCSP(der)
+	answer, err := s.Core.OCSP(der)
 	if err == nil && answer.NextUpdate.IsZero() && der != nil && p.reloadIfCARenewed(s) {
 		// Perhaps a CA another node renewed: this one learns of it now.
-		if s, err = p.getServices(); err == nil {
-			answer, err = s.core.OCSP(der)
+		if s, err = p.current.Get(); err == nil {
+			answer, err = s.Core.OCSP(der)
 		}
 	}
 	if err != nil {

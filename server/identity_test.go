@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -200,10 +201,10 @@ func (c *countingConnector) Revoke(ctx context.Context, req connector.RevokeRequ
 // revoke it at the CA: only a certificate an admin registered is.
 func TestRegisteredCertificatesAreRevokedAtTheCAOnlyIfAnAdminRegisteredThem(t *testing.T) {
 	env := newTestEnv(t)
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
-	counting := &countingConnector{Connector: s.core.Connectors["builtin"]}
-	env.p.services.Store(withConnector(s, "builtin", counting))
+	counting := &countingConnector{Connector: s.Core.Connectors["builtin"]}
+	env.p.current.Store(withConnector(s, "builtin", counting))
 	loaded, err := env.p.loadCA(env.p.getConfiguration())
 	require.NoError(t, err)
 	sign := func() string {
@@ -276,16 +277,16 @@ func TestNewEncryptionSecretKeepsHeldKeys(t *testing.T) {
 	rotated := cfg.Clone()
 	rotated.EncryptionSecret = newSecret
 	env.configure(rotated)
-	env.p.services.Store(withConnector(mustServices(t, env), "builtin", ca))
+	env.p.current.Store(withConnector(mustServices(t, env), "builtin", ca))
 
 	resp := env.issueJSON(ready[2])
 	assert.NotEmpty(t, resp.PKCS12)
 	assert.Equal(t, records.RequestIssued, env.request_(id).State)
 }
 
-func mustServices(t *testing.T, env *testEnv) *services {
+func mustServices(t *testing.T, env *testEnv) *app.Snapshot {
 	t.Helper()
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
 	return s
 }
@@ -306,7 +307,7 @@ func (s *slowConnector) Sign(ctx context.Context, req connector.SignRequest) (*c
 func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 	env := newTestEnv(t)
 	s := mustServices(t, env)
-	env.p.services.Store(withConnector(s, "builtin", &slowConnector{Connector: s.core.Connectors["builtin"], env: env}))
+	env.p.current.Store(withConnector(s, "builtin", &slowConnector{Connector: s.Core.Connectors["builtin"], env: env}))
 	token := env.token("alice")
 	first := env.issueJSON(token) // suppose this answer never reached the browser
 
@@ -322,7 +323,7 @@ func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 // A CA's refusal reads once, under a title in words.
 func TestCARefusalIsToldOnce(t *testing.T) {
 	env := newTestEnv(t)
-	env.p.services.Store(withFailingConnector(mustServices(t, env), connector.KindRejected))
+	env.p.current.Store(withFailingConnector(mustServices(t, env), connector.KindRejected))
 	body := env.request(http.MethodPost, "/issue", form(env.token("alice")), "").Body.String()
 	assert.Equal(t, 1, strings.Count(body, "refused the request"), body)
 	assert.NotContains(t, body, "Unprocessable Entity")

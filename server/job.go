@@ -28,12 +28,12 @@ func (p *Plugin) scheduleJobs() error {
 // replaced once their overlap is over, and once a day acts
 // on users deactivated while the plugin was not running.
 func (p *Plugin) runRequestJob() {
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		return
 	}
 	p.renewCAIfDue(s)
-	if s, err = p.getServices(); err != nil {
+	if s, err = p.current.Get(); err != nil {
 		return
 	}
 	open, err := p.inventory.ListOpenRequests()
@@ -41,14 +41,14 @@ func (p *Plugin) runRequestJob() {
 		p.API.LogError("Could not list open certificate requests", "error", err.Error())
 		return
 	}
-	s.core.ExpireRequests(open)
-	s.core.PollWaitingRequests(open)
-	s.core.RefreshCRLs()
-	s.core.RetryRevocations(context.Background())
-	s.core.RevokeCompromisedLeftovers(context.Background())
-	s.core.EndRenewalOverlaps(context.Background())
-	if days, err := s.config.ReminderDayList(); err == nil && len(days) > 0 {
-		s.core.SendReminders(days)
+	s.Core.ExpireRequests(open)
+	s.Core.PollWaitingRequests(open)
+	s.Core.RefreshCRLs()
+	s.Core.RetryRevocations(context.Background())
+	s.Core.RevokeCompromisedLeftovers(context.Background())
+	s.Core.EndRenewalOverlaps(context.Background())
+	if days, err := s.Config.ReminderDayList(); err == nil && len(days) > 0 {
+		s.Core.SendReminders(days)
 	}
 	p.reconcileDeactivated()
 	p.reconcileEmails(s)

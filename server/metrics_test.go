@@ -91,8 +91,8 @@ func TestServeMetricsCountsIssuancesAndRevocations(t *testing.T) {
 func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	env := newTestEnv(t)
 	healthy := mustServices(t, env)
-	failing := &failingConnector{Connector: healthy.core.Connectors["builtin"], kind: connector.KindUnavailable}
-	env.p.services.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(failing, env.p.API)))
+	failing := &failingConnector{Connector: healthy.Core.Connectors["builtin"], kind: connector.KindUnavailable}
+	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(failing, env.p.API)))
 
 	token := env.token("alice")
 	w := env.request(http.MethodPost, "/issue", form(token), "")
@@ -107,8 +107,8 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	assert.Equal(t, "unavailable", rec.Meta["outcome"])
 	assert.Equal(t, "connection refused", rec.Error.Description)
 
-	holding := &holdingConnector{Connector: healthy.core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
-	env.p.services.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(holding, env.p.API)))
+	holding := &holdingConnector{Connector: healthy.Core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
+	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(holding, env.p.API)))
 	w = env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
 	require.Equal(t, http.StatusAccepted, w.Code, "held by the CA")
 	assert.Equal(t, 1.0, sample(env.scrape(), "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
@@ -118,7 +118,7 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 
 func TestObservedBuiltinStillSignsCRLsAndOCSP(t *testing.T) {
 	env := newTestEnv(t)
-	conn := mustServices(t, env).core.Connectors["builtin"]
+	conn := mustServices(t, env).Core.Connectors["builtin"]
 	_, signsCRL := connector.Capability[connector.CRLSigner](conn)
 	_, signsOCSP := connector.Capability[connector.OCSPSigner](conn)
 	_, trusts := connector.Capability[connector.TrustChainer](conn)

@@ -23,9 +23,9 @@ import (
 func BenchmarkOCSP(b *testing.B) {
 	env := newTestEnv(b)
 	users := env.addUsers("bench", 40)
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(b, err)
-	chain, err := s.core.Connectors["builtin"].Chain(b.Context())
+	chain, err := s.Core.Connectors["builtin"].Chain(b.Context())
 	require.NoError(b, err)
 	var good, revoked, unknown [][]byte
 	for i, u := range users {

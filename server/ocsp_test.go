@@ -22,7 +22,7 @@ import (
 // the signed answer.
 func (env *testEnv) askOCSP(t *testing.T, leaf *x509.Certificate, serial *big.Int) *ocsp.Response {
 	t.Helper()
-	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	chain, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	issuing := chain[0]
 	req := &ocsp.Request{HashAlgorithm: crypto.SHA1, SerialNumber: serial}
@@ -88,7 +88,7 @@ func TestOCSPAnswersGoodRevokedAndUnknown(t *testing.T) {
 
 func mustOCSPRequest(t *testing.T, env *testEnv, leaf *x509.Certificate) []byte {
 	t.Helper()
-	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	chain, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	der, err := ocsp.CreateRequest(leaf, chain[0], nil)
 	require.NoError(t, err)
@@ -99,7 +99,7 @@ func mustOCSPRequest(t *testing.T, env *testEnv, leaf *x509.Certificate) []byte 
 // pass it on as it is, not clean the path and redirect.
 func TestOCSPGetWithSlashesInItsBase64(t *testing.T) {
 	env := newTestEnv(t)
-	chain, err := mustServices(t, env).core.Connectors["builtin"].Chain(t.Context())
+	chain, err := mustServices(t, env).Core.Connectors["builtin"].Chain(t.Context())
 	require.NoError(t, err)
 	var encoded string
 	for i := int64(1); encoded == "" && i < 100000; i++ {

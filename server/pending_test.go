@@ -59,10 +59,10 @@ func (h *holdingConnector) decide(s connector.Status) {
 
 func withHoldingCA(t *testing.T, env *testEnv) *holdingConnector {
 	t.Helper()
-	healthy, err := env.p.getServices()
+	healthy, err := env.p.current.Get()
 	require.NoError(t, err)
-	holding := &holdingConnector{Connector: healthy.core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
-	env.p.services.Store(withConnector(healthy, "builtin", holding))
+	holding := &holdingConnector{Connector: healthy.Core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
+	env.p.current.Store(withConnector(healthy, "builtin", holding))
 	return holding
 }
 

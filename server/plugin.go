@@ -14,6 +14,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -80,18 +81,12 @@ type Plugin struct {
 
 	dmChannels dmChannels
 
-	// serverSite is the server's own settings the plugin uses (Site URL
-	// and name), refreshed on every configuration change.
-	serverSite atomic.Pointer[serverSite]
-
 	configurationLock sync.RWMutex
 	configuration     *config.Configuration
 
-	// services is derived from the configuration (the parsed CA, the token
-	// minter) and swapped whole on every change. setupErr says why it could
-	// not be built, for users and admins.
-	services atomic.Pointer[services]
-	setupErr atomic.Pointer[string]
+	// current is the services the configuration built, and the server's
+	// settings: what every door reads.
+	current *app.Current
 
 	// caCheckedAt is when this node last read the stored CA for a request
 	// it could not answer (Unix milliseconds), to bound how often anyone
@@ -103,6 +98,7 @@ type Plugin struct {
 func NewPlugin() *Plugin {
 	p := &Plugin{
 		now:            time.Now,
+		current:        &app.Current{},
 		rsaKeys:        enroll.NewRSAKeyQueue(),
 		crls:           enroll.NewCRLPublisher(),
 		ocspResponders: connector.NewOCSPResponders(),
@@ -160,7 +156,7 @@ func (p *Plugin) OnActivate() error {
 
 // OnDeactivate drops the derived state so nothing outlives the plugin.
 func (p *Plugin) OnDeactivate() error {
-	p.services.Store(nil)
+	p.current.Store(nil)
 	if p.requestJob != nil {
 		if err := p.requestJob.Close(); err != nil {
 			p.API.LogWarn("Could not stop the request job", "error", err.Error())

@@ -235,7 +235,7 @@ func (env *testEnv) configure(c *config.Configuration) {
 	env.t.Helper()
 	env.p.setConfiguration(c)
 	env.p.applyConfiguration(c)
-	_, err := env.p.getServices()
+	_, err := env.p.current.Get()
 	require.NoError(env.t, err)
 }
 
@@ -310,7 +310,7 @@ func (env *testEnv) token(username string) string {
 // tokenFor mints an issue link for a user and profile and returns its token.
 func (env *testEnv) tokenFor(username, profileName string) string {
 	env.t.Helper()
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(env.t, err)
 	link, err := env.linkURL(s, username, profileName, linktoken.PurposeIssue)
 	require.NoError(env.t, err)
@@ -394,9 +394,9 @@ func (env *testEnv) loggedErrors() []string {
 
 func TestActivatedPluginIsReady(t *testing.T) {
 	env := newTestEnv(t)
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
-	chain, err := s.core.Connectors["builtin"].Chain(context.Background())
+	chain, err := s.Core.Connectors["builtin"].Chain(context.Background())
 	require.NoError(t, err)
 	require.Len(t, chain, 2, "built-in CA serves issuing CA and root")
 	require.Empty(t, env.loggedErrors())
@@ -506,7 +506,7 @@ func TestServerSettingsAreReadOncePerConfigurationChange(t *testing.T) {
 	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetConfig")
 	env.api.On("GetConfig").Return(&model.Config{ServiceSettings: model.ServiceSettings{SiteURL: &moved}})
 	env.configure(env.p.getConfiguration())
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
 	link, err := env.linkURL(s, "alice", "default", linktoken.PurposeIssue)
 	require.NoError(t, err)

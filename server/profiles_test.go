@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
@@ -193,9 +194,9 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	loaded, err := config.FromMap(saved.PluginSettings.Plugins["certs"])
 	require.NoError(t, err)
 	env.configure(loaded)
-	s, err := env.p.getServices()
+	s, err := env.p.current.Get()
 	require.NoError(t, err)
-	assert.Equal(t, "stepca", s.core.Connectors["corp"].Type())
+	assert.Equal(t, "stepca", s.Core.Connectors["corp"].Type())
 
 	// The CA is down: the user is told, and the link survives.
 	token := env.tokenFor("alice", "step")
@@ -229,14 +230,14 @@ func TestStepCAPasswordIsSealedAndTheConnectorBuilt(t *testing.T) {
 	wrong := rotatedCfg.Clone()
 	wrong.EncryptionSecret = strings.Repeat("w", 43)
 	env.p.applyConfiguration(wrong)
-	_, err = env.p.getServices()
+	_, err = env.p.current.Get()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "different encryption secret")
 }
 
-func mustClaims(t *testing.T, s *services, token string) *linktoken.Claims {
+func mustClaims(t *testing.T, s *app.Snapshot, token string) *linktoken.Claims {
 	t.Helper()
-	claims, err := s.core.Minter.Verify(token, linktoken.PurposeIssue)
+	claims, err := s.Core.Minter.Verify(token, linktoken.PurposeIssue)
 	require.NoError(t, err)
 	return claims
 }

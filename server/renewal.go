@@ -9,6 +9,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -33,8 +34,8 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 }
 
 // renewReply starts a renewal and says what to do next.
-func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string) string {
-	renewal, err := s.core.Renew(owner, serial)
+func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
+	renewal, err := s.Core.Renew(owner, serial)
 	p.auditRenewal(owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
@@ -44,7 +45,7 @@ func (p *Plugin) renewReply(s *services, owner *enroll.Requester, serial string)
 		return "The renewal could not be started; run `/cert download` for a new certificate."
 	}
 	replaces := fmt.Sprintf(" It replaces `%s`", serial)
-	prof, _ := s.catalog.Profile(renewal.Replaces.Profile)
+	prof, _ := s.Catalog.Profile(renewal.Replaces.Profile)
 	switch {
 	case prof != nil && prof.Renewal.RevokeReplaced:
 		replaces += ", which is revoked as soon as the new one is issued."
@@ -86,7 +87,7 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	renewal, err := s.core.Renew(requester, serial)
+	renewal, err := s.Core.Renew(requester, serial)
 	p.auditRenewal(requester, serial, renewal, err)
 	if err != nil {
 		return err

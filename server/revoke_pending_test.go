@@ -39,9 +39,9 @@ func (d *downForRevocation) Revoke(ctx context.Context, req connector.RevokeRequ
 func TestRevocationPendingAtAnUnreachableCAIsRetried(t *testing.T) {
 	env := newTestEnv(t)
 	s := mustServices(t, env)
-	ca := &downForRevocation{Connector: s.core.Connectors["builtin"]}
+	ca := &downForRevocation{Connector: s.Core.Connectors["builtin"]}
 	ca.down.Store(true)
-	env.p.services.Store(withConnector(s, "builtin", ca))
+	env.p.current.Store(withConnector(s, "builtin", ca))
 	serial := env.issueJSON(env.token("alice")).Serial
 
 	reply := env.run("alice", "/cert revoke "+serial)
@@ -74,8 +74,8 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 	env := newTestEnv(t)
 	env.users["erin"] = &model.User{Id: model.NewId(), Username: "erin", Email: "erin@example.com", Roles: model.SystemUserRoleId + " it_admins"}
 	s := mustServices(t, env)
-	ca := &connectortest.ScriptedRevocations{Connector: s.core.Connectors["builtin"]}
-	env.p.services.Store(withConnector(s, "builtin", ca))
+	ca := &connectortest.ScriptedRevocations{Connector: s.Core.Connectors["builtin"]}
+	env.p.current.Store(withConnector(s, "builtin", ca))
 	serial := env.issueJSON(env.token("alice")).Serial
 	other := env.issueJSON(env.token("alice")).Serial
 
@@ -147,8 +147,8 @@ func TestARefusedRevocationStaysPendingAndTheAdminsAreToldOnce(t *testing.T) {
 func TestWordsDoNotClaimARevocationTheCAHasNotAccepted(t *testing.T) {
 	env := newTestEnv(t)
 	s := mustServices(t, env)
-	ca := &connectortest.ScriptedRevocations{Connector: s.core.Connectors["builtin"]}
-	env.p.services.Store(withConnector(s, "builtin", ca))
+	ca := &connectortest.ScriptedRevocations{Connector: s.Core.Connectors["builtin"]}
+	env.p.current.Store(withConnector(s, "builtin", ca))
 	byAdmin := env.issueJSON(env.token("alice")).Serial
 	byDeactivation := env.issueJSON(env.token("bob")).Serial
 	ca.Set(&connector.Error{Kind: connector.KindUnavailable, Connector: "builtin", Message: "the certificate authority could not be reached"})

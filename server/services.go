@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -14,20 +15,8 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 )
 
-// services is everything derived from one configuration snapshot: the
-// enrollment core with its parsed catalog, connectors and token minter. It
-// is immutable once built.
-type services struct {
-	config  *config.Configuration
-	catalog *profile.Catalog
-	core    *enroll.Core
-	// builtinCA is a connector of the built-in CA that renews itself, nil
-	// when the catalog has none or the admin supplied the CA.
-	builtinCA *connector.Builtin
-}
-
 // buildServices derives the services from c, loading or creating the CA.
-func (p *Plugin) buildServices(c *config.Configuration) (*services, error) {
+func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 	if err := c.IsValid(); err != nil {
 		return nil, err
 	}
@@ -71,8 +60,8 @@ func (p *Plugin) buildServices(c *config.Configuration) (*services, error) {
 		SealKey:              sealKey,
 		LinkLifetime:         c.LinkLifetime(),
 		EmailDelivery:        c.EmailDelivery != config.EmailDeliveryOff,
-		RequireVerifiedEmail: site.requireVerifiedEmail,
-		IdentityHost:         site.host,
+		RequireVerifiedEmail: site.RequireVerifiedEmail,
+		IdentityHost:         site.Host,
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
 		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
@@ -84,7 +73,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*services, error) {
 		RSAKeys:   p.rsaKeys,
 		CRLs:      p.crls,
 	})
-	return &services{config: c, catalog: catalog, core: core, builtinCA: builtinCA}, nil
+	return &app.Snapshot{Config: c, Catalog: catalog, Core: core, BuiltinCA: builtinCA}, nil
 }
 
 // newConnector builds the connector a catalog entry describes.
@@ -133,32 +122,9 @@ func (p *Plugin) applyConfiguration(c *config.Configuration) {
 	p.refreshSite()
 	s, err := p.buildServices(c)
 	if err != nil {
-		msg := err.Error()
-		p.setupErr.Store(&msg)
-		p.services.Store(nil)
-		p.API.LogError("Client Certificates cannot issue certificates until its settings are fixed", "error", msg)
+		p.current.Fail(err.Error())
+		p.API.LogError("Client Certificates cannot issue certificates until its settings are fixed", "error", err.Error())
 		return
 	}
-	p.setupErr.Store(nil)
-	p.services.Store(s)
-}
-
-// errNotReady is what users see while the plugin cannot issue.
-type errNotReady struct{ reason string }
-
-func (e *errNotReady) Error() string {
-	return fmt.Sprintf("certificates cannot be issued right now: the plugin's settings need an administrator's attention (%s)", e.reason)
-}
-
-// getServices returns the current services or an error saying why there are
-// none.
-func (p *Plugin) getServices() (*services, error) {
-	if s := p.services.Load(); s != nil {
-		return s, nil
-	}
-	reason := "the plugin is starting"
-	if msg := p.setupErr.Load(); msg != nil {
-		reason = *msg
-	}
-	return nil, &errNotReady{reason: reason}
+	p.current.Store(s)
 }

@@ -4,26 +4,13 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// serverSite is what the plugin uses of the server's own settings. It is
-// read once per configuration change, not per request: GetConfig copies the
-// whole server configuration over RPC.
-type serverSite struct {
-	// url is the Site URL without a trailing slash; name the site name as
-	// configured, empty if none.
-	url, name string
-	// host is the Site URL's host, which names the site in the URI every
-	// certificate carries for its owner's account.
-	host string
-	// requireVerifiedEmail keeps unverified emails out of certificates.
-	requireVerifiedEmail bool
-}
-
 // site is the current snapshot of the server's settings.
-func (p *Plugin) site() *serverSite {
-	if s := p.serverSite.Load(); s != nil {
+func (p *Plugin) site() *app.Site {
+	if s := p.current.Site(); s.URL != "" || s.Name != "" {
 		return s
 	}
 	return p.refreshSite()
@@ -31,27 +18,22 @@ func (p *Plugin) site() *serverSite {
 
 // refreshSite reads the server's settings; the server calls
 // OnConfigurationChange whenever they change.
-func (p *Plugin) refreshSite() *serverSite {
-	s := &serverSite{}
+func (p *Plugin) refreshSite() *app.Site {
+	s := &app.Site{}
 	if cfg := p.API.GetConfig(); cfg != nil {
-		s.url = strings.TrimRight(model.SafeDereference(cfg.ServiceSettings.SiteURL), "/")
-		s.name = model.SafeDereference(cfg.TeamSettings.SiteName)
-		if u, err := url.Parse(s.url); err == nil {
-			s.host = u.Host
+		s.URL = strings.TrimRight(model.SafeDereference(cfg.ServiceSettings.SiteURL), "/")
+		s.Name = model.SafeDereference(cfg.TeamSettings.SiteName)
+		if u, err := url.Parse(s.URL); err == nil {
+			s.Host = u.Host
 		}
-		s.requireVerifiedEmail = model.SafeDereference(cfg.EmailSettings.RequireEmailVerification)
+		s.RequireVerifiedEmail = model.SafeDereference(cfg.EmailSettings.RequireEmailVerification)
 	}
-	p.serverSite.Store(s)
+	p.current.SetSite(s)
 	return s
 }
 
 // siteURL is the server's Site URL, "" when it is not set.
-func (p *Plugin) siteURL() string { return p.site().url }
+func (p *Plugin) siteURL() string { return p.site().URL }
 
 // siteName is the server's name as users know it.
-func (p *Plugin) siteName() string {
-	if name := p.site().name; name != "" {
-		return name
-	}
-	return "Mattermost"
-}
+func (p *Plugin) siteName() string { return p.site().DisplayName() }

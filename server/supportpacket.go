@@ -105,14 +105,14 @@ func (p *Plugin) supportPacket() *supportPacket {
 		}
 	}
 
-	s, err := p.getServices()
+	s, err := p.current.Get()
 	if err != nil {
 		packet.SetupError = err.Error()
 	} else {
 		packet.Ready = true
 		ctx, cancel := context.WithTimeout(context.Background(), supportTimeout)
 		defer cancel()
-		for _, ca := range s.core.ExpiringCAs(ctx, supportCAWithin) {
+		for _, ca := range s.Core.ExpiringCAs(ctx, supportCAWithin) {
 			packet.CACertificates = append(packet.CACertificates, supportCACert{
 				Connector:   ca.Connector,
 				Subject:     ca.Certificate.Subject.String(),

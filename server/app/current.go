@@ -1,0 +1,98 @@
+// Package app holds what every front door reads of the running plugin: the
+// snapshot of services one configuration built, swapped whole on every
+// change, and the server's own settings the doors word things with.
+package app
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+)
+
+// Snapshot is everything derived from one configuration snapshot: the
+// enrollment core with its parsed catalog, connectors and token minter. It
+// is immutable once built.
+type Snapshot struct {
+	Config  *config.Configuration
+	Catalog *profile.Catalog
+	Core    *enroll.Core
+	// BuiltinCA is a connector of the built-in CA that renews itself, nil
+	// when the catalog has none or the admin supplied the CA.
+	BuiltinCA *connector.Builtin
+}
+
+// Current is the snapshot in use and the server's settings, for every
+// door. The zero value has neither: the plugin is starting.
+type Current struct {
+	snapshot atomic.Pointer[Snapshot]
+	setupErr atomic.Pointer[string]
+	site     atomic.Pointer[Site]
+}
+
+// Get returns the snapshot in use or an error saying why there is none.
+func (c *Current) Get() (*Snapshot, error) {
+	if s := c.snapshot.Load(); s != nil {
+		return s, nil
+	}
+	reason := "the plugin is starting"
+	if msg := c.setupErr.Load(); msg != nil {
+		reason = *msg
+	}
+	return nil, &ErrNotReady{Reason: reason}
+}
+
+// Store makes s the snapshot in use; nil leaves none (the plugin stops).
+func (c *Current) Store(s *Snapshot) {
+	c.setupErr.Store(nil)
+	c.snapshot.Store(s)
+}
+
+// Fail leaves no snapshot in use, for the reason an admin must fix.
+func (c *Current) Fail(reason string) {
+	c.setupErr.Store(&reason)
+	c.snapshot.Store(nil)
+}
+
+// ErrNotReady is what users see while the plugin cannot issue.
+type ErrNotReady struct{ Reason string }
+
+func (e *ErrNotReady) Error() string {
+	return fmt.Sprintf("certificates cannot be issued right now: the plugin's settings need an administrator's attention (%s)", e.Reason)
+}
+
+// Site is what the plugin uses of the server's own settings. It is read
+// once per configuration change, not per request: reading the server's
+// configuration copies all of it over RPC.
+type Site struct {
+	// URL is the Site URL without a trailing slash; Name the site name as
+	// configured, empty if none.
+	URL, Name string
+	// Host is the Site URL's host, which names the site in the URI every
+	// certificate carries for its owner's account.
+	Host string
+	// RequireVerifiedEmail keeps unverified emails out of certificates.
+	RequireVerifiedEmail bool
+}
+
+// DisplayName is the server's name as users know it.
+func (s *Site) DisplayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return "Mattermost"
+}
+
+// Site is the server's settings as last read; empty before the first read.
+func (c *Current) Site() *Site {
+	if s := c.site.Load(); s != nil {
+		return s
+	}
+	return &Site{}
+}
+
+// SetSite records the server's settings, read on each configuration change.
+func (c *Current) SetSite(s *Site) { c.site.Store(s) }
