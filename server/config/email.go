@@ -40,4 +40,3 @@ var SMTPSecurities = map[string]mailer.Security{
 	model.ConnSecurityStarttls: mailer.SecuritySTARTTLS,
 	model.ConnSecurityTLS:      mailer.SecurityTLS,
 }
-
