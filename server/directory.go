@@ -7,6 +7,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -203,7 +204,7 @@ func catalogTeams(catalog *profile.Catalog) []string {
 func (p *Plugin) sessionRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
 	s, err := p.current.Get()
 	if err != nil {
-		return nil, nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return nil, nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	r, err := p.requester(userID)
 	if err != nil {

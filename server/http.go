@@ -1,19 +1,13 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"runtime/debug"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // Routes, relative to /plugins/<id>.
@@ -45,49 +39,12 @@ const (
 	routeActionRenew          = "/actions/renew"
 )
 
-// Body limits: a form with a token is tiny; nothing the plugin accepts today
-// comes close to the general limit.
-const (
-	maxFormBytes = 16 << 10
-	maxBodyBytes = 1 << 20
-)
-
-// headerUserID is set by the server, after it has checked the session (and
-// CSRF for cookie-authenticated changes); a client cannot forge it.
-const headerUserID = "Mattermost-User-Id"
-
-// httpError is an error with the status and message the client gets. Other
-// errors become a 500 with a generic message, the details going to the log.
-type httpError struct {
-	Status  int
-	Message string
-	// Hint says what the user can do next (pages only).
-	Hint string
-	// RetryAfter, when set, tells the client when to try again.
-	RetryAfter time.Duration
-	Err        error
-}
-
-func (e *httpError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%d %s (%v)", e.Status, e.Message, e.Err)
-	}
-	return fmt.Sprintf("%d %s", e.Status, e.Message)
-}
-
-func (e *httpError) Unwrap() error { return e.Err }
-
-// apiHandler serves a JSON route for an authenticated user.
+// apiHandler serves a JSON route for a user signed in to Mattermost.
 type apiHandler func(w http.ResponseWriter, r *http.Request, userID string) error
 
-// pageHandler serves an HTML page; errors become an error page.
-type pageHandler func(w http.ResponseWriter, r *http.Request) error
-
 func (p *Plugin) newRouter() *mux.Router {
-	// Paths are taken as they come: an OCSP GET carries base64, which may
-	// hold "//", and a cleaned path (with its redirect) would break it.
-	r := mux.NewRouter().SkipClean(true)
-	r.Use(p.withRecovery, withSecurityHeaders)
+	p.pages = web.NewPages(p.API, templateFiles, "templates/*.html")
+	r := web.NewRouter(p.API)
 
 	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)
 	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
@@ -126,169 +83,31 @@ func (p *Plugin) newRouter() *mux.Router {
 	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
 	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
 
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "not found")
-	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusMethodNotAllowed, "method not allowed")
-	})
 	return r
 }
 
 // ServeHTTP routes requests to /plugins/<id>/...
 func (p *Plugin) ServeHTTP(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
 	if p.router == nil {
-		writeJSONError(w, http.StatusServiceUnavailable, "the plugin is starting")
+		web.WriteJSONError(w, http.StatusServiceUnavailable, "the plugin is starting")
 		return
 	}
 	p.router.ServeHTTP(w, r)
 }
 
-// withRecovery turns a panic into a 500 and a log line with the stack, so a
-// bug in one request neither kills the plugin nor goes unseen.
-func (p *Plugin) withRecovery(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if rec := recover(); rec != nil {
-				p.API.LogError("Recovered from a panic", "url", r.URL.Path, "error", fmt.Sprint(rec), "stack", string(debug.Stack()))
-				writeJSONError(w, http.StatusInternalServerError, "internal error")
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// withSecurityHeaders applies to every response: nothing is sniffed, framed,
-// cached, or leaks a link token through the Referer header.
-func withSecurityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// api wraps a JSON handler: the user must be signed in to Mattermost, bodies
-// are bounded, and errors are JSON.
+// api wraps a JSON handler for a user signed in to Mattermost.
 func (p *Plugin) api(h apiHandler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		userID := r.Header.Get(headerUserID)
-		if userID == "" {
-			writeJSONError(w, http.StatusUnauthorized, "not signed in to Mattermost (or the CSRF token is missing)")
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := h(w, r, userID); err != nil {
-			status, message := p.describeError(w, r, err)
-			writeJSONError(w, status, message)
-		}
+	return web.API(p.API, web.MattermostSession, func(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+		return h(w, r, caller.MattermostUserID())
 	})
 }
 
 // page wraps an HTML handler: errors become an error page.
-func (p *Plugin) page(h pageHandler) http.Handler {
-	return p.pageWithLimit(h, maxFormBytes)
+func (p *Plugin) page(h web.PageHandler) http.Handler {
+	return web.Page(p.API, p.pages, web.MaxFormBytes, h)
 }
 
-// pageWithLimit is page for a form that uploads more than a token. A client
-// that asks for JSON gets its errors as JSON.
-func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
-		if err := h(w, r); err != nil {
-			status, message := p.describeError(w, r, err)
-			if wantsJSON(r) {
-				// A script posting the page's form reads the error as
-				// the API's.
-				writeJSONError(w, status, message)
-				return
-			}
-			hint := ""
-			if he := asHTTPError(err); he != nil {
-				hint = he.Hint
-			}
-			p.renderError(w, status, message, hint)
-		}
-	})
-}
-
-// describeError maps an error to a status and a message for the client,
-// sets the headers that go with it, and logs what the client must not see.
-func (p *Plugin) describeError(w http.ResponseWriter, r *http.Request, err error) (int, string) {
-	if he := asHTTPError(err); he != nil {
-		if he.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(he.RetryAfter.Round(time.Second)/time.Second)))
-			p.API.LogWarn("Turned a request away for a moment", "method", r.Method, "url", r.URL.Path, "status", he.Status, "reason", he.Message)
-			return he.Status, he.Message
-		}
-		if he.Status >= http.StatusInternalServerError {
-			p.API.LogError("Request failed", "method", r.Method, "url", r.URL.Path, "status", he.Status, "error", he.Error())
-		}
-		return he.Status, he.Message
-	}
-	p.API.LogError("Request failed", "method", r.Method, "url", r.URL.Path, "error", err.Error())
-	return http.StatusInternalServerError, "internal error; the details are in the server log"
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	writeStatus(w, status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, message string) {
-	writeJSON(w, status, map[string]any{"error": message, "status_code": status})
-}
-
-// writeStatus sends a status other than 200; 200 is what the first Write
-// implies. Through the plugin RPC an explicit WriteHeader costs two more
-// round trips to the server (its headers, then the status).
-func writeStatus(w http.ResponseWriter, status int) {
-	if status != http.StatusOK {
-		w.WriteHeader(status)
-	}
-}
-
-// statusOf is the HTTP status of each kind of refusal of the core.
-var statusOf = map[enroll.Code]int{
-	enroll.CodeInternal:    http.StatusInternalServerError,
-	enroll.CodeInvalid:     http.StatusBadRequest,
-	enroll.CodeRefused:     http.StatusUnprocessableEntity,
-	enroll.CodeForbidden:   http.StatusForbidden,
-	enroll.CodeNotFound:    http.StatusNotFound,
-	enroll.CodeConflict:    http.StatusConflict,
-	enroll.CodeGone:        http.StatusGone,
-	enroll.CodeBusy:        http.StatusServiceUnavailable,
-	enroll.CodeUnavailable: http.StatusServiceUnavailable,
-	enroll.CodeBadGateway:  http.StatusBadGateway,
-}
-
-// asHTTPError is err as the client gets it: an *httpError as it is, a
-// refusal of the core with its status; nil for anything else (a 500 whose
-// details go to the log).
-func asHTTPError(err error) *httpError {
-	var he *httpError
-	if errors.As(err, &he) {
-		return he
-	}
-	if e := enroll.AsError(err); e != nil {
-		return &httpError{Status: statusOf[e.Code], Message: e.Message, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
-	}
-	return nil
-}
-
-// notModified reports whether a request's If-None-Match names etag, or
-// any (RFC 9110 13.1.2: a weak comparison), so that its cached copy is
-// the one served now.
-func notModified(r *http.Request, etag string) bool {
-	for tag := range strings.SplitSeq(r.Header.Get("If-None-Match"), ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if tag == etag || tag == "*" {
-			return true
-		}
-	}
-	return false
+// pageWithLimit is page for a form that uploads more than a token.
+func (p *Plugin) pageWithLimit(h web.PageHandler, maxBytes int64) http.Handler {
+	return web.Page(p.API, p.pages, maxBytes, h)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -28,7 +29,7 @@ func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, use
 		return err
 	}
 	decision, err := s.Core.Approve(requestIDOf(action), approver)
-	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.approvalReply(decision, err)})
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.approvalReply(decision, err)})
 	return nil
 }
 
@@ -36,12 +37,12 @@ func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, use
 // (misconfigured) it answers the clicker itself and returns nil services.
 func (p *Plugin) readButtonClick(w http.ResponseWriter, r *http.Request) (*app.Snapshot, model.PostActionIntegrationRequest, error) {
 	var action model.PostActionIntegrationRequest
-	if err := decodeOptionalJSON(r, &action); err != nil {
+	if err := web.DecodeOptionalJSON(r, &action); err != nil {
 		return nil, action, err
 	}
 	s, err := p.current.Get()
 	if err != nil {
-		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
+		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
 		return nil, action, nil
 	}
 	return s, action, nil
@@ -66,7 +67,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 		return err
 	}
 	if _, _, err := s.Core.RequestForDecision(requestID, approver); err != nil {
-		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
+		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
 		return nil
 	}
 	appErr := p.API.OpenInteractiveDialog(model.OpenDialogRequest{
@@ -85,25 +86,25 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 	})
 	if appErr != nil {
 		p.API.LogWarn("Could not open the deny dialog", "request", requestID, "error", appErr.Error())
-		writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: "The dialog could not be opened; use `/cert deny " + requestID + " <reason>`."})
+		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: "The dialog could not be opened; use `/cert deny " + requestID + " <reason>`."})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{})
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{})
 	return nil
 }
 
 func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID string) error {
 	var submission model.SubmitDialogRequest
-	if err := decodeOptionalJSON(r, &submission); err != nil {
+	if err := web.DecodeOptionalJSON(r, &submission); err != nil {
 		return err
 	}
 	if submission.Cancelled {
-		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
+		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{})
 		return nil
 	}
 	s, err := p.current.Get()
 	if err != nil {
-		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: err.Error()})
+		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: err.Error()})
 		return nil
 	}
 	reason, _ := submission.Submission["reason"].(string)
@@ -112,10 +113,10 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 		return err
 	}
 	if _, err := s.Core.Deny(submission.State, approver, reason); err != nil {
-		writeJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
+		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, model.SubmitDialogResponse{})
+	web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{})
 	return nil
 }
 
@@ -155,7 +156,7 @@ type requestView struct {
 func (p *Plugin) handleListRequests(w http.ResponseWriter, _ *http.Request, userID string) error {
 	s, err := p.current.Get()
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	reqs, err := s.Core.Requests(sessionPrincipal(userID))
 	if err != nil {
@@ -166,7 +167,7 @@ func (p *Plugin) handleListRequests(w http.ResponseWriter, _ *http.Request, user
 		views = append(views, requestView{ID: r.ID, Profile: r.Profile, State: string(r.State),
 			CreatedAt: r.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), Reason: r.Reason, Serial: r.Serial})
 	}
-	writeJSON(w, http.StatusOK, views)
+	web.WriteJSON(w, http.StatusOK, views)
 	return nil
 }
 
@@ -183,6 +184,6 @@ func (p *Plugin) handleRenewAction(w http.ResponseWriter, r *http.Request, userI
 		return err
 	}
 	serial, _ := action.Context["serial"].(string)
-	writeJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.renewReply(s, owner, serial)})
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.renewReply(s, owner, serial)})
 	return nil
 }

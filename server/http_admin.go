@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // Routes for system admins: every certificate, read-only.
@@ -52,7 +53,7 @@ func (p *Plugin) handleAdminCertificates(w http.ResponseWriter, r *http.Request,
 	for _, c := range page.Certificates {
 		views = append(views, p.viewOf(c))
 	}
-	writeJSON(w, http.StatusOK, adminPage{Certificates: views, Next: page.Next})
+	web.WriteJSON(w, http.StatusOK, adminPage{Certificates: views, Next: page.Next})
 	return nil
 }
 
@@ -60,7 +61,7 @@ func (p *Plugin) handleAdminCertificates(w http.ResponseWriter, r *http.Request,
 func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
 	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
 	if serial == "" {
-		return &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+		return &web.Error{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
 	s, admin, err := p.sessionRequester(userID)
 	if err != nil {
@@ -71,7 +72,7 @@ func (p *Plugin) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	view := p.viewOf(record)
-	writeJSON(w, http.StatusOK, struct {
+	web.WriteJSON(w, http.StatusOK, struct {
 		certificateView
 		Owner string `json:"owner"`
 	}{view, string(record.Owner)})
@@ -88,7 +89,7 @@ func (p *Plugin) handleAdminCounts(w http.ResponseWriter, _ *http.Request, userI
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, counts)
+	web.WriteJSON(w, http.StatusOK, counts)
 	return nil
 }
 
@@ -104,14 +105,14 @@ func (p *Plugin) adminFilter(r *http.Request) (records.CertificateFilter, error)
 	if v := q.Get("limit"); v != "" {
 		limit, err := strconv.Atoi(v)
 		if err != nil || limit < 1 {
-			return filter, &httpError{Status: http.StatusBadRequest, Message: "limit must be a positive number"}
+			return filter, &web.Error{Status: http.StatusBadRequest, Message: "limit must be a positive number"}
 		}
 		filter.Limit = limit
 	}
 	if v := q.Get("expiring_within_days"); v != "" {
 		days, err := strconv.Atoi(v)
 		if err != nil || days < 0 || days > 3650 {
-			return filter, &httpError{Status: http.StatusBadRequest, Message: "expiring_within_days must be a number of days from 0 to 3650"}
+			return filter, &web.Error{Status: http.StatusBadRequest, Message: "expiring_within_days must be a number of days from 0 to 3650"}
 		}
 		before := p.now().Add(time.Duration(days) * 24 * time.Hour)
 		filter.ExpiringBefore = &before
@@ -202,24 +203,24 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 		return err
 	}
 	if !s.Core.IsAdmin(requester) {
-		return &httpError{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
+		return &web.Error{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
 	}
 	if s.BuiltinCA == nil && !s.Config.UsesCustomCA() {
-		return &httpError{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
+		return &web.Error{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
 	}
 	r, err := p.renewBuiltinCA(s.Config, renewalThreshold(s.Catalog), true)
 	var impossible *errRenewalNotPossible
 	if errors.As(err, &impossible) {
-		return &httpError{Status: http.StatusConflict, Message: impossible.reason}
+		return &web.Error{Status: http.StatusConflict, Message: impossible.reason}
 	}
 	if err != nil {
 		return err
 	}
 	if r == nil {
-		return &httpError{Status: http.StatusConflict, Message: "the built-in CA has not been made yet"}
+		return &web.Error{Status: http.StatusConflict, Message: "the built-in CA has not been made yet"}
 	}
 	p.API.LogInfo("A system admin renewed the built-in issuing CA", "user_id", userID, "generation", r.generation)
-	writeJSON(w, http.StatusOK, caRenewalView{
+	web.WriteJSON(w, http.StatusOK, caRenewalView{
 		Generation: r.generation, IssuingCA: r.current.Subject.String(), NotAfter: r.current.NotAfter,
 		Previous: r.previous.Subject.String(), PreviousNotAfter: r.previous.NotAfter,
 	})

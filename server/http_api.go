@@ -14,6 +14,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/model"
@@ -44,7 +45,7 @@ type createLinkRequest struct {
 // request instead.
 func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID string) error {
 	var body createLinkRequest
-	if err := decodeOptionalJSON(r, &body); err != nil {
+	if err := web.DecodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
 	s, requester, err := p.sessionRequester(userID)
@@ -59,7 +60,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	switch body.Kind {
 	case "", "download":
 		if !prof.ServerKeysAllowed() {
-			return &httpError{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
+			return &web.Error{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
 		}
 		if prof.RequiresApproval {
 			request, err := s.Core.RequestCertificate(requester, prof)
@@ -71,7 +72,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	case "csr":
 		purpose = linktoken.PurposeCSR
 	default:
-		return &httpError{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
+		return &web.Error{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
 	}
 	link, err := s.Core.MintLink(requester, prof, purpose)
 	if err != nil {
@@ -81,7 +82,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, linkResponse{URL: u, ExpiresAt: link.ExpiresAt, Profile: prof.Name})
+	web.WriteJSON(w, http.StatusCreated, linkResponse{URL: u, ExpiresAt: link.ExpiresAt, Profile: prof.Name})
 	return nil
 }
 
@@ -103,7 +104,7 @@ type enrollmentRequest struct {
 // certificate (201), or a request that waits (202).
 func (p *Plugin) handleEnroll(w http.ResponseWriter, r *http.Request, userID string) error {
 	var body enrollmentRequest
-	if err := decodeOptionalJSON(r, &body); err != nil {
+	if err := web.DecodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
 	s, requester, err := p.sessionRequester(userID)
@@ -137,7 +138,7 @@ func (p *Plugin) handleEnroll(w http.ResponseWriter, r *http.Request, userID str
 	}
 	if outcome.Issued != nil {
 		// A new certificate, like a signed CSR: 201.
-		writeJSON(w, http.StatusCreated, issueResponseOf(outcome))
+		web.WriteJSON(w, http.StatusCreated, issueResponseOf(outcome))
 		return nil
 	}
 	return p.respondOutcome(w, true, requester, outcome)
@@ -152,9 +153,9 @@ func decodeOptionalJSON(r *http.Request, v any) error {
 	case err == nil, errors.Is(err, io.EOF):
 		return nil
 	case errors.As(err, &tooLarge):
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit)}
+		return &web.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("the request body is larger than %d bytes", tooLarge.Limit)}
 	}
-	return &httpError{Status: http.StatusBadRequest, Message: "the request body is not valid JSON: " + err.Error()}
+	return &web.Error{Status: http.StatusBadRequest, Message: "the request body is not valid JSON: " + err.Error()}
 }
 
 // profileView is a profile as the API shows it to a user who may use it.
@@ -179,7 +180,7 @@ func (p *Plugin) handleListProfiles(w http.ResponseWriter, _ *http.Request, user
 			ValidityDays: prof.ValidityDays, KeyType: string(prof.GeneratedKeyType()), ExtKeyUsages: prof.ExtKeyUsages,
 		})
 	}
-	writeJSON(w, http.StatusOK, views)
+	web.WriteJSON(w, http.StatusOK, views)
 	return nil
 }
 
@@ -197,7 +198,7 @@ func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Reque
 		}
 		items = append(items, model.AutocompleteListItem{Item: prof.Name, Hint: hint, HelpText: prof.Description})
 	}
-	writeJSON(w, http.StatusOK, items)
+	web.WriteJSON(w, http.StatusOK, items)
 	return nil
 }
 
@@ -244,7 +245,7 @@ func (p *Plugin) viewOf(c *records.Certificate) certificateView {
 func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, userID string) error {
 	s, err := p.current.Get()
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	certs, err := s.Core.Certificates(sessionPrincipal(userID))
 	if err != nil {
@@ -254,7 +255,7 @@ func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 	for _, c := range certs {
 		views = append(views, p.viewOf(c))
 	}
-	writeJSON(w, http.StatusOK, views)
+	web.WriteJSON(w, http.StatusOK, views)
 	return nil
 }
 
@@ -263,7 +264,7 @@ func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 func (p *Plugin) serialRoute(r *http.Request, userID string) (string, *app.Snapshot, *enroll.Requester, error) {
 	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
 	if serial == "" {
-		return "", nil, nil, &httpError{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+		return "", nil, nil, &web.Error{Status: http.StatusBadRequest, Message: "not a certificate serial"}
 	}
 	s, requester, err := p.sessionRequester(userID)
 	return serial, s, requester, err
@@ -277,7 +278,7 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	if err := decodeOptionalJSON(r, &body); err != nil {
+	if err := web.DecodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
 	revoked, err := s.Core.Revoke(r.Context(), requester, serial, body.Reason)
@@ -288,7 +289,7 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	for _, sibling := range revoked.Siblings {
 		view.RevokedWith = append(view.RevokedWith, sibling.Serial)
 	}
-	writeJSON(w, http.StatusOK, view)
+	web.WriteJSON(w, http.StatusOK, view)
 	return nil
 }
 
@@ -311,7 +312,7 @@ type revocationView struct {
 func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, userID string) error {
 	s, err := p.current.Get()
 	if err != nil {
-		return &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	certs, err := s.Core.Certificates(sessionPrincipal(userID))
 	if err != nil {
@@ -330,7 +331,7 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 			HelpText: "expires " + c.NotAfter.UTC().Format("2006-01-02") + ", issued " + c.CreatedAt.UTC().Format("2006-01-02 15:04"),
 		})
 	}
-	writeJSON(w, http.StatusOK, items)
+	web.WriteJSON(w, http.StatusOK, items)
 	return nil
 }
 
@@ -341,7 +342,7 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	s, err := p.current.Get()
 	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		web.WriteJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	name, named := mux.Vars(r)["connector"]
@@ -351,7 +352,7 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	}
 	conn, ok := s.Core.Connectors[name]
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "no such CA connector")
+		web.WriteJSONError(w, http.StatusNotFound, "no such CA connector")
 		return
 	}
 	var chain []*x509.Certificate
@@ -363,7 +364,7 @@ func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.API.LogError("Could not get a CA chain", "connector", name, "error", err.Error())
-		writeJSONError(w, http.StatusBadGateway, "the CA chain is not available right now")
+		web.WriteJSONError(w, http.StatusBadGateway, "the CA chain is not available right now")
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")

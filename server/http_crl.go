@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // handleCRL serves a CA's certificate revocation list to anyone (VPN,
@@ -22,7 +23,7 @@ import (
 func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 	s, err := p.current.Get()
 	if err != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		web.WriteJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	name := mux.Vars(r)["connector"]
@@ -31,7 +32,7 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 		if generation, err = strconv.Atoi(g); err != nil || generation < 2 {
 			// The first generation has one address only: the one its
 			// certificates name.
-			writeJSONError(w, http.StatusNotFound, "no such revocation list")
+			web.WriteJSONError(w, http.StatusNotFound, "no such revocation list")
 			return
 		}
 	}
@@ -42,13 +43,13 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 			crl, err = s.Core.CRL(name, generation)
 		}
 	}
-	if he := asHTTPError(err); he != nil {
-		writeJSONError(w, he.Status, he.Message)
+	if he := web.AsError(err); he != nil {
+		web.WriteJSONError(w, he.Status, he.Message)
 		return
 	}
 	if err != nil {
 		p.API.LogError("Could not make a certificate revocation list", "connector", name, "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "the revocation list is not available right now")
+		web.WriteJSONError(w, http.StatusServiceUnavailable, "the revocation list is not available right now")
 		return
 	}
 	asPEM := strings.HasSuffix(r.URL.Path, ".pem")
@@ -60,7 +61,7 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "public, no-cache")
 	w.Header().Set("Last-Modified", crl.ThisUpdate.UTC().Format(http.TimeFormat))
-	if notModified(r, etag) {
+	if web.NotModified(r, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // maxUploadBytes bounds a CSR upload with its attestation, multipart or
@@ -105,7 +106,7 @@ func (p *Plugin) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Core.CheckUnused(grant); err != nil {
 		return err
 	}
-	return p.renderPage(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
+	return p.pages.Render(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
 }
 
 // handleCSRSubmit has the upload checked and, if it passes, the link
@@ -125,13 +126,13 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	outcome, err := s.Core.SubmitCSR(r.Context(), grant, upload)
-	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !wantsJSON(r) {
-		return p.renderPage(w, statusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
+	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !web.WantsJSON(r) {
+		return p.pages.Render(w, web.StatusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
 	}
 	if err != nil {
 		return err
 	}
-	return p.respondOutcome(w, wantsJSON(r), grant.Requester, outcome)
+	return p.respondOutcome(w, web.WantsJSON(r), grant.Requester, outcome)
 }
 
 // respondSigned shows a certificate signed for the requester's own key.
@@ -147,7 +148,7 @@ func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll
 		if record.Attestation != nil {
 			resp.DeviceSerial = record.Attestation.DeviceSerial
 		}
-		writeJSON(w, http.StatusCreated, resp)
+		web.WriteJSON(w, http.StatusCreated, resp)
 		return nil
 	}
 	page := csrIssuedPage{
@@ -163,7 +164,7 @@ func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll
 	if record.Attestation != nil {
 		page.Attested = enroll.AttestationLabel(record.Attestation)
 	}
-	return p.renderPage(w, http.StatusOK, "csr_issued", page)
+	return p.pages.Render(w, http.StatusOK, "csr_issued", page)
 }
 
 // csrAPIRequest is the JSON body of POST /api/v1/csr. CSR is PEM, or DER in
@@ -185,7 +186,7 @@ func readCSRRequest(w http.ResponseWriter, r *http.Request) (string, enroll.Uplo
 		return r.PostFormValue("profile"), upload, err
 	}
 	var body csrAPIRequest
-	if err := decodeOptionalJSON(r, &body); err != nil {
+	if err := web.DecodeOptionalJSON(r, &body); err != nil {
 		return "", enroll.Upload{}, err
 	}
 	return body.Profile, enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}, nil
@@ -220,9 +221,9 @@ func parseUploadForm(r *http.Request) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &tooLarge):
-		return &httpError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("The upload is larger than %d KiB; a certificate request with its attestation is far smaller.", tooLarge.Limit>>10), Hint: "Go back and upload the request alone."}
+		return &web.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("The upload is larger than %d KiB; a certificate request with its attestation is far smaller.", tooLarge.Limit>>10), Hint: "Go back and upload the request alone."}
 	}
-	return &httpError{Status: http.StatusBadRequest, Message: "The upload could not be read.", Hint: "Go back and try again.", Err: err}
+	return &web.Error{Status: http.StatusBadRequest, Message: "The upload could not be read.", Hint: "Go back and try again.", Err: err}
 }
 
 // uploadFromForm takes the CSR and attestation from a parsed form: a file,
@@ -249,12 +250,12 @@ func formFileOrText(r *http.Request, name string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &httpError{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
+			return nil, &web.Error{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
 		}
 		data, err := io.ReadAll(io.LimitReader(file, maxUploadBytes))
 		_ = file.Close()
 		if err != nil {
-			return nil, &httpError{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
+			return nil, &web.Error{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
 		}
 		if len(data) > 0 {
 			return data, nil

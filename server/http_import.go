@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/mattermost/mattermost/server/public/model"
 
@@ -35,9 +36,9 @@ type importForm struct {
 
 // sessionUser is the Mattermost user whose session made the request.
 func (p *Plugin) sessionUser(r *http.Request) (*model.User, error) {
-	userID := r.Header.Get(headerUserID)
+	userID := r.Header.Get(web.MattermostUserHeader)
 	if userID == "" {
-		return nil, &httpError{Status: http.StatusUnauthorized, Message: "Sign in to Mattermost in this browser first.", Hint: "Then run /cert import again and open its link."}
+		return nil, &web.Error{Status: http.StatusUnauthorized, Message: "Sign in to Mattermost in this browser first.", Hint: "Then run /cert import again and open its link."}
 	}
 	user, appErr := p.API.GetUser(userID)
 	if appErr != nil {
@@ -51,7 +52,7 @@ func (p *Plugin) handleImportPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return p.renderPage(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: p.API.HasPermissionTo(user.Id, model.PermissionManageSystem)})
+	return p.pages.Render(w, http.StatusOK, "import", importPage{Username: user.Username, IsAdmin: p.API.HasPermissionTo(user.Id, model.PermissionManageSystem)})
 }
 
 func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) error {
@@ -69,17 +70,17 @@ func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) erro
 	form := importForm{Owner: r.PostFormValue("owner"), AnyNames: r.PostFormValue("any_names") == "on"}
 	page := importPage{Username: user.Username, IsAdmin: p.API.HasPermissionTo(user.Id, model.PermissionManageSystem)}
 	record, err := p.serveImport(r.Context(), user, form, data)
-	denied := asHTTPError(err)
+	denied := web.AsError(err)
 	switch {
 	case denied != nil && denied.Status < http.StatusInternalServerError:
 		page.Error = denied.Message
-		return p.renderPage(w, denied.Status, "import", page)
+		return p.pages.Render(w, denied.Status, "import", page)
 	case err != nil:
 		return err
 	}
 	view := p.viewOf(record)
 	page.Registered = &view
-	return p.renderPage(w, http.StatusCreated, "import", page)
+	return p.pages.Render(w, http.StatusCreated, "import", page)
 }
 
 // handleImportCertificate is POST /api/v1/certificates/import: JSON or
@@ -99,7 +100,7 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 		form.Owner = r.PostFormValue("owner")
 		form.AnyNames = r.PostFormValue("any_names") == "true"
 	} else {
-		if err := decodeOptionalJSON(r, &form); err != nil {
+		if err := web.DecodeOptionalJSON(r, &form); err != nil {
 			return err
 		}
 		data = textOrBase64(form.Certificate)
@@ -112,7 +113,7 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, p.viewOf(record))
+	web.WriteJSON(w, http.StatusCreated, p.viewOf(record))
 	return nil
 }
 
@@ -122,17 +123,17 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form importForm, data []byte) (*records.Certificate, error) {
 	s, err := p.current.Get()
 	if err != nil {
-		return nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	reg := enroll.Registration{By: requesterOf(caller), Data: data, AnyNames: form.AnyNames}
 	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
 	if ownerName != "" && ownerName != caller.Username {
 		if !s.Core.IsAdmin(reg.By) {
-			return nil, &httpError{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
+			return nil, &web.Error{Status: http.StatusForbidden, Message: "Only system admins may register certificates for other users or with other names."}
 		}
 		u, appErr := p.API.GetUserByUsername(ownerName)
 		if appErr != nil {
-			return nil, &httpError{Status: http.StatusNotFound, Message: "No active user is called @" + ownerName + "."}
+			return nil, &web.Error{Status: http.StatusNotFound, Message: "No active user is called @" + ownerName + "."}
 		}
 		reg.Owner = requesterOf(u)
 	}

@@ -4,11 +4,11 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
@@ -20,9 +20,9 @@ import (
 func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*app.Snapshot, *enroll.Grant, error) {
 	s, err := p.current.Get()
 	if err != nil {
-		return nil, nil, &httpError{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
+		return nil, nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
 	}
-	grant, err := s.Core.CheckLink(token, purpose, r.Header.Get(headerUserID))
+	grant, err := s.Core.CheckLink(token, purpose, r.Header.Get(web.MattermostUserHeader))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +46,7 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	if ownKey {
 		keyType = pki.KeyType(grant.Request.KeyType)
 	}
-	return p.renderPage(w, http.StatusOK, "confirm", confirmPage{
+	return p.pages.Render(w, http.StatusOK, "confirm", confirmPage{
 		OwnKey:      ownKey,
 		Username:    grant.Requester.Username,
 		Profile:     prof.Name,
@@ -110,7 +110,7 @@ func issueOptions(form func(string) string) (enroll.Options, error) {
 	if requested := form("format"); requested != "" {
 		format, err := pki.ParsePKCS12Format(requested)
 		if err != nil {
-			return opts, &httpError{Status: http.StatusBadRequest, Message: "Unknown file format; choose compatible or modern.", Hint: "Go back and choose a file format."}
+			return opts, &web.Error{Status: http.StatusBadRequest, Message: "Unknown file format; choose compatible or modern.", Hint: "Go back and choose a file format."}
 		}
 		opts.Format = format
 	}
@@ -123,7 +123,7 @@ func issueOptions(form func(string) string) (enroll.Options, error) {
 // certificate. The response is the only place the key ever exists.
 func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &httpError{Status: http.StatusBadRequest, Message: "The form could not be read.", Hint: enroll.HintNewLink, Err: err}
+		return &web.Error{Status: http.StatusBadRequest, Message: "The form could not be read.", Hint: enroll.HintNewLink, Err: err}
 	}
 	s, grant, err := p.checkLink(r, r.PostForm.Get("token"), linktoken.PurposeIssue)
 	if err != nil {
@@ -137,7 +137,7 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return p.respondOutcome(w, wantsJSON(r), grant.Requester, outcome)
+	return p.respondOutcome(w, web.WantsJSON(r), grant.Requester, outcome)
 }
 
 // respondOutcome answers any enrollment: the PKCS#12 file, the certificate
@@ -151,10 +151,10 @@ func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enrol
 	}
 	issued := outcome.Issued
 	if asJSON {
-		writeJSON(w, http.StatusOK, issueResponseOf(outcome))
+		web.WriteJSON(w, http.StatusOK, issueResponseOf(outcome))
 		return nil
 	}
-	return p.renderPage(w, http.StatusOK, "issued", issuedPage{
+	return p.pages.Render(w, http.StatusOK, "issued", issuedPage{
 		Username:   owner.Username,
 		Serial:     issued.Record.Serial,
 		Subject:    issued.Record.Subject,
@@ -176,17 +176,17 @@ func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enrol
 // approver or for the CA.
 func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records.Request) error {
 	if asJSON {
-		writeJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State, "profile": req.Profile})
+		web.WriteJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State, "profile": req.Profile})
 		return nil
 	}
 	if req.State == records.RequestPending {
-		return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for approval",
-			Message: "Your request " + req.ID + " for a certificate of profile " + req.Profile + " is waiting for an approver.",
-			Hint:    "You will get a message in Mattermost with a link to collect the certificate once it is approved."})
+		return p.pages.RenderMessage(w, http.StatusAccepted, "Waiting for approval",
+			"Your request "+req.ID+" for a certificate of profile "+req.Profile+" is waiting for an approver.",
+			"You will get a message in Mattermost with a link to collect the certificate once it is approved.")
 	}
-	return p.renderPage(w, http.StatusAccepted, "error", errorPage{Status: http.StatusAccepted, Title: "Waiting for the certificate authority",
-		Message: "The certificate authority must approve this request (" + req.ID + ").",
-		Hint:    "You will get a message in Mattermost with a link to collect the certificate when it does."})
+	return p.pages.RenderMessage(w, http.StatusAccepted, "Waiting for the certificate authority",
+		"The certificate authority must approve this request ("+req.ID+").",
+		"You will get a message in Mattermost with a link to collect the certificate when it does.")
 }
 
 // caURL is where the chain of a connector's CA is served.
@@ -198,10 +198,6 @@ func (p *Plugin) caURL(connectorName string) string {
 // scripts.
 func formFlag(v string) bool {
 	return v == "on" || v == "true" || v == "1"
-}
-
-func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
 // keyPEMURL offers the key's PEM copy, if the user asked for one.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
@@ -266,7 +267,7 @@ func TestIssueRefusesDeactivatedUser(t *testing.T) {
 
 func TestIssueRefusesOversizedForm(t *testing.T) {
 	env := newTestEnv(t)
-	body := form(env.token("alice")) + "&pad=" + strings.Repeat("x", maxFormBytes)
+	body := form(env.token("alice")) + "&pad=" + strings.Repeat("x", web.MaxFormBytes)
 	w := env.request(http.MethodPost, "/issue", body, "")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	assert.Contains(t, w.Body.String(), "form could not be read")

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // maxOCSPRequestBytes bounds an OCSP request; a real one is about 100 bytes.
@@ -29,7 +31,7 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 	}
 	s, servicesErr := p.current.Get()
 	if servicesErr != nil {
-		writeJSONError(w, http.StatusServiceUnavailable, servicesErr.Error())
+		web.WriteJSONError(w, http.StatusServiceUnavailable, servicesErr.Error())
 		return
 	}
 	if err != nil {
@@ -44,7 +46,7 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		p.API.LogError("Could not answer an OCSP request", "error", err.Error())
-		writeJSONError(w, http.StatusServiceUnavailable, "the OCSP responder cannot answer right now")
+		web.WriteJSONError(w, http.StatusServiceUnavailable, "the OCSP responder cannot answer right now")
 		return
 	}
 	h := w.Header()
@@ -64,7 +66,7 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 	// and after a revocation, or on two nodes), so a 304 could keep a
 	// status that changed, or bytes whose own nextUpdate is not the one the
 	// 304 announces. The tag names the very bytes.
-	if r.Method == http.MethodGet && notModified(r, etag) {
+	if r.Method == http.MethodGet && web.NotModified(r, etag) {
 		// The cache's copy is this very answer: its freshness is renewed.
 		h.Del("Content-Type")
 		w.WriteHeader(http.StatusNotModified)

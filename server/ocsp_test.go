@@ -196,7 +196,7 @@ func TestOCSPConditionalGet(t *testing.T) {
 	since, err := http.ParseTime(lastModified)
 	require.NoError(t, err)
 
-	notModified := func(w *httptest.ResponseRecorder) {
+	assertNotModified := func(w *httptest.ResponseRecorder) {
 		t.Helper()
 		require.Equal(t, http.StatusNotModified, w.Code)
 		assert.Empty(t, w.Body.Bytes())
@@ -205,11 +205,11 @@ func TestOCSPConditionalGet(t *testing.T) {
 		assert.Contains(t, w.Header().Get("Cache-Control"), "public, no-transform, must-revalidate")
 		assert.Empty(t, w.Header().Get("Content-Type"))
 	}
-	notModified(env.ocspGet(t, der, "If-None-Match", etag))
-	notModified(env.ocspGet(t, der, "If-None-Match", `"other", `+etag))
-	notModified(env.ocspGet(t, der, "If-None-Match", "W/"+etag))
-	notModified(env.ocspGet(t, der, "If-None-Match", "*"))
-	notModified(env.ocspGet(t, der, "If-None-Match", etag, "If-Modified-Since", since.Add(-time.Hour).Format(http.TimeFormat)))
+	assertNotModified(env.ocspGet(t, der, "If-None-Match", etag))
+	assertNotModified(env.ocspGet(t, der, "If-None-Match", `"other", `+etag))
+	assertNotModified(env.ocspGet(t, der, "If-None-Match", "W/"+etag))
+	assertNotModified(env.ocspGet(t, der, "If-None-Match", "*"))
+	assertNotModified(env.ocspGet(t, der, "If-None-Match", etag, "If-Modified-Since", since.Add(-time.Hour).Format(http.TimeFormat)))
 
 	assert.Equal(t, http.StatusOK, env.ocspGet(t, der, "If-None-Match", `"other"`).Code)
 	for _, date := range []time.Time{since, since.Add(time.Hour)} {

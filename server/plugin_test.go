@@ -22,6 +22,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 const (
@@ -341,7 +342,7 @@ func (env *testEnv) newRequest(method, target string, body string, asUser string
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if asUser != "" {
-		r.Header.Set(headerUserID, env.user(asUser).Id)
+		r.Header.Set(web.MattermostUserHeader, env.user(asUser).Id)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		r.Header.Set(headers[i], headers[i+1])

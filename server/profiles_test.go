@@ -10,6 +10,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -156,7 +157,7 @@ func TestAPIProfilesAndLinks(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, w.Code)
 	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": `, "alice", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
-	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "`+strings.Repeat("v", maxBodyBytes)+`"}`, "alice", "Content-Type", "application/json")
+	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "`+strings.Repeat("v", web.MaxBodyBytes)+`"}`, "alice", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "an oversized body is refused")
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // Renewal's doors: `/cert renew <serial>`, the Renew button of a reminder
@@ -103,6 +104,6 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 	if renewal.Link.Purpose == linktoken.PurposeCSR {
 		kind = "csr"
 	}
-	writeJSON(w, http.StatusCreated, renewResponse{URL: u, Kind: kind, ExpiresAt: renewal.Link.ExpiresAt, Profile: renewal.Link.Profile, Renews: serial})
+	web.WriteJSON(w, http.StatusCreated, renewResponse{URL: u, Kind: kind, ExpiresAt: renewal.Link.ExpiresAt, Profile: renewal.Link.Profile, Renews: serial})
 	return nil
 }

@@ -1,0 +1,71 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+)
+
+// Authenticator says who sent a request: the principal of its session, or
+// an *Error (401) when it has none. Each door is mounted with one: the
+// Mattermost session today, the portal's own session next.
+type Authenticator func(r *http.Request) (records.Principal, error)
+
+// MattermostUserHeader is set by the Mattermost server, after it has
+// checked the session (and CSRF for cookie-authenticated changes); a
+// client cannot forge it.
+const MattermostUserHeader = "Mattermost-User-Id"
+
+// MattermostSession authenticates a request the Mattermost server passed
+// on: its signed-in user.
+func MattermostSession(r *http.Request) (records.Principal, error) {
+	userID := r.Header.Get(MattermostUserHeader)
+	if userID == "" {
+		return "", &Error{Status: http.StatusUnauthorized, Message: "not signed in to Mattermost (or the CSRF token is missing)"}
+	}
+	return records.MattermostUser(userID), nil
+}
+
+// APIHandler serves a JSON route for an authenticated caller.
+type APIHandler func(w http.ResponseWriter, r *http.Request, caller records.Principal) error
+
+// PageHandler serves an HTML page; errors become an error page.
+type PageHandler func(w http.ResponseWriter, r *http.Request) error
+
+// API wraps a JSON handler: the caller must be authenticated, bodies are
+// bounded, and errors are JSON.
+func API(log Logger, auth Authenticator, h APIHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		caller, err := auth(r)
+		if err == nil {
+			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			err = h(w, r, caller)
+		}
+		if err != nil {
+			status, message := Describe(log, w, r, err)
+			WriteJSONError(w, status, message)
+		}
+	})
+}
+
+// Page wraps an HTML handler whose body is at most maxBytes: errors become
+// an error page, or JSON for a client that asks for JSON.
+func Page(log Logger, pages *Pages, maxBytes int64, h PageHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+		if err := h(w, r); err != nil {
+			status, message := Describe(log, w, r, err)
+			if WantsJSON(r) {
+				// A script posting the page's form reads the error as
+				// the API's.
+				WriteJSONError(w, status, message)
+				return
+			}
+			hint := ""
+			if he := AsError(err); he != nil {
+				hint = he.Hint
+			}
+			pages.RenderError(w, status, message, hint)
+		}
+	})
+}
