@@ -304,7 +304,7 @@ func TestRevocationURLBaseThroughTheServer(t *testing.T) {
 // TestOCSPGetThroughTheServer: an OCSP GET (RFC 6960 appendix A: the URL
 // encoding of the request's base64, here one with "/" and "+" in it)
 // reaches the responder through Mattermost. One whose base64 holds "//" does
-// not: Mattermost's router cleans the path and redirects (see the README).
+// not: Mattermost's router cleans the path and redirects (see docs/http-api.md).
 func TestOCSPGetThroughTheServer(t *testing.T) {
 	requireBed(t)
 	issuing := fetchCAChain(t)[0]
