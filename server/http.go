@@ -8,17 +8,11 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/public"
 )
 
 // Routes, relative to /plugins/<id>.
 const (
-	routeCAPEM                = "/ca.pem"
-	routeConnectorCAPEM       = "/ca/{connector}.pem"
-	routeCRL                  = "/crl/{connector}.crl"
-	routeCRLPEM               = "/crl/{connector}.pem"
-	routeGenerationCRL        = "/crl/{connector}/{generation:[0-9]+}.crl"
-	routeGenerationCRLPEM     = "/crl/{connector}/{generation:[0-9]+}.pem"
-	routeOCSP                 = "/ocsp"
 	routeIssue                = "/issue"
 	routeCSR                  = "/csr"
 	routeImport               = "/import"
@@ -46,14 +40,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	p.pages = web.NewPages(p.API, templateFiles, "templates/*.html")
 	r := web.NewRouter(p.API)
 
-	r.HandleFunc(routeCAPEM, p.handleCAPEM).Methods(http.MethodGet)
-	r.HandleFunc(routeConnectorCAPEM, p.handleCAPEM).Methods(http.MethodGet)
-	r.HandleFunc(routeCRL, p.handleCRL).Methods(http.MethodGet)
-	r.HandleFunc(routeCRLPEM, p.handleCRL).Methods(http.MethodGet)
-	r.HandleFunc(routeGenerationCRL, p.handleCRL).Methods(http.MethodGet)
-	r.HandleFunc(routeGenerationCRLPEM, p.handleCRL).Methods(http.MethodGet)
-	r.HandleFunc(routeOCSP, p.handleOCSP).Methods(http.MethodPost)
-	r.PathPrefix(routeOCSP + "/").HandlerFunc(p.handleOCSP).Methods(http.MethodGet)
+	(&public.Routes{Current: p.current, Log: p.API, Now: p.now, ReloadIfCARenewed: p.reloadIfCARenewed}).Mount(r)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
 	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)

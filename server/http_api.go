@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
-	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
@@ -333,44 +331,6 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 	}
 	web.WriteJSON(w, http.StatusOK, items)
 	return nil
-}
-
-// handleCAPEM serves a CA chain (issuing CA first, root last) to anyone:
-// clients and RADIUS/VPN servers need it to trust issued certificates.
-// /ca.pem is the chain of the default profile's connector; /ca/<name>.pem
-// that of any connector.
-func (p *Plugin) handleCAPEM(w http.ResponseWriter, r *http.Request) {
-	s, err := p.current.Get()
-	if err != nil {
-		web.WriteJSONError(w, http.StatusServiceUnavailable, err.Error())
-		return
-	}
-	name, named := mux.Vars(r)["connector"]
-	if !named {
-		prof, _ := s.Catalog.Profile("")
-		name = prof.Connector
-	}
-	conn, ok := s.Core.Connectors[name]
-	if !ok {
-		web.WriteJSONError(w, http.StatusNotFound, "no such CA connector")
-		return
-	}
-	var chain []*x509.Certificate
-	if trust, ok := connector.Capability[connector.TrustChainer](conn); ok {
-		// After a renewal, both issuing CAs: certificates of either verify.
-		chain, err = trust.TrustChain(r.Context())
-	} else {
-		chain, err = conn.Chain(r.Context())
-	}
-	if err != nil {
-		p.API.LogError("Could not get a CA chain", "connector", name, "error", err.Error())
-		web.WriteJSONError(w, http.StatusBadGateway, "the CA chain is not available right now")
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-pem-file")
-	w.Header().Set("Content-Disposition", `inline; filename="`+name+`-ca.pem"`)
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(pki.EncodeCertificatesPEM(chain))
 }
 
 func pemCertificate(der []byte) []byte {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
-	"strconv"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
@@ -13,6 +11,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/public"
 )
 
 // buildServices derives the services from c, loading or creating the CA.
@@ -87,7 +86,7 @@ func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (
 		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now).WithOCSPResponders(p.ocspResponders)
 		if root := c.RevocationBase(p.siteURL()); root != "" {
 			base := root + "/plugins/" + manifest.Id
-			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)
+			builtin = builtin.WithRevocation(base+public.CRLPath(spec.Name, loaded.current.Generation), base+public.OCSPPath)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:
@@ -102,17 +101,6 @@ func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (
 		return connector.NewStepCA(cfg, p.now)
 	}
 	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)
-}
-
-// crlPath is where the list of generation of a connector's issuing CA is
-// served: the first keeps the path certificates named before CAs renewed
-// themselves, each later one has its own, so that the distribution point
-// in a certificate always names the list of the CA that signed it.
-func crlPath(connectorName string, generation int) string {
-	if generation <= 1 {
-		return "/crl/" + url.PathEscape(connectorName) + ".crl"
-	}
-	return "/crl/" + url.PathEscape(connectorName) + "/" + strconv.Itoa(generation) + ".crl"
 }
 
 // applyConfiguration rebuilds the services for c. A configuration that

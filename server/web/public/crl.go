@@ -1,4 +1,4 @@
-package main
+package public
 
 import (
 	"encoding/pem"
@@ -7,10 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/gorilla/mux"
 )
 
 // handleCRL serves a CA's certificate revocation list to anyone (VPN,
@@ -20,8 +19,8 @@ import (
 // may keep a copy but must ask again before each use (no-cache): a
 // revocation is on the list within seconds, and the ETag, the list's
 // number, makes asking again cost a 304.
-func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
-	s, err := p.current.Get()
+func (h *Routes) handleCRL(w http.ResponseWriter, r *http.Request) {
+	s, err := h.Current.Get()
 	if err != nil {
 		web.WriteJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
@@ -37,9 +36,9 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	crl, err := s.Core.CRL(name, generation)
-	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.reloadIfCARenewed(s) {
+	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && h.ReloadIfCARenewed(s) {
 		// Another node renewed the CA: this one learns of it now.
-		if s, err = p.current.Get(); err == nil {
+		if s, err = h.Current.Get(); err == nil {
 			crl, err = s.Core.CRL(name, generation)
 		}
 	}
@@ -48,7 +47,7 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		p.API.LogError("Could not make a certificate revocation list", "connector", name, "error", err.Error())
+		h.Log.LogError("Could not make a certificate revocation list", "connector", name, "error", err.Error())
 		web.WriteJSONError(w, http.StatusServiceUnavailable, "the revocation list is not available right now")
 		return
 	}
