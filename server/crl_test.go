@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ocsp"
@@ -91,7 +92,7 @@ func TestRegisteredCertificateRevokedByItsHolderIsOnTheCRL(t *testing.T) {
 
 	w := env.request(http.MethodPost, "/api/v1/certificates/import", `{"certificate": `+jsonString(string(pemOf(other)))+`}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	serial := decodeJSON[certificateView](t, w.Body.Bytes()).Serial
+	serial := decodeJSON[web.CertificateView](t, w.Body.Bytes()).Serial
 	assert.Equal(t, ocsp.Unknown, env.askOCSP(t, other, other.SerialNumber).Status, "registered by its holder: nobody vouched for it")
 
 	reply := env.run("alice", "/cert revoke "+serial)

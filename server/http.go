@@ -8,6 +8,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/public"
 )
 
@@ -58,10 +59,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeRenew, p.api(p.handleRenewCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
-	api.Handle(routeAdminCertificates, p.api(p.handleAdminCertificates)).Methods(http.MethodGet)
-	api.Handle(routeAdminCounts, p.api(p.handleAdminCounts)).Methods(http.MethodGet)
-	api.Handle(routeAdminExport, p.api(p.handleAdminExport)).Methods(http.MethodGet)
-	api.Handle(routeAdminCertificate, p.api(p.handleAdminCertificate)).Methods(http.MethodGet)
+	(&admin.Routes{Callers: p.callers(), Auth: web.MattermostSession, Log: p.API, Now: p.now}).Mount(api)
 	api.Handle(routeAdminCARenew, p.api(p.handleAdminCARenew)).Methods(http.MethodPost)
 	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
 	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
@@ -97,4 +95,9 @@ func (p *Plugin) page(h web.PageHandler) http.Handler {
 // pageWithLimit is page for a form that uploads more than a token.
 func (p *Plugin) pageWithLimit(h web.PageHandler, maxBytes int64) http.Handler {
 	return web.Page(p.API, p.pages, maxBytes, h)
+}
+
+// callers resolves a signed-in principal through the directory.
+func (p *Plugin) callers() *web.Callers {
+	return &web.Callers{Current: p.current, Lookup: (&directory{p: p}).Lookup}
 }

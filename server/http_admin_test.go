@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
 )
 
 func TestAdminListingIsForSystemAdminsOnly(t *testing.T) {
@@ -35,7 +36,7 @@ func TestAdminListingIsForSystemAdminsOnly(t *testing.T) {
 	for {
 		w := env.request(http.MethodGet, "/api/v1/admin/certificates?limit=2&after="+after, "", "carol")
 		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-		page := decodeJSON[adminPage](t, w.Body.Bytes())
+		page := decodeJSON[admin.Page](t, w.Body.Bytes())
 		for _, c := range page.Certificates {
 			listed = append(listed, c.Serial)
 		}
@@ -47,11 +48,11 @@ func TestAdminListingIsForSystemAdminsOnly(t *testing.T) {
 	assert.ElementsMatch(t, serials, listed)
 
 	w = env.request(http.MethodGet, "/api/v1/admin/certificates?owner="+env.user("alice").Id, "", "carol")
-	assert.Len(t, decodeJSON[adminPage](t, w.Body.Bytes()).Certificates, 2)
+	assert.Len(t, decodeJSON[admin.Page](t, w.Body.Bytes()).Certificates, 2)
 	w = env.request(http.MethodGet, "/api/v1/admin/certificates?state=revoked", "", "carol")
-	assert.Len(t, decodeJSON[adminPage](t, w.Body.Bytes()).Certificates, 1)
+	assert.Len(t, decodeJSON[admin.Page](t, w.Body.Bytes()).Certificates, 1)
 	w = env.request(http.MethodGet, "/api/v1/admin/certificates?expiring_within_days=400", "", "carol")
-	assert.Len(t, decodeJSON[adminPage](t, w.Body.Bytes()).Certificates, 2, "valid ones, within the year")
+	assert.Len(t, decodeJSON[admin.Page](t, w.Body.Bytes()).Certificates, 2, "valid ones, within the year")
 	w = env.request(http.MethodGet, "/api/v1/admin/certificates?state=lost", "", "carol")
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	w = env.request(http.MethodGet, "/api/v1/admin/certificates?limit=-1", "", "carol")
@@ -90,5 +91,4 @@ func TestAdminExportIsCSVOfEverythingTheFiltersSelect(t *testing.T) {
 		assert.Equal(t, "issued", row[10])
 	}
 	assert.ElementsMatch(t, serials, got)
-	assert.Equal(t, "'=cmd", csvSafe("=cmd"), "no formula reaches a spreadsheet")
 }

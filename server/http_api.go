@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -200,46 +199,6 @@ func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Reque
 	return nil
 }
 
-// certificateView is a certificate record as the API shows it.
-type certificateView struct {
-	Serial           string     `json:"serial"`
-	Subject          string     `json:"subject"`
-	Emails           []string   `json:"emails,omitempty"`
-	NotBefore        time.Time  `json:"not_before"`
-	NotAfter         time.Time  `json:"not_after"`
-	State            string     `json:"state"`
-	Connector        string     `json:"connector"`
-	Profile          string     `json:"profile"`
-	KeyType          string     `json:"key_type"`
-	Fingerprint      string     `json:"fingerprint_sha256"`
-	CreatedAt        time.Time  `json:"created_at"`
-	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
-	RevocationReason string     `json:"revocation_reason,omitempty"`
-	// RevocationPending: revoked here, not yet accepted by the CA (it could
-	// not be reached, or refused; the plugin keeps telling it).
-	RevocationPending bool   `json:"revocation_pending,omitempty"`
-	CertificatePEM    string `json:"certificate_pem"`
-	// Origin: server_key, csr or imported.
-	Origin      string               `json:"origin,omitempty"`
-	Attestation *records.Attestation `json:"attestation,omitempty"`
-	// Renews is the certificate this one replaced.
-	Renews string `json:"renews,omitempty"`
-	// EmailChangedAt: the owner's email changed since it was issued; it
-	// names the old one and should be renewed.
-	EmailChangedAt *time.Time `json:"email_changed_at,omitempty"`
-}
-
-func (p *Plugin) viewOf(c *records.Certificate) certificateView {
-	return certificateView{
-		Serial: c.Serial, Subject: c.Subject, Emails: c.Emails,
-		NotBefore: c.NotBefore, NotAfter: c.NotAfter, State: c.StateAt(p.now()),
-		Connector: c.Connector, Profile: c.Profile, KeyType: c.KeyType, Fingerprint: c.Fingerprint,
-		CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason, RevocationPending: c.RevocationPending,
-		CertificatePEM: string(pemCertificate(c.DER)),
-		Origin:         c.Origin, Attestation: c.Attestation, Renews: c.Renews, EmailChangedAt: c.EmailChangedAt,
-	}
-}
-
 func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, userID string) error {
 	s, err := p.current.Get()
 	if err != nil {
@@ -249,9 +208,9 @@ func (p *Plugin) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 	if err != nil {
 		return err
 	}
-	views := make([]certificateView, 0, len(certs))
+	views := make([]web.CertificateView, 0, len(certs))
 	for _, c := range certs {
-		views = append(views, p.viewOf(c))
+		views = append(views, web.ViewOf(c, p.now()))
 	}
 	web.WriteJSON(w, http.StatusOK, views)
 	return nil
@@ -283,7 +242,7 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	view := revocationView{certificateView: p.viewOf(revoked.Record), Reach: string(revoked.Reach())}
+	view := revocationView{CertificateView: web.ViewOf(revoked.Record, p.now()), Reach: string(revoked.Reach())}
 	for _, sibling := range revoked.Siblings {
 		view.RevokedWith = append(view.RevokedWith, sibling.Serial)
 	}
@@ -294,7 +253,7 @@ func (p *Plugin) handleRevokeCertificate(w http.ResponseWriter, r *http.Request,
 // revocationView is a revoked certificate as the API answers a
 // revocation: the record, and how far the revocation got.
 type revocationView struct {
-	certificateView
+	web.CertificateView
 	// Reach: "ca" (its CA's list and OCSP say revoked), "pending" (its CA
 	// is told as soon as it answers), "records_only" (its holder
 	// registered it: an administrator must revoke it at its CA) or
@@ -331,8 +290,4 @@ func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Reques
 	}
 	web.WriteJSON(w, http.StatusOK, items)
 	return nil
-}
-
-func pemCertificate(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

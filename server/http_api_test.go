@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 func decodeJSON[T any](t testing.TB, body []byte) T {
@@ -49,7 +50,7 @@ func TestAPIListRevokeAndAutocomplete(t *testing.T) {
 	first := env.issueJSON(env.token("alice")).Serial
 	second := env.issueJSON(env.token("alice")).Serial
 
-	list := decodeJSON[[]certificateView](t, env.request(http.MethodGet, "/api/v1/certificates", "", "alice").Body.Bytes())
+	list := decodeJSON[[]web.CertificateView](t, env.request(http.MethodGet, "/api/v1/certificates", "", "alice").Body.Bytes())
 	require.Len(t, list, 2)
 	assert.Equal(t, first, list[0].Serial)
 	assert.Equal(t, "issued", list[0].State)
@@ -58,7 +59,7 @@ func TestAPIListRevokeAndAutocomplete(t *testing.T) {
 	assert.Equal(t, first, pki.FormatSerial(certs[0].SerialNumber))
 	assert.Equal(t, pki.Fingerprint(certs[0]), list[0].Fingerprint)
 
-	assert.Empty(t, decodeJSON[[]certificateView](t, env.request(http.MethodGet, "/api/v1/certificates", "", "bob").Body.Bytes()))
+	assert.Empty(t, decodeJSON[[]web.CertificateView](t, env.request(http.MethodGet, "/api/v1/certificates", "", "bob").Body.Bytes()))
 
 	items := decodeJSON[[]model.AutocompleteListItem](t, env.request(http.MethodGet, "/api/v1/autocomplete/serials?user_input=x", "", "alice").Body.Bytes())
 	require.Len(t, items, 2)

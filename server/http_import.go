@@ -19,7 +19,7 @@ type importPage struct {
 	IsAdmin  bool
 	Error    string
 	// Registered is the certificate just registered, if any.
-	Registered *certificateView
+	Registered *web.CertificateView
 }
 
 // importForm is what an import asks for, from the form or the API.
@@ -78,7 +78,7 @@ func (p *Plugin) handleImportSubmit(w http.ResponseWriter, r *http.Request) erro
 	case err != nil:
 		return err
 	}
-	view := p.viewOf(record)
+	view := web.ViewOf(record, p.now())
 	page.Registered = &view
 	return p.pages.Render(w, http.StatusCreated, "import", page)
 }
@@ -113,7 +113,7 @@ func (p *Plugin) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	web.WriteJSON(w, http.StatusCreated, p.viewOf(record))
+	web.WriteJSON(w, http.StatusCreated, web.ViewOf(record, p.now()))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -216,14 +217,14 @@ func TestRegisteredCertificatesAreRevokedAtTheCAOnlyIfAnAdminRegisteredThem(t *t
 
 	w := env.request(http.MethodPost, "/api/v1/certificates/import", `{"certificate": `+sign()+`}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	own := decodeJSON[certificateView](t, w.Body.Bytes())
+	own := decodeJSON[web.CertificateView](t, w.Body.Bytes())
 	assert.Equal(t, "builtin", own.Connector, "it was signed by the built-in CA")
 	assert.Contains(t, env.run("alice", "/cert revoke "+own.Serial), "only this plugin's record changed")
 	assert.Equal(t, int32(0), counting.revokes.Load(), "the CA is not asked")
 
 	w = env.request(http.MethodPost, "/api/v1/certificates/import", `{"owner": "alice", "certificate": `+sign()+`}`, "carol", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	byAdmin := decodeJSON[certificateView](t, w.Body.Bytes())
+	byAdmin := decodeJSON[web.CertificateView](t, w.Body.Bytes())
 	assert.Contains(t, env.run("alice", "/cert revoke "+byAdmin.Serial), "is now revoked")
 	assert.Equal(t, int32(1), counting.revokes.Load(), "an admin's registration is revoked at the CA")
 }

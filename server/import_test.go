@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -47,12 +48,12 @@ func outsideCertificate(t *testing.T, commonName, email string, notAfter time.Ti
 	return der
 }
 
-func (env *testEnv) importJSON(asUser string, body map[string]any) (int, certificateView, string) {
+func (env *testEnv) importJSON(asUser string, body map[string]any) (int, web.CertificateView, string) {
 	env.t.Helper()
 	data, err := json.Marshal(body)
 	require.NoError(env.t, err)
 	w := env.request(http.MethodPost, "/api/v1/certificates/import", string(data), asUser, "Content-Type", "application/json")
-	var view certificateView
+	var view web.CertificateView
 	var failure struct {
 		Error string `json:"error"`
 	}

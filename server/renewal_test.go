@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 func TestRenewCommandGivesALinkForTheCertificatesReplacement(t *testing.T) {
@@ -57,7 +58,7 @@ func TestRenewAPI(t *testing.T) {
 
 	w = env.request(http.MethodGet, "/api/v1/certificates", "", "alice")
 	require.Equal(t, http.StatusOK, w.Code)
-	views := decodeJSON[[]certificateView](t, w.Body.Bytes())
+	views := decodeJSON[[]web.CertificateView](t, w.Body.Bytes())
 	require.Len(t, views, 2)
 	assert.Equal(t, first.Serial, views[1].Renews)
 }

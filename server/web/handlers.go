@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -68,4 +70,25 @@ func Page(log Logger, pages *Pages, maxBytes int64, h PageHandler) http.Handler 
 			pages.RenderError(w, status, message, hint)
 		}
 	})
+}
+
+// Callers resolves an authenticated principal to the services in use and
+// the requester it is, through the directory of its kind.
+type Callers struct {
+	Current *app.Current
+	Lookup  func(records.Principal) (*enroll.Requester, error)
+}
+
+// Resolve is the services and the requester of caller; a plugin that
+// cannot serve now is a 503.
+func (c *Callers) Resolve(caller records.Principal) (*app.Snapshot, *enroll.Requester, error) {
+	s, err := c.Current.Get()
+	if err != nil {
+		return nil, nil, &Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	r, err := c.Lookup(caller)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, r, nil
 }

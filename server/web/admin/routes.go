@@ -1,0 +1,208 @@
+// Package admin is the system admins' JSON API: every certificate,
+// read-only, as a listing, a count and a CSV export.
+package admin
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/gorilla/mux"
+)
+
+// Routes serves the admin API; every route asks the core whether the
+// caller is an administrator.
+type Routes struct {
+	Callers *web.Callers
+	Auth    web.Authenticator
+	Log     web.Logger
+	Now     func() time.Time
+}
+
+// Mount adds the routes to api, the router of /api/v1.
+func (h *Routes) Mount(api *mux.Router) {
+	api.Handle(routeAdminCertificates, web.API(h.Log, h.Auth, h.handleAdminCertificates)).Methods(http.MethodGet)
+	api.Handle(routeAdminCounts, web.API(h.Log, h.Auth, h.handleAdminCounts)).Methods(http.MethodGet)
+	api.Handle(routeAdminExport, web.API(h.Log, h.Auth, h.handleAdminExport)).Methods(http.MethodGet)
+	api.Handle(routeAdminCertificate, web.API(h.Log, h.Auth, h.handleAdminCertificate)).Methods(http.MethodGet)
+}
+
+// ownerPrincipal reads the owner filter: a principal (mm:…), or a bare
+// Mattermost user id as the API took before principals had kinds.
+func ownerPrincipal(owner string) records.Principal {
+	if strings.Contains(owner, ":") {
+		return records.Principal(owner)
+	}
+	return records.MattermostUser(owner)
+}
+
+// Routes for system admins: every certificate, read-only.
+const (
+	routeAdminCertificates = "/admin/certificates"
+	routeAdminCertificate  = "/admin/certificates/{serial}"
+	routeAdminCounts       = "/admin/counts"
+	routeAdminExport       = "/admin/certificates.csv"
+)
+
+// Page is one page of the admin listing.
+type Page struct {
+	Certificates []web.CertificateView `json:"certificates"`
+	// Next is the cursor of the next page (the after parameter); empty
+	// after the last.
+	Next string `json:"next,omitempty"`
+}
+
+// handleAdminCertificates is GET /api/v1/admin/certificates: filters owner
+// (a Mattermost user id), state (issued, expired, revoked),
+// expiring_within_days; paged with after (the previous page's next) and
+// limit (at most 1000).
+func (h *Routes) handleAdminCertificates(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, admin, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	filter, err := h.adminFilter(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.Core.SearchCertificates(admin, filter)
+	if err != nil {
+		return err
+	}
+	views := make([]web.CertificateView, 0, len(page.Certificates))
+	for _, c := range page.Certificates {
+		views = append(views, web.ViewOf(c, h.Now()))
+	}
+	web.WriteJSON(w, http.StatusOK, Page{Certificates: views, Next: page.Next})
+	return nil
+}
+
+// handleAdminCertificate is GET /api/v1/admin/certificates/{serial}.
+func (h *Routes) handleAdminCertificate(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	serial := pki.NormalizeSerial(mux.Vars(r)["serial"])
+	if serial == "" {
+		return &web.Error{Status: http.StatusBadRequest, Message: "not a certificate serial"}
+	}
+	s, admin, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	record, err := s.Core.CertificateBySerial(admin, serial)
+	if err != nil {
+		return err
+	}
+	view := web.ViewOf(record, h.Now())
+	web.WriteJSON(w, http.StatusOK, struct {
+		web.CertificateView
+		Owner string `json:"owner"`
+	}{view, string(record.Owner)})
+	return nil
+}
+
+// handleAdminCounts is GET /api/v1/admin/counts: certificates by state.
+func (h *Routes) handleAdminCounts(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
+	s, admin, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	counts, err := s.Core.CountCertificates(admin)
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, counts)
+	return nil
+}
+
+// adminFilter reads a listing's filters: owner (a principal, or a
+// Mattermost user id),
+// state (issued, expired, revoked), profile, expiring_within_days, and the
+// page (after, limit).
+func (h *Routes) adminFilter(r *http.Request) (records.CertificateFilter, error) {
+	q := r.URL.Query()
+	filter := records.CertificateFilter{State: q.Get("state"), Profile: q.Get("profile"), After: q.Get("after")}
+	if owner := q.Get("owner"); owner != "" {
+		filter.Owner = ownerPrincipal(owner)
+	}
+	if v := q.Get("limit"); v != "" {
+		limit, err := strconv.Atoi(v)
+		if err != nil || limit < 1 {
+			return filter, &web.Error{Status: http.StatusBadRequest, Message: "limit must be a positive number"}
+		}
+		filter.Limit = limit
+	}
+	if v := q.Get("expiring_within_days"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 0 || days > 3650 {
+			return filter, &web.Error{Status: http.StatusBadRequest, Message: "expiring_within_days must be a number of days from 0 to 3650"}
+		}
+		before := h.Now().Add(time.Duration(days) * 24 * time.Hour)
+		filter.ExpiringBefore = &before
+	}
+	return filter, nil
+}
+
+// exportPageSize is how many certificates each page of an export reads.
+const exportPageSize = 1000
+
+// handleAdminExport is GET /api/v1/admin/certificates.csv: every
+// certificate the filters select, page after page, as CSV.
+func (h *Routes) handleAdminExport(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, admin, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	filter, err := h.adminFilter(r)
+	if err != nil {
+		return err
+	}
+	filter.Limit = exportPageSize
+	page, err := s.Core.SearchCertificates(admin, filter)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="certificates.csv"`)
+	out := csv.NewWriter(w)
+	_ = out.Write([]string{"serial", "owner", "subject", "emails", "profile", "connector", "origin", "key_type",
+		"not_before", "not_after", "state", "revoked_at", "revocation_reason", "fingerprint_sha256", "renews", "email_changed_at"})
+	now := h.Now()
+	for {
+		for _, c := range page.Certificates {
+			revokedAt, emailChangedAt := "", ""
+			if c.RevokedAt != nil {
+				revokedAt = c.RevokedAt.UTC().Format(time.RFC3339)
+			}
+			if c.EmailChangedAt != nil {
+				emailChangedAt = c.EmailChangedAt.UTC().Format(time.RFC3339)
+			}
+			_ = out.Write([]string{c.Serial, string(c.Owner), csvSafe(c.Subject), csvSafe(strings.Join(c.Emails, " ")), csvSafe(c.Profile), c.Connector,
+				c.Origin, c.KeyType, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), c.StateAt(now),
+				revokedAt, c.RevocationReason, c.Fingerprint, c.Renews, emailChangedAt})
+		}
+		if page.Next == "" {
+			break
+		}
+		filter.After = page.Next
+		if page, err = s.Core.SearchCertificates(admin, filter); err != nil {
+			// The header is sent: the export ends here, and says so.
+			h.Log.LogError("A certificate export stopped", "error", err.Error())
+			_ = out.Write([]string{"# the export stopped early: " + err.Error()})
+			break
+		}
+	}
+	out.Flush()
+	return nil
+}
+
+// csvSafe keeps a field from being read as a formula by a spreadsheet.
+func csvSafe(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
