@@ -337,11 +337,11 @@ func TestDefaultApproversAndAdminNoticesGoByPermission(t *testing.T) {
 // why a custom role's holders may not be.
 func TestDefaultApproversWhenTheRolesCannotBeListed(t *testing.T) {
 	env := newApprovalEnv(t)
-	env.p.roleNames = func(string) ([]string, error) { return nil, errors.New("relation \"roles\" does not exist") }
+	env.p.admins.RoleNames = func(string) ([]string, error) { return nil, errors.New("relation \"roles\" does not exist") }
 	id := env.requestVia("alice", "secure")
 	env.approvalPostFor("carol", id)
 	assert.Contains(t, strings.Join(env.loggedLines(), "\n"), "Could not list the server's roles")
 
-	env.p.roleNames = func(string) ([]string, error) { return nil, nil }
+	env.p.admins.RoleNames = func(string) ([]string, error) { return nil, nil }
 	env.approvalPostFor("carol", env.requestVia("bob", "secure"))
 }

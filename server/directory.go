@@ -75,7 +75,7 @@ func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 // name since: the system admins are told.
 func (d *directory) Approvers(profileName string, names []string) []string {
 	if len(names) == 0 {
-		return d.p.systemAdmins()
+		return d.p.admins.SystemAdmins()
 	}
 	var ids []string
 	for _, name := range names {
@@ -116,8 +116,8 @@ func (p *Plugin) approverGone(profileName, username string) {
 // noticeAdmins sends every system admin (systemAdmins: by permission, not
 // by role name) a DM from the bot.
 func (p *Plugin) noticeAdmins(message string) {
-	for _, id := range p.systemAdmins() {
-		if _, err := p.dmPost(id, &model.Post{Message: message}); err != nil {
+	for _, id := range p.admins.SystemAdmins() {
+		if _, err := p.bot.DM(id, &model.Post{Message: message}); err != nil {
 			p.API.LogWarn("Could not tell a system admin", "user_id", id, "error", err.Error())
 		}
 	}

@@ -65,6 +65,6 @@ func (p *Plugin) openInventory() (enroll.Inventory, error) {
 	}
 	p.API.LogInfo("Certificate inventory ready in the Mattermost database", "schema_version", version)
 	p.events = records
-	p.roleNames = records.RolesNaming
+	p.admins.RoleNames = records.RolesNaming
 	return inventory{Store: records, marks: p.store}, nil
 }

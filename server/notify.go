@@ -39,7 +39,7 @@ func (p *Plugin) linkURL(link *enroll.Link) (string, error) {
 // postEphemeral answers a command as the bot, visible only to the user.
 func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 	p.client.Post.SendEphemeralPost(args.UserId, &model.Post{
-		UserId:    p.botUserID,
+		UserId:    p.bot.ID,
 		ChannelId: args.ChannelId,
 		RootId:    args.RootId,
 		Message:   message,
@@ -129,7 +129,7 @@ func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records
 func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject, approvers []string) []records.ApprovalPost {
 	var posts []records.ApprovalPost
 	for _, approverID := range approvers {
-		post, err := n.p.dmPost(approverID, approvalPost(req, owner, prof, subject))
+		post, err := n.p.bot.DM(approverID, approvalPost(req, owner, prof, subject))
 		if err != nil {
 			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", approverID, "error", err.Error())
 			continue
@@ -270,7 +270,7 @@ func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
 // notifyWith sends post as the bot's DM, and mailText by email when the
 // admin enabled email notifications.
 func (p *Plugin) notifyWith(owner *enroll.Requester, subject string, post *model.Post, mailText string) {
-	if _, err := p.dmPost(owner.ID, post); err != nil {
+	if _, err := p.bot.DM(owner.ID, post); err != nil {
 		p.API.LogWarn("Could not send a notification", "user_id", owner.ID, "error", err.Error())
 	}
 	if !p.getConfiguration().EmailNotifications || owner.Email == "" {

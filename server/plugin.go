@@ -18,6 +18,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -53,7 +54,9 @@ type Plugin struct {
 	now      func() time.Time
 	newMutex func(name string) (locker, error)
 
-	botUserID  string
+	// bot writes to people; admins finds the system admins.
+	bot        *mattermost.Bot
+	admins     *mattermost.Admins
 	requestJob *cluster.Job
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
@@ -62,10 +65,6 @@ type Plugin struct {
 	// events records what no certificate or request change carries (a
 	// settings change); nil until the inventory is open.
 	events eventLog
-	// roleNames lists the server's roles whose permissions name a
-	// permission (candidates for systemAdmins); nil until the inventory is
-	// open, when the built-in roles are asked about instead.
-	roleNames func(permission string) ([]string, error)
 
 	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
 	// one core): how much runs at once, and how much may wait.
@@ -81,8 +80,6 @@ type Plugin struct {
 	// smtpRootCAs verifies mail servers' certificates; nil means the
 	// system roots (tests trust their own SMTP server).
 	smtpRootCAs *x509.CertPool
-
-	dmChannels dmChannels
 
 	configurationLock sync.RWMutex
 	configuration     *config.Configuration
@@ -139,8 +136,9 @@ func (p *Plugin) OnActivate() error {
 	if err != nil {
 		return errors.Wrap(err, "failed to ensure the bot account")
 	}
-	p.botUserID = botID
+	p.bot = &mattermost.Bot{API: p.API, ID: botID}
 
+	p.admins = &mattermost.Admins{API: p.API}
 	if p.inventory, err = p.openInventory(); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
@@ -51,9 +52,6 @@ type testEnv struct {
 	ephemerals []*model.Post
 	dms        []*model.Post
 	dialogs    []model.OpenDialogRequest
-	// dmLookups counts GetDirectChannel calls; posts to refusedChannel fail.
-	dmLookups      int
-	refusedChannel string
 
 	clockMu sync.Mutex
 	clock   time.Time
@@ -208,8 +206,9 @@ func newTestEnv(t testing.TB) *testEnv {
 		m, _ := mutexes.LoadOrStore(name, &sync.Mutex{})
 		return m.(*sync.Mutex), nil
 	}
-	p.botUserID = testBotID
-	p.roleNames = func(permission string) ([]string, error) {
+	p.bot = &mattermost.Bot{API: server, ID: testBotID}
+	p.admins = &mattermost.Admins{API: server}
+	p.admins.RoleNames = func(permission string) ([]string, error) {
 		var names []string
 		for name, permissions := range env.roles {
 			if slices.Contains(permissions, permission) {
@@ -432,18 +431,12 @@ func (a *fakeAPI) GetDirectChannel(userID1, userID2 string) (*model.Channel, *mo
 	if userID1 != testBotID {
 		return nil, model.NewAppError("GetDirectChannel", "unexpected", nil, "only the bot opens DMs", http.StatusBadRequest)
 	}
-	a.env.postMu.Lock()
-	defer a.env.postMu.Unlock()
-	a.env.dmLookups++
 	return &model.Channel{Id: "dm_" + userID2}, nil
 }
 
 func (a *fakeAPI) CreatePost(post *model.Post) (*model.Post, *model.AppError) {
 	a.env.postMu.Lock()
 	defer a.env.postMu.Unlock()
-	if post.ChannelId == a.env.refusedChannel {
-		return nil, model.NewAppError("CreatePost", "refused", nil, "no such channel", http.StatusBadRequest)
-	}
 	cp := post.Clone()
 	cp.Id = model.NewId()
 	a.env.dms = append(a.env.dms, cp)
@@ -512,27 +505,6 @@ func TestServerSettingsAreReadOncePerConfigurationChange(t *testing.T) {
 	link, err := env.linkURL(s, "alice", "default", linktoken.PurposeIssue)
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(link, "https://certs.example.org/plugins/certs/issue?token="), link)
-}
-
-// The bot's direct channel with a user is looked up once, not for every
-// notification; a post refused in a remembered channel goes to the channel
-// the server names now.
-func TestDirectChannelsAreRemembered(t *testing.T) {
-	env := newTestEnv(t)
-	alice := env.user("alice")
-	for range 3 {
-		_, err := env.p.dmPost(alice.Id, &model.Post{Message: "hello"})
-		require.NoError(t, err)
-	}
-	assert.Equal(t, 1, env.dmLookups)
-	assert.Len(t, env.dmsTo("alice"), 3)
-
-	env.p.dmChannels.put(alice.Id, "gone")
-	env.refusedChannel = "gone"
-	_, err := env.p.dmPost(alice.Id, &model.Post{Message: "again"})
-	require.NoError(t, err)
-	assert.Len(t, env.dmsTo("alice"), 4, "delivered in the channel the server named")
-	assert.Equal(t, 2, env.dmLookups)
 }
 
 // The inventory lives in PostgreSQL: a server on MySQL is refused at

@@ -1,10 +1,28 @@
-package main
+package mattermost
 
 import (
 	"sync"
 
+	"github.com/mattermost/mattermost/server/public/plugin"
+
 	"github.com/mattermost/mattermost/server/public/model"
 )
+
+// BotAPI is what the bot needs of the server to write to people.
+type BotAPI interface {
+	GetDirectChannel(userID1, userID2 string) (*model.Channel, *model.AppError)
+	CreatePost(post *model.Post) (*model.Post, *model.AppError)
+}
+
+var _ BotAPI = plugin.API(nil)
+
+// Bot writes to people as the plugin's bot account.
+type Bot struct {
+	API BotAPI
+	// ID is the bot's user id.
+	ID       string
+	channels dmChannels
+}
 
 // dmChannelCacheSize bounds the remembered direct channels; past it the
 // cache starts over, which costs one lookup per user again.
@@ -42,36 +60,36 @@ func (c *dmChannels) forget(userID string) {
 
 // dmChannel is the bot's direct channel with userID, opened if need be,
 // and whether it was remembered rather than looked up.
-func (p *Plugin) dmChannel(userID string) (string, bool, error) {
-	if id, ok := p.dmChannels.get(userID); ok {
+func (b *Bot) dmChannel(userID string) (string, bool, error) {
+	if id, ok := b.channels.get(userID); ok {
 		return id, true, nil
 	}
-	channel, appErr := p.API.GetDirectChannel(p.botUserID, userID)
+	channel, appErr := b.API.GetDirectChannel(b.ID, userID)
 	if appErr != nil {
 		return "", false, appErr
 	}
-	p.dmChannels.put(userID, channel.Id)
+	b.channels.put(userID, channel.Id)
 	return channel.Id, false, nil
 }
 
 // dmPost sends post as the bot in its DM with userID and returns it. A post
 // refused in a remembered channel is tried once more in the channel the
 // server names now.
-func (p *Plugin) dmPost(userID string, post *model.Post) (*model.Post, error) {
-	channelID, remembered, err := p.dmChannel(userID)
+func (b *Bot) DM(userID string, post *model.Post) (*model.Post, error) {
+	channelID, remembered, err := b.dmChannel(userID)
 	if err != nil {
 		return nil, err
 	}
 	post.ChannelId = channelID
-	post.UserId = p.botUserID
-	created, appErr := p.API.CreatePost(post)
+	post.UserId = b.ID
+	created, appErr := b.API.CreatePost(post)
 	if appErr != nil && remembered {
-		p.dmChannels.forget(userID)
-		if channelID, _, err = p.dmChannel(userID); err != nil {
+		b.channels.forget(userID)
+		if channelID, _, err = b.dmChannel(userID); err != nil {
 			return nil, err
 		}
 		post.ChannelId = channelID
-		created, appErr = p.API.CreatePost(post)
+		created, appErr = b.API.CreatePost(post)
 	}
 	if appErr != nil {
 		return nil, appErr
