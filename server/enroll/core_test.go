@@ -198,7 +198,7 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 	require.NoError(t, err)
 	b.dir = &directory{accounts: map[records.Principal]*enroll.Requester{}, approvers: map[string][]string{}, teams: map[string][]string{}}
 	b.notify, b.mail = &notifier{}, &mailer{}
-	b.store = store.New(&pluginapi.MemoryStore{})
+	b.store = store.New(&pluginapi.MemoryStore{}, store.WithClock(clock))
 	for _, id := range []string{"alice", "bob", "carol"} {
 		b.dir.accounts[records.MattermostUser(id)] = requester(id)
 	}

@@ -98,6 +98,16 @@ func (c *Certificate) StateAt(now time.Time) string {
 	return string(c.State)
 }
 
+// KeepIdentity restores in c what identifies the certificate recorded as
+// it was: its serial, issuer, owner, fingerprint, validity, DER, when it
+// was recorded and what it renews. A store's UpdateCertificate never
+// changes them, whatever the change did.
+func (c *Certificate) KeepIdentity(recorded *Certificate) {
+	c.Serial, c.Issuer, c.Owner, c.Fingerprint = recorded.Serial, recorded.Issuer, recorded.Owner, recorded.Fingerprint
+	c.NotBefore, c.NotAfter, c.DER = recorded.NotBefore, recorded.NotAfter, recorded.DER
+	c.CreatedAt, c.Renews = recorded.CreatedAt, recorded.Renews
+}
+
 // ErrDuplicateSerial means a record for the serial already exists.
 var ErrDuplicateSerial = errors.New("a certificate with this serial is already recorded")
 

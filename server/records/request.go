@@ -104,6 +104,15 @@ type Request struct {
 	Renews string `json:"renews,omitempty"`
 }
 
+// KeepIdentity restores in r what identifies the request recorded
+// as it was: its id, owner, profile, connector, when it was made and what
+// it renews. A store's UpdateRequest never changes them, whatever the
+// change did.
+func (r *Request) KeepIdentity(recorded *Request) {
+	r.ID, r.Owner, r.Profile, r.Connector = recorded.ID, recorded.Owner, recorded.Profile, recorded.Connector
+	r.CreatedAt, r.Renews = recorded.CreatedAt, recorded.Renews
+}
+
 // Move is the change that moves a request to state to, only from one of
 // the states in from (any state the machine allows when from is empty),
 // with edit's other changes; any other current state is *ErrTransition, so

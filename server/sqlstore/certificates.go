@@ -117,8 +117,11 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 // that request as issued with it, and writes the event: one statement, so
 // all of it happens or none. A certificate already recorded under its serial
 // with the same fingerprint (a delivery held since it was issued) is
-// records.ErrAlreadyRecorded, its request closed all the same. A request that cannot be closed (it expired meanwhile) is
-// *records.ErrTransition, with the certificate recorded all the same.
+// records.ErrAlreadyRecorded, its request closed all the same; another
+// certificate under a recorded serial is records.ErrDuplicateSerial, and
+// closes nothing. A request that cannot be closed (it expired meanwhile,
+// or is not there) is *records.ErrTransition, with the certificate
+// recorded all the same.
 //
 // With a quota, the owner's certificates are counted and the certificate
 // recorded in one transaction, under a lock on the owner, so that of two
@@ -175,7 +178,9 @@ func recordIssuance(q querier, c *records.Certificate, requestID string, values 
 				CASE WHEN $25 <> '' THEN jsonb_build_object('renews', $25::text) ELSE '{}'::jsonb END FROM cert),
 		request AS (UPDATE certs_requests SET state = 'issued', serial = $1, pending_key = NULL, pending_key_copies = '[]',
 			updated_at = $27, version = version + 1
-			WHERE $28 <> '' AND id = $28 AND state IN ('approved', 'waiting_ca') RETURNING id)
+			WHERE $28 <> '' AND id = $28 AND state IN ('approved', 'waiting_ca')
+				AND (EXISTS (SELECT 1 FROM cert) OR EXISTS (SELECT 1 FROM certs_certificates WHERE serial = $1 AND fingerprint = $10))
+			RETURNING id)
 		SELECT (SELECT COUNT(*) FROM cert), (SELECT COUNT(*) FROM request),
 			(SELECT fingerprint FROM certs_certificates WHERE serial = $1),
 			(SELECT state FROM certs_requests WHERE id = $28)`, values...).Scan(&inserted, &closed, &existing, &requestState)
@@ -248,20 +253,22 @@ func (s *Store) ListCertificates(owner records.Principal) ([]*records.Certificat
 
 // UpdateCertificate changes a certificate with a conditional update: change
 // sees the current record and may edit it, or return an error to leave it
-// alone. Of two writers, the second sees the first's change. A revocation
-// writes its event in the same statement.
+// alone; what identifies the certificate is kept as recorded (see
+// records.Certificate.KeepIdentity). Of two writers, the second sees the
+// first's change. A revocation writes its event in the same statement.
 func (s *Store) UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error) {
 	for range updateAttempts {
 		current, version, err := s.getCertificate(serial)
 		if err != nil {
 			return nil, err
 		}
-		before := current.State
+		recorded := *current
 		if err := change(current); err != nil {
 			return nil, err
 		}
+		current.KeepIdentity(&recorded)
 		kind := ""
-		if current.State != before {
+		if current.State != recorded.State {
 			kind = "certificate." + string(current.State)
 		}
 		emails, err := jsonValue(nonNil(current.Emails))

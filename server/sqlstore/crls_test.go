@@ -41,91 +41,6 @@ func revokeOrder(serial, reason string, at time.Time) records.Revoke {
 	return records.Revoke{Serial: serial, At: at, By: "u1", Reason: reason, RemoteConnectors: []string{"step"}}
 }
 
-// What a list names: the revoked certificates of one issuing CA of a
-// connector, whoever registered them, until they expire.
-func TestCRLNamesWhatItsCAHasRevoked(t *testing.T) {
-	s, clock, _ := newTestStore(t)
-	now := clock.Now()
-	add := func(serial, connector string, revoked bool, notAfter time.Time, edit func(*records.Certificate)) {
-		c := testCertificate(serial, alice, now)
-		c.Connector, c.NotAfter = connector, notAfter
-		if edit != nil {
-			edit(c)
-		}
-		require.NoError(t, s.CreateCertificate(c))
-		if revoked {
-			_, err := s.RevokeCertificate(revokeOrder(serial, records.ReasonSuperseded, now))
-			require.NoError(t, err)
-		}
-	}
-	later := now.Add(24 * time.Hour)
-	add("0a", "builtin", true, later, nil)
-	add("0b", "builtin", false, later, nil)
-	add("0c", "builtin", true, now.Add(-time.Hour), nil) // expired before the first list: off it
-	add("0d", "other", true, later, nil)
-	add("0e", "builtin", true, later, func(c *records.Certificate) { c.Origin = records.OriginImported })
-	add("10", "builtin", true, later, func(c *records.Certificate) { c.Issuer = "issuer-2" }) // the next issuing CA's
-
-	var names []string
-	crl, err := s.IssueCRL(issuer1, now, behind, signed(now, &names))
-	require.NoError(t, err)
-	assert.Equal(t, []string{"0a/superseded", "0e/superseded"}, names, "registered by its holder, signed by this CA: on its list")
-	assert.Equal(t, int64(1), crl.Number)
-	assert.Equal(t, 2, crl.Entries)
-	assert.Equal(t, int64(3), crl.Revision, "0a, 0c and 0e were revoked")
-	assert.False(t, crl.Behind())
-
-	current, err := s.CurrentCRL(records.CRLScope{Connector: "builtin", Issuer: "issuer-2"})
-	require.NoError(t, err)
-	require.NotNil(t, current)
-	assert.False(t, current.Signed(), "revoked, never signed")
-	assert.True(t, current.Behind())
-	_, err = s.IssueCRL(records.CRLScope{Connector: "builtin", Issuer: "issuer-2"}, now, behind, signed(now, &names))
-	require.NoError(t, err)
-	assert.Equal(t, []string{"10/superseded"}, names, "each issuing CA lists its own")
-}
-
-// A revocation that no list was signed after leaves its CA's list behind,
-// until one is; a list that is not due is left alone, and its bytes are
-// read by number.
-func TestACRLBehindARevocationIsSeenAndSignedAgain(t *testing.T) {
-	s, clock, _ := newTestStore(t)
-	now := clock.Now()
-	for _, serial := range []string{"01", "02"} {
-		require.NoError(t, s.CreateCertificate(testCertificate(serial, alice, now)))
-	}
-	_, err := s.RevokeCertificate(revokeOrder("01", records.ReasonUnspecified, now))
-	require.NoError(t, err)
-	first, err := s.IssueCRL(issuer1, now, behind, signed(now, nil))
-	require.NoError(t, err)
-
-	again, err := s.IssueCRL(issuer1, now, behind, func(int64, []records.Revocation) (*records.CRL, error) {
-		t.Fatal("a list that covers every revocation is not signed again")
-		return nil, nil
-	})
-	require.NoError(t, err)
-	assert.Equal(t, first.Number, again.Number)
-	assert.Nil(t, again.DER, "the current one, without its bytes")
-	der, err := s.CRLBytes(issuer1, first.Number)
-	require.NoError(t, err)
-	assert.Equal(t, first.DER, der)
-
-	revoked, err := s.RevokeCertificate(revokeOrder("02", records.ReasonUnspecified, now))
-	require.NoError(t, err)
-	assert.Equal(t, []records.CRLMark{{Scope: issuer1, Revision: 2}}, revoked.Marks)
-	current, err := s.CurrentCRL(issuer1)
-	require.NoError(t, err)
-	assert.True(t, current.Behind(), "the publish after the revocation never ran")
-
-	var names []string
-	next, err := s.IssueCRL(issuer1, now, behind, signed(now, &names))
-	require.NoError(t, err)
-	assert.Equal(t, first.Number+1, next.Number)
-	assert.Equal(t, []string{"01/unspecified", "02/unspecified"}, names)
-	_, err = s.CRLBytes(issuer1, first.Number)
-	assert.ErrorIs(t, err, records.ErrNotFound, "replaced")
-}
-
 // Many revocations at once, through two handles on one database (two
 // servers), each followed by its own signing: every one of them is on the
 // newest list, and numbers only grow. On a list read before its number
@@ -176,28 +91,6 @@ func TestRacingRevocationsAreAllOnTheNewestCRL(t *testing.T) {
 	for i := range n {
 		assert.Contains(t, string(der), fmt.Sprintf("%04x/keyCompromise", i))
 	}
-}
-
-// RFC 5280 3.3: a revoked certificate stays on the lists until one signed
-// after its expiry has carried it, then leaves.
-func TestAnExpiredRevocationIsOnOneListAfterItsExpiry(t *testing.T) {
-	s, clock, _ := newTestStore(t)
-	now := clock.Now()
-	c := testCertificate("0a", alice, now)
-	c.NotAfter = now.Add(2 * time.Hour)
-	require.NoError(t, s.CreateCertificate(c))
-	_, err := s.RevokeCertificate(revokeOrder("0a", records.ReasonKeyCompromise, now))
-	require.NoError(t, err)
-	always := func(*records.CRL) bool { return true }
-	var names []string
-	listAt := func(at time.Time) []string {
-		_, err := s.IssueCRL(issuer1, at, always, signed(at, &names))
-		require.NoError(t, err)
-		return names
-	}
-	assert.Equal(t, []string{"0a/keyCompromise"}, listAt(now.Add(time.Hour)))
-	assert.Equal(t, []string{"0a/keyCompromise"}, listAt(now.Add(3*time.Hour)), "the first list after its expiry carries it")
-	assert.Empty(t, listAt(now.Add(4*time.Hour)), "and the next one does not")
 }
 
 // A list an earlier version signed keeps its numbers going: relying

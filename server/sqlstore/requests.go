@@ -150,18 +150,21 @@ func (s *Store) getRequest(id string) (*records.Request, int, error) {
 // UpdateRequest changes a request with a conditional update. change sees
 // the current request and may edit it or return an error to leave it alone;
 // a change of State must be allowed by the state machine, and writes its
-// event in the same statement. Of two racing changes, the second sees the
-// first's.
+// event in the same statement. What identifies the request is kept as it
+// was made (see records.Request.KeepIdentity). Of two racing changes, the
+// second sees the first's.
 func (s *Store) UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error) {
 	for range updateAttempts {
 		current, version, err := s.getRequest(id)
 		if err != nil {
 			return nil, err
 		}
+		recorded := *current
 		before := current.State
 		if err := change(current); err != nil {
 			return nil, err
 		}
+		current.KeepIdentity(&recorded)
 		if current.State != before && !before.CanMoveTo(current.State) {
 			return nil, &records.ErrTransition{From: before, To: current.State}
 		}

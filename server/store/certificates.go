@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -22,8 +23,12 @@ func (s *Store) CreateCertificate(c *records.Certificate) error {
 	if err := s.refuseCompromised(c); err != nil {
 		return err
 	}
+	// A new record has no account of revocation retries, as the database
+	// inserts none: only UpdateCertificate writes one.
+	record := *c
+	record.RevocationAttempts, record.RevocationRetryAt, record.RevocationCAAnswer, record.RevocationNoticeAt = 0, nil, "", nil
 	// Atomic with no old value: only if nothing is recorded under the serial.
-	saved, err := s.kv.Set(certificateKey(c.Serial), c, setIfAbsent())
+	saved, err := s.kv.Set(certificateKey(c.Serial), &record, setIfAbsent())
 	if err != nil {
 		return errors.Wrap(err, "save certificate record")
 	}
@@ -70,14 +75,26 @@ func (s *Store) ListCertificates(owner records.Principal) ([]*records.Certificat
 		}
 		certs = append(certs, c)
 	}
+	// By time, as the database; certificates recorded at one instant stay
+	// in the order they were recorded, where the database orders them by
+	// serial (the plugin's tests record several at one frozen instant).
+	slices.SortStableFunc(certs, func(a, b *records.Certificate) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return certs, nil
 }
 
 // UpdateCertificate changes a record with a compare-and-set: change is given
 // the current record and edits it, or returns an error to leave it as it is.
-// The record as written is returned.
+// What identifies the certificate is kept as recorded (see
+// records.Certificate.KeepIdentity). The record as written is returned.
 func (s *Store) UpdateCertificate(serial string, change func(*records.Certificate) error) (*records.Certificate, error) {
-	return updateJSON(s, certificateKey(serial), "certificate record "+serial, change)
+	return updateJSON(s, certificateKey(serial), "certificate record "+serial, func(c *records.Certificate) error {
+		recorded := *c
+		if err := change(c); err != nil {
+			return err
+		}
+		c.KeepIdentity(&recorded)
+		return nil
+	})
 }
 
 func decodeIndex(raw []byte) ([]string, error) {
@@ -94,11 +111,24 @@ func decodeIndex(raw []byte) ([]string, error) {
 // RecordIssuance records a certificate and, when requestID is set, closes
 // that request as issued with it. A certificate already recorded under its
 // serial with the same fingerprint (a delivery held since it was issued) is
-// records.ErrAlreadyRecorded, its request closed all the same.
+// records.ErrAlreadyRecorded, its request closed all the same. A request
+// that cannot be closed (it expired meanwhile, or is not there) is
+// *records.ErrTransition, with the certificate recorded all the same.
+//
+// With a quota, the owner's certificates are counted and the certificate
+// recorded under a lock on the owner, as the database store does, so that
+// of two enrollments racing for the last place one gets it and the other
+// *records.ErrOverQuota.
 func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
+	if c.Serial == "" || c.Owner == "" {
+		return errors.New("a certificate record needs a serial and an owner")
+	}
 	if quota != nil {
-		// Counted, then created: the KV layout has no transaction, so two
-		// racing writers could both pass. The database store locks.
+		unlock, err := s.lock("quota:" + string(c.Owner))
+		if err != nil {
+			return err
+		}
+		defer unlock()
 		counts, err := s.CountOwned(c.Owner, *quota, now)
 		if err != nil {
 			return err
@@ -122,11 +152,15 @@ func (s *Store) RecordIssuance(c *records.Certificate, requestID string, now tim
 	if requestID == "" {
 		return recordedBefore
 	}
-	if _, err = s.MoveRequest(requestID, now, nil, records.RequestIssued, func(r *records.Request) error {
+	_, err = s.MoveRequest(requestID, now, nil, records.RequestIssued, func(r *records.Request) error {
 		r.Serial = c.Serial
 		r.PendingKey, r.PendingKeyCopies = nil, nil
 		return nil
-	}); err != nil {
+	})
+	if errors.Is(err, records.ErrNotFound) {
+		return &records.ErrTransition{To: records.RequestIssued}
+	}
+	if err != nil {
 		return err
 	}
 	return recordedBefore

@@ -41,7 +41,9 @@ func (s *Store) CRLBytes(scope records.CRLScope, number int64) ([]byte, error) {
 }
 
 // IssueCRL signs the next list of a CA when due says so (see the database
-// store's): a compare-and-set from the current value.
+// store's): a compare-and-set from the current value. It returns the list
+// now current: the new one, with its bytes, or the one due left alone,
+// without them.
 func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current *records.CRL) bool,
 	sign func(number int64, revoked []records.Revocation) (*records.CRL, error)) (*records.CRL, error) {
 	var result *records.CRL
@@ -54,6 +56,9 @@ func (s *Store) IssueCRL(scope records.CRLScope, now time.Time, due func(current
 			}
 		}
 		if !due(current) {
+			if current != nil {
+				current.DER = nil
+			}
 			result = current
 			return nil, errUnchanged
 		}

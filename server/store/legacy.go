@@ -1,7 +1,8 @@
 package store
 
 import (
-	"github.com/mattermost/mattermost/server/public/pluginapi"
+	"strings"
+
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -15,15 +16,22 @@ import (
 // listPage is how many keys one ListKeys call returns.
 const listPage = 1000
 
-// keysWithPrefix lists every key that starts with prefix.
+// keysWithPrefix lists every key that starts with prefix. The pages are
+// read whole and filtered here: the plugin API filters a page after
+// reading it (pluginapi.WithPrefix), so a filtered page is short whenever
+// other keys share it, and says nothing of the pages after it.
 func (s *Store) keysWithPrefix(prefix string) ([]string, error) {
 	var all []string
 	for page := 0; ; page++ {
-		keys, err := s.kv.ListKeys(page, listPage, pluginapi.WithPrefix(prefix))
+		keys, err := s.kv.ListKeys(page, listPage)
 		if err != nil {
 			return nil, errors.Wrapf(err, "list %s keys", prefix)
 		}
-		all = append(all, keys...)
+		for _, key := range keys {
+			if strings.HasPrefix(key, prefix) {
+				all = append(all, key)
+			}
+		}
 		if len(keys) < listPage {
 			return all, nil
 		}

@@ -45,14 +45,17 @@ func (s *Store) GetRequest(id string) (*records.Request, error) {
 
 // UpdateRequest changes a request with a compare-and-set. change sees the
 // current request and may edit it or return an error to leave it alone; a
-// change of State must be allowed by the state machine. A request that
-// becomes final leaves the open index.
+// change of State must be allowed by the state machine. What identifies
+// the request is kept as it was made (see records.Request.KeepIdentity).
+// A request that becomes final leaves the open index.
 func (s *Store) UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error) {
 	updated, err := updateJSON(s, requestKey(id), "request "+id, func(r *records.Request) error {
+		recorded := *r
 		before := r.State
 		if err := change(r); err != nil {
 			return err
 		}
+		r.KeepIdentity(&recorded)
 		if r.State != before && !before.CanMoveTo(r.State) {
 			return &records.ErrTransition{From: before, To: r.State}
 		}
@@ -81,15 +84,17 @@ func (s *Store) MoveRequest(id string, now time.Time, from []records.RequestStat
 
 // ListRequests returns an owner's requests, oldest first.
 func (s *Store) ListRequests(owner records.Principal) ([]*records.Request, error) {
-	return s.requestsIn(ownerRequestsKey(owner))
+	return s.requestsIn(ownerRequestsKey(owner), false)
 }
 
-// ListOpenRequests returns every request that is not final.
+// ListOpenRequests returns every request that is not final, oldest first.
 func (s *Store) ListOpenRequests() ([]*records.Request, error) {
-	return s.requestsIn(openRequestsKey)
+	return s.requestsIn(openRequestsKey, true)
 }
 
-func (s *Store) requestsIn(indexKey string) ([]*records.Request, error) {
+// requestsIn reads the requests an index names; openOnly leaves out those
+// that are final (the index may still name one whose removal failed).
+func (s *Store) requestsIn(indexKey string, openOnly bool) ([]*records.Request, error) {
 	var raw []byte
 	if err := s.kv.Get(indexKey, &raw); err != nil {
 		return nil, errors.Wrap(err, "read request index")
@@ -107,8 +112,14 @@ func (s *Store) requestsIn(indexKey string) ([]*records.Request, error) {
 		if err != nil {
 			return nil, err
 		}
+		if openOnly && r.State.Final() {
+			continue
+		}
 		out = append(out, r)
 	}
+	// By time, as the database; requests made at one instant stay in the
+	// order they were made, where the database orders them by id.
+	slices.SortStableFunc(out, func(a, b *records.Request) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, nil
 }
 

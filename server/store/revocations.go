@@ -2,6 +2,7 @@ package store
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/pkg/errors"
 
@@ -38,8 +39,9 @@ func (s *Store) RevokeCertificate(order records.Revoke) (*records.Revoked, error
 		if _, err := s.kv.Set(compromisedKey(cert.KeyFingerprint), []byte(cert.Serial), setIfAbsent()); err != nil {
 			return nil, errors.Wrap(err, "mark a compromised key")
 		}
+		now := s.now()
 		err := s.EachCertificate(func(c *records.Certificate) error {
-			if c.KeyFingerprint != cert.KeyFingerprint || c.Serial == cert.Serial || c.State != records.CertIssued || c.NotAfter.Before(order.At) {
+			if c.KeyFingerprint != cert.KeyFingerprint || c.Serial == cert.Serial || c.State != records.CertIssued || c.NotAfter.Before(now) {
 				return nil
 			}
 			sibling, err := s.UpdateCertificate(c.Serial, func(c *records.Certificate) error {
@@ -86,11 +88,12 @@ func (s *Store) CompromisedKey(fingerprint string) (string, error) {
 }
 
 // CompromisedValid lists, by a scan, valid certificates of compromised
-// keys.
+// keys, by serial.
 func (s *Store) CompromisedValid(limit int) ([]*records.Certificate, error) {
 	var out []*records.Certificate
+	now := s.now()
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.State != records.CertIssued || c.KeyFingerprint == "" || len(out) >= limit {
+		if c.State != records.CertIssued || c.NotAfter.Before(now) || c.KeyFingerprint == "" {
 			return nil
 		}
 		serial, err := s.CompromisedKey(c.KeyFingerprint)
@@ -99,7 +102,13 @@ func (s *Store) CompromisedValid(limit int) ([]*records.Certificate, error) {
 		}
 		return err
 	})
-	return out, err
+	return firstBySerial(out, limit), err
+}
+
+// firstBySerial is the first limit of certs, by serial.
+func firstBySerial(certs []*records.Certificate, limit int) []*records.Certificate {
+	slices.SortFunc(certs, func(a, b *records.Certificate) int { return strings.Compare(a.Serial, b.Serial) })
+	return certs[:max(0, min(limit, len(certs)))]
 }
 
 // refuseCompromised is the database's insert rule: no valid certificate

@@ -45,14 +45,18 @@ func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Ti
 			return fmt.Sprintf("%020d:%s", c.NotAfter.UnixMilli(), c.Serial)
 		}
 	}
+	after, err := cursorKey(filter)
+	if err != nil {
+		return nil, err
+	}
 	sort.Slice(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
 	page := &records.CertificatePage{}
 	limit := filter.Limit
-	if limit <= 0 {
-		limit = 1000
+	if limit <= 0 || limit > maxPage {
+		limit = maxPage
 	}
 	for _, c := range all {
-		if filter.After != "" && key(c) <= cursorKey(filter) {
+		if filter.After != "" && key(c) <= after {
 			continue
 		}
 		if len(page.Certificates) == limit {
@@ -68,16 +72,22 @@ func (s *Store) SearchCertificates(filter records.CertificateFilter, now time.Ti
 	return page, nil
 }
 
-func cursorKey(filter records.CertificateFilter) string {
-	if filter.ExpiringBefore == nil {
-		return filter.After
+// maxPage bounds one page of a listing, as the database store's does.
+const maxPage = 1000
+
+// cursorKey is where a page starts, in the order of the listing's keys; a
+// cursor of the listing by expiry that it did not give is
+// records.ErrInvalidFilter.
+func cursorKey(filter records.CertificateFilter) (string, error) {
+	if filter.ExpiringBefore == nil || filter.After == "" {
+		return filter.After, nil
 	}
-	var ms int64
-	var serial string
-	if _, err := fmt.Sscanf(filter.After, "%d:%s", &ms, &serial); err != nil {
-		return filter.After
+	at, serial, ok := strings.Cut(filter.After, ":")
+	ms, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil {
+		return "", fmt.Errorf("%w: the cursor %q is not one this listing gave", records.ErrInvalidFilter, filter.After)
 	}
-	return fmt.Sprintf("%020d:%s", ms, serial)
+	return fmt.Sprintf("%020d:%s", ms, serial), nil
 }
 
 // CountCertificates counts the KV records in each state, by a scan.
@@ -98,11 +108,11 @@ func (s *Store) CountCertificates(now time.Time) (records.StateCounts, error) {
 }
 
 // DueReminders lists, by a scan, valid certificates expiring between from
-// and to that have not had the reminder days yet.
+// and to that have not had the reminder days yet, soonest first.
 func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*records.Certificate, error) {
 	var out []*records.Certificate
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.State != records.CertIssued || !c.NotAfter.After(from) || c.NotAfter.After(to) || len(out) >= limit {
+		if c.State != records.CertIssued || !c.NotAfter.After(from) || c.NotAfter.After(to) {
 			return nil
 		}
 		used, err := s.TokenUsed("reminder:" + c.Serial + ":" + strconv.Itoa(days))
@@ -112,7 +122,10 @@ func (s *Store) DueReminders(days int, from, to time.Time, limit int) ([]*record
 		out = append(out, c)
 		return nil
 	})
-	return out, err
+	slices.SortFunc(out, func(a, b *records.Certificate) int {
+		return cmp.Or(a.NotAfter.Compare(b.NotAfter), strings.Compare(a.Serial, b.Serial))
+	})
+	return out[:max(0, min(limit, len(out)))], err
 }
 
 // CountOwned counts an owner's valid certificates of a profile, and those
@@ -147,27 +160,29 @@ func (s *Store) CountOwned(owner records.Principal, quota records.Quota, now tim
 }
 
 // OverlapsEnded lists, by a scan, valid certificates of a profile that a
-// valid renewal made before before replaces.
+// valid renewal (of any profile) made before before replaces, by serial.
 func (s *Store) OverlapsEnded(profile string, before, now time.Time, limit int) ([]*records.Certificate, error) {
 	valid := map[string]*records.Certificate{}
-	var renewals []*records.Certificate
+	replaced := map[string]bool{}
 	err := s.EachCertificate(func(c *records.Certificate) error {
-		if c.Profile != profile || c.StateAt(now) != string(records.CertIssued) {
+		if c.StateAt(now) != string(records.CertIssued) {
 			return nil
 		}
-		valid[c.Serial] = c
+		if c.Profile == profile {
+			valid[c.Serial] = c
+		}
 		if c.Renews != "" && c.CreatedAt.Before(before) {
-			renewals = append(renewals, c)
+			replaced[c.Renews] = true
 		}
 		return nil
 	})
 	var out []*records.Certificate
-	for _, r := range renewals {
-		if old, ok := valid[r.Renews]; ok && len(out) < limit {
+	for serial := range replaced {
+		if old, ok := valid[serial]; ok {
 			out = append(out, old)
 		}
 	}
-	return out, err
+	return firstBySerial(out, limit), err
 }
 
 // PendingRevocations lists, by a scan, certificates whose revocation their

@@ -7,6 +7,7 @@ package store
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -27,12 +28,26 @@ type KV interface {
 
 // Store is the plugin's persistent state.
 type Store struct {
-	kv KV
+	kv  KV
+	now func() time.Time
+}
+
+// Option changes how a Store is made.
+type Option func(*Store)
+
+// WithClock makes the store read the time from now (time.Now otherwise):
+// what has expired, as the database store reads its own clock.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
 }
 
 // New returns a Store over kv.
-func New(kv KV) *Store {
-	return &Store{kv: kv}
+func New(kv KV, options ...Option) *Store {
+	s := &Store{kv: kv, now: time.Now}
+	for _, o := range options {
+		o(s)
+	}
+	return s
 }
 
 // updateAttempts bounds how often a contended update is retried. Each attempt
@@ -105,6 +120,33 @@ func updateJSON[T any](s *Store, key, what string, change func(*T) error) (*T, e
 		return nil, err
 	}
 	return updated, nil
+}
+
+// lockAttempts bounds how long lock waits for another holder: its backoff
+// reaches 100 ms, so about 40 s in all.
+const lockAttempts = 400
+
+// lockLifetime is how long a lock outlives a holder that never releases
+// it (a node that stopped).
+const lockLifetime = 30 * time.Second
+
+// lock takes the lock named name, for one holder at a time across every
+// node that shares the KV store, as the database store's advisory locks
+// do; the function it returns releases it.
+func (s *Store) lock(name string) (func(), error) {
+	key := "lock:" + name
+	holder := []byte(strconv.FormatUint(rand.Uint64(), 36))
+	for attempt := range lockAttempts {
+		taken, err := s.kv.Set(key, holder, setIfAbsent(), expiry(lockLifetime))
+		if err != nil {
+			return nil, errors.Wrapf(err, "take the lock %s", name)
+		}
+		if taken {
+			return func() { _, _ = s.kv.Set(key, nil, setIfEquals(holder)) }, nil
+		}
+		time.Sleep(backoff(attempt))
+	}
+	return nil, errors.Errorf("the lock %s stayed taken by another writer", name)
 }
 
 func backoff(attempt int) time.Duration {

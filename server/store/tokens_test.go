@@ -20,48 +20,6 @@ func isUsed(t *testing.T, s *Store, id string) bool {
 	return used
 }
 
-func TestTokenLifecycle(t *testing.T) {
-	s, _ := newTestStore(t)
-	const id = "0123456789abcdef0123456789abcdef"
-
-	assert.False(t, isUsed(t, s, id), "a token never seen is unused")
-
-	claimed, err := s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	require.True(t, claimed)
-	assert.True(t, isUsed(t, s, id), "a claimed token is used at once")
-
-	claimed, err = s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	assert.False(t, claimed, "a used token cannot be claimed again")
-
-	// Tokens are independent.
-	assert.False(t, isUsed(t, s, "another"))
-}
-
-func TestReleaseTokenFreesAClaim(t *testing.T) {
-	s, _ := newTestStore(t)
-	const id = "tok"
-
-	claimed, err := s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	require.True(t, claimed)
-
-	require.NoError(t, s.ReleaseToken(id))
-	assert.False(t, isUsed(t, s, id))
-
-	// The link can be retried.
-	claimed, err = s.ClaimToken(id, tokenTTL)
-	require.NoError(t, err)
-	assert.True(t, claimed)
-}
-
-func TestReleaseTokenUnclaimed(t *testing.T) {
-	s, _ := newTestStore(t)
-	require.NoError(t, s.ReleaseToken("never-claimed"))
-	assert.False(t, isUsed(t, s, "never-claimed"))
-}
-
 // Marks written by the previous version (a claim in progress, a use with its
 // serial) still count as used, and are never released by this one.
 func TestTokenMarksOfThePreviousVersionAreUsed(t *testing.T) {
@@ -76,35 +34,6 @@ func TestTokenMarksOfThePreviousVersionAreUsed(t *testing.T) {
 		require.NoError(t, s.ReleaseToken(id))
 		assert.True(t, isUsed(t, s, id), "%s: not released", id)
 	}
-}
-
-func TestClaimTokenConcurrent(t *testing.T) {
-	s, _ := newTestStore(t)
-	const n = 20
-	const id = "0123456789abcdef0123456789abcdef"
-
-	var wg sync.WaitGroup
-	results := make([]bool, n)
-	errs := make([]error, n)
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			results[i], errs[i] = s.ClaimToken(id, tokenTTL)
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	winners := 0
-	for i := range n {
-		require.NoError(t, errs[i])
-		if results[i] {
-			winners++
-		}
-	}
-	assert.Equal(t, 1, winners, "exactly one concurrent claim wins")
-	assert.True(t, isUsed(t, s, id))
 }
 
 // Claim, release and claim again, concurrently with other claimers: at any
