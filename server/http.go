@@ -61,7 +61,10 @@ const headerUserID = "Mattermost-User-Id"
 type httpError struct {
 	Status  int
 	Message string
-	// Hint says what the user can do next (pages only).
+	// Next is the kind of step left to the user, which pages word
+	// (pageNext) and the API names (apiNext); Hint words it where pages
+	// have no words of their own.
+	Next enroll.Next
 	Hint string
 	// RetryAfter, when set, tells the client when to try again.
 	RetryAfter time.Duration
@@ -183,7 +186,7 @@ func (p *Plugin) api(h apiHandler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		if err := h(w, r, userID); err != nil {
 			status, message := p.describeError(w, r, err)
-			writeJSONError(w, status, message)
+			writeAPIError(w, status, message, asHTTPError(err))
 		}
 	})
 }
@@ -200,17 +203,14 @@ func (p *Plugin) pageWithLimit(h pageHandler, maxBytes int64) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		if err := h(w, r); err != nil {
 			status, message := p.describeError(w, r, err)
+			he := asHTTPError(err)
 			if wantsJSON(r) {
 				// A script posting the page's form reads the error as
 				// the API's.
-				writeJSONError(w, status, message)
+				writeAPIError(w, status, message, he)
 				return
 			}
-			hint := ""
-			if he := asHTTPError(err); he != nil {
-				hint = he.Hint
-			}
-			p.renderError(w, status, message, hint)
+			p.renderError(w, status, message, pageHint(he))
 		}
 	})
 }
@@ -241,6 +241,59 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeJSONError(w http.ResponseWriter, status int, message string) {
 	writeJSON(w, status, map[string]any{"error": message, "status_code": status})
+}
+
+// apiNext names, for API clients, the steps refusals leave.
+var apiNext = map[enroll.Next]string{
+	enroll.NextNewLink:       "new_link",
+	enroll.NextChooseProfile: "choose_profile",
+	enroll.NextUseCSR:        "use_csr",
+	enroll.NextAskApproval:   "ask_approval",
+	enroll.NextSeeRequests:   "see_requests",
+	enroll.NextFreeASlot:     "free_a_slot",
+	enroll.NextNewKey:        "new_key",
+	enroll.NextTryAgain:      "try_again",
+	enroll.NextTryLater:      "try_later",
+	enroll.NextAskAdmin:      "ask_admin",
+}
+
+// writeAPIError writes an error as the API answers it: the message, and,
+// for a refusal that leaves a step, its name ("next") and the core's
+// words for it ("hint").
+func writeAPIError(w http.ResponseWriter, status int, message string, he *httpError) {
+	body := map[string]any{"error": message, "status_code": status}
+	if he != nil {
+		if next, ok := apiNext[he.Next]; ok {
+			body["next"] = next
+		}
+		if he.Hint != "" {
+			body["hint"] = he.Hint
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+// pageNext words, on the plugin's pages, the steps refusals leave; a step
+// with no words here is told in the core's (its Hint). The pages are
+// opened from Mattermost, so they point back there.
+var pageNext = map[enroll.Next]string{
+	enroll.NextNewLink:     "Run /cert download (or /cert csr) in Mattermost to get a new link.",
+	enroll.NextUseCSR:      "Run /cert csr in Mattermost to upload a request for your device's key.",
+	enroll.NextAskApproval: "Run /cert download in Mattermost to ask for one.",
+	enroll.NextSeeRequests: "Run /cert list in Mattermost to see your requests.",
+	enroll.NextFreeASlot:   "Revoke one you no longer use (/cert revoke <serial> superseded in Mattermost), then ask again.",
+	enroll.NextTryAgain:    "Your link still works: try again in a minute, and contact your administrator if it keeps failing.",
+}
+
+// pageHint is what an error page says to do next.
+func pageHint(he *httpError) string {
+	if he == nil {
+		return ""
+	}
+	if next, ok := pageNext[he.Next]; ok {
+		return next
+	}
+	return he.Hint
 }
 
 // writeStatus sends a status other than 200; 200 is what the first Write
@@ -275,7 +328,7 @@ func asHTTPError(err error) *httpError {
 		return he
 	}
 	if e := enroll.AsError(err); e != nil {
-		return &httpError{Status: statusOf[e.Code], Message: e.Message, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
+		return &httpError{Status: statusOf[e.Code], Message: e.Message, Next: e.Next, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
 	}
 	return nil
 }

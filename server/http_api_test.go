@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -109,4 +110,16 @@ func TestPanicsBecome500(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, w.Code)
 	assert.NotContains(t, w.Body.String(), "boom")
 	assert.Contains(t, strings.Join(env.loggedErrors(), "\n"), "Recovered from a panic")
+}
+
+// Every step a refusal of the core may leave has a name in the API.
+func TestEveryNextStepHasAnAPIName(t *testing.T) {
+	names := map[string]bool{}
+	for next := enroll.NextNone + 1; next <= enroll.NextAskAdmin; next++ {
+		name, ok := apiNext[next]
+		require.True(t, ok, "step %d has no API name", next)
+		assert.False(t, names[name], "%s names two steps", name)
+		names[name] = true
+	}
+	assert.NotContains(t, apiNext, enroll.NextNone)
 }

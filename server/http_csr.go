@@ -125,7 +125,11 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	outcome, err := s.core.SubmitCSR(r.Context(), grant, upload)
 	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !wantsJSON(r) {
-		return p.renderPage(w, statusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
+		refusal := e.Message
+		if hint := pageHint(asHTTPError(e)); hint != "" {
+			refusal += " " + hint
+		}
+		return p.renderPage(w, statusOf[e.Code], "csr", csrPageFor(s, grant, token, refusal))
 	}
 	if err != nil {
 		return err

@@ -264,8 +264,8 @@ func TestRequestRoundTripsAndMoves(t *testing.T) {
 	clock.advance(time.Minute)
 	now := clock.Now()
 	approved, err := s.MoveRequest("r-1", now, []records.RequestState{records.RequestPending}, records.RequestApproved, func(r *records.Request) error {
-		r.Approvals = append(r.Approvals, records.Approval{UserID: "bob", At: now})
-		r.DecidedBy, r.DecidedAt = "bob", &now
+		r.Approvals = append(r.Approvals, records.Approval{By: records.MattermostUser("bob"), At: now})
+		r.DecidedBy, r.DecidedAt = "mm:bob", &now
 		return nil
 	})
 	require.NoError(t, err)
@@ -274,7 +274,8 @@ func TestRequestRoundTripsAndMoves(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, records.RequestApproved, got.State)
 	require.Len(t, got.Approvals, 1)
-	assert.Equal(t, "bob", got.Approvals[0].UserID)
+	assert.Equal(t, records.MattermostUser("bob"), got.Approvals[0].By)
+	assert.Equal(t, "mm:bob", got.DecidedBy)
 	assert.True(t, got.UpdatedAt.Equal(now))
 
 	_, err = s.MoveRequest("r-1", now, []records.RequestState{records.RequestPending}, records.RequestDenied, nil)
