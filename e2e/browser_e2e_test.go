@@ -467,7 +467,7 @@ func TestBrowserEnrollment(t *testing.T) {
 	bobCSRF := bobTab.signIn(bob)
 	link2, _ := alice.linkViaAPI(t)
 	require.Equal(t, http.StatusForbidden, bobTab.open(link2), "bob opens alice's link")
-	require.Contains(t, bobTab.text("main"), "belongs to another Mattermost user")
+	require.Contains(t, bobTab.text("main"), "belongs to another user")
 	bobTab.requireNoProblems("another user's link", http.StatusForbidden)
 	bobTab.screenshot(dir, "other-user.png")
 	// The POST is refused too when bob's browser sends the form the confirm
@@ -489,7 +489,7 @@ func TestBrowserEnrollment(t *testing.T) {
 		})()`, pluginID, token2))(ctx, tgt)
 		return err
 	})), "bob's POST of alice's link must be refused")
-	require.Contains(t, bobTab.text("main"), "belongs to another Mattermost user")
+	require.Contains(t, bobTab.text("main"), "belongs to another user")
 	bobPost := bobTab.onlyPost(bed.mm.URL + "/plugins/" + pluginID + "/issue")
 	require.Contains(t, bobPost.cookies, model.SessionCookieToken)
 	bobForm, err := url.ParseQuery(string(bobPost.body))

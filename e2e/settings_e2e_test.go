@@ -136,7 +136,7 @@ func TestProfilesThroughTheServer(t *testing.T) {
 	reply := bed.alice.runCommand(t, "/cert download smime")
 	require.Contains(t, reply.Message, "(profile `smime`)")
 	reply = bed.alice.runCommand(t, "/cert download finance")
-	require.Contains(t, reply.Message, "you cannot get certificates of profile `finance`")
+	require.Contains(t, reply.Message, `You cannot get certificates of profile "finance". Profiles you can use: default, smime.`)
 
 	links := pluginRequest(t, http.MethodPost, "/api/v1/links", nil, bed.alice.Token(), "application/json")
 	require.Equal(t, http.StatusCreated, links.status, links.String())

@@ -104,7 +104,7 @@ func TestApprovalFlowFromRequestToPickup(t *testing.T) {
 	assert.Equal(t, "Request approved.", resp.EphemeralText)
 	r := env.request_(id)
 	assert.Equal(t, records.RequestApproved, r.State)
-	assert.Equal(t, env.user("carol").Id, r.DecidedBy)
+	assert.Equal(t, string(records.MattermostUser(env.user("carol").Id)), r.DecidedBy)
 	updated := env.postByID(post.Id)
 	assert.Contains(t, updated.Message, "approved by @carol")
 	assert.Empty(t, updated.Attachments()[0].Actions, "the buttons are gone once decided")
@@ -287,7 +287,7 @@ func TestApprovalRightsComeFromThePermissionSystem(t *testing.T) {
 	assert.Contains(t, env.run("dave", "/cert admin list"), "is for system admins")
 
 	assert.Equal(t, "Request approved.", env.click("erin", post, "approve").EphemeralText)
-	assert.Equal(t, env.user("erin").Id, env.request_(id).DecidedBy)
+	assert.Equal(t, string(records.MattermostUser(env.user("erin").Id)), env.request_(id).DecidedBy)
 	assert.Contains(t, env.run("erin", "/cert admin requests"), "| `"+id+"` | @alice | secure | approved |")
 }
 

@@ -34,13 +34,15 @@ const (
 	auditUpdateSettings      = "certsUpdateSettings"
 )
 
-// newAuditRecord starts a record of event by who: an account id becomes
-// the record's actor; anything else (a job's name) is kept in the meta.
+// newAuditRecord starts a record of event by who, as records name whoever
+// acted (records.ActorOf): a Mattermost account becomes the record's
+// actor; anything else (another kind of principal, a job's name) is kept
+// in the meta.
 func newAuditRecord(event, status, who string) *model.AuditRecord {
 	rec := plugin.MakeAuditRecord(event, status)
-	switch {
-	case model.IsValidId(who):
-		rec.Actor.UserId = who
+	switch id := records.ActorOf(who).MattermostUserID(); {
+	case model.IsValidId(id):
+		rec.Actor.UserId = id
 	case who != "":
 		rec.AddMeta("actor", who)
 	}
@@ -195,7 +197,7 @@ func (o observedInventory) requestChanged(before requestBefore, r *records.Reque
 	if r.State == before.state {
 		// One approver's yes of several.
 		if len(r.Approvals) > before.approvals {
-			rec := requestAudit(auditApproveRequest, r.Approvals[len(r.Approvals)-1].UserID, r)
+			rec := requestAudit(auditApproveRequest, string(r.Approvals[len(r.Approvals)-1].By), r)
 			rec.AddMeta("final", false)
 			rec.AddMeta("approvals", len(r.Approvals))
 			o.audit.LogAuditRec(rec)
@@ -236,8 +238,8 @@ func (o observedInventory) requestChanged(before requestBefore, r *records.Reque
 
 // auditRenewal records that an owner started renewing a certificate: what
 // it gave (a link or a request), never the link itself.
-func (p *Plugin) auditRenewal(owner *enroll.Requester, serial string, renewal *enroll.Renewal, err error) {
-	rec := newAuditRecord(auditRenewCertificate, model.AuditStatusSuccess, owner.ID)
+func (p *Plugin) auditRenewal(owner *enroll.Requester, serial string, renewal *enroll.Start, err error) {
+	rec := newAuditRecord(auditRenewCertificate, model.AuditStatusSuccess, string(owner.Principal))
 	rec.AddEventObjectType("certificate")
 	rec.AddMeta("serial", serial)
 	switch {

@@ -16,9 +16,7 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
 const commandTrigger = "cert"
@@ -162,34 +160,24 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		}
 		return false
 	})
-	s, requester, prof, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
+	s, requester, profileName, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
 	if err != nil {
 		return "", err
-	}
-	if !prof.ServerKeysAllowed() {
-		return "", fmt.Errorf("`%s` certificates need a key made in a hardware device: run `/cert csr %s` to upload a request with its attestation.", prof.Name, prof.Name)
-	}
-	if prof.RequiresApproval {
-		if byEmail {
-			return "", fmt.Errorf("`%s` certificates need an approver; run `/cert download %s` to ask, and choose email on the page that collects it.", prof.Name, prof.Name)
-		}
-		req, err := s.Core.RequestCertificate(requester, prof)
-		if e := enroll.AsError(err); e != nil {
-			return "", chatError(e)
-		}
-		if err != nil {
-			p.API.LogError("Could not record a certificate request", "user_id", args.UserId, "error", err.Error())
-			return "", errors.New("the request could not be recorded right now; please try again.")
-		}
-		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
-			"you will get a message with a link to collect the certificate once it is approved. `/cert cancel %s` withdraws it.", prof.Name, req.ID, req.ID), nil
 	}
 	if byEmail {
-		return p.downloadByEmail(ctx, s, requester, prof.Name)
+		return p.downloadByEmail(ctx, s, requester, profileName)
 	}
-	link, u, err := p.mintLink(s, requester, prof, linktoken.PurposeIssue)
+	start, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromServer})
 	if err != nil {
-		return "", err
+		return "", p.startError(requester, err)
+	}
+	if req := start.Request; req != nil {
+		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
+			"you will get a message with a link to collect the certificate once it is approved. `/cert cancel %s` withdraws it.", req.Profile, req.ID, req.ID), nil
+	}
+	u, err := p.linkURL(start.Link)
+	if err != nil {
+		return "", chatError(enroll.AsError(err))
 	}
 	// The link stays inside Markdown link syntax: Mattermost fetches previews
 	// only for bare URLs, so the token is neither fetched by the server nor
@@ -197,41 +185,39 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 	return fmt.Sprintf("Here is your one-time link to create a client certificate (profile `%s`): [Get my certificate](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Open it in your browser, "+
 		"download the file and note the passphrase it shows you: it is shown only once.",
-		prof.Name, u, s.Config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST")), nil
+		start.Profile.Name, u, s.Config.LinkLifetimeMinutes, start.Link.ExpiresAt.UTC().Format("15:04 MST")), nil
 }
 
 func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	s, requester, prof, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
+	s, requester, profileName, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
 	if err != nil {
 		return "", err
 	}
-	link, u, err := p.mintLink(s, requester, prof, linktoken.PurposeCSR)
+	start, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromCSR})
 	if err != nil {
-		return "", err
+		return "", p.startError(requester, err)
+	}
+	u, err := p.linkURL(start.Link)
+	if err != nil {
+		return "", chatError(enroll.AsError(err))
 	}
 	reply := fmt.Sprintf("Here is your one-time link to upload a certificate signing request (profile `%s`): [Upload my request](%s)\n\n"+
 		"It works once and expires in %d minutes (%s). Your private key stays on your device; the certificate's names come from your account.",
-		prof.Name, u, s.Config.LinkLifetimeMinutes, link.ExpiresAt.UTC().Format("15:04 MST"))
-	if prof.RequiresApproval {
+		start.Profile.Name, u, s.Config.LinkLifetimeMinutes, start.Link.ExpiresAt.UTC().Format("15:04 MST"))
+	if start.Profile.RequiresApproval {
 		reply += " An approver decides before the certificate is issued."
 	}
 	return reply, nil
 }
 
-// mintLink returns a single-use link and its URL.
-func (p *Plugin) mintLink(s *app.Snapshot, r *enroll.Requester, prof *profile.Profile, purpose linktoken.Purpose) (*enroll.Link, string, error) {
-	link, err := s.Core.MintLink(r, prof, purpose)
+// startError words an enrollment that could not start: the core's refusal,
+// or a failure of ours, whose details go to the log.
+func (p *Plugin) startError(r *enroll.Requester, err error) error {
 	if e := enroll.AsError(err); e != nil {
-		return nil, "", chatError(e)
+		return chatError(e)
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	u, err := p.linkURL(link)
-	if err != nil {
-		return nil, "", chatError(enroll.AsError(err))
-	}
-	return link, u, nil
+	p.API.LogError("Could not start an enrollment", "principal", string(r.Principal), "error", err.Error())
+	return errors.New("your request could not be recorded right now; please try again.")
 }
 
 func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
@@ -243,29 +229,21 @@ func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (s
 		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, routeImport), nil
 }
 
-// commandProfile reads a command's optional profile argument and checks
-// that the user may use it.
-func (p *Plugin) commandProfile(userID string, params []string, usage string) (*app.Snapshot, *enroll.Requester, *profile.Profile, error) {
+// commandProfile reads a command's optional profile argument ("" for the
+// default); the core decides whether the user may use it.
+func (p *Plugin) commandProfile(userID string, params []string, usage string) (*app.Snapshot, *enroll.Requester, string, error) {
 	if len(params) > 1 {
-		return nil, nil, nil, fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
+		return nil, nil, "", fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
 	}
 	s, requester, err := p.commandRequester(userID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, "", err
 	}
 	requested := ""
 	if len(params) == 1 {
 		requested = params[0]
 	}
-	prof, _, err := s.Core.ProfileFor(requester, requested)
-	if err != nil {
-		name := requested
-		if name == "" {
-			name = s.Catalog.DefaultProfile
-		}
-		return nil, nil, nil, fmt.Errorf("you cannot get certificates of profile `%s`. %s", markdownCell(name), enroll.ProfilesHint(s.Core.UsableProfiles(requester), func(name string) string { return "`" + name + "`" }))
-	}
-	return s, requester, prof, nil
+	return s, requester, requested, nil
 }
 
 // commandRequester is the account that runs a command, with the services
@@ -282,6 +260,16 @@ func (p *Plugin) commandRequester(userID string) (*app.Snapshot, *enroll.Request
 	return s, requester, nil
 }
 
+// chatNext words, in the chat, the steps the core's refusals leave; a
+// step with no words here is told in the core's (its Hint).
+var chatNext = map[enroll.Next]string{
+	enroll.NextNewLink:     "Run `/cert download` (or `/cert csr`) to get a new link.",
+	enroll.NextUseCSR:      "Run `/cert csr` with the profile to upload a request for your device's key.",
+	enroll.NextAskApproval: "Run `/cert download` with the profile to ask an approver; the page that collects the certificate can email it.",
+	enroll.NextSeeRequests: "`/cert list` shows your requests.",
+	enroll.NextFreeASlot:   "Revoke one you no longer use (`/cert revoke <serial> superseded`), then ask again; `/cert list` shows them.",
+}
+
 // chatError words a refusal of the core for a chat reply: what happened,
 // then what to do.
 func chatError(e *enroll.Error) error {
@@ -289,7 +277,9 @@ func chatError(e *enroll.Error) error {
 		return errors.New("something went wrong; please try again.")
 	}
 	msg := markdownCell(e.Message)
-	if e.Hint != "" {
+	if next, ok := chatNext[e.Next]; ok {
+		msg += " " + next
+	} else if e.Hint != "" {
 		msg += " " + markdownCell(e.Hint)
 	}
 	return errors.New(msg)

@@ -198,7 +198,7 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	fmt.Fprintf(&b, "- Valid: %s to %s\n- State: %s\n- Key: %s, %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339),
 		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
 	if c.RevokedAt != nil {
-		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), markdownCell(c.RevokedBy))
+		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), p.actorName(c.RevokedBy))
 	}
 	if c.RevocationPending {
 		b.WriteString(pendingAtCALine(c))

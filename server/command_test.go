@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // run executes a /cert command as username and returns the bot's reply.
@@ -51,7 +52,7 @@ func TestCommandDownloadGivesASingleUseLink(t *testing.T) {
 	require.NoError(t, err)
 	claims, err := s.Core.Minter.Verify(u.Query().Get("token"), linktoken.PurposeIssue)
 	require.NoError(t, err)
-	assert.Equal(t, env.user("alice").Id, claims.UserID())
+	assert.Equal(t, records.MattermostUser(env.user("alice").Id), claims.Principal())
 	assert.NotEmpty(t, claims.ID)
 	assert.WithinDuration(t, env.now().Add(5*60e9), claims.ExpiresAt.Time, 1e9)
 
@@ -97,7 +98,7 @@ func TestCommandListAndRevoke(t *testing.T) {
 	record, err = env.p.store.GetCertificate(first)
 	require.NoError(t, err)
 	assert.Equal(t, "revoked", string(record.State))
-	assert.Equal(t, env.user("alice").Id, record.RevokedBy)
+	assert.Equal(t, string(records.MattermostUser(env.user("alice").Id)), record.RevokedBy)
 	require.NotNil(t, record.RevokedAt)
 }
 

@@ -508,9 +508,14 @@ func TestHardwareAttestation(t *testing.T) {
 		assert.Equal(t, http.StatusUnprocessableEntity, upload("either", csr, attestation).Code)
 	})
 	t.Run("no server keys when required", func(t *testing.T) {
-		assert.Contains(t, env.run("alice", "/cert download hardware"), "need a key made in a hardware device")
+		reply := env.run("alice", "/cert download hardware")
+		assert.Contains(t, reply, "need a key made in a hardware device")
+		assert.Contains(t, reply, "Run `/cert csr` with the profile", "the chat words the next step")
 		w := env.request(http.MethodPost, "/api/v1/links", `{"profile": "hardware"}`, "alice", "Content-Type", "application/json")
 		assert.Equal(t, http.StatusForbidden, w.Code)
+		body := decodeJSON[map[string]any](t, w.Body.Bytes())
+		assert.Equal(t, "use_csr", body["next"], "the API names it")
+		assert.NotContains(t, body["error"], "/cert")
 	})
 }
 

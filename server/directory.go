@@ -20,7 +20,6 @@ import (
 func requesterOf(user *model.User) *enroll.Requester {
 	return &enroll.Requester{
 		Principal:     sessionPrincipal(user.Id),
-		ID:            user.Id,
 		Username:      user.Username,
 		Email:         user.Email,
 		EmailVerified: user.EmailVerified,
@@ -60,7 +59,7 @@ func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 			d.p.API.LogWarn("A team named in a profile is not bound to a team", "team", name)
 			continue
 		}
-		member, appErr := d.p.API.GetTeamMember(teamID, r.ID)
+		member, appErr := d.p.API.GetTeamMember(teamID, r.Principal.MattermostUserID())
 		if appErr == nil && member != nil && member.DeleteAt == 0 {
 			return true
 		}
@@ -73,11 +72,14 @@ func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 // manage_system, as IsAdmin decides, whatever role grants it. A name whose
 // account is gone approves nothing, even if another account has taken the
 // name since: the system admins are told.
-func (d *directory) Approvers(profileName string, names []string) []string {
+func (d *directory) Approvers(profileName string, names []string) []records.Principal {
+	var approvers []records.Principal
 	if len(names) == 0 {
-		return d.p.admins.SystemAdmins()
+		for _, id := range d.p.admins.SystemAdmins() {
+			approvers = append(approvers, records.MattermostUser(id))
+		}
+		return approvers
 	}
-	var ids []string
 	for _, name := range names {
 		name = strings.TrimPrefix(name, "@")
 		id, err := d.p.store.Binding(store.BindUser, name)
@@ -90,9 +92,9 @@ func (d *directory) Approvers(profileName string, names []string) []string {
 			d.p.approverGone(profileName, name)
 			continue
 		}
-		ids = append(ids, id)
+		approvers = append(approvers, records.MattermostUser(id))
 	}
-	return ids
+	return approvers
 }
 
 // IsAdmin asks Mattermost's permission system, so a custom role that

@@ -142,13 +142,11 @@ and tell your administrator.
 func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
 	delivery, err := s.Core.IssueByEmail(ctx, r, profileName)
 	if e := enroll.AsError(err); e != nil {
-		switch {
-		case e == enroll.ErrBusyCreatingKeys:
-			return "", errors.New("the server is busy creating other keys; please try again in a moment.")
-		case e.Code == enroll.CodeForbidden:
+		if e.Code == enroll.CodeForbidden && e.Next == enroll.NextNone {
+			// Only the email is refused: a link still serves.
 			return "", errors.New(strings.TrimSuffix(e.Message, ".") + "; run `/cert download` for a download link.")
 		}
-		return "", errors.New(strings.TrimSuffix(e.Message, ".") + ". Please try again later.")
+		return "", chatError(e)
 	}
 	if err != nil {
 		return "", err

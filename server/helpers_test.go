@@ -14,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
@@ -62,14 +63,21 @@ func withConnector(s *app.Snapshot, name string, conn connector.Connector) *app.
 	return &swapped
 }
 
-// linkURL mints a link for a user and profile, as /cert download does.
+// linkURL starts an enrollment for a user and profile, as /cert download
+// (or /cert csr) does, and returns its link.
 func (env *testEnv) linkURL(s *app.Snapshot, username, profileName string, purpose linktoken.Purpose) (string, error) {
-	prof, _, ok := s.Core.ProfileNamed(profileName)
-	if !ok {
-		return "", fmt.Errorf("no profile %q", profileName)
+	key := enroll.KeyFromServer
+	if purpose == linktoken.PurposeCSR {
+		key = enroll.KeyFromCSR
 	}
-	_, u, err := env.p.mintLink(s, requesterOf(env.user(username)), prof, purpose)
-	return u, err
+	start, err := s.Core.StartEnrollment(requesterOf(env.user(username)), enroll.StartRequest{Profile: profileName, Key: key})
+	if err != nil {
+		return "", err
+	}
+	if start.Link == nil {
+		return "", fmt.Errorf("profile %q asks an approver first", profileName)
+	}
+	return env.p.linkURL(start.Link)
 }
 
 // pkiLeaf is a client certificate template for alice, valid for an hour.

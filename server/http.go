@@ -6,6 +6,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
@@ -39,6 +40,7 @@ type apiHandler func(w http.ResponseWriter, r *http.Request, userID string) erro
 
 func (p *Plugin) newRouter() *mux.Router {
 	p.pages = web.NewPages(p.API, templateFiles, "templates/*.html")
+	p.pages.Next = pageNext
 	r := web.NewRouter(p.API)
 
 	(&public.Routes{Current: p.current, Log: p.API, Now: p.now, ReloadIfCARenewed: p.reloadIfCARenewed}).Mount(r)
@@ -100,4 +102,16 @@ func (p *Plugin) pageWithLimit(h web.PageHandler, maxBytes int64) http.Handler {
 // callers resolves a signed-in principal through the directory.
 func (p *Plugin) callers() *web.Callers {
 	return &web.Callers{Current: p.current, Lookup: (&directory{p: p}).Lookup}
+}
+
+// pageNext words, on the plugin's pages, the steps refusals leave; a step
+// with no words here is told in the core's (its Hint). The pages are
+// opened from Mattermost, so they point back there.
+var pageNext = map[enroll.Next]string{
+	enroll.NextNewLink:     "Run /cert download (or /cert csr) in Mattermost to get a new link.",
+	enroll.NextUseCSR:      "Run /cert csr in Mattermost to upload a request for your device's key.",
+	enroll.NextAskApproval: "Run /cert download in Mattermost to ask for one.",
+	enroll.NextSeeRequests: "Run /cert list in Mattermost to see your requests.",
+	enroll.NextFreeASlot:   "Revoke one you no longer use (/cert revoke <serial> superseded in Mattermost), then ask again.",
+	enroll.NextTryAgain:    "Your link still works: try again in a minute, and contact your administrator if it keeps failing.",
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -37,51 +36,39 @@ type createLinkRequest struct {
 	Kind    string `json:"kind"`
 }
 
-// handleCreateLink mints an enrollment link, as /cert download does, for the
-// webapp and for automation. A profile that needs an approver opens a
-// request instead.
+// handleCreateLink starts an enrollment, as /cert download and /cert csr
+// do, for the webapp and for automation: a link (201), or a request that
+// waits for an approver (202).
 func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID string) error {
 	var body createLinkRequest
 	if err := web.DecodeOptionalJSON(r, &body); err != nil {
 		return err
 	}
+	key, ok := linkKinds[body.Kind]
+	if !ok {
+		return &web.Error{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
+	}
 	s, requester, err := p.sessionRequester(userID)
 	if err != nil {
 		return err
 	}
-	prof, _, err := s.Core.ProfileFor(requester, body.Profile)
+	start, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Profile: body.Profile, Key: key})
 	if err != nil {
 		return err
 	}
-	purpose := linktoken.PurposeIssue
-	switch body.Kind {
-	case "", "download":
-		if !prof.ServerKeysAllowed() {
-			return &web.Error{Status: http.StatusForbidden, Message: fmt.Sprintf("%s certificates need a key made in a hardware device: ask for a csr link", prof.Name)}
-		}
-		if prof.RequiresApproval {
-			request, err := s.Core.RequestCertificate(requester, prof)
-			if err != nil {
-				return err
-			}
-			return p.respondRequest(w, true, request)
-		}
-	case "csr":
-		purpose = linktoken.PurposeCSR
-	default:
-		return &web.Error{Status: http.StatusBadRequest, Message: `kind must be "download" or "csr"`}
+	if start.Request != nil {
+		return p.respondRequest(w, true, start.Request)
 	}
-	link, err := s.Core.MintLink(requester, prof, purpose)
+	u, err := p.linkURL(start.Link)
 	if err != nil {
 		return err
 	}
-	u, err := p.linkURL(link)
-	if err != nil {
-		return err
-	}
-	web.WriteJSON(w, http.StatusCreated, linkResponse{URL: u, ExpiresAt: link.ExpiresAt, Profile: prof.Name})
+	web.WriteJSON(w, http.StatusCreated, linkResponse{URL: u, ExpiresAt: start.Link.ExpiresAt, Profile: start.Profile.Name})
 	return nil
 }
+
+// linkKinds are the kinds of link POST /api/v1/links makes.
+var linkKinds = map[string]enroll.KeySource{"": enroll.KeyFromServer, "download": enroll.KeyFromServer, "csr": enroll.KeyFromCSR}
 
 // enrollmentRequest is the body of POST /api/v1/enrollments: a CSR (PEM,
 // or DER in base64) to have certified, or none for a key the server makes

@@ -127,7 +127,11 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	outcome, err := s.Core.SubmitCSR(r.Context(), grant, upload)
 	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !web.WantsJSON(r) {
-		return p.pages.Render(w, web.StatusOf[e.Code], "csr", csrPageFor(s, grant, token, e.Message))
+		refusal := e.Message
+		if hint := p.pages.Hint(web.AsError(e)); hint != "" {
+			refusal += " " + hint
+		}
+		return p.pages.Render(w, web.StatusOf[e.Code], "csr", csrPageFor(s, grant, token, refusal))
 	}
 	if err != nil {
 		return err

@@ -22,7 +22,11 @@ func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purp
 	if err != nil {
 		return nil, nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
 	}
-	grant, err := s.Core.CheckLink(token, purpose, r.Header.Get(web.MattermostUserHeader))
+	var session records.Principal
+	if userID := r.Header.Get(web.MattermostUserHeader); userID != "" {
+		session = sessionPrincipal(userID)
+	}
+	grant, err := s.Core.CheckLink(token, purpose, session)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,7 +127,7 @@ func issueOptions(form func(string) string) (enroll.Options, error) {
 // certificate. The response is the only place the key ever exists.
 func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		return &web.Error{Status: http.StatusBadRequest, Message: "The form could not be read.", Hint: enroll.HintNewLink, Err: err}
+		return &web.Error{Status: http.StatusBadRequest, Message: "The form could not be read.", Next: enroll.NextNewLink, Err: err}
 	}
 	s, grant, err := p.checkLink(r, r.PostForm.Get("token"), linktoken.PurposeIssue)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
@@ -247,7 +248,7 @@ func TestIssueRefusesAnotherUsersSessionWithoutBurningTheLink(t *testing.T) {
 
 	w := env.request(http.MethodGet, issuePath(token), "", "bob")
 	assert.Equal(t, http.StatusForbidden, w.Code)
-	assert.Contains(t, w.Body.String(), "another Mattermost user")
+	assert.Contains(t, w.Body.String(), "belongs to another user")
 	w = env.request(http.MethodPost, "/issue", form(token), "bob")
 	assert.Equal(t, http.StatusForbidden, w.Code)
 
@@ -258,9 +259,13 @@ func TestIssueRefusesAnotherUsersSessionWithoutBurningTheLink(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 }
 
+// A link minted while its user was active is refused once they are not.
 func TestIssueRefusesDeactivatedUser(t *testing.T) {
 	env := newTestEnv(t)
-	token := env.token("gone")
+	s, err := env.p.current.Get()
+	require.NoError(t, err)
+	token, _, err := s.Core.Minter.Mint(records.MattermostUser(env.user("gone").Id), linktoken.PurposeIssue, "default", time.Minute)
+	require.NoError(t, err)
 	w := env.request(http.MethodPost, "/issue", form(token), "")
 	assert.Equal(t, http.StatusForbidden, w.Code)
 }

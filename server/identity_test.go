@@ -161,9 +161,9 @@ func TestBotsNeverAndGuestsOnlyWhereAllowed(t *testing.T) {
 		w := env.request(http.MethodPost, route.path, route.body, "robot", "Content-Type", "application/json")
 		assert.Equal(t, http.StatusForbidden, w.Code, "%s: %s", route.path, w.Body.String())
 	}
-	assert.Contains(t, env.run("robot", "/cert download"), "you cannot get certificates")
+	assert.Contains(t, env.run("robot", "/cert download"), "You cannot get certificates")
 
-	assert.Contains(t, env.run("guest", "/cert download vpn"), "you cannot get certificates of profile `vpn`")
+	assert.Contains(t, env.run("guest", "/cert download vpn"), `You cannot get certificates of profile "vpn".`)
 	assert.Contains(t, env.run("guest", "/cert download visitors"), "[Get my certificate]")
 	w := env.request(http.MethodPost, "/api/v1/enrollments", `{"profile": "visitors"}`, "guest", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusCreated, w.Code, w.Body.String())

@@ -249,7 +249,7 @@ func (o *observedConnector) auditSignFailure(req connector.SignRequest, outcome 
 // subjectAccount is the Mattermost account a subject's identity URI
 // names, or "".
 func subjectAccount(s connector.Subject) string {
-	if id := enroll.AccountOf(s.URIs); model.IsValidId(id) {
+	if id := enroll.PrincipalOf(s.URIs).MattermostUserID(); model.IsValidId(id) {
 		return id
 	}
 	return ""

@@ -72,32 +72,22 @@ func (n *notifier) RenewalOverlapEnded(owner *enroll.Requester, replaced *record
 		"both could be used is over: it is now revoked (superseded). Use its renewal; `/cert list` shows it.", replaced.Serial, markdownCell(replaced.Subject)))
 }
 
-// KeyCompromised tells each owner which of their certificates a
-// compromised key took with it, and the system admins all of them.
-func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
+// KeyCompromised tells an owner which of their certificates a compromised
+// key took with it.
+func (n *notifier) KeyCompromised(owner *enroll.Requester, reported *records.Certificate, theirs []*records.Certificate) {
+	n.p.notifyUser(owner, "Key compromised", fmt.Sprintf("The key of certificate `%s` was reported compromised by %s, so that key is "+
+		"never certified again. Your certificates with that key are revoked:%s\n\nMake a new key for a new certificate: "+
+		"`/cert download`, or a CSR of a new key with `/cert csr`.", reported.Serial, n.p.actorName(reported.RevokedBy), certificateLines(theirs)))
+}
+
+// adminNotifier is the core's AdminNotifier: DMs from the bot to every
+// system admin.
+type adminNotifier struct{ p *Plugin }
+
+// KeyCompromised tells the system admins every certificate a compromised
+// key took with it.
+func (n *adminNotifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
 	all := append([]*records.Certificate{reported}, alsoRevoked...)
-	var owners []records.Principal
-	byOwner := map[records.Principal][]*records.Certificate{}
-	for _, c := range all {
-		if _, seen := byOwner[c.Owner]; !seen {
-			owners = append(owners, c.Owner)
-		}
-		byOwner[c.Owner] = append(byOwner[c.Owner], c)
-	}
-	for _, owner := range owners {
-		id := owner.MattermostUserID()
-		if id == "" {
-			continue
-		}
-		requester, err := n.p.requester(id)
-		if err != nil {
-			n.p.API.LogWarn("Could not tell an owner of a compromised key", "user_id", id, "error", err.Error())
-			continue
-		}
-		n.p.notifyUser(requester, "Key compromised", fmt.Sprintf("The key of certificate `%s` was reported compromised by %s, so that key is "+
-			"never certified again. Your certificates with that key are revoked:%s\n\nMake a new key for a new certificate: "+
-			"`/cert download`, or a CSR of a new key with `/cert csr`.", reported.Serial, n.p.actorName(reported.RevokedBy), certificateLines(byOwner[owner])))
-	}
 	n.p.noticeAdmins(fmt.Sprintf("**Client Certificates:** %s revoked certificate `%s` of %s because its key was compromised. "+
 		"That key is never certified again, and every valid certificate with it is revoked:%s",
 		n.p.actorName(reported.RevokedBy), reported.Serial, n.p.ownerName(reported.Owner), certificateLines(all)))
@@ -112,11 +102,11 @@ func certificateLines(certs []*records.Certificate) string {
 	return b.String()
 }
 
-// actorName names who revoked: an account by its username, or the word a
-// job of the plugin records.
+// actorName names who revoked: a principal as people know it, or the word
+// a job of the plugin records.
 func (p *Plugin) actorName(actor string) string {
-	if u, appErr := p.API.GetUser(actor); appErr == nil && u != nil {
-		return "@" + u.Username
+	if principal := records.ActorOf(actor); principal != "" {
+		return p.ownerName(principal)
 	}
 	return markdownCell(actor)
 }
@@ -126,23 +116,25 @@ func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records
 		markdownCell(c.Subject)+"). It is now in `/cert list`.")
 }
 
-func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject, approvers []string) []records.ApprovalPost {
-	var posts []records.ApprovalPost
-	for _, approverID := range approvers {
-		post, err := n.p.bot.DM(approverID, approvalPost(req, owner, prof, subject))
+// ApprovalNeeded asks each approver in a DM with Approve and Deny buttons;
+// the post's id is the reference RequestClosed updates.
+func (n *notifier) ApprovalNeeded(req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject, approvers []records.Principal) []records.ApprovalNotice {
+	var asked []records.ApprovalNotice
+	for _, approver := range approvers {
+		post, err := n.p.bot.DM(approver.MattermostUserID(), approvalPost(req, owner, prof, subject))
 		if err != nil {
-			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", approverID, "error", err.Error())
+			n.p.API.LogWarn("Could not ask an approver", "request", req.ID, "approver", string(approver), "error", err.Error())
 			continue
 		}
-		posts = append(posts, records.ApprovalPost{UserID: approverID, PostID: post.Id})
+		asked = append(asked, records.ApprovalNotice{Approver: approver, Ref: post.Id})
 	}
-	return posts
+	return asked
 }
 
 // RequestClosed updates every approver's copy of the request message.
-func (n *notifier) RequestClosed(req *records.Request, text string) {
-	for _, ap := range req.ApprovalPosts {
-		post, appErr := n.p.API.GetPost(ap.PostID)
+func (n *notifier) RequestClosed(req *records.Request, asked []records.ApprovalNotice, text string) {
+	for _, ap := range asked {
+		post, appErr := n.p.API.GetPost(ap.Ref)
 		if appErr != nil {
 			continue
 		}
@@ -150,7 +142,7 @@ func (n *notifier) RequestClosed(req *records.Request, text string) {
 		post.Message = closed.Message
 		post.SetProps(closed.GetProps())
 		if _, appErr := n.p.API.UpdatePost(post); appErr != nil {
-			n.p.API.LogWarn("Could not update an approval message", "request", req.ID, "post_id", ap.PostID, "error", appErr.Error())
+			n.p.API.LogWarn("Could not update an approval message", "request", req.ID, "post_id", ap.Ref, "error", appErr.Error())
 		}
 	}
 }
@@ -208,7 +200,7 @@ func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate)
 // RevocationNotAccepted tells the system admins (by permission) that a
 // certificate's CA has not accepted its revocation, in words they can act
 // on: which certificate, which CA, what it said, what to do.
-func (n *notifier) RevocationNotAccepted(c *records.Certificate) {
+func (n *adminNotifier) RevocationNotAccepted(c *records.Certificate) {
 	n.p.noticeAdmins(revocationNotAcceptedNotice(c, n.p.ownerName(c.Owner)))
 }
 
@@ -270,15 +262,16 @@ func (p *Plugin) notifyUser(owner *enroll.Requester, subject, message string) {
 // notifyWith sends post as the bot's DM, and mailText by email when the
 // admin enabled email notifications.
 func (p *Plugin) notifyWith(owner *enroll.Requester, subject string, post *model.Post, mailText string) {
-	if _, err := p.bot.DM(owner.ID, post); err != nil {
-		p.API.LogWarn("Could not send a notification", "user_id", owner.ID, "error", err.Error())
+	userID := owner.Principal.MattermostUserID()
+	if _, err := p.bot.DM(userID, post); err != nil {
+		p.API.LogWarn("Could not send a notification", "user_id", userID, "error", err.Error())
 	}
 	if !p.getConfiguration().EmailNotifications || owner.Email == "" {
 		return
 	}
 	body := "<p>" + html.EscapeString(mailText) + "</p>"
 	if appErr := p.API.SendMail(owner.Email, "Client certificates: "+subject, body); appErr != nil {
-		p.API.LogWarn("Could not send a notification email", "user_id", owner.ID, "error", appErr.Error())
+		p.API.LogWarn("Could not send a notification email", "user_id", userID, "error", appErr.Error())
 	}
 }
 

@@ -60,13 +60,13 @@ func TestCommandDownloadWithProfiles(t *testing.T) {
 	assert.Contains(t, reply, "(profile `smime`)")
 
 	reply = env.run("bob", "/cert download smime")
-	assert.Contains(t, reply, "you cannot get certificates of profile `smime`")
-	assert.Contains(t, reply, "Profiles you can use: `vpn`.")
+	assert.Contains(t, reply, `You cannot get certificates of profile "smime".`)
+	assert.Contains(t, reply, "Profiles you can use: vpn.")
 	assert.NotRegexp(t, linkPattern, reply)
 
 	reply = env.run("alice", "/cert download nosuch")
-	assert.Contains(t, reply, "you cannot get certificates of profile `nosuch`")
-	assert.Contains(t, reply, "`vpn`, `smime`")
+	assert.Contains(t, reply, `You cannot get certificates of profile "nosuch".`)
+	assert.Contains(t, reply, "vpn, smime")
 
 	assert.Contains(t, env.run("carol", "/cert download ops"), "(profile `ops`)", "system admins may use admin-only profiles")
 	assert.Contains(t, env.run("carol", "/cert download smime"), "(profile `smime`)", "system admins may use any profile")

@@ -36,21 +36,21 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 
 // renewReply starts a renewal and says what to do next.
 func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
-	renewal, err := s.Core.Renew(owner, serial)
+	renewal, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Renews: serial})
 	p.auditRenewal(owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
 	}
 	if err != nil {
-		p.API.LogError("Could not start a renewal", "user_id", owner.ID, "serial", serial, "error", err.Error())
+		p.API.LogError("Could not start a renewal", "principal", string(owner.Principal), "serial", serial, "error", err.Error())
 		return "The renewal could not be started; run `/cert download` for a new certificate."
 	}
 	replaces := fmt.Sprintf(" It replaces `%s`", serial)
-	prof, _ := s.Catalog.Profile(renewal.Replaces.Profile)
+	prof := renewal.Profile
 	switch {
-	case prof != nil && prof.Renewal.RevokeReplaced:
+	case prof.Renewal.RevokeReplaced:
 		replaces += ", which is revoked as soon as the new one is issued."
-	case prof != nil && prof.Limits.Active > 0:
+	case prof.Limits.Active > 0:
 		replaces += fmt.Sprintf(", which stays valid beside it for %d days (time to install the new one), then is revoked.",
 			int(prof.Renewal.Overlap().Hours()/24))
 	default:
@@ -88,7 +88,7 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	renewal, err := s.Core.Renew(requester, serial)
+	renewal, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Renews: serial})
 	p.auditRenewal(requester, serial, renewal, err)
 	if err != nil {
 		return err

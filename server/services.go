@@ -10,6 +10,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/public"
 )
@@ -64,13 +65,16 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
 		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
-		Directory: &directory{p: p},
-		Notifier:  &notifier{p: p},
-		Mailer:    &certificateMailer{p: p, config: c},
-		Log:       p.API,
-		Clock:     p.now,
-		RSAKeys:   p.rsaKeys,
-		CRLs:      p.crls,
+		// Mattermost accounts are the only kind of principal the plugin
+		// serves today; its system admins are reached in Mattermost.
+		Directories: map[string]enroll.Directory{records.KindMattermost: &directory{p: p}},
+		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: &notifier{p: p}},
+		Admins:      &adminNotifier{p: p},
+		Mailer:      &certificateMailer{p: p, config: c},
+		Log:         p.API,
+		Clock:       p.now,
+		RSAKeys:     p.rsaKeys,
+		CRLs:        p.crls,
 	})
 	return &app.Snapshot{Config: c, Catalog: catalog, Core: core, BuiltinCA: builtinCA}, nil
 }

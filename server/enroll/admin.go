@@ -70,12 +70,12 @@ func (c *Core) AdminRevoke(ctx context.Context, admin *Requester, serial, reason
 	if err != nil {
 		return nil, &Error{Code: CodeInvalid, Message: capitalize(err.Error()) + ".", Err: err}
 	}
-	revoked, err := c.revokeRecord(ctx, record, reason, admin.ID)
+	revoked, err := c.revokeRecord(ctx, record, reason, string(admin.Principal))
 	if err != nil {
 		return nil, err
 	}
-	if owner, err := c.dir.Lookup(record.Owner); err == nil && owner.Principal != admin.Principal {
-		c.notify.CertificateRevoked(owner, revoked.Record, admin)
+	if owner, err := c.lookup(record.Owner); err == nil && owner.Principal != admin.Principal {
+		c.notifierOf(owner.Principal).CertificateRevoked(owner, revoked.Record, admin)
 	}
 	return revoked, nil
 }

@@ -25,26 +25,17 @@ var (
 	ErrRequestNotFound = &Error{Code: CodeNotFound, Message: "No such certificate request."}
 )
 
-// newRequestID is short enough to type: `/cert cancel r-1a2b3c4d5e`.
+// newRequestID is short enough to type by hand.
 func newRequestID() string {
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	return "r-" + hex.EncodeToString(b)
 }
 
-// RequestCertificate asks for a certificate of a profile that needs an
-// approver, with a key the server makes at pickup.
-func (c *Core) RequestCertificate(r *Requester, prof *profile.Profile) (*records.Request, error) {
-	if !prof.RequiresApproval {
-		return nil, fmt.Errorf("profile %q needs no approval", prof.Name)
-	}
-	return c.requestApproval(r, prof, nil, "")
-}
-
-// eligibleApprovers are the accounts that may decide r's request for prof:
-// its approvers, never r.
-func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []string {
-	return slices.DeleteFunc(slices.Clone(c.dir.Approvers(prof.Name, prof.Approvers)), func(id string) bool { return id == r.ID })
+// eligibleApprovers are the principals that may decide r's request for
+// prof: its approvers, never r.
+func (c *Core) eligibleApprovers(r *Requester, prof *profile.Profile) []records.Principal {
+	return slices.DeleteFunc(c.approversOf(prof), func(p records.Principal) bool { return p == r.Principal })
 }
 
 // requestApproval records a request for a profile that needs an approver and
@@ -59,10 +50,10 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 	approvers := c.eligibleApprovers(r, prof)
 	if len(approvers) < prof.ApprovalsNeeded() {
 		c.log.LogWarn("A certificate request cannot be approved: too few approvers besides the requester",
-			"profile", prof.Name, "user_id", r.ID, "approvers", len(approvers), "approvals_required", prof.ApprovalsNeeded())
+			"profile", prof.Name, "principal", string(r.Principal), "approvers", len(approvers), "approvals_required", prof.ApprovalsNeeded())
 		return nil, &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("Nobody could approve a certificate of profile %s for you: it needs %d approver(s) besides you, as nobody approves their own request.", prof.Name, prof.ApprovalsNeeded()),
-			Hint:    "Ask an administrator to add an approver to this profile."}
+			Next:    NextAskAdmin, Hint: "Ask an administrator to add an approver to this profile."}
 	}
 	now := c.now()
 	req := &records.Request{
@@ -84,9 +75,9 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 	if err := c.store.CreateRequest(req); err != nil {
 		return nil, err
 	}
-	if posts := c.notify.ApprovalNeeded(req, r, prof, c.SubjectFor(r, prof), approvers); len(posts) > 0 {
+	if asked := c.askApprovers(req, r, prof, approvers); len(asked) > 0 {
 		updated, err := c.store.UpdateRequest(req.ID, c.now(), func(rq *records.Request) error {
-			rq.ApprovalPosts = posts
+			rq.ApprovalNotices = asked
 			return nil
 		})
 		if err != nil {
@@ -94,7 +85,7 @@ func (c *Core) requestApproval(r *Requester, prof *profile.Profile, csr *checked
 		}
 		req = updated
 	}
-	c.log.LogInfo("Certificate request waiting for approval", "request", req.ID, "user_id", r.ID, "profile", prof.Name)
+	c.log.LogInfo("Certificate request waiting for approval", "request", req.ID, "principal", string(r.Principal), "profile", prof.Name)
 	return req, nil
 }
 
@@ -107,7 +98,7 @@ func (c *Core) MayApprove(r *Requester, prof *profile.Profile) bool {
 	if len(prof.Approvers) == 0 {
 		return c.IsAdmin(r)
 	}
-	return slices.Contains(c.dir.Approvers(prof.Name, prof.Approvers), r.ID)
+	return slices.Contains(c.approversOf(prof), r.Principal)
 }
 
 // Decision is what came of an approver's click.
@@ -133,13 +124,13 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 		if r.State != records.RequestPending {
 			return &records.ErrTransition{From: r.State, To: records.RequestApproved}
 		}
-		if slices.ContainsFunc(r.Approvals, func(a records.Approval) bool { return a.UserID == approver.ID }) {
+		if slices.ContainsFunc(r.Approvals, func(a records.Approval) bool { return a.By == approver.Principal }) {
 			return ErrAlreadyApproved
 		}
-		r.Approvals = append(r.Approvals, records.Approval{UserID: approver.ID, At: now})
+		r.Approvals = append(r.Approvals, records.Approval{By: approver.Principal, At: now})
 		if len(r.Approvals) >= needed {
 			r.State = records.RequestApproved
-			r.DecidedBy = approver.ID
+			r.DecidedBy = string(approver.Principal)
 			r.DecidedAt = &now
 			r.ExpiresAt = now.Add(RequestLifetime)
 		}
@@ -150,21 +141,21 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 	}
 	if req.State != records.RequestApproved {
 		remaining := needed - len(req.Approvals)
-		c.log.LogInfo("Certificate request approved once, needs more", "request", req.ID, "approver", approver.ID)
+		c.log.LogInfo("Certificate request approved once, needs more", "request", req.ID, "approver", string(approver.Principal))
 		return &Decision{Request: req, Remaining: remaining}, nil
 	}
 	names := c.approverNames(req)
-	c.notify.RequestClosed(req, "✅ approved by "+strings.Join(names, ", "))
-	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestApproved), "approver", approver.ID)
-	owner, err := c.dir.Lookup(req.Owner)
+	c.closeRequest(req, "✅ approved by "+strings.Join(names, ", "))
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestApproved), "approver", string(approver.Principal))
+	owner, err := c.lookup(req.Owner)
 	if err != nil {
 		return &Decision{Request: req, Final: true}, nil
 	}
-	link, err := c.mintPickup(owner.ID, req)
+	link, err := c.mintPickup(owner.Principal, req)
 	if err != nil {
 		return &Decision{Request: req, Final: true}, err
 	}
-	c.notify.RequestApproved(owner, req, names, link)
+	c.notifierOf(owner.Principal).RequestApproved(owner, req, names, link)
 	return &Decision{Request: req, Final: true}, nil
 }
 
@@ -172,7 +163,7 @@ func (c *Core) Approve(requestID string, approver *Requester) (*Decision, error)
 func (c *Core) approverNames(req *records.Request) []string {
 	names := make([]string, 0, len(req.Approvals))
 	for _, a := range req.Approvals {
-		names = append(names, "@"+c.usernameOf(a.UserID))
+		names = append(names, "@"+c.usernameOf(a.By))
 	}
 	return names
 }
@@ -189,7 +180,7 @@ func (c *Core) Deny(requestID string, approver *Requester, reason string) (*reco
 	}
 	now := c.now()
 	req, err = c.store.MoveRequest(req.ID, now, []records.RequestState{records.RequestPending}, records.RequestDenied, func(r *records.Request) error {
-		r.DecidedBy = approver.ID
+		r.DecidedBy = string(approver.Principal)
 		r.DecidedAt = &now
 		r.Reason = reason
 		return nil
@@ -197,11 +188,11 @@ func (c *Core) Deny(requestID string, approver *Requester, reason string) (*reco
 	if err != nil {
 		return nil, err
 	}
-	c.notify.RequestClosed(req, fmt.Sprintf("⛔ denied by @%s: %s", approver.Username, reason))
-	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestDenied), "approver", approver.ID)
+	c.closeRequest(req, fmt.Sprintf("⛔ denied by @%s: %s", approver.Username, reason))
+	c.log.LogInfo("Certificate request decided", "request", req.ID, "decision", string(records.RequestDenied), "approver", string(approver.Principal))
 	c.releaseRequestKey(req)
-	if owner, err := c.dir.Lookup(req.Owner); err == nil {
-		c.notify.RequestDenied(owner, req, approver.Username)
+	if owner, err := c.lookup(req.Owner); err == nil {
+		c.notifierOf(owner.Principal).RequestDenied(owner, req, approver.Username)
 	}
 	return req, nil
 }
@@ -250,7 +241,7 @@ func (c *Core) Cancel(owner *Requester, requestID string) (*records.Request, err
 		return nil, err
 	}
 	c.releaseRequestKey(req)
-	c.notify.RequestClosed(req, "withdrawn by the requester")
+	c.closeRequest(req, "withdrawn by the requester")
 	return req, nil
 }
 
@@ -260,7 +251,7 @@ func (c *Core) Pickup(owner *Requester, requestID string) (*records.Request, *Li
 	if err != nil {
 		return nil, nil, err
 	}
-	link, err := c.mintPickup(owner.ID, req)
+	link, err := c.mintPickup(owner.Principal, req)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,9 +276,10 @@ func (c *Core) collectable(owner *Requester, requestID string) (*records.Request
 	return req, nil
 }
 
-func (c *Core) usernameOf(userID string) string {
-	if r, err := c.dir.Lookup(records.MattermostUser(userID)); err == nil {
+// usernameOf is the username of p, as its directory knows it.
+func (c *Core) usernameOf(p records.Principal) string {
+	if r, err := c.lookup(p); err == nil {
 		return r.Username
 	}
-	return userID
+	return string(p)
 }

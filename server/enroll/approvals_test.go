@@ -25,9 +25,9 @@ const approvalCatalog = `{"profiles": [{"name": "vpn"}, {"name": "secure", "requ
 func newApprovalBed(t *testing.T) *bed {
 	t.Helper()
 	b := newBed(t, approvalCatalog)
-	b.dir.admins = map[string]bool{"carol": true}
-	b.dir.approvers["secure"] = []string{"carol"}
-	b.dir.approvers["named"] = []string{"bob"}
+	b.dir.admins[records.MattermostUser("carol")] = true
+	b.dir.approvers["secure"] = mm("carol")
+	b.dir.approvers["named"] = mm("bob")
 	return b
 }
 
@@ -66,7 +66,7 @@ func TestAnApprovedRequestIsCollectedOnce(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, decision.Final)
 	assert.Equal(t, records.RequestApproved, decision.Request.State)
-	assert.Equal(t, "carol", decision.Request.DecidedBy)
+	assert.Equal(t, "mm:carol", decision.Request.DecidedBy, "a principal")
 	assert.Equal(t, 1, b.count("approved", "alice"), "the owner gets a pickup link")
 	_, err = b.core.Approve(req.ID, carol)
 	assert.Equal(t, records.RequestApproved, transitionFrom(err), "decided once")
@@ -134,7 +134,7 @@ func TestADenialIsFinalAndToldToTheOwner(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, records.RequestDenied, denied.State)
 	assert.Equal(t, "Use the vpn profile instead", denied.Reason)
-	assert.Equal(t, "carol", denied.DecidedBy)
+	assert.Equal(t, "mm:carol", denied.DecidedBy, "a principal")
 	assert.Equal(t, 1, b.count("denied", "alice"))
 	_, err = b.core.Approve(req.ID, carol)
 	assert.Equal(t, records.RequestDenied, transitionFrom(err))
@@ -208,13 +208,13 @@ func TestAProfileThatNowNeedsApprovalIssuesOnlyOnRequest(t *testing.T) {
 	alice := requester("alice")
 	link, _ := issueLink(t, b.core, alice, "vpn")
 	core := b.withCatalog(t, `{"profiles": [{"name": "vpn", "requires_approval": true}]}`)
-	b.dir.approvers["vpn"] = []string{"carol"}
+	b.dir.approvers["vpn"] = mm("carol")
 	_, err := core.CheckLink(link.Token, linktoken.PurposeIssue, "")
 	assert.Equal(t, enroll.CodeForbidden, codeOf(err))
-	prof, _, err := core.ProfileFor(alice, "vpn")
+	start, err := core.StartEnrollment(alice, enroll.StartRequest{Profile: "vpn", Key: enroll.KeyFromServer})
 	require.NoError(t, err)
-	_, err = core.MintLink(alice, prof, linktoken.PurposeIssue)
-	require.NoError(t, err, "a link may be minted: it is checked when used")
+	assert.Nil(t, start.Link, "no link any more: a request")
+	require.NotNil(t, start.Request)
 
 	outcome, err := core.Enroll(context.Background(), alice, "vpn", enroll.Options{})
 	require.NoError(t, err)

@@ -20,6 +20,7 @@ import (
 // compromised.
 var ErrCompromisedKey = &Error{Code: CodeRefused,
 	Message: "This key was revoked because it was compromised, so it is never certified again.",
+	Next:    NextNewKey,
 	Hint:    "Make a new key (on a smart card or YubiKey: a new key in its slot) and send the CSR of that one."}
 
 // actorKeyCompromise is who revokes a certificate of a compromised key
@@ -78,7 +79,7 @@ func (c *Core) closeCompromised(ctx context.Context, conn connector.Connector, r
 		c.log.LogWarn("Could not close a request whose key is compromised", "request", req.ID, "error", err.Error())
 		return
 	}
-	c.notify.RequestClosed(closed, "closed: "+why)
+	c.closeRequest(closed, "closed: "+why)
 }
 
 // RevokeCompromisedLeftovers revokes valid certificates of keys revoked as

@@ -43,6 +43,7 @@ func TestACompromisedKeyIsRefusedForeverOnEveryPath(t *testing.T) {
 	assert.Equal(t, records.CertRevoked, old.State)
 	assert.Equal(t, records.ReasonKeyCompromise, old.RevocationReason)
 	assert.Equal(t, 2, countOf(b.notify.kinds(), "key-compromised:alice"))
+	assert.Equal(t, []string{"key-compromised-admins:admins"}, b.admins.kinds(), "and the admins, once")
 	crl, err := b.core.CRL("builtin", 0)
 	require.NoError(t, err)
 	list, err := x509.ParseRevocationList(crl.DER)
@@ -73,7 +74,7 @@ func TestACompromisedKeyIsRefusedForeverOnEveryPath(t *testing.T) {
 // and approved after: its pickup is refused and the request closed.
 func TestARequestApprovedAfterItsKeyWasCompromisedIsNotCollected(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "card", "requires_approval": true, "approvers": ["carol"]}]}`)
-	b.dir.approvers["card"] = []string{"carol"}
+	b.dir.approvers["card"] = mm("carol")
 	alice, carol := requester("alice"), requester("carol")
 	csr := csrFor(t, newKey(t), "alice")
 	collect := func(req *records.Request) (*enroll.Outcome, error) {
@@ -111,7 +112,7 @@ func TestARequestApprovedAfterItsKeyWasCompromisedIsNotCollected(t *testing.T) {
 // revokes it again for that reason: the key is refused from then on.
 func TestARevokedCertificatesKeyCanBeReportedCompromisedLater(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "card"}]}`)
-	b.dir.admins = map[string]bool{"carol": true}
+	b.dir.admins[records.MattermostUser("carol")] = true
 	alice, carol := requester("alice"), requester("carol")
 	csr := csrFor(t, newKey(t), "alice")
 	outcome, err := b.core.SignCSR(context.Background(), alice, "card", enroll.Upload{CSR: csr})

@@ -1,8 +1,10 @@
 // Package enroll is the enrollment core: links, issuance with server keys
 // and CSRs, approvals, CA-pending requests, pickup, registration,
-// revocation and listing, for requesters from any front door. It knows
-// nothing of Mattermost: the doors (chat, pages, API) build a Requester and
-// turn the core's typed results and errors into their own answers.
+// revocation and listing, for requesters from any front door and of any
+// kind of principal. It names no chat and no account system: the doors
+// (chat, pages, API) build a Requester and turn the core's typed results
+// and errors (with the kind of step each leaves) into their own answers;
+// each kind of principal brings its directory and notifier.
 package enroll
 
 import (
@@ -35,8 +37,7 @@ type Settings struct {
 	// RequireVerifiedEmail keeps an unverified email out of certificates.
 	RequireVerifiedEmail bool
 	// IdentityHost names the site in the URI every certificate carries
-	// for its owner's immutable id: mattermost://<host>/users/<id>. Empty
-	// writes none.
+	// for its owner's principal (see IdentityURI). Empty writes none.
 	IdentityHost string
 	// PerRequesterPerDay bounds what one requester is issued in 24 hours,
 	// across profiles; 0 is no bound.
@@ -46,11 +47,17 @@ type Settings struct {
 // Ports are the side effects the core is given.
 type Ports struct {
 	Inventory Inventory
-	Directory Directory
-	Notifier  Notifier
-	Mailer    Mailer
-	Log       Logger
-	Clock     Clock
+	// Directories and Notifiers serve each kind of principal
+	// (records.Principal.Kind): who a principal is, and how they are told,
+	// is asked of their kind's. A kind with no directory has no requester;
+	// one with no notifier is told nothing (see notifierOf).
+	Directories map[string]Directory
+	Notifiers   map[string]Notifier
+	// Admins reaches the administrators.
+	Admins AdminNotifier
+	Mailer Mailer
+	Log    Logger
+	Clock  Clock
 	// RSAKeys bounds RSA key generation (see NewRSAKeyQueue).
 	RSAKeys *admission.Queue
 	// CRLs signs this node's revocation lists (a new one when nil).
@@ -60,31 +67,36 @@ type Ports struct {
 // Core serves enrollments for one configuration snapshot.
 type Core struct {
 	Settings
-	store  Inventory
-	dir    Directory
-	notify Notifier
-	mail   Mailer
-	log    Logger
-	now    Clock
-	keys   *admission.Queue
-	crls   *CRLPublisher
+	store     Inventory
+	dirs      map[string]Directory
+	notifiers map[string]Notifier
+	admins    AdminNotifier
+	mail      Mailer
+	log       Logger
+	now       Clock
+	keys      *admission.Queue
+	crls      *CRLPublisher
 }
 
 // New returns a core over settings and ports.
 func New(settings Settings, ports Ports) *Core {
 	core := &Core{
-		Settings: settings,
-		store:    ports.Inventory,
-		dir:      ports.Directory,
-		notify:   ports.Notifier,
-		mail:     ports.Mailer,
-		log:      ports.Log,
-		now:      ports.Clock,
-		keys:     ports.RSAKeys,
-		crls:     ports.CRLs,
+		Settings:  settings,
+		store:     ports.Inventory,
+		dirs:      ports.Directories,
+		notifiers: ports.Notifiers,
+		admins:    ports.Admins,
+		mail:      ports.Mailer,
+		log:       ports.Log,
+		now:       ports.Clock,
+		keys:      ports.RSAKeys,
+		crls:      ports.CRLs,
 	}
 	if core.crls == nil {
 		core.crls = NewCRLPublisher()
+	}
+	if core.admins == nil {
+		core.admins = noAdmins{log: core.log}
 	}
 	return core
 }
@@ -116,13 +128,18 @@ func (c *Core) MayUse(r *Requester, prof *profile.Profile) bool {
 	if prof.Access.Everyone() || c.IsAdmin(r) {
 		return true
 	}
-	return c.dir.InAnyTeam(r, prof.Access.Teams)
+	dir := c.directoryOf(r.Principal)
+	return dir != nil && dir.InAnyTeam(r, prof.Access.Teams)
 }
 
 // IsAdmin reports whether r, an active person, may administer
-// certificates, by the directory's permission check.
+// certificates, by the permission check of r's directory.
 func (c *Core) IsAdmin(r *Requester) bool {
-	return r != nil && r.Active && !r.Bot && c.dir.IsAdmin(r)
+	if r == nil || !r.Active || r.Bot {
+		return false
+	}
+	dir := c.directoryOf(r.Principal)
+	return dir != nil && dir.IsAdmin(r)
 }
 
 // UsableProfiles lists the profiles r may use, in catalog order.
@@ -146,20 +163,20 @@ func (c *Core) ProfileFor(r *Requester, requested string) (*profile.Profile, con
 			name = c.Catalog.DefaultProfile
 		}
 		return nil, nil, &Error{Code: CodeForbidden, Message: fmt.Sprintf("You cannot get certificates of profile %q.", name),
-			Hint: ProfilesHint(c.UsableProfiles(r), func(name string) string { return name })}
+			Next: NextChooseProfile, Hint: c.profilesHint(r)}
 	}
 	return prof, conn, nil
 }
 
-// ProfilesHint tells a requester which profiles they may use instead, each
-// name written by quote (a door's own markup).
-func ProfilesHint(usable []*profile.Profile, quote func(string) string) string {
+// profilesHint tells a requester which profiles they may use instead.
+func (c *Core) profilesHint(r *Requester) string {
+	usable := c.UsableProfiles(r)
 	if len(usable) == 0 {
 		return "No profile is open to you; ask an administrator."
 	}
 	names := make([]string, 0, len(usable))
 	for _, prof := range usable {
-		names = append(names, quote(prof.Name))
+		names = append(names, prof.Name)
 	}
 	return "Profiles you can use: " + strings.Join(names, ", ") + "."
 }

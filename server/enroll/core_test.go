@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,10 +33,17 @@ import (
 
 type directory struct {
 	accounts  map[records.Principal]*enroll.Requester
-	approvers map[string][]string // profile → account ids
-	teams     map[string][]string // team → member ids
-	admins    map[string]bool     // account ids with the admin permission
+	approvers map[string][]records.Principal // profile → approvers
+	teams     map[string][]records.Principal // team → members
+	admins    map[records.Principal]bool     // accounts with the admin permission
 }
+
+func newDirectory() *directory {
+	return &directory{accounts: map[records.Principal]*enroll.Requester{}, approvers: map[string][]records.Principal{},
+		teams: map[string][]records.Principal{}, admins: map[records.Principal]bool{}}
+}
+
+func (d *directory) add(r *enroll.Requester) { d.accounts[r.Principal] = r }
 
 func (d *directory) Lookup(p records.Principal) (*enroll.Requester, error) {
 	if r, ok := d.accounts[p]; ok {
@@ -45,21 +54,21 @@ func (d *directory) Lookup(p records.Principal) (*enroll.Requester, error) {
 
 func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
 	for _, team := range teams {
-		for _, id := range d.teams[team] {
-			if id == r.ID {
-				return true
-			}
+		if slices.Contains(d.teams[team], r.Principal) {
+			return true
 		}
 	}
 	return false
 }
 
-func (d *directory) Approvers(profileName string, _ []string) []string {
+func (d *directory) Approvers(profileName string, _ []string) []records.Principal {
 	return d.approvers[profileName]
 }
 
-func (d *directory) IsAdmin(r *enroll.Requester) bool { return d.admins[r.ID] }
+func (d *directory) IsAdmin(r *enroll.Requester) bool { return d.admins[r.Principal] }
 
+// notice is one thing a notifier was told: its kind, the id (within its
+// kind) of whom it was for, and a detail.
 type notice struct{ kind, owner, detail string }
 
 type notifier struct {
@@ -67,10 +76,10 @@ type notifier struct {
 	notices []notice
 }
 
-func (n *notifier) add(kind string, owner *enroll.Requester, detail string) {
+func (n *notifier) add(kind string, to records.Principal, detail string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.notices = append(n.notices, notice{kind, owner.ID, detail})
+	n.notices = append(n.notices, notice{kind, to.ID(), detail})
 }
 
 func (n *notifier) kinds() []string {
@@ -84,52 +93,69 @@ func (n *notifier) kinds() []string {
 }
 
 func (n *notifier) CertificateIssued(o *enroll.Requester, c *records.Certificate) {
-	n.add("issued", o, c.Serial)
+	n.add("issued", o.Principal, c.Serial)
 }
 func (n *notifier) CertificateRevoked(o *enroll.Requester, c *records.Certificate, _ *enroll.Requester) {
-	n.add("revoked", o, c.Serial)
+	n.add("revoked", o.Principal, c.Serial)
 }
 func (n *notifier) RenewalOverlapEnded(o *enroll.Requester, c *records.Certificate) {
-	n.add("overlap-ended", o, c.Serial)
+	n.add("overlap-ended", o.Principal, c.Serial)
 }
-func (n *notifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
-	for _, c := range append([]*records.Certificate{reported}, alsoRevoked...) {
-		n.add("key-compromised", &enroll.Requester{ID: c.Owner.MattermostUserID()}, c.Serial)
+func (n *notifier) KeyCompromised(o *enroll.Requester, _ *records.Certificate, theirs []*records.Certificate) {
+	for _, c := range theirs {
+		n.add("key-compromised", o.Principal, c.Serial)
 	}
 }
 func (n *notifier) CertificateRegistered(o, _ *enroll.Requester, c *records.Certificate) {
-	n.add("registered", o, c.Serial)
+	n.add("registered", o.Principal, c.Serial)
 }
-func (n *notifier) ApprovalNeeded(req *records.Request, o *enroll.Requester, _ *profile.Profile, _ connector.Subject, approvers []string) []records.ApprovalPost {
-	n.add("approval-needed", o, strings.Join(approvers, ","))
-	return nil
+
+// ApprovalNeeded notes each approver asked, as its id.
+func (n *notifier) ApprovalNeeded(req *records.Request, o *enroll.Requester, _ *profile.Profile, _ connector.Subject, approvers []records.Principal) []records.ApprovalNotice {
+	ids := make([]string, 0, len(approvers))
+	asked := make([]records.ApprovalNotice, 0, len(approvers))
+	for _, a := range approvers {
+		ids = append(ids, a.ID())
+		asked = append(asked, records.ApprovalNotice{Approver: a, Ref: "notice-" + req.ID + "-" + a.ID()})
+	}
+	n.add("approval-needed", o.Principal, strings.Join(ids, ","))
+	return asked
 }
-func (n *notifier) RequestClosed(*records.Request, string) {}
+func (n *notifier) RequestClosed(req *records.Request, asked []records.ApprovalNotice, _ string) {
+	for _, a := range asked {
+		n.add("closed", a.Approver, a.Ref)
+	}
+}
 func (n *notifier) RequestApproved(o *enroll.Requester, req *records.Request, _ []string, l *enroll.Link) {
-	n.add("approved", o, l.Token)
+	n.add("approved", o.Principal, l.Token)
 }
 func (n *notifier) RequestDenied(o *enroll.Requester, req *records.Request, _ string) {
-	n.add("denied", o, req.ID)
+	n.add("denied", o.Principal, req.ID)
 }
 func (n *notifier) WaitingForCA(o *enroll.Requester, req *records.Request) {
-	n.add("waiting", o, req.ID)
+	n.add("waiting", o.Principal, req.ID)
 }
 func (n *notifier) CertificateReady(o *enroll.Requester, _ *records.Request, l *enroll.Link) {
-	n.add("ready", o, l.Token)
+	n.add("ready", o.Principal, l.Token)
 }
 func (n *notifier) RequestExpired(o *enroll.Requester, req *records.Request) {
-	n.add("expired", o, req.ID)
+	n.add("expired", o.Principal, req.ID)
 }
 func (n *notifier) ExpiryReminder(o *enroll.Requester, c *records.Certificate, _ int) {
-	n.add("reminder", o, c.Serial)
+	n.add("reminder", o.Principal, c.Serial)
 }
 func (n *notifier) EmailChanged(o *enroll.Requester, c *records.Certificate) {
-	n.add("email-changed", o, c.Serial)
+	n.add("email-changed", o.Principal, c.Serial)
 }
-func (n *notifier) RevocationNotAccepted(c *records.Certificate) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.notices = append(n.notices, notice{"revocation-not-accepted", "admins", c.Serial + " " + c.RevocationCAAnswer})
+
+// admins is the administrators' notifier; its notices are "for" admins.
+type admins struct{ n *notifier }
+
+func (a admins) KeyCompromised(reported *records.Certificate, _ []*records.Certificate) {
+	a.n.add("key-compromised-admins", "admins:admins", reported.Serial)
+}
+func (a admins) RevocationNotAccepted(c *records.Certificate) {
+	a.n.add("revocation-not-accepted", "admins:admins", c.Serial+" "+c.RevocationCAAnswer)
 }
 
 type mailer struct{ sent []string }
@@ -149,6 +175,7 @@ type bed struct {
 	core     *enroll.Core
 	dir      *directory
 	notify   *notifier
+	admins   *notifier
 	mail     *mailer
 	store    *store.Store
 	settings enroll.Settings
@@ -175,8 +202,10 @@ func (b *bed) withInventory(inv enroll.Inventory) *enroll.Core {
 	return enroll.New(b.settings, ports)
 }
 
+// requester is a Mattermost account whose id, username and email's local
+// part are id.
 func requester(id string) *enroll.Requester {
-	return &enroll.Requester{Principal: records.MattermostUser(id), ID: id, Username: id, Email: id + "@example.com", EmailVerified: true, Active: true}
+	return &enroll.Requester{Principal: records.MattermostUser(id), Username: id, Email: id + "@example.com", EmailVerified: true, Active: true}
 }
 
 func newBed(t *testing.T, catalogJSON string) *bed {
@@ -196,11 +225,11 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 	require.NoError(t, err)
 	sealKey, err := sealbox.NewKey(strings.Repeat("e", 43))
 	require.NoError(t, err)
-	b.dir = &directory{accounts: map[records.Principal]*enroll.Requester{}, approvers: map[string][]string{}, teams: map[string][]string{}}
-	b.notify, b.mail = &notifier{}, &mailer{}
+	b.dir = newDirectory()
+	b.notify, b.admins, b.mail = &notifier{}, &notifier{}, &mailer{}
 	b.store = store.New(&pluginapi.MemoryStore{}, store.WithClock(clock))
 	for _, id := range []string{"alice", "bob", "carol"} {
-		b.dir.accounts[records.MattermostUser(id)] = requester(id)
+		b.dir.add(requester(id))
 	}
 	b.settings = enroll.Settings{
 		Catalog:      catalog,
@@ -210,23 +239,46 @@ func newBed(t *testing.T, catalogJSON string) *bed {
 		SealKey:      sealKey,
 		LinkLifetime: 10 * time.Minute, EmailDelivery: true, IdentityHost: "chat.example.com",
 	}
-	b.ports = enroll.Ports{Inventory: b.store, Directory: b.dir, Notifier: b.notify, Mailer: b.mail, Log: quietLog{}, Clock: clock,
-		RSAKeys: admission.NewQueue(1, 60)}
+	b.ports = enroll.Ports{Inventory: b.store,
+		Directories: map[string]enroll.Directory{records.KindMattermost: b.dir},
+		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: b.notify},
+		Admins:      admins{b.admins},
+		Mailer:      b.mail, Log: quietLog{}, Clock: clock, RSAKeys: admission.NewQueue(1, 60)}
 	b.core = enroll.New(b.settings, b.ports)
 	return b
 }
 
-// issueLink mints an issuance link of profileName for r and checks it, as
-// the page does before it redeems it.
+// issueLink starts an enrollment of profileName for r with a key the
+// server makes, and checks its link, as the page does before it redeems
+// it.
 func issueLink(t *testing.T, core *enroll.Core, r *enroll.Requester, profileName string) (*enroll.Link, *enroll.Grant) {
 	t.Helper()
-	prof, _, err := core.ProfileFor(r, profileName)
+	start, err := core.StartEnrollment(r, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromServer})
 	require.NoError(t, err)
-	link, err := core.MintLink(r, prof, linktoken.PurposeIssue)
-	require.NoError(t, err)
+	require.NotNil(t, start.Link, "a link, not a request")
+	link := start.Link
 	grant, err := core.CheckLink(link.Token, linktoken.PurposeIssue, "")
 	require.NoError(t, err)
 	return link, grant
+}
+
+// mm are the principals of Mattermost accounts ids.
+func mm(ids ...string) []records.Principal {
+	out := make([]records.Principal, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, records.MattermostUser(id))
+	}
+	return out
+}
+
+// requestApproval starts an enrollment of profileName, which needs an
+// approver, for r: the request that waits.
+func requestApproval(t *testing.T, core *enroll.Core, r *enroll.Requester, profileName string) *records.Request {
+	t.Helper()
+	start, err := core.StartEnrollment(r, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromServer})
+	require.NoError(t, err)
+	require.NotNil(t, start.Request, "a request, not a link")
+	return start.Request
 }
 
 func TestLinkIsRedeemedOnceAndNamesTheRequester(t *testing.T) {
@@ -245,13 +297,14 @@ func TestLinkIsRedeemedOnceAndNamesTheRequester(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, leaf[0].URIs, 1)
 	assert.Equal(t, "mattermost://chat.example.com/users/alice", leaf[0].URIs[0].String())
+	assert.Equal(t, alice.Principal, enroll.PrincipalOf(leaf[0].URIs))
 	assert.Equal(t, []string{"issued:alice"}, b.notify.kinds())
 
 	_, err = b.core.RedeemLink(context.Background(), grant, enroll.Options{})
 	assert.Equal(t, enroll.ErrLinkUsed, err)
 	assert.Equal(t, enroll.CodeConflict, enroll.AsError(err).Code)
 
-	_, err = b.core.CheckLink(link.Token, linktoken.PurposeIssue, "bob")
+	_, err = b.core.CheckLink(link.Token, linktoken.PurposeIssue, records.MattermostUser("bob"))
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code, "the link is alice's, not the signed-in bob's")
 }
 
@@ -297,17 +350,14 @@ func TestBotsAndGuestsAtTheCore(t *testing.T) {
 
 func TestTwoApprovalsByOthersThanTheRequester(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "dual", "requires_approval": true, "approvers": ["alice", "bob", "carol"], "approvals_required": 2}]}`)
-	b.dir.approvers["dual"] = []string{"alice", "bob", "carol"}
+	b.dir.approvers["dual"] = mm("alice", "bob", "carol")
 	alice, bob, carol := requester("alice"), requester("bob"), requester("carol")
-	prof, _, err := b.core.ProfileFor(alice, "dual")
-	require.NoError(t, err)
 
-	req, err := b.core.RequestCertificate(alice, prof)
-	require.NoError(t, err)
+	req := requestApproval(t, b.core, alice, "dual")
 	assert.Equal(t, []string{"approval-needed:alice"}, b.notify.kinds())
 	assert.Equal(t, "bob,carol", b.notify.notices[0].detail, "the requester is not asked")
 
-	_, err = b.core.Approve(req.ID, alice)
+	_, err := b.core.Approve(req.ID, alice)
 	assert.Equal(t, enroll.ErrOwnRequest, err)
 	d, err := b.core.Approve(req.ID, bob)
 	require.NoError(t, err)
@@ -321,8 +371,8 @@ func TestTwoApprovalsByOthersThanTheRequester(t *testing.T) {
 	assert.Equal(t, records.RequestApproved, d.Request.State)
 
 	// With bob gone, a request from carol has only alice besides her.
-	b.dir.approvers["dual"] = []string{"alice", "carol"}
-	_, err = b.core.RequestCertificate(carol, prof)
+	b.dir.approvers["dual"] = mm("alice", "carol")
+	_, err = b.core.StartEnrollment(carol, enroll.StartRequest{Profile: "dual", Key: enroll.KeyFromServer})
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
 	assert.Contains(t, err.Error(), "needs 2 approver(s) besides you")
 }
@@ -330,12 +380,9 @@ func TestTwoApprovalsByOthersThanTheRequester(t *testing.T) {
 // Racing approvers decide a request once.
 func TestConcurrentApprovalsDecideOnce(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "one", "requires_approval": true, "approvers": ["bob", "carol"]}]}`)
-	b.dir.approvers["one"] = []string{"bob", "carol"}
+	b.dir.approvers["one"] = mm("bob", "carol")
 	alice := requester("alice")
-	prof, _, err := b.core.ProfileFor(alice, "one")
-	require.NoError(t, err)
-	req, err := b.core.RequestCertificate(alice, prof)
-	require.NoError(t, err)
+	req := requestApproval(t, b.core, alice, "one")
 
 	var wg sync.WaitGroup
 	results := make([]error, 2)
@@ -370,4 +417,21 @@ func TestCoreDoesNotDependOnThePluginAPI(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		assert.False(t, strings.HasPrefix(dep, "github.com/mattermost/"), "server/enroll depends on %s", dep)
 	}
+}
+
+// A link the previous version minted names a bare Mattermost user id: it
+// is refused as expired, with a new link as the way on.
+func TestALinkOfThePreviousVersionIsRefusedAsExpired(t *testing.T) {
+	b := newBed(t, "")
+	now := b.core.Now()
+	legacy, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Issuer: "mattermost-plugin-certs", Subject: "alice", Audience: jwt.ClaimStrings{string(linktoken.PurposeIssue)},
+		ID: "0123456789abcdef0123456789abcdef", IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+	}).SignedString([]byte(strings.Repeat("s", 43)))
+	require.NoError(t, err)
+	_, err = b.core.CheckLink(legacy, linktoken.PurposeIssue, "")
+	refusal := enroll.AsError(err)
+	require.NotNil(t, refusal, "%v", err)
+	assert.Equal(t, enroll.CodeGone, refusal.Code)
+	assert.Equal(t, enroll.NextNewLink, refusal.Next)
 }

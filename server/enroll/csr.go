@@ -65,7 +65,7 @@ func (c *Core) checkCSR(r *Requester, prof *profile.Profile, conn connector.Conn
 		if errors.As(err, &parseErr) {
 			reason = parseErr.Detail()
 		}
-		c.log.LogInfo("A CSR was refused", "user_id", r.ID, "profile", prof.Name, "reason", reason)
+		c.log.LogInfo("A CSR was refused", "principal", string(r.Principal), "profile", prof.Name, "reason", reason)
 	}
 	return checked, err
 }
@@ -220,7 +220,7 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 	// what now holds it.
 	complete := func(keyHolder records.KeyHolder, keyTTL time.Duration) {
 		if err := c.store.MoveKey(checked.keyFingerprint, upload, keyHolder, keyTTL); err != nil {
-			c.log.LogError("Could not record who holds a public key", "user_id", r.ID, "error", err.Error())
+			c.log.LogError("Could not record who holds a public key", "principal", string(r.Principal), "error", err.Error())
 		}
 	}
 	fail := func(err error) (*Outcome, error) {
@@ -245,7 +245,7 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 		complete(records.KeyHolder{Kind: records.KeyHeldByRequest, ID: waiting.Request.ID}, 2*RequestLifetime+PickupLinkLifetime)
 		return c.waitingForCA(r, waiting.Request), nil
 	case err != nil:
-		c.log.LogWarn("A certificate could not be issued for a CSR", "user_id", r.ID, "profile", prof.Name,
+		c.log.LogWarn("A certificate could not be issued for a CSR", "principal", string(r.Principal), "profile", prof.Name,
 			"connector", conn.Name(), "error", err.Error())
 		return fail(IssuanceError(err))
 	}
@@ -256,9 +256,9 @@ func (c *Core) enrollCSR(ctx context.Context, r *Requester, prof *profile.Profil
 
 // issuedForCSR logs and announces a certificate signed for a CSR.
 func (c *Core) issuedForCSR(owner *Requester, record *records.Certificate) {
-	c.log.LogInfo("Certificate issued for a CSR", "user_id", owner.ID, "serial", record.Serial, "connector", record.Connector,
+	c.log.LogInfo("Certificate issued for a CSR", "principal", string(owner.Principal), "serial", record.Serial, "connector", record.Connector,
 		"attested", record.Attestation != nil, "not_after", record.NotAfter.UTC().Format(time.RFC3339))
-	c.notify.CertificateIssued(owner, record)
+	c.notifierOf(owner.Principal).CertificateIssued(owner, record)
 }
 
 func newUploadID() string {
@@ -279,7 +279,8 @@ func duplicateKeyError(holder records.KeyHolder) error {
 	case records.KeyHeldByCertificate:
 		return refuse(CodeConflict, "A certificate (serial %s) was already issued for this key. Make a new key and CSR for a new certificate.", holder.ID)
 	case records.KeyHeldByRequest:
-		return refuse(CodeConflict, "This key was already submitted in request %s. `/cert list` shows where it stands.", holder.ID)
+		return &Error{Code: CodeConflict, Message: fmt.Sprintf("This key was already submitted in request %s.", holder.ID),
+			Next: NextSeeRequests, Hint: "Your requests say where it stands."}
 	}
 	return refuse(CodeConflict, "This certificate signing request is being processed right now, from another upload.")
 }

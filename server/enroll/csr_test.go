@@ -338,12 +338,9 @@ func TestHardwareAttestation(t *testing.T) {
 	t.Run("no server keys where required", func(t *testing.T) {
 		_, err := b.core.Enroll(context.Background(), alice, "hardware", enroll.Options{})
 		assert.Equal(t, enroll.CodeForbidden, codeOf(err))
-		prof, _, err := b.core.ProfileFor(alice, "hardware")
-		require.NoError(t, err)
-		link, err := b.core.MintLink(alice, prof, linktoken.PurposeIssue)
-		require.NoError(t, err)
-		_, err = b.core.CheckLink(link.Token, linktoken.PurposeIssue, "")
+		_, err = b.core.StartEnrollment(alice, enroll.StartRequest{Profile: "hardware", Key: enroll.KeyFromServer})
 		assert.Equal(t, enroll.CodeForbidden, codeOf(err))
+		assert.Equal(t, enroll.NextUseCSR, enroll.AsError(err).Next)
 	})
 }
 
@@ -352,14 +349,12 @@ func TestHardwareAttestation(t *testing.T) {
 func TestCSRLinksAreNotIssueLinks(t *testing.T) {
 	b := newBed(t, "")
 	alice := requester("alice")
-	prof, _, err := b.core.ProfileFor(alice, "")
+	csrStart, err := b.core.StartEnrollment(alice, enroll.StartRequest{Key: enroll.KeyFromCSR})
 	require.NoError(t, err)
-	csrLink, err := b.core.MintLink(alice, prof, linktoken.PurposeCSR)
-	require.NoError(t, err)
-	_, err = b.core.CheckLink(csrLink.Token, linktoken.PurposeIssue, "")
+	_, err = b.core.CheckLink(csrStart.Link.Token, linktoken.PurposeIssue, "")
 	assert.Equal(t, enroll.CodeInvalid, codeOf(err))
-	issueLink, err := b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	issueStart, err := b.core.StartEnrollment(alice, enroll.StartRequest{Key: enroll.KeyFromServer})
 	require.NoError(t, err)
-	_, err = b.core.CheckLink(issueLink.Token, linktoken.PurposeCSR, "")
+	_, err = b.core.CheckLink(issueStart.Link.Token, linktoken.PurposeCSR, "")
 	assert.Equal(t, enroll.CodeInvalid, codeOf(err))
 }

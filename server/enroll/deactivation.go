@@ -59,7 +59,7 @@ func (c *Core) Deactivate(ctx context.Context, owner *Requester, action Deactiva
 		revoked, err := c.revokeRecord(ctx, cert, records.ReasonAffiliationChanged, actorDeactivation)
 		cancel()
 		if err != nil {
-			c.log.LogError("Could not revoke a deactivated user's certificate", "user_id", owner.ID, "serial", cert.Serial, "error", err.Error())
+			c.log.LogError("Could not revoke a deactivated user's certificate", "principal", string(owner.Principal), "serial", cert.Serial, "error", err.Error())
 			out.Valid = append(out.Valid, cert)
 			out.Failed = append(out.Failed, err)
 			continue

@@ -46,11 +46,14 @@ func (c *Core) IssueByEmail(ctx context.Context, r *Requester, profileName strin
 	if err != nil {
 		return nil, err
 	}
-	if prof.RequiresApproval {
-		return nil, refuse(CodeForbidden, "%s certificates need an approver; ask for one, and choose email on the page that collects it.", prof.Name)
+	approval, err := c.serverKeyNeedsApproval(prof, nil)
+	if err != nil {
+		return nil, err
 	}
-	if !prof.ServerKeysAllowed() {
-		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device.", prof.Name)
+	if approval {
+		return nil, &Error{Code: CodeForbidden, Next: NextAskApproval,
+			Message: fmt.Sprintf("Certificates of profile %s need an approver, so they cannot be emailed at once.", prof.Name),
+			Hint:    "Ask for one, and choose email on the page that collects it."}
 	}
 	if err := c.checkLimits(r, prof, ""); err != nil {
 		return nil, err
@@ -65,12 +68,12 @@ func (c *Core) IssueByEmail(ctx context.Context, r *Requester, profileName strin
 	issued := outcome.Issued
 	delivery := &EmailDelivery{Issued: issued}
 	if err := c.mail.SendCertificate(ctx, r, issued); err != nil {
-		c.log.LogWarn("Could not email a certificate", "user_id", r.ID, "serial", issued.Record.Serial, "error", errorChain(err))
+		c.log.LogWarn("Could not email a certificate", "principal", string(r.Principal), "serial", issued.Record.Serial, "error", errorChain(err))
 		delivery.Failed = err
 		link, holdErr := c.holdForDownload(r, issued)
 		if holdErr != nil {
-			c.log.LogError("Could not keep a certificate for download", "user_id", r.ID, "serial", issued.Record.Serial, "error", holdErr.Error())
-			return delivery, fmt.Errorf("your certificate `%s` was created but %s, and it could not be kept for download; revoke it and ask for a new one",
+			c.log.LogError("Could not keep a certificate for download", "principal", string(r.Principal), "serial", issued.Record.Serial, "error", holdErr.Error())
+			return delivery, fmt.Errorf("your certificate %s was created but %s, and it could not be kept for download; revoke it and ask for a new one",
 				issued.Record.Serial, strings.TrimPrefix(err.Error(), "the email "))
 		}
 		delivery.Pickup = link
@@ -86,7 +89,7 @@ func (c *Core) holdForDownload(owner *Requester, issued *Issued) (*Link, error) 
 	if err != nil {
 		return nil, err
 	}
-	return c.mintPickup(owner.ID, req)
+	return c.mintPickup(owner.Principal, req)
 }
 
 // keep records an issued certificate with its key, sealed, in an approved

@@ -32,7 +32,7 @@ func (c *Core) ReconcileEmails() int {
 			}
 			owner, seen := owners[cert.Owner]
 			if !seen {
-				if owner, err = c.dir.Lookup(cert.Owner); err != nil || !owner.Active {
+				if owner, err = c.lookup(cert.Owner); err != nil || !owner.Active {
 					owner = nil
 				}
 				owners[cert.Owner] = owner
@@ -78,7 +78,7 @@ func (c *Core) markEmailChange(owner *Requester, cert *records.Certificate) bool
 		return false
 	}
 	if first {
-		c.notify.EmailChanged(owner, updated)
+		c.notifierOf(owner.Principal).EmailChanged(owner, updated)
 	}
 	return first
 }

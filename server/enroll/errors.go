@@ -37,11 +37,50 @@ const (
 	CodeBadGateway
 )
 
-// Error is a refusal worded for the requester. Message says what happened,
-// Hint what they can do next; Err keeps the cause for the log.
+// Next is the kind of step a refusal leaves the requester, for each door
+// to word in its own terms: a command to run, a place to go, an API field.
+type Next int
+
+const (
+	// NextNone: nothing the requester can do, or nothing to add to the
+	// message.
+	NextNone Next = iota
+	// NextNewLink: this link cannot serve any more; get a new one.
+	NextNewLink
+	// NextChooseProfile: ask for a profile the requester may use (the
+	// Hint names them).
+	NextChooseProfile
+	// NextUseCSR: the profile wants a key made in a hardware device: send
+	// a certificate signing request of one.
+	NextUseCSR
+	// NextAskApproval: ask again, for a certificate an approver decides.
+	NextAskApproval
+	// NextSeeRequests: the requester's requests say where this one stands.
+	NextSeeRequests
+	// NextFreeASlot: revoke or renew one of the requester's certificates
+	// of the profile, then ask again.
+	NextFreeASlot
+	// NextNewKey: make a new key; this one is never certified again.
+	NextNewKey
+	// NextTryAgain: nothing was used up (a link still works); try the same
+	// again in a moment.
+	NextTryAgain
+	// NextTryLater: a limit holds until time passes.
+	NextTryLater
+	// NextAskAdmin: only an administrator can change what stands in the
+	// way.
+	NextAskAdmin
+)
+
+// Error is a refusal worded for the requester. Message says what
+// happened. Next is the kind of step left to them, which a door words its
+// own way where it can (a command, a page); Hint is the core's neutral
+// wording of it, for a door that has no words of its own, with what only
+// the core knows (which profiles). Err keeps the cause for the log.
 type Error struct {
 	Code       Code
 	Message    string
+	Next       Next
 	Hint       string
 	RetryAfter time.Duration
 	Err        error
@@ -67,11 +106,4 @@ func AsError(err error) *Error {
 
 func refuse(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
-}
-
-// withHint returns a copy of e that says what to do next.
-func (e *Error) withHint(hint string) *Error {
-	c := *e
-	c.Hint = hint
-	return &c
 }

@@ -101,7 +101,7 @@ func (c *Core) RedeemLink(ctx context.Context, g *Grant, opts Options) (*Outcome
 	if err != nil {
 		// Nothing was issued: give the link back.
 		c.release(marks)
-		c.log.LogWarn("A certificate could not be issued", "user_id", g.Requester.ID, "profile", g.Profile.Name,
+		c.log.LogWarn("A certificate could not be issued", "principal", string(g.Requester.Principal), "profile", g.Profile.Name,
 			"connector", g.Connector.Name(), "error", err.Error())
 		return nil, IssuanceError(err)
 	}
@@ -180,9 +180,9 @@ func (c *Core) serveServerKey(ctx context.Context, r *Requester, prof *profile.P
 	if err != nil {
 		return nil, err
 	}
-	c.log.LogInfo("Certificate issued", "user_id", r.ID, "serial", issued.Record.Serial, "connector", issued.Record.Connector,
+	c.log.LogInfo("Certificate issued", "principal", string(r.Principal), "serial", issued.Record.Serial, "connector", issued.Record.Connector,
 		"not_after", issued.Record.NotAfter.UTC().Format(time.RFC3339))
-	c.notify.CertificateIssued(r, issued.Record)
+	c.notifierOf(r.Principal).CertificateIssued(r, issued.Record)
 	outcome := &Outcome{Issued: issued}
 	if opts.Email && c.EmailDelivery {
 		c.emailOutcome(ctx, r, outcome)
@@ -198,10 +198,11 @@ func (c *Core) Enroll(ctx context.Context, r *Requester, profileName string, opt
 	if err != nil {
 		return nil, err
 	}
-	if !prof.ServerKeysAllowed() {
-		return nil, refuse(CodeForbidden, "%s certificates need a key made in a hardware device: send a CSR instead.", prof.Name)
+	approval, err := c.serverKeyNeedsApproval(prof, nil)
+	if err != nil {
+		return nil, err
 	}
-	if prof.RequiresApproval {
+	if approval {
 		req, err := c.requestApproval(r, prof, nil, "")
 		if err != nil {
 			return nil, err
@@ -226,7 +227,7 @@ func (c *Core) issueNow(ctx context.Context, r *Requester, prof *profile.Profile
 	defer cancel()
 	outcome, err := c.serveServerKey(ctx, r, prof, conn, nil, keyWork, opts)
 	if err != nil {
-		c.log.LogWarn("A certificate could not be issued", "user_id", r.ID, "profile", prof.Name, "connector", conn.Name(), "error", err.Error())
+		c.log.LogWarn("A certificate could not be issued", "principal", string(r.Principal), "profile", prof.Name, "connector", conn.Name(), "error", err.Error())
 		return nil, IssuanceError(err)
 	}
 	return outcome, nil
@@ -240,7 +241,7 @@ func (c *Core) emailOutcome(ctx context.Context, owner *Requester, outcome *Outc
 	}
 	if err := c.mail.SendCertificate(ctx, owner, outcome.Issued); err != nil {
 		outcome.EmailError = capitalize(err.Error()) + "."
-		c.log.LogWarn("Could not email a certificate", "user_id", owner.ID, "serial", outcome.Issued.Record.Serial, "error", errorChain(err))
+		c.log.LogWarn("Could not email a certificate", "principal", string(owner.Principal), "serial", outcome.Issued.Record.Serial, "error", errorChain(err))
 		return
 	}
 	outcome.EmailedTo = owner.Email
@@ -248,8 +249,8 @@ func (c *Core) emailOutcome(ctx context.Context, owner *Requester, outcome *Outc
 
 // waitingForCA is the outcome of a request the CA holds.
 func (c *Core) waitingForCA(owner *Requester, req *records.Request) *Outcome {
-	c.log.LogInfo("The CA left a certificate request pending", "user_id", owner.ID, "request", req.ID, "connector", req.Connector)
-	c.notify.WaitingForCA(owner, req)
+	c.log.LogInfo("The CA left a certificate request pending", "principal", string(owner.Principal), "request", req.ID, "connector", req.Connector)
+	c.notifierOf(owner.Principal).WaitingForCA(owner, req)
 	return &Outcome{Request: req}
 }
 

@@ -27,7 +27,7 @@ const RetryBusyAfter = 5 * time.Second
 // ErrBusyCreatingKeys turns away a request while too many slow keys (RSA)
 // wait to be generated.
 var ErrBusyCreatingKeys = &Error{Code: CodeBusy, RetryAfter: RetryBusyAfter,
-	Message: "The server is busy creating other keys right now.", Hint: "Your link still works: try again in a moment."}
+	Message: "The server is busy creating other keys right now.", Next: NextTryAgain, Hint: "Try again in a moment."}
 
 // admitKeyGeneration takes a place in line for the key a request will have
 // generated (none for a certificate the CA already issued, or for a CSR).

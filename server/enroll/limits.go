@@ -45,20 +45,21 @@ func overQuotaError(e *records.ErrOverQuota) error {
 	if e.Quota.Active > 0 && e.Counts.Active >= e.Quota.Active && e.Quota.Renews != "" {
 		return &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("You hold %d other valid certificates of profile %s besides the one you renew, so a renewal would exceed the most it allows.", e.Counts.Active, e.Quota.Profile),
-			Hint: "A certificate you renewed before stays valid beside its renewal for a few days: revoke it (/cert revoke <serial> superseded) " +
+			Next:    NextFreeASlot,
+			Hint: "A certificate you renewed before stays valid beside its renewal for a few days: revoke it (reason superseded) " +
 				"to renew again now, or wait until it is revoked.", Err: e}
 	}
 	if e.Quota.Active > 0 && e.Counts.Active >= e.Quota.Active {
 		return &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("You hold %d valid certificates of profile %s, the most it allows.", e.Counts.Active, e.Quota.Profile),
-			Hint:    "Revoke one you no longer use (/cert revoke <serial> superseded), or renew one (/cert renew <serial>), then ask again.", Err: e}
+			Next:    NextFreeASlot, Hint: "Revoke one you no longer use (reason superseded), or renew one, then ask again.", Err: e}
 	}
 	if e.Quota.PerDayAll > 0 && e.Counts.RecentAll >= e.Quota.PerDayAll {
 		return &Error{Code: CodeForbidden,
 			Message: fmt.Sprintf("You were issued %d certificates in the last 24 hours, the most this server allows one person.", e.Counts.RecentAll),
-			Hint:    "Try again tomorrow, or ask an administrator.", Err: e}
+			Next:    NextTryLater, Hint: "Try again tomorrow, or ask an administrator.", Err: e}
 	}
 	return &Error{Code: CodeForbidden,
 		Message: fmt.Sprintf("You were issued %d certificates of profile %s in the last 24 hours, the most it allows.", e.Counts.Recent, e.Quota.Profile),
-		Hint:    "Try again tomorrow, or ask an administrator.", Err: e}
+		Next:    NextTryLater, Hint: "Try again tomorrow, or ask an administrator.", Err: e}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -26,11 +25,9 @@ func TestAProfilesActiveLimitCountsAnOwnersValidCertificates(t *testing.T) {
 	_, err := b.core.Enroll(context.Background(), alice, "vpn", enroll.Options{})
 	require.Equal(t, enroll.CodeForbidden, codeOf(err))
 	assert.NotEmpty(t, enroll.AsError(err).Hint, "the refusal says what to do next")
-	prof, _, err := b.core.ProfileFor(alice, "vpn")
-	require.NoError(t, err)
-	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	_, err = b.core.StartEnrollment(alice, enroll.StartRequest{Profile: "vpn", Key: enroll.KeyFromServer})
 	assert.Equal(t, enroll.CodeForbidden, codeOf(err), "no link is handed out")
-	_, err = b.core.MintLink(alice, prof, linktoken.PurposeCSR)
+	_, err = b.core.StartEnrollment(alice, enroll.StartRequest{Profile: "vpn", Key: enroll.KeyFromCSR})
 	assert.Equal(t, enroll.CodeForbidden, codeOf(err), "nor a CSR link")
 	_, err = b.core.SignCSR(context.Background(), alice, "vpn", enroll.Upload{CSR: csrFor(t, newKey(t), "alice")})
 	assert.Equal(t, enroll.CodeForbidden, codeOf(err), "nor a CSR signed")
@@ -76,7 +73,7 @@ func TestAProfilesDailyLimitRefusesALinkMintedBeforeItWasReached(t *testing.T) {
 func TestLimitsHoldOnEveryPath(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn", "limits": {"active": 1}},
 		{"name": "secure", "requires_approval": true, "approvers": ["carol"], "limits": {"active": 1}}]}`)
-	b.dir.approvers["secure"] = []string{"carol"}
+	b.dir.approvers["secure"] = mm("carol")
 	alice, carol := requester("alice"), requester("carol")
 	grant := csrLink(t, b.core, alice, "vpn")
 	b.enroll(t, alice, "vpn")
@@ -105,7 +102,7 @@ func TestTheDailyBoundOfAPersonHoldsOnEveryPath(t *testing.T) {
 	settings := b.settings
 	settings.PerRequesterPerDay = 1
 	b.core = enroll.New(settings, b.ports)
-	b.dir.approvers["secure"] = []string{"carol"}
+	b.dir.approvers["secure"] = mm("carol")
 	alice := requester("alice")
 	_, err := b.core.SignCSR(context.Background(), alice, "vpn", enroll.Upload{CSR: csrFor(t, newKey(t), "alice")})
 	require.NoError(t, err)

@@ -14,9 +14,6 @@ import (
 )
 
 const (
-	// HintNewLink is what to do after any problem with a link.
-	HintNewLink = "Run /cert download (or /cert csr) in Mattermost to get a new link."
-
 	// IssueTimeout bounds one issuance, CA round trip included.
 	IssueTimeout = 60 * time.Second
 
@@ -78,17 +75,19 @@ func (g *Grant) marks() []string {
 
 // ErrLinkUsed is a link whose token has been consumed, here or in another
 // tab or window (which may still be creating the certificate).
-var ErrLinkUsed = &Error{Code: CodeConflict,
-	Message: "This link has already been used, in this window or another one. Each link creates one certificate.", Hint: HintNewLink}
+var ErrLinkUsed = linkRefusal(CodeConflict, "This link has already been used, in this window or another one. Each link creates one certificate.")
 
-// MintLink returns a single-use link for r: to create a certificate with a
-// server-generated key (PurposeIssue) or to upload a CSR.
-func (c *Core) MintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose) (*Link, error) {
-	return c.mintLink(r, prof, purpose, "")
+// hintNewLink is the neutral wording of NextNewLink.
+const hintNewLink = "Get a new link where you got this one."
+
+// linkRefusal refuses a link that cannot serve any more.
+func linkRefusal(code Code, message string) *Error {
+	return &Error{Code: code, Message: message, Next: NextNewLink, Hint: hintNewLink}
 }
 
-// mintLink is MintLink for a certificate that replaces renews, one of r's
-// (a serial), or for a new one ("").
+// mintLink returns a single-use link for r: to create a certificate with a
+// server-generated key (PurposeIssue) or to upload a CSR, for one that
+// replaces renews, one of r's (a serial), or for a new one ("").
 func (c *Core) mintLink(r *Requester, prof *profile.Profile, purpose linktoken.Purpose, renews string) (*Link, error) {
 	if err := c.checkLimits(r, prof, renews); err != nil {
 		return nil, err
@@ -99,9 +98,9 @@ func (c *Core) mintLink(r *Requester, prof *profile.Profile, purpose linktoken.P
 		err    error
 	)
 	if renews == "" {
-		token, claims, err = c.Minter.Mint(r.ID, purpose, prof.Name, c.LinkLifetime)
+		token, claims, err = c.Minter.Mint(r.Principal, purpose, prof.Name, c.LinkLifetime)
 	} else {
-		token, claims, err = c.Minter.MintRenewal(r.ID, purpose, prof.Name, renews, c.LinkLifetime)
+		token, claims, err = c.Minter.MintRenewal(r.Principal, purpose, prof.Name, renews, c.LinkLifetime)
 	}
 	if err != nil {
 		return nil, err
@@ -109,9 +108,9 @@ func (c *Core) mintLink(r *Requester, prof *profile.Profile, purpose linktoken.P
 	return &Link{Token: token, Purpose: purpose, Profile: prof.Name, Renews: renews, ExpiresAt: claims.ExpiresAt.Time}, nil
 }
 
-// mintPickup returns a link that collects an approved request.
-func (c *Core) mintPickup(ownerID string, req *records.Request) (*Link, error) {
-	token, claims, err := c.Minter.MintPickup(ownerID, req.Profile, req.ID, PickupLinkLifetime)
+// mintPickup returns a link for owner that collects an approved request.
+func (c *Core) mintPickup(owner records.Principal, req *records.Request) (*Link, error) {
+	token, claims, err := c.Minter.MintPickup(owner, req.Profile, req.ID, PickupLinkLifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -120,40 +119,44 @@ func (c *Core) mintPickup(ownerID string, req *records.Request) (*Link, error) {
 
 // CheckLink validates a link token without consuming it: signature,
 // lifetime, purpose, the account it names, and the account signed in where
-// it was opened (sessionID, "" for none).
-func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID string) (*Grant, error) {
+// it was opened (session, "" for none). A link serves the principal it was
+// minted for, looked up in the directory of its kind.
+func (c *Core) CheckLink(token string, purpose linktoken.Purpose, session records.Principal) (*Grant, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return nil, &Error{Code: CodeInvalid, Message: "This page needs the link from /cert download; the link you opened has no token.", Hint: HintNewLink}
+		return nil, linkRefusal(CodeInvalid, "This page needs the link you were given; the link you opened has no token.")
 	}
 	claims, err := c.Minter.Verify(token, purpose)
 	switch {
 	case errors.Is(err, linktoken.ErrExpired):
-		return nil, &Error{Code: CodeGone, Message: "This link has expired.", Hint: HintNewLink}
+		return nil, linkRefusal(CodeGone, "This link has expired.")
 	case err != nil:
-		return nil, &Error{Code: CodeInvalid, Message: "This link is not valid. It may be incomplete or altered.", Hint: HintNewLink, Err: err}
+		refusal := linkRefusal(CodeInvalid, "This link is not valid. It may be incomplete or altered.")
+		refusal.Err = err
+		return nil, refusal
 	}
-	if sessionID != "" && sessionID != claims.UserID() {
-		return nil, &Error{Code: CodeForbidden,
-			Message: "This link belongs to another Mattermost user than the one signed in to this browser.",
-			Hint:    "Open the link in the browser where you are signed in as yourself, or run /cert download as yourself."}
+	if session != "" && session != claims.Principal() {
+		return nil, linkRefusal(CodeForbidden,
+			"This link belongs to another user than the one signed in to this browser: open it where you are signed in as yourself.")
 	}
-	r, err := c.dir.Lookup(records.MattermostUser(claims.UserID()))
+	r, err := c.lookup(claims.Principal())
 	if err != nil || !r.Active || r.Bot {
-		return nil, &Error{Code: CodeForbidden, Message: "The account this link was made for cannot receive certificates.", Hint: "Contact your administrator.", Err: err}
+		return nil, &Error{Code: CodeForbidden, Message: "The account this link was made for cannot receive certificates.",
+			Next: NextAskAdmin, Hint: "Contact your administrator.", Err: err}
 	}
 	prof, conn, ok := c.ProfileNamed(claims.Profile)
 	if !ok {
-		return nil, &Error{Code: CodeGone, Message: "The certificate profile this link was made for no longer exists.", Hint: HintNewLink}
+		return nil, linkRefusal(CodeGone, "The certificate profile this link was made for no longer exists.")
 	}
 	if !c.MayUse(r, prof) {
-		return nil, &Error{Code: CodeForbidden, Message: "You may no longer get certificates of this profile.", Hint: "Run /cert profiles in Mattermost to see the ones you can get."}
+		return nil, &Error{Code: CodeForbidden, Message: "You may no longer get certificates of this profile.",
+			Next: NextChooseProfile, Hint: c.profilesHint(r)}
 	}
 	grant := &Grant{Claims: claims, Requester: r, Profile: prof, Connector: conn}
 	if claims.Renews != "" {
 		old, err := c.store.GetCertificate(claims.Renews)
 		if errors.Is(err, records.ErrNotFound) || (err == nil && old.Owner != r.Principal) {
-			return nil, &Error{Code: CodeInvalid, Message: "This renewal link names a certificate that is not yours.", Hint: HintNewLink}
+			return nil, linkRefusal(CodeInvalid, "This renewal link names a certificate that is not yours.")
 		}
 		if err != nil {
 			return nil, err
@@ -165,11 +168,14 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 		return grant, nil
 	}
 	if claims.Request == "" {
-		if !prof.ServerKeysAllowed() {
-			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile need a key made in a hardware device.", Hint: "Run /cert csr in Mattermost to upload a request for your device's key."}
+		// The profile may have changed since the link was made.
+		approval, err := c.serverKeyNeedsApproval(prof, grant.Renews)
+		if err != nil {
+			return nil, err
 		}
-		if prof.RequiresApproval && !c.renewalSkipsApproval(prof, grant.Renews) {
-			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile now need an approver.", Hint: "Run /cert download in Mattermost to ask for one."}
+		if approval {
+			return nil, &Error{Code: CodeForbidden, Message: "Certificates of this profile now need an approver.",
+				Next: NextAskApproval, Hint: "Ask for one again: an approver decides."}
 		}
 		return grant, nil
 	}
@@ -177,14 +183,15 @@ func (c *Core) CheckLink(token string, purpose linktoken.Purpose, sessionID stri
 	var te *records.ErrTransition
 	switch {
 	case errors.Is(err, ErrRequestNotFound):
-		return nil, &Error{Code: CodeNotFound, Message: "The certificate request of this link does not exist.", Hint: HintNewLink}
+		return nil, linkRefusal(CodeNotFound, "The certificate request of this link does not exist.")
 	case errors.As(err, &te):
-		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("This certificate request is %s.", te.From), Hint: "Run /cert list in Mattermost to see your requests."}
+		return nil, &Error{Code: CodeConflict, Message: fmt.Sprintf("This certificate request is %s.", te.From),
+			Next: NextSeeRequests, Hint: "Your requests say where it stands."}
 	case err != nil:
 		return nil, err
 	}
 	if req.Profile != prof.Name {
-		return nil, &Error{Code: CodeInvalid, Message: "This link is not valid.", Hint: HintNewLink}
+		return nil, linkRefusal(CodeInvalid, "This link is not valid.")
 	}
 	grant.Request = req
 	return grant, nil

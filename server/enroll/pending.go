@@ -180,7 +180,7 @@ func (c *Core) pollCA(ctx context.Context, req *records.Request) {
 		})
 		return
 	}
-	owner, lookupErr := c.dir.Lookup(req.Owner)
+	owner, lookupErr := c.lookup(req.Owner)
 	switch result.Status {
 	case connector.StatusDenied:
 		denied, err := c.store.MoveRequest(req.ID, now, []records.RequestState{records.RequestWaitingCA}, records.RequestDenied, func(r *records.Request) error {
@@ -193,7 +193,7 @@ func (c *Core) pollCA(ctx context.Context, req *records.Request) {
 		}
 		c.releaseRequestKey(denied)
 		if lookupErr == nil {
-			c.notify.RequestDenied(owner, denied, "")
+			c.notifierOf(owner.Principal).RequestDenied(owner, denied, "")
 		}
 	case connector.StatusIssued:
 		chain := make([][]byte, 0, len(result.Chain))
@@ -209,12 +209,12 @@ func (c *Core) pollCA(ctx context.Context, req *records.Request) {
 		if err != nil || lookupErr != nil {
 			return
 		}
-		link, err := c.mintPickup(owner.ID, ready)
+		link, err := c.mintPickup(owner.Principal, ready)
 		if err != nil {
 			c.log.LogError("Could not make a pickup link", "request", ready.ID, "error", err.Error())
 			return
 		}
-		c.notify.CertificateReady(owner, ready, link)
+		c.notifierOf(owner.Principal).CertificateReady(owner, ready, link)
 	}
 }
 
@@ -249,9 +249,9 @@ func (c *Core) ExpireRequests(open []*records.Request) {
 			continue // decided or collected meanwhile
 		}
 		c.releaseRequestKey(expired)
-		c.notify.RequestClosed(expired, "expired without a decision")
-		if owner, err := c.dir.Lookup(expired.Owner); err == nil {
-			c.notify.RequestExpired(owner, expired)
+		c.closeRequest(expired, "expired without a decision")
+		if owner, err := c.lookup(expired.Owner); err == nil {
+			c.notifierOf(owner.Principal).RequestExpired(owner, expired)
 		}
 		c.log.LogInfo("Certificate request expired", "request", expired.ID)
 	}

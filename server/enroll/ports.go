@@ -14,8 +14,8 @@ import (
 
 // Inventory is what the core keeps: certificates, requests, revocation
 // lists, the marks of used links and certified keys. In the plugin, the
-// records are tables of the Mattermost database and the link marks are in
-// the KV store; the core's unit tests keep all of it in a KV store.
+// records are database tables and the link marks are in its KV store; the
+// core's unit tests keep all of it in a KV store.
 type Inventory interface {
 	// RecordIssuance records a certificate and, when requestID is set,
 	// closes the request it was issued for; the same certificate recorded
@@ -101,7 +101,10 @@ type Link struct {
 	ExpiresAt time.Time
 }
 
-// Notifier tells people what happened. Each method is best effort: a
+// Notifier tells the people of one kind of principal what happened. The
+// core asks the notifier of the kind of whoever it tells
+// (Ports.Notifiers): the owner's for what concerns the owner, each
+// approver's for what approvers decide. Each method is best effort: a
 // message that cannot be sent is the notifier's to log, never a reason to
 // undo what it reports.
 type Notifier interface {
@@ -114,20 +117,22 @@ type Notifier interface {
 	// RenewalOverlapEnded tells the owner a certificate they renewed is
 	// revoked now that its renewal's overlap is over.
 	RenewalOverlapEnded(owner *Requester, replaced *records.Certificate)
-	// KeyCompromised tells the owners of a key revoked as compromised, and
-	// the administrators, which certificates were revoked with it and that
-	// the key is never certified again.
-	KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate)
+	// KeyCompromised tells an owner of a key revoked as compromised
+	// (reported) which of their certificates were revoked with it (theirs,
+	// reported among them when it is theirs), and that the key is never
+	// certified again.
+	KeyCompromised(owner *Requester, reported *records.Certificate, theirs []*records.Certificate)
 	// CertificateRegistered tells the owner someone else registered a
 	// certificate for them.
 	CertificateRegistered(owner, by *Requester, c *records.Certificate)
-	// ApprovalNeeded asks each approver to decide req, and returns where it
-	// asked, so that every copy can be closed once someone decides.
-	// subject is what the certificate would name.
-	ApprovalNeeded(req *records.Request, owner *Requester, prof *profile.Profile, subject connector.Subject, approvers []string) []records.ApprovalPost
-	// RequestClosed updates every approver's copy of req: decided,
-	// withdrawn, expired.
-	RequestClosed(req *records.Request, text string)
+	// ApprovalNeeded asks each of approvers (principals of the notifier's
+	// kind) to decide req, and returns where it asked, so that every copy
+	// can be closed once someone decides. subject is what the certificate
+	// would name.
+	ApprovalNeeded(req *records.Request, owner *Requester, prof *profile.Profile, subject connector.Subject, approvers []records.Principal) []records.ApprovalNotice
+	// RequestClosed updates the copies of req this notifier made (asked):
+	// decided, withdrawn, expired.
+	RequestClosed(req *records.Request, asked []records.ApprovalNotice, text string)
 	// RequestApproved tells the owner, with a link that collects it.
 	RequestApproved(owner *Requester, req *records.Request, approvers []string, pickup *Link)
 	// RequestDenied tells the owner who said no, and why.
@@ -144,10 +149,19 @@ type Notifier interface {
 	// EmailChanged tells the owner a certificate names an email they no
 	// longer have, with a way to renew it.
 	EmailChanged(owner *Requester, c *records.Certificate)
-	// RevocationNotAccepted tells the system admins that c's CA has not
-	// accepted its revocation for RevocationNoticeAfter (what it answered
-	// last is c.RevocationCAAnswer), so that they revoke it at the CA by
-	// hand or mend what the CA refuses. Sent once for a certificate.
+}
+
+// AdminNotifier tells the administrators what needs their hand, wherever
+// they are reached (Ports.Admins).
+type AdminNotifier interface {
+	// KeyCompromised tells them a key was revoked as compromised
+	// (reported), which certificates were revoked with it, and that the
+	// key is never certified again.
+	KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate)
+	// RevocationNotAccepted tells them that c's CA has not accepted its
+	// revocation for RevocationNoticeAfter (what it answered last is
+	// c.RevocationCAAnswer), so that they revoke it at the CA by hand or
+	// mend what the CA refuses. Sent once for a certificate.
 	RevocationNotAccepted(c *records.Certificate)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // profileCatalog has an open default profile, an S/MIME profile for the
@@ -29,8 +30,8 @@ const profileCatalog = `{"profiles": [
 func newProfileBed(t *testing.T) *bed {
 	t.Helper()
 	b := newBed(t, profileCatalog)
-	b.dir.teams["engineering"] = []string{"alice"}
-	b.dir.admins = map[string]bool{"carol": true}
+	b.dir.teams["engineering"] = mm("alice")
+	b.dir.admins[records.MattermostUser("carol")] = true
 	return b
 }
 
@@ -63,7 +64,7 @@ func TestWhoMayUseAProfile(t *testing.T) {
 		profile string
 	}{{bob, "smime"}, {alice, "ops"}, {alice, "nosuch"}} {
 		_, _, err := b.core.ProfileFor(tc.who, tc.profile)
-		assert.Equal(t, enroll.CodeForbidden, codeOf(err), "%s %s", tc.who.ID, tc.profile)
+		assert.Equal(t, enroll.CodeForbidden, codeOf(err), "%s %s", tc.who.Principal.ID(), tc.profile)
 		assert.Contains(t, enroll.AsError(err).Hint, "vpn", "the refusal names what one may use")
 		_, err = b.core.Enroll(context.Background(), tc.who, tc.profile, enroll.Options{})
 		assert.Equal(t, enroll.CodeForbidden, codeOf(err))

@@ -123,7 +123,7 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	}
 	record := c.newCertificateRecord(cert, owner, c.issuingConnector(ctx, cert), "", keyType)
 	record.Origin = records.OriginImported
-	record.RegisteredBy = by.ID
+	record.RegisteredBy = string(by.Principal)
 	record.RevocableAtCA = c.IsAdmin(by) && record.Connector != UnmanagedConnector
 	if record.KeyFingerprint, err = pki.PublicKeyFingerprint(cert.PublicKey); err != nil {
 		return nil, err
@@ -151,9 +151,9 @@ func (c *Core) Register(ctx context.Context, reg Registration) (*records.Certifi
 	if _, _, err := c.store.ClaimKey(record.KeyFingerprint, holder, keyMarkLifetime(now, record)); err != nil {
 		c.log.LogWarn("Could not record the key of a registered certificate", "serial", record.Serial, "error", err.Error())
 	}
-	c.log.LogInfo("Certificate registered", "owner", owner.ID, "by", by.ID, "serial", record.Serial, "connector", record.Connector)
+	c.log.LogInfo("Certificate registered", "owner", string(owner.Principal), "by", string(by.Principal), "serial", record.Serial, "connector", record.Connector)
 	if owner.Principal != by.Principal {
-		c.notify.CertificateRegistered(owner, by, record)
+		c.notifierOf(owner.Principal).CertificateRegistered(owner, by, record)
 	}
 	return record, nil
 }

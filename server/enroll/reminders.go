@@ -34,12 +34,12 @@ func (c *Core) SendReminders(thresholds []int) int {
 			if err != nil || !claimed {
 				continue
 			}
-			owner, err := c.dir.Lookup(cert.Owner)
+			owner, err := c.lookup(cert.Owner)
 			if err != nil || !owner.Active {
 				continue
 			}
 			left := int(math.Ceil(cert.NotAfter.Sub(now).Hours() / 24))
-			c.notify.ExpiryReminder(owner, cert, left)
+			c.notifierOf(owner.Principal).ExpiryReminder(owner, cert, left)
 			sent++
 		}
 	}

@@ -4,57 +4,18 @@ import (
 	"context"
 	"errors"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // A renewal is a new certificate of the same profile that replaces one of
-// the owner's: its link or request names the certificate it replaces, and
-// so does its record. For the profile's overlap after the renewal is made
-// the two take one place in the owner's limits (then the job revokes the
-// replaced one, where the profile limits valid certificates); the profile may skip its approvers for it,
-// and may revoke the replaced certificate once the renewal is issued.
-
-// Renewal is what renewing a certificate gives: a link for a new one, or,
-// where the profile needs an approver again, a request.
-type Renewal struct {
-	Link    *Link
-	Request *records.Request
-	// Replaces is the certificate being renewed.
-	Replaces *records.Certificate
-}
-
-// Renew starts the renewal of one of r's certificates, for the same
-// profile: a link that makes a new key, or, for a certificate of the
-// requester's own key, a link to upload a new CSR (the same key may be
-// sent again unless the old certificate was revoked for key compromise).
-func (c *Core) Renew(r *Requester, serial string) (*Renewal, error) {
-	record, err := c.ownCertificate(r, serial)
-	if err != nil {
-		return nil, err
-	}
-	prof, _, err := c.ProfileFor(r, record.Profile)
-	if err != nil {
-		return nil, err
-	}
-	purpose := linktoken.PurposeIssue
-	if record.Origin == records.OriginCSR || !prof.ServerKeysAllowed() {
-		purpose = linktoken.PurposeCSR
-	}
-	if purpose == linktoken.PurposeIssue && prof.RequiresApproval && !c.renewalSkipsApproval(prof, record) {
-		req, err := c.requestApproval(r, prof, nil, record.Serial)
-		if err != nil {
-			return nil, err
-		}
-		return &Renewal{Request: req, Replaces: record}, nil
-	}
-	link, err := c.mintLink(r, prof, purpose, record.Serial)
-	if err != nil {
-		return nil, err
-	}
-	return &Renewal{Link: link, Replaces: record}, nil
-}
+// the owner's (StartEnrollment with StartRequest.Renews): its link or
+// request names the certificate it replaces, and so does its record. For
+// the profile's overlap after the renewal is made the two take one place
+// in the owner's limits (then the job revokes the replaced one, where the
+// profile limits valid certificates); the profile may skip its approvers
+// for it, and may revoke the replaced certificate once the renewal is
+// issued.
 
 // renewalSkipsApproval reports whether a renewal of old needs no approver:
 // the profile says so, and old is valid, so an approver decided on it and
@@ -104,20 +65,18 @@ func (c *Core) revokeReplaced(renewal *records.Certificate) {
 	if err != nil || old.Owner != renewal.Owner || old.State != records.CertIssued {
 		return
 	}
-	actor := renewal.Owner.MattermostUserID()
-	if actor == "" {
-		actor = actorRenewal
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), IssueTimeout)
 	defer cancel()
-	if _, err := c.revokeRecord(ctx, old, records.ReasonSuperseded, actor); err != nil && !errors.Is(err, ErrAlreadyRevoked) {
+	// Its owner revokes it, by renewing it.
+	if _, err := c.revokeRecord(ctx, old, records.ReasonSuperseded, string(renewal.Owner)); err != nil && !errors.Is(err, ErrAlreadyRevoked) {
 		c.log.LogWarn("Could not revoke the certificate a renewal replaces", "serial", old.Serial, "renewal", renewal.Serial, "error", err.Error())
 		return
 	}
 	c.log.LogInfo("A renewal revoked the certificate it replaces", "serial", old.Serial, "renewal", renewal.Serial)
 }
 
-// actorRenewal is who revokes a certificate its renewal replaced.
+// actorRenewal is who revokes a certificate whose renewal's overlap
+// ended.
 const actorRenewal = "renewal"
 
 // EndRenewalOverlaps revokes, as superseded, the certificates whose
@@ -145,8 +104,8 @@ func (c *Core) EndRenewalOverlaps(ctx context.Context) {
 				continue
 			}
 			c.log.LogInfo("A renewal's overlap ended: the certificate it replaced is revoked", "serial", old.Serial, "profile", prof.Name)
-			if owner, err := c.dir.Lookup(old.Owner); err == nil {
-				c.notify.RenewalOverlapEnded(owner, revoked.Record)
+			if owner, err := c.lookup(old.Owner); err == nil {
+				c.notifierOf(owner.Principal).RenewalOverlapEnded(owner, revoked.Record)
 			}
 		}
 	}

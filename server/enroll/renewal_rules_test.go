@@ -23,10 +23,10 @@ func TestARenewalAtTheLimitRevokesWhatItReplacesAtOnce(t *testing.T) {
 	first := b.enroll(t, alice, "vpn")
 	_, err := b.core.Enroll(context.Background(), alice, "vpn", enroll.Options{})
 	require.Equal(t, enroll.CodeForbidden, codeOf(err), "the one place is taken")
-	_, err = b.core.Renew(bob, first.Serial)
+	_, err = b.core.StartEnrollment(bob, enroll.StartRequest{Renews: first.Serial})
 	assert.Equal(t, enroll.CodeNotFound, codeOf(err), "as if it did not exist")
 
-	renewal, err := b.core.Renew(alice, first.Serial)
+	renewal, err := b.core.StartEnrollment(alice, enroll.StartRequest{Renews: first.Serial})
 	require.NoError(t, err)
 	require.NotNil(t, renewal.Link)
 	assert.Equal(t, linktoken.PurposeIssue, renewal.Link.Purpose, "a server key renews with a new one")

@@ -21,10 +21,20 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// renewLink redeems the renewal of serial as r and returns the renewal.
+// startRenewal starts the renewal of serial as r, as every door does.
+func (b *bed) startRenewal(r *enroll.Requester, serial string) (*enroll.Start, error) {
+	return b.core.StartEnrollment(r, enroll.StartRequest{Renews: serial})
+}
+
+// newLink starts an enrollment of profileName with a key the server makes.
+func (b *bed) newLink(r *enroll.Requester, profileName string) (*enroll.Start, error) {
+	return b.core.StartEnrollment(r, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromServer})
+}
+
+// renew redeems the renewal of serial as r and returns the renewal.
 func (b *bed) renew(t *testing.T, r *enroll.Requester, serial string) *records.Certificate {
 	t.Helper()
-	renewal, err := b.core.Renew(r, serial)
+	renewal, err := b.startRenewal(r, serial)
 	require.NoError(t, err)
 	require.NotNil(t, renewal.Link)
 	assert.Equal(t, serial, renewal.Link.Renews)
@@ -48,9 +58,7 @@ func TestARenewalTakesThePlaceOfTheCertificateItReplaces(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn", "limits": {"active": 1}}]}`)
 	alice := requester("alice")
 	first := b.enroll(t, alice, "vpn")
-	prof, _, err := b.core.ProfileFor(alice, "vpn")
-	require.NoError(t, err)
-	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	_, err := b.newLink(alice, "vpn")
 	require.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code, "the one place is taken")
 	assert.Contains(t, err.Error(), "the most it allows")
 
@@ -64,11 +72,12 @@ func TestARenewalTakesThePlaceOfTheCertificateItReplaces(t *testing.T) {
 	// renewal of the first fits, nor a renewal of the renewal while the
 	// first is valid beside it (chained, four renewals made five valid
 	// certificates of one place).
-	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	_, err = b.newLink(alice, "vpn")
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
-	_, err = b.core.Renew(alice, first.Serial)
+	assert.Equal(t, enroll.NextFreeASlot, enroll.AsError(err).Next)
+	_, err = b.startRenewal(alice, first.Serial)
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
-	_, err = b.core.Renew(alice, second.Serial)
+	_, err = b.startRenewal(alice, second.Serial)
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
 
 	// The overlap ends: the job revokes the first, and tells alice; the
@@ -106,12 +115,12 @@ func TestARenewalIsOnlyOfOnesOwnCertificate(t *testing.T) {
 	b := newBed(t, "")
 	alice, bob := requester("alice"), requester("bob")
 	cert := b.enroll(t, alice, "")
-	_, err := b.core.Renew(bob, cert.Serial)
+	_, err := b.startRenewal(bob, cert.Serial)
 	assert.Equal(t, enroll.ErrNotOwner, err)
 
 	// A link minted for bob that names alice's certificate (a forged
 	// claim would not verify; this one is signed) is refused.
-	token, _, err := b.core.Minter.MintRenewal("bob", linktoken.PurposeIssue, "default", cert.Serial, time.Minute)
+	token, _, err := b.core.Minter.MintRenewal(bob.Principal, linktoken.PurposeIssue, "default", cert.Serial, time.Minute)
 	require.NoError(t, err)
 	_, err = b.core.CheckLink(token, linktoken.PurposeIssue, "")
 	assert.Equal(t, enroll.CodeInvalid, enroll.AsError(err).Code)
@@ -126,7 +135,7 @@ func TestARenewalRevokesWhatItReplacesWhenTheProfileSaysSo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, records.CertRevoked, old.State)
 	assert.Equal(t, records.ReasonSuperseded, old.RevocationReason)
-	assert.Equal(t, "alice", old.RevokedBy)
+	assert.Equal(t, "mm:alice", old.RevokedBy, "its owner revoked it, by renewing it")
 	current, err := b.store.GetCertificate(second.Serial)
 	require.NoError(t, err)
 	assert.Equal(t, records.CertIssued, current.State)
@@ -141,19 +150,16 @@ func TestARenewalSkipsTheApproversOnlyWhereTheProfileSaysSo(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn"},
 		{"name": "again", "requires_approval": true, "approvers": ["carol"]},
 		{"name": "once", "requires_approval": true, "approvers": ["carol"], "renewal": {"skip_approval": true}}]}`)
-	b.dir.approvers["again"] = []string{"carol"}
-	b.dir.approvers["once"] = []string{"carol"}
+	b.dir.approvers["again"] = mm("carol")
+	b.dir.approvers["once"] = mm("carol")
 	alice, carol := requester("alice"), requester("carol")
 	approved := func(profileName string, renews string) *records.Certificate {
 		t.Helper()
 		var req *records.Request
 		if renews == "" {
-			prof, _, err := b.core.ProfileFor(alice, profileName)
-			require.NoError(t, err)
-			req, err = b.core.RequestCertificate(alice, prof)
-			require.NoError(t, err)
+			req = requestApproval(t, b.core, alice, profileName)
 		} else {
-			renewal, err := b.core.Renew(alice, renews)
+			renewal, err := b.startRenewal(alice, renews)
 			require.NoError(t, err)
 			require.NotNil(t, renewal.Request, "a renewal on %s asks the approvers again", profileName)
 			req = renewal.Request
@@ -181,7 +187,7 @@ func TestARenewalSkipsTheApproversOnlyWhereTheProfileSaysSo(t *testing.T) {
 	// for it any more.
 	_, err := b.core.Revoke(context.Background(), alice, renewed.Serial, "")
 	require.NoError(t, err)
-	renewal, err := b.core.Renew(alice, renewed.Serial)
+	renewal, err := b.startRenewal(alice, renewed.Serial)
 	require.NoError(t, err)
 	assert.NotNil(t, renewal.Request)
 	assert.Nil(t, renewal.Link)
@@ -205,7 +211,7 @@ func newKey(t *testing.T) crypto.Signer {
 // submitRenewal renews serial with a CSR as r.
 func (b *bed) submitRenewal(t *testing.T, r *enroll.Requester, serial string, csr []byte) (*enroll.Outcome, error) {
 	t.Helper()
-	renewal, err := b.core.Renew(r, serial)
+	renewal, err := b.startRenewal(r, serial)
 	require.NoError(t, err)
 	require.NotNil(t, renewal.Link)
 	require.Equal(t, linktoken.PurposeCSR, renewal.Link.Purpose, "a certificate of the owner's key renews with a CSR")
@@ -254,7 +260,7 @@ func TestARenewalMayCertifyTheSameKeyUnlessItWasCompromised(t *testing.T) {
 // from, so that it is still refused to others and can be renewed again.
 func TestAFailedRenewalGivesTheKeyBack(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "card", "requires_approval": true, "approvers": ["carol"]}]}`)
-	b.dir.approvers["card"] = []string{"carol"}
+	b.dir.approvers["card"] = mm("carol")
 	alice, carol := requester("alice"), requester("carol")
 	key := newKey(t)
 	csr := csrFor(t, key, "alice")
@@ -318,7 +324,7 @@ func TestConcurrentRenewalsWithTheSameKeyCertifyItOnce(t *testing.T) {
 	first := outcome.Signed.Record
 	var grants []*enroll.Grant
 	for range 5 {
-		renewal, err := b.core.Renew(alice, first.Serial)
+		renewal, err := b.startRenewal(alice, first.Serial)
 		require.NoError(t, err)
 		grant, err := b.core.CheckLink(renewal.Link.Token, linktoken.PurposeCSR, "")
 		require.NoError(t, err)
@@ -348,15 +354,12 @@ func TestConcurrentRenewalsWithTheSameKeyCertifyItOnce(t *testing.T) {
 // profile with one place cannot both be collected.
 func TestApprovedRequestsMeetTheLimitAtPickup(t *testing.T) {
 	b := newBed(t, `{"profiles": [{"name": "vpn"}, {"name": "one", "requires_approval": true, "approvers": ["carol"], "limits": {"active": 1}}]}`)
-	b.dir.approvers["one"] = []string{"carol"}
+	b.dir.approvers["one"] = mm("carol")
 	alice, carol := requester("alice"), requester("carol")
-	prof, _, err := b.core.ProfileFor(alice, "one")
-	require.NoError(t, err)
 	var grants []*enroll.Grant
 	for range 2 {
-		req, err := b.core.RequestCertificate(alice, prof)
-		require.NoError(t, err)
-		_, err = b.core.Approve(req.ID, carol)
+		req := requestApproval(t, b.core, alice, "one")
+		_, err := b.core.Approve(req.ID, carol)
 		require.NoError(t, err)
 		grant, err := b.core.CheckLink(b.notify.notices[len(b.notify.notices)-1].detail, linktoken.PurposeIssue, "")
 		require.NoError(t, err)
@@ -387,9 +390,8 @@ func TestTheDailyBoundOfAPersonSpansProfiles(t *testing.T) {
 	_, err := b.core.Enroll(context.Background(), alice, "vpn", enroll.Options{})
 	require.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code)
 	assert.Contains(t, err.Error(), "the most this server allows one person")
-	prof, _, err := b.core.ProfileFor(alice, "wifi")
-	require.NoError(t, err)
-	_, err = b.core.MintLink(alice, prof, linktoken.PurposeIssue)
+	_, err = b.newLink(alice, "wifi")
 	assert.Equal(t, enroll.CodeForbidden, enroll.AsError(err).Code, "refused before a link is handed out")
+	assert.Equal(t, enroll.NextTryLater, enroll.AsError(err).Next)
 	b.enroll(t, bob, "vpn")
 }

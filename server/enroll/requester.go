@@ -5,13 +5,11 @@ import (
 )
 
 // Requester is whoever asks for something: a principal (an immutable id:
-// every decision keys on it) and the facts a certificate and a policy need.
-// Names are for certificates and people; they never decide who may do what.
+// every decision keys on it) and the facts a certificate and a policy need,
+// as the directory of the principal's kind knows them. Names are for
+// certificates and people; they never decide who may do what.
 type Requester struct {
-	Principal records.Principal
-	// ID is the account's immutable id in its own system (a Mattermost
-	// user id); certificates carry it as a URI.
-	ID          string
+	Principal   records.Principal
 	Username    string
 	Email       string
 	DisplayName string
@@ -23,7 +21,9 @@ type Requester struct {
 	Active bool
 }
 
-// Directory looks up accounts and their memberships, by immutable id.
+// Directory looks up the accounts of one kind of principal and their
+// memberships, by immutable id. The core asks the directory of each
+// principal's kind (Ports.Directories).
 type Directory interface {
 	// Lookup returns the requester a principal names, or an error when it
 	// does not exist any more.
@@ -31,10 +31,12 @@ type Directory interface {
 	// InAnyTeam reports whether the account is a member of one of the
 	// teams a profile lists by name.
 	InAnyTeam(r *Requester, teams []string) bool
-	// Approvers returns the account ids that may decide a profile's
-	// requests: the accounts its approvers were bound to, or every system
-	// admin when it lists none.
-	Approvers(profileName string, approvers []string) []string
+	// Approvers returns this directory's accounts that may decide a
+	// profile's requests: those its approver names were bound to, or,
+	// when it names none, the directory's administrators. A name the
+	// directory did not bind to one of its own accounts approves nothing,
+	// so that a name another directory also knows grants nobody else.
+	Approvers(profileName string, approvers []string) []records.Principal
 	// IsAdmin reports whether the account may administer certificates:
 	// asked of the account's permissions each time, never of a role name
 	// or a flag a door could set.

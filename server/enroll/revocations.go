@@ -115,7 +115,7 @@ func (c *Core) revocationNotAccepted(record *records.Certificate, cause error) {
 	}
 	if notify {
 		c.log.LogError("A revocation has been pending at its CA for a day; the system admins are told", "serial", record.Serial, "connector", record.Connector)
-		c.notify.RevocationNotAccepted(updated)
+		c.admins.RevocationNotAccepted(updated)
 	}
 }
 

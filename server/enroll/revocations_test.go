@@ -100,10 +100,10 @@ func (b *revocationBed) record(t *testing.T, serial string) *records.Certificate
 // notAccepted are the notices telling the admins a revocation is still
 // pending at its CA.
 func (b *revocationBed) notAccepted() []notice {
-	b.notify.mu.Lock()
-	defer b.notify.mu.Unlock()
+	b.admins.mu.Lock()
+	defer b.admins.mu.Unlock()
 	var out []notice
-	for _, n := range b.notify.notices {
+	for _, n := range b.admins.notices {
 		if n.kind == "revocation-not-accepted" {
 			out = append(out, n)
 		}
@@ -226,7 +226,8 @@ func TestARevocationWhoseConnectorIsGoneStaysPending(t *testing.T) {
 	b := newRevocationBed(t)
 	serial := b.pendingRevocation(t)
 	gone := enroll.New(enroll.Settings{Catalog: b.settings.Catalog, Connectors: map[string]connector.Connector{}, Minter: b.settings.Minter,
-		SealKey: b.settings.SealKey}, enroll.Ports{Inventory: b.store, Directory: b.dir, Notifier: b.notify, Mailer: b.mail, Log: b.log, Clock: b.clock})
+		SealKey: b.settings.SealKey}, enroll.Ports{Inventory: b.store, Directories: b.ports.Directories, Notifiers: b.ports.Notifiers,
+		Admins: b.ports.Admins, Mailer: b.mail, Log: b.log, Clock: b.clock})
 	b.advance(time.Minute)
 	gone.RetryRevocations(context.Background())
 	c := b.record(t, serial)

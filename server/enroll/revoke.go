@@ -94,7 +94,7 @@ func (c *Core) Revoke(ctx context.Context, owner *Requester, serial, reason stri
 	if err != nil {
 		return nil, err
 	}
-	return c.revokeRecord(ctx, record, reason, owner.ID)
+	return c.revokeRecord(ctx, record, reason, string(owner.Principal))
 }
 
 // ownCertificate is owner's certificate with serial; ErrNotOwner when there
@@ -115,8 +115,8 @@ func reportsCompromise(record *records.Certificate, reason string) bool {
 	return reason == records.ReasonKeyCompromise && record.RevocationReason != records.ReasonKeyCompromise
 }
 
-// revokeRecord revokes a certificate for reason, by actor (an account id,
-// or a word for the plugin's own jobs). For keyCompromise the store marks
+// revokeRecord revokes a certificate for reason, by actor (a principal, or
+// a word for the plugin's own jobs). For keyCompromise the store marks
 // the key, which is never certified again, and revokes its other valid
 // certificates (the store leaves those of CAs that keep their own lists
 // pending at the CA, which the job tells); their owners and the admins are
@@ -160,7 +160,7 @@ func (c *Core) revokeRecord(ctx context.Context, record *records.Certificate, re
 	c.log.LogInfo("Certificate revoked", "by", actor, "serial", serial, "reason", reason, "at_ca", atCA, "revoked_with_it", len(result.Siblings))
 	c.publishRevocations(result.Marks)
 	if reportsCompromise(record, reason) {
-		c.notify.KeyCompromised(result.Certificate, result.Siblings)
+		c.keyCompromised(result.Certificate, result.Siblings)
 	}
 	return &Revoked{Record: result.Certificate, AtCA: atCA && !pending, PendingAtCA: pending, Siblings: result.Siblings}, nil
 }
@@ -208,4 +208,26 @@ func (c *Core) Certificates(owner records.Principal) ([]*records.Certificate, er
 // Requests lists the owner's requests, oldest first.
 func (c *Core) Requests(owner records.Principal) ([]*records.Request, error) {
 	return c.store.ListRequests(owner)
+}
+
+// keyCompromised tells each owner of a key revoked as compromised which of
+// their certificates went with it, and the administrators all of them.
+func (c *Core) keyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
+	var owners []records.Principal
+	theirs := map[records.Principal][]*records.Certificate{}
+	for _, cert := range append([]*records.Certificate{reported}, alsoRevoked...) {
+		if _, seen := theirs[cert.Owner]; !seen {
+			owners = append(owners, cert.Owner)
+		}
+		theirs[cert.Owner] = append(theirs[cert.Owner], cert)
+	}
+	for _, p := range owners {
+		owner, err := c.lookup(p)
+		if err != nil {
+			c.log.LogWarn("Could not tell an owner of a compromised key", "principal", string(p), "error", err.Error())
+			continue
+		}
+		c.notifierOf(p).KeyCompromised(owner, reported, theirs[p])
+	}
+	c.admins.KeyCompromised(reported, alsoRevoked)
 }

@@ -75,11 +75,10 @@ func linkGrant(t *testing.T, core *enroll.Core, token string, purpose linktoken.
 // csrLink mints a CSR link of profileName for r and checks it.
 func csrLink(t *testing.T, core *enroll.Core, r *enroll.Requester, profileName string) *enroll.Grant {
 	t.Helper()
-	prof, _, err := core.ProfileFor(r, profileName)
+	start, err := core.StartEnrollment(r, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromCSR})
 	require.NoError(t, err)
-	link, err := core.MintLink(r, prof, linktoken.PurposeCSR)
-	require.NoError(t, err)
-	return linkGrant(t, core, link.Token, linktoken.PurposeCSR)
+	require.NotNil(t, start.Link)
+	return linkGrant(t, core, start.Link.Token, linktoken.PurposeCSR)
 }
 
 // request asks for a certificate of an approval profile as r.
@@ -94,8 +93,8 @@ func (b *bed) request(t *testing.T, r *enroll.Requester, profileName string) *re
 // collect redeems the pickup link the owner was sent last.
 func (b *bed) collect(t *testing.T, owner *enroll.Requester) (*enroll.Outcome, error) {
 	t.Helper()
-	token := b.last("approved", owner.ID)
-	require.NotEmpty(t, token, "%s got no pickup link", owner.ID)
+	token := b.last("approved", owner.Principal.ID())
+	require.NotEmpty(t, token, "%s got no pickup link", owner.Principal.ID())
 	grant, err := b.core.CheckLink(token, linktoken.PurposeIssue, "")
 	if err != nil {
 		return nil, err

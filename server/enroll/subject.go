@@ -6,6 +6,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // SubjectFor derives the certificate identity from the requester's account,
@@ -40,26 +41,50 @@ func (c *Core) certifiableEmail(r *Requester) string {
 	return r.Email
 }
 
-// The identity URI of an account: mattermost://<site host>/users/<user id>.
+// The identity URI of a principal names the site and the principal's
+// kind and id: mattermost://<site host>/users/<user id> for a Mattermost
+// account (relying parties match it, so it never changes), and
+// mattermost://<site host>/<kind>/<id> for any other kind, so that no
+// account of one kind is ever taken for one of another.
 const (
 	identityScheme = "mattermost"
 	identityPath   = "/users/"
 )
 
-// IdentityURI is the URI naming the requester's account.
+// IdentityURI is the URI naming the requester's account; nil when the
+// site has no host, or the requester no principal.
 func (c *Core) IdentityURI(r *Requester) *url.URL {
-	if c.IdentityHost == "" || r.ID == "" {
+	kind, id := r.Principal.Kind(), r.Principal.ID()
+	if c.IdentityHost == "" || id == "" {
 		return nil
 	}
-	return &url.URL{Scheme: identityScheme, Host: c.IdentityHost, Path: identityPath + r.ID}
+	path := identityPath + id
+	switch kind {
+	case records.KindMattermost:
+	case "users":
+		return nil // it would read as a Mattermost account's
+	default:
+		path = "/" + kind + "/" + id
+	}
+	return &url.URL{Scheme: identityScheme, Host: c.IdentityHost, Path: path}
 }
 
-// AccountOf is the account id the first identity URI among uris names
+// PrincipalOf is the principal the first identity URI among uris names
 // (see IdentityURI), or "".
-func AccountOf(uris []*url.URL) string {
+func PrincipalOf(uris []*url.URL) records.Principal {
 	for _, u := range uris {
-		if id, ok := strings.CutPrefix(u.Path, identityPath); ok && u.Scheme == identityScheme && id != "" {
-			return id
+		if u.Scheme != identityScheme {
+			continue
+		}
+		kind, id, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/")
+		switch kind {
+		case "users":
+			kind = records.KindMattermost
+		case records.KindMattermost:
+			continue // a Mattermost account's URI says /users/
+		}
+		if p := records.NewPrincipal(kind, id); p.Kind() != "" {
+			return p
 		}
 	}
 	return ""

@@ -1,5 +1,6 @@
 // Package linktoken mints and checks the short-lived JWTs carried by
-// enrollment links. A token proves who asked for a link and when; it is made
+// enrollment links. A token proves who asked for a link (a principal, in
+// its subject) and when; it is made
 // single-use by the caller, which records its ID when it is consumed.
 package linktoken
 
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 const (
@@ -51,8 +54,8 @@ type Claims struct {
 	Renews string `json:"renews,omitempty"`
 }
 
-// UserID is the Mattermost user the link was minted for.
-func (c *Claims) UserID() string { return c.Subject }
+// Principal is who the link was minted for.
+func (c *Claims) Principal() records.Principal { return records.Principal(c.Subject) }
 
 // Minter signs and verifies link tokens with one HMAC secret.
 type Minter struct {
@@ -82,32 +85,32 @@ func NewMinter(secret string, now func() time.Time) (*Minter, error) {
 	return m, nil
 }
 
-// Mint returns a signed token for userID, valid for ttl.
-func (m *Minter) Mint(userID string, purpose Purpose, profile string, ttl time.Duration) (string, *Claims, error) {
-	return m.mint(userID, purpose, profile, "", "", ttl)
+// Mint returns a signed token for principal, valid for ttl.
+func (m *Minter) Mint(principal records.Principal, purpose Purpose, profile string, ttl time.Duration) (string, *Claims, error) {
+	return m.mint(principal, purpose, profile, "", "", ttl)
 }
 
 // MintRenewal returns a token for a certificate that replaces the one with
 // serial renews.
-func (m *Minter) MintRenewal(userID string, purpose Purpose, profile, renews string, ttl time.Duration) (string, *Claims, error) {
+func (m *Minter) MintRenewal(principal records.Principal, purpose Purpose, profile, renews string, ttl time.Duration) (string, *Claims, error) {
 	if renews == "" {
 		return "", nil, errors.New("a renewal link needs the certificate it renews")
 	}
-	return m.mint(userID, purpose, profile, "", renews, ttl)
+	return m.mint(principal, purpose, profile, "", renews, ttl)
 }
 
 // MintPickup returns a token that collects the certificate of an approved
 // request.
-func (m *Minter) MintPickup(userID, profile, requestID string, ttl time.Duration) (string, *Claims, error) {
+func (m *Minter) MintPickup(principal records.Principal, profile, requestID string, ttl time.Duration) (string, *Claims, error) {
 	if requestID == "" {
 		return "", nil, errors.New("a pickup link needs a request")
 	}
-	return m.mint(userID, PurposeIssue, profile, requestID, "", ttl)
+	return m.mint(principal, PurposeIssue, profile, requestID, "", ttl)
 }
 
-func (m *Minter) mint(userID string, purpose Purpose, profile, requestID, renews string, ttl time.Duration) (string, *Claims, error) {
-	if userID == "" {
-		return "", nil, errors.New("a link needs a user")
+func (m *Minter) mint(principal records.Principal, purpose Purpose, profile, requestID, renews string, ttl time.Duration) (string, *Claims, error) {
+	if principal.Kind() == "" {
+		return "", nil, fmt.Errorf("a link needs a principal, not %q", principal)
 	}
 	idBytes := make([]byte, 16)
 	if _, err := rand.Read(idBytes); err != nil {
@@ -117,7 +120,7 @@ func (m *Minter) mint(userID string, purpose Purpose, profile, requestID, renews
 	claims := &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
-			Subject:   userID,
+			Subject:   string(principal),
 			Audience:  jwt.ClaimStrings{string(purpose)},
 			ID:        hex.EncodeToString(idBytes),
 			IssuedAt:  jwt.NewNumericDate(now),
@@ -137,6 +140,10 @@ func (m *Minter) mint(userID string, purpose Purpose, profile, requestID, renews
 
 // Verify checks a token's signature (HS256 only), issuer, audience and
 // lifetime, and returns its claims. The error is ErrExpired or ErrInvalid.
+// A token the previous version minted names a bare Mattermost user id: it
+// is refused as expired rather than read as that account's principal, as
+// such links lived minutes (a pickup link a day) and a new one is a
+// command away.
 func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
 	parser, ok := m.parsers[purpose]
 	if !ok {
@@ -153,6 +160,9 @@ func (m *Minter) Verify(token string, purpose Purpose) (*Claims, error) {
 	}
 	if claims.Subject == "" || claims.ID == "" {
 		return nil, fmt.Errorf("%w: missing subject or id", ErrInvalid)
+	}
+	if claims.Principal().Kind() == "" {
+		return nil, ErrExpired
 	}
 	return claims, nil
 }

@@ -13,12 +13,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 const (
 	testSecret  = "0123456789abcdef0123456789abcdef-link-secret"
 	otherSecret = "fedcba9876543210fedcba9876543210-link-secret"
-	testUser    = "userid0000000000000000000a"
+	testUser    = records.Principal("mm:userid0000000000000000000a")
 )
 
 var t0 = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
@@ -41,7 +43,7 @@ func newMinter(t *testing.T, secret string) (*Minter, *clock) {
 func validClaims() jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss":     issuer,
-		"sub":     testUser,
+		"sub":     string(testUser),
 		"aud":     []string{string(PurposeIssue)},
 		"jti":     "0123456789abcdef0123456789abcdef",
 		"iat":     t0.Unix(),
@@ -67,8 +69,8 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 
 	claims, err := m.Verify(token, PurposeIssue)
 	require.NoError(t, err)
-	assert.Equal(t, testUser, claims.UserID())
-	assert.Equal(t, testUser, claims.Subject)
+	assert.Equal(t, testUser, claims.Principal())
+	assert.Equal(t, string(testUser), claims.Subject)
 	assert.Equal(t, minted.ID, claims.ID)
 	assert.Regexp(t, `^[0-9a-f]{32}$`, claims.ID)
 	assert.Equal(t, jwt.ClaimStrings{string(PurposeIssue)}, claims.Audience)
@@ -121,12 +123,25 @@ func TestRenewalLinksNameTheCertificateTheyReplace(t *testing.T) {
 	assert.Empty(t, claims.Renews)
 }
 
-func TestMintRefusesEmptyUser(t *testing.T) {
+func TestMintRefusesAnythingButAPrincipal(t *testing.T) {
 	m, _ := newMinter(t, testSecret)
-	token, claims, err := m.Mint("", PurposeIssue, "default", time.Minute)
-	require.Error(t, err)
-	assert.Empty(t, token)
-	assert.Nil(t, claims)
+	for _, who := range []records.Principal{"", "userid0000000000000000000a", "mm:"} {
+		token, claims, err := m.Mint(who, PurposeIssue, "default", time.Minute)
+		require.Error(t, err, who)
+		assert.Empty(t, token)
+		assert.Nil(t, claims)
+	}
+}
+
+// A link the previous version minted names a bare Mattermost user id: it
+// is refused as expired, however valid its signature and lifetime.
+func TestVerifyRefusesALinkThatNamesNoPrincipalAsExpired(t *testing.T) {
+	m, _ := newMinter(t, testSecret)
+	claims := validClaims()
+	claims["sub"] = "userid0000000000000000000a"
+	got, err := m.Verify(sign(t, jwt.SigningMethodHS256, claims, []byte(testSecret)), PurposeIssue)
+	require.ErrorIs(t, err, ErrExpired)
+	assert.Nil(t, got)
 }
 
 func TestTokenIDsAreUnique(t *testing.T) {
@@ -187,7 +202,7 @@ func TestVerifyLifetime(t *testing.T) {
 			claims, err := m.Verify(token, PurposeIssue)
 			if tc.valid {
 				require.NoError(t, err)
-				assert.Equal(t, testUser, claims.UserID())
+				assert.Equal(t, testUser, claims.Principal())
 				return
 			}
 			require.ErrorIs(t, err, tc.want)
@@ -364,7 +379,7 @@ func TestVerifyAcceptsHandBuiltValidClaims(t *testing.T) {
 	claims["aud"] = string(PurposeIssue)
 	got, err := m.Verify(sign(t, jwt.SigningMethodHS256, claims, []byte(testSecret)), PurposeIssue)
 	require.NoError(t, err)
-	assert.Equal(t, testUser, got.UserID())
+	assert.Equal(t, testUser, got.Principal())
 	assert.Empty(t, got.Profile)
 }
 

@@ -20,22 +20,24 @@ type Certificate struct {
 	// Issuer is the SHA-256, in hex, of the issuer's name as the
 	// certificate carries it: with Serial it names the certificate as CRLs
 	// and OCSP do.
-	Issuer           string     `json:"issuer,omitempty"`
-	Owner            Principal  `json:"owner"`
-	Subject          string     `json:"subject"`
-	CommonName       string     `json:"common_name"`
-	Emails           []string   `json:"emails,omitempty"`
-	NotBefore        time.Time  `json:"not_before"`
-	NotAfter         time.Time  `json:"not_after"`
-	Connector        string     `json:"connector"`
-	Profile          string     `json:"profile"`
-	KeyType          string     `json:"key_type"`
-	Fingerprint      string     `json:"fingerprint_sha256"`
-	State            CertState  `json:"state"`
-	CreatedAt        time.Time  `json:"created_at"`
-	RevokedAt        *time.Time `json:"revoked_at,omitempty"`
-	RevokedBy        string     `json:"revoked_by,omitempty"`
-	RevocationReason string     `json:"revocation_reason,omitempty"`
+	Issuer      string     `json:"issuer,omitempty"`
+	Owner       Principal  `json:"owner"`
+	Subject     string     `json:"subject"`
+	CommonName  string     `json:"common_name"`
+	Emails      []string   `json:"emails,omitempty"`
+	NotBefore   time.Time  `json:"not_before"`
+	NotAfter    time.Time  `json:"not_after"`
+	Connector   string     `json:"connector"`
+	Profile     string     `json:"profile"`
+	KeyType     string     `json:"key_type"`
+	Fingerprint string     `json:"fingerprint_sha256"`
+	State       CertState  `json:"state"`
+	CreatedAt   time.Time  `json:"created_at"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	// RevokedBy is who revoked it: a principal, or the word of the job
+	// that did (ActorOf tells them apart).
+	RevokedBy        string `json:"revoked_by,omitempty"`
+	RevocationReason string `json:"revocation_reason,omitempty"`
 	// RevocationPending says the certificate's CA has not accepted the
 	// revocation yet (it could not be reached, or it refused); a job tells
 	// it again until it does.
@@ -53,7 +55,7 @@ type Certificate struct {
 	// Origin says where the key came from: OriginServerKey, OriginCSR or
 	// OriginImported.
 	Origin string `json:"origin,omitempty"`
-	// RegisteredBy is the account that registered an imported
+	// RegisteredBy is the principal that registered an imported
 	// certificate; RevocableAtCA says revoking it reaches its CA (an admin
 	// registered it: anyone may hold a copy of someone's certificate).
 	RegisteredBy  string `json:"registered_by,omitempty"`

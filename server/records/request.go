@@ -1,6 +1,7 @@
 package records
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -46,17 +47,46 @@ func (e *ErrTransition) Error() string {
 	return fmt.Sprintf("the request is %s and cannot become %s", e.From, e.To)
 }
 
-// ApprovalPost is a message with Approve/Deny buttons sent to an approver,
-// kept so every copy can be updated once someone decides.
-type ApprovalPost struct {
-	UserID string `json:"user_id"`
-	PostID string `json:"post_id"`
+// ApprovalNotice is where a notifier asked an approver to decide a
+// request (for Mattermost, the post with Approve and Deny buttons), kept
+// so that every copy can be closed once someone decides. Ref is the
+// notifier's own reference, opaque to everyone else; the approver's kind
+// says which notifier made it.
+type ApprovalNotice struct {
+	Approver Principal `json:"user_id"`
+	Ref      string    `json:"post_id"`
+}
+
+// UnmarshalJSON reads a notice stored before approvers were principals
+// too (a bare Mattermost user id: see ActorOf).
+func (n *ApprovalNotice) UnmarshalJSON(data []byte) error {
+	type stored ApprovalNotice
+	var v stored
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*n = ApprovalNotice(v)
+	n.Approver = ActorOf(string(n.Approver))
+	return nil
 }
 
 // Approval is one approver's yes.
 type Approval struct {
-	UserID string    `json:"user_id"`
-	At     time.Time `json:"at"`
+	By Principal `json:"user_id"`
+	At time.Time `json:"at"`
+}
+
+// UnmarshalJSON reads an approval stored before approvers were principals
+// (a bare Mattermost user id: see ActorOf).
+func (a *Approval) UnmarshalJSON(data []byte) error {
+	type stored Approval
+	var v stored
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*a = Approval(v)
+	a.By = ActorOf(string(a.By))
+	return nil
 }
 
 // Request is a certificate request that could not be served at once: it
@@ -80,12 +110,15 @@ type Request struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	// Approvals are the approvers who said yes so far, for a profile that
 	// needs more than one.
-	Approvals     []Approval     `json:"approvals,omitempty"`
-	DecidedBy     string         `json:"decided_by,omitempty"`
-	DecidedAt     *time.Time     `json:"decided_at,omitempty"`
-	Reason        string         `json:"reason,omitempty"`
-	Serial        string         `json:"serial,omitempty"`
-	ApprovalPosts []ApprovalPost `json:"approval_posts,omitempty"`
+	Approvals []Approval `json:"approvals,omitempty"`
+	// DecidedBy is the approver who decided, a principal (ActorOf reads
+	// it); "" when the CA refused a request it held.
+	DecidedBy string     `json:"decided_by,omitempty"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	Serial    string     `json:"serial,omitempty"`
+	// ApprovalNotices are where the approvers were asked.
+	ApprovalNotices []ApprovalNotice `json:"approval_posts,omitempty"`
 	// NextPoll and Polls pace the background job's questions to the CA.
 	NextPoll *time.Time `json:"next_poll,omitempty"`
 	Polls    int        `json:"polls,omitempty"`

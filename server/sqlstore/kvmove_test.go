@@ -23,6 +23,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
+// carolID is a Mattermost user id, as records of version 0.1.0 name
+// approvers: bare.
+const carolID = "k5h8y3d1mjgz7c9n4q2wrxfb6e"
+
 // kvRecordsOf010 writes records into a KV store as version 0.1.0 (commit
 // ebe7801) wrote them: its JSON, its keys, its owner index.
 func kvRecordsOf010(t *testing.T, kv *pluginapi.MemoryStore, now time.Time) (certDER []byte, csrPEM string) {
@@ -56,7 +60,7 @@ func kvRecordsOf010(t *testing.T, kv *pluginapi.MemoryStore, now time.Time) (cer
 	put("request:r-0000000001", map[string]any{
 		"id": "r-0000000001", "owner": "mm:alice", "profile": "secure", "connector": "builtin", "state": "pending",
 		"csr_pem": csrPEM, "created_at": now, "updated_at": now, "expires_at": now.Add(7 * 24 * time.Hour),
-		"approval_posts": []map[string]string{{"user_id": "carol", "post_id": "p1"}},
+		"approval_posts": []map[string]string{{"user_id": carolID, "post_id": "p1"}},
 	})
 	put("request:r-0000000002", map[string]any{
 		"id": "r-0000000002", "owner": "mm:bob", "profile": "secure", "connector": "builtin", "state": "denied",
@@ -94,7 +98,9 @@ func TestRecordsOfVersion010MoveToTheTablesOnce(t *testing.T) {
 	pending, err := s.GetRequest("r-0000000001")
 	require.NoError(t, err)
 	assert.Equal(t, records.RequestPending, pending.State)
-	require.Len(t, pending.ApprovalPosts, 1)
+	require.Len(t, pending.ApprovalNotices, 1)
+	assert.Equal(t, records.ApprovalNotice{Approver: records.MattermostUser(carolID), Ref: "p1"}, pending.ApprovalNotices[0],
+		"a bare approver id is read as a Mattermost account's principal")
 	open, err := s.ListOpenRequests()
 	require.NoError(t, err)
 	assert.Len(t, open, 1, "the denied one is closed")

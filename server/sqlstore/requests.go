@@ -25,7 +25,7 @@ func requestValues(r *records.Request) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	posts, err := jsonValue(nonNil(r.ApprovalPosts))
+	posts, err := jsonValue(nonNil(r.ApprovalNotices))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func scanRequest(row scanner) (*records.Request, int, error) {
 	for _, field := range []struct {
 		data []byte
 		into any
-	}{{approvals, &r.Approvals}, {posts, &r.ApprovalPosts}, {copies, &r.PendingKeyCopies}, {chain, &r.ChainDER}} {
+	}{{approvals, &r.Approvals}, {posts, &r.ApprovalNotices}, {copies, &r.PendingKeyCopies}, {chain, &r.ChainDER}} {
 		if err := fromJSON(field.data, field.into); err != nil {
 			return nil, 0, err
 		}
@@ -99,8 +99,8 @@ func emptyToNil(r *records.Request) {
 	if len(r.Approvals) == 0 {
 		r.Approvals = nil
 	}
-	if len(r.ApprovalPosts) == 0 {
-		r.ApprovalPosts = nil
+	if len(r.ApprovalNotices) == 0 {
+		r.ApprovalNotices = nil
 	}
 	if len(r.PendingKeyCopies) == 0 {
 		r.PendingKeyCopies = nil

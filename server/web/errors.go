@@ -19,7 +19,10 @@ import (
 type Error struct {
 	Status  int
 	Message string
-	// Hint says what the user can do next (pages only).
+	// Next is the kind of step left to the user, which the API names
+	// ("next") and each door's pages word; Hint words it where a door has
+	// no words of its own.
+	Next enroll.Next
 	Hint string
 	// RetryAfter, when set, tells the client when to try again.
 	RetryAfter time.Duration
@@ -63,7 +66,7 @@ func AsError(err error) *Error {
 		return he
 	}
 	if e := enroll.AsError(err); e != nil {
-		return &Error{Status: StatusOf[e.Code], Message: e.Message, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
+		return &Error{Status: StatusOf[e.Code], Message: e.Message, Next: e.Next, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
 	}
 	return nil
 }

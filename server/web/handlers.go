@@ -45,7 +45,7 @@ func API(log Logger, auth Authenticator, h APIHandler) http.Handler {
 		}
 		if err != nil {
 			status, message := Describe(log, w, r, err)
-			WriteJSONError(w, status, message)
+			WriteAPIError(w, status, message, AsError(err))
 		}
 	})
 }
@@ -57,17 +57,14 @@ func Page(log Logger, pages *Pages, maxBytes int64, h PageHandler) http.Handler 
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		if err := h(w, r); err != nil {
 			status, message := Describe(log, w, r, err)
+			he := AsError(err)
 			if WantsJSON(r) {
 				// A script posting the page's form reads the error as
 				// the API's.
-				WriteJSONError(w, status, message)
+				WriteAPIError(w, status, message, he)
 				return
 			}
-			hint := ""
-			if he := AsError(err); he != nil {
-				hint = he.Hint
-			}
-			pages.RenderError(w, status, message, hint)
+			pages.RenderError(w, status, message, pages.Hint(he))
 		}
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
 //go:embed templates/*.html
@@ -18,6 +20,9 @@ var kitTemplates embed.FS
 type Pages struct {
 	templates *template.Template
 	log       Logger
+	// Next words the steps refusals leave, in the door's terms; a step
+	// with no words here is told in the core's (the refusal's Hint).
+	Next map[enroll.Next]string
 }
 
 // NewPages parses the kit's layout and error page with a door's own
@@ -109,4 +114,15 @@ func newNonce() (string, error) {
 // waits), in the error page's layout with a title of its own.
 func (p *Pages) RenderMessage(w http.ResponseWriter, status int, title, message, hint string) error {
 	return p.Render(w, status, "error", errorPage{Status: status, Title: title, Message: message, Hint: hint})
+}
+
+// Hint is what an error page says to do next.
+func (p *Pages) Hint(he *Error) string {
+	if he == nil {
+		return ""
+	}
+	if next, ok := p.Next[he.Next]; ok {
+		return next
+	}
+	return he.Hint
 }

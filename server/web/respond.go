@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
 // WriteJSON answers v as JSON with status.
@@ -19,6 +21,36 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // WriteJSONError answers an error as every JSON route does.
 func WriteJSONError(w http.ResponseWriter, status int, message string) {
 	WriteJSON(w, status, map[string]any{"error": message, "status_code": status})
+}
+
+// apiNext names, for API clients, the steps refusals leave.
+var apiNext = map[enroll.Next]string{
+	enroll.NextNewLink:       "new_link",
+	enroll.NextChooseProfile: "choose_profile",
+	enroll.NextUseCSR:        "use_csr",
+	enroll.NextAskApproval:   "ask_approval",
+	enroll.NextSeeRequests:   "see_requests",
+	enroll.NextFreeASlot:     "free_a_slot",
+	enroll.NextNewKey:        "new_key",
+	enroll.NextTryAgain:      "try_again",
+	enroll.NextTryLater:      "try_later",
+	enroll.NextAskAdmin:      "ask_admin",
+}
+
+// WriteAPIError writes an error as the API answers it: the message, and,
+// for a refusal that leaves a step, its name ("next") and the core's
+// words for it ("hint").
+func WriteAPIError(w http.ResponseWriter, status int, message string, he *Error) {
+	body := map[string]any{"error": message, "status_code": status}
+	if he != nil {
+		if next, ok := apiNext[he.Next]; ok {
+			body["next"] = next
+		}
+		if he.Hint != "" {
+			body["hint"] = he.Hint
+		}
+	}
+	WriteJSON(w, status, body)
 }
 
 // WriteStatus sends a status other than 200; 200 is what the first Write

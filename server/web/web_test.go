@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -140,7 +141,9 @@ func TestPagesRunOnlyTheirOwnScriptAndEscapeValues(t *testing.T) {
 	m := cspNonce.FindStringSubmatch(csp)
 	require.NotNil(t, m, csp)
 	body := w.Body.String()
-	assert.Contains(t, body, `<script nonce="`+m[1]+`">1</script>`)
+	// The attribute may escape the nonce's base64 (+ as &#43;): browsers
+	// read it unescaped.
+	assert.Contains(t, html.UnescapeString(body), `<script nonce="`+m[1]+`">1</script>`)
 	assert.NotContains(t, body, "<script>alert(1)</script>")
 	assert.Contains(t, body, "&lt;script&gt;")
 	assert.Contains(t, csp, "frame-ancestors 'none'")
@@ -207,4 +210,16 @@ func TestNotModifiedComparesTagsWeakly(t *testing.T) {
 		}
 		assert.Equal(t, want, NotModified(r, `"7"`), header)
 	}
+}
+
+// Every step a refusal of the core may leave has a name in the API.
+func TestEveryNextStepHasAnAPIName(t *testing.T) {
+	names := map[string]bool{}
+	for next := enroll.NextNone + 1; next <= enroll.NextAskAdmin; next++ {
+		name, ok := apiNext[next]
+		require.True(t, ok, "step %d has no API name", next)
+		assert.False(t, names[name], "%s names two steps", name)
+		names[name] = true
+	}
+	assert.NotContains(t, apiNext, enroll.NextNone)
 }

@@ -148,7 +148,7 @@ func normalizedRequest(r *records.Request) *records.Request {
 	n.DecidedAt, n.NextPoll = msPtr(r.DecidedAt), msPtr(r.NextPoll)
 	n.Approvals = nil
 	for _, a := range r.Approvals {
-		n.Approvals = append(n.Approvals, records.Approval{UserID: a.UserID, At: ms(a.At)})
+		n.Approvals = append(n.Approvals, records.Approval{By: a.By, At: ms(a.At)})
 	}
 	return &n
 }

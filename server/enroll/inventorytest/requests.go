@@ -22,9 +22,9 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	req := request("r-1", alice, now)
 	req.CSRPEM, req.KeyType, req.Renews, req.CARequestID = "-----BEGIN CERTIFICATE REQUEST-----", "ecdsa-p256", "a1", "ca-7"
 	req.Attestation = &records.Attestation{Format: "yubico-piv", DeviceSerial: "123"}
-	req.Approvals = []records.Approval{{UserID: "bob", At: decided}}
-	req.DecidedBy, req.DecidedAt, req.Reason, req.Serial = "bob", &decided, "ok", "0a"
-	req.ApprovalPosts = []records.ApprovalPost{{UserID: "bob", PostID: "p1"}}
+	req.Approvals = []records.Approval{{By: "mm:bob", At: decided}}
+	req.DecidedBy, req.DecidedAt, req.Reason, req.Serial = "mm:bob", &decided, "ok", "0a"
+	req.ApprovalNotices = []records.ApprovalNotice{{Approver: "mm:bob", Ref: "p1"}}
 	req.NextPoll, req.Polls = &poll, 2
 	req.PendingKey = &records.SealedKey{KeyID: "k", Sealed: []byte("sealed")}
 	req.PendingKeyCopies = []records.SealedKey{{KeyID: "k2", Sealed: []byte("sealed again")}}
@@ -37,7 +37,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	got := s.getRequest(t, "r-2")
 	assert.Equal(t, normalizedRequest(plain), normalizedRequest(got))
 	assert.Nil(t, got.Approvals)
-	assert.Nil(t, got.ApprovalPosts)
+	assert.Nil(t, got.ApprovalNotices)
 	assert.Nil(t, got.PendingKey)
 	assert.Nil(t, got.CertificateDER)
 	assert.Nil(t, got.ChainDER)
@@ -53,7 +53,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	later := s.now()
 	updated, err := s.inv.UpdateRequest("r-2", later, func(r *records.Request) error {
 		r.Polls, r.NextPoll = 3, &poll
-		r.ApprovalPosts = append(r.ApprovalPosts, records.ApprovalPost{UserID: "carol", PostID: "p2"})
+		r.ApprovalNotices = append(r.ApprovalNotices, records.ApprovalNotice{Approver: "mm:carol", Ref: "p2"})
 		// What identifies it never changes.
 		r.ID, r.Owner, r.Profile, r.Connector, r.CreatedAt, r.Renews = "r-3", bob, "other", "step", later, "zz"
 		return nil
@@ -63,7 +63,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	assert.Equal(t, normalizedRequest(got), normalizedRequest(updated), "the request returned is the one written")
 	assert.Equal(t, 3, got.Polls)
 	assert.True(t, later.Equal(got.UpdatedAt))
-	assert.Equal(t, []records.ApprovalPost{{UserID: "carol", PostID: "p2"}}, got.ApprovalPosts)
+	assert.Equal(t, []records.ApprovalNotice{{Approver: "mm:carol", Ref: "p2"}}, got.ApprovalNotices)
 	assert.Equal(t, []any{"r-2", alice, "secure", "builtin", ms(now), ""},
 		[]any{got.ID, got.Owner, got.Profile, got.Connector, ms(got.CreatedAt), got.Renews})
 	_, err = s.inv.GetRequest("r-3")
