@@ -98,7 +98,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
-		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
+		if err := p.caKeeper.Reseal(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 		if err := p.secrets.Reseal(next.SealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
@@ -115,7 +115,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	// store and save only markers in their place.
 	changed := false
 	if next.UsesCustomCA() && !next.CustomKeyIsSealed() {
-		marker, err := p.sealCustomCAKey(next)
+		marker, err := p.caKeeper.SealCustomKey(next)
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
 		}

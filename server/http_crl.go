@@ -37,7 +37,7 @@ func (p *Plugin) handleCRL(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	crl, err := s.Core.CRL(name, generation)
-	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.reloadIfCARenewed(s) {
+	if errors.Is(err, enroll.ErrNoCRL) && generation > 1 && p.caKeeper.ReloadIfRenewed(s) {
 		// Another node renewed the CA: this one learns of it now.
 		if s, err = p.current.Get(); err == nil {
 			crl, err = s.Core.CRL(name, generation)

@@ -38,7 +38,7 @@ func (p *Plugin) handleOCSP(w http.ResponseWriter, r *http.Request) {
 		der = nil // answered as malformed
 	}
 	answer, err := s.Core.OCSP(der)
-	if err == nil && answer.NextUpdate.IsZero() && der != nil && p.reloadIfCARenewed(s) {
+	if err == nil && answer.NextUpdate.IsZero() && der != nil && p.caKeeper.ReloadIfRenewed(s) {
 		// Perhaps a CA another node renewed: this one learns of it now.
 		if s, err = p.current.Get(); err == nil {
 			answer, err = s.Core.OCSP(der)

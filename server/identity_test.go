@@ -205,10 +205,10 @@ func TestRegisteredCertificatesAreRevokedAtTheCAOnlyIfAnAdminRegisteredThem(t *t
 	require.NoError(t, err)
 	counting := &countingConnector{Connector: s.Core.Connectors["builtin"]}
 	env.p.current.Store(withConnector(s, "builtin", counting))
-	loaded, err := env.p.loadCA(env.p.getConfiguration())
+	loaded, err := env.p.caKeeper.Load(env.p.getConfiguration())
 	require.NoError(t, err)
 	sign := func() string {
-		leaf, err := loaded.current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: env.now(), NotAfter: env.now().Add(time.Hour),
+		leaf, err := loaded.Current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: env.now(), NotAfter: env.now().Add(time.Hour),
 			ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		require.NoError(t, err)
 		return jsonString(string(pki.EncodeCertificatesPEM([]*x509.Certificate{leaf})))

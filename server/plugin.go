@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/x509"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -62,6 +62,9 @@ type Plugin struct {
 	// events records what no certificate or request change carries (a
 	// settings change); nil until the inventory is open.
 	events eventLog
+	// caKeeper loads, seals, renews and watches the CAs; nil until the
+	// store is open.
+	caKeeper *builtinca.Keeper
 	// roleNames lists the server's roles whose permissions name a
 	// permission (candidates for systemAdmins); nil until the inventory is
 	// open, when the built-in roles are asked about instead.
@@ -90,11 +93,6 @@ type Plugin struct {
 	// current is the services the configuration built, and the server's
 	// settings: what every door reads.
 	current *app.Current
-
-	// caCheckedAt is when this node last read the stored CA for a request
-	// it could not answer (Unix milliseconds), to bound how often anyone
-	// can make it do so.
-	caCheckedAt atomic.Int64
 }
 
 // NewPlugin returns a plugin ready to be served.
@@ -108,6 +106,21 @@ func NewPlugin() *Plugin {
 	}
 	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
 	return p
+}
+
+// newCAKeeper is the keeper of the CAs over the open store.
+func (p *Plugin) newCAKeeper() *builtinca.Keeper {
+	return &builtinca.Keeper{
+		Store:        p.store,
+		NewMutex:     func(name string) (builtinca.Locker, error) { return p.newMutex(name) },
+		Now:          func() time.Time { return p.now() },
+		Log:          p.API,
+		Current:      p.current,
+		PluginID:     manifest.Id,
+		NoticeAdmins: p.noticeAdmins,
+		Publish:      p.API.PublishPluginClusterEvent,
+		Rebuild:      func() { p.applyConfiguration(p.getConfiguration()) },
+	}
 }
 
 // countCertificates counts the certificates by state for the metrics.
@@ -126,6 +139,7 @@ func (p *Plugin) OnActivate() error {
 	if p.newMutex == nil {
 		p.newMutex = func(name string) (locker, error) { return cluster.NewMutex(p.API, name) }
 	}
+	p.caKeeper = p.newCAKeeper()
 
 	if err := p.ensureSecrets(); err != nil {
 		return errors.Wrap(err, "failed to generate the plugin's secrets")
@@ -166,4 +180,9 @@ func (p *Plugin) OnDeactivate() error {
 		}
 	}
 	return nil
+}
+
+// OnPluginClusterEvent loads the issuing CA another node made.
+func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterEvent) {
+	p.caKeeper.OnClusterEvent(ev)
 }

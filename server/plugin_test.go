@@ -208,6 +208,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		m, _ := mutexes.LoadOrStore(name, &sync.Mutex{})
 		return m.(*sync.Mutex), nil
 	}
+	p.caKeeper = p.newCAKeeper()
 	p.botUserID = testBotID
 	p.roleNames = func(permission string) ([]string, error) {
 		var names []string

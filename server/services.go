@@ -80,14 +80,14 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (connector.Connector, error) {
 	switch spec.Type {
 	case profile.TypeBuiltin:
-		loaded, err := p.loadCA(c)
+		loaded, err := p.caKeeper.Load(c)
 		if err != nil {
 			return nil, err
 		}
-		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now).WithOCSPResponders(p.ocspResponders)
+		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.Current, loaded.Previous, p.now).WithOCSPResponders(p.ocspResponders)
 		if root := c.RevocationBase(p.siteURL()); root != "" {
 			base := root + "/plugins/" + manifest.Id
-			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.current.Generation), base+routeOCSP)
+			builtin = builtin.WithRevocation(base+crlPath(spec.Name, loaded.Current.Generation), base+routeOCSP)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:
