@@ -11,6 +11,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -316,7 +317,7 @@ func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
-	requireOneAudit(t, env, auditIssueCertificate) // and counted once
+	requireOneAudit(t, env, observe.AuditIssueCertificate) // and counted once
 	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(token), "").Code, "once more, not forever")
 }
 

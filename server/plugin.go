@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/x509"
+	"net/http"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -58,10 +60,12 @@ type Plugin struct {
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
-	metrics *metrics
+	metrics *observe.Metrics
+	// support gathers the plugin's file of a Support Packet.
+	support *observe.Support
 	// events records what no certificate or request change carries (a
 	// settings change); nil until the inventory is open.
-	events eventLog
+	events observe.EventLog
 	// caKeeper loads, seals, renews and watches the CAs; nil until the
 	// store is open.
 	caKeeper *builtinca.Keeper
@@ -104,7 +108,16 @@ func NewPlugin() *Plugin {
 		crls:           enroll.NewCRLPublisher(),
 		ocspResponders: connector.NewOCSPResponders(),
 	}
-	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
+	p.metrics = observe.NewMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
+	p.support = &observe.Support{
+		PluginID:      manifest.Id,
+		PluginVersion: manifest.Version,
+		ServerVersion: func() string { return p.API.GetServerVersion() },
+		Config:        p.getConfiguration,
+		Current:       p.current,
+		Records:       func() observe.SupportRecords { return p.inventory },
+		Now:           func() time.Time { return p.now() },
+	}
 	return p
 }
 
@@ -185,4 +198,17 @@ func (p *Plugin) OnDeactivate() error {
 // OnPluginClusterEvent loads the issuing CA another node made.
 func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterEvent) {
 	p.caKeeper.OnClusterEvent(ev)
+}
+
+// ServeMetrics answers the server's metrics listener at
+// /plugins/certs/metrics (MetricsSettings.Enable), which is not the public
+// listener and has no session.
+func (p *Plugin) ServeMetrics(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	p.metrics.ServeHTTP(w, r)
+}
+
+// GenerateSupportData adds certs/support.yaml to a Support Packet: what
+// support needs to understand a set-up, without a secret.
+func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, error) {
+	return p.support.Files()
 }

@@ -35,7 +35,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
-		connectors[spec.Name] = p.metrics.observeConnector(conn, p.API)
+		connectors[spec.Name] = p.metrics.ObserveConnector(conn, p.API)
 		if b, ok := conn.(*connector.Builtin); ok && !c.UsesCustomCA() {
 			builtinCA = b
 		}
@@ -64,7 +64,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		IdentityHost:         site.Host,
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
-		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
+		Inventory: p.metrics.ObserveInventory(p.inventory, p.API),
 		Directory: &directory{p: p},
 		Notifier:  &notifier{p: p},
 		Mailer:    &certificateMailer{p: p, config: c},
