@@ -9,13 +9,11 @@ import (
 	"testing"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 )
 
 // LogAuditRec keeps the record, after it went through gob as over the
@@ -95,7 +93,7 @@ func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
 	token := env.token("alice")
 	issued := env.issueJSON(token)
 
-	rec := requireOneAudit(t, env, auditIssueCertificate)
+	rec := requireOneAudit(t, env, observe.AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
 	assert.Equal(t, alice, rec.Actor.UserId)
 	assert.Equal(t, issued.Serial, rec.Meta["serial"])
@@ -105,7 +103,7 @@ func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
 
 	reply := env.run("alice", "/cert revoke "+issued.Serial+" keyCompromise")
 	require.Contains(t, reply, "is now revoked")
-	rec = requireOneAudit(t, env, auditRevokeCertificate)
+	rec = requireOneAudit(t, env, observe.AuditRevokeCertificate)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
 	assert.Equal(t, alice, rec.Actor.UserId, "RevokedBy is the actor")
 	assert.Equal(t, issued.Serial, rec.Meta["serial"])
@@ -113,7 +111,7 @@ func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
 
 	// Revoking again changes nothing, and records nothing.
 	env.run("alice", "/cert revoke "+issued.Serial)
-	assert.Len(t, env.auditsOf(auditRevokeCertificate), 1)
+	assert.Len(t, env.auditsOf(observe.AuditRevokeCertificate), 1)
 
 	text := env.auditText()
 	require.NotEmpty(t, issued.Passphrase)
@@ -129,12 +127,12 @@ func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
 func TestApprovalsAndDenialsAreAudited(t *testing.T) {
 	env := newApprovalEnv(t)
 	approved := env.requestVia("alice", "secure")
-	rec := requireOneAudit(t, env, auditRequestCertificate)
+	rec := requireOneAudit(t, env, observe.AuditRequestCertificate)
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
 	assert.Equal(t, approved, rec.Meta["request_id"])
 
 	env.click("carol", env.approvalPostFor("carol", approved), "approve")
-	rec = requireOneAudit(t, env, auditApproveRequest)
+	rec = requireOneAudit(t, env, observe.AuditApproveRequest)
 	assert.Equal(t, env.user("carol").Id, rec.Actor.UserId, "DecidedBy is the actor")
 	assert.Equal(t, approved, rec.Meta["request_id"])
 	assert.Equal(t, true, rec.Meta["final"])
@@ -143,19 +141,19 @@ func TestApprovalsAndDenialsAreAudited(t *testing.T) {
 	denied := env.requestVia("alice", "secure")
 	_, err := mustServices(t, env).Core.Deny(denied, env.requester("carol"), "not for you")
 	require.NoError(t, err)
-	rec = requireOneAudit(t, env, auditDenyRequest)
+	rec = requireOneAudit(t, env, observe.AuditDenyRequest)
 	assert.Equal(t, env.user("carol").Id, rec.Actor.UserId)
 	assert.Equal(t, "not for you", rec.Meta["reason"])
 	assert.Equal(t, false, rec.Meta["by_ca"])
 
 	cancelled := env.requestVia("alice", "secure")
 	env.run("alice", "/cert cancel "+cancelled)
-	rec = requireOneAudit(t, env, auditCancelRequest)
+	rec = requireOneAudit(t, env, observe.AuditCancelRequest)
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
 
-	m := testutilCounter(t, env.p.metrics.decisions.WithLabelValues("secure", "approved"))
-	assert.Equal(t, 1.0, m)
-	assert.Equal(t, 1.0, testutilCounter(t, env.p.metrics.decisions.WithLabelValues("secure", "denied")))
+	families := env.scrape()
+	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
+	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "denied"))
 }
 
 func TestRenewalIsAudited(t *testing.T) {
@@ -163,7 +161,7 @@ func TestRenewalIsAudited(t *testing.T) {
 	issued := env.issueJSON(env.token("alice"))
 	reply := env.p.renewReply(mustServices(t, env), env.requester("alice"), issued.Serial)
 	require.Contains(t, reply, "Get my renewed certificate")
-	rec := requireOneAudit(t, env, auditRenewCertificate)
+	rec := requireOneAudit(t, env, observe.AuditRenewCertificate)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
 	assert.Equal(t, issued.Serial, rec.Meta["serial"])
@@ -171,7 +169,7 @@ func TestRenewalIsAudited(t *testing.T) {
 	assert.NotContains(t, env.auditText(), "token=", "the renewal link is not in the record")
 
 	env.p.renewReply(mustServices(t, env), env.requester("bob"), issued.Serial)
-	recs := env.auditsOf(auditRenewCertificate)
+	recs := env.auditsOf(observe.AuditRenewCertificate)
 	require.Len(t, recs, 2)
 	assert.Equal(t, model.AuditStatusFail, recs[1].Status, "bob may not renew alice's certificate")
 }
@@ -197,7 +195,7 @@ func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 	assert.Equal(t, map[string]any{"added": []string{"vpn", "step"}, "removed": []string{"default"}}, detail["profiles"])
 	assert.Equal(t, []string{"default", "vpn"}, detail["default_profile"])
 
-	rec := requireOneAudit(t, env, auditUpdateSettings)
+	rec := requireOneAudit(t, env, observe.AuditUpdateSettings)
 	assert.Equal(t, detail["connectors"], rec.Meta["connectors"])
 	assert.NotContains(t, env.auditText(), "hunter2-provisioner")
 	assert.NotContains(t, fmt.Sprint(events.events), "hunter2-provisioner")
@@ -208,33 +206,10 @@ func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 	assert.Len(t, events.events, 1)
 }
 
-func TestDiffSettingsNamesChangedFieldsOnly(t *testing.T) {
-	before := &config.Configuration{ConnectorsAndProfiles: stepCATestCatalog}
-	before.SetDefaults()
-	after := before.Clone()
-	after.ConnectorsAndProfiles = strings.Replace(strings.Replace(stepCATestCatalog, "hunter2-provisioner", "new-secret-pw", 1),
-		`"validity_days": 1`, `"validity_days": 2`, 1)
-	change := diffSettings(before, after)
-	assert.Empty(t, change.Settings, "the catalog is described by its entries")
-	assert.Equal(t, map[string][]string{"corp": {"stepca.provisioner_password"}}, change.Connectors.Changed)
-	assert.Equal(t, map[string][]string{"step": {"validity_days"}}, change.Profiles.Changed)
-	assert.NotContains(t, fmt.Sprint(change.detail()), "new-secret-pw")
-	assert.NotContains(t, fmt.Sprint(change.detail()), "hunter2")
-	assert.True(t, diffSettings(before, before.Clone()).empty())
-}
-
 // requester is a test user as the core sees them.
 func (env *testEnv) requester(name string) *enroll.Requester {
 	env.t.Helper()
 	r, err := env.p.requester(env.user(name).Id)
 	require.NoError(env.t, err)
 	return r
-}
-
-// testutilCounter reads a counter's value.
-func testutilCounter(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	require.NoError(t, c.Write(&m))
-	return m.GetCounter().GetValue()
 }

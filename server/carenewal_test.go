@@ -4,8 +4,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -73,7 +72,7 @@ func TestBuiltinIssuingCARenewsItselfUnderTheSameRoot(t *testing.T) {
 
 	// The default profile gives 365 days: renewal comes 30 days before the
 	// issuing CA could no longer give that.
-	threshold := renewalThreshold(mustServices(t, env).Catalog)
+	threshold := builtinca.RenewalThreshold(mustServices(t, env).Catalog)
 	assert.Equal(t, 395*24*time.Hour, threshold)
 	env.advance(first.NotAfter.Sub(env.now()) - threshold - time.Hour)
 	env.p.runRequestJob()
@@ -98,7 +97,7 @@ func TestBuiltinIssuingCARenewsItselfUnderTheSameRoot(t *testing.T) {
 	assert.NotEqual(t, pki.SubjectID(first), pki.SubjectID(second), "each generation its own issuer name")
 	assert.Equal(t, first.RawIssuer, second.RawIssuer, "under the same root")
 	assert.True(t, second.NotAfter.After(first.NotAfter))
-	stored, err := env.p.store.GetCA(builtinCAName)
+	stored, err := env.p.store.GetCA(builtinca.StoredBuiltin)
 	require.NoError(t, err)
 	assert.Equal(t, 2, stored.Generation)
 	require.Len(t, stored.Previous, 1, "one renewal, however often the job ran")
@@ -164,45 +163,13 @@ func TestBuiltinIssuingCARenewsItselfUnderTheSameRoot(t *testing.T) {
 	assert.Empty(t, env.loggedErrors())
 }
 
-// Many nodes that find the CA due at once, without a shared lock (the
-// KV compare-and-set decides): one new CA, one notice.
-func TestCARenewalIsMadeOnceAcrossNodes(t *testing.T) {
-	env := newTestEnv(t)
-	first := env.issuingCA(t)
-	s := mustServices(t, env)
-	threshold := renewalThreshold(s.Catalog)
-	env.advance(first.NotAfter.Sub(env.now()) - threshold + time.Hour)
-	env.p.newMutex = func(string) (locker, error) { return &sync.Mutex{}, nil }
-
-	var renewed atomic.Int32
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Go(func() {
-			r, err := env.p.renewBuiltinCA(s.Config, threshold, false)
-			assert.NoError(t, err)
-			if r != nil {
-				renewed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), renewed.Load())
-	stored, err := env.p.store.GetCA(builtinCAName)
-	require.NoError(t, err)
-	assert.Equal(t, 2, stored.Generation)
-	assert.Len(t, stored.Previous, 1)
-	assert.Equal(t, 1, env.noticesTo("carol", "renewed"))
-	env.p.runRequestJob()
-	assert.Equal(t, 1, env.noticesTo("carol", "renewed"))
-}
-
 // A node that did not renew learns of the new CA: at its next job run,
 // or when asked for the new CA's list.
 func TestANodeLoadsTheCAAnotherNodeRenewed(t *testing.T) {
 	env := newTestEnv(t)
 	stale := mustServices(t, env)
 	c := env.p.getConfiguration()
-	_, err := env.p.renewBuiltinCA(c, renewalThreshold(stale.Catalog), true)
+	_, err := env.p.caKeeper.Renew(c, builtinca.RenewalThreshold(stale.Catalog), true)
 	require.NoError(t, err)
 	renewed := mustServices(t, env)
 	// Play the other node: it still has the services from before.
@@ -232,7 +199,7 @@ func TestCARenewalStopsWhereTheRootEnds(t *testing.T) {
 	first := env.issuingCA(t)
 	root, err := x509.ParseCertificate(rootOf(t, mustServices(t, env)))
 	require.NoError(t, err)
-	threshold := renewalThreshold(mustServices(t, env).Catalog)
+	threshold := builtinca.RenewalThreshold(mustServices(t, env).Catalog)
 
 	env.advance(first.NotAfter.Sub(env.now()) - threshold + time.Hour)
 	env.p.runRequestJob()
@@ -244,7 +211,7 @@ func TestCARenewalStopsWhereTheRootEnds(t *testing.T) {
 	third := env.issuingCA(t)
 	require.Equal(t, "Client Certificates Issuing CA G3", third.Subject.CommonName)
 	assert.Equal(t, root.NotAfter, third.NotAfter, "never past the root")
-	stored, err := env.p.store.GetCA(builtinCAName)
+	stored, err := env.p.store.GetCA(builtinca.StoredBuiltin)
 	require.NoError(t, err)
 	require.Len(t, stored.Previous, 1, "the first expired: dropped")
 	assert.Equal(t, 2, stored.Previous[0].Generation)
@@ -255,10 +222,10 @@ func TestCARenewalStopsWhereTheRootEnds(t *testing.T) {
 	assert.True(t, env.issuingCA(t).Equal(third), "no new CA the root would cut short")
 	assert.Equal(t, 2, env.noticesTo("carol", "renewed"))
 	assert.Equal(t, 1, env.noticesTo("carol", "`"+markdownCell(root.Subject.String())+"` of connector `builtin` expires on"), "the root's expiry is the admins' to handle")
-	_, err = env.p.renewBuiltinCA(env.p.getConfiguration(), threshold, true)
-	var impossible *errRenewalNotPossible
+	_, err = env.p.caKeeper.Renew(env.p.getConfiguration(), threshold, true)
+	var impossible *builtinca.ErrRenewalNotPossible
 	require.ErrorAs(t, err, &impossible)
-	assert.Contains(t, impossible.reason, "a new root is needed")
+	assert.Contains(t, impossible.Reason, "a new root is needed")
 }
 
 func TestAdminForcesACARenewal(t *testing.T) {
@@ -293,25 +260,4 @@ func TestAdminForcesACARenewal(t *testing.T) {
 	w = env.request(http.MethodPost, "/api/v1/admin/ca/rollover", "", "carol")
 	assert.Equal(t, http.StatusConflict, w.Code)
 	assert.Contains(t, w.Body.String(), "administrator's own")
-}
-
-// The keys of the issuing CAs a renewal kept are resealed with the rest
-// when the encryption secret changes.
-func TestPreviousIssuingCAKeysFollowTheEncryptionSecret(t *testing.T) {
-	env := newTestEnv(t)
-	first := env.issuingCA(t)
-	_, err := env.p.renewBuiltinCA(env.p.getConfiguration(), renewalThreshold(mustServices(t, env).Catalog), true)
-	require.NoError(t, err)
-	old := env.p.getConfiguration()
-	next := old.Clone()
-	next.EncryptionSecret = "f" + old.EncryptionSecret[1:]
-	require.NoError(t, env.p.resealCAs(old.EncryptionSecret, next.EncryptionSecret))
-	env.configure(next)
-	loaded, err := env.p.loadCA(next)
-	require.NoError(t, err)
-	require.Len(t, loaded.previous, 1)
-	assert.True(t, loaded.previous[0].CA.Certificate.Equal(first))
-	stored, err := env.p.store.GetCA(builtinCAName)
-	require.NoError(t, err)
-	assert.Len(t, stored.Previous[0].Keys, 1, "the copy under the old secret is dropped once the new one works")
 }

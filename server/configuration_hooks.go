@@ -10,6 +10,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
 )
@@ -54,10 +55,10 @@ func (p *Plugin) OnConfigurationChange() error {
 // when that section changed: an unrelated save is never blocked. A save it
 // lets through is recorded (an event row and an audit record), by name only.
 func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Config, err error) {
-	var change *settingsChange
+	var change *observe.SettingsChange
 	defer func() {
 		if err == nil {
-			p.recordSettingsChange(change)
+			observe.RecordSettingsChange(change, p.events, p.API, p.API)
 		}
 	}()
 	if newCfg == nil {
@@ -88,7 +89,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
-	change = diffSettings(current, next)
+	change = observe.DiffSettings(current, next)
 	// The approvers and teams the admin names now are the accounts and
 	// teams these names mean from now on.
 	if err := p.bindSavedNames(parsed); err != nil {
@@ -98,7 +99,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
-		if err := p.resealCAs(current.EncryptionSecret, next.EncryptionSecret); err != nil {
+		if err := p.caKeeper.Reseal(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)
 		}
 		if err := p.secrets.Reseal(next.SealedMarkers(), current.EncryptionSecret, next.EncryptionSecret); err != nil {
@@ -115,7 +116,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	// store and save only markers in their place.
 	changed := false
 	if next.UsesCustomCA() && !next.CustomKeyIsSealed() {
-		marker, err := p.sealCustomCAKey(next)
+		marker, err := p.caKeeper.SealCustomKey(next)
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
 		}

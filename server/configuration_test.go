@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
@@ -177,7 +178,7 @@ func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
 	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": newSecret}
 	require.NoError(t, env.saveConfig(current, next))
 
-	stored, err := env.p.store.GetCA(builtinCAName)
+	stored, err := env.p.store.GetCA(builtinca.StoredBuiltin)
 	require.NoError(t, err)
 	assert.Len(t, stored.IssuingKeys, 2, "old and new copies until the new secret is in use")
 
@@ -188,7 +189,7 @@ func TestConfigurationWillBeSavedResealsTheCAForANewSecret(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, rootOf(t, before), rootOf(t, after), "same CA after the rotation")
 
-	stored, err = env.p.store.GetCA(builtinCAName)
+	stored, err = env.p.store.GetCA(builtinca.StoredBuiltin)
 	require.NoError(t, err)
 	assert.Len(t, stored.IssuingKeys, 1, "the copy under the old secret is dropped")
 	assert.Len(t, stored.RootKeys, 1)

@@ -84,9 +84,9 @@ func TestBuiltinCRLNamesRevokedCertificatesWithTheirReasons(t *testing.T) {
 // reply claims no more than happened.
 func TestRegisteredCertificateRevokedByItsHolderIsOnTheCRL(t *testing.T) {
 	env := newTestEnv(t)
-	loaded, err := env.p.loadCA(env.p.getConfiguration())
+	loaded, err := env.p.caKeeper.Load(env.p.getConfiguration())
 	require.NoError(t, err)
-	other, err := loaded.current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pkiLeaf(env))
+	other, err := loaded.Current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pkiLeaf(env))
 	require.NoError(t, err)
 	assert.Equal(t, ocsp.Unknown, env.askOCSP(t, other, other.SerialNumber).Status, "never recorded")
 

@@ -43,7 +43,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	p.pages.Next = pageNext
 	r := web.NewRouter(p.API)
 
-	(&public.Routes{Current: p.current, Log: p.API, Now: p.now, ReloadIfCARenewed: p.reloadIfCARenewed}).Mount(r)
+	(&public.Routes{Current: p.current, Log: p.API, Now: p.now, ReloadIfCARenewed: p.caKeeper.ReloadIfRenewed}).Mount(r)
 	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
 	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
 	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)

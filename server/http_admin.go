@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
@@ -38,10 +39,10 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if s.BuiltinCA == nil && !s.Config.UsesCustomCA() {
 		return &web.Error{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
 	}
-	r, err := p.renewBuiltinCA(s.Config, renewalThreshold(s.Catalog), true)
-	var impossible *errRenewalNotPossible
+	r, err := p.caKeeper.Renew(s.Config, builtinca.RenewalThreshold(s.Catalog), true)
+	var impossible *builtinca.ErrRenewalNotPossible
 	if errors.As(err, &impossible) {
-		return &web.Error{Status: http.StatusConflict, Message: impossible.reason}
+		return &web.Error{Status: http.StatusConflict, Message: impossible.Reason}
 	}
 	if err != nil {
 		return err
@@ -49,10 +50,10 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if r == nil {
 		return &web.Error{Status: http.StatusConflict, Message: "the built-in CA has not been made yet"}
 	}
-	p.API.LogInfo("A system admin renewed the built-in issuing CA", "user_id", userID, "generation", r.generation)
+	p.API.LogInfo("A system admin renewed the built-in issuing CA", "user_id", userID, "generation", r.Generation)
 	web.WriteJSON(w, http.StatusOK, caRenewalView{
-		Generation: r.generation, IssuingCA: r.current.Subject.String(), NotAfter: r.current.NotAfter,
-		Previous: r.previous.Subject.String(), PreviousNotAfter: r.previous.NotAfter,
+		Generation: r.Generation, IssuingCA: r.Current.Subject.String(), NotAfter: r.Current.NotAfter,
+		Previous: r.Previous.Subject.String(), PreviousNotAfter: r.Previous.NotAfter,
 	})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
@@ -206,10 +207,10 @@ func TestRegisteredCertificatesAreRevokedAtTheCAOnlyIfAnAdminRegisteredThem(t *t
 	require.NoError(t, err)
 	counting := &countingConnector{Connector: s.Core.Connectors["builtin"]}
 	env.p.current.Store(withConnector(s, "builtin", counting))
-	loaded, err := env.p.loadCA(env.p.getConfiguration())
+	loaded, err := env.p.caKeeper.Load(env.p.getConfiguration())
 	require.NoError(t, err)
 	sign := func() string {
-		leaf, err := loaded.current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: env.now(), NotAfter: env.now().Add(time.Hour),
+		leaf, err := loaded.Current.CA.Sign(newCSR(t, "p256", "alice", nil).key.Public(), pki.LeafSpec{CommonName: "alice", NotBefore: env.now(), NotAfter: env.now().Add(time.Hour),
 			ExtKeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		require.NoError(t, err)
 		return jsonString(string(pki.EncodeCertificatesPEM([]*x509.Certificate{leaf})))
@@ -317,7 +318,7 @@ func TestSlowAnswerIsDeliveredAgainOnTheSameLink(t *testing.T) {
 	certs, err := env.p.store.ListCertificates(records.MattermostUser(env.user("alice").Id))
 	require.NoError(t, err)
 	assert.Len(t, certs, 1)
-	requireOneAudit(t, env, auditIssueCertificate) // and counted once
+	requireOneAudit(t, env, observe.AuditIssueCertificate) // and counted once
 	assert.Equal(t, http.StatusConflict, env.request(http.MethodPost, "/issue", form(token), "").Code, "once more, not forever")
 }
 

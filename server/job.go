@@ -32,7 +32,7 @@ func (p *Plugin) runRequestJob() {
 	if err != nil {
 		return
 	}
-	p.renewCAIfDue(s)
+	p.caKeeper.RenewIfDue(s)
 	if s, err = p.current.Get(); err != nil {
 		return
 	}
@@ -52,16 +52,12 @@ func (p *Plugin) runRequestJob() {
 	}
 	p.reconcileDeactivated()
 	p.reconcileEmails(s)
-	p.noticeExpiringCAs(s)
+	p.caKeeper.NoticeExpiringCAs(s)
 }
 
 // dailyDuty reports whether a duty of the job that runs once a day (name)
 // is due, and marks it done: the job runs on one node at a time, so
 // whichever node runs it, the duty runs once a day.
 func (p *Plugin) dailyDuty(name string) bool {
-	lastRun, err := p.store.LastRun(name)
-	if err != nil || (!lastRun.IsZero() && p.now().Sub(lastRun) < 24*time.Hour) {
-		return false
-	}
-	return p.store.MarkRun(name, p.now()) == nil
+	return p.store.DailyDuty(name, p.now())
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 )
 
 // scrape asks ServeMetrics as the server's metrics listener does and
@@ -77,11 +78,11 @@ func TestServeMetricsCountsIssuancesAndRevocations(t *testing.T) {
 	assert.Equal(t, 2.0, sample(after, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
 	assert.Equal(t, 0.0, sample(after, "certs_certificates", "state", "issued"), "the counts of the last scrape are reused for a while")
 
-	env.advance(stateCountsCacheFor)
+	env.advance(observe.StateCountsCacheFor)
 	assert.Equal(t, 2.0, sample(env.scrape(), "certs_certificates", "state", "issued"))
 
 	require.Contains(t, env.run("alice", "/cert revoke "+issued.Serial+" superseded"), "is now revoked")
-	env.advance(stateCountsCacheFor)
+	env.advance(observe.StateCountsCacheFor)
 	revoked := env.scrape()
 	assert.Equal(t, 1.0, sample(revoked, "certs_revocations_total", "connector", "builtin", "reason", "superseded"))
 	assert.Equal(t, 1.0, sample(revoked, "certs_certificates", "state", "revoked"))
@@ -92,7 +93,7 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	env := newTestEnv(t)
 	healthy := mustServices(t, env)
 	failing := &failingConnector{Connector: healthy.Core.Connectors["builtin"], kind: connector.KindUnavailable}
-	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(failing, env.p.API)))
+	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.ObserveConnector(failing, env.p.API)))
 
 	token := env.token("alice")
 	w := env.request(http.MethodPost, "/issue", form(token), "")
@@ -101,18 +102,18 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
 	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
 
-	rec := requireOneAudit(t, env, auditIssueCertificate)
+	rec := requireOneAudit(t, env, observe.AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusFail, rec.Status)
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId, "the subject's identity URI names the account")
 	assert.Equal(t, "unavailable", rec.Meta["outcome"])
 	assert.Equal(t, "connection refused", rec.Error.Description)
 
 	holding := &holdingConnector{Connector: healthy.Core.Connectors["builtin"], held: map[string]connector.SignRequest{}}
-	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.observeConnector(holding, env.p.API)))
+	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.ObserveConnector(holding, env.p.API)))
 	w = env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
 	require.Equal(t, http.StatusAccepted, w.Code, "held by the CA")
 	assert.Equal(t, 1.0, sample(env.scrape(), "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
-	held := requireOneAudit(t, env, auditRequestHeldByCA)
+	held := requireOneAudit(t, env, observe.AuditRequestHeldByCA)
 	assert.Equal(t, env.user("alice").Id, held.Actor.UserId)
 }
 
@@ -123,7 +124,7 @@ func TestObservedBuiltinStillSignsCRLsAndOCSP(t *testing.T) {
 	_, signsOCSP := connector.Capability[connector.OCSPSigner](conn)
 	_, trusts := connector.Capability[connector.TrustChainer](conn)
 	assert.True(t, signsCRL && signsOCSP && trusts, "the optional interfaces are found through the wrapper")
-	_, isObserved := conn.(*observedConnector)
+	_, isObserved := conn.(*observe.Connector)
 	assert.True(t, isObserved)
 }
 
@@ -133,11 +134,4 @@ func TestRemindersAreCounted(t *testing.T) {
 	env.advance(issued.NotAfter.Sub(env.now()) - 6*24*time.Hour)
 	env.p.runRequestJob()
 	assert.Equal(t, 1.0, sample(env.scrape(), "certs_expiry_reminders_sent_total"))
-}
-
-func TestEachPluginHasItsOwnRegistry(t *testing.T) {
-	a, b := NewPlugin(), NewPlugin()
-	a.metrics.reminders.Inc()
-	assert.Equal(t, 1.0, testutilCounter(t, a.metrics.reminders))
-	assert.Equal(t, 0.0, testutilCounter(t, b.metrics.reminders))
 }

@@ -184,7 +184,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 		c.Serial, markdownCell(c.Subject), when, c.NotAfter.UTC().Format(time.RFC1123))
 	post := renewPost(c, "Certificate "+c.Serial+" expires "+when, text)
 	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
-	n.p.metrics.reminders.Inc()
+	n.p.metrics.ReminderSent()
 }
 
 // EmailChanged asks the owner to renew a certificate that names an email

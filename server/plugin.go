@@ -2,8 +2,8 @@ package main
 
 import (
 	"crypto/x509"
+	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -15,10 +15,12 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -61,10 +63,15 @@ type Plugin struct {
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
-	metrics *metrics
+	metrics *observe.Metrics
+	// support gathers the plugin's file of a Support Packet.
+	support *observe.Support
 	// events records what no certificate or request change carries (a
 	// settings change); nil until the inventory is open.
-	events eventLog
+	events observe.EventLog
+	// caKeeper loads, seals, renews and watches the CAs; nil until the
+	// store is open.
+	caKeeper *builtinca.Keeper
 
 	// rsaKeys bounds RSA key generation (RSA-4096 takes about a second of
 	// one core): how much runs at once, and how much may wait.
@@ -87,11 +94,6 @@ type Plugin struct {
 	// current is the services the configuration built, and the server's
 	// settings: what every door reads.
 	current *app.Current
-
-	// caCheckedAt is when this node last read the stored CA for a request
-	// it could not answer (Unix milliseconds), to bound how often anyone
-	// can make it do so.
-	caCheckedAt atomic.Int64
 }
 
 // NewPlugin returns a plugin ready to be served.
@@ -103,8 +105,32 @@ func NewPlugin() *Plugin {
 		crls:           enroll.NewCRLPublisher(),
 		ocspResponders: connector.NewOCSPResponders(),
 	}
-	p.metrics = newMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
+	p.metrics = observe.NewMetrics(manifest.Version, p.countCertificates, func() time.Time { return p.now() })
+	p.support = &observe.Support{
+		PluginID:      manifest.Id,
+		PluginVersion: manifest.Version,
+		ServerVersion: func() string { return p.API.GetServerVersion() },
+		Config:        p.getConfiguration,
+		Current:       p.current,
+		Records:       func() observe.SupportRecords { return p.inventory },
+		Now:           func() time.Time { return p.now() },
+	}
 	return p
+}
+
+// newCAKeeper is the keeper of the CAs over the open store.
+func (p *Plugin) newCAKeeper() *builtinca.Keeper {
+	return &builtinca.Keeper{
+		Store:        p.store,
+		NewMutex:     func(name string) (builtinca.Locker, error) { return p.newMutex(name) },
+		Now:          func() time.Time { return p.now() },
+		Log:          p.API,
+		Current:      p.current,
+		PluginID:     manifest.Id,
+		NoticeAdmins: p.noticeAdmins,
+		Publish:      p.API.PublishPluginClusterEvent,
+		Rebuild:      func() { p.applyConfiguration(p.getConfiguration()) },
+	}
 }
 
 // countCertificates counts the certificates by state for the metrics.
@@ -123,6 +149,7 @@ func (p *Plugin) OnActivate() error {
 	if p.newMutex == nil {
 		p.newMutex = func(name string) (locker, error) { return cluster.NewMutex(p.API, name) }
 	}
+	p.caKeeper = p.newCAKeeper()
 
 	if err := p.ensureSecrets(); err != nil {
 		return errors.Wrap(err, "failed to generate the plugin's secrets")
@@ -164,4 +191,22 @@ func (p *Plugin) OnDeactivate() error {
 		}
 	}
 	return nil
+}
+
+// OnPluginClusterEvent loads the issuing CA another node made.
+func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterEvent) {
+	p.caKeeper.OnClusterEvent(ev)
+}
+
+// ServeMetrics answers the server's metrics listener at
+// /plugins/certs/metrics (MetricsSettings.Enable), which is not the public
+// listener and has no session.
+func (p *Plugin) ServeMetrics(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
+	p.metrics.ServeHTTP(w, r)
+}
+
+// GenerateSupportData adds certs/support.yaml to a Support Packet: what
+// support needs to understand a set-up, without a secret.
+func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, error) {
+	return p.support.Files()
 }

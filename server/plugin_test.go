@@ -206,6 +206,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		m, _ := mutexes.LoadOrStore(name, &sync.Mutex{})
 		return m.(*sync.Mutex), nil
 	}
+	p.caKeeper = p.newCAKeeper()
 	p.bot = &mattermost.Bot{API: server, ID: testBotID}
 	p.admins = &mattermost.Admins{API: server}
 	p.admins.RoleNames = func(permission string) ([]string, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
@@ -37,7 +38,7 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 // renewReply starts a renewal and says what to do next.
 func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
 	renewal, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Renews: serial})
-	p.auditRenewal(owner, serial, renewal, err)
+	observe.AuditRenewal(p.API, owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
 	}
@@ -89,7 +90,7 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 		return err
 	}
 	renewal, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Renews: serial})
-	p.auditRenewal(requester, serial, renewal, err)
+	observe.AuditRenewal(p.API, requester, serial, renewal, err)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("connector %q: %w", spec.Name, err)
 		}
-		connectors[spec.Name] = p.metrics.observeConnector(conn, p.API)
+		connectors[spec.Name] = p.metrics.ObserveConnector(conn, p.API)
 		if b, ok := conn.(*connector.Builtin); ok && !c.UsesCustomCA() {
 			builtinCA = b
 		}
@@ -64,7 +64,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		IdentityHost:         site.Host,
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
-		Inventory: observedInventory{Inventory: p.inventory, audit: p.API, metrics: p.metrics},
+		Inventory: p.metrics.ObserveInventory(p.inventory, p.API),
 		// Mattermost accounts are the only kind of principal the plugin
 		// serves today; its system admins are reached in Mattermost.
 		Directories: map[string]enroll.Directory{records.KindMattermost: &directory{p: p}},
@@ -83,14 +83,14 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (connector.Connector, error) {
 	switch spec.Type {
 	case profile.TypeBuiltin:
-		loaded, err := p.loadCA(c)
+		loaded, err := p.caKeeper.Load(c)
 		if err != nil {
 			return nil, err
 		}
-		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.current, loaded.previous, p.now).WithOCSPResponders(p.ocspResponders)
+		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.Current, loaded.Previous, p.now).WithOCSPResponders(p.ocspResponders)
 		if root := c.RevocationBase(p.siteURL()); root != "" {
 			base := root + "/plugins/" + manifest.Id
-			builtin = builtin.WithRevocation(base+public.CRLPath(spec.Name, loaded.current.Generation), base+public.OCSPPath)
+			builtin = builtin.WithRevocation(base+public.CRLPath(spec.Name, loaded.Current.Generation), base+public.OCSPPath)
 		}
 		return builtin, nil
 	case profile.TypeStepCA:

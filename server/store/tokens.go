@@ -69,6 +69,17 @@ func (s *Store) MarkRun(job string, at time.Time) error {
 	return errors.Wrap(err, "record the run")
 }
 
+// DailyDuty reports whether a duty of the job that runs once a day (job)
+// is due at now, and marks it done: the job runs on one node at a time, so
+// whichever node runs it, the duty runs once a day.
+func (s *Store) DailyDuty(job string, now time.Time) bool {
+	lastRun, err := s.LastRun(job)
+	if err != nil || (!lastRun.IsZero() && now.Sub(lastRun) < 24*time.Hour) {
+		return false
+	}
+	return s.MarkRun(job, now) == nil
+}
+
 // ClaimReminder records in the KV store that a certificate's reminder
 // days before expiry is sent (for the unit tests' inventory).
 func (s *Store) ClaimReminder(serial string, days int) (bool, error) {

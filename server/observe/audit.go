@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"errors"
@@ -11,27 +11,27 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
-// auditLog is where audit records go: the server's audit log, which
+// AuditLog is where audit records go: the server's audit log, which
 // writes them to the targets the admin turned on (ExperimentalAuditSettings).
 // No record carries a secret, a private key, a passphrase or a link token.
-type auditLog interface {
+type AuditLog interface {
 	LogAuditRec(rec *model.AuditRecord)
 }
 
 // The audit events, named like the server's own ("createPost").
 const (
-	auditIssueCertificate    = "certsIssueCertificate"
-	auditRegisterCertificate = "certsRegisterCertificate"
-	auditRevokeCertificate   = "certsRevokeCertificate"
-	auditRenewCertificate    = "certsRenewCertificate"
-	auditRequestCertificate  = "certsRequestCertificate"
-	auditApproveRequest      = "certsApproveRequest"
-	auditDenyRequest         = "certsDenyRequest"
-	auditCancelRequest       = "certsCancelRequest"
-	auditExpireRequest       = "certsExpireRequest"
-	auditRequestHeldByCA     = "certsRequestHeldByCA"
-	auditRequestIssuedByCA   = "certsRequestIssuedByCA"
-	auditUpdateSettings      = "certsUpdateSettings"
+	AuditIssueCertificate    = "certsIssueCertificate"
+	AuditRegisterCertificate = "certsRegisterCertificate"
+	AuditRevokeCertificate   = "certsRevokeCertificate"
+	AuditRenewCertificate    = "certsRenewCertificate"
+	AuditRequestCertificate  = "certsRequestCertificate"
+	AuditApproveRequest      = "certsApproveRequest"
+	AuditDenyRequest         = "certsDenyRequest"
+	AuditCancelRequest       = "certsCancelRequest"
+	AuditExpireRequest       = "certsExpireRequest"
+	AuditRequestHeldByCA     = "certsRequestHeldByCA"
+	AuditRequestIssuedByCA   = "certsRequestIssuedByCA"
+	AuditUpdateSettings      = "certsUpdateSettings"
 )
 
 // newAuditRecord starts a record of event by who, as records name whoever
@@ -49,13 +49,22 @@ func newAuditRecord(event, status, who string) *model.AuditRecord {
 	return rec
 }
 
+// ownerMeta names an owner in a record: a Mattermost account by its id, as
+// records always did, any other kind by its principal.
+func ownerMeta(p records.Principal) string {
+	if id := p.MattermostUserID(); id != "" {
+		return id
+	}
+	return string(p)
+}
+
 // certificateAudit is a record about a certificate: what names it and
 // where it came from, never its DER or key.
 func certificateAudit(event, status, who string, c *records.Certificate) *model.AuditRecord {
 	rec := newAuditRecord(event, status, who)
 	rec.AddEventObjectType("certificate")
 	rec.AddMeta("serial", c.Serial)
-	rec.AddMeta("owner", c.Owner.MattermostUserID())
+	rec.AddMeta("owner", ownerMeta(c.Owner))
 	rec.AddMeta("profile", c.Profile)
 	rec.AddMeta("connector", c.Connector)
 	if c.Origin != "" {
@@ -74,31 +83,37 @@ func requestAudit(event, who string, r *records.Request) *model.AuditRecord {
 	rec := newAuditRecord(event, model.AuditStatusSuccess, who)
 	rec.AddEventObjectType("certificate_request")
 	rec.AddMeta("request_id", r.ID)
-	rec.AddMeta("owner", r.Owner.MattermostUserID())
+	rec.AddMeta("owner", ownerMeta(r.Owner))
 	rec.AddMeta("profile", r.Profile)
 	rec.AddMeta("connector", r.Connector)
 	rec.AddMeta("state", string(r.State))
 	return rec
 }
 
-// observedInventory is the core's Inventory with the plugin's cross-cutting
+// Inventory is the core's Inventory with the plugin's cross-cutting
 // concerns around it: after a change succeeds, an audit record and the
 // metrics. It reads only what the change already returned, so it costs no
 // database round trip.
-type observedInventory struct {
+type Inventory struct {
 	enroll.Inventory
-	audit   auditLog
-	metrics *metrics
+	audit   AuditLog
+	metrics *Metrics
 }
 
-func (o observedInventory) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
+// ObserveInventory wraps inv: its changes are audited to audit and counted
+// in m.
+func (m *Metrics) ObserveInventory(inv enroll.Inventory, audit AuditLog) Inventory {
+	return Inventory{Inventory: inv, audit: audit, metrics: m}
+}
+
+func (o Inventory) RecordIssuance(c *records.Certificate, requestID string, now time.Time, quota *records.Quota) error {
 	err := o.Inventory.RecordIssuance(c, requestID, now, quota)
 	if errors.Is(err, records.ErrAlreadyRecorded) {
 		return err // audited and counted the first time
 	}
 	var closing *records.ErrTransition
 	if err != nil && !errors.As(err, &closing) {
-		rec := certificateAudit(auditIssueCertificate, model.AuditStatusFail, c.Owner.MattermostUserID(), c)
+		rec := certificateAudit(AuditIssueCertificate, model.AuditStatusFail, string(c.Owner), c)
 		rec.AddErrorDesc("the certificate could not be recorded: " + err.Error())
 		o.audit.LogAuditRec(rec)
 		return err
@@ -106,7 +121,7 @@ func (o observedInventory) RecordIssuance(c *records.Certificate, requestID stri
 	// A request that could not be closed still leaves the certificate
 	// recorded (see Inventory.RecordIssuance).
 	o.metrics.issued.WithLabelValues(c.Connector, c.Profile).Inc()
-	rec := certificateAudit(auditIssueCertificate, model.AuditStatusSuccess, c.Owner.MattermostUserID(), c)
+	rec := certificateAudit(AuditIssueCertificate, model.AuditStatusSuccess, string(c.Owner), c)
 	if requestID != "" {
 		rec.AddMeta("request_id", requestID)
 	}
@@ -117,15 +132,15 @@ func (o observedInventory) RecordIssuance(c *records.Certificate, requestID stri
 	return err
 }
 
-func (o observedInventory) CreateCertificate(c *records.Certificate) error {
+func (o Inventory) CreateCertificate(c *records.Certificate) error {
 	if err := o.Inventory.CreateCertificate(c); err != nil {
 		return err
 	}
 	who := c.RegisteredBy
 	if who == "" {
-		who = c.Owner.MattermostUserID()
+		who = string(c.Owner)
 	}
-	rec := certificateAudit(auditRegisterCertificate, model.AuditStatusSuccess, who, c)
+	rec := certificateAudit(AuditRegisterCertificate, model.AuditStatusSuccess, who, c)
 	rec.AddMeta("revocable_at_ca", c.RevocableAtCA)
 	o.audit.LogAuditRec(rec)
 	return nil
@@ -133,7 +148,7 @@ func (o observedInventory) CreateCertificate(c *records.Certificate) error {
 
 // RevokeCertificate audits and counts every certificate a revocation
 // revoked: the one asked for, and those of a compromised key with it.
-func (o observedInventory) RevokeCertificate(order records.Revoke) (*records.Revoked, error) {
+func (o Inventory) RevokeCertificate(order records.Revoke) (*records.Revoked, error) {
 	revoked, err := o.Inventory.RevokeCertificate(order)
 	if err != nil {
 		return revoked, err
@@ -144,7 +159,7 @@ func (o observedInventory) RevokeCertificate(order records.Revoke) (*records.Rev
 			reason = records.ReasonUnspecified
 		}
 		o.metrics.revocations.WithLabelValues(c.Connector, reason).Inc()
-		rec := certificateAudit(auditRevokeCertificate, model.AuditStatusSuccess, c.RevokedBy, c)
+		rec := certificateAudit(AuditRevokeCertificate, model.AuditStatusSuccess, c.RevokedBy, c)
 		rec.AddMeta("reason", reason)
 		rec.AddMeta("pending_at_ca", c.RevocationPending)
 		if c.Serial != revoked.Certificate.Serial {
@@ -155,15 +170,15 @@ func (o observedInventory) RevokeCertificate(order records.Revoke) (*records.Rev
 	return revoked, nil
 }
 
-func (o observedInventory) CreateRequest(r *records.Request) error {
+func (o Inventory) CreateRequest(r *records.Request) error {
 	if err := o.Inventory.CreateRequest(r); err != nil {
 		return err
 	}
-	event := auditRequestCertificate
+	event := AuditRequestCertificate
 	if r.State == records.RequestWaitingCA {
-		event = auditRequestHeldByCA
+		event = AuditRequestHeldByCA
 	}
-	o.audit.LogAuditRec(requestAudit(event, r.Owner.MattermostUserID(), r))
+	o.audit.LogAuditRec(requestAudit(event, string(r.Owner), r))
 	return nil
 }
 
@@ -173,7 +188,7 @@ type requestBefore struct {
 	approvals int
 }
 
-func (o observedInventory) UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error) {
+func (o Inventory) UpdateRequest(id string, now time.Time, change func(*records.Request) error) (*records.Request, error) {
 	var before requestBefore
 	updated, err := o.Inventory.UpdateRequest(id, now, func(r *records.Request) error {
 		before = requestBefore{state: r.State, approvals: len(r.Approvals)}
@@ -187,17 +202,17 @@ func (o observedInventory) UpdateRequest(id string, now time.Time, change func(*
 
 // MoveRequest is UpdateRequest with records.Move, as the stores define it,
 // so that the change is observed in one place.
-func (o observedInventory) MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState,
+func (o Inventory) MoveRequest(id string, now time.Time, from []records.RequestState, to records.RequestState,
 	edit func(*records.Request) error) (*records.Request, error) {
 	return o.UpdateRequest(id, now, records.Move(from, to, edit))
 }
 
 // requestChanged records a request's decision or end.
-func (o observedInventory) requestChanged(before requestBefore, r *records.Request) {
+func (o Inventory) requestChanged(before requestBefore, r *records.Request) {
 	if r.State == before.state {
 		// One approver's yes of several.
 		if len(r.Approvals) > before.approvals {
-			rec := requestAudit(auditApproveRequest, string(r.Approvals[len(r.Approvals)-1].By), r)
+			rec := requestAudit(AuditApproveRequest, string(r.Approvals[len(r.Approvals)-1].By), r)
 			rec.AddMeta("final", false)
 			rec.AddMeta("approvals", len(r.Approvals))
 			o.audit.LogAuditRec(rec)
@@ -207,27 +222,27 @@ func (o observedInventory) requestChanged(before requestBefore, r *records.Reque
 	var rec *model.AuditRecord
 	switch {
 	case r.State == records.RequestApproved && before.state == records.RequestPending:
-		rec = requestAudit(auditApproveRequest, r.DecidedBy, r)
+		rec = requestAudit(AuditApproveRequest, r.DecidedBy, r)
 		rec.AddMeta("final", true)
 		rec.AddMeta("approvals", len(r.Approvals))
 		o.metrics.decisions.WithLabelValues(r.Profile, string(r.State)).Inc()
 	case r.State == records.RequestApproved:
 		// The CA issued a request it held.
-		rec = requestAudit(auditRequestIssuedByCA, "", r)
+		rec = requestAudit(AuditRequestIssuedByCA, "", r)
 	case r.State == records.RequestDenied:
 		// No DecidedBy: the CA refused a request it held.
-		rec = requestAudit(auditDenyRequest, r.DecidedBy, r)
+		rec = requestAudit(AuditDenyRequest, r.DecidedBy, r)
 		rec.AddMeta("reason", r.Reason)
 		rec.AddMeta("by_ca", r.DecidedBy == "")
 		o.metrics.decisions.WithLabelValues(r.Profile, string(r.State)).Inc()
 	case r.State == records.RequestCancelled:
-		rec = requestAudit(auditCancelRequest, r.Owner.MattermostUserID(), r)
+		rec = requestAudit(AuditCancelRequest, string(r.Owner), r)
 		o.metrics.decisions.WithLabelValues(r.Profile, string(r.State)).Inc()
 	case r.State == records.RequestExpired:
-		rec = requestAudit(auditExpireRequest, "", r)
+		rec = requestAudit(AuditExpireRequest, "", r)
 		o.metrics.decisions.WithLabelValues(r.Profile, string(r.State)).Inc()
 	case r.State == records.RequestWaitingCA:
-		rec = requestAudit(auditRequestHeldByCA, "", r)
+		rec = requestAudit(AuditRequestHeldByCA, "", r)
 	default:
 		// Issued: RecordIssuance closes the request and records that.
 		return
@@ -236,10 +251,10 @@ func (o observedInventory) requestChanged(before requestBefore, r *records.Reque
 	o.audit.LogAuditRec(rec)
 }
 
-// auditRenewal records that an owner started renewing a certificate: what
+// AuditRenewal records that an owner started renewing a certificate: what
 // it gave (a link or a request), never the link itself.
-func (p *Plugin) auditRenewal(owner *enroll.Requester, serial string, renewal *enroll.Start, err error) {
-	rec := newAuditRecord(auditRenewCertificate, model.AuditStatusSuccess, string(owner.Principal))
+func AuditRenewal(audit AuditLog, owner *enroll.Requester, serial string, renewal *enroll.Start, err error) {
+	rec := newAuditRecord(AuditRenewCertificate, model.AuditStatusSuccess, string(owner.Principal))
 	rec.AddEventObjectType("certificate")
 	rec.AddMeta("serial", serial)
 	switch {
@@ -255,5 +270,5 @@ func (p *Plugin) auditRenewal(owner *enroll.Requester, serial string, renewal *e
 		rec.AddMeta("next", "link")
 		rec.AddMeta("link_purpose", string(renewal.Link.Purpose))
 	}
-	p.API.LogAuditRec(rec)
+	audit.LogAuditRec(rec)
 }

@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"context"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/plugin"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // Settings in the support packet. Every setting is in exactly one list (a
@@ -39,8 +40,8 @@ const (
 	supportTimeout  = 30 * time.Second
 )
 
-// supportPacket is the plugin's file in a Support Packet.
-type supportPacket struct {
+// SupportPacket is the plugin's file in a Support Packet.
+type SupportPacket struct {
 	PluginVersion    string            `yaml:"plugin_version"`
 	ServerVersion    string            `yaml:"server_version"`
 	GeneratedAt      string            `yaml:"generated_at"`
@@ -71,23 +72,47 @@ type supportCACert struct {
 	Fingerprint string `yaml:"fingerprint_sha256"`
 }
 
-// GenerateSupportData adds certs/support.yaml to a Support Packet: what
-// support needs to understand a set-up, without a secret.
-func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, error) {
-	packet := p.supportPacket()
+// SupportRecords is what the support packet counts of the records.
+type SupportRecords interface {
+	CountCertificates(now time.Time) (records.StateCounts, error)
+	ListOpenRequests() ([]*records.Request, error)
+}
+
+// Support gathers the plugin's file of a Support Packet.
+type Support struct {
+	// PluginID and PluginVersion are the plugin's, from its manifest.
+	PluginID, PluginVersion string
+	// ServerVersion asks the server its version.
+	ServerVersion func() string
+	// Config is the configuration in use.
+	Config func() *config.Configuration
+	// Current is the snapshot of services in use, or why there is none.
+	Current *app.Current
+	// Records are the certificate and request records; nil before they
+	// are open.
+	Records func() SupportRecords
+	// Now is the clock.
+	Now func() time.Time
+}
+
+// Files is <plugin id>/support.yaml for a Support Packet: what support
+// needs to understand a set-up, without a secret.
+func (s *Support) Files() ([]*model.FileData, error) {
+	packet := s.Packet()
 	body, err := yaml.Marshal(packet)
 	if err != nil {
 		return nil, err
 	}
-	return []*model.FileData{{Filename: path.Join(manifest.Id, "support.yaml"), Body: body}}, nil
+	return []*model.FileData{{Filename: path.Join(s.PluginID, "support.yaml"), Body: body}}, nil
 }
 
-func (p *Plugin) supportPacket() *supportPacket {
-	now := p.now()
-	c := p.getConfiguration()
-	packet := &supportPacket{
-		PluginVersion:    manifest.Version,
-		ServerVersion:    p.API.GetServerVersion(),
+// Packet is the content of the support file.
+func (s *Support) Packet() *SupportPacket {
+	now := s.Now()
+	c := s.Config()
+	packet := &SupportPacket{
+		PluginVersion:    s.PluginVersion,
+		ServerVersion:    s.ServerVersion(),
 		GeneratedAt:      now.UTC().Format(time.RFC3339),
 		Settings:         supportSettings(c),
 		RedactedSettings: append(append([]string{}, supportRedactedSettings...), "connectors[].stepca.provisioner_password"),
@@ -105,14 +130,14 @@ func (p *Plugin) supportPacket() *supportPacket {
 		}
 	}
 
-	s, err := p.current.Get()
+	snapshot, err := s.Current.Get()
 	if err != nil {
 		packet.SetupError = err.Error()
 	} else {
 		packet.Ready = true
 		ctx, cancel := context.WithTimeout(context.Background(), supportTimeout)
 		defer cancel()
-		for _, ca := range s.Core.ExpiringCAs(ctx, supportCAWithin) {
+		for _, ca := range snapshot.Core.ExpiringCAs(ctx, supportCAWithin) {
 			packet.CACertificates = append(packet.CACertificates, supportCACert{
 				Connector:   ca.Connector,
 				Subject:     ca.Certificate.Subject.String(),
@@ -123,13 +148,13 @@ func (p *Plugin) supportPacket() *supportPacket {
 		}
 	}
 
-	if p.inventory != nil {
-		if counts, err := p.inventory.CountCertificates(now); err != nil {
+	if inventory := s.Records(); inventory != nil {
+		if counts, err := inventory.CountCertificates(now); err != nil {
 			packet.Problems = append(packet.Problems, "the certificates could not be counted: "+err.Error())
 		} else {
 			packet.Certificates = map[string]int{"issued": counts.Issued, "expired": counts.Expired, "revoked": counts.Revoked}
 		}
-		if open, err := p.inventory.ListOpenRequests(); err != nil {
+		if open, err := inventory.ListOpenRequests(); err != nil {
 			packet.Problems = append(packet.Problems, "the open requests could not be listed: "+err.Error())
 		} else {
 			packet.OpenRequests = &openRequests{Total: len(open), ByState: map[string]int{}}
@@ -138,7 +163,7 @@ func (p *Plugin) supportPacket() *supportPacket {
 			}
 		}
 	}
-	packet.Metrics = map[string]string{"path": "/plugins/" + manifest.Id + "/metrics on the server's metrics listener (MetricsSettings.Enable)"}
+	packet.Metrics = map[string]string{"path": "/plugins/" + s.PluginID + "/metrics on the server's metrics listener (MetricsSettings.Enable)"}
 	return packet
 }
 

@@ -1,4 +1,4 @@
-package main
+package builtinca
 
 import (
 	"bytes"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
@@ -34,17 +33,18 @@ const (
 	// that are clamped to their CA near its end.
 	renewalMaximum = pki.IssuingValidity / 2
 
-	// caRenewedEvent tells the other nodes to load the new issuing CA.
-	caRenewedEvent = "ca-renewed"
+	// RenewedEvent is the cluster event that tells the other nodes to
+	// load the new issuing CA.
+	RenewedEvent = "ca-renewed"
 	// caCheckInterval bounds how often a node reads the stored CA for a
 	// request it cannot answer: anyone may send those.
 	caCheckInterval = time.Minute
 )
 
-// renewalThreshold is the remaining life under which the built-in issuing
+// RenewalThreshold is the remaining life under which the built-in issuing
 // CA is renewed: the longest validity of the profiles it signs for, plus a
 // margin, so that the issuing CA outlives every certificate it signs.
-func renewalThreshold(catalog *profile.Catalog) time.Duration {
+func RenewalThreshold(catalog *profile.Catalog) time.Duration {
 	builtin := map[string]bool{}
 	for _, conn := range catalog.Connectors {
 		builtin[conn.Name] = conn.Type == profile.TypeBuiltin
@@ -58,33 +58,33 @@ func renewalThreshold(catalog *profile.Catalog) time.Duration {
 	return min(max(longest, renewalMinimum)+renewalMargin, renewalMaximum)
 }
 
-// errRenewalNotPossible is a renewal that cannot be done, in words for an
+// ErrRenewalNotPossible is a renewal that cannot be done, in words for an
 // administrator.
-type errRenewalNotPossible struct{ reason string }
+type ErrRenewalNotPossible struct{ Reason string }
 
-func (e *errRenewalNotPossible) Error() string { return e.reason }
+func (e *ErrRenewalNotPossible) Error() string { return e.Reason }
 
-// renewal is a built-in issuing CA that took over from another.
-type renewal struct {
-	previous, current *x509.Certificate
-	generation        int
+// Renewal is a built-in issuing CA that took over from another.
+type Renewal struct {
+	Previous, Current *x509.Certificate
+	Generation        int
 }
 
-// renewCAIfDue renews the built-in issuing CA when less than the threshold
+// RenewIfDue renews the built-in issuing CA when less than the threshold
 // of its life is left: the request job's duty, on whichever node runs it.
 // It first loads a CA another node renewed.
-func (p *Plugin) renewCAIfDue(s *app.Snapshot) {
+func (k *Keeper) RenewIfDue(s *app.Snapshot) {
 	if s.BuiltinCA == nil {
 		return
 	}
-	if p.reloadCAIfStale(s) {
-		if s, _ = p.current.Get(); s == nil || s.BuiltinCA == nil {
+	if k.ReloadIfStale(s) {
+		if s, _ = k.Current.Get(); s == nil || s.BuiltinCA == nil {
 			return
 		}
 	}
 	chain, _ := s.BuiltinCA.Chain(context.Background())
-	threshold := renewalThreshold(s.Catalog)
-	now := p.now()
+	threshold := RenewalThreshold(s.Catalog)
+	now := k.Now()
 	if chain[0].NotAfter.Sub(now) >= threshold {
 		return
 	}
@@ -94,8 +94,8 @@ func (p *Plugin) renewCAIfDue(s *app.Snapshot) {
 		// notices tell them.
 		return
 	}
-	if _, err := p.renewBuiltinCA(s.Config, threshold, false); err != nil {
-		p.API.LogError("Could not renew the built-in issuing CA", "error", err.Error())
+	if _, err := k.Renew(s.Config, threshold, false); err != nil {
+		k.Log.LogError("Could not renew the built-in issuing CA", "error", err.Error())
 	}
 }
 
@@ -109,29 +109,29 @@ func renewalEnd(root *x509.Certificate, now time.Time) time.Time {
 	return end
 }
 
-// renewBuiltinCA makes a new issuing CA under the built-in root, with its
+// Renew makes a new issuing CA under the built-in root, with its
 // own subject (its generation), when less than threshold of the current
 // one's life is left, or at once if force. The current one is kept in the
 // record until it expires, so its certificates keep their CRL and OCSP
 // answers. Under the cluster lock that guards the CA's creation, and
 // written with a compare-and-set from the record it read: however many
 // nodes try, one new CA is made. It returns nil when none was due.
-func (p *Plugin) renewBuiltinCA(c *config.Configuration, threshold time.Duration, force bool) (*renewal, error) {
+func (k *Keeper) Renew(c *config.Configuration, threshold time.Duration, force bool) (*Renewal, error) {
 	if c.UsesCustomCA() {
-		return nil, &errRenewalNotPossible{"the CA is the administrator's own: the plugin does not hold the key of its parent, so it cannot renew it; renew it where it was made and paste the new certificate and key in the settings"}
+		return nil, &ErrRenewalNotPossible{"the CA is the administrator's own: the plugin does not hold the key of its parent, so it cannot renew it; renew it where it was made and paste the new certificate and key in the settings"}
 	}
 	key, err := sealbox.NewKey(c.EncryptionSecret)
 	if err != nil {
 		return nil, err
 	}
-	mutex, err := p.newMutex("certs-builtin-ca")
+	mutex, err := k.NewMutex("certs-builtin-ca")
 	if err != nil {
 		return nil, err
 	}
 	mutex.Lock()
 	defer mutex.Unlock()
 
-	stored, err := p.store.GetCA(builtinCAName)
+	stored, err := k.Store.GetCA(StoredBuiltin)
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, nil // made on first use, new
 	}
@@ -146,18 +146,18 @@ func (p *Plugin) renewBuiltinCA(c *config.Configuration, threshold time.Duration
 	if err != nil {
 		return nil, fmt.Errorf("the stored CA certificate is corrupt: %w", err)
 	}
-	now := p.now()
+	now := k.Now()
 	if !force && current.NotAfter.Sub(now) >= threshold {
 		return nil, nil // another node renewed it already
 	}
 	end := renewalEnd(root, now)
 	if end.Sub(now) < threshold {
-		return nil, &errRenewalNotPossible{fmt.Sprintf("the built-in root CA expires on %s, too soon for a new issuing CA under it; a new root is needed",
+		return nil, &ErrRenewalNotPossible{fmt.Sprintf("the built-in root CA expires on %s, too soon for a new issuing CA under it; a new root is needed",
 			root.NotAfter.UTC().Format("2006-01-02"))}
 	}
 	sealedRoot, ok := config.FindSealed(stored.RootKeys, key.ID())
 	if !ok {
-		return nil, &errRenewalNotPossible{"the built-in root CA key is not stored under the current encryption secret"}
+		return nil, &ErrRenewalNotPossible{"the built-in root CA key is not stored under the current encryption secret"}
 	}
 	rootKey, err := config.OpenPrivateKey(key, sealedRoot, sealContextRootKey)
 	if err != nil {
@@ -177,7 +177,7 @@ func (p *Plugin) renewBuiltinCA(c *config.Configuration, threshold time.Duration
 		return nil, err
 	}
 	errRenewed := errors.New("renewed meanwhile")
-	err = p.store.UpdateCA(builtinCAName, func(ca *store.CA) error {
+	err = k.Store.UpdateCA(StoredBuiltin, func(ca *store.CA) error {
 		if len(ca.Chain) == 0 || !bytes.Equal(ca.Chain[0], stored.Chain[0]) {
 			return errRenewed // by a node that does not share our lock
 		}
@@ -200,64 +200,64 @@ func (p *Plugin) renewBuiltinCA(c *config.Configuration, threshold time.Duration
 	if err != nil {
 		return nil, err
 	}
-	p.API.LogInfo("Renewed the built-in issuing CA", "previous", current.Subject.String(), "current", next.Certificate.Subject.String(),
+	k.Log.LogInfo("Renewed the built-in issuing CA", "previous", current.Subject.String(), "current", next.Certificate.Subject.String(),
 		"generation", generation, "fingerprint", pki.Fingerprint(next.Certificate), "expires", next.Certificate.NotAfter.UTC().Format(time.RFC3339))
-	r := &renewal{previous: current, current: next.Certificate, generation: generation}
-	p.afterRenewal(r)
+	r := &Renewal{Previous: current, Current: next.Certificate, Generation: generation}
+	k.afterRenewal(r)
 	return r, nil
 }
 
 // afterRenewal puts the new CA to work on this node and the others, and
 // tells the system admins, once: only the node that renewed gets here.
-func (p *Plugin) afterRenewal(r *renewal) {
-	p.applyConfiguration(p.getConfiguration())
-	if err := p.API.PublishPluginClusterEvent(model.PluginClusterEvent{Id: caRenewedEvent}, model.PluginClusterEventSendOptions{
+func (k *Keeper) afterRenewal(r *Renewal) {
+	k.Rebuild()
+	if err := k.Publish(model.PluginClusterEvent{Id: RenewedEvent}, model.PluginClusterEventSendOptions{
 		SendType: model.PluginClusterEventSendTypeReliable,
 	}); err != nil {
-		p.API.LogWarn("Could not tell the other nodes of the renewed CA; each loads it at its next job run", "error", err.Error())
+		k.Log.LogWarn("Could not tell the other nodes of the renewed CA; each loads it at its next job run", "error", err.Error())
 	}
-	p.noticeAdmins(fmt.Sprintf("**Client Certificates:** the built-in issuing CA was renewed. `%s` (valid until %s) now signs new certificates, under the same root. "+
+	k.NoticeAdmins(fmt.Sprintf("**Client Certificates:** the built-in issuing CA was renewed. `%s` (valid until %s) now signs new certificates, under the same root. "+
 		"The previous issuing CA `%s` stays valid until %s, and so do the certificates it signed, with their revocation list and OCSP answers. "+
 		"`%s/plugins/%s/ca.pem` now serves both issuing CAs and the root: a server that trusts the root needs nothing; one configured with the issuing CA alone must add the new one.",
-		markdownCell(r.current.Subject.String()), r.current.NotAfter.UTC().Format("2006-01-02"),
-		markdownCell(r.previous.Subject.String()), r.previous.NotAfter.UTC().Format("2006-01-02"), p.siteURL(), manifest.Id))
+		markdownCell(r.Current.Subject.String()), r.Current.NotAfter.UTC().Format("2006-01-02"),
+		markdownCell(r.Previous.Subject.String()), r.Previous.NotAfter.UTC().Format("2006-01-02"), k.Current.Site().URL, k.PluginID))
 }
 
-// OnPluginClusterEvent loads the issuing CA another node made.
-func (p *Plugin) OnPluginClusterEvent(_ *plugin.Context, ev model.PluginClusterEvent) {
-	if ev.Id != caRenewedEvent {
+// OnClusterEvent loads the issuing CA another node made, when ev says so.
+func (k *Keeper) OnClusterEvent(ev model.PluginClusterEvent) {
+	if ev.Id != RenewedEvent {
 		return
 	}
-	if s, err := p.current.Get(); err == nil {
-		p.reloadCAIfStale(s)
+	if s, err := k.Current.Get(); err == nil {
+		k.ReloadIfStale(s)
 	}
 }
 
-// reloadIfCARenewed is reloadCAIfStale for a request this node could not
+// ReloadIfRenewed is ReloadIfStale for a request this node could not
 // answer (a CRL or an OCSP issuer it does not know), at most once per
 // caCheckInterval.
-func (p *Plugin) reloadIfCARenewed(s *app.Snapshot) bool {
-	now := p.now().UnixMilli()
-	last := p.caCheckedAt.Load()
+func (k *Keeper) ReloadIfRenewed(s *app.Snapshot) bool {
+	now := k.Now().UnixMilli()
+	last := k.checkedAt.Load()
 	if last != 0 && now-last < caCheckInterval.Milliseconds() {
 		return false
 	}
-	if !p.caCheckedAt.CompareAndSwap(last, now) {
+	if !k.checkedAt.CompareAndSwap(last, now) {
 		return false
 	}
-	return p.reloadCAIfStale(s)
+	return k.ReloadIfStale(s)
 }
 
-// reloadCAIfStale rebuilds the services when the stored built-in CA is of
+// ReloadIfStale rebuilds the services when the stored built-in CA is of
 // another generation than the one they sign with, and says whether it did.
-func (p *Plugin) reloadCAIfStale(s *app.Snapshot) bool {
+func (k *Keeper) ReloadIfStale(s *app.Snapshot) bool {
 	if s.BuiltinCA == nil {
 		return false
 	}
-	stored, err := p.store.GetCA(builtinCAName)
+	stored, err := k.Store.GetCA(StoredBuiltin)
 	if err != nil || max(stored.Generation, 1) == s.BuiltinCA.Generation() {
 		return false
 	}
-	p.applyConfiguration(p.getConfiguration())
+	k.Rebuild()
 	return true
 }

@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"reflect"
@@ -14,34 +14,40 @@ import (
 // The audit of settings saves: which settings, connectors and profiles a
 // save changed, by name only.
 
-// eventLog writes events of the inventory that no record change carries.
-type eventLog interface {
+// EventLog writes events of the inventory that no record change carries.
+type EventLog interface {
 	RecordEvent(kind, actor string, detail any) error
 }
 
-// settingsChange is what a save changed in the plugin's settings, by name
+// Logger is the part of the server's log the observers write to.
+type Logger interface {
+	LogWarn(msg string, keyValuePairs ...any)
+}
+
+// SettingsChange is what a save changed in the plugin's settings, by name
 // only: the settings whose values changed, and the connectors and
 // profiles added, removed or changed (with the fields that changed).
 // Values are never kept: some are secrets.
-type settingsChange struct {
+type SettingsChange struct {
 	Settings       []string
-	Connectors     namesChange
-	Profiles       namesChange
+	Connectors     NamesChange
+	Profiles       NamesChange
 	DefaultProfile []string // [before, after] when it changed
 }
 
-type namesChange struct {
+// NamesChange is what changed of a list of named catalog entries.
+type NamesChange struct {
 	Added, Removed []string
 	// Changed maps a name to the fields that changed, as dotted paths
 	// ("stepca.provisioner_password").
 	Changed map[string][]string
 }
 
-func (n namesChange) empty() bool {
+func (n NamesChange) empty() bool {
 	return len(n.Added) == 0 && len(n.Removed) == 0 && len(n.Changed) == 0
 }
 
-func (n namesChange) asMap() map[string]any {
+func (n NamesChange) asMap() map[string]any {
 	out := map[string]any{}
 	if len(n.Added) > 0 {
 		out["added"] = n.Added
@@ -59,13 +65,13 @@ func (n namesChange) asMap() map[string]any {
 	return out
 }
 
-func (c *settingsChange) empty() bool {
+func (c *SettingsChange) empty() bool {
 	return len(c.Settings) == 0 && c.Connectors.empty() && c.Profiles.empty() && len(c.DefaultProfile) == 0
 }
 
 // detail is the change as plain maps and string lists: the audit record
 // crosses the plugin RPC (gob), which carries no other types in its meta.
-func (c *settingsChange) detail() map[string]any {
+func (c *SettingsChange) detail() map[string]any {
 	out := map[string]any{}
 	if len(c.Settings) > 0 {
 		out["settings"] = c.Settings
@@ -82,11 +88,11 @@ func (c *settingsChange) detail() map[string]any {
 	return out
 }
 
-// diffSettings is what changes from current to next (whose masked secrets
+// DiffSettings is what changes from current to next (whose masked secrets
 // have been filled in from current, so an untouched secret is unchanged).
 // A catalog that does not parse counts as empty.
-func diffSettings(current, next *config.Configuration) *settingsChange {
-	change := &settingsChange{}
+func DiffSettings(current, next *config.Configuration) *SettingsChange {
+	change := &SettingsChange{}
 	before, after := fieldsOf(current), fieldsOf(next)
 	for _, key := range sortedKeys(before, after) {
 		if key != "ConnectorsAndProfiles" && !reflect.DeepEqual(before[key], after[key]) {
@@ -110,8 +116,8 @@ func diffSettings(current, next *config.Configuration) *settingsChange {
 }
 
 // diffNamed compares two lists of catalog entries by name.
-func diffNamed[T any](before, after []T, name func(T) string) namesChange {
-	var out namesChange
+func diffNamed[T any](before, after []T, name func(T) string) NamesChange {
+	var out NamesChange
 	old := map[string]map[string]any{}
 	for _, e := range before {
 		old[name(e)] = fieldsOf(e)
@@ -181,23 +187,24 @@ func sortedKeys(maps ...map[string]any) []string {
 	return keys
 }
 
-// recordSettingsChange writes the event row and the audit record of a
-// settings save. The hook that saves has no user: the server's own audit
-// record of the config save (updateConfig, patchConfig) names who did it.
-func (p *Plugin) recordSettingsChange(change *settingsChange) {
+// RecordSettingsChange writes the event row (to events, when not nil) and
+// the audit record of a settings save; a nil or empty change writes
+// nothing. The hook that saves has no user: the server's own audit record
+// of the config save (updateConfig, patchConfig) names who did it.
+func RecordSettingsChange(change *SettingsChange, events EventLog, audit AuditLog, log Logger) {
 	if change == nil || change.empty() {
 		return
 	}
 	detail := change.detail()
-	if p.events != nil {
-		if err := p.events.RecordEvent("settings.changed", "", detail); err != nil {
-			p.API.LogWarn("Could not record a settings change in the inventory's events", "error", err.Error())
+	if events != nil {
+		if err := events.RecordEvent("settings.changed", "", detail); err != nil {
+			log.LogWarn("Could not record a settings change in the inventory's events", "error", err.Error())
 		}
 	}
-	rec := newAuditRecord(auditUpdateSettings, model.AuditStatusSuccess, "")
+	rec := newAuditRecord(AuditUpdateSettings, model.AuditStatusSuccess, "")
 	rec.AddEventObjectType("plugin_settings")
 	for k, v := range detail {
 		rec.AddMeta(k, v)
 	}
-	p.API.LogAuditRec(rec)
+	audit.LogAuditRec(rec)
 }

@@ -1,4 +1,4 @@
-package main
+package builtinca
 
 import (
 	"bytes"
@@ -19,8 +19,8 @@ import (
 // KV names of the stored CAs: the generated one, and the admin's own once
 // its key has been moved out of the settings.
 const (
-	builtinCAName = "builtin"
-	customCAName  = "custom"
+	StoredBuiltin = "builtin"
+	StoredCustom  = "custom"
 )
 
 // Contexts bind sealed keys to their purpose, so one sealed value cannot be
@@ -31,64 +31,64 @@ const (
 	sealContextCustomKey  = "custom-ca/key"
 )
 
-// loadedCA is the CA a configuration signs with and, for the built-in
+// Loaded is the CA a configuration signs with and, for the built-in
 // CA, the issuing CAs it took over from that have not expired.
-type loadedCA struct {
-	current  connector.IssuingCA
-	previous []connector.IssuingCA
+type Loaded struct {
+	Current  connector.IssuingCA
+	Previous []connector.IssuingCA
 }
 
-// loadCA returns the CA the configuration asks for: the admin's own, or the
+// Load returns the CA the configuration asks for: the admin's own, or the
 // built-in one, generated on first use, with the issuing CAs it took over
 // from.
-func (p *Plugin) loadCA(c *config.Configuration) (*loadedCA, error) {
+func (k *Keeper) Load(c *config.Configuration) (*Loaded, error) {
 	if c.UsesCustomCA() && !c.CustomKeyIsSealed() {
-		p.API.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
-		ca, err := c.CustomCA(p.now())
+		k.Log.LogWarn("The custom CA private key is stored in clear in the server configuration; save the plugin settings in the System Console to encrypt it")
+		ca, err := c.CustomCA(k.Now())
 		if err != nil {
 			return nil, err
 		}
-		return &loadedCA{current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
+		return &Loaded{Current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
 	}
 	key, err := sealbox.NewKey(c.EncryptionSecret)
 	if err != nil {
 		return nil, err
 	}
 	if c.UsesCustomCA() {
-		ca, err := p.openCustomCA(c, key)
+		ca, err := k.openCustom(c, key)
 		if err != nil {
 			return nil, err
 		}
-		return &loadedCA{current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
+		return &Loaded{Current: connector.IssuingCA{CA: ca, Generation: 1}}, nil
 	}
-	stored, err := p.store.GetCA(builtinCAName)
+	stored, err := k.Store.GetCA(StoredBuiltin)
 	if errors.Is(err, records.ErrNotFound) {
-		stored, err = p.createBuiltinCA(key)
+		stored, err = k.createBuiltin(key)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return p.openBuiltinCA(stored, key)
+	return k.openBuiltin(stored, key)
 }
 
-// createBuiltinCA generates the built-in hierarchy exactly once for the whole
+// createBuiltin generates the built-in hierarchy exactly once for the whole
 // cluster: under a cluster lock, and stored only if no other node stored one
 // first.
-func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
-	mutex, err := p.newMutex("certs-builtin-ca")
+func (k *Keeper) createBuiltin(key *sealbox.Key) (*store.CA, error) {
+	mutex, err := k.NewMutex("certs-builtin-ca")
 	if err != nil {
 		return nil, err
 	}
 	mutex.Lock()
 	defer mutex.Unlock()
 
-	if existing, err := p.store.GetCA(builtinCAName); err == nil {
+	if existing, err := k.Store.GetCA(StoredBuiltin); err == nil {
 		return existing, nil
 	} else if !errors.Is(err, records.ErrNotFound) {
 		return nil, err
 	}
 
-	h, err := pki.GenerateHierarchy(p.site().Name, p.now())
+	h, err := pki.GenerateHierarchy(k.Current.Site().Name, k.Now())
 	if err != nil {
 		return nil, fmt.Errorf("generate the built-in CA: %w", err)
 	}
@@ -104,28 +104,28 @@ func (p *Plugin) createBuiltinCA(key *sealbox.Key) (*store.CA, error) {
 		Chain:       [][]byte{h.Issuing.Raw, h.Root.Raw},
 		IssuingKeys: []records.SealedKey{issuingKey},
 		RootKeys:    []records.SealedKey{rootKey},
-		CreatedAt:   p.now(),
+		CreatedAt:   k.Now(),
 	}
-	created, err := p.store.CreateCA(builtinCAName, record)
+	created, err := k.Store.CreateCA(StoredBuiltin, record)
 	if err != nil {
 		return nil, err
 	}
 	if !created {
 		// A node that does not share our lock (an older version) won.
-		return p.store.GetCA(builtinCAName)
+		return k.Store.GetCA(StoredBuiltin)
 	}
-	p.API.LogInfo("Generated the built-in certificate authority", "root", h.Root.Subject.String(), "fingerprint", pki.Fingerprint(h.Root))
+	k.Log.LogInfo("Generated the built-in certificate authority", "root", h.Root.Subject.String(), "fingerprint", pki.Fingerprint(h.Root))
 	return record, nil
 }
 
-// openCustomCA loads the admin's CA: certificates from the settings, the key
+// openCustom loads the admin's CA: certificates from the settings, the key
 // from the KV store where ConfigurationWillBeSaved sealed it.
-func (p *Plugin) openCustomCA(c *config.Configuration, key *sealbox.Key) (*pki.CA, error) {
+func (k *Keeper) openCustom(c *config.Configuration, key *sealbox.Key) (*pki.CA, error) {
 	chain, err := c.CustomCAChain()
 	if err != nil {
 		return nil, err
 	}
-	stored, err := p.store.GetCA(customCAName)
+	stored, err := k.Store.GetCA(StoredCustom)
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, errors.New("CA private key: the sealed key is missing from the KV store; paste the key again")
 	}
@@ -135,13 +135,13 @@ func (p *Plugin) openCustomCA(c *config.Configuration, key *sealbox.Key) (*pki.C
 	if len(stored.Chain) == 0 || !bytes.Equal(stored.Chain[0], chain[0].Raw) {
 		return nil, errors.New("CA private key: the sealed key belongs to another CA certificate; paste the key again")
 	}
-	return p.openSealedCA(customCAName, stored, chain, key, sealContextCustomKey)
+	return k.openSealed(StoredCustom, stored, chain, key, sealContextCustomKey)
 }
 
-// sealCustomCAKey moves a custom CA key from the settings into the KV store,
+// SealCustomKey moves a custom CA key from the settings into the KV store,
 // sealed, and returns the marker that replaces it in the settings.
-func (p *Plugin) sealCustomCAKey(c *config.Configuration) (string, error) {
-	ca, err := c.CustomCA(p.now())
+func (k *Keeper) SealCustomKey(c *config.Configuration) (string, error) {
+	ca, err := c.CustomCA(k.Now())
 	if err != nil {
 		return "", err
 	}
@@ -153,21 +153,21 @@ func (p *Plugin) sealCustomCAKey(c *config.Configuration) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := p.store.SaveCA(customCAName, &store.CA{
+	if err := k.Store.SaveCA(StoredCustom, &store.CA{
 		Chain:       [][]byte{ca.Certificate.Raw},
 		IssuingKeys: []records.SealedKey{sealed},
-		CreatedAt:   p.now(),
+		CreatedAt:   k.Now(),
 	}); err != nil {
 		return "", err
 	}
 	return config.SealedKeyPrefix + pki.Fingerprint(ca.Certificate), nil
 }
 
-// openBuiltinCA decrypts the issuing keys with the current secret: the
+// openBuiltin decrypts the issuing keys with the current secret: the
 // current CA's, and those of the issuing CAs it took over from that have
 // not expired (one that cannot be opened is left out, with an error in the
 // log: its certificates get no CRL, but the new ones are signed).
-func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, error) {
+func (k *Keeper) openBuiltin(stored *store.CA, key *sealbox.Key) (*Loaded, error) {
 	chain := make([]*x509.Certificate, 0, len(stored.Chain))
 	for _, der := range stored.Chain {
 		cert, err := x509.ParseCertificate(der)
@@ -176,16 +176,16 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, e
 		}
 		chain = append(chain, cert)
 	}
-	ca, err := p.openSealedCA(builtinCAName, stored, chain, key, sealContextIssuingKey)
+	ca, err := k.openSealed(StoredBuiltin, stored, chain, key, sealContextIssuingKey)
 	if err != nil {
 		return nil, err
 	}
-	loaded := &loadedCA{current: connector.IssuingCA{CA: ca, Generation: max(stored.Generation, 1)}}
-	now := p.now()
+	loaded := &Loaded{Current: connector.IssuingCA{CA: ca, Generation: max(stored.Generation, 1)}}
+	now := k.Now()
 	for _, prev := range stored.Previous {
 		cert, err := x509.ParseCertificate(prev.Certificate)
 		if err != nil {
-			p.API.LogError("A previous built-in issuing CA is corrupt; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
+			k.Log.LogError("A previous built-in issuing CA is corrupt; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
 			continue
 		}
 		if !now.Before(cert.NotAfter) {
@@ -193,26 +193,26 @@ func (p *Plugin) openBuiltinCA(stored *store.CA, key *sealbox.Key) (*loadedCA, e
 		}
 		sealed, ok := config.FindSealed(prev.Keys, key.ID())
 		if !ok {
-			p.API.LogError("A previous built-in issuing CA key was encrypted with a different encryption secret; its certificates get no revocation list", "generation", prev.Generation)
+			k.Log.LogError("A previous built-in issuing CA key was encrypted with a different encryption secret; its certificates get no revocation list", "generation", prev.Generation)
 			continue
 		}
 		signer, err := config.OpenPrivateKey(key, sealed, sealContextIssuingKey)
 		if err == nil {
 			var previous *pki.CA
 			if previous, err = pki.NewCA(append([]*x509.Certificate{cert}, chain[1:]...), signer, now); err == nil {
-				loaded.previous = append(loaded.previous, connector.IssuingCA{CA: previous, Generation: prev.Generation})
+				loaded.Previous = append(loaded.Previous, connector.IssuingCA{CA: previous, Generation: prev.Generation})
 				continue
 			}
 		}
-		p.API.LogError("A previous built-in issuing CA cannot sign; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
+		k.Log.LogError("A previous built-in issuing CA cannot sign; its certificates get no revocation list", "generation", prev.Generation, "error", err.Error())
 	}
 	return loaded, nil
 }
 
-// openSealedCA decrypts a stored CA's signing key with the current secret and
+// openSealed decrypts a stored CA's signing key with the current secret and
 // pairs it with chain. Copies sealed under an earlier secret are dropped once
 // the current one works.
-func (p *Plugin) openSealedCA(name string, stored *store.CA, chain []*x509.Certificate, key *sealbox.Key, context string) (*pki.CA, error) {
+func (k *Keeper) openSealed(name string, stored *store.CA, chain []*x509.Certificate, key *sealbox.Key, context string) (*pki.CA, error) {
 	sealed, ok := config.FindSealed(stored.IssuingKeys, key.ID())
 	if !ok {
 		return nil, fmt.Errorf("the %s CA key was encrypted with a different encryption secret; restore the previous secret in the plugin settings", name)
@@ -221,35 +221,35 @@ func (p *Plugin) openSealedCA(name string, stored *store.CA, chain []*x509.Certi
 	if err != nil {
 		return nil, err
 	}
-	ca, err := pki.NewCA(chain, signer, p.now())
+	ca, err := pki.NewCA(chain, signer, k.Now())
 	if err != nil {
 		return nil, fmt.Errorf("the %s CA cannot sign: %w", name, err)
 	}
 	if len(stored.IssuingKeys) > 1 || len(stored.RootKeys) > 1 || slices.ContainsFunc(stored.Previous, func(prev store.PreviousCA) bool { return len(prev.Keys) > 1 }) {
-		p.dropStaleSealedKeys(name, key.ID())
+		k.dropStaleSealedKeys(name, key.ID())
 	}
 	return ca, nil
 }
 
-// resealCAs adds copies of every stored CA key sealed under newSecret, so
+// Reseal adds copies of every stored CA key sealed under newSecret, so
 // the CAs survive a change of the encryption secret. The old copies stay
 // until the new secret is in use (the save could still fail).
-func (p *Plugin) resealCAs(oldSecret, newSecret string) error {
-	if err := p.resealCA(builtinCAName, sealContextIssuingKey, sealContextRootKey, oldSecret, newSecret); err != nil {
+func (k *Keeper) Reseal(oldSecret, newSecret string) error {
+	if err := k.reseal(StoredBuiltin, sealContextIssuingKey, sealContextRootKey, oldSecret, newSecret); err != nil {
 		return err
 	}
-	return p.resealCA(customCAName, sealContextCustomKey, "", oldSecret, newSecret)
+	return k.reseal(StoredCustom, sealContextCustomKey, "", oldSecret, newSecret)
 }
 
-func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecret string) error {
-	if _, err := p.store.GetCA(name); errors.Is(err, records.ErrNotFound) {
+func (k *Keeper) reseal(name, issuingContext, rootContext, oldSecret, newSecret string) error {
+	if _, err := k.Store.GetCA(name); errors.Is(err, records.ErrNotFound) {
 		return nil
 	}
 	oldKey, newKey, err := config.SealKeys(oldSecret, newSecret)
 	if err != nil {
 		return err
 	}
-	return p.store.UpdateCA(name, func(ca *store.CA) error {
+	return k.Store.UpdateCA(name, func(ca *store.CA) error {
 		var err error
 		if ca.IssuingKeys, err = config.Resealed(ca.IssuingKeys, oldKey, newKey, issuingContext); err != nil {
 			return err
@@ -264,8 +264,8 @@ func (p *Plugin) resealCA(name, issuingContext, rootContext, oldSecret, newSecre
 	})
 }
 
-func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
-	err := p.store.UpdateCA(name, func(ca *store.CA) error {
+func (k *Keeper) dropStaleSealedKeys(name, keyID string) {
+	err := k.Store.UpdateCA(name, func(ca *store.CA) error {
 		ca.IssuingKeys = config.KeepSealed(ca.IssuingKeys, keyID)
 		ca.RootKeys = config.KeepSealed(ca.RootKeys, keyID)
 		for i := range ca.Previous {
@@ -274,6 +274,6 @@ func (p *Plugin) dropStaleSealedKeys(name, keyID string) {
 		return nil
 	})
 	if err != nil {
-		p.API.LogWarn("Could not drop CA keys sealed under a previous encryption secret", "error", err.Error())
+		k.Log.LogWarn("Could not drop CA keys sealed under a previous encryption secret", "error", err.Error())
 	}
 }

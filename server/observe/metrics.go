@@ -1,4 +1,4 @@
-package main
+package observe
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,16 +20,16 @@ import (
 
 const metricsNamespace = "certs"
 
-// stateCountsCacheFor is how long the certificate counts of one scrape
+// StateCountsCacheFor is how long the certificate counts of one scrape
 // serve the next ones: counting is one query over the certificates table,
 // so a scraper polling every few seconds costs one query this often.
-const stateCountsCacheFor = 30 * time.Second
+const StateCountsCacheFor = 30 * time.Second
 
-// metrics are the plugin's Prometheus metrics, in a registry of its own
+// Metrics are the plugin's Prometheus metrics, in a registry of its own
 // (the plugin runs in its own process, and the global registry would mix
 // in whatever a library registers). Counters move in memory only: a
 // scrape costs no database round trip but for the cached counts.
-type metrics struct {
+type Metrics struct {
 	registry *prometheus.Registry
 	handler  http.Handler
 
@@ -44,10 +43,10 @@ type metrics struct {
 	reminders   prometheus.Counter
 }
 
-// newMetrics registers the metrics; counts, when not nil, gives the
+// NewMetrics registers the metrics; counts, when not nil, gives the
 // certificates by state for a gauge.
-func newMetrics(version string, counts func() (records.StateCounts, error), now func() time.Time) *metrics {
-	m := &metrics{
+func NewMetrics(version string, counts func() (records.StateCounts, error), now func() time.Time) *Metrics {
+	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metricsNamespace, Name: "certificates_issued_total",
@@ -105,15 +104,17 @@ func newMetrics(version string, counts func() (records.StateCounts, error), now 
 	return m
 }
 
-// ServeMetrics answers the server's metrics listener at
-// /plugins/certs/metrics (MetricsSettings.Enable), which is not the public
-// listener and has no session.
-func (p *Plugin) ServeMetrics(_ *plugin.Context, w http.ResponseWriter, r *http.Request) {
-	p.metrics.handler.ServeHTTP(w, r)
+// ServeHTTP answers a scrape in Prometheus's text format.
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m.handler.ServeHTTP(w, r)
 }
 
+// ReminderSent counts an expiry reminder handed to its owner's
+// notifications.
+func (m *Metrics) ReminderSent() { m.reminders.Inc() }
+
 // stateGauge reports the certificates by state, from one count reused for
-// stateCountsCacheFor.
+// StateCountsCacheFor.
 type stateGauge struct {
 	count func() (records.StateCounts, error)
 	now   func() time.Time
@@ -142,7 +143,7 @@ func (g *stateGauge) current() *records.StateCounts {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	if g.counts != nil && now.Sub(g.at) < stateCountsCacheFor {
+	if g.counts != nil && now.Sub(g.at) < StateCountsCacheFor {
 		return g.counts
 	}
 	counts, err := g.count()
@@ -154,32 +155,32 @@ func (g *stateGauge) current() *records.StateCounts {
 	return g.counts
 }
 
-// observedConnector is a connector with its latency and outcomes counted,
-// and its failed signings and revocations audited.
-type observedConnector struct {
+// Connector is a connector with its latency and outcomes counted, and its
+// failed signings and revocations audited.
+type Connector struct {
 	connector.Connector
-	metrics *metrics
-	audit   auditLog
+	metrics *Metrics
+	audit   AuditLog
 }
 
-// observeConnector wraps conn; the optional interfaces the core looks for
+// ObserveConnector wraps conn; the optional interfaces the core looks for
 // (the built-in CA signs its own CRLs and OCSP answers, and serves the
 // chains it took over from) are found through Unwrap.
-func (m *metrics) observeConnector(conn connector.Connector, audit auditLog) connector.Connector {
-	return &observedConnector{Connector: conn, metrics: m, audit: audit}
+func (m *Metrics) ObserveConnector(conn connector.Connector, audit AuditLog) connector.Connector {
+	return &Connector{Connector: conn, metrics: m, audit: audit}
 }
 
 // Unwrap is the connector observed.
-func (o *observedConnector) Unwrap() connector.Connector { return o.Connector }
+func (o *Connector) Unwrap() connector.Connector { return o.Connector }
 
 // observe counts one call of operation that started at start.
-func (o *observedConnector) observe(operation string, start time.Time, outcome string) {
+func (o *Connector) observe(operation string, start time.Time, outcome string) {
 	name := o.Name()
 	o.metrics.caDuration.WithLabelValues(name, operation).Observe(time.Since(start).Seconds())
 	o.metrics.caRequests.WithLabelValues(name, operation, outcome).Inc()
 }
 
-func (o *observedConnector) Sign(ctx context.Context, req connector.SignRequest) (*connector.Result, error) {
+func (o *Connector) Sign(ctx context.Context, req connector.SignRequest) (*connector.Result, error) {
 	start := time.Now()
 	result, err := o.Connector.Sign(ctx, req)
 	outcome := callOutcome(result, err)
@@ -195,14 +196,14 @@ func (o *observedConnector) Sign(ctx context.Context, req connector.SignRequest)
 	return result, err
 }
 
-func (o *observedConnector) Poll(ctx context.Context, requestID string) (*connector.Result, error) {
+func (o *Connector) Poll(ctx context.Context, requestID string) (*connector.Result, error) {
 	start := time.Now()
 	result, err := o.Connector.Poll(ctx, requestID)
 	o.observe("poll", start, callOutcome(result, err))
 	return result, err
 }
 
-func (o *observedConnector) Revoke(ctx context.Context, req connector.RevokeRequest) error {
+func (o *Connector) Revoke(ctx context.Context, req connector.RevokeRequest) error {
 	start := time.Now()
 	err := o.Connector.Revoke(ctx, req)
 	outcome := callOutcome(nil, err)
@@ -210,7 +211,7 @@ func (o *observedConnector) Revoke(ctx context.Context, req connector.RevokeRequ
 	if err != nil {
 		// A revocation the CA refused is not recorded; one it could not
 		// hear (unavailable) is, and is audited when recorded.
-		rec := newAuditRecord(auditRevokeCertificate, model.AuditStatusFail, "")
+		rec := newAuditRecord(AuditRevokeCertificate, model.AuditStatusFail, "")
 		rec.AddEventObjectType("certificate")
 		rec.AddMeta("serial", req.Serial)
 		rec.AddMeta("connector", o.Name())
@@ -222,7 +223,7 @@ func (o *observedConnector) Revoke(ctx context.Context, req connector.RevokeRequ
 	return err
 }
 
-func (o *observedConnector) Chain(ctx context.Context) ([]*x509.Certificate, error) {
+func (o *Connector) Chain(ctx context.Context) ([]*x509.Certificate, error) {
 	start := time.Now()
 	chain, err := o.Connector.Chain(ctx)
 	o.observe("chain", start, callOutcome(nil, err))
@@ -231,8 +232,8 @@ func (o *observedConnector) Chain(ctx context.Context) ([]*x509.Certificate, err
 
 // auditSignFailure records a signing the CA did not do, for the account
 // its subject names.
-func (o *observedConnector) auditSignFailure(req connector.SignRequest, outcome string, result *connector.Result, err error) {
-	rec := newAuditRecord(auditIssueCertificate, model.AuditStatusFail, subjectAccount(req.Subject))
+func (o *Connector) auditSignFailure(req connector.SignRequest, outcome string, result *connector.Result, err error) {
+	rec := newAuditRecord(AuditIssueCertificate, model.AuditStatusFail, subjectAccount(req.Subject))
 	rec.AddEventObjectType("certificate")
 	rec.AddMeta("profile", req.Profile.Name)
 	rec.AddMeta("connector", o.Name())
