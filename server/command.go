@@ -175,7 +175,7 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
 			"you will get a message with a link to collect the certificate once it is approved. `/cert cancel %s` withdraws it.", req.Profile, req.ID, req.ID), nil
 	}
-	u, err := p.linkURL(start.Link)
+	u, err := p.site().LinkURL(start.Link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}
@@ -197,7 +197,7 @@ func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params [
 	if err != nil {
 		return "", p.startError(requester, err)
 	}
-	u, err := p.linkURL(start.Link)
+	u, err := p.site().LinkURL(start.Link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}
@@ -223,10 +223,10 @@ func (p *Plugin) startError(r *enroll.Requester, err error) error {
 func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
 	siteURL := p.siteURL()
 	if siteURL == "" {
-		return "", chatError(errNoSiteURL)
+		return "", chatError(app.ErrNoSiteURL)
 	}
 	return fmt.Sprintf("[Register a certificate](%s/plugins/%s%s) you already have: upload it (PEM or DER) on that page, "+
-		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, routeImport), nil
+		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, app.ImportPage), nil
 }
 
 // commandProfile reads a command's optional profile argument ("" for the
@@ -444,7 +444,7 @@ func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, param
 	if err != nil {
 		return "", requestCommandError(p, err)
 	}
-	u, err := p.linkURL(link)
+	u, err := p.site().LinkURL(link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}

@@ -156,7 +156,7 @@ func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll
 		return fmt.Sprintf("The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does.", delivery.Request.ID), nil
 	case delivery.Failed != nil:
 		record := delivery.Issued.Record
-		link, linkErr := p.linkURL(delivery.Pickup)
+		link, linkErr := p.site().LinkURL(delivery.Pickup)
 		if linkErr != nil {
 			return "", fmt.Errorf("your certificate `%s` was created but %s; run `/cert pickup` to collect it.", record.Serial, strings.TrimPrefix(delivery.Failed.Error(), "the email "))
 		}

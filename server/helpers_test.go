@@ -77,7 +77,7 @@ func (env *testEnv) linkURL(s *app.Snapshot, username, profileName string, purpo
 	if start.Link == nil {
 		return "", fmt.Errorf("profile %q asks an approver first", profileName)
 	}
-	return env.p.linkURL(start.Link)
+	return env.p.site().LinkURL(start.Link)
 }
 
 // pkiLeaf is a client certificate template for alice, valid for an hour.

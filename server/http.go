@@ -6,6 +6,7 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -15,9 +16,6 @@ import (
 
 // Routes, relative to /plugins/<id>.
 const (
-	routeIssue                = "/issue"
-	routeCSR                  = "/csr"
-	routeImport               = "/import"
 	routeImportCertificate    = "/certificates/import"
 	routeAPI                  = "/api/v1"
 	routeLinks                = "/links"
@@ -44,16 +42,16 @@ func (p *Plugin) newRouter() *mux.Router {
 	r := web.NewRouter(p.API)
 
 	(&public.Routes{Current: p.current, Log: p.API, Now: p.now, ReloadIfCARenewed: p.caKeeper.ReloadIfRenewed}).Mount(r)
-	r.Handle(routeIssue, p.page(p.handleIssuePage)).Methods(http.MethodGet)
-	r.Handle(routeIssue, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
-	r.Handle(routeCSR, p.page(p.handleCSRPage)).Methods(http.MethodGet)
-	r.Handle(routeCSR, p.pageWithLimit(p.handleCSRSubmit, maxUploadBytes)).Methods(http.MethodPost)
-	r.Handle(routeImport, p.page(p.handleImportPage)).Methods(http.MethodGet)
-	r.Handle(routeImport, p.pageWithLimit(p.handleImportSubmit, maxUploadBytes)).Methods(http.MethodPost)
+	r.Handle(app.IssuePage, p.page(p.handleIssuePage)).Methods(http.MethodGet)
+	r.Handle(app.IssuePage, p.page(p.handleIssueSubmit)).Methods(http.MethodPost)
+	r.Handle(app.CSRPage, p.page(p.handleCSRPage)).Methods(http.MethodGet)
+	r.Handle(app.CSRPage, p.pageWithLimit(p.handleCSRSubmit, maxUploadBytes)).Methods(http.MethodPost)
+	r.Handle(app.ImportPage, p.page(p.handleImportPage)).Methods(http.MethodGet)
+	r.Handle(app.ImportPage, p.pageWithLimit(p.handleImportSubmit, maxUploadBytes)).Methods(http.MethodPost)
 
 	api := r.PathPrefix(routeAPI).Subrouter()
 	api.Handle(routeLinks, p.api(p.handleCreateLink)).Methods(http.MethodPost)
-	api.Handle(routeCSR, p.api(p.handleSignCSR)).Methods(http.MethodPost)
+	api.Handle(app.CSRPage, p.api(p.handleSignCSR)).Methods(http.MethodPost)
 	api.Handle(routeEnrollments, p.api(p.handleEnroll)).Methods(http.MethodPost)
 	api.Handle(routeCertificates, p.api(p.handleListCertificates)).Methods(http.MethodGet)
 	api.Handle(routeImportCertificate, p.api(p.handleImportCertificate)).Methods(http.MethodPost)

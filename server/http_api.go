@@ -59,7 +59,7 @@ func (p *Plugin) handleCreateLink(w http.ResponseWriter, r *http.Request, userID
 	if start.Request != nil {
 		return p.respondRequest(w, true, start.Request)
 	}
-	u, err := p.linkURL(start.Link)
+	u, err := p.site().LinkURL(start.Link)
 	if err != nil {
 		return err
 	}

@@ -163,7 +163,7 @@ func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll
 		CertificatePEM: string(certPEM),
 		CertPEMURL:     template.URL(dataURL("application/x-pem-file", certPEM)),   // #nosec G203 -- our own base64
 		CertDERURL:     template.URL(dataURL("application/pkix-cert", record.DER)), // #nosec G203 -- our own base64
-		CAURL:          p.caURL(record.Connector),
+		CAURL:          p.site().CAChainURL(record.Connector),
 	}
 	if record.Attestation != nil {
 		page.Attested = enroll.AttestationLabel(record.Attestation)

@@ -170,7 +170,7 @@ func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enrol
 		CertPEMURL: template.URL(dataURL("application/x-pem-file", issued.CertificatePEM)), // #nosec G203 -- our own base64
 		KeyPEMURL:  keyPEMURL(issued.KeyPEM),
 		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)), // #nosec G203 -- our own base64
-		CAURL:      p.caURL(issued.Record.Connector),
+		CAURL:      p.site().CAChainURL(issued.Record.Connector),
 		EmailedTo:  outcome.EmailedTo,
 		EmailError: outcome.EmailError,
 	})
@@ -193,10 +193,6 @@ func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records
 		"You will get a message in Mattermost with a link to collect the certificate when it does.")
 }
 
-// caURL is where the chain of a connector's CA is served.
-func (p *Plugin) caURL(connectorName string) string {
-	return p.siteURL() + "/plugins/" + manifest.Id + "/ca/" + connectorName + ".pem"
-}
 
 // formFlag reads a yes/no form field: a ticked checkbox, or true in
 // scripts.

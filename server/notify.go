@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"html"
 	"math/big"
-	"net/url"
 	"strings"
 	"time"
 
@@ -14,27 +13,9 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
-
-// errNoSiteURL is a link that cannot be made: links need the Site URL.
-var errNoSiteURL = &enroll.Error{Code: enroll.CodeUnavailable,
-	Message: "The server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server."}
-
-// linkURL makes a link token a URL on this server.
-func (p *Plugin) linkURL(link *enroll.Link) (string, error) {
-	siteURL := p.siteURL()
-	if siteURL == "" {
-		return "", errNoSiteURL
-	}
-	route := routeIssue
-	if link.Purpose == linktoken.PurposeCSR {
-		route = routeCSR
-	}
-	return siteURL + "/plugins/" + manifest.Id + route + "?token=" + url.QueryEscape(link.Token), nil
-}
 
 // postEphemeral answers a command as the bot, visible only to the user.
 func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
@@ -245,7 +226,7 @@ func (n *notifier) RequestExpired(owner *enroll.Requester, req *records.Request)
 
 // collect is the sentence that hands out a pickup link.
 func (n *notifier) collect(req *records.Request, pickup *enroll.Link) string {
-	link, err := n.p.linkURL(pickup)
+	link, err := n.p.site().LinkURL(pickup)
 	if err != nil {
 		return "Run `/cert pickup " + req.ID + "` to collect it."
 	}

@@ -60,7 +60,7 @@ func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial str
 	if renewal.Request != nil {
 		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces)
 	}
-	u, err := p.linkURL(renewal.Link)
+	u, err := p.site().LinkURL(renewal.Link)
 	if err != nil {
 		return chatError(enroll.AsError(err)).Error()
 	}
@@ -97,7 +97,7 @@ func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, 
 	if renewal.Request != nil {
 		return p.respondRequest(w, true, renewal.Request)
 	}
-	u, err := p.linkURL(renewal.Link)
+	u, err := p.site().LinkURL(renewal.Link)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ func (p *Plugin) site() *app.Site {
 // refreshSite reads the server's settings; the server calls
 // OnConfigurationChange whenever they change.
 func (p *Plugin) refreshSite() *app.Site {
-	s := &app.Site{}
+	s := &app.Site{PluginID: manifest.Id}
 	if cfg := p.API.GetConfig(); cfg != nil {
 		s.URL = strings.TrimRight(model.SafeDereference(cfg.ServiceSettings.SiteURL), "/")
 		s.Name = model.SafeDereference(cfg.TeamSettings.SiteName)

@@ -5,11 +5,13 @@ package app
 
 import (
 	"fmt"
+	"net/url"
 	"sync/atomic"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
@@ -76,6 +78,8 @@ type Site struct {
 	Host string
 	// RequireVerifiedEmail keeps unverified emails out of certificates.
 	RequireVerifiedEmail bool
+	// PluginID is the plugin's id, which its URLs name.
+	PluginID string
 }
 
 // DisplayName is the server's name as users know it.
@@ -96,3 +100,43 @@ func (c *Current) Site() *Site {
 
 // SetSite records the server's settings, read on each configuration change.
 func (c *Current) SetSite(s *Site) { c.site.Store(s) }
+
+// The enrollment pages, relative to the plugin's URL: every door that
+// hands out a link names one of them.
+const (
+	IssuePage  = "/issue"
+	CSRPage    = "/csr"
+	ImportPage = "/import"
+)
+
+// ErrNoSiteURL is a link that cannot be made: links need the Site URL.
+var ErrNoSiteURL = &enroll.Error{Code: enroll.CodeUnavailable, Next: enroll.NextAskAdmin,
+	Message: "The server's Site URL is not set; ask an administrator to set it in System Console > Environment > Web Server."}
+
+// PluginURL is the plugin's root on this server (the Site URL, then
+// /plugins/<id>); "" when the Site URL is not set.
+func (s *Site) PluginURL() string {
+	if s.URL == "" {
+		return ""
+	}
+	return s.URL + "/plugins/" + s.PluginID
+}
+
+// LinkURL makes a link token a URL on this server: the page that serves
+// its purpose.
+func (s *Site) LinkURL(link *enroll.Link) (string, error) {
+	base := s.PluginURL()
+	if base == "" {
+		return "", ErrNoSiteURL
+	}
+	page := IssuePage
+	if link.Purpose == linktoken.PurposeCSR {
+		page = CSRPage
+	}
+	return base + page + "?token=" + url.QueryEscape(link.Token), nil
+}
+
+// CAChainURL is where the chain of a connector's CA is served.
+func (s *Site) CAChainURL(connectorName string) string {
+	return s.PluginURL() + "/ca/" + connectorName + ".pem"
+}
