@@ -322,7 +322,7 @@ func TestDefaultApproversAndAdminNoticesGoByPermission(t *testing.T) {
 	assert.Equal(t, "Request approved.", env.click("erin", env.approvalPostFor("erin", own), "approve").EphemeralText)
 	assert.Equal(t, records.RequestApproved, env.request_(own).State)
 
-	env.p.noticeAdmins("**Client Certificates:** a notice for the admins")
+	env.p.notices.Send("**Client Certificates:** a notice for the admins")
 	for name, told := range map[string]bool{"carol": true, "erin": true, "dave": false, "robot": false, "alice": false} {
 		got := false
 		for _, p := range env.dmsTo(name) {

@@ -209,7 +209,7 @@ func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 // requester is a test user as the core sees them.
 func (env *testEnv) requester(name string) *enroll.Requester {
 	env.t.Helper()
-	r, err := env.p.requester(env.user(name).Id)
+	r, err := env.p.dir.Requester(env.user(name).Id)
 	require.NoError(env.t, err)
 	return r
 }

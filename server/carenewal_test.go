@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -221,7 +222,7 @@ func TestCARenewalStopsWhereTheRootEnds(t *testing.T) {
 	env.p.runRequestJob()
 	assert.True(t, env.issuingCA(t).Equal(third), "no new CA the root would cut short")
 	assert.Equal(t, 2, env.noticesTo("carol", "renewed"))
-	assert.Equal(t, 1, env.noticesTo("carol", "`"+markdownCell(root.Subject.String())+"` of connector `builtin` expires on"), "the root's expiry is the admins' to handle")
+	assert.Equal(t, 1, env.noticesTo("carol", "`"+mattermost.MarkdownCell(root.Subject.String())+"` of connector `builtin` expires on"), "the root's expiry is the admins' to handle")
 	_, err = env.p.caKeeper.Renew(env.p.getConfiguration(), threshold, true)
 	var impossible *builtinca.ErrRenewalNotPossible
 	require.ErrorAs(t, err, &impossible)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -253,7 +254,7 @@ func (p *Plugin) commandRequester(userID string) (*app.Snapshot, *enroll.Request
 	if err != nil {
 		return nil, nil, err
 	}
-	requester, err := p.requester(userID)
+	requester, err := p.dir.Requester(userID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -276,11 +277,11 @@ func chatError(e *enroll.Error) error {
 	if e == nil {
 		return errors.New("something went wrong; please try again.")
 	}
-	msg := markdownCell(e.Message)
+	msg := mattermost.MarkdownCell(e.Message)
 	if next, ok := chatNext[e.Next]; ok {
 		msg += " " + next
 	} else if e.Hint != "" {
-		msg += " " + markdownCell(e.Hint)
+		msg += " " + mattermost.MarkdownCell(e.Hint)
 	}
 	return errors.New(msg)
 }
@@ -301,7 +302,7 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 		if prof.Name == s.Catalog.DefaultProfile {
 			name += " (default)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, markdownCell(prof.Description), prof.ValidityDays, prof.GeneratedKeyType().Label())
+		fmt.Fprintf(&b, "| %s | %s | %d days | %s |\n", name, mattermost.MarkdownCell(prof.Description), prof.ValidityDays, prof.GeneratedKeyType().Label())
 	}
 	b.WriteString("\nRun `/cert download <profile>` to get one.")
 	return b.String(), nil
@@ -342,7 +343,7 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 			if c.RevocationPending {
 				state += " (pending at the CA)"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), state, keyOrigin(c))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Serial, mattermost.MarkdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"), state, keyOrigin(c))
 		}
 	}
 	if len(open) > 0 {
@@ -368,7 +369,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	}
 	serial := pki.NormalizeSerial(params[0])
 	if serial == "" {
-		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", markdownCell(params[0]))
+		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
 	}
 	s, requester, err := p.commandRequester(args.UserId)
 	if err != nil {
@@ -401,20 +402,13 @@ func keyOrigin(c *records.Certificate) string {
 	switch c.Origin {
 	case records.OriginCSR:
 		if c.Attestation != nil {
-			return "your own, attested by " + markdownCell(enroll.AttestationLabel(c.Attestation))
+			return "your own, attested by " + mattermost.MarkdownCell(enroll.AttestationLabel(c.Attestation))
 		}
 		return "your own (CSR)"
 	case records.OriginImported:
 		return "registered"
 	}
 	return "made by the server"
-}
-
-// markdownCell keeps user-influenced text from breaking a Markdown table or
-// injecting formatting.
-func markdownCell(s string) string {
-	r := strings.NewReplacer("|", "\\|", "`", "'", "\n", " ", "\r", " ")
-	return r.Replace(s)
 }
 
 func (p *Plugin) commandCancel(_ context.Context, args *model.CommandArgs, params []string) (string, error) {

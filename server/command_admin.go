@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -43,7 +44,7 @@ func (p *Plugin) commandAdmin(ctx context.Context, args *model.CommandArgs, para
 			return sc.handler(ctx, args, params[1:])
 		}
 	}
-	return "", fmt.Errorf("unknown admin command `%s`.\n\n%s", markdownCell(params[0]), p.adminHelp())
+	return "", fmt.Errorf("unknown admin command `%s`.\n\n%s", mattermost.MarkdownCell(params[0]), p.adminHelp())
 }
 
 func (p *Plugin) adminHelp() string {
@@ -83,7 +84,7 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 		case strings.HasPrefix(param, "@"):
 			user, appErr := p.API.GetUserByUsername(strings.TrimPrefix(param, "@"))
 			if appErr != nil {
-				return "", fmt.Errorf("no user is called %s.", markdownCell(param))
+				return "", fmt.Errorf("no user is called %s.", mattermost.MarkdownCell(param))
 			}
 			filter.Owner = sessionPrincipal(user.Id)
 		case param == "--expiring":
@@ -123,7 +124,7 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 	var b strings.Builder
 	b.WriteString("| Serial | Owner | Subject | Profile | Expires | State |\n|:--|:--|:--|:--|:--|:--|\n")
 	for _, c := range page.Certificates {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, p.ownerName(c.Owner), markdownCell(c.Subject), markdownCell(c.Profile),
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, p.dir.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile),
 			c.NotAfter.UTC().Format("2006-01-02"), adminState(c, now))
 	}
 	if page.Next != "" {
@@ -146,35 +147,17 @@ func adminState(c *records.Certificate, now time.Time) string {
 	return state
 }
 
-// times is a count of tries in words.
-func times(n int) string {
-	if n == 1 {
-		return "once"
-	}
-	return fmt.Sprintf("%d times", n)
-}
-
 // pendingAtCALine is the line of `/cert admin show` for a revocation its
 // CA has not accepted: since when, how often it was told, what it said.
 func pendingAtCALine(c *records.Certificate) string {
 	line := "- Pending at the CA: the CA has not accepted the revocation yet"
 	if c.RevocationAttempts > 0 {
-		line += fmt.Sprintf("; told again %s, it answered last \"%s\"", times(c.RevocationAttempts), markdownCell(c.RevocationCAAnswer))
+		line += fmt.Sprintf("; told again %s, it answered last \"%s\"", mattermost.Times(c.RevocationAttempts), mattermost.MarkdownCell(c.RevocationCAAnswer))
 	}
 	if c.RevocationRetryAt != nil {
 		line += "; next try " + c.RevocationRetryAt.UTC().Format(time.RFC3339)
 	}
 	return line + "\n"
-}
-
-// ownerName is an owner as people know them.
-func (p *Plugin) ownerName(owner records.Principal) string {
-	if id := owner.MattermostUserID(); id != "" {
-		if u, appErr := p.API.GetUser(id); appErr == nil {
-			return "@" + u.Username
-		}
-	}
-	return markdownCell(string(owner))
 }
 
 func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
@@ -194,11 +177,11 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#### Certificate `%s`\n\n", c.Serial)
-	fmt.Fprintf(&b, "- Owner: %s\n- Subject: %s\n- Profile: %s, CA connector %s\n", p.ownerName(c.Owner), markdownCell(c.Subject), markdownCell(c.Profile), markdownCell(c.Connector))
+	fmt.Fprintf(&b, "- Owner: %s\n- Subject: %s\n- Profile: %s, CA connector %s\n", p.dir.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile), mattermost.MarkdownCell(c.Connector))
 	fmt.Fprintf(&b, "- Valid: %s to %s\n- State: %s\n- Key: %s, %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339),
 		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
 	if c.RevokedAt != nil {
-		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), markdownCell(c.RevocationReason), p.actorName(c.RevokedBy))
+		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), mattermost.MarkdownCell(c.RevocationReason), p.dir.ActorName(c.RevokedBy))
 	}
 	if c.RevocationPending {
 		b.WriteString(pendingAtCALine(c))
@@ -208,7 +191,7 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	}
 	if c.EmailChangedAt != nil {
 		fmt.Fprintf(&b, "- Names %s, which its owner no longer has (found %s; the owner was asked to renew)\n",
-			markdownCell(strings.Join(c.Emails, ", ")), c.EmailChangedAt.UTC().Format("2006-01-02"))
+			mattermost.MarkdownCell(strings.Join(c.Emails, ", ")), c.EmailChangedAt.UTC().Format("2006-01-02"))
 	}
 	fmt.Fprintf(&b, "- SHA-256: `%s`\n", c.Fingerprint)
 	return b.String(), nil
@@ -234,7 +217,7 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	return revokedWords(revoked, p.ownerName(revoked.Record.Owner)), nil
+	return revokedWords(revoked, p.dir.OwnerName(revoked.Record.Owner)), nil
 }
 
 func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
@@ -252,7 +235,7 @@ func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs
 	var b strings.Builder
 	b.WriteString("| Request | Owner | Profile | State | Since | Expires |\n|:--|:--|:--|:--|:--|:--|\n")
 	for _, r := range open {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, p.ownerName(r.Owner), markdownCell(r.Profile), r.State,
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, p.dir.OwnerName(r.Owner), mattermost.MarkdownCell(r.Profile), r.State,
 			r.CreatedAt.UTC().Format("2006-01-02 15:04"), r.ExpiresAt.UTC().Format("2006-01-02"))
 	}
 	return b.String(), nil

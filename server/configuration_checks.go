@@ -48,7 +48,7 @@ func (p *Plugin) noticeUncheckedConnectors(unchecked []profile.Unchecked) {
 		p.API.LogWarn("Saved the settings of a step-ca connector that could not be checked", "connector", u.Connector, "error", u.Err.Error())
 		lines = append(lines, fmt.Sprintf("- `%s`: %s", u.Connector, connectorReason(u.Err)))
 	}
-	p.noticeAdmins("**Client Certificates:** the settings were saved, but these certificate authorities could not be asked whether " +
+	p.notices.Send("**Client Certificates:** the settings were saved, but these certificate authorities could not be asked whether " +
 		"their connector settings are right:\n\n" + strings.Join(lines, "\n") +
 		"\n\nWhile they cannot be reached, users cannot get certificates from them. Save the settings again once they answer to have them checked.")
 }

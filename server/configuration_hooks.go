@@ -92,7 +92,7 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	change = observe.DiffSettings(current, next)
 	// The approvers and teams the admin names now are the accounts and
 	// teams these names mean from now on.
-	if err := p.bindSavedNames(parsed); err != nil {
+	if err := p.dir.BindSavedNames(parsed); err != nil {
 		return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
 	}
 	if err := p.checkStepCAConnectors(current, next, parsed); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 )
 
 // UserHasBeenDeactivated acts on the certificates of a deactivated user as
@@ -26,7 +27,7 @@ func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
 		return
 	}
 	action := enroll.DeactivationAction(s.Config.OnDeactivation)
-	result, err := s.Core.Deactivate(ctx, requesterOf(user), action)
+	result, err := s.Core.Deactivate(ctx, mattermost.RequesterOf(user), action)
 	if err != nil {
 		p.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
 		return
@@ -41,7 +42,7 @@ func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
 			return
 		}
 	}
-	p.noticeAdmins(deactivationNotice(result))
+	p.notices.Send(deactivationNotice(result))
 }
 
 // deactivationNotice is the admins' summary of one deactivation.
@@ -59,20 +60,20 @@ func deactivationNotice(d *enroll.Deactivated) string {
 	if len(atCA) > 0 {
 		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(atCA))
 		for _, revoked := range atCA {
-			fmt.Fprintf(&b, "\n- `%s` %s", revoked.Record.Serial, markdownCell(revoked.Record.Subject))
+			fmt.Fprintf(&b, "\n- `%s` %s", revoked.Record.Serial, mattermost.MarkdownCell(revoked.Record.Subject))
 		}
 	}
 	if len(recordsOnly) > 0 {
 		// Never claimed revoked where the CA does not know.
 		fmt.Fprintf(&b, "\n\n%d of their certificates are revoked in this plugin's records only:", len(recordsOnly))
 		for _, revoked := range recordsOnly {
-			fmt.Fprintf(&b, "\n- `%s` %s: %s", revoked.Record.Serial, markdownCell(revoked.Record.Subject), reachCaveat(revoked))
+			fmt.Fprintf(&b, "\n- `%s` %s: %s", revoked.Record.Serial, mattermost.MarkdownCell(revoked.Record.Subject), reachCaveat(revoked))
 		}
 	}
 	if len(d.Valid) > 0 {
 		fmt.Fprintf(&b, "\n\n%d of their certificates are still valid:", len(d.Valid))
 		for _, c := range d.Valid {
-			fmt.Fprintf(&b, "\n- `%s` %s, until %s", c.Serial, markdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"))
+			fmt.Fprintf(&b, "\n- `%s` %s, until %s", c.Serial, mattermost.MarkdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"))
 		}
 		if len(d.Failed) > 0 {
 			b.WriteString("\n\nSome could not be revoked now (the CA could not be reached?); the daily job tries again.")

@@ -16,6 +16,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
 	"github.com/stretchr/testify/mock"
@@ -70,7 +71,7 @@ func (env *testEnv) linkURL(s *app.Snapshot, username, profileName string, purpo
 	if purpose == linktoken.PurposeCSR {
 		key = enroll.KeyFromCSR
 	}
-	start, err := s.Core.StartEnrollment(requesterOf(env.user(username)), enroll.StartRequest{Profile: profileName, Key: key})
+	start, err := s.Core.StartEnrollment(mattermost.RequesterOf(env.user(username)), enroll.StartRequest{Profile: profileName, Key: key})
 	if err != nil {
 		return "", err
 	}

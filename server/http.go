@@ -99,7 +99,7 @@ func (p *Plugin) pageWithLimit(h web.PageHandler, maxBytes int64) http.Handler {
 
 // callers resolves a signed-in principal through the directory.
 func (p *Plugin) callers() *web.Callers {
-	return &web.Callers{Current: p.current, Lookup: (&directory{p: p}).Lookup}
+	return &web.Callers{Current: p.current, Lookup: (p.dir).Lookup}
 }
 
 // pageNext words, on the plugin's pages, the steps refusals leave; a step
@@ -113,3 +113,21 @@ var pageNext = map[enroll.Next]string{
 	enroll.NextFreeASlot:   "Revoke one you no longer use (/cert revoke <serial> superseded in Mattermost), then ask again.",
 	enroll.NextTryAgain:    "Your link still works: try again in a minute, and contact your administrator if it keeps failing.",
 }
+
+// sessionRequester is the signed-in account of an API request, with the
+// services that serve it.
+func (p *Plugin) sessionRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
+	s, err := p.current.Get()
+	if err != nil {
+		return nil, nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+	}
+	r, err := p.dir.Requester(userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, r, nil
+}
+
+// sessionPrincipal is the owner principal of a signed-in Mattermost user:
+// the one place a session's user id becomes a principal.
+func sessionPrincipal(userID string) records.Principal { return records.MattermostUser(userID) }

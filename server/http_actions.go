@@ -24,7 +24,7 @@ func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, use
 	if s == nil || err != nil {
 		return err
 	}
-	approver, err := p.requester(userID)
+	approver, err := p.dir.Requester(userID)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 		return err
 	}
 	requestID := requestIDOf(action)
-	approver, err := p.requester(userID)
+	approver, err := p.dir.Requester(userID)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 		return nil
 	}
 	reason, _ := submission.Submission["reason"].(string)
-	approver, err := p.requester(userID)
+	approver, err := p.dir.Requester(userID)
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (p *Plugin) handleRenewAction(w http.ResponseWriter, r *http.Request, userI
 	if s == nil || err != nil {
 		return err
 	}
-	owner, err := p.requester(userID)
+	owner, err := p.dir.Requester(userID)
 	if err != nil {
 		return err
 	}

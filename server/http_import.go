@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
@@ -125,7 +126,7 @@ func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form impor
 	if err != nil {
 		return nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	reg := enroll.Registration{By: requesterOf(caller), Data: data, AnyNames: form.AnyNames}
+	reg := enroll.Registration{By: mattermost.RequesterOf(caller), Data: data, AnyNames: form.AnyNames}
 	ownerName := strings.TrimPrefix(strings.TrimSpace(form.Owner), "@")
 	if ownerName != "" && ownerName != caller.Username {
 		if !s.Core.IsAdmin(reg.By) {
@@ -135,7 +136,7 @@ func (p *Plugin) serveImport(ctx context.Context, caller *model.User, form impor
 		if appErr != nil {
 			return nil, &web.Error{Status: http.StatusNotFound, Message: "No active user is called @" + ownerName + "."}
 		}
-		reg.Owner = requesterOf(u)
+		reg.Owner = mattermost.RequesterOf(u)
 	}
 	return s.Core.Register(ctx, reg)
 }

@@ -193,7 +193,6 @@ func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records
 		"You will get a message in Mattermost with a link to collect the certificate when it does.")
 }
 
-
 // formFlag reads a yes/no form field: a ticked checkbox, or true in
 // scripts.
 func formFlag(v string) bool {

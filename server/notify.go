@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -45,12 +46,12 @@ func (n *notifier) CertificateRevoked(owner *enroll.Requester, c *records.Certif
 		effect = "Its CA could not be reached just now; it is told as soon as it answers."
 	}
 	n.p.notifyUser(owner, "Certificate revoked", fmt.Sprintf("@%s revoked your certificate `%s` (%s): %s. %s",
-		by.Username, c.Serial, markdownCell(c.Subject), c.RevocationReason, effect))
+		by.Username, c.Serial, mattermost.MarkdownCell(c.Subject), c.RevocationReason, effect))
 }
 
 func (n *notifier) RenewalOverlapEnded(owner *enroll.Requester, replaced *records.Certificate) {
 	n.p.notifyUser(owner, "Renewed certificate revoked", fmt.Sprintf("You renewed your certificate `%s` (%s) a while ago, and the time "+
-		"both could be used is over: it is now revoked (superseded). Use its renewal; `/cert list` shows it.", replaced.Serial, markdownCell(replaced.Subject)))
+		"both could be used is over: it is now revoked (superseded). Use its renewal; `/cert list` shows it.", replaced.Serial, mattermost.MarkdownCell(replaced.Subject)))
 }
 
 // KeyCompromised tells an owner which of their certificates a compromised
@@ -58,7 +59,7 @@ func (n *notifier) RenewalOverlapEnded(owner *enroll.Requester, replaced *record
 func (n *notifier) KeyCompromised(owner *enroll.Requester, reported *records.Certificate, theirs []*records.Certificate) {
 	n.p.notifyUser(owner, "Key compromised", fmt.Sprintf("The key of certificate `%s` was reported compromised by %s, so that key is "+
 		"never certified again. Your certificates with that key are revoked:%s\n\nMake a new key for a new certificate: "+
-		"`/cert download`, or a CSR of a new key with `/cert csr`.", reported.Serial, n.p.actorName(reported.RevokedBy), certificateLines(theirs)))
+		"`/cert download`, or a CSR of a new key with `/cert csr`.", reported.Serial, n.p.dir.ActorName(reported.RevokedBy), certificateLines(theirs)))
 }
 
 // adminNotifier is the core's AdminNotifier: DMs from the bot to every
@@ -69,16 +70,16 @@ type adminNotifier struct{ p *Plugin }
 // key took with it.
 func (n *adminNotifier) KeyCompromised(reported *records.Certificate, alsoRevoked []*records.Certificate) {
 	all := append([]*records.Certificate{reported}, alsoRevoked...)
-	n.p.noticeAdmins(fmt.Sprintf("**Client Certificates:** %s revoked certificate `%s` of %s because its key was compromised. "+
+	n.p.notices.Send(fmt.Sprintf("**Client Certificates:** %s revoked certificate `%s` of %s because its key was compromised. "+
 		"That key is never certified again, and every valid certificate with it is revoked:%s",
-		n.p.actorName(reported.RevokedBy), reported.Serial, n.p.ownerName(reported.Owner), certificateLines(all)))
+		n.p.dir.ActorName(reported.RevokedBy), reported.Serial, n.p.dir.OwnerName(reported.Owner), certificateLines(all)))
 }
 
 // certificateLines lists certificates for a message, a line each.
 func certificateLines(certs []*records.Certificate) string {
 	var b strings.Builder
 	for _, c := range certs {
-		fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, markdownCell(c.Subject))
+		fmt.Fprintf(&b, "\n- `%s` %s", c.Serial, mattermost.MarkdownCell(c.Subject))
 	}
 	return b.String()
 }
@@ -87,14 +88,14 @@ func certificateLines(certs []*records.Certificate) string {
 // a job of the plugin records.
 func (p *Plugin) actorName(actor string) string {
 	if principal := records.ActorOf(actor); principal != "" {
-		return p.ownerName(principal)
+		return p.dir.OwnerName(principal)
 	}
-	return markdownCell(actor)
+	return mattermost.MarkdownCell(actor)
 }
 
 func (n *notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {
 	n.p.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
-		markdownCell(c.Subject)+"). It is now in `/cert list`.")
+		mattermost.MarkdownCell(c.Subject)+"). It is now in `/cert list`.")
 }
 
 // ApprovalNeeded asks each approver in a DM with Approve and Deny buttons;
@@ -162,7 +163,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 		when = "within a day"
 	}
 	text := fmt.Sprintf("Your certificate `%s` (%s) expires %s, on %s. Renew it before then to keep your VPN, Wi-Fi and other access.",
-		c.Serial, markdownCell(c.Subject), when, c.NotAfter.UTC().Format(time.RFC1123))
+		c.Serial, mattermost.MarkdownCell(c.Subject), when, c.NotAfter.UTC().Format(time.RFC1123))
 	post := renewPost(c, "Certificate "+c.Serial+" expires "+when, text)
 	n.p.notifyWith(owner, "your certificate expires "+when, post, text+" Run /cert download "+c.Profile+" in Mattermost to renew it.")
 	n.p.metrics.ReminderSent()
@@ -173,7 +174,7 @@ func (n *notifier) ExpiryReminder(owner *enroll.Requester, c *records.Certificat
 // identities) may refuse it.
 func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate) {
 	text := fmt.Sprintf("Your certificate `%s` (%s) names %s, which is no longer your email address (it is now %s). Renew it to get one with your current address.",
-		c.Serial, markdownCell(c.Subject), markdownCell(strings.Join(c.Emails, ", ")), markdownCell(owner.Email))
+		c.Serial, mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(strings.Join(c.Emails, ", ")), mattermost.MarkdownCell(owner.Email))
 	post := renewPost(c, "Certificate "+c.Serial+" names your old email", text)
 	n.p.notifyWith(owner, "your certificate names your old email", post, text+" Run /cert renew "+c.Serial+" in Mattermost to renew it.")
 }
@@ -182,7 +183,7 @@ func (n *notifier) EmailChanged(owner *enroll.Requester, c *records.Certificate)
 // certificate's CA has not accepted its revocation, in words they can act
 // on: which certificate, which CA, what it said, what to do.
 func (n *adminNotifier) RevocationNotAccepted(c *records.Certificate) {
-	n.p.noticeAdmins(revocationNotAcceptedNotice(c, n.p.ownerName(c.Owner)))
+	n.p.notices.Send(revocationNotAcceptedNotice(c, n.p.dir.OwnerName(c.Owner)))
 }
 
 // revocationNotAcceptedNotice is the admins' message about a revocation
@@ -190,12 +191,12 @@ func (n *adminNotifier) RevocationNotAccepted(c *records.Certificate) {
 // connector's message, which is safe to show.
 func revocationNotAcceptedNotice(c *records.Certificate, owner string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Client Certificates:** the CA has not accepted the revocation of the certificate `%s` (%s, of %s)", c.Serial, markdownCell(c.Subject), owner)
+	fmt.Fprintf(&b, "**Client Certificates:** the CA has not accepted the revocation of the certificate `%s` (%s, of %s)", c.Serial, mattermost.MarkdownCell(c.Subject), owner)
 	if c.RevokedAt != nil {
-		fmt.Fprintf(&b, ", revoked here on %s (%s)", c.RevokedAt.UTC().Format(time.RFC1123), markdownCell(c.RevocationReason))
+		fmt.Fprintf(&b, ", revoked here on %s (%s)", c.RevokedAt.UTC().Format(time.RFC1123), mattermost.MarkdownCell(c.RevocationReason))
 	}
 	fmt.Fprintf(&b, ". The CA connector `%s` was told again %s since; its last answer was \"%s\".\n\n",
-		markdownCell(c.Connector), times(c.RevocationAttempts), markdownCell(c.RevocationCAAnswer))
+		mattermost.MarkdownCell(c.Connector), mattermost.Times(c.RevocationAttempts), mattermost.MarkdownCell(c.RevocationCAAnswer))
 	fmt.Fprintf(&b, "Until the CA accepts it, the CA's revocation list and OCSP answers do not name this certificate, so services that check with that CA still accept it, until it expires on %s.\n\n",
 		c.NotAfter.UTC().Format("2006-01-02"))
 	b.WriteString("**What to do:** revoke it at the CA by hand")

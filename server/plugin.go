@@ -56,9 +56,12 @@ type Plugin struct {
 	now      func() time.Time
 	newMutex func(name string) (locker, error)
 
-	// bot writes to people; admins finds the system admins.
+	// bot writes to people; admins finds the system admins; notices
+	// tells them; dir is the core's directory of Mattermost accounts.
 	bot        *mattermost.Bot
 	admins     *mattermost.Admins
+	notices    *mattermost.AdminNotices
+	dir        *mattermost.Directory
 	requestJob *cluster.Job
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
@@ -127,7 +130,7 @@ func (p *Plugin) newCAKeeper() *builtinca.Keeper {
 		Log:          p.API,
 		Current:      p.current,
 		PluginID:     manifest.Id,
-		NoticeAdmins: p.noticeAdmins,
+		NoticeAdmins: func(message string) { p.notices.Send(message) },
 		Publish:      p.API.PublishPluginClusterEvent,
 		Rebuild:      func() { p.applyConfiguration(p.getConfiguration()) },
 	}
@@ -163,9 +166,8 @@ func (p *Plugin) OnActivate() error {
 	if err != nil {
 		return errors.Wrap(err, "failed to ensure the bot account")
 	}
-	p.bot = &mattermost.Bot{API: p.API, ID: botID}
+	p.buildAdapters(botID)
 
-	p.admins = &mattermost.Admins{API: p.API}
 	if p.inventory, err = p.openInventory(); err != nil {
 		return err
 	}
@@ -209,4 +211,13 @@ func (p *Plugin) ServeMetrics(_ *plugin.Context, w http.ResponseWriter, r *http.
 // support needs to understand a set-up, without a secret.
 func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, error) {
 	return p.support.Files()
+}
+
+// buildAdapters makes the core's Mattermost ports: the bot's messages, the
+// system admins, the directory of accounts.
+func (p *Plugin) buildAdapters(botID string) {
+	p.bot = &mattermost.Bot{API: p.API, ID: botID}
+	p.admins = &mattermost.Admins{API: p.API}
+	p.notices = &mattermost.AdminNotices{Bot: p.bot, Admins: p.admins, Log: p.API}
+	p.dir = &mattermost.Directory{API: p.API, Bindings: p.store, Admins: p.admins, Notices: p.notices}
 }

@@ -21,7 +21,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
@@ -207,8 +206,7 @@ func newTestEnv(t testing.TB) *testEnv {
 		return m.(*sync.Mutex), nil
 	}
 	p.caKeeper = p.newCAKeeper()
-	p.bot = &mattermost.Bot{API: server, ID: testBotID}
-	p.admins = &mattermost.Admins{API: server}
+	p.buildAdapters(testBotID)
 	p.admins.RoleNames = func(permission string) ([]string, error) {
 		var names []string
 		for name, permissions := range env.roles {

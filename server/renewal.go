@@ -12,6 +12,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -26,7 +27,7 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 	}
 	serial := pki.NormalizeSerial(params[0])
 	if serial == "" {
-		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", markdownCell(params[0]))
+		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
 	}
 	s, requester, err := p.commandRequester(args.UserId)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 )
 
 // revokedWords says in chat what a revocation did, and never more: a
@@ -12,7 +13,7 @@ import (
 // revoked in this plugin's records, with why and what to do.
 func revokedWords(revoked *enroll.Revoked, owner string) string {
 	c := revoked.Record
-	name := fmt.Sprintf("Certificate `%s` (%s)", c.Serial, markdownCell(c.Subject))
+	name := fmt.Sprintf("Certificate `%s` (%s)", c.Serial, mattermost.MarkdownCell(c.Subject))
 	if owner != "" {
 		name = fmt.Sprintf("Certificate `%s` of %s", c.Serial, owner)
 	}

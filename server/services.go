@@ -49,7 +49,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.bindProfileNames(catalog)
+	p.dir.BindProfileNames(catalog)
 	site := p.site()
 	core := enroll.New(enroll.Settings{
 		Catalog:              catalog,
@@ -67,7 +67,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		Inventory: p.metrics.ObserveInventory(p.inventory, p.API),
 		// Mattermost accounts are the only kind of principal the plugin
 		// serves today; its system admins are reached in Mattermost.
-		Directories: map[string]enroll.Directory{records.KindMattermost: &directory{p: p}},
+		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir},
 		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: &notifier{p: p}},
 		Admins:      &adminNotifier{p: p},
 		Mailer:      &certificateMailer{p: p, config: c},
