@@ -482,3 +482,13 @@ func requestCommandError(p *Plugin, err error) error {
 	p.API.LogError("Certificate request command failed", "error", err.Error())
 	return errors.New("the request could not be changed right now; please try again.")
 }
+
+// postEphemeral answers a command as the bot, visible only to the user.
+func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
+	p.client.Post.SendEphemeralPost(args.UserId, &model.Post{
+		UserId:    p.bot.ID,
+		ChannelId: args.ChannelId,
+		RootId:    args.RootId,
+		Message:   message,
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
@@ -27,10 +28,6 @@ const (
 	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
 	routeAutocompleteProfiles = routeAPI + "/autocomplete/profiles"
 	routeEnrollments          = "/enrollments"
-	routeActionApprove        = "/actions/approve"
-	routeActionDeny           = "/actions/deny"
-	routeDialogDeny           = "/actions/deny/submit"
-	routeActionRenew          = "/actions/renew"
 )
 
 // apiHandler serves a JSON route for a user signed in to Mattermost.
@@ -61,10 +58,10 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
 	(&admin.Routes{Callers: p.callers(), Auth: web.MattermostSession, Log: p.API, Now: p.now}).Mount(api)
 	api.Handle(routeAdminCARenew, p.api(p.handleAdminCARenew)).Methods(http.MethodPost)
-	r.Handle(routeActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
-	r.Handle(routeActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
-	r.Handle(routeDialogDeny, p.api(p.handleDenyDialog)).Methods(http.MethodPost)
-	r.Handle(routeActionRenew, p.api(p.handleRenewAction)).Methods(http.MethodPost)
+	r.Handle(mattermost.ActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
+	r.Handle(mattermost.ActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
+	r.Handle(mattermost.DialogDenySubmit, p.api(p.handleDenyDialog)).Methods(http.MethodPost)
+	r.Handle(mattermost.ActionRenew, p.api(p.handleRenewAction)).Methods(http.MethodPost)
 	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
 	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 
@@ -72,7 +73,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 	}
 	appErr := p.API.OpenInteractiveDialog(model.OpenDialogRequest{
 		TriggerId: action.TriggerId,
-		URL:       p.siteURL() + "/plugins/" + manifest.Id + routeDialogDeny,
+		URL:       p.siteURL() + "/plugins/" + manifest.Id + mattermost.DialogDenySubmit,
 		Dialog: model.Dialog{
 			CallbackId:  requestID,
 			Title:       "Deny certificate request",

@@ -58,11 +58,14 @@ type Plugin struct {
 
 	// bot writes to people; admins finds the system admins; notices
 	// tells them; dir is the core's directory of Mattermost accounts.
-	bot        *mattermost.Bot
-	admins     *mattermost.Admins
-	notices    *mattermost.AdminNotices
-	dir        *mattermost.Directory
-	requestJob *cluster.Job
+	bot     *mattermost.Bot
+	admins  *mattermost.Admins
+	notices *mattermost.AdminNotices
+	dir     *mattermost.Directory
+	// notifier tells Mattermost accounts; adminNotifier the system admins.
+	notifier      *mattermost.Notifier
+	adminNotifier *mattermost.AdminNotifier
+	requestJob    *cluster.Job
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
@@ -220,4 +223,8 @@ func (p *Plugin) buildAdapters(botID string) {
 	p.admins = &mattermost.Admins{API: p.API}
 	p.notices = &mattermost.AdminNotices{Bot: p.bot, Admins: p.admins, Log: p.API}
 	p.dir = &mattermost.Directory{API: p.API, Bindings: p.store, Admins: p.admins, Notices: p.notices}
+	p.notifier = &mattermost.Notifier{API: p.API, Bot: p.bot, Names: p.dir, Current: p.current,
+		EmailNotifications: func() bool { return p.getConfiguration().EmailNotifications },
+		ReminderSent:       p.metrics.ReminderSent}
+	p.adminNotifier = &mattermost.AdminNotifier{Notices: p.notices, Names: p.dir}
 }

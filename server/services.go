@@ -68,8 +68,8 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		// Mattermost accounts are the only kind of principal the plugin
 		// serves today; its system admins are reached in Mattermost.
 		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir},
-		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: &notifier{p: p}},
-		Admins:      &adminNotifier{p: p},
+		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: p.notifier},
+		Admins:      p.adminNotifier,
 		Mailer:      &certificateMailer{p: p, config: c},
 		Log:         p.API,
 		Clock:       p.now,
