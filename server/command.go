@@ -492,3 +492,36 @@ func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 		Message:   message,
 	})
 }
+
+// downloadByEmail is `/cert download --email`: the certificate is made now
+// and emailed; its passphrase is in the reply, which only the user sees and
+// which is not stored. If the email cannot be sent, the certificate waits
+// for the user to download it instead.
+func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
+	delivery, err := s.Core.IssueByEmail(ctx, r, profileName)
+	if e := enroll.AsError(err); e != nil {
+		if e.Code == enroll.CodeForbidden && e.Next == enroll.NextNone {
+			// Only the email is refused: a link still serves.
+			return "", errors.New(strings.TrimSuffix(e.Message, ".") + "; run `/cert download` for a download link.")
+		}
+		return "", chatError(e)
+	}
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case delivery.Request != nil:
+		return fmt.Sprintf("The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does.", delivery.Request.ID), nil
+	case delivery.Failed != nil:
+		record := delivery.Issued.Record
+		link, linkErr := p.site().LinkURL(delivery.Pickup)
+		if linkErr != nil {
+			return "", fmt.Errorf("your certificate `%s` was created but %s; run `/cert pickup` to collect it.", record.Serial, strings.TrimPrefix(delivery.Failed.Error(), "the email "))
+		}
+		return fmt.Sprintf("⚠️ Your certificate `%s` was created, but %s. [Download it](%s) instead: the link works once, until %s, and shows the file's passphrase.",
+			record.Serial, delivery.Failed.Error(), link, delivery.Pickup.ExpiresAt.UTC().Format(time.RFC1123)), nil
+	}
+	issued := delivery.Issued
+	return fmt.Sprintf("📧 Your certificate `%s` was emailed to %s as `%s`.\n\nIts passphrase, shown only here and not in the email:\n\n`%s`\n\n"+
+		"Note it now: this message disappears when you reload.", issued.Record.Serial, r.Email, issued.Filename, issued.Passphrase), nil
+}

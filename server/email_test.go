@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/mailer"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer/smtptest"
 )
 
@@ -30,7 +29,7 @@ func withMailServer(t *testing.T, env *testEnv, delivery string) *smtptest.Serve
 	server, err := smtptest.Start(smtptest.Options{TLS: true, Username: "certs", Password: "s3cret-smtp"})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = server.Close() })
-	env.p.smtpRootCAs = server.RootCAs()
+	env.p.mailer.RootCAs = server.RootCAs()
 	// The server's own SMTP settings are its defaults; the plugin's
 	// override points at the test server.
 	serverCfg := &model.Config{}
@@ -187,7 +186,7 @@ func TestSMTPPasswordIsSealedOnSave(t *testing.T) {
 	c.SMTPServer = "smtp.example.com"
 	c.SMTPPort = 587
 	c.SMTPPassword = marker
-	settings, err := env.p.mailSettings(c)
+	settings, err := env.p.mailer.Settings(c)
 	require.NoError(t, err)
 	assert.Equal(t, "s3cret-smtp", settings.Password)
 }
@@ -197,47 +196,4 @@ func regexpFind(t *testing.T, pattern, s string) string {
 	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
 	require.Len(t, m, 2, "%q in %q", pattern, s)
 	return m[1]
-}
-
-func TestMailSettingsComeFromTheServerUnlessOverridden(t *testing.T) {
-	env := newTestEnv(t)
-	serverCfg := &model.Config{}
-	serverCfg.SetDefaults()
-	es := &serverCfg.EmailSettings
-	es.SMTPServer = model.NewPointer("mail.example.com")
-	es.SMTPPort = model.NewPointer("587")
-	es.ConnectionSecurity = model.NewPointer(model.ConnSecurityStarttls)
-	es.EnableSMTPAuth = model.NewPointer(true)
-	es.SMTPUsername = model.NewPointer("mattermost")
-	es.SMTPPassword = model.NewPointer("server-secret")
-	es.FeedbackEmail = model.NewPointer("noreply@example.com")
-	es.FeedbackName = model.NewPointer("Example Chat")
-	env.api.ExpectedCalls = removeCalls(env.api.ExpectedCalls, "GetUnsanitizedConfig")
-	env.api.On("GetUnsanitizedConfig").Return(serverCfg)
-
-	c := env.p.getConfiguration().Clone()
-	s, err := env.p.mailSettings(c)
-	require.NoError(t, err)
-	assert.Equal(t, mailer.Settings{Host: "mail.example.com", Port: 587, Security: mailer.SecuritySTARTTLS,
-		Username: "mattermost", Password: "server-secret", From: "noreply@example.com", FromName: "Example Chat",
-		Timeout: mailTimeout}, s)
-
-	es.EnableSMTPAuth = model.NewPointer(false)
-	es.ConnectionSecurity = model.NewPointer(model.ConnSecurityNone)
-	s, err = env.p.mailSettings(c)
-	require.NoError(t, err)
-	assert.Empty(t, s.Username, "no AUTH when the server sends without it")
-	assert.Equal(t, mailer.SecurityNone, s.Security)
-
-	c.SMTPServer = "relay.example.com"
-	c.SMTPPort = 465
-	c.SMTPConnectionSecurity = "tls"
-	c.SMTPFrom = "certificates@example.com"
-	s, err = env.p.mailSettings(c)
-	require.NoError(t, err)
-	assert.Equal(t, "relay.example.com", s.Host)
-	assert.Equal(t, 465, s.Port)
-	assert.Equal(t, mailer.SecurityTLS, s.Security)
-	assert.Equal(t, "certificates@example.com", s.From)
-	assert.Empty(t, s.Password, "the server's password is not sent to another relay")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
 	"net/http"
 	"sync"
 	"time"
@@ -65,7 +64,9 @@ type Plugin struct {
 	// notifier tells Mattermost accounts; adminNotifier the system admins.
 	notifier      *mattermost.Notifier
 	adminNotifier *mattermost.AdminNotifier
-	requestJob    *cluster.Job
+	// mailer sends certificates by email.
+	mailer     *mattermost.Mailer
+	requestJob *cluster.Job
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
@@ -89,10 +90,6 @@ type Plugin struct {
 	// ocspResponders are the built-in CA's delegated OCSP keys of this
 	// node, kept across configurations: a settings save makes no new one.
 	ocspResponders *connector.OCSPResponders
-
-	// smtpRootCAs verifies mail servers' certificates; nil means the
-	// system roots (tests trust their own SMTP server).
-	smtpRootCAs *x509.CertPool
 
 	configurationLock sync.RWMutex
 	configuration     *config.Configuration
@@ -227,4 +224,5 @@ func (p *Plugin) buildAdapters(botID string) {
 		EmailNotifications: func() bool { return p.getConfiguration().EmailNotifications },
 		ReminderSent:       p.metrics.ReminderSent}
 	p.adminNotifier = &mattermost.AdminNotifier{Notices: p.notices, Names: p.dir}
+	p.mailer = &mattermost.Mailer{API: p.API, Secrets: p.secrets, Current: p.current}
 }

@@ -70,7 +70,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir},
 		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: p.notifier},
 		Admins:      p.adminNotifier,
-		Mailer:      &certificateMailer{p: p, config: c},
+		Mailer:      p.mailer,
 		Log:         p.API,
 		Clock:       p.now,
 		RSAKeys:     p.rsaKeys,

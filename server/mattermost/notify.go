@@ -103,7 +103,6 @@ func certificateLines(certs []*records.Certificate) string {
 	return b.String()
 }
 
-
 func (n *Notifier) CertificateRegistered(owner, by *enroll.Requester, c *records.Certificate) {
 	n.notifyUser(owner, "Certificate registered", "@"+by.Username+" registered your certificate `"+c.Serial+"` ("+
 		MarkdownCell(c.Subject)+"). It is now in `/cert list`.")

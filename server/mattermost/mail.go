@@ -1,10 +1,10 @@
-package main
+package mattermost
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
@@ -12,20 +12,36 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/pkg/errors"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mailer"
 )
 
-// mailTimeout bounds one certificate email, connection included.
-const mailTimeout = 30 * time.Second
+// MailTimeout bounds one certificate email, connection included.
+const MailTimeout = 30 * time.Second
 
-// mailSettings are Mattermost's SMTP settings (read unsanitized: the
-// password is needed) with the plugin's overrides on top.
-func (p *Plugin) mailSettings(c *config.Configuration) (mailer.Settings, error) {
+// MailerAPI is what sending certificates needs of the server: its SMTP
+// settings.
+type MailerAPI interface {
+	GetUnsanitizedConfig() *model.Config
+}
+
+// Mailer is the core's Mailer: the plugin's SMTP settings, or the server's
+// own.
+type Mailer struct {
+	API     MailerAPI
+	Secrets *config.Secrets
+	Current *app.Current
+	// RootCAs verifies mail servers' certificates; nil means the system
+	// roots (tests trust their own SMTP server).
+	RootCAs *x509.CertPool
+}
+
+// Settings are Mattermost's SMTP settings (read unsanitized: the password
+// is needed) with the plugin's overrides on top.
+func (m *Mailer) Settings(c *config.Configuration) (mailer.Settings, error) {
 	var s mailer.Settings
-	if cfg := p.API.GetUnsanitizedConfig(); cfg != nil {
+	if cfg := m.API.GetUnsanitizedConfig(); cfg != nil {
 		es := cfg.EmailSettings
 		s.Host = model.SafeDereference(es.SMTPServer)
 		s.Port, _ = strconv.Atoi(model.SafeDereference(es.SMTPPort))
@@ -52,7 +68,7 @@ func (p *Plugin) mailSettings(c *config.Configuration) (mailer.Settings, error) 
 		s.Password = c.SMTPPassword
 		s.SkipCertificateVerification = false
 		if config.IsSealedSecret(s.Password) {
-			password, err := p.secrets.Open(c.EncryptionSecret, s.Password)
+			password, err := m.Secrets.Open(c.EncryptionSecret, s.Password)
 			if err != nil {
 				return s, fmt.Errorf("the SMTP password cannot be read: %w", err)
 			}
@@ -62,25 +78,22 @@ func (p *Plugin) mailSettings(c *config.Configuration) (mailer.Settings, error) 
 	if c.SMTPFrom != "" {
 		s.From = c.SMTPFrom
 	}
-	s.RootCAs = p.smtpRootCAs
-	s.Timeout = mailTimeout
+	s.RootCAs = m.RootCAs
+	s.Timeout = MailTimeout
 	return s, nil
-}
-
-// certificateMailer is the core's Mailer: the plugin's SMTP settings, or
-// the server's own.
-type certificateMailer struct {
-	p      *Plugin
-	config *config.Configuration
 }
 
 // SendCertificate sends an owner their PKCS#12 file. The passphrase is never
 // in the email: it is shown where the owner asked for the certificate.
-func (m *certificateMailer) SendCertificate(ctx context.Context, owner *enroll.Requester, issued *enroll.Issued) error {
+func (m *Mailer) SendCertificate(ctx context.Context, owner *enroll.Requester, issued *enroll.Issued) error {
 	if owner.Email == "" {
 		return &enroll.MailError{Reason: "your account has no email address"}
 	}
-	settings, err := m.p.mailSettings(m.config)
+	snapshot, err := m.Current.Get()
+	if err != nil {
+		return &enroll.MailError{Reason: "the plugin's settings need an administrator", Err: err}
+	}
+	settings, err := m.Settings(snapshot.Config)
 	if err != nil {
 		return &enroll.MailError{Reason: "the plugin's email settings need an administrator", Err: err}
 	}
@@ -88,9 +101,9 @@ func (m *certificateMailer) SendCertificate(ctx context.Context, owner *enroll.R
 	if err != nil {
 		return &enroll.MailError{Reason: "the server's email settings need an administrator", Err: err}
 	}
-	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+	ctx, cancel := context.WithTimeout(ctx, MailTimeout)
 	defer cancel()
-	err = sender.Send(ctx, certificateMail(m.p.siteName(), owner, issued.Record, issued.Filename, issued.PKCS12))
+	err = sender.Send(ctx, certificateMail(m.Current.Site().DisplayName(), owner, issued.Record, issued.Filename, issued.PKCS12))
 	if err == nil {
 		return nil
 	}
@@ -133,37 +146,4 @@ and tell your administrator.
 		Text:        text,
 		Attachments: []mailer.Attachment{{Filename: filename, ContentType: "application/x-pkcs12", Data: p12}},
 	}
-}
-
-// downloadByEmail is `/cert download --email`: the certificate is made now
-// and emailed; its passphrase is in the reply, which only the user sees and
-// which is not stored. If the email cannot be sent, the certificate waits
-// for the user to download it instead.
-func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
-	delivery, err := s.Core.IssueByEmail(ctx, r, profileName)
-	if e := enroll.AsError(err); e != nil {
-		if e.Code == enroll.CodeForbidden && e.Next == enroll.NextNone {
-			// Only the email is refused: a link still serves.
-			return "", errors.New(strings.TrimSuffix(e.Message, ".") + "; run `/cert download` for a download link.")
-		}
-		return "", chatError(e)
-	}
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case delivery.Request != nil:
-		return fmt.Sprintf("The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does.", delivery.Request.ID), nil
-	case delivery.Failed != nil:
-		record := delivery.Issued.Record
-		link, linkErr := p.site().LinkURL(delivery.Pickup)
-		if linkErr != nil {
-			return "", fmt.Errorf("your certificate `%s` was created but %s; run `/cert pickup` to collect it.", record.Serial, strings.TrimPrefix(delivery.Failed.Error(), "the email "))
-		}
-		return fmt.Sprintf("⚠️ Your certificate `%s` was created, but %s. [Download it](%s) instead: the link works once, until %s, and shows the file's passphrase.",
-			record.Serial, delivery.Failed.Error(), link, delivery.Pickup.ExpiresAt.UTC().Format(time.RFC1123)), nil
-	}
-	issued := delivery.Issued
-	return fmt.Sprintf("📧 Your certificate `%s` was emailed to %s as `%s`.\n\nIts passphrase, shown only here and not in the email:\n\n`%s`\n\n"+
-		"Note it now: this message disappears when you reload.", issued.Record.Serial, r.Email, issued.Filename, issued.Passphrase), nil
 }
