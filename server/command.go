@@ -385,7 +385,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	return revokedWords(revoked, ""), nil
+	return mattermost.RevokedWords(revoked, ""), nil
 }
 
 // reasonHelp explains each revocation reason in the autocomplete.

@@ -217,7 +217,7 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	return revokedWords(revoked, p.dir.OwnerName(revoked.Record.Owner)), nil
+	return mattermost.RevokedWords(revoked, p.dir.OwnerName(revoked.Record.Owner)), nil
 }
 
 func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {

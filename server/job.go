@@ -50,8 +50,13 @@ func (p *Plugin) runRequestJob() {
 	if days, err := s.Config.ReminderDayList(); err == nil && len(days) > 0 {
 		s.Core.SendReminders(days)
 	}
-	p.reconcileDeactivated()
-	p.reconcileEmails(s)
+	if p.dailyDuty("deactivations") {
+		p.deactivations.Reconcile()
+	}
+	if p.dailyDuty("emails") {
+		// Certificates that name an email their owner no longer has.
+		s.Core.ReconcileEmails()
+	}
 	p.caKeeper.NoticeExpiringCAs(s)
 }
 

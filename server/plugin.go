@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"time"
@@ -64,9 +65,11 @@ type Plugin struct {
 	// notifier tells Mattermost accounts; adminNotifier the system admins.
 	notifier      *mattermost.Notifier
 	adminNotifier *mattermost.AdminNotifier
-	// mailer sends certificates by email.
-	mailer     *mattermost.Mailer
-	requestJob *cluster.Job
+	// mailer sends certificates by email; deactivations acts on
+	// deactivated accounts' certificates.
+	mailer        *mattermost.Mailer
+	deactivations *mattermost.Deactivations
+	requestJob    *cluster.Job
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
@@ -224,5 +227,12 @@ func (p *Plugin) buildAdapters(botID string) {
 		EmailNotifications: func() bool { return p.getConfiguration().EmailNotifications },
 		ReminderSent:       p.metrics.ReminderSent}
 	p.adminNotifier = &mattermost.AdminNotifier{Notices: p.notices, Names: p.dir}
+	p.deactivations = &mattermost.Deactivations{API: p.API, Current: p.current, Marks: p.store, Notices: p.notices}
 	p.mailer = &mattermost.Mailer{API: p.API, Secrets: p.secrets, Current: p.current}
+}
+
+// UserHasBeenDeactivated acts on the certificates of a deactivated user as
+// the settings say, and tells the system admins.
+func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
+	p.deactivations.Handle(context.Background(), user)
 }

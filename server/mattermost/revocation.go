@@ -1,19 +1,18 @@
-package main
+package mattermost
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 )
 
-// revokedWords says in chat what a revocation did, and never more: a
+// RevokedWords says in chat what a revocation did, and never more: a
 // certificate is "now revoked" only where its CA knows; otherwise it is
 // revoked in this plugin's records, with why and what to do.
-func revokedWords(revoked *enroll.Revoked, owner string) string {
+func RevokedWords(revoked *enroll.Revoked, owner string) string {
 	c := revoked.Record
-	name := fmt.Sprintf("Certificate `%s` (%s)", c.Serial, mattermost.MarkdownCell(c.Subject))
+	name := fmt.Sprintf("Certificate `%s` (%s)", c.Serial, MarkdownCell(c.Subject))
 	if owner != "" {
 		name = fmt.Sprintf("Certificate `%s` of %s", c.Serial, owner)
 	}
@@ -22,7 +21,7 @@ func revokedWords(revoked *enroll.Revoked, owner string) string {
 	case enroll.ReachCA:
 		fmt.Fprintf(&b, "%s is now revoked (%s).", name, c.RevocationReason)
 	default:
-		fmt.Fprintf(&b, "%s is revoked in this plugin's records (%s). %s", name, c.RevocationReason, reachCaveat(revoked))
+		fmt.Fprintf(&b, "%s is revoked in this plugin's records (%s). %s", name, c.RevocationReason, ReachCaveat(revoked))
 	}
 	if len(revoked.Siblings) > 0 {
 		serials := make([]string, 0, len(revoked.Siblings))
@@ -35,9 +34,9 @@ func revokedWords(revoked *enroll.Revoked, owner string) string {
 	return b.String()
 }
 
-// reachCaveat says why a revocation stayed in our records, and what comes
+// ReachCaveat says why a revocation stayed in our records, and what comes
 // next.
-func reachCaveat(revoked *enroll.Revoked) string {
+func ReachCaveat(revoked *enroll.Revoked) string {
 	switch revoked.Reach() {
 	case enroll.ReachPending:
 		return "Its CA could not be reached just now: it will be told as soon as it answers (`/cert list` says so meanwhile)."

@@ -1,4 +1,4 @@
-package main
+package mattermost
 
 import (
 	"context"
@@ -7,29 +7,40 @@ import (
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
-// UserHasBeenDeactivated acts on the certificates of a deactivated user as
-// the settings say, and tells the system admins.
-func (p *Plugin) UserHasBeenDeactivated(_ *plugin.Context, user *model.User) {
-	p.handleDeactivated(context.Background(), user)
+// DeactivationsAPI is what acting on deactivations needs of the server.
+type DeactivationsAPI interface {
+	GetUsers(options *model.UserGetOptions) ([]*model.User, *model.AppError)
+	LogWarn(msg string, keyValuePairs ...any)
+	LogError(msg string, keyValuePairs ...any)
 }
 
-func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
-	s, err := p.current.Get()
+// Deactivations acts on the certificates of deactivated accounts as the
+// settings say, and tells the system admins.
+type Deactivations struct {
+	API     DeactivationsAPI
+	Current *app.Current
+	// Marks remembers whom the admins were told of.
+	Marks   *store.Store
+	Notices *AdminNotices
+}
+
+// Handle acts on the certificates of one deactivated user.
+func (d *Deactivations) Handle(ctx context.Context, user *model.User) {
+	s, err := d.Current.Get()
 	if err != nil {
-		p.API.LogWarn("A user was deactivated while the plugin cannot act; the daily job will", "user_id", user.Id, "error", err.Error())
+		d.API.LogWarn("A user was deactivated while the plugin cannot act; the daily job will", "user_id", user.Id, "error", err.Error())
 		return
 	}
 	action := enroll.DeactivationAction(s.Config.OnDeactivation)
-	result, err := s.Core.Deactivate(ctx, mattermost.RequesterOf(user), action)
+	result, err := s.Core.Deactivate(ctx, RequesterOf(user), action)
 	if err != nil {
-		p.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
+		d.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
 		return
 	}
 	if len(result.Revoked) == 0 && len(result.Valid) == 0 {
@@ -38,11 +49,11 @@ func (p *Plugin) handleDeactivated(ctx context.Context, user *model.User) {
 	if len(result.Revoked) == 0 && len(result.Failed) == 0 {
 		// Only certificates left valid, as the settings want: the admins
 		// hear of each user once, not every day.
-		if first, err := p.store.ClaimToken("deactivation-notice:"+user.Id, deactivationNoticeMemory); err != nil || !first {
+		if first, err := d.Marks.ClaimToken("deactivation-notice:"+user.Id, deactivationNoticeMemory); err != nil || !first {
 			return
 		}
 	}
-	p.notices.Send(deactivationNotice(result))
+	d.Notices.Send(deactivationNotice(result))
 }
 
 // deactivationNotice is the admins' summary of one deactivation.
@@ -60,20 +71,20 @@ func deactivationNotice(d *enroll.Deactivated) string {
 	if len(atCA) > 0 {
 		fmt.Fprintf(&b, " %d of their certificates are now revoked (affiliation changed):", len(atCA))
 		for _, revoked := range atCA {
-			fmt.Fprintf(&b, "\n- `%s` %s", revoked.Record.Serial, mattermost.MarkdownCell(revoked.Record.Subject))
+			fmt.Fprintf(&b, "\n- `%s` %s", revoked.Record.Serial, MarkdownCell(revoked.Record.Subject))
 		}
 	}
 	if len(recordsOnly) > 0 {
 		// Never claimed revoked where the CA does not know.
 		fmt.Fprintf(&b, "\n\n%d of their certificates are revoked in this plugin's records only:", len(recordsOnly))
 		for _, revoked := range recordsOnly {
-			fmt.Fprintf(&b, "\n- `%s` %s: %s", revoked.Record.Serial, mattermost.MarkdownCell(revoked.Record.Subject), reachCaveat(revoked))
+			fmt.Fprintf(&b, "\n- `%s` %s: %s", revoked.Record.Serial, MarkdownCell(revoked.Record.Subject), ReachCaveat(revoked))
 		}
 	}
 	if len(d.Valid) > 0 {
 		fmt.Fprintf(&b, "\n\n%d of their certificates are still valid:", len(d.Valid))
 		for _, c := range d.Valid {
-			fmt.Fprintf(&b, "\n- `%s` %s, until %s", c.Serial, mattermost.MarkdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"))
+			fmt.Fprintf(&b, "\n- `%s` %s, until %s", c.Serial, MarkdownCell(c.Subject), c.NotAfter.UTC().Format("2006-01-02"))
 		}
 		if len(d.Failed) > 0 {
 			b.WriteString("\n\nSome could not be revoked now (the CA could not be reached?); the daily job tries again.")
@@ -86,28 +97,17 @@ func deactivationNotice(d *enroll.Deactivated) string {
 // deactivated user whose certificates stay valid.
 const deactivationNoticeMemory = 400 * 24 * time.Hour
 
-// reconcileEmails marks the certificates that name an email their owner
-// no longer has, once a day, on one node.
-func (p *Plugin) reconcileEmails(s *app.Snapshot) {
-	if p.dailyDuty("emails") {
-		s.Core.ReconcileEmails()
-	}
-}
-
-// reconcileDeactivated acts on the deactivated users who still hold valid
-// certificates: once a day, on one node, as the job's last duty.
-func (p *Plugin) reconcileDeactivated() {
-	if !p.dailyDuty("deactivations") {
-		return
-	}
+// Reconcile acts on the deactivated users who still hold valid
+// certificates (the job calls it once a day, on one node).
+func (d *Deactivations) Reconcile() {
 	for page := 0; ; page++ {
-		users, appErr := p.API.GetUsers(&model.UserGetOptions{Inactive: true, Page: page, PerPage: 100})
+		users, appErr := d.API.GetUsers(&model.UserGetOptions{Inactive: true, Page: page, PerPage: 100})
 		if appErr != nil {
-			p.API.LogError("Could not list deactivated users", "error", appErr.Error())
+			d.API.LogError("Could not list deactivated users", "error", appErr.Error())
 			return
 		}
 		for _, u := range users {
-			p.handleDeactivated(context.Background(), u)
+			d.Handle(context.Background(), u)
 		}
 		if len(users) < 100 {
 			return
