@@ -1,12 +1,9 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"maps"
 	"reflect"
-	"strings"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -120,26 +117,14 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 		if err != nil {
 			return nil, fmt.Errorf("Client Certificates: the CA private key cannot be stored: %w", err)
 		}
-		setSetting(newSettings, "CAPrivateKeyPEM", marker)
+		config.SetSetting(newSettings, "CAPrivateKeyPEM", marker)
 		changed = true
 	}
-	if next.SMTPPassword != "" && !config.IsSealedSecret(next.SMTPPassword) {
-		marker, err := p.secrets.Seal(next.EncryptionSecret, next.SMTPPassword)
-		if err != nil {
-			return nil, fmt.Errorf("Client Certificates: the SMTP password cannot be stored: %w", err)
-		}
-		setSetting(newSettings, "SMTPPassword", marker)
-		changed = true
-	}
-	catalog, sealed, err := p.secrets.SealCatalog(next.ConnectorsAndProfiles, next.EncryptionSecret)
+	sealed, err := p.secrets.SealSettings(newSettings, next)
 	if err != nil {
-		return nil, fmt.Errorf("Client Certificates: connectors and profiles: %w", err)
+		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
-	if sealed {
-		setSetting(newSettings, "ConnectorsAndProfiles", catalog)
-		changed = true
-	}
-	if changed {
+	if changed || sealed {
 		return newCfg, nil
 	}
 	return nil, nil
@@ -169,24 +154,9 @@ func (p *Plugin) ensureSecrets() error {
 	if err != nil {
 		return err
 	}
-	changed := false
-	for _, s := range []struct {
-		key   string
-		value *string
-	}{
-		{"LinkSigningSecret", &fresh.LinkSigningSecret},
-		{"EncryptionSecret", &fresh.EncryptionSecret},
-	} {
-		if *s.value != "" {
-			continue
-		}
-		secret, err := newSecret()
-		if err != nil {
-			return err
-		}
-		*s.value = secret
-		setSetting(settings, s.key, secret)
-		changed = true
+	changed, err := fresh.GenerateMissingSecrets(settings)
+	if err != nil {
+		return err
 	}
 	if changed {
 		if err := p.client.Configuration.SavePluginConfig(settings); err != nil {
@@ -195,27 +165,6 @@ func (p *Plugin) ensureSecrets() error {
 	}
 	p.setConfiguration(fresh)
 	return nil
-}
-
-// setSetting sets a plugin setting in a config map. The server stores keys in
-// lower case; any spelling of the key is replaced so that only one remains.
-func setSetting(settings map[string]any, key string, value any) {
-	for k := range settings {
-		if strings.EqualFold(k, key) {
-			delete(settings, k)
-		}
-	}
-	settings[strings.ToLower(key)] = value
-}
-
-// newSecret returns 32 random bytes as URL-safe base64 (43 characters), the
-// same strength the System Console's Regenerate button gives.
-func newSecret() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // resealHeldKeys seals the keys open requests hold (CA-pending, kept for

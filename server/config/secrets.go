@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,4 +167,76 @@ func sealedMarkersIn(catalogJSON string) []string {
 		}
 	}
 	return markers
+}
+
+// SetSetting sets a plugin setting in a config map. The server stores keys in
+// lower case; any spelling of the key is replaced so that only one remains.
+func SetSetting(settings map[string]any, key string, value any) {
+	for k := range settings {
+		if strings.EqualFold(k, key) {
+			delete(settings, k)
+		}
+	}
+	settings[strings.ToLower(key)] = value
+}
+
+// newSecret returns 32 random bytes as URL-safe base64 (43 characters), the
+// same strength the System Console's Regenerate button gives.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// GenerateMissingSecrets fills the link signing and encryption secrets c
+// lacks with new ones, in c and in settings (the plugin's section of the
+// server configuration), and says whether it made any.
+func (c *Configuration) GenerateMissingSecrets(settings map[string]any) (bool, error) {
+	changed := false
+	for _, s := range []struct {
+		key   string
+		value *string
+	}{
+		{"LinkSigningSecret", &c.LinkSigningSecret},
+		{"EncryptionSecret", &c.EncryptionSecret},
+	} {
+		if *s.value != "" {
+			continue
+		}
+		secret, err := newSecret()
+		if err != nil {
+			return false, err
+		}
+		*s.value = secret
+		SetSetting(settings, s.key, secret)
+		changed = true
+	}
+	return changed, nil
+}
+
+// SealSettings keeps the passwords of next out of the server
+// configuration: each one written in clear (the SMTP password, step-ca
+// provisioner passwords in the catalog) is sealed into the KV store and
+// replaced in settings by its marker. It says whether settings changed.
+func (s *Secrets) SealSettings(settings map[string]any, next *Configuration) (bool, error) {
+	changed := false
+	if next.SMTPPassword != "" && !IsSealedSecret(next.SMTPPassword) {
+		marker, err := s.Seal(next.EncryptionSecret, next.SMTPPassword)
+		if err != nil {
+			return false, fmt.Errorf("the SMTP password cannot be stored: %w", err)
+		}
+		SetSetting(settings, "SMTPPassword", marker)
+		changed = true
+	}
+	catalog, sealed, err := s.SealCatalog(next.ConnectorsAndProfiles, next.EncryptionSecret)
+	if err != nil {
+		return false, fmt.Errorf("connectors and profiles: %w", err)
+	}
+	if sealed {
+		SetSetting(settings, "ConnectorsAndProfiles", catalog)
+		changed = true
+	}
+	return changed, nil
 }
