@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -115,14 +116,13 @@ func (env *testEnv) uploadCSR(token string, fields, files map[string][]byte, acc
 }
 
 // signedFor decodes a JSON CSR answer and checks the certificate is for key.
-func signedFor(t *testing.T, w *httptest.ResponseRecorder, key crypto.Signer) (csrResponse, *x509.Certificate) {
+func signedFor(t *testing.T, w *httptest.ResponseRecorder, key crypto.Signer) (enrollment.IssuanceView, *x509.Certificate) {
 	t.Helper()
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	var resp csrResponse
+	var resp enrollment.IssuanceView
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
-	der, err := base64.StdEncoding.DecodeString(resp.CertificateDER)
-	require.NoError(t, err)
-	cert, err := x509.ParseCertificate(der)
+	require.NotNil(t, resp.Attested, "a CSR's answer says whether its key was attested")
+	cert, err := x509.ParseCertificate(resp.CertificateDER)
 	require.NoError(t, err)
 	assert.True(t, cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()), "the certificate is for the CSR's key")
 	return resp, cert
@@ -222,7 +222,7 @@ func TestCSRRefusalsAreExplainedAndKeepTheLink(t *testing.T) {
 func TestCSRUploadIsBounded(t *testing.T) {
 	env := newTestEnv(t)
 	token := env.csrToken("alice", "")
-	w := env.uploadCSR(token, nil, map[string][]byte{"csr_file": bytes.Repeat([]byte("A"), maxUploadBytes+1)}, "")
+	w := env.uploadCSR(token, nil, map[string][]byte{"csr_file": bytes.Repeat([]byte("A"), enrollment.MaxUploadBytes+1)}, "")
 	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
 	assert.Contains(t, w.Body.String(), "larger than")
 
@@ -464,7 +464,7 @@ func TestHardwareAttestation(t *testing.T) {
 		attestation, err := yubico.Attest(csr.key.Public())
 		require.NoError(t, err)
 		resp, cert := signedFor(t, upload("hardware", csr, attestation), csr.key)
-		assert.True(t, resp.Attested)
+		assert.True(t, *resp.Attested)
 		assert.Equal(t, "12345678", resp.DeviceSerial)
 		record, err := env.p.store.GetCertificate(resp.Serial)
 		require.NoError(t, err)
@@ -499,7 +499,7 @@ func TestHardwareAttestation(t *testing.T) {
 	t.Run("optional and absent", func(t *testing.T) {
 		csr := newCSR(t, "p256", "", nil)
 		resp, _ := signedFor(t, upload("either", csr, ""), csr.key)
-		assert.False(t, resp.Attested)
+		assert.False(t, *resp.Attested)
 	})
 	t.Run("optional and forged", func(t *testing.T) {
 		csr := newCSR(t, "p256", "", nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -82,7 +83,7 @@ func TestEnrollmentPageEmailsTheFileWithoutThePassphrase(t *testing.T) {
 
 	w := env.request(http.MethodPost, "/issue", url.Values{"token": {token}, "email": {"on"}}.Encode(), "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	var resp issueResponse
+	var resp enrollment.IssuanceView
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
 	assert.Equal(t, "alice@example.com", resp.EmailedTo)
 	assert.Empty(t, resp.EmailError)

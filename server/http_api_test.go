@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 )
 
 func decodeJSON[T any](t testing.TB, body []byte) T {
@@ -40,7 +41,7 @@ func TestAPICreateLink(t *testing.T) {
 	env := newTestEnv(t)
 	w := env.request(http.MethodPost, "/api/v1/links", "", "alice")
 	require.Equal(t, http.StatusCreated, w.Code)
-	resp := decodeJSON[linkResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.LinkView](t, w.Body.Bytes())
 	assert.Regexp(t, linkPattern, resp.URL)
 	assert.WithinDuration(t, env.now().Add(5*60e9), resp.ExpiresAt, 2e9)
 }
@@ -71,7 +72,7 @@ func TestAPIListRevokeAndAutocomplete(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, w.Code)
 	w = env.request(http.MethodPost, "/api/v1/certificates/"+strings.ToUpper(first)+"/revoke", "", "alice")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	answer := decodeJSON[revocationView](t, w.Body.Bytes())
+	answer := decodeJSON[enrollment.RevocationView](t, w.Body.Bytes())
 	assert.Equal(t, "revoked", answer.State)
 	assert.Equal(t, "ca", answer.Reach, "on the built-in CA's list")
 	w = env.request(http.MethodPost, "/api/v1/certificates/"+first+"/revoke", "", "alice")

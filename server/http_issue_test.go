@@ -21,6 +21,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 
@@ -42,11 +43,11 @@ func issuePath(token string) string {
 }
 
 // issueJSON posts a token and decodes the JSON answer.
-func (env *testEnv) issueJSON(token string) issueResponse {
+func (env *testEnv) issueJSON(token string) enrollment.IssuanceView {
 	env.t.Helper()
 	w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
 	require.Equal(env.t, http.StatusOK, w.Code, w.Body.String())
-	var resp issueResponse
+	var resp enrollment.IssuanceView
 	require.NoError(env.t, json.Unmarshal(w.Body.Bytes(), &resp))
 	return resp
 }
@@ -346,7 +347,7 @@ func TestManyConcurrentIssuancesForOneUserAreAllRecorded(t *testing.T) {
 			defer wg.Done()
 			w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
 			if assert.Equal(t, http.StatusOK, w.Code, w.Body.String()) {
-				var resp issueResponse
+				var resp enrollment.IssuanceView
 				assert.NoError(t, json.Unmarshal(w.Body.Bytes(), &resp))
 				serials[i] = resp.Serial
 			}
@@ -372,7 +373,7 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	env := newTestEnv(t)
 	w := env.request(http.MethodPost, "/issue", form(env.token("alice"))+"&key_pem=true", "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.IssuanceView](t, w.Body.Bytes())
 	der := resp.PKCS12
 	_, leaf, chain, err := pkcs12.DecodeChain(der, resp.Passphrase)
 	require.NoError(t, err)
@@ -384,6 +385,8 @@ func TestIssueAlsoGivesPEMAndDER(t *testing.T) {
 	assert.Equal(t, chain[0].Raw, certs[1].Raw)
 
 	assert.Equal(t, leaf.Raw, resp.CertificateDER)
+	assert.Equal(t, leaf.Subject.String(), resp.Subject, "the subject, as a CSR's answer has it")
+	assert.Nil(t, resp.Attested, "no attestation for a key the server made")
 
 	// On the wire, both files are strings of standard base64.
 	wire := decodeJSON[map[string]any](t, w.Body.Bytes())
@@ -417,7 +420,7 @@ func TestIssuanceLogsNoSecret(t *testing.T) {
 	token := env.token("alice")
 	w := env.request(http.MethodPost, "/issue", form(token)+"&key_pem=true", "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.IssuanceView](t, w.Body.Bytes())
 	logs := strings.Join(env.loggedLines(), "\n")
 	require.Contains(t, logs, resp.Serial, "the issuance is logged")
 	for what, secret := range map[string]string{
@@ -439,7 +442,7 @@ func TestKeyPEMOnlyWhenAsked(t *testing.T) {
 	w := env.request(http.MethodPost, "/issue", form(token), "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	assert.NotContains(t, w.Body.String(), `"key_pem"`)
-	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.IssuanceView](t, w.Body.Bytes())
 	assert.NotEmpty(t, resp.CertificatePEM, "the certificate's PEM and DER cost nothing and are always there")
 	assert.NotEmpty(t, resp.CertificateDER)
 
@@ -464,7 +467,7 @@ func TestUserMayChooseThePKCS12Format(t *testing.T) {
 
 	w = env.request(http.MethodPost, "/issue", form(token)+"&format=modern", "", "Accept", "application/json")
 	require.Equal(t, http.StatusOK, w.Code, "a refused format does not burn the link")
-	resp := decodeJSON[issueResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.IssuanceView](t, w.Body.Bytes())
 	der := resp.PKCS12
 	assert.True(t, bytes.Contains(der, pbes2), "modern files use PBES2")
 	_, _, _, err := pkcs12.DecodeChain(der, resp.Passphrase)

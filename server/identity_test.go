@@ -14,6 +14,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -28,7 +29,7 @@ import (
 // the enrollment core knew requesters by id.
 
 // leafOf is the certificate of a JSON issuance.
-func leafOf(t *testing.T, resp issueResponse) *x509.Certificate {
+func leafOf(t *testing.T, resp enrollment.IssuanceView) *x509.Certificate {
 	t.Helper()
 	certs, err := pki.ParseCertificatesPEM([]byte(resp.CertificatePEM))
 	require.NoError(t, err)

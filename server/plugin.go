@@ -23,7 +23,6 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 const (
@@ -48,8 +47,6 @@ type Plugin struct {
 	// and the link marks (the KV store).
 	inventory enroll.Inventory
 	router    *mux.Router
-	// pages renders the enrollment pages in the kit's layout.
-	pages *web.Pages
 
 	// now is the clock, and newMutex makes cluster-wide locks; both are
 	// fields so tests can replace them.

@@ -11,6 +11,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/stretchr/testify/assert"
@@ -137,7 +138,7 @@ func TestLinkOutlivesItsProfileOrAccess(t *testing.T) {
 func TestAPIProfilesAndLinks(t *testing.T) {
 	env := newCatalogEnv(t)
 
-	profiles := decodeJSON[[]profileView](t, env.request(http.MethodGet, "/api/v1/profiles", "", "alice").Body.Bytes())
+	profiles := decodeJSON[[]enrollment.ProfileView](t, env.request(http.MethodGet, "/api/v1/profiles", "", "alice").Body.Bytes())
 	require.Len(t, profiles, 2)
 	assert.Equal(t, "vpn", profiles[0].Name)
 	assert.True(t, profiles[0].Default)
@@ -151,7 +152,7 @@ func TestAPIProfilesAndLinks(t *testing.T) {
 
 	w := env.request(http.MethodPost, "/api/v1/links", `{"profile": "smime"}`, "alice", "Content-Type", "application/json")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	assert.Equal(t, "smime", decodeJSON[linkResponse](t, w.Body.Bytes()).Profile)
+	assert.Equal(t, "smime", decodeJSON[enrollment.LinkView](t, w.Body.Bytes()).Profile)
 
 	w = env.request(http.MethodPost, "/api/v1/links", `{"profile": "smime"}`, "bob", "Content-Type", "application/json")
 	assert.Equal(t, http.StatusForbidden, w.Code)

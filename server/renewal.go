@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -15,11 +13,11 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // Renewal's doors: `/cert renew <serial>`, the Renew button of a reminder
-// (http_actions.go) and POST /api/v1/certificates/{serial}/renew.
+// (http_actions.go) and POST /api/v1/certificates/{serial}/renew (the
+// enrollment door, server/web/enrollment).
 
 func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
@@ -71,41 +69,4 @@ func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial str
 			u, renewal.Link.Profile, until, replaces)
 	}
 	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.%s", u, renewal.Link.Profile, until, replaces)
-}
-
-// renewResponse answers POST /api/v1/certificates/{serial}/renew with the
-// link of the renewal.
-type renewResponse struct {
-	URL       string    `json:"url"`
-	Kind      string    `json:"kind"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Profile   string    `json:"profile"`
-	Renews    string    `json:"renews"`
-}
-
-// handleRenewCertificate starts the renewal of one of the caller's
-// certificates: a link (201), or a request that waits for an approver (202).
-func (p *Plugin) handleRenewCertificate(w http.ResponseWriter, r *http.Request, userID string) error {
-	serial, s, requester, err := p.serialRoute(r, userID)
-	if err != nil {
-		return err
-	}
-	renewal, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Renews: serial})
-	observe.AuditRenewal(p.API, requester, serial, renewal, err)
-	if err != nil {
-		return err
-	}
-	if renewal.Request != nil {
-		return p.respondRequest(w, true, renewal.Request)
-	}
-	u, err := p.site().LinkURL(renewal.Link)
-	if err != nil {
-		return err
-	}
-	kind := "download"
-	if renewal.Link.Purpose == linktoken.PurposeCSR {
-		kind = "csr"
-	}
-	web.WriteJSON(w, http.StatusCreated, renewResponse{URL: u, Kind: kind, ExpiresAt: renewal.Link.ExpiresAt, Profile: renewal.Link.Profile, Renews: serial})
-	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 )
 
 func TestRenewCommandGivesALinkForTheCertificatesReplacement(t *testing.T) {
@@ -42,7 +43,7 @@ func TestRenewAPI(t *testing.T) {
 	first := env.issueJSON(env.token("alice"))
 	w := env.request(http.MethodPost, "/api/v1/certificates/"+first.Serial+"/renew", "", "alice")
 	require.Equal(t, http.StatusCreated, w.Code, w.Body.String())
-	resp := decodeJSON[renewResponse](t, w.Body.Bytes())
+	resp := decodeJSON[enrollment.LinkView](t, w.Body.Bytes())
 	assert.Equal(t, first.Serial, resp.Renews)
 	assert.Equal(t, "download", resp.Kind)
 	assert.True(t, strings.HasPrefix(resp.URL, "https://chat.example.com/plugins/certs/issue?token="), resp.URL)

@@ -66,6 +66,16 @@ func (d *Directory) Lookup(principal records.Principal) (*enroll.Requester, erro
 	return d.Requester(id)
 }
 
+// RequesterByUsername is the account a name is now, for an administrator
+// who names someone (to register a certificate for them).
+func (d *Directory) RequesterByUsername(name string) (*enroll.Requester, error) {
+	user, appErr := d.API.GetUserByUsername(name)
+	if appErr != nil {
+		return nil, appErr
+	}
+	return RequesterOf(user), nil
+}
+
 // InAnyTeam checks membership of the teams bound to the names a profile
 // lists; a name nobody bound grants nothing.
 func (d *Directory) InAnyTeam(r *enroll.Requester, teams []string) bool {

@@ -1,4 +1,4 @@
-package main
+package enrollment
 
 import (
 	"embed"
@@ -9,8 +9,22 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
+// templateFiles are the door's pages, which the kit's layout frames.
+//
 //go:embed templates/*.html
 var templateFiles embed.FS
+
+// pageNext words, on the door's pages, the steps refusals leave; a step
+// with no words here is told in the core's (its Hint). The pages are
+// opened from Mattermost, so they point back there.
+var pageNext = map[enroll.Next]string{
+	enroll.NextNewLink:     "Run /cert download (or /cert csr) in Mattermost to get a new link.",
+	enroll.NextUseCSR:      "Run /cert csr in Mattermost to upload a request for your device's key.",
+	enroll.NextAskApproval: "Run /cert download in Mattermost to ask for one.",
+	enroll.NextSeeRequests: "Run /cert list in Mattermost to see your requests.",
+	enroll.NextFreeASlot:   "Revoke one you no longer use (/cert revoke <serial> superseded in Mattermost), then ask again.",
+	enroll.NextTryAgain:    "Your link still works: try again in a minute, and contact your administrator if it keeps failing.",
+}
 
 type confirmPage struct {
 	// OwnKey: the certificate is for the user's uploaded CSR, not a key

@@ -1,4 +1,4 @@
-package main
+package enrollment
 
 import (
 	"encoding/base64"
@@ -7,24 +7,23 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
-
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
-// checkLink validates a link token without consuming it, for the account
-// signed in to this browser, if any.
-func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*app.Snapshot, *enroll.Grant, error) {
-	s, err := p.current.Get()
+// checkLink validates a link token without consuming it, for the
+// principal signed in to this browser, if any.
+func (h *Routes) checkLink(r *http.Request, token string, purpose linktoken.Purpose) (*app.Snapshot, *enroll.Grant, error) {
+	s, err := h.Current.Get()
 	if err != nil {
 		return nil, nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error(), Hint: "Try again later or contact your administrator."}
 	}
-	var session records.Principal
-	if userID := r.Header.Get(web.MattermostUserHeader); userID != "" {
-		session = sessionPrincipal(userID)
+	session, err := h.session(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	grant, err := s.Core.CheckLink(token, purpose, session)
 	if err != nil {
@@ -35,8 +34,8 @@ func (p *Plugin) checkLink(r *http.Request, token string, purpose linktoken.Purp
 
 // handleIssuePage shows what the link will create. It never consumes the
 // token: link previews and mail scanners fetch links with GET.
-func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
-	s, grant, err := p.checkLink(r, r.URL.Query().Get("token"), linktoken.PurposeIssue)
+func (h *Routes) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
+	s, grant, err := h.checkLink(r, r.URL.Query().Get("token"), linktoken.PurposeIssue)
 	if err != nil {
 		return err
 	}
@@ -50,7 +49,7 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 	if ownKey {
 		keyType = pki.KeyType(grant.Request.KeyType)
 	}
-	return p.pages.Render(w, http.StatusOK, "confirm", confirmPage{
+	return h.pages.Render(w, http.StatusOK, "confirm", confirmPage{
 		OwnKey:      ownKey,
 		Username:    grant.Requester.Username,
 		Profile:     prof.Name,
@@ -65,44 +64,6 @@ func (p *Plugin) handleIssuePage(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt:   grant.Claims.ExpiresAt.UTC().Format(time.RFC1123),
 		SubmitLabel: "Create certificate",
 	})
-}
-
-// issueResponse is the JSON form of a certificate with a server-made key.
-type issueResponse struct {
-	Serial     string `json:"serial"`
-	Filename   string `json:"filename"`
-	Passphrase string `json:"passphrase"`
-	// PKCS12 is the file, in standard base64 (as encoding/json writes
-	// bytes: straight into the answer, with no copy to escape).
-	PKCS12   []byte    `json:"pkcs12"`
-	NotAfter time.Time `json:"not_after"`
-	// CertificatePEM is the certificate and its chain; KeyPEM the key,
-	// encrypted with the passphrase, when the form asked key_pem=true;
-	// CertificateDER the certificate alone, in base64.
-	CertificatePEM string `json:"certificate_pem"`
-	KeyPEM         string `json:"key_pem,omitempty"`
-	CertificateDER []byte `json:"certificate_der"`
-	// EmailedTo is where the PKCS#12 was emailed; EmailError why it was
-	// not, when the user asked for it.
-	EmailedTo  string `json:"emailed_to,omitempty"`
-	EmailError string `json:"email_error,omitempty"`
-}
-
-func issueResponseOf(outcome *enroll.Outcome) issueResponse {
-	issued := outcome.Issued
-	return issueResponse{
-		Serial:     issued.Record.Serial,
-		Filename:   issued.Filename,
-		Passphrase: issued.Passphrase,
-		PKCS12:     issued.PKCS12,
-		NotAfter:   issued.Record.NotAfter,
-
-		CertificatePEM: string(issued.CertificatePEM),
-		KeyPEM:         string(issued.KeyPEM),
-		CertificateDER: issued.Record.DER,
-		EmailedTo:      outcome.EmailedTo,
-		EmailError:     outcome.EmailError,
-	}
 }
 
 // issueOptions reads what the requester chose on the page (or in a
@@ -125,11 +86,11 @@ func issueOptions(form func(string) string) (enroll.Options, error) {
 
 // handleIssueSubmit consumes the token exactly once and creates the
 // certificate. The response is the only place the key ever exists.
-func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error {
+func (h *Routes) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return &web.Error{Status: http.StatusBadRequest, Message: "The form could not be read.", Next: enroll.NextNewLink, Err: err}
 	}
-	s, grant, err := p.checkLink(r, r.PostForm.Get("token"), linktoken.PurposeIssue)
+	s, grant, err := h.checkLink(r, r.PostForm.Get("token"), linktoken.PurposeIssue)
 	if err != nil {
 		return err
 	}
@@ -141,24 +102,38 @@ func (p *Plugin) handleIssueSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return p.respondOutcome(w, web.WantsJSON(r), grant.Requester, outcome)
+	if web.WantsJSON(r) {
+		return respondJSON(w, http.StatusOK, outcome)
+	}
+	return h.renderOutcome(w, grant.Requester, outcome)
 }
 
-// respondOutcome answers any enrollment: the PKCS#12 file, the certificate
-// of the requester's own key, or where their request stands.
-func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enroll.Requester, outcome *enroll.Outcome) error {
+// respondJSON answers any enrollment in JSON: the certificate issued, with
+// status issued, or the request that waits (202). A CSR's certificate is
+// always a 201, whichever route signed it.
+func respondJSON(w http.ResponseWriter, issued int, outcome *enroll.Outcome) error {
 	switch {
 	case outcome.Request != nil:
-		return p.respondRequest(w, asJSON, outcome.Request)
+		web.WriteJSON(w, http.StatusAccepted, WaitingOf(outcome.Request))
 	case outcome.Signed != nil:
-		return p.respondSigned(w, asJSON, owner, outcome.Signed)
+		web.WriteJSON(w, http.StatusCreated, IssuanceOf(outcome))
+	default:
+		web.WriteJSON(w, issued, IssuanceOf(outcome))
+	}
+	return nil
+}
+
+// renderOutcome shows any enrollment on a page: the PKCS#12 file, the
+// certificate of the requester's own key, or where their request stands.
+func (h *Routes) renderOutcome(w http.ResponseWriter, owner *enroll.Requester, outcome *enroll.Outcome) error {
+	switch {
+	case outcome.Request != nil:
+		return h.renderWaiting(w, outcome.Request)
+	case outcome.Signed != nil:
+		return h.renderSigned(w, owner, outcome.Signed)
 	}
 	issued := outcome.Issued
-	if asJSON {
-		web.WriteJSON(w, http.StatusOK, issueResponseOf(outcome))
-		return nil
-	}
-	return p.pages.Render(w, http.StatusOK, "issued", issuedPage{
+	return h.pages.Render(w, http.StatusOK, "issued", issuedPage{
 		Username:   owner.Username,
 		Serial:     issued.Record.Serial,
 		Subject:    issued.Record.Subject,
@@ -170,25 +145,21 @@ func (p *Plugin) respondOutcome(w http.ResponseWriter, asJSON bool, owner *enrol
 		CertPEMURL: template.URL(dataURL("application/x-pem-file", issued.CertificatePEM)), // #nosec G203 -- our own base64
 		KeyPEMURL:  keyPEMURL(issued.KeyPEM),
 		CertDERURL: template.URL(dataURL("application/pkix-cert", issued.Record.DER)), // #nosec G203 -- our own base64
-		CAURL:      p.site().CAChainURL(issued.Record.Connector),
+		CAURL:      h.Current.Site().CAChainURL(issued.Record.Connector),
 		EmailedTo:  outcome.EmailedTo,
 		EmailError: outcome.EmailError,
 	})
 }
 
-// respondRequest tells the requester their request waits, for an
-// approver or for the CA.
-func (p *Plugin) respondRequest(w http.ResponseWriter, asJSON bool, req *records.Request) error {
-	if asJSON {
-		web.WriteJSON(w, http.StatusAccepted, map[string]any{"request_id": req.ID, "state": req.State, "profile": req.Profile})
-		return nil
-	}
+// renderWaiting tells the requester their request waits, for an approver
+// or for the CA.
+func (h *Routes) renderWaiting(w http.ResponseWriter, req *records.Request) error {
 	if req.State == records.RequestPending {
-		return p.pages.RenderMessage(w, http.StatusAccepted, "Waiting for approval",
+		return h.pages.RenderMessage(w, http.StatusAccepted, "Waiting for approval",
 			"Your request "+req.ID+" for a certificate of profile "+req.Profile+" is waiting for an approver.",
 			"You will get a message in Mattermost with a link to collect the certificate once it is approved.")
 	}
-	return p.pages.RenderMessage(w, http.StatusAccepted, "Waiting for the certificate authority",
+	return h.pages.RenderMessage(w, http.StatusAccepted, "Waiting for the certificate authority",
 		"The certificate authority must approve this request ("+req.ID+").",
 		"You will get a message in Mattermost with a link to collect the certificate when it does.")
 }

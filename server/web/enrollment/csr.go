@@ -1,7 +1,8 @@
-package main
+package enrollment
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -9,21 +10,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkg/errors"
-
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/attest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
-// maxUploadBytes bounds a CSR upload with its attestation, multipart or
-// JSON overhead included: a CSR is at most pki.MaxCSRBytes, an attestation
-// chain at most attest.MaxUploadBytes.
-const maxUploadBytes = 4 * (pki.MaxCSRBytes + attest.MaxUploadBytes)
+// MaxUploadBytes bounds an upload (a CSR with its attestation, or a
+// certificate to register), multipart or JSON overhead included: a CSR is
+// at most pki.MaxCSRBytes, an attestation chain at most
+// attest.MaxUploadBytes.
+const MaxUploadBytes = 4 * (pki.MaxCSRBytes + attest.MaxUploadBytes)
 
 // csrPage is the upload page.
 type csrPage struct {
@@ -57,19 +58,6 @@ type csrIssuedPage struct {
 	CAURL          string
 }
 
-// csrResponse is the JSON form of a certificate signed for a CSR.
-type csrResponse struct {
-	Serial   string    `json:"serial"`
-	Subject  string    `json:"subject"`
-	NotAfter time.Time `json:"not_after"`
-	// CertificatePEM is the certificate and its chain; CertificateDER the
-	// certificate alone.
-	CertificatePEM string `json:"certificate_pem"`
-	CertificateDER string `json:"certificate_der"`
-	Attested       bool   `json:"attested"`
-	DeviceSerial   string `json:"device_serial,omitempty"`
-}
-
 func csrPageFor(s *app.Snapshot, grant *enroll.Grant, token, uploadErr string) csrPage {
 	prof := grant.Profile
 	subject := s.Core.SubjectFor(grant.Requester, prof)
@@ -97,27 +85,27 @@ func csrPageFor(s *app.Snapshot, grant *enroll.Grant, token, uploadErr string) c
 
 // handleCSRPage shows the upload form. Like the issue page, GET never
 // consumes the link.
-func (p *Plugin) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
+func (h *Routes) handleCSRPage(w http.ResponseWriter, r *http.Request) error {
 	token := r.URL.Query().Get("token")
-	s, grant, err := p.checkLink(r, token, linktoken.PurposeCSR)
+	s, grant, err := h.checkLink(r, token, linktoken.PurposeCSR)
 	if err != nil {
 		return err
 	}
 	if err := s.Core.CheckUnused(grant); err != nil {
 		return err
 	}
-	return p.pages.Render(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
+	return h.pages.Render(w, http.StatusOK, "csr", csrPageFor(s, grant, token, ""))
 }
 
 // handleCSRSubmit has the upload checked and, if it passes, the link
 // consumed and the CSR signed. An upload that is refused shows the form
 // again with the reason: the link still works.
-func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
+func (h *Routes) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := parseUploadForm(r); err != nil {
 		return err
 	}
 	token := r.PostFormValue("token")
-	s, grant, err := p.checkLink(r, token, linktoken.PurposeCSR)
+	s, grant, err := h.checkLink(r, token, linktoken.PurposeCSR)
 	if err != nil {
 		return err
 	}
@@ -128,33 +116,24 @@ func (p *Plugin) handleCSRSubmit(w http.ResponseWriter, r *http.Request) error {
 	outcome, err := s.Core.SubmitCSR(r.Context(), grant, upload)
 	if e := enroll.AsError(err); e != nil && e != enroll.ErrLinkUsed && (e.Code == enroll.CodeRefused || e.Code == enroll.CodeConflict) && !web.WantsJSON(r) {
 		refusal := e.Message
-		if hint := p.pages.Hint(web.AsError(e)); hint != "" {
+		if hint := h.pages.Hint(web.AsError(e)); hint != "" {
 			refusal += " " + hint
 		}
-		return p.pages.Render(w, web.StatusOf[e.Code], "csr", csrPageFor(s, grant, token, refusal))
+		return h.pages.Render(w, web.StatusOf[e.Code], "csr", csrPageFor(s, grant, token, refusal))
 	}
 	if err != nil {
 		return err
 	}
-	return p.respondOutcome(w, web.WantsJSON(r), grant.Requester, outcome)
+	if web.WantsJSON(r) {
+		return respondJSON(w, http.StatusCreated, outcome)
+	}
+	return h.renderOutcome(w, grant.Requester, outcome)
 }
 
-// respondSigned shows a certificate signed for the requester's own key.
-func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll.Requester, signed *enroll.Signed) error {
+// renderSigned shows a certificate signed for the requester's own key.
+func (h *Routes) renderSigned(w http.ResponseWriter, owner *enroll.Requester, signed *enroll.Signed) error {
 	record := signed.Record
 	certPEM := signed.CertificatePEM()
-	if asJSON {
-		resp := csrResponse{
-			Serial: record.Serial, Subject: record.Subject, NotAfter: record.NotAfter,
-			CertificatePEM: string(certPEM), CertificateDER: base64.StdEncoding.EncodeToString(record.DER),
-			Attested: record.Attestation != nil,
-		}
-		if record.Attestation != nil {
-			resp.DeviceSerial = record.Attestation.DeviceSerial
-		}
-		web.WriteJSON(w, http.StatusCreated, resp)
-		return nil
-	}
 	page := csrIssuedPage{
 		Serial:         record.Serial,
 		Subject:        record.Subject,
@@ -163,12 +142,12 @@ func (p *Plugin) respondSigned(w http.ResponseWriter, asJSON bool, owner *enroll
 		CertificatePEM: string(certPEM),
 		CertPEMURL:     template.URL(dataURL("application/x-pem-file", certPEM)),   // #nosec G203 -- our own base64
 		CertDERURL:     template.URL(dataURL("application/pkix-cert", record.DER)), // #nosec G203 -- our own base64
-		CAURL:          p.site().CAChainURL(record.Connector),
+		CAURL:          h.Current.Site().CAChainURL(record.Connector),
 	}
 	if record.Attestation != nil {
 		page.Attested = enroll.AttestationLabel(record.Attestation)
 	}
-	return p.pages.Render(w, http.StatusOK, "csr_issued", page)
+	return h.pages.Render(w, http.StatusOK, "csr_issued", page)
 }
 
 // csrAPIRequest is the JSON body of POST /api/v1/csr. CSR is PEM, or DER in
@@ -181,7 +160,7 @@ type csrAPIRequest struct {
 
 // readCSRRequest reads a CSR upload from JSON or multipart.
 func readCSRRequest(w http.ResponseWriter, r *http.Request) (string, enroll.Upload, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxUploadBytes)
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		if err := parseUploadForm(r); err != nil {
 			return "", enroll.Upload{}, err
@@ -198,12 +177,12 @@ func readCSRRequest(w http.ResponseWriter, r *http.Request) (string, enroll.Uplo
 
 // handleSignCSR signs a CSR for the signed-in user, for the webapp and for
 // automation: JSON or multipart, the same checks as the upload page.
-func (p *Plugin) handleSignCSR(w http.ResponseWriter, r *http.Request, userID string) error {
+func (h *Routes) handleSignCSR(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
 	profileName, upload, err := readCSRRequest(w, r)
 	if err != nil {
 		return err
 	}
-	s, requester, err := p.sessionRequester(userID)
+	s, requester, err := h.Callers.Resolve(caller)
 	if err != nil {
 		return err
 	}
@@ -211,12 +190,12 @@ func (p *Plugin) handleSignCSR(w http.ResponseWriter, r *http.Request, userID st
 	if err != nil {
 		return err
 	}
-	return p.respondOutcome(w, true, requester, outcome)
+	return respondJSON(w, http.StatusCreated, outcome)
 }
 
 // parseUploadForm reads a multipart (or URL-encoded) upload, bounded.
 func parseUploadForm(r *http.Request) error {
-	err := r.ParseMultipartForm(maxUploadBytes)
+	err := r.ParseMultipartForm(MaxUploadBytes)
 	if errors.Is(err, http.ErrNotMultipart) {
 		err = r.ParseForm()
 	}
@@ -256,7 +235,7 @@ func formFileOrText(r *http.Request, name string) ([]byte, error) {
 		if err != nil {
 			return nil, &web.Error{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
 		}
-		data, err := io.ReadAll(io.LimitReader(file, maxUploadBytes))
+		data, err := io.ReadAll(io.LimitReader(file, MaxUploadBytes))
 		_ = file.Close()
 		if err != nil {
 			return nil, &web.Error{Status: http.StatusBadRequest, Message: "The uploaded file could not be read.", Err: err}
