@@ -72,7 +72,6 @@ func (p *Plugin) callers() *web.Callers {
 	return &web.Callers{Current: p.current, Lookup: p.dir.Lookup}
 }
 
-
 // sessionRequester is the signed-in account of an API request, with the
 // services that serve it.
 func (p *Plugin) sessionRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
