@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -36,7 +37,7 @@ type node struct {
 
 	mu        sync.Mutex
 	cfg       *config.Configuration
-	clock     *testClock
+	clock     *clocktest.Clock
 	notices   []string
 	published []model.PluginClusterEvent
 	sendTypes []string
@@ -45,26 +46,8 @@ type node struct {
 	rebuilds  int
 }
 
-// testClock is a clock the nodes of a test share.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newNode is a node over kv, configured with validConfiguration.
-func newNode(t *testing.T, kv *pluginapi.MemoryStore, clock *testClock) *node {
+func newNode(t *testing.T, kv *pluginapi.MemoryStore, clock *clocktest.Clock) *node {
 	t.Helper()
 	n := &node{t: t, kv: kv, store: store.New(kv), clock: clock}
 	current := &app.Current{}
@@ -90,7 +73,7 @@ func newNode(t *testing.T, kv *pluginapi.MemoryStore, clock *testClock) *node {
 
 // newTestNode is a node of a cluster of one.
 func newTestNode(t *testing.T) *node {
-	return newNode(t, &pluginapi.MemoryStore{}, &testClock{now: time.Now()})
+	return newNode(t, &pluginapi.MemoryStore{}, clocktest.New(time.Now()))
 }
 
 func validConfiguration() *config.Configuration {
@@ -100,7 +83,7 @@ func validConfiguration() *config.Configuration {
 }
 
 func (n *node) now() time.Time          { return n.clock.Now() }
-func (n *node) advance(d time.Duration) { n.clock.advance(d) }
+func (n *node) advance(d time.Duration) { n.clock.Advance(d) }
 
 // configure makes c the configuration in use and requires the services to
 // build.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -127,7 +128,7 @@ func TestCARenewalIsMadeOnceAcrossNodes(t *testing.T) {
 // at its next job run, or when asked for what only the new CA answers, at
 // most once a minute.
 func TestANodeLoadsTheCAAnotherNodeRenewed(t *testing.T) {
-	kv, clock := &pluginapi.MemoryStore{}, &testClock{now: time.Now()}
+	kv, clock := &pluginapi.MemoryStore{}, clocktest.New(time.Now())
 	renewing, other := newNode(t, kv, clock), newNode(t, kv, clock)
 	require.True(t, renewing.root().Equal(other.root()), "one CA for the cluster")
 	stale := other.services()

@@ -12,33 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ocsp"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
-
-// clock is a test clock that many goroutines may read and move.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // ocspRequestFor is a relying party's request about serial of issuer.
 func ocspRequestFor(t *testing.T, issuer *x509.Certificate, serial int64, hash crypto.Hash) *ocsp.Request {
@@ -86,7 +63,7 @@ func checkOCSP(t *testing.T, signed *pki.SignedOCSP, issuer *x509.Certificate) *
 // left, so every answer made a new key and certificate.
 func TestOCSPNearCAExpiryMakesOneResponder(t *testing.T) {
 	h := hierarchy(t)
-	c := &clock{now: h.Issuing.NotAfter.Add(-3 * 24 * time.Hour)}
+	c := clocktest.New(h.Issuing.NotAfter.Add(-3 * 24 * time.Hour))
 	b := connector.NewBuiltin("internal", h.CA(), c.Now)
 	responders := map[string]bool{}
 	statuses := []pki.OCSPAnswer{
@@ -95,7 +72,7 @@ func TestOCSPNearCAExpiryMakesOneResponder(t *testing.T) {
 		{Status: pki.OCSPUnknown},
 	}
 	for i := range 300 {
-		c.advance(13 * time.Minute) // about 2.7 days in all, up to the CA's last hours
+		c.Advance(13 * time.Minute) // about 2.7 days in all, up to the CA's last hours
 		_, resp := signOCSP(t, b, h.Issuing, int64(i), statuses[i%len(statuses)])
 		responders[resp.Certificate.SerialNumber.String()] = true
 		require.False(t, resp.NextUpdate.After(h.Issuing.NotAfter))
@@ -108,16 +85,16 @@ func TestOCSPNearCAExpiryMakesOneResponder(t *testing.T) {
 // cached; over months, a responder is made once per renewal period.
 func TestOCSPAnswersAcrossResponderRenewals(t *testing.T) {
 	h := hierarchy(t)
-	c := &clock{now: testNow}
+	c := clocktest.New(testNow)
 	b := connector.NewBuiltin("internal", h.CA(), c.Now)
 	good := pki.OCSPAnswer{Status: pki.OCSPGood}
 
 	_, first := signOCSP(t, b, h.Issuing, 1, good)
 	renewAt := first.Certificate.NotAfter.Add(-connector.ResponderRenewal)
-	c.set(renewAt.Add(-time.Second))
+	c.Set(renewAt.Add(-time.Second))
 	_, before := signOCSP(t, b, h.Issuing, 2, good)
 	assert.Equal(t, first.Certificate.SerialNumber, before.Certificate.SerialNumber, "not renewed yet")
-	c.set(renewAt.Add(time.Second))
+	c.Set(renewAt.Add(time.Second))
 	_, after := signOCSP(t, b, h.Issuing, 3, good)
 	assert.NotEqual(t, first.Certificate.SerialNumber, after.Certificate.SerialNumber, "renewed")
 	// The answer signed before still verifies, as a cache holds it.
@@ -128,7 +105,7 @@ func TestOCSPAnswersAcrossResponderRenewals(t *testing.T) {
 	responders := map[string]bool{}
 	start := c.Now()
 	for i := range 300 {
-		c.advance(time.Duration(i%97+1) * 30 * time.Minute)
+		c.Advance(time.Duration(i%97+1) * 30 * time.Minute)
 		_, resp := signOCSP(t, b, h.Issuing, int64(i%10), good)
 		responders[resp.Certificate.SerialNumber.String()] = true
 	}
@@ -148,7 +125,7 @@ func mustSign(t *testing.T, b *connector.Builtin, issuer *x509.Certificate, seri
 // from a responder that was not valid at its thisUpdate.
 func TestOCSPConcurrentAnswersDuringRenewal(t *testing.T) {
 	h := hierarchy(t)
-	c := &clock{now: testNow}
+	c := clocktest.New(testNow)
 	b := connector.NewBuiltin("internal", h.CA(), c.Now)
 	reqs := []*ocsp.Request{ocspRequestFor(t, h.Issuing, 1, crypto.SHA1), ocspRequestFor(t, h.Issuing, 1, crypto.SHA256)}
 	var answers sync.Map
@@ -173,7 +150,7 @@ func TestOCSPConcurrentAnswersDuringRenewal(t *testing.T) {
 		}()
 	}
 	for range 100 {
-		c.advance(12 * time.Hour) // 50 days: two renewals
+		c.Advance(12 * time.Hour) // 50 days: two renewals
 		time.Sleep(time.Millisecond)
 	}
 	close(done)
@@ -192,12 +169,12 @@ func TestOCSPConcurrentAnswersDuringRenewal(t *testing.T) {
 // validity; a revocation is answered at once.
 func TestOCSPAnswersAreReusedUntilTheStatusChanges(t *testing.T) {
 	h := hierarchy(t)
-	c := &clock{now: testNow}
+	c := clocktest.New(testNow)
 	b := connector.NewBuiltin("internal", h.CA(), c.Now)
 	good := pki.OCSPAnswer{Status: pki.OCSPGood}
 
 	first := mustSign(t, b, h.Issuing, 1, good)
-	c.advance(connector.OCSPRefresh - time.Second)
+	c.Advance(connector.OCSPRefresh - time.Second)
 	again := mustSign(t, b, h.Issuing, 1, good)
 	assert.Equal(t, first.DER, again.DER, "the same answer, signed once")
 
@@ -212,7 +189,7 @@ func TestOCSPAnswersAreReusedUntilTheStatusChanges(t *testing.T) {
 	assert.Equal(t, ocsp.Superseded, resp.RevocationReason)
 	assert.True(t, resp.ThisUpdate.Equal(c.Now().Truncate(time.Second)), "signed now, not taken from before")
 
-	c.advance(connector.OCSPRefresh)
+	c.Advance(connector.OCSPRefresh)
 	later := mustSign(t, b, h.Issuing, 1, revoked)
 	assert.NotEqual(t, signed.DER, later.DER, "signed again once a quarter of its validity has passed")
 	assert.Equal(t, connector.OCSPValidity, later.NextUpdate.Sub(later.ThisUpdate))
@@ -226,7 +203,7 @@ func TestOCSPAnswersAreReusedUntilTheStatusChanges(t *testing.T) {
 // node already has for the same CA.
 func TestOCSPRespondersOutliveTheConnector(t *testing.T) {
 	h := hierarchy(t)
-	c := &clock{now: testNow}
+	c := clocktest.New(testNow)
 	responders := connector.NewOCSPResponders()
 	good := pki.OCSPAnswer{Status: pki.OCSPGood}
 	_, a := signOCSP(t, connector.NewBuiltin("internal", h.CA(), c.Now).WithOCSPResponders(responders), h.Issuing, 1, good)

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,28 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
-
-// testClock is a clock a test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // builtinConnector is a built-in CA connector over a new hierarchy.
 func builtinConnector(t *testing.T, now func() time.Time) *connector.Builtin {
@@ -108,7 +90,7 @@ func TestMetricsDescribeThePluginProcess(t *testing.T) {
 }
 
 func TestStateGaugeCountsAtMostEvery30Seconds(t *testing.T) {
-	clock := &testClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	counts := records.StateCounts{Issued: 2, Expired: 1}
 	calls := 0
 	var fail error
@@ -125,14 +107,14 @@ func TestStateGaugeCountsAtMostEvery30Seconds(t *testing.T) {
 	assert.Equal(t, 0.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"), "the counts of the last scrape are reused for a while")
 	assert.Equal(t, 1, calls)
 
-	clock.advance(StateCountsCacheFor)
+	clock.Advance(StateCountsCacheFor)
 	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
 	assert.Equal(t, 2, calls)
 
 	// A failed count keeps the last one rather than a gap.
 	fail = errors.New("the database is away")
 	counts.Revoked = 5
-	clock.advance(StateCountsCacheFor)
+	clock.Advance(StateCountsCacheFor)
 	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
 	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
 	assert.Equal(t, 4, calls, "and tries again at the next scrape")

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -40,24 +41,6 @@ func TestMain(m *testing.M) {
 	_ = pg.Stop()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // strictDriver is lib/pq with the one limit of the server's database
@@ -122,10 +105,10 @@ func newHandle(t testing.TB, db *sql.DB) *sql.DB {
 }
 
 // newTestStore is a migrated store over a fresh database.
-func newTestStore(t testing.TB) (*Store, *testClock, *sql.DB) {
+func newTestStore(t testing.TB) (*Store, *clocktest.Clock, *sql.DB) {
 	t.Helper()
 	db := newDatabase(t)
-	clock := &testClock{now: time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC))
 	_, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
 	return New(db, clock.Now), clock, db

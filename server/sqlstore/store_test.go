@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -20,7 +21,7 @@ var alice = records.MattermostUser("alice")
 
 func TestMigrateFromAnEmptyDatabaseIsIdempotent(t *testing.T) {
 	db := newDatabase(t)
-	clock := &testClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	version, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
 	all, err := migrations()
@@ -44,7 +45,7 @@ func TestMigrateFromAnEmptyDatabaseIsIdempotent(t *testing.T) {
 // nothing of the failed one.
 func TestFailedMigrationLeavesNoHalfSchema(t *testing.T) {
 	db := newDatabase(t)
-	clock := &testClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	all, err := migrations()
 	require.NoError(t, err)
 	next := latestVersion(all) + 1
@@ -88,7 +89,7 @@ func latestVersion(all []migration) int {
 // plugin does not know is refused, as a newer schema is.
 func TestAMigrationThatLandsInAGapIsAppliedLater(t *testing.T) {
 	db := newDatabase(t)
-	clock := &testClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	all, err := migrations()
 	require.NoError(t, err)
 	last := latestVersion(all)
@@ -120,7 +121,7 @@ func TestAMigrationThatLandsInAGapIsAppliedLater(t *testing.T) {
 
 func TestSchemaNewerThanThePluginIsRefused(t *testing.T) {
 	db := newDatabase(t)
-	clock := &testClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	_, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
 	_, err = db.Exec(`INSERT INTO certs_schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)`)
@@ -181,7 +182,7 @@ func TestSlowQueriesAreBoundedByTheDatabase(t *testing.T) {
 // kept.
 func TestMigrateFromThePreviousVersion(t *testing.T) {
 	db := newDatabase(t)
-	clock := &testClock{now: time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC))
 	all, err := migrations()
 	require.NoError(t, err)
 	require.Greater(t, len(all), 1)

@@ -15,33 +15,16 @@
 package inventorytest
 
 import (
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
 // Clock is the time of a store under test: its own now (key claims, what
 // has expired) and the expiry of what it keeps.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+type Clock = clocktest.Clock
 
 // Open returns an empty inventory that reads its time from clock; what it
 // needs closed, it closes with t.Cleanup.
@@ -92,7 +75,7 @@ var contract = []struct {
 func Run(t *testing.T, open Open) {
 	for _, tc := range contract {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &Clock{now: Start}
+			clock := clocktest.New(Start)
 			tc.run(t, &suite{inv: open(t, clock), clock: clock})
 		})
 	}
