@@ -8,7 +8,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
@@ -17,17 +16,15 @@ import (
 
 // Routes, relative to /plugins/<id>.
 const (
-	routeImportCertificate    = "/certificates/import"
-	routeAPI                  = "/api/v1"
-	routeLinks                = "/links"
-	routeCertificates         = "/certificates"
-	routeRevoke               = "/certificates/{serial}/revoke"
-	routeRenew                = "/certificates/{serial}/renew"
-	routeProfiles             = "/profiles"
-	routeRequests             = "/requests"
-	routeAutocompleteSerials  = routeAPI + "/autocomplete/serials"
-	routeAutocompleteProfiles = routeAPI + "/autocomplete/profiles"
-	routeEnrollments          = "/enrollments"
+	routeImportCertificate = "/certificates/import"
+	routeAPI               = "/api/v1"
+	routeLinks             = "/links"
+	routeCertificates      = "/certificates"
+	routeRevoke            = "/certificates/{serial}/revoke"
+	routeRenew             = "/certificates/{serial}/renew"
+	routeProfiles          = "/profiles"
+	routeRequests          = "/requests"
+	routeEnrollments       = "/enrollments"
 )
 
 // apiHandler serves a JSON route for a user signed in to Mattermost.
@@ -58,12 +55,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
 	(&admin.Routes{Callers: p.callers(), Auth: web.MattermostSession, Log: p.API, Now: p.now}).Mount(api)
 	api.Handle(routeAdminCARenew, p.api(p.handleAdminCARenew)).Methods(http.MethodPost)
-	r.Handle(mattermost.ActionApprove, p.api(p.handleApproveAction)).Methods(http.MethodPost)
-	r.Handle(mattermost.ActionDeny, p.api(p.handleDenyAction)).Methods(http.MethodPost)
-	r.Handle(mattermost.DialogDenySubmit, p.api(p.handleDenyDialog)).Methods(http.MethodPost)
-	r.Handle(mattermost.ActionRenew, p.api(p.handleRenewAction)).Methods(http.MethodPost)
-	r.Handle(routeAutocompleteSerials, p.api(p.handleAutocompleteSerials)).Methods(http.MethodGet)
-	r.Handle(routeAutocompleteProfiles, p.api(p.handleAutocompleteProfiles)).Methods(http.MethodGet)
+	p.chat.Mount(r)
 
 	return r
 }

@@ -1,77 +1,18 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/pkg/errors"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
-	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
-// Renewal's doors: `/cert renew <serial>`, the Renew button of a reminder
-// (http_actions.go) and POST /api/v1/certificates/{serial}/renew.
-
-func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	if len(params) != 1 {
-		return "", errors.New("usage: `/cert renew <serial>`; `/cert list` shows your serials.")
-	}
-	serial := pki.NormalizeSerial(params[0])
-	if serial == "" {
-		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
-	}
-	s, requester, err := p.commandRequester(args.UserId)
-	if err != nil {
-		return "", err
-	}
-	return p.renewReply(s, requester, serial), nil
-}
-
-// renewReply starts a renewal and says what to do next.
-func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
-	renewal, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Renews: serial})
-	observe.AuditRenewal(p.API, owner, serial, renewal, err)
-	if e := enroll.AsError(err); e != nil {
-		return chatError(e).Error()
-	}
-	if err != nil {
-		p.API.LogError("Could not start a renewal", "principal", string(owner.Principal), "serial", serial, "error", err.Error())
-		return "The renewal could not be started; run `/cert download` for a new certificate."
-	}
-	replaces := fmt.Sprintf(" It replaces `%s`", serial)
-	prof := renewal.Profile
-	switch {
-	case prof.Renewal.RevokeReplaced:
-		replaces += ", which is revoked as soon as the new one is issued."
-	case prof.Limits.Active > 0:
-		replaces += fmt.Sprintf(", which stays valid beside it for %d days (time to install the new one), then is revoked.",
-			int(prof.Renewal.Overlap().Hours()/24))
-	default:
-		replaces += ", which stays valid until it expires or you revoke it."
-	}
-	if renewal.Request != nil {
-		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces)
-	}
-	u, err := p.site().LinkURL(renewal.Link)
-	if err != nil {
-		return chatError(enroll.AsError(err)).Error()
-	}
-	until := renewal.Link.ExpiresAt.UTC().Format("15:04 MST")
-	if renewal.Link.Purpose == linktoken.PurposeCSR {
-		return fmt.Sprintf("[Upload a new request](%s) for your renewed `%s` certificate (the same key may be used again); the link works once, until %s.%s",
-			u, renewal.Link.Profile, until, replaces)
-	}
-	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.%s", u, renewal.Link.Profile, until, replaces)
-}
+// Renewal's API door: POST /api/v1/certificates/{serial}/renew (the
+// chat's, `/cert renew <serial>` and the Renew button of a reminder, are
+// in server/chat).
 
 // renewResponse answers POST /api/v1/certificates/{serial}/renew with the
 // link of the renewal.
