@@ -53,8 +53,7 @@ func (p *Plugin) newRouter() *mux.Router {
 	api.Handle(routeRenew, p.api(p.handleRenewCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, p.api(p.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, p.api(p.handleListRequests)).Methods(http.MethodGet)
-	(&admin.Routes{Callers: p.callers(), Auth: web.MattermostSession, Log: p.API, Now: p.now}).Mount(api)
-	api.Handle(routeAdminCARenew, p.api(p.handleAdminCARenew)).Methods(http.MethodPost)
+	(&admin.Routes{Callers: p.callers(), Auth: web.MattermostSession, Log: p.API, Now: p.now, RenewCA: p.caKeeper.Renew}).Mount(api)
 	p.chat.Mount(r)
 
 	return r
