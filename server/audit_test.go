@@ -159,7 +159,7 @@ func TestApprovalsAndDenialsAreAudited(t *testing.T) {
 func TestRenewalIsAudited(t *testing.T) {
 	env := newTestEnv(t)
 	issued := env.issueJSON(env.token("alice"))
-	reply := env.p.renewReply(mustServices(t, env), env.requester("alice"), issued.Serial)
+	reply := env.run("alice", "/cert renew "+issued.Serial)
 	require.Contains(t, reply, "Get my renewed certificate")
 	rec := requireOneAudit(t, env, observe.AuditRenewCertificate)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
@@ -168,7 +168,7 @@ func TestRenewalIsAudited(t *testing.T) {
 	assert.Equal(t, "link", rec.Meta["next"])
 	assert.NotContains(t, env.auditText(), "token=", "the renewal link is not in the record")
 
-	env.p.renewReply(mustServices(t, env), env.requester("bob"), issued.Serial)
+	env.run("bob", "/cert renew "+issued.Serial)
 	recs := env.auditsOf(observe.AuditRenewCertificate)
 	require.Len(t, recs, 2)
 	assert.Equal(t, model.AuditStatusFail, recs[1].Status, "bob may not renew alice's certificate")

@@ -15,6 +15,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
 )
 
 // issuingCA is the issuing CA that signs now.
@@ -239,7 +240,7 @@ func TestAdminForcesACARenewal(t *testing.T) {
 
 	w := env.request(http.MethodPost, "/api/v1/admin/ca/rollover", "", "carol")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	view := decodeJSON[caRenewalView](t, w.Body.Bytes())
+	view := decodeJSON[admin.CARenewal](t, w.Body.Bytes())
 	assert.Equal(t, 2, view.Generation)
 	assert.Equal(t, first.Subject.String(), view.Previous)
 	assert.Equal(t, view.IssuingCA, env.issuingCA(t).Subject.String())
@@ -247,7 +248,7 @@ func TestAdminForcesACARenewal(t *testing.T) {
 
 	w = env.request(http.MethodPost, "/api/v1/admin/ca/rollover", "", "carol")
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	assert.Equal(t, 3, decodeJSON[caRenewalView](t, w.Body.Bytes()).Generation)
+	assert.Equal(t, 3, decodeJSON[admin.CARenewal](t, w.Body.Bytes()).Generation)
 	served, err := pki.ParseCertificatesPEM(env.request(http.MethodGet, "/ca.pem", "", "").Body.Bytes())
 	require.NoError(t, err)
 	assert.Len(t, served, 4, "three issuing CAs, newest first, and the root")

@@ -16,6 +16,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
+	"github.com/clientcerts/mattermost-plugin-certs/server/chat"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
@@ -67,6 +68,8 @@ type Plugin struct {
 	mailer        *mattermost.Mailer
 	deactivations *mattermost.Deactivations
 	requestJob    *cluster.Job
+	// chat is the /cert command and the chat's buttons.
+	chat *chat.Door
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
@@ -175,7 +178,7 @@ func (p *Plugin) OnActivate() error {
 	p.router = p.newRouter()
 	p.applyConfiguration(p.getConfiguration())
 
-	if err := p.client.SlashCommand.Register(p.command()); err != nil {
+	if err := p.client.SlashCommand.Register(p.chat.Command()); err != nil {
 		return errors.Wrap(err, "failed to register the /cert command")
 	}
 	if err := p.scheduleJobs(); err != nil {
@@ -213,8 +216,8 @@ func (p *Plugin) GenerateSupportData(_ *plugin.Context) ([]*model.FileData, erro
 	return p.support.Files()
 }
 
-// buildAdapters makes the core's Mattermost ports: the bot's messages, the
-// system admins, the directory of accounts.
+// buildAdapters makes the core's Mattermost ports (the bot's messages, the
+// system admins, the directory of accounts) and the chat door over them.
 func (p *Plugin) buildAdapters(botID string) {
 	p.bot = &mattermost.Bot{API: p.API, ID: botID}
 	p.admins = &mattermost.Admins{API: p.API}
@@ -226,6 +229,13 @@ func (p *Plugin) buildAdapters(botID string) {
 	p.adminNotifier = &mattermost.AdminNotifier{Notices: p.notices, Names: p.dir}
 	p.deactivations = &mattermost.Deactivations{API: p.API, Current: p.current, Marks: p.store, Notices: p.notices}
 	p.mailer = &mattermost.Mailer{API: p.API, Secrets: p.secrets, Current: p.current}
+	p.chat = &chat.Door{API: p.API, Current: p.current, Directory: p.dir, BotID: botID, Manifest: manifest,
+		Now: func() time.Time { return p.now() }}
+}
+
+// ExecuteCommand runs /cert.
+func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
+	return p.chat.Execute(args)
 }
 
 // UserHasBeenDeactivated acts on the certificates of a deactivated user as

@@ -218,7 +218,8 @@ func revocationNotAcceptedNotice(c *records.Certificate, owner string) string {
 	return b.String()
 }
 
-// renewPost is a notice about c with a Renew button (handleRenewAction).
+// renewPost is a notice about c with a Renew button (ActionRenew, which
+// the chat door serves).
 func (n *Notifier) renewPost(c *records.Certificate, title, text string) *model.Post {
 	post := &model.Post{Message: text}
 	model.ParseSlackAttachment(post, []*model.SlackAttachment{{

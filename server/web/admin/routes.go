@@ -1,5 +1,6 @@
 // Package admin is the system admins' JSON API: every certificate,
-// read-only, as a listing, a count and a CSV export.
+// read-only, as a listing, a count and a CSV export; and the renewal of
+// the built-in issuing CA on demand.
 package admin
 
 import (
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -20,8 +23,18 @@ import (
 type Routes struct {
 	Callers *web.Callers
 	Auth    web.Authenticator
-	Log     web.Logger
+	Log     Logger
 	Now     func() time.Time
+	// RenewCA renews the built-in issuing CA of a configuration; force
+	// renews it however long it has left (builtinca.Keeper.Renew).
+	RenewCA func(c *config.Configuration, threshold time.Duration, force bool) (*builtinca.Renewal, error)
+}
+
+// Logger is the log of the admin API: what went wrong, and what an admin
+// did that changes the CA.
+type Logger interface {
+	web.Logger
+	LogInfo(msg string, keyValuePairs ...any)
 }
 
 // Mount adds the routes to api, the router of /api/v1.
@@ -30,6 +43,7 @@ func (h *Routes) Mount(api *mux.Router) {
 	api.Handle(routeAdminCounts, web.API(h.Log, h.Auth, h.handleAdminCounts)).Methods(http.MethodGet)
 	api.Handle(routeAdminExport, web.API(h.Log, h.Auth, h.handleAdminExport)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificate, web.API(h.Log, h.Auth, h.handleAdminCertificate)).Methods(http.MethodGet)
+	api.Handle(routeAdminCARenew, web.API(h.Log, h.Auth, h.handleAdminCARenew)).Methods(http.MethodPost)
 }
 
 // ownerPrincipal reads the owner filter: a principal (mm:…), or a bare

@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"context"
@@ -15,11 +15,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
-// Renewal's doors: `/cert renew <serial>`, the Renew button of a reminder
-// (http_actions.go) and POST /api/v1/certificates/{serial}/renew (the
-// enrollment door, server/web/enrollment).
+// Renewal in the chat: `/cert renew <serial>`, and the Renew button of a
+// reminder (actions.go).
 
-func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandRenew(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert renew <serial>`; `/cert list` shows your serials.")
 	}
@@ -27,22 +26,22 @@ func (p *Plugin) commandRenew(_ context.Context, args *model.CommandArgs, params
 	if serial == "" {
 		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
 	}
-	s, requester, err := p.commandRequester(args.UserId)
+	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
-	return p.renewReply(s, requester, serial), nil
+	return d.renewReply(s, requester, serial), nil
 }
 
 // renewReply starts a renewal and says what to do next.
-func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
+func (d *Door) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
 	renewal, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Renews: serial})
-	observe.AuditRenewal(p.API, owner, serial, renewal, err)
+	observe.AuditRenewal(d.API, owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e).Error()
 	}
 	if err != nil {
-		p.API.LogError("Could not start a renewal", "principal", string(owner.Principal), "serial", serial, "error", err.Error())
+		d.API.LogError("Could not start a renewal", "principal", string(owner.Principal), "serial", serial, "error", err.Error())
 		return "The renewal could not be started; run `/cert download` for a new certificate."
 	}
 	replaces := fmt.Sprintf(" It replaces `%s`", serial)
@@ -59,7 +58,7 @@ func (p *Plugin) renewReply(s *app.Snapshot, owner *enroll.Requester, serial str
 	if renewal.Request != nil {
 		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces)
 	}
-	u, err := p.site().LinkURL(renewal.Link)
+	u, err := d.site().LinkURL(renewal.Link)
 	if err != nil {
 		return chatError(enroll.AsError(err)).Error()
 	}

@@ -1,21 +1,20 @@
-package main
+package chat
 
 import (
 	"fmt"
 	"net/http"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
-
-	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// The routes of the user's JSON API are the enrollment door's
-// (server/web/enrollment); these back the /cert command's autocomplete.
+// The lists the command's autocomplete fetches as the user types.
 
 // handleAutocompleteProfiles backs `/cert download [profile]`.
-func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, requester, err := p.sessionRequester(userID)
+func (d *Door) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
+	s, requester, err := d.callers().Resolve(caller)
 	if err != nil {
 		return err
 	}
@@ -33,16 +32,16 @@ func (p *Plugin) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Reque
 
 // handleAutocompleteSerials backs `/cert revoke <serial>`: the user's
 // certificates that can still be revoked, newest first.
-func (p *Plugin) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, err := p.current.Get()
+func (d *Door) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
+	s, err := d.Current.Get()
 	if err != nil {
 		return &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
-	certs, err := s.Core.Certificates(sessionPrincipal(userID))
+	certs, err := s.Core.Certificates(caller)
 	if err != nil {
 		return err
 	}
-	now := p.now()
+	now := d.Now()
 	items := []model.AutocompleteListItem{}
 	for i := len(certs) - 1; i >= 0; i-- {
 		c := certs[i]

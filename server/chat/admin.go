@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"context"
@@ -21,52 +21,52 @@ import (
 const adminListSize = 50
 
 // adminSubcommands are /cert admin's: every certificate, for system admins.
-func (p *Plugin) adminSubcommands() []subcommand {
+func (d *Door) adminSubcommands() []subcommand {
 	return []subcommand{
-		{"list", "[@user] [--expiring <days>] [--state <issued|expired|revoked>] [--profile <name>]", "List certificates, newest serial first", p.commandAdminList},
-		{"show", "<serial>", "Show one certificate", p.commandAdminShow},
-		{"revoke", "<serial> [reason]", "Revoke any certificate; its owner is told", p.commandAdminRevoke},
-		{"requests", "", "List the requests that wait for an approver, the CA or their pickup", p.commandAdminRequests},
+		{"list", "[@user] [--expiring <days>] [--state <issued|expired|revoked>] [--profile <name>]", "List certificates, newest serial first", d.commandAdminList},
+		{"show", "<serial>", "Show one certificate", d.commandAdminShow},
+		{"revoke", "<serial> [reason]", "Revoke any certificate; its owner is told", d.commandAdminRevoke},
+		{"requests", "", "List the requests that wait for an approver, the CA or their pickup", d.commandAdminRequests},
 	}
 }
 
 // commandAdmin dispatches /cert admin for a system admin, checked with
 // Mattermost's permission system.
-func (p *Plugin) commandAdmin(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
-	if !p.API.HasPermissionTo(args.UserId, model.PermissionManageSystem) {
+func (d *Door) commandAdmin(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+	if !d.API.HasPermissionTo(args.UserId, model.PermissionManageSystem) {
 		return "", errors.New("`/cert admin` is for system admins.")
 	}
 	if len(params) == 0 {
-		return p.adminHelp(), nil
+		return d.adminHelp(), nil
 	}
-	for _, sc := range p.adminSubcommands() {
+	for _, sc := range d.adminSubcommands() {
 		if strings.EqualFold(sc.name, params[0]) {
 			return sc.handler(ctx, args, params[1:])
 		}
 	}
-	return "", fmt.Errorf("unknown admin command `%s`.\n\n%s", mattermost.MarkdownCell(params[0]), p.adminHelp())
+	return "", fmt.Errorf("unknown admin command `%s`.\n\n%s", mattermost.MarkdownCell(params[0]), d.adminHelp())
 }
 
-func (p *Plugin) adminHelp() string {
+func (d *Door) adminHelp() string {
 	var b strings.Builder
 	b.WriteString("#### Client certificates: administration\n")
-	for _, sc := range p.adminSubcommands() {
+	for _, sc := range d.adminSubcommands() {
 		fmt.Fprintf(&b, "- `/cert admin %s %s`: %s\n", sc.name, sc.hint, sc.help)
 	}
 	return b.String()
 }
 
 // adminRequester is the admin running a command.
-func (p *Plugin) adminRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
-	s, r, err := p.commandRequester(userID)
+func (d *Door) adminRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
+	s, r, err := d.commandRequester(userID)
 	if err != nil {
 		return nil, nil, err
 	}
 	return s, r, nil
 }
 
-func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	s, admin, err := p.adminRequester(args.UserId)
+func (d *Door) commandAdminList(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	s, admin, err := d.adminRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -82,11 +82,11 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 		}
 		switch {
 		case strings.HasPrefix(param, "@"):
-			user, appErr := p.API.GetUserByUsername(strings.TrimPrefix(param, "@"))
+			user, appErr := d.API.GetUserByUsername(strings.TrimPrefix(param, "@"))
 			if appErr != nil {
 				return "", fmt.Errorf("no user is called %s.", mattermost.MarkdownCell(param))
 			}
-			filter.Owner = sessionPrincipal(user.Id)
+			filter.Owner = records.MattermostUser(user.Id)
 		case param == "--expiring":
 			v, err := value()
 			if err != nil {
@@ -96,7 +96,7 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 			if err != nil || days < 0 || days > 3650 {
 				return "", errors.New("`--expiring` takes a number of days.")
 			}
-			before := p.now().Add(time.Duration(days) * 24 * time.Hour)
+			before := d.Now().Add(time.Duration(days) * 24 * time.Hour)
 			filter.ExpiringBefore = &before
 		case param == "--state":
 			if filter.State, err = value(); err != nil {
@@ -107,7 +107,7 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 				return "", err
 			}
 		default:
-			return "", fmt.Errorf("usage: `/cert admin list %s`", p.adminSubcommands()[0].hint)
+			return "", fmt.Errorf("usage: `/cert admin list %s`", d.adminSubcommands()[0].hint)
 		}
 	}
 	page, err := s.Core.SearchCertificates(admin, filter)
@@ -120,15 +120,15 @@ func (p *Plugin) commandAdminList(_ context.Context, args *model.CommandArgs, pa
 	if len(page.Certificates) == 0 {
 		return "No certificate matches.", nil
 	}
-	now := p.now()
+	now := d.Now()
 	var b strings.Builder
 	b.WriteString("| Serial | Owner | Subject | Profile | Expires | State |\n|:--|:--|:--|:--|:--|:--|\n")
 	for _, c := range page.Certificates {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, p.dir.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile),
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.Serial, d.Directory.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile),
 			c.NotAfter.UTC().Format("2006-01-02"), adminState(c, now))
 	}
 	if page.Next != "" {
-		fmt.Fprintf(&b, "\nThe first %d are shown; the admin API (`GET /plugins/%s/api/v1/admin/certificates`) pages through all of them.", len(page.Certificates), manifest.Id)
+		fmt.Fprintf(&b, "\nThe first %d are shown; the admin API (`GET /plugins/%s/api/v1/admin/certificates`) pages through all of them.", len(page.Certificates), d.Manifest.Id)
 	}
 	return b.String(), nil
 }
@@ -160,11 +160,11 @@ func pendingAtCALine(c *records.Certificate) string {
 	return line + "\n"
 }
 
-func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandAdminShow(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 || pki.NormalizeSerial(params[0]) == "" {
 		return "", errors.New("usage: `/cert admin show <serial>`")
 	}
-	s, admin, err := p.adminRequester(args.UserId)
+	s, admin, err := d.adminRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -177,11 +177,11 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "#### Certificate `%s`\n\n", c.Serial)
-	fmt.Fprintf(&b, "- Owner: %s\n- Subject: %s\n- Profile: %s, CA connector %s\n", p.dir.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile), mattermost.MarkdownCell(c.Connector))
+	fmt.Fprintf(&b, "- Owner: %s\n- Subject: %s\n- Profile: %s, CA connector %s\n", d.Directory.OwnerName(c.Owner), mattermost.MarkdownCell(c.Subject), mattermost.MarkdownCell(c.Profile), mattermost.MarkdownCell(c.Connector))
 	fmt.Fprintf(&b, "- Valid: %s to %s\n- State: %s\n- Key: %s, %s\n", c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339),
-		c.StateAt(p.now()), c.KeyType, keyOrigin(c))
+		c.StateAt(d.Now()), c.KeyType, keyOrigin(c))
 	if c.RevokedAt != nil {
-		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), mattermost.MarkdownCell(c.RevocationReason), p.dir.ActorName(c.RevokedBy))
+		fmt.Fprintf(&b, "- Revoked: %s, %s, by %s\n", c.RevokedAt.UTC().Format(time.RFC3339), mattermost.MarkdownCell(c.RevocationReason), d.Directory.ActorName(c.RevokedBy))
 	}
 	if c.RevocationPending {
 		b.WriteString(pendingAtCALine(c))
@@ -197,7 +197,7 @@ func (p *Plugin) commandAdminShow(_ context.Context, args *model.CommandArgs, pa
 	return b.String(), nil
 }
 
-func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandAdminRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) < 1 || len(params) > 2 || pki.NormalizeSerial(params[0]) == "" {
 		return "", errors.New("usage: `/cert admin revoke <serial> [reason]`")
 	}
@@ -205,7 +205,7 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 	if len(params) == 2 {
 		reason = params[1]
 	}
-	s, admin, err := p.adminRequester(args.UserId)
+	s, admin, err := d.adminRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -214,14 +214,14 @@ func (p *Plugin) commandAdminRevoke(ctx context.Context, args *model.CommandArgs
 		return "", chatError(e)
 	}
 	if err != nil {
-		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
+		d.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", params[0], "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
-	return mattermost.RevokedWords(revoked, p.dir.OwnerName(revoked.Record.Owner)), nil
+	return mattermost.RevokedWords(revoked, d.Directory.OwnerName(revoked.Record.Owner)), nil
 }
 
-func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	s, admin, err := p.adminRequester(args.UserId)
+func (d *Door) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, admin, err := d.adminRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -235,7 +235,7 @@ func (p *Plugin) commandAdminRequests(_ context.Context, args *model.CommandArgs
 	var b strings.Builder
 	b.WriteString("| Request | Owner | Profile | State | Since | Expires |\n|:--|:--|:--|:--|:--|:--|\n")
 	for _, r := range open {
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, p.dir.OwnerName(r.Owner), mattermost.MarkdownCell(r.Profile), r.State,
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.ID, d.Directory.OwnerName(r.Owner), mattermost.MarkdownCell(r.Profile), r.State,
 			r.CreatedAt.UTC().Format("2006-01-02 15:04"), r.ExpiresAt.UTC().Format("2006-01-02"))
 	}
 	return b.String(), nil

@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"context"
@@ -7,17 +7,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/app"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
-
 	"github.com/mattermost/mattermost/server/public/model"
-	"github.com/mattermost/mattermost/server/public/plugin"
 	"github.com/mattermost/mattermost/server/public/pluginapi/experimental/command"
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 const commandTrigger = "cert"
@@ -33,37 +31,39 @@ type subcommand struct {
 	handler commandHandler
 }
 
-func (p *Plugin) subcommands() []subcommand {
+func (d *Door) subcommands() []subcommand {
 	return []subcommand{
-		{"download", "[--email] [profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file; --email sends the file to your email instead", p.commandDownload},
-		{"csr", "[profile]", "Get a one-time link to upload a certificate signing request for your own key (smart card, YubiKey, OpenSSL)", p.commandCSR},
-		{"list", "", "List your certificates", p.commandList},
-		{"import", "", "Register a certificate you already have, so it is listed and revocable", p.commandImport},
-		{"profiles", "", "List the kinds of certificate you can get", p.commandProfiles},
-		{"renew", "<serial>", "Renew one of your certificates: a new one of the same profile that takes its place", p.commandRenew},
-		{"revoke", "<serial> [reason]", "Revoke one of your certificates; the reason (keyCompromise, superseded, …) goes into the CA's revocation list", p.commandRevoke},
-		{"cancel", "<request>", "Withdraw one of your pending certificate requests", p.commandCancel},
-		{"pickup", "<request>", "Get a new link to collect an approved certificate", p.commandPickup},
-		{"approve", "<request>", "Approvers: approve a certificate request", p.commandApprove},
-		{"deny", "<request> <reason>", "Approvers: deny a certificate request, saying why", p.commandDeny},
-		{"admin", "list|show|revoke|requests", "System admins: every certificate and request", p.commandAdmin},
-		{"help", "", "Show how to use /cert", p.commandHelp},
-		{"about", "", "Show the plugin version", p.commandAbout},
+		{"download", "[--email] [profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file; --email sends the file to your email instead", d.commandDownload},
+		{"csr", "[profile]", "Get a one-time link to upload a certificate signing request for your own key (smart card, YubiKey, OpenSSL)", d.commandCSR},
+		{"list", "", "List your certificates", d.commandList},
+		{"import", "", "Register a certificate you already have, so it is listed and revocable", d.commandImport},
+		{"profiles", "", "List the kinds of certificate you can get", d.commandProfiles},
+		{"renew", "<serial>", "Renew one of your certificates: a new one of the same profile that takes its place", d.commandRenew},
+		{"revoke", "<serial> [reason]", "Revoke one of your certificates; the reason (keyCompromise, superseded, …) goes into the CA's revocation list", d.commandRevoke},
+		{"cancel", "<request>", "Withdraw one of your pending certificate requests", d.commandCancel},
+		{"pickup", "<request>", "Get a new link to collect an approved certificate", d.commandPickup},
+		{"approve", "<request>", "Approvers: approve a certificate request", d.commandApprove},
+		{"deny", "<request> <reason>", "Approvers: deny a certificate request, saying why", d.commandDeny},
+		{"admin", "list|show|revoke|requests", "System admins: every certificate and request", d.commandAdmin},
+		{"help", "", "Show how to use /cert", d.commandHelp},
+		{"about", "", "Show the plugin version", d.commandAbout},
 	}
 }
 
-// command is the /cert registration with its autocomplete.
-func (p *Plugin) command() *model.Command {
+// Command is the /cert registration with its autocomplete, for
+// SlashCommand.Register. Without its icon (which the log tells) the
+// command still works.
+func (d *Door) Command() *model.Command {
 	root := model.NewAutocompleteData(commandTrigger, "[command]", "Client certificates: download, list, renew, revoke, help")
-	for _, sc := range p.subcommands() {
+	for _, sc := range d.subcommands() {
 		data := model.NewAutocompleteData(sc.name, sc.hint, sc.help)
 		switch sc.name {
 		case "download", "csr":
-			data.AddDynamicListArgument("Certificate profile (default if omitted)", "/plugins/"+manifest.Id+routeAutocompleteProfiles, false)
+			data.AddDynamicListArgument("Certificate profile (default if omitted)", d.pluginPath(RouteAutocompleteProfiles), false)
 		case "renew":
-			data.AddDynamicListArgument("Serial of the certificate to renew", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
+			data.AddDynamicListArgument("Serial of the certificate to renew", d.pluginPath(RouteAutocompleteSerials), true)
 		case "revoke":
-			data.AddDynamicListArgument("Serial of the certificate to revoke", "/plugins/"+manifest.Id+routeAutocompleteSerials, true)
+			data.AddDynamicListArgument("Serial of the certificate to revoke", d.pluginPath(RouteAutocompleteSerials), true)
 			reasons := make([]model.AutocompleteListItem, 0, len(records.Reasons()))
 			for _, reason := range records.Reasons() {
 				reasons = append(reasons, model.AutocompleteListItem{Item: reason, HelpText: reasonHelp[reason]})
@@ -76,15 +76,15 @@ func (p *Plugin) command() *model.Command {
 			// name test: Mattermost's autocomplete shows what is marked
 			// system_admin to whoever holds manage_system.
 			data.RoleID = model.SystemAdminRoleId
-			for _, asc := range p.adminSubcommands() {
+			for _, asc := range d.adminSubcommands() {
 				data.AddCommand(model.NewAutocompleteData(asc.name, asc.hint, asc.help))
 			}
 		}
 		root.AddCommand(data)
 	}
-	iconData, err := command.GetIconData(&p.client.System, "assets/icon.svg")
+	iconData, err := command.GetIconData(d.API, "assets/icon.svg")
 	if err != nil {
-		p.API.LogWarn("Could not load the command icon", "error", err.Error())
+		d.API.LogWarn("Could not load the command icon", "error", err.Error())
 	}
 	return &model.Command{
 		Trigger:              commandTrigger,
@@ -98,8 +98,10 @@ func (p *Plugin) command() *model.Command {
 	}
 }
 
-// ExecuteCommand dispatches /cert. Replies are ephemeral posts from the bot.
-func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
+// Execute runs /cert as the ExecuteCommand hook is asked to. Replies are
+// ephemeral posts from the bot, failures included: the command itself
+// never fails.
+func (d *Door) Execute(args *model.CommandArgs) (*model.CommandResponse, *model.AppError) {
 	fields := strings.Fields(args.Command)
 	name := "help"
 	var params []string
@@ -109,14 +111,14 @@ func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*mo
 	}
 
 	var handler commandHandler
-	for _, sc := range p.subcommands() {
+	for _, sc := range d.subcommands() {
 		if sc.name == name {
 			handler = sc.handler
 		}
 	}
 	var reply string
 	if handler == nil {
-		reply = fmt.Sprintf("Unknown command `%s`.\n\n%s", name, p.helpText())
+		reply = fmt.Sprintf("Unknown command `%s`.\n\n%s", name, d.helpText())
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -126,33 +128,33 @@ func (p *Plugin) ExecuteCommand(_ *plugin.Context, args *model.CommandArgs) (*mo
 			reply = "⚠️ " + err.Error()
 		}
 	}
-	p.postEphemeral(args, reply)
+	d.postEphemeral(args, reply)
 	return &model.CommandResponse{}, nil
 }
 
-func (p *Plugin) helpText() string {
+func (d *Door) helpText() string {
 	var b strings.Builder
 	b.WriteString("#### Client certificates\n")
-	for _, sc := range p.subcommands() {
+	for _, sc := range d.subcommands() {
 		usage := "/" + commandTrigger + " " + sc.name
 		if sc.hint != "" {
 			usage += " " + sc.hint
 		}
 		fmt.Fprintf(&b, "- `%s`: %s\n", usage, sc.help)
 	}
-	b.WriteString("\nThe CA chain to trust is at " + p.siteURL() + "/plugins/" + manifest.Id + "/ca.pem")
+	b.WriteString("\nThe CA chain to trust is at " + d.site().URL + d.pluginPath("/ca.pem"))
 	return b.String()
 }
 
-func (p *Plugin) commandHelp(context.Context, *model.CommandArgs, []string) (string, error) {
-	return p.helpText(), nil
+func (d *Door) commandHelp(context.Context, *model.CommandArgs, []string) (string, error) {
+	return d.helpText(), nil
 }
 
-func (p *Plugin) commandAbout(context.Context, *model.CommandArgs, []string) (string, error) {
-	return command.BuildInfo(*manifest)
+func (d *Door) commandAbout(context.Context, *model.CommandArgs, []string) (string, error) {
+	return command.BuildInfo(*d.Manifest)
 }
 
-func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandDownload(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
 	byEmail := false
 	params = slices.DeleteFunc(slices.Clone(params), func(param string) bool {
 		if strings.EqualFold(param, "--email") {
@@ -161,22 +163,22 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		}
 		return false
 	})
-	s, requester, profileName, err := p.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
+	s, requester, profileName, err := d.commandProfile(args.UserId, params, "/cert download [--email] [profile]")
 	if err != nil {
 		return "", err
 	}
 	if byEmail {
-		return p.downloadByEmail(ctx, s, requester, profileName)
+		return d.downloadByEmail(ctx, s, requester, profileName)
 	}
 	start, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromServer})
 	if err != nil {
-		return "", p.startError(requester, err)
+		return "", d.startError(requester, err)
 	}
 	if req := start.Request; req != nil {
 		return fmt.Sprintf("`%s` certificates need an approver. Your request `%s` is waiting; "+
 			"you will get a message with a link to collect the certificate once it is approved. `/cert cancel %s` withdraws it.", req.Profile, req.ID, req.ID), nil
 	}
-	u, err := p.site().LinkURL(start.Link)
+	u, err := d.site().LinkURL(start.Link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}
@@ -189,16 +191,16 @@ func (p *Plugin) commandDownload(ctx context.Context, args *model.CommandArgs, p
 		start.Profile.Name, u, s.Config.LinkLifetimeMinutes, start.Link.ExpiresAt.UTC().Format("15:04 MST")), nil
 }
 
-func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	s, requester, profileName, err := p.commandProfile(args.UserId, params, "/cert csr [profile]")
+func (d *Door) commandCSR(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+	s, requester, profileName, err := d.commandProfile(args.UserId, params, "/cert csr [profile]")
 	if err != nil {
 		return "", err
 	}
 	start, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Profile: profileName, Key: enroll.KeyFromCSR})
 	if err != nil {
-		return "", p.startError(requester, err)
+		return "", d.startError(requester, err)
 	}
-	u, err := p.site().LinkURL(start.Link)
+	u, err := d.site().LinkURL(start.Link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}
@@ -213,30 +215,30 @@ func (p *Plugin) commandCSR(_ context.Context, args *model.CommandArgs, params [
 
 // startError words an enrollment that could not start: the core's refusal,
 // or a failure of ours, whose details go to the log.
-func (p *Plugin) startError(r *enroll.Requester, err error) error {
+func (d *Door) startError(r *enroll.Requester, err error) error {
 	if e := enroll.AsError(err); e != nil {
 		return chatError(e)
 	}
-	p.API.LogError("Could not start an enrollment", "principal", string(r.Principal), "error", err.Error())
+	d.API.LogError("Could not start an enrollment", "principal", string(r.Principal), "error", err.Error())
 	return errors.New("your request could not be recorded right now; please try again.")
 }
 
-func (p *Plugin) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
-	siteURL := p.siteURL()
-	if siteURL == "" {
+func (d *Door) commandImport(context.Context, *model.CommandArgs, []string) (string, error) {
+	base := d.site().PluginURL()
+	if base == "" {
 		return "", chatError(app.ErrNoSiteURL)
 	}
-	return fmt.Sprintf("[Register a certificate](%s/plugins/%s%s) you already have: upload it (PEM or DER) on that page, "+
-		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", siteURL, manifest.Id, app.ImportPage), nil
+	return fmt.Sprintf("[Register a certificate](%s%s) you already have: upload it (PEM or DER) on that page, "+
+		"in a browser where you are signed in to Mattermost. Only the certificate is uploaded, never its key.", base, app.ImportPage), nil
 }
 
 // commandProfile reads a command's optional profile argument ("" for the
 // default); the core decides whether the user may use it.
-func (p *Plugin) commandProfile(userID string, params []string, usage string) (*app.Snapshot, *enroll.Requester, string, error) {
+func (d *Door) commandProfile(userID string, params []string, usage string) (*app.Snapshot, *enroll.Requester, string, error) {
 	if len(params) > 1 {
 		return nil, nil, "", fmt.Errorf("usage: `%s`; `/cert profiles` lists the profiles you can use.", usage)
 	}
-	s, requester, err := p.commandRequester(userID)
+	s, requester, err := d.commandRequester(userID)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -249,12 +251,12 @@ func (p *Plugin) commandProfile(userID string, params []string, usage string) (*
 
 // commandRequester is the account that runs a command, with the services
 // that serve it.
-func (p *Plugin) commandRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
-	s, err := p.current.Get()
+func (d *Door) commandRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
+	s, err := d.Current.Get()
 	if err != nil {
 		return nil, nil, err
 	}
-	requester, err := p.dir.Requester(userID)
+	requester, err := d.Directory.Requester(userID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,8 +288,8 @@ func chatError(e *enroll.Error) error {
 	return errors.New(msg)
 }
 
-func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	s, requester, err := p.commandRequester(args.UserId)
+func (d *Door) commandProfiles(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -308,20 +310,20 @@ func (p *Plugin) commandProfiles(_ context.Context, args *model.CommandArgs, _ [
 	return b.String(), nil
 }
 
-func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	s, err := p.current.Get()
+func (d *Door) commandList(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
+	s, err := d.Current.Get()
 	if err != nil {
 		return "", err
 	}
-	owner := sessionPrincipal(args.UserId)
+	owner := records.MattermostUser(args.UserId)
 	certs, err := s.Core.Certificates(owner)
 	if err != nil {
-		p.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
+		d.API.LogError("Could not list certificates", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
 	requests, err := s.Core.Requests(owner)
 	if err != nil {
-		p.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
+		d.API.LogError("Could not list certificate requests", "user_id", args.UserId, "error", err.Error())
 		return "", errors.New("your certificates could not be listed right now; please try again.")
 	}
 	var open []*records.Request
@@ -333,7 +335,7 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 	if len(certs) == 0 && len(open) == 0 {
 		return "You have no certificates yet. Run `/cert download` to get one.", nil
 	}
-	now := p.now()
+	now := d.Now()
 	var b strings.Builder
 	if len(certs) > 0 {
 		b.WriteString("#### Your certificates\n\n| Serial | Subject | Expires | State | Key |\n|:--|:--|:--|:--|:--|\n")
@@ -359,7 +361,7 @@ func (p *Plugin) commandList(_ context.Context, args *model.CommandArgs, _ []str
 	return b.String(), nil
 }
 
-func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandRevoke(ctx context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) < 1 || len(params) > 2 {
 		return "", errors.New("usage: `/cert revoke <serial> [reason]`; `/cert list` shows your serials.")
 	}
@@ -371,7 +373,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	if serial == "" {
 		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
 	}
-	s, requester, err := p.commandRequester(args.UserId)
+	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -382,7 +384,7 @@ func (p *Plugin) commandRevoke(ctx context.Context, args *model.CommandArgs, par
 	case errors.Is(err, enroll.ErrNotOwner), errors.Is(err, enroll.ErrAlreadyRevoked):
 		return "", fmt.Errorf("%s (`%s`).", strings.TrimSuffix(enroll.AsError(err).Message, "."), serial)
 	case err != nil:
-		p.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
+		d.API.LogError("Could not revoke a certificate", "user_id", args.UserId, "serial", serial, "error", err.Error())
 		return "", errors.New("the certificate could not be revoked right now; please try again.")
 	}
 	return mattermost.RevokedWords(revoked, ""), nil
@@ -411,34 +413,34 @@ func keyOrigin(c *records.Certificate) string {
 	return "made by the server"
 }
 
-func (p *Plugin) commandCancel(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandCancel(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert cancel <request>`; `/cert list` shows your open requests.")
 	}
-	s, requester, err := p.commandRequester(args.UserId)
+	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
 	req, err := s.Core.Cancel(requester, params[0])
 	if err != nil {
-		return "", requestCommandError(p, err)
+		return "", d.requestCommandError(err)
 	}
 	return fmt.Sprintf("Request `%s` is withdrawn.", req.ID), nil
 }
 
-func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandPickup(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert pickup <request>`; `/cert list` shows your open requests.")
 	}
-	s, requester, err := p.commandRequester(args.UserId)
+	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
 	req, link, err := s.Core.Pickup(requester, params[0])
 	if err != nil {
-		return "", requestCommandError(p, err)
+		return "", d.requestCommandError(err)
 	}
-	u, err := p.site().LinkURL(link)
+	u, err := d.site().LinkURL(link)
 	if err != nil {
 		return "", chatError(enroll.AsError(err))
 	}
@@ -446,32 +448,32 @@ func (p *Plugin) commandPickup(_ context.Context, args *model.CommandArgs, param
 		u, req.ID, link.ExpiresAt.UTC().Format(time.RFC1123)), nil
 }
 
-func (p *Plugin) commandApprove(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandApprove(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert approve <request>`.")
 	}
-	s, approver, err := p.commandRequester(args.UserId)
+	s, approver, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
 	decision, err := s.Core.Approve(params[0], approver)
-	return p.approvalReply(decision, err), nil
+	return d.approvalReply(decision, err), nil
 }
 
-func (p *Plugin) commandDeny(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
+func (d *Door) commandDeny(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
 	if len(params) < 2 {
 		return "", errors.New("usage: `/cert deny <request> <reason>`: the requester is told the reason.")
 	}
-	s, approver, err := p.commandRequester(args.UserId)
+	s, approver, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
 	_, err = s.Core.Deny(params[0], approver, strings.Join(params[1:], " "))
-	return p.decisionReply(err, "denied"), nil
+	return d.decisionReply(err, "denied"), nil
 }
 
 // requestCommandError words a request failure for the requester.
-func requestCommandError(p *Plugin, err error) error {
+func (d *Door) requestCommandError(err error) error {
 	var te *records.ErrTransition
 	switch {
 	case errors.Is(err, enroll.ErrRequestNotFound):
@@ -479,14 +481,14 @@ func requestCommandError(p *Plugin, err error) error {
 	case errors.As(err, &te):
 		return fmt.Errorf("this request is %s.", te.From)
 	}
-	p.API.LogError("Certificate request command failed", "error", err.Error())
+	d.API.LogError("Certificate request command failed", "error", err.Error())
 	return errors.New("the request could not be changed right now; please try again.")
 }
 
 // postEphemeral answers a command as the bot, visible only to the user.
-func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
-	p.client.Post.SendEphemeralPost(args.UserId, &model.Post{
-		UserId:    p.bot.ID,
+func (d *Door) postEphemeral(args *model.CommandArgs, message string) {
+	d.API.SendEphemeralPost(args.UserId, &model.Post{
+		UserId:    d.BotID,
 		ChannelId: args.ChannelId,
 		RootId:    args.RootId,
 		Message:   message,
@@ -497,7 +499,7 @@ func (p *Plugin) postEphemeral(args *model.CommandArgs, message string) {
 // and emailed; its passphrase is in the reply, which only the user sees and
 // which is not stored. If the email cannot be sent, the certificate waits
 // for the user to download it instead.
-func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
+func (d *Door) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.Requester, profileName string) (string, error) {
 	delivery, err := s.Core.IssueByEmail(ctx, r, profileName)
 	if e := enroll.AsError(err); e != nil {
 		if e.Code == enroll.CodeForbidden && e.Next == enroll.NextNone {
@@ -514,7 +516,7 @@ func (p *Plugin) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll
 		return fmt.Sprintf("The certificate authority must approve your request `%s`. You will get a message with a link to collect the certificate when it does.", delivery.Request.ID), nil
 	case delivery.Failed != nil:
 		record := delivery.Issued.Record
-		link, linkErr := p.site().LinkURL(delivery.Pickup)
+		link, linkErr := d.site().LinkURL(delivery.Pickup)
 		if linkErr != nil {
 			return "", fmt.Errorf("your certificate `%s` was created but %s; run `/cert pickup` to collect it.", record.Serial, strings.TrimPrefix(delivery.Failed.Error(), "the email "))
 		}

@@ -1,18 +1,17 @@
-package main
+package chat
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/mattermost/mattermost/server/public/model"
+
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
-
-	"github.com/mattermost/mattermost/server/public/model"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
 // The Approve and Deny buttons of approval messages, and the dialog that asks
@@ -20,28 +19,28 @@ import (
 // clicker's user id in the header; the context in the body comes from the
 // client and is only a request id: who may decide is checked again here.
 
-func (p *Plugin) handleApproveAction(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, action, err := p.readButtonClick(w, r)
+func (d *Door) handleApproveAction(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, action, err := d.readButtonClick(w, r)
 	if s == nil || err != nil {
 		return err
 	}
-	approver, err := p.dir.Requester(userID)
+	approver, err := d.Directory.Lookup(caller)
 	if err != nil {
 		return err
 	}
 	decision, err := s.Core.Approve(requestIDOf(action), approver)
-	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.approvalReply(decision, err)})
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: d.approvalReply(decision, err)})
 	return nil
 }
 
 // readButtonClick decodes a button click. When the plugin cannot serve it
 // (misconfigured) it answers the clicker itself and returns nil services.
-func (p *Plugin) readButtonClick(w http.ResponseWriter, r *http.Request) (*app.Snapshot, model.PostActionIntegrationRequest, error) {
+func (d *Door) readButtonClick(w http.ResponseWriter, r *http.Request) (*app.Snapshot, model.PostActionIntegrationRequest, error) {
 	var action model.PostActionIntegrationRequest
 	if err := web.DecodeOptionalJSON(r, &action); err != nil {
 		return nil, action, err
 	}
-	s, err := p.current.Get()
+	s, err := d.Current.Get()
 	if err != nil {
 		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: err.Error()})
 		return nil, action, nil
@@ -57,23 +56,23 @@ func requestIDOf(action model.PostActionIntegrationRequest) string {
 
 // handleDenyAction opens a dialog that asks for the reason the requester
 // will be given.
-func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, action, err := p.readButtonClick(w, r)
+func (d *Door) handleDenyAction(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, action, err := d.readButtonClick(w, r)
 	if s == nil || err != nil {
 		return err
 	}
 	requestID := requestIDOf(action)
-	approver, err := p.dir.Requester(userID)
+	approver, err := d.Directory.Lookup(caller)
 	if err != nil {
 		return err
 	}
 	if _, _, err := s.Core.RequestForDecision(requestID, approver); err != nil {
-		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.decisionReply(err, "")})
+		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: d.decisionReply(err, "")})
 		return nil
 	}
-	appErr := p.API.OpenInteractiveDialog(model.OpenDialogRequest{
+	appErr := d.API.OpenInteractiveDialog(model.OpenDialogRequest{
 		TriggerId: action.TriggerId,
-		URL:       p.siteURL() + "/plugins/" + manifest.Id + mattermost.DialogDenySubmit,
+		URL:       d.site().URL + d.pluginPath(mattermost.DialogDenySubmit),
 		Dialog: model.Dialog{
 			CallbackId:  requestID,
 			Title:       "Deny certificate request",
@@ -86,7 +85,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 		},
 	})
 	if appErr != nil {
-		p.API.LogWarn("Could not open the deny dialog", "request", requestID, "error", appErr.Error())
+		d.API.LogWarn("Could not open the deny dialog", "request", requestID, "error", appErr.Error())
 		web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: "The dialog could not be opened; use `/cert deny " + requestID + " <reason>`."})
 		return nil
 	}
@@ -94,7 +93,7 @@ func (p *Plugin) handleDenyAction(w http.ResponseWriter, r *http.Request, userID
 	return nil
 }
 
-func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID string) error {
+func (d *Door) handleDenyDialog(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
 	var submission model.SubmitDialogRequest
 	if err := web.DecodeOptionalJSON(r, &submission); err != nil {
 		return err
@@ -103,18 +102,18 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{})
 		return nil
 	}
-	s, err := p.current.Get()
+	s, err := d.Current.Get()
 	if err != nil {
 		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: err.Error()})
 		return nil
 	}
 	reason, _ := submission.Submission["reason"].(string)
-	approver, err := p.dir.Requester(userID)
+	approver, err := d.Directory.Lookup(caller)
 	if err != nil {
 		return err
 	}
 	if _, err := s.Core.Deny(submission.State, approver, reason); err != nil {
-		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: p.decisionReply(err, "")})
+		web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{Error: d.decisionReply(err, "")})
 		return nil
 	}
 	web.WriteJSON(w, http.StatusOK, model.SubmitDialogResponse{})
@@ -122,15 +121,15 @@ func (p *Plugin) handleDenyDialog(w http.ResponseWriter, r *http.Request, userID
 }
 
 // approvalReply is what an approver is told after saying yes.
-func (p *Plugin) approvalReply(decision *enroll.Decision, err error) string {
+func (d *Door) approvalReply(decision *enroll.Decision, err error) string {
 	if err == nil && !decision.Final {
 		return fmt.Sprintf("Your approval is recorded; the request needs %d more approver(s).", decision.Remaining)
 	}
-	return p.decisionReply(err, "approved")
+	return d.decisionReply(err, "approved")
 }
 
 // decisionReply is what the approver is told after a click.
-func (p *Plugin) decisionReply(err error, done string) string {
+func (d *Door) decisionReply(err error, done string) string {
 	var te *records.ErrTransition
 	switch {
 	case err == nil:
@@ -140,23 +139,23 @@ func (p *Plugin) decisionReply(err error, done string) string {
 	case enroll.AsError(err) != nil && enroll.AsError(err).Code != enroll.CodeInternal:
 		return enroll.AsError(err).Message
 	}
-	p.API.LogError("Could not record a decision on a certificate request", "error", err.Error())
+	d.API.LogError("Could not record a decision on a certificate request", "error", err.Error())
 	return "The decision could not be recorded; please try again."
 }
 
 // handleRenewAction is the Renew button of an expiry reminder: a new link
 // for the same profile, for the certificate's owner only (checked here:
 // the button's context is only a serial).
-func (p *Plugin) handleRenewAction(w http.ResponseWriter, r *http.Request, userID string) error {
-	s, action, err := p.readButtonClick(w, r)
+func (d *Door) handleRenewAction(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, action, err := d.readButtonClick(w, r)
 	if s == nil || err != nil {
 		return err
 	}
-	owner, err := p.dir.Requester(userID)
+	owner, err := d.Directory.Lookup(caller)
 	if err != nil {
 		return err
 	}
 	serial, _ := action.Context["serial"].(string)
-	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: p.renewReply(s, owner, serial)})
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: d.renewReply(s, owner, serial)})
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package admin
 
 import (
 	"errors"
@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // routeAdminCARenew renews the built-in issuing CA now.
 const routeAdminCARenew = "/admin/ca/rollover"
 
-// caRenewalView is the answer to a forced renewal of the built-in issuing
-// CA.
-type caRenewalView struct {
+// CARenewal is the answer to a forced renewal of the built-in issuing CA.
+type CARenewal struct {
 	Generation int       `json:"generation"`
 	IssuingCA  string    `json:"issuing_ca"`
 	NotAfter   time.Time `json:"not_after"`
@@ -28,8 +28,8 @@ type caRenewalView struct {
 // renews the built-in issuing CA now rather than when it is due (a
 // suspected key compromise, a test of the relying parties). The admins are
 // told as for a scheduled renewal.
-func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, userID string) error {
-	s, requester, err := p.sessionRequester(userID)
+func (h *Routes) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
+	s, requester, err := h.Callers.Resolve(caller)
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if s.BuiltinCA == nil && !s.Config.UsesCustomCA() {
 		return &web.Error{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}
 	}
-	r, err := p.caKeeper.Renew(s.Config, builtinca.RenewalThreshold(s.Catalog), true)
+	r, err := h.RenewCA(s.Config, builtinca.RenewalThreshold(s.Catalog), true)
 	var impossible *builtinca.ErrRenewalNotPossible
 	if errors.As(err, &impossible) {
 		return &web.Error{Status: http.StatusConflict, Message: impossible.Reason}
@@ -50,8 +50,8 @@ func (p *Plugin) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, user
 	if r == nil {
 		return &web.Error{Status: http.StatusConflict, Message: "the built-in CA has not been made yet"}
 	}
-	p.API.LogInfo("A system admin renewed the built-in issuing CA", "user_id", userID, "generation", r.Generation)
-	web.WriteJSON(w, http.StatusOK, caRenewalView{
+	h.Log.LogInfo("A system admin renewed the built-in issuing CA", "user_id", caller.MattermostUserID(), "generation", r.Generation)
+	web.WriteJSON(w, http.StatusOK, CARenewal{
 		Generation: r.Generation, IssuingCA: r.Current.Subject.String(), NotAfter: r.Current.NotAfter,
 		Previous: r.Previous.Subject.String(), PreviousNotAfter: r.Previous.NotAfter,
 	})
