@@ -51,6 +51,10 @@ type Routes struct {
 	LookupUsername func(name string) (*enroll.Requester, error)
 	// AuditRenewal records the start of a renewal, or its refusal.
 	AuditRenewal func(owner *enroll.Requester, serial string, renewal *enroll.Start, err error)
+	// NextWords words, on the pages, the steps refusals leave, for the
+	// people this mount serves; nil is the words for people who came from
+	// chat (run /cert …).
+	NextWords map[enroll.Next]string
 
 	pages *web.Pages
 }
@@ -59,7 +63,10 @@ type Routes struct {
 // api, the router of /api/v1.
 func (h *Routes) Mount(r *mux.Router, api *mux.Router) {
 	h.pages = web.NewPages(h.Log, templateFiles, "templates/*.html")
-	h.pages.Next = pageNext
+	h.pages.Next = h.NextWords
+	if h.pages.Next == nil {
+		h.pages.Next = pageNext
+	}
 
 	r.Handle(app.IssuePage, h.page(h.handleIssuePage, web.MaxFormBytes)).Methods(http.MethodGet)
 	r.Handle(app.IssuePage, h.page(h.handleIssueSubmit, web.MaxFormBytes)).Methods(http.MethodPost)
