@@ -369,9 +369,9 @@ func (d *Door) commandRevoke(ctx context.Context, args *model.CommandArgs, param
 	if len(params) == 2 {
 		reason = params[1]
 	}
-	serial := pki.NormalizeSerial(params[0])
-	if serial == "" {
-		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
+	serial, err := ownSerial(params[0])
+	if err != nil {
+		return "", err
 	}
 	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
@@ -526,4 +526,14 @@ func (d *Door) downloadByEmail(ctx context.Context, s *app.Snapshot, r *enroll.R
 	issued := delivery.Issued
 	return fmt.Sprintf("📧 Your certificate `%s` was emailed to %s as `%s`.\n\nIts passphrase, shown only here and not in the email:\n\n`%s`\n\n"+
 		"Note it now: this message disappears when you reload.", issued.Record.Serial, r.Email, issued.Filename, issued.Passphrase), nil
+}
+
+// ownSerial reads the serial of one of the user's certificates from a
+// command's argument.
+func ownSerial(param string) (string, error) {
+	serial := pki.NormalizeSerial(param)
+	if serial == "" {
+		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(param))
+	}
+	return serial, nil
 }

@@ -10,9 +10,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
-	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
-	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
 // Renewal in the chat: `/cert renew <serial>`, and the Renew button of a
@@ -22,9 +20,9 @@ func (d *Door) commandRenew(_ context.Context, args *model.CommandArgs, params [
 	if len(params) != 1 {
 		return "", errors.New("usage: `/cert renew <serial>`; `/cert list` shows your serials.")
 	}
-	serial := pki.NormalizeSerial(params[0])
-	if serial == "" {
-		return "", fmt.Errorf("`%s` is not a certificate serial; `/cert list` shows your serials.", mattermost.MarkdownCell(params[0]))
+	serial, err := ownSerial(params[0])
+	if err != nil {
+		return "", err
 	}
 	s, requester, err := d.commandRequester(args.UserId)
 	if err != nil {
