@@ -29,7 +29,7 @@ var layers = map[string]int{
 	// Adapters of the core's ports over the plugin API, and the HTTP kit.
 	"mattermost": 7, "builtinca": 7, "observe": 7, "web": 7,
 	// The doors.
-	"web/public": 8, "web/admin": 8, "web/enrollment": 8, "chat": 8,
+	"web/public": 8, "web/admin": 8, "web/enrollment": 8, "chat": 8, "portal": 8,
 }
 
 // pluginAPI are the packages that tie code to a running Mattermost.
