@@ -1,0 +1,211 @@
+package portal
+
+import (
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+)
+
+// KindLocal is the kind of principal of a local account: local:<id>.
+const KindLocal = "local"
+
+// Password rules: long enough to resist guessing offline, short enough for
+// bcrypt, which reads 72 bytes.
+const (
+	MinPasswordLength = 12
+	maxPasswordBytes  = 72
+	// PasswordLinkLifetime is how long a set-password link works.
+	PasswordLinkLifetime = 72 * time.Hour
+)
+
+// AccountStore keeps local accounts and their set-password tokens.
+type AccountStore interface {
+	CreateLocalAccount(a *store.LocalAccount) error
+	LocalAccount(id string) (*store.LocalAccount, error)
+	LocalAccountByName(username string) (*store.LocalAccount, error)
+	UpdateLocalAccount(id string, change func(*store.LocalAccount) error) (*store.LocalAccount, error)
+	DeleteLocalAccount(id string) error
+	SavePasswordToken(hash, accountID string, ttl time.Duration) error
+	PasswordTokenAccount(hash string) (string, error)
+	UsePasswordToken(hash string) (string, error)
+}
+
+// Accounts are the portal's local accounts: made by an admin, each with a
+// password its owner sets through a single-use link.
+type Accounts struct {
+	Store AccountStore
+	Now   func() time.Time
+	// Cost is bcrypt's cost; 0 is bcrypt.DefaultCost (tests use less).
+	Cost int
+
+	unknownOnce sync.Once
+	unknownHash []byte
+}
+
+func (a *Accounts) cost() int {
+	if a.Cost == 0 {
+		return bcrypt.DefaultCost
+	}
+	return a.Cost
+}
+
+// Refusals of local accounts.
+var (
+	// ErrWrongCredentials answers every failed sign-in alike: an unknown
+	// name, a wrong password, an account without a password yet.
+	ErrWrongCredentials = &web.Error{Status: http.StatusUnauthorized, Message: "The username or the password is wrong."}
+	ErrPasswordLinkUsed = &web.Error{Status: http.StatusGone,
+		Message: "This set-password link was used or has expired.", Hint: "Ask your administrator for a new one."}
+	ErrUsernameTaken = &web.Error{Status: http.StatusConflict, Message: "A local account already has this username."}
+)
+
+var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$`)
+
+// PrincipalOf is the principal of a local account.
+func PrincipalOf(a *store.LocalAccount) records.Principal {
+	return records.NewPrincipal(KindLocal, a.ID)
+}
+
+// Add makes an account for username and email (by an admin, by) and
+// returns the token of its set-password link.
+func (a *Accounts) Add(username, email, by string) (*store.LocalAccount, string, error) {
+	username = strings.ToLower(strings.TrimSpace(username))
+	if !usernamePattern.MatchString(username) {
+		return nil, "", web.Errorf(http.StatusBadRequest, "A username is 3 to 64 lowercase letters, digits, dots, dashes or underscores, starting and ending with a letter or digit.")
+	}
+	parsed, err := mail.ParseAddress(email)
+	if err != nil || parsed.Address != strings.TrimSpace(email) {
+		return nil, "", web.Errorf(http.StatusBadRequest, "%q is not an email address.", email)
+	}
+	id, err := randomToken()
+	if err != nil {
+		return nil, "", err
+	}
+	account := &store.LocalAccount{ID: id[:26], Username: username, Email: parsed.Address, CreatedAt: a.Now(), CreatedBy: by}
+	if err := a.Store.CreateLocalAccount(account); err != nil {
+		if errors.Is(err, store.ErrUsernameTaken) {
+			return nil, "", ErrUsernameTaken
+		}
+		return nil, "", err
+	}
+	token, err := a.NewPasswordLink(account.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	return account, token, nil
+}
+
+// NewPasswordLink makes a new set-password link for an account (its first,
+// or a reset by an admin) and returns its token. Links made before stay
+// valid until used or expired.
+func (a *Accounts) NewPasswordLink(accountID string) (string, error) {
+	if _, err := a.Store.LocalAccount(accountID); err != nil {
+		return "", err
+	}
+	token, err := randomToken()
+	if err != nil {
+		return "", err
+	}
+	if err := a.Store.SavePasswordToken(hashID(token), accountID, PasswordLinkLifetime); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// SetPassword sets the password of the account a link's token names, and
+// uses the token up. A password the rules refuse leaves the link usable.
+func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, error) {
+	id, err := a.Store.PasswordTokenAccount(hashID(token))
+	if errors.Is(err, records.ErrNotFound) {
+		return nil, ErrPasswordLinkUsed
+	}
+	if err != nil {
+		return nil, err
+	}
+	account, err := a.Store.LocalAccount(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckPassword(password, account.Username, account.Email); err != nil {
+		return nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), a.cost())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.Store.UsePasswordToken(hashID(token)); errors.Is(err, records.ErrNotFound) {
+		return nil, ErrPasswordLinkUsed
+	} else if err != nil {
+		return nil, err
+	}
+	now := a.Now()
+	return a.Store.UpdateLocalAccount(id, func(acct *store.LocalAccount) error {
+		acct.PasswordHash, acct.PasswordAt = hash, now
+		return nil
+	})
+}
+
+// Verify is the account a username and password sign in as, or
+// ErrWrongCredentials. It costs one bcrypt comparison whether the account
+// exists or not, so neither the answer nor its time tells which names
+// exist. Ask the Throttle first.
+func (a *Accounts) Verify(username, password string) (*store.LocalAccount, error) {
+	account, err := a.Store.LocalAccountByName(username)
+	if err != nil && !errors.Is(err, records.ErrNotFound) {
+		return nil, err
+	}
+	hash := a.unknownAccountHash()
+	if account != nil && len(account.PasswordHash) > 0 {
+		hash = account.PasswordHash
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || account == nil || len(account.PasswordHash) == 0 {
+		return nil, ErrWrongCredentials
+	}
+	return account, nil
+}
+
+// CheckPassword applies the password rules: long enough, not too long for
+// bcrypt, and not containing the account's own names.
+func CheckPassword(password string, names ...string) error {
+	if len([]rune(password)) < MinPasswordLength {
+		return web.Errorf(http.StatusBadRequest, "A password has at least %d characters.", MinPasswordLength)
+	}
+	if len(password) > maxPasswordBytes {
+		return web.Errorf(http.StatusBadRequest, "A password has at most %d bytes.", maxPasswordBytes)
+	}
+	lower := strings.ToLower(password)
+	for _, name := range names {
+		name, _, _ = strings.Cut(strings.ToLower(name), "@")
+		if len(name) >= 3 && strings.Contains(lower, name) {
+			return web.Errorf(http.StatusBadRequest, "A password may not contain your username or your email's name.")
+		}
+	}
+	return nil
+}
+
+// unknownAccountHash is a bcrypt hash, of the accounts' cost, of a
+// password nobody knows, compared against when a name has no account, so
+// that such a sign-in costs what a wrong password costs.
+func (a *Accounts) unknownAccountHash() []byte {
+	a.unknownOnce.Do(func() {
+		secret := make([]byte, 32)
+		_, _ = rand.Read(secret)
+		hash, err := bcrypt.GenerateFromPassword(secret, a.cost())
+		if err != nil {
+			panic(err)
+		}
+		a.unknownHash = hash
+	})
+	return a.unknownHash
+}
