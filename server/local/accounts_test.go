@@ -1,7 +1,6 @@
-package portal
+package local
 
 import (
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,9 +13,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 const goodPassword = "correct horse battery"
@@ -26,11 +25,11 @@ func newAccounts() *Accounts {
 	return &Accounts{Store: store.New(&pluginapi.MemoryStore{}), Now: clock.Now, Cost: bcrypt.MinCost}
 }
 
-func statusOf(err error) int {
-	if he := web.AsError(err); he != nil {
-		return he.Status
+func codeOf(err error) enroll.Code {
+	if e := enroll.AsError(err); e != nil {
+		return e.Code
 	}
-	return 0
+	return -1
 }
 
 func TestAnAdminAddsAnAccountWhoseOwnerSetsThePassword(t *testing.T) {
@@ -99,7 +98,7 @@ func TestPasswordRules(t *testing.T) {
 		if ok {
 			assert.NoError(t, err, password)
 		} else {
-			assert.Equal(t, http.StatusBadRequest, statusOf(err), password)
+			assert.Equal(t, enroll.CodeInvalid, codeOf(err), password)
 		}
 	}
 }
@@ -109,7 +108,7 @@ func TestARefusedPasswordKeepsTheLink(t *testing.T) {
 	_, token, err := a.Add("dave", "dave@example.com", "mm:admin1")
 	require.NoError(t, err)
 	_, err = a.SetPassword(token, "dave's password 1")
-	assert.Equal(t, http.StatusBadRequest, statusOf(err))
+	assert.Equal(t, enroll.CodeInvalid, codeOf(err))
 	_, err = a.SetPassword(token, goodPassword)
 	assert.NoError(t, err, "the link still works")
 }
@@ -165,7 +164,7 @@ func TestAccountNamesAndEmailsAreChecked(t *testing.T) {
 		{"dave", "Dave <dave@example.com>"},
 	} {
 		_, _, err := a.Add(bad[0], bad[1], "mm:admin1")
-		assert.Equal(t, http.StatusBadRequest, statusOf(err), "%q %q", bad[0], bad[1])
+		assert.Equal(t, enroll.CodeInvalid, codeOf(err), "%q %q", bad[0], bad[1])
 	}
 }
 

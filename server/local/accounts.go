@@ -1,9 +1,15 @@
-package portal
+// Package local is the directory of local accounts: people an admin made
+// an account for on the portal, with a password they set themselves. The
+// portal signs them in; chat and the admin API manage them.
+package local
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
-	"net/http"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -12,9 +18,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // KindLocal is the kind of principal of a local account: local:<id>.
@@ -64,11 +70,15 @@ func (a *Accounts) cost() int {
 var (
 	// ErrWrongCredentials answers every failed sign-in alike: an unknown
 	// name, a wrong password, an account without a password yet.
-	ErrWrongCredentials = &web.Error{Status: http.StatusUnauthorized, Message: "The username or the password is wrong."}
-	ErrPasswordLinkUsed = &web.Error{Status: http.StatusGone,
+	ErrWrongCredentials = errors.New("the username or the password is wrong")
+	ErrPasswordLinkUsed = &enroll.Error{Code: enroll.CodeGone, Next: enroll.NextAskAdmin,
 		Message: "This set-password link was used or has expired.", Hint: "Ask your administrator for a new one."}
-	ErrUsernameTaken = &web.Error{Status: http.StatusConflict, Message: "A local account already has this username."}
+	ErrUsernameTaken = &enroll.Error{Code: enroll.CodeConflict, Message: "A local account already has this username."}
 )
+
+func invalid(format string, args ...any) *enroll.Error {
+	return &enroll.Error{Code: enroll.CodeInvalid, Message: fmt.Sprintf(format, args...)}
+}
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$`)
 
@@ -82,11 +92,11 @@ func PrincipalOf(a *store.LocalAccount) records.Principal {
 func (a *Accounts) Add(username, email, by string) (*store.LocalAccount, string, error) {
 	username = strings.ToLower(strings.TrimSpace(username))
 	if !usernamePattern.MatchString(username) {
-		return nil, "", web.Errorf(http.StatusBadRequest, "A username is 3 to 64 lowercase letters, digits, dots, dashes or underscores, starting and ending with a letter or digit.")
+		return nil, "", invalid("A username is 3 to 64 lowercase letters, digits, dots, dashes or underscores, starting and ending with a letter or digit.")
 	}
 	parsed, err := mail.ParseAddress(email)
 	if err != nil || parsed.Address != strings.TrimSpace(email) {
-		return nil, "", web.Errorf(http.StatusBadRequest, "%q is not an email address.", email)
+		return nil, "", invalid("%q is not an email address.", email)
 	}
 	id, err := randomToken()
 	if err != nil {
@@ -159,7 +169,7 @@ func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, err
 // Verify is the account a username and password sign in as, or
 // ErrWrongCredentials. It costs one bcrypt comparison whether the account
 // exists or not, so neither the answer nor its time tells which names
-// exist. Ask the Throttle first.
+// exist. The portal asks its throttle first.
 func (a *Accounts) Verify(username, password string) (*store.LocalAccount, error) {
 	account, err := a.Store.LocalAccountByName(username)
 	if err != nil && !errors.Is(err, records.ErrNotFound) {
@@ -179,16 +189,16 @@ func (a *Accounts) Verify(username, password string) (*store.LocalAccount, error
 // bcrypt, and not containing the account's own names.
 func CheckPassword(password string, names ...string) error {
 	if len([]rune(password)) < MinPasswordLength {
-		return web.Errorf(http.StatusBadRequest, "A password has at least %d characters.", MinPasswordLength)
+		return invalid("A password has at least %d characters.", MinPasswordLength)
 	}
 	if len(password) > maxPasswordBytes {
-		return web.Errorf(http.StatusBadRequest, "A password has at most %d bytes.", maxPasswordBytes)
+		return invalid("A password has at most %d bytes.", maxPasswordBytes)
 	}
 	lower := strings.ToLower(password)
 	for _, name := range names {
 		name, _, _ = strings.Cut(strings.ToLower(name), "@")
 		if len(name) >= 3 && strings.Contains(lower, name) {
-			return web.Errorf(http.StatusBadRequest, "A password may not contain your username or your email's name.")
+			return invalid("A password may not contain your username or your email's name.")
 		}
 	}
 	return nil
@@ -208,4 +218,19 @@ func (a *Accounts) unknownAccountHash() []byte {
 		a.unknownHash = hash
 	})
 	return a.unknownHash
+}
+
+// hashID is what the store knows of a set-password token.
+func hashID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// randomToken is 32 random bytes, URL-safe.
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
