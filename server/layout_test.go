@@ -20,7 +20,7 @@ const modulePath = "github.com/clientcerts/mattermost-plugin-certs/server"
 // placed here, which is the point.
 var layers = map[string]int{
 	// Leaves: records, formats and back ends that know nothing above them.
-	"records": 0, "pki": 0, "sealbox": 0, "admission": 0,
+	"records": 0, "pki": 0, "sealbox": 0, "admission": 0, "randtoken": 0,
 	"linktoken": 1, "attest": 1, "mailer": 1, "connector": 1, "profile": 2, "store": 2, "sqlstore": 3,
 	// The core.
 	"enroll": 4,

@@ -5,9 +5,6 @@ package local
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -19,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/randtoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -98,7 +96,7 @@ func (a *Accounts) Add(username, email, by string) (*store.LocalAccount, string,
 	if err != nil || parsed.Address != strings.TrimSpace(email) {
 		return nil, "", invalid("%q is not an email address.", email)
 	}
-	id, err := randomToken()
+	id, err := randtoken.New()
 	if err != nil {
 		return nil, "", err
 	}
@@ -123,11 +121,11 @@ func (a *Accounts) NewPasswordLink(accountID string) (string, error) {
 	if _, err := a.Store.LocalAccount(accountID); err != nil {
 		return "", err
 	}
-	token, err := randomToken()
+	token, err := randtoken.New()
 	if err != nil {
 		return "", err
 	}
-	if err := a.Store.SavePasswordToken(hashID(token), accountID, PasswordLinkLifetime); err != nil {
+	if err := a.Store.SavePasswordToken(randtoken.Hash(token), accountID, PasswordLinkLifetime); err != nil {
 		return "", err
 	}
 	return token, nil
@@ -136,7 +134,7 @@ func (a *Accounts) NewPasswordLink(accountID string) (string, error) {
 // SetPassword sets the password of the account a link's token names, and
 // uses the token up. A password the rules refuse leaves the link usable.
 func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, error) {
-	id, err := a.Store.PasswordTokenAccount(hashID(token))
+	id, err := a.Store.PasswordTokenAccount(randtoken.Hash(token))
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, ErrPasswordLinkUsed
 	}
@@ -154,7 +152,7 @@ func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, err
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.Store.UsePasswordToken(hashID(token)); errors.Is(err, records.ErrNotFound) {
+	if _, err := a.Store.UsePasswordToken(randtoken.Hash(token)); errors.Is(err, records.ErrNotFound) {
 		return nil, ErrPasswordLinkUsed
 	} else if err != nil {
 		return nil, err
@@ -218,19 +216,4 @@ func (a *Accounts) unknownAccountHash() []byte {
 		a.unknownHash = hash
 	})
 	return a.unknownHash
-}
-
-// hashID is what the store knows of a set-password token.
-func hashID(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
-
-// randomToken is 32 random bytes, URL-safe.
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -4,15 +4,12 @@
 package portal
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/randtoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -73,17 +70,17 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, principal recor
 	}
 	s.End(w, r)
 	now := s.Now()
-	csrf, err := randomToken()
+	csrf, err := randtoken.New()
 	if err != nil {
 		return nil, err
 	}
 	session := &store.PortalSession{Principal: principal, CSRF: csrf, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(MaxLifetime)}
 	for range 3 {
-		id, err := randomToken()
+		id, err := randtoken.New()
 		if err != nil {
 			return nil, err
 		}
-		created, err := s.Store.CreateSession(hashID(id), session, IdleTimeout)
+		created, err := s.Store.CreateSession(randtoken.Hash(id), session, IdleTimeout)
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +100,7 @@ func (s *Sessions) Current(w http.ResponseWriter, r *http.Request) (*store.Porta
 	if err != nil || cookie.Value == "" {
 		return nil, ErrNoSession
 	}
-	hash := hashID(cookie.Value)
+	hash := randtoken.Hash(cookie.Value)
 	session, err := s.Store.GetSession(hash)
 	if errors.Is(err, records.ErrNotFound) {
 		s.clearCookie(w)
@@ -132,7 +129,7 @@ func (s *Sessions) Current(w http.ResponseWriter, r *http.Request) (*store.Porta
 // cleared. A request without a session ends nothing.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request) {
 	if cookie, err := r.Cookie(CookieName); err == nil && cookie.Value != "" {
-		_ = s.Store.DeleteSession(hashID(cookie.Value))
+		_ = s.Store.DeleteSession(randtoken.Hash(cookie.Value))
 		s.clearCookie(w)
 	}
 }
@@ -174,21 +171,6 @@ func (s *Sessions) clearCookie(w http.ResponseWriter) {
 	c := s.cookie("", time.Unix(0, 0))
 	c.MaxAge = -1
 	http.SetCookie(w, c)
-}
-
-// hashID is what the store knows of a session id.
-func hashID(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
-}
-
-// randomToken is 32 random bytes, URL-safe.
-func randomToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // discardHeaders is a ResponseWriter whose headers go nowhere, for an
