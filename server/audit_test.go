@@ -14,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 )
 
 // LogAuditRec keeps the record, after it went through gob as over the
@@ -152,8 +153,8 @@ func TestApprovalsAndDenialsAreAudited(t *testing.T) {
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
 
 	families := env.scrape()
-	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
-	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "denied"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "denied"))
 }
 
 func TestRenewalIsAudited(t *testing.T) {

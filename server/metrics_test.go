@@ -2,91 +2,50 @@ package main
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	promodel "github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 )
 
-// scrape asks ServeMetrics as the server's metrics listener does and
-// parses the text format.
+// scrape asks ServeMetrics as the server's metrics listener does.
 func (env *testEnv) scrape() map[string]*dto.MetricFamily {
 	env.t.Helper()
-	w := httptest.NewRecorder()
-	env.p.ServeMetrics(nil, w, httptest.NewRequest(http.MethodGet, "/", nil))
-	require.Equal(env.t, http.StatusOK, w.Code)
-	require.Contains(env.t, w.Header().Get("Content-Type"), "text/plain")
-	parser := expfmt.NewTextParser(promodel.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(w.Body.String()))
-	require.NoError(env.t, err)
-	return families
-}
-
-// sample is the value of the metric of family name whose labels include
-// labels (name=value pairs), or -1 when there is none.
-func sample(families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	family, ok := families[name]
-	if !ok {
-		return -1
-	}
-next:
-	for _, m := range family.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return -1
+	return metricstest.Scrape(env.t, func(w http.ResponseWriter, r *http.Request) { env.p.ServeMetrics(nil, w, r) })
 }
 
 func TestServeMetricsCountsIssuancesAndRevocations(t *testing.T) {
 	env := newTestEnv(t)
 	before := env.scrape()
-	assert.Equal(t, 1.0, sample(before, "certs_plugin_info", "version", manifest.Version))
-	assert.Equal(t, 0.0, sample(before, "certs_certificates", "state", "issued"))
-	assert.Equal(t, -1.0, sample(before, "certs_certificates_issued_total"), "no issuance yet")
+	assert.Equal(t, 1.0, metricstest.Sample(before, "certs_plugin_info", "version", manifest.Version))
+	assert.Equal(t, 0.0, metricstest.Sample(before, "certs_certificates", "state", "issued"))
+	assert.Equal(t, -1.0, metricstest.Sample(before, "certs_certificates_issued_total"), "no issuance yet")
 	assert.NotNil(t, before["go_goroutines"], "the plugin process's own runtime")
 
 	issued := env.issueJSON(env.token("alice"))
 	env.issueJSON(env.token("bob"))
 	after := env.scrape()
-	assert.Equal(t, 2.0, sample(after, "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
-	assert.Equal(t, 2.0, sample(after, "certs_ca_requests_total", "connector", "builtin", "operation", "sign", "outcome", "issued"))
-	assert.Equal(t, 2.0, sample(after, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
-	assert.Equal(t, 0.0, sample(after, "certs_certificates", "state", "issued"), "the counts of the last scrape are reused for a while")
+	assert.Equal(t, 2.0, metricstest.Sample(after, "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 2.0, metricstest.Sample(after, "certs_ca_requests_total", "connector", "builtin", "operation", "sign", "outcome", "issued"))
+	assert.Equal(t, 2.0, metricstest.Sample(after, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
+	assert.Equal(t, 0.0, metricstest.Sample(after, "certs_certificates", "state", "issued"), "the counts of the last scrape are reused for a while")
 
 	env.advance(observe.StateCountsCacheFor)
-	assert.Equal(t, 2.0, sample(env.scrape(), "certs_certificates", "state", "issued"))
+	assert.Equal(t, 2.0, metricstest.Sample(env.scrape(), "certs_certificates", "state", "issued"))
 
 	require.Contains(t, env.run("alice", "/cert revoke "+issued.Serial+" superseded"), "is now revoked")
 	env.advance(observe.StateCountsCacheFor)
 	revoked := env.scrape()
-	assert.Equal(t, 1.0, sample(revoked, "certs_revocations_total", "connector", "builtin", "reason", "superseded"))
-	assert.Equal(t, 1.0, sample(revoked, "certs_certificates", "state", "revoked"))
-	assert.Equal(t, 1.0, sample(revoked, "certs_certificates", "state", "issued"))
+	assert.Equal(t, 1.0, metricstest.Sample(revoked, "certs_revocations_total", "connector", "builtin", "reason", "superseded"))
+	assert.Equal(t, 1.0, metricstest.Sample(revoked, "certs_certificates", "state", "revoked"))
+	assert.Equal(t, 1.0, metricstest.Sample(revoked, "certs_certificates", "state", "issued"))
 }
 
 func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
@@ -99,8 +58,8 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	w := env.request(http.MethodPost, "/issue", form(token), "")
 	require.Equal(t, http.StatusServiceUnavailable, w.Code)
 	families := env.scrape()
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
 
 	rec := requireOneAudit(t, env, observe.AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusFail, rec.Status)
@@ -112,7 +71,7 @@ func TestFailedAndPendingSigningsAreCountedAndFailuresAudited(t *testing.T) {
 	env.p.current.Store(withConnector(healthy, "builtin", env.p.metrics.ObserveConnector(holding, env.p.API)))
 	w = env.request(http.MethodPost, "/issue", form(env.token("alice")), "")
 	require.Equal(t, http.StatusAccepted, w.Code, "held by the CA")
-	assert.Equal(t, 1.0, sample(env.scrape(), "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 1.0, metricstest.Sample(env.scrape(), "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
 	held := requireOneAudit(t, env, observe.AuditRequestHeldByCA)
 	assert.Equal(t, env.user("alice").Id, held.Actor.UserId)
 }
@@ -133,5 +92,5 @@ func TestRemindersAreCounted(t *testing.T) {
 	issued := env.issueJSON(env.token("alice"))
 	env.advance(issued.NotAfter.Sub(env.now()) - 6*24*time.Hour)
 	env.p.runRequestJob()
-	assert.Equal(t, 1.0, sample(env.scrape(), "certs_expiry_reminders_sent_total"))
+	assert.Equal(t, 1.0, metricstest.Sample(env.scrape(), "certs_expiry_reminders_sent_total"))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -53,13 +54,13 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	assert.Equal(t, "09", rec.Meta["renews"])
 	assert.Equal(t, issued.NotAfter.UTC().Format(time.RFC3339), rec.Meta["not_after"])
 	assert.Equal(t, "certificate", rec.EventData.ObjectType)
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
 
 	// Recorded again (a delivery held since it was issued): audited and
 	// counted the first time only.
 	require.ErrorIs(t, inv.RecordIssuance(certificate("0A", alice, now), "", now, nil), records.ErrAlreadyRecorded)
 	assert.Len(t, audit.of(AuditIssueCertificate), 1)
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
 
 	// A certificate that could not be recorded.
 	require.Error(t, inv.RecordIssuance(certificate("0B", alice, now), "", now, &records.Quota{Profile: "default", PerDay: 1, Since: now.Add(-24 * time.Hour)}))
@@ -67,7 +68,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	require.Len(t, recs, 2)
 	assert.Equal(t, model.AuditStatusFail, recs[1].Status)
 	assert.Contains(t, recs[1].Error.Description, "the certificate could not be recorded")
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
 
 	// A key compromise revokes the key's other certificates with it: each
 	// is audited and counted.
@@ -86,7 +87,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	assert.NotContains(t, revocations[0].Meta, "key_compromised_with")
 	assert.Equal(t, "0C", revocations[1].Meta["serial"])
 	assert.Equal(t, "0A", revocations[1].Meta["key_compromised_with"])
-	assert.Equal(t, 2.0, sample(scrape(t, m), "certs_revocations_total", "connector", "builtin", "reason", records.ReasonKeyCompromise))
+	assert.Equal(t, 2.0, metricstest.Sample(scrape(t, m), "certs_revocations_total", "connector", "builtin", "reason", records.ReasonKeyCompromise))
 
 	// Revoking again changes nothing, and records nothing.
 	_, err = inv.RevokeCertificate(records.Revoke{Serial: "0A", At: now, By: bob, Reason: records.ReasonSuperseded})
@@ -97,7 +98,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	require.NoError(t, inv.RecordIssuance(certificate("0D", alice, now), "", now, nil))
 	_, err = inv.RevokeCertificate(records.Revoke{Serial: "0D", At: now, By: alice})
 	require.NoError(t, err)
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_revocations_total", "reason", records.ReasonUnspecified))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_revocations_total", "reason", records.ReasonUnspecified))
 
 	assert.NotContains(t, audit.text(), "DER-BYTES", "no certificate bytes in an audit record")
 }
@@ -121,7 +122,7 @@ func TestRegistrationIsAuditedForWhoRegistered(t *testing.T) {
 	assert.Equal(t, admin, recs[1].Actor.UserId)
 	assert.Equal(t, true, recs[1].Meta["revocable_at_ca"])
 	assert.Equal(t, records.OriginImported, recs[1].Meta["origin"])
-	assert.Equal(t, -1.0, sample(scrape(t, m), "certs_certificates_issued_total"), "registered, not issued")
+	assert.Equal(t, -1.0, metricstest.Sample(scrape(t, m), "certs_certificates_issued_total"), "registered, not issued")
 }
 
 func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
@@ -218,10 +219,10 @@ func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
 	assert.Len(t, audit.of(AuditApproveRequest), 2)
 
 	families := scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
-	assert.Equal(t, 2.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "denied"))
-	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "cancelled"))
-	assert.Equal(t, 1.0, sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "expired"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
+	assert.Equal(t, 2.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "denied"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "cancelled"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "expired"))
 }
 
 func TestRenewalIsAuditedWithoutTheLink(t *testing.T) {

@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	promodel "github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,48 +79,10 @@ func (a *fakeAudit) text() string {
 	return b.String()
 }
 
-// scrape asks m as the server's metrics listener does and parses the text
-// format.
+// scrape asks m as the server's metrics listener does.
 func scrape(t *testing.T, m *Metrics) map[string]*dto.MetricFamily {
 	t.Helper()
-	w := httptest.NewRecorder()
-	m.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
-	require.Equal(t, http.StatusOK, w.Code)
-	require.Contains(t, w.Header().Get("Content-Type"), "text/plain")
-	parser := expfmt.NewTextParser(promodel.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(w.Body.String()))
-	require.NoError(t, err)
-	return families
-}
-
-// sample is the value of the metric of family name whose labels include
-// labels (name=value pairs), or -1 when there is none.
-func sample(families map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	family, ok := families[name]
-	if !ok {
-		return -1
-	}
-next:
-	for _, m := range family.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return -1
+	return metricstest.Scrape(t, m.ServeHTTP)
 }
 
 // counterValue reads a counter's value.

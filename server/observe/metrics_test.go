@@ -14,6 +14,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -83,10 +84,10 @@ func (a *answeringConnector) Poll(context.Context, string) (*connector.Result, e
 func TestMetricsDescribeThePluginProcess(t *testing.T) {
 	m := NewMetrics("1.2.3", nil, time.Now)
 	families := scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_plugin_info", "version", "1.2.3"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_plugin_info", "version", "1.2.3"))
 	assert.NotNil(t, families["go_goroutines"], "the plugin process's own runtime")
 	assert.NotContains(t, families, "certs_certificates", "no counts: no gauge")
-	assert.Equal(t, -1.0, sample(families, "certs_certificates_issued_total"), "no issuance yet")
+	assert.Equal(t, -1.0, metricstest.Sample(families, "certs_certificates_issued_total"), "no issuance yet")
 }
 
 func TestStateGaugeCountsAtMostEvery30Seconds(t *testing.T) {
@@ -100,28 +101,28 @@ func TestStateGaugeCountsAtMostEvery30Seconds(t *testing.T) {
 	}, clock.Now)
 
 	families := scrape(t, m)
-	assert.Equal(t, 2.0, sample(families, "certs_certificates", "state", "issued"))
-	assert.Equal(t, 1.0, sample(families, "certs_certificates", "state", "expired"))
-	assert.Equal(t, 0.0, sample(families, "certs_certificates", "state", "revoked"))
+	assert.Equal(t, 2.0, metricstest.Sample(families, "certs_certificates", "state", "issued"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_certificates", "state", "expired"))
+	assert.Equal(t, 0.0, metricstest.Sample(families, "certs_certificates", "state", "revoked"))
 	counts.Revoked = 1
-	assert.Equal(t, 0.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"), "the counts of the last scrape are reused for a while")
+	assert.Equal(t, 0.0, metricstest.Sample(scrape(t, m), "certs_certificates", "state", "revoked"), "the counts of the last scrape are reused for a while")
 	assert.Equal(t, 1, calls)
 
 	clock.Advance(StateCountsCacheFor)
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates", "state", "revoked"))
 	assert.Equal(t, 2, calls)
 
 	// A failed count keeps the last one rather than a gap.
 	fail = errors.New("the database is away")
 	counts.Revoked = 5
 	clock.Advance(StateCountsCacheFor)
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
-	assert.Equal(t, 1.0, sample(scrape(t, m), "certs_certificates", "state", "revoked"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates", "state", "revoked"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates", "state", "revoked"))
 	assert.Equal(t, 4, calls, "and tries again at the next scrape")
 
 	// Never counted: no gauge at all.
 	never := NewMetrics("1.2.3", func() (records.StateCounts, error) { return records.StateCounts{}, fail }, clock.Now)
-	assert.Equal(t, -1.0, sample(scrape(t, never), "certs_certificates", "state", "issued"))
+	assert.Equal(t, -1.0, metricstest.Sample(scrape(t, never), "certs_certificates", "state", "issued"))
 }
 
 func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
@@ -140,10 +141,10 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, chain, 2)
 	families := scrape(t, m)
-	assert.Equal(t, 2.0, sample(families, "certs_ca_requests_total", "connector", "builtin", "operation", "sign", "outcome", "issued"))
-	assert.Equal(t, 2.0, sample(families, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "connector", "builtin", "operation", "chain", "outcome", "ok"))
-	assert.Equal(t, -1.0, sample(families, "certs_issuance_failures_total"))
+	assert.Equal(t, 2.0, metricstest.Sample(families, "certs_ca_requests_total", "connector", "builtin", "operation", "sign", "outcome", "issued"))
+	assert.Equal(t, 2.0, metricstest.Sample(families, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "connector", "builtin", "operation", "chain", "outcome", "ok"))
+	assert.Equal(t, -1.0, metricstest.Sample(families, "certs_issuance_failures_total"))
 	assert.Empty(t, audit.records, "a signing is audited when it is recorded, by the inventory")
 
 	// A CA that is down.
@@ -151,8 +152,8 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	_, err = failing.Sign(t.Context(), signRequest(t, alice, "default"))
 	require.Error(t, err)
 	families = scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
 	rec := audit.one(AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusFail, rec.Status)
 	assert.Equal(t, alice, rec.Actor.UserId, "the subject's identity URI names the account")
@@ -173,9 +174,9 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	_, err = denying.Sign(t.Context(), signRequest(t, "not-an-account", "vpn"))
 	require.NoError(t, err)
 	families = scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "poll", "outcome", "pending"))
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "profile", "vpn", "reason", "denied"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "poll", "outcome", "pending"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "profile", "vpn", "reason", "denied"))
 	assert.Len(t, audit.of(AuditIssueCertificate), 2, "pending is no failure")
 	denied := audit.of(AuditIssueCertificate)[1]
 	assert.Empty(t, denied.Actor.UserId, "no account in the subject")
@@ -189,8 +190,8 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	_, err = broken.Sign(t.Context(), signRequest(t, alice, "default"))
 	require.Error(t, err)
 	families = scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "reason", "timeout"))
-	assert.Equal(t, 1.0, sample(families, "certs_issuance_failures_total", "reason", "error"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "reason", "timeout"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "reason", "error"))
 	recs := audit.of(AuditIssueCertificate)
 	require.Len(t, recs, 4)
 	assert.Equal(t, "the CA connector failed", recs[3].Error.Description)
@@ -214,9 +215,9 @@ func TestObservedConnectorAuditsRevocationsTheCADidNotTake(t *testing.T) {
 	assert.Equal(t, "rejected", rec.Meta["outcome"])
 	assert.Equal(t, "connection refused", rec.Error.Description)
 	families := scrape(t, m)
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "revoke", "outcome", "ok"))
-	assert.Equal(t, 1.0, sample(families, "certs_ca_requests_total", "operation", "revoke", "outcome", "rejected"))
-	assert.Equal(t, -1.0, sample(families, "certs_revocations_total"), "counted when recorded, by the inventory")
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "revoke", "outcome", "ok"))
+	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "revoke", "outcome", "rejected"))
+	assert.Equal(t, -1.0, metricstest.Sample(families, "certs_revocations_total"), "counted when recorded, by the inventory")
 }
 
 func TestObservedBuiltinStillSignsCRLsAndOCSP(t *testing.T) {
@@ -238,6 +239,6 @@ func TestEachPluginHasItsOwnRegistry(t *testing.T) {
 	a.ReminderSent()
 	assert.Equal(t, 1.0, counterValue(t, a.reminders))
 	assert.Equal(t, 0.0, counterValue(t, b.reminders))
-	assert.Equal(t, 1.0, sample(scrape(t, a), "certs_expiry_reminders_sent_total"))
-	assert.Equal(t, 0.0, sample(scrape(t, b), "certs_expiry_reminders_sent_total"))
+	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, a), "certs_expiry_reminders_sent_total"))
+	assert.Equal(t, 0.0, metricstest.Sample(scrape(t, b), "certs_expiry_reminders_sent_total"))
 }
