@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
@@ -255,7 +256,7 @@ func TestAdminForcesACARenewal(t *testing.T) {
 	assert.True(t, served[2].Equal(first))
 
 	// The admin's own CA: not the plugin's to renew.
-	chainPEM, keyPEM, _ := customCAPEM(t)
+	chainPEM, keyPEM, _ := configtest.CustomCAPEM(t, time.Now())
 	c := env.p.getConfiguration().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	env.configure(c)

@@ -12,25 +12,9 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
-
-func validConfiguration() *config.Configuration {
-	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.SetDefaults()
-	return c
-}
-
-// customCAPEM returns a CA chain and key in PEM, as an admin would paste them.
-func customCAPEM(t *testing.T) (chainPEM, keyPEM string, h *pki.Hierarchy) {
-	t.Helper()
-	h, err := pki.GenerateHierarchy("Corp", time.Now())
-	require.NoError(t, err)
-	der, err := pki.MarshalPrivateKey(h.IssuingKey)
-	require.NoError(t, err)
-	keyPEM = "-----BEGIN PRIVATE KEY-----\n" + wrap64(der) + "-----END PRIVATE KEY-----\n"
-	return string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root})), keyPEM, h
-}
 
 // saveConfig runs ConfigurationWillBeSaved with the plugin's section changed
 // from current to next.
@@ -143,7 +127,7 @@ func TestWrongEncryptionSecretIsReportedNotReplaced(t *testing.T) {
 
 func TestCustomCAIssues(t *testing.T) {
 	env := newTestEnv(t)
-	chainPEM, keyPEM, h := customCAPEM(t)
+	chainPEM, keyPEM, h := configtest.CustomCAPEM(t, time.Now())
 	c := env.p.getConfiguration().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	c.KeyType = string(pki.KeyRSA2048)
@@ -164,7 +148,7 @@ func TestCustomCAIssues(t *testing.T) {
 
 func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
 	env := newTestEnv(t)
-	chainPEM, keyPEM, h := customCAPEM(t)
+	chainPEM, keyPEM, h := configtest.CustomCAPEM(t, time.Now())
 	cfg := env.p.getConfiguration()
 	current := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret}
 	next := map[string]any{"linksigningsecret": cfg.LinkSigningSecret, "encryptionsecret": cfg.EncryptionSecret,
@@ -191,7 +175,7 @@ func TestCustomCAKeyIsMovedOutOfTheSettings(t *testing.T) {
 	require.NoError(t, leaf.CheckSignatureFrom(h.Issuing))
 
 	// A marker that does not match the certificate is refused at save time.
-	otherChain, _, _ := customCAPEM(t)
+	otherChain, _, _ := configtest.CustomCAPEM(t, time.Now())
 	mismatched := loaded.Clone()
 	mismatched.CACertificatePEM = otherChain
 	err = mismatched.IsValid()

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"maps"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,17 +19,6 @@ import (
 
 	"github.com/stretchr/testify/mock"
 )
-
-func wrap64(der []byte) string {
-	s := base64.StdEncoding.EncodeToString(der)
-	var b strings.Builder
-	for len(s) > 64 {
-		b.WriteString(s[:64] + "\n")
-		s = s[64:]
-	}
-	b.WriteString(s + "\n")
-	return b.String()
-}
 
 func removeCalls(calls []*mock.Call, method string) []*mock.Call {
 	var kept []*mock.Call

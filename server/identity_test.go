@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
-	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -133,18 +133,11 @@ func TestTwoApproversAreNeededWhenTheProfileSaysSo(t *testing.T) {
 }
 
 func TestApprovalsThatCannotBeMetAreRefusedAtSave(t *testing.T) {
-	c := env0Config()
+	c := configtest.Valid()
 	c.ConnectorsAndProfiles = `{"profiles": [{"name": "dual", "requires_approval": true, "approvers": ["bob"], "approvals_required": 2}]}`
 	err := c.IsValid()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "approvals_required is 2 but only 1 approvers are listed")
-}
-
-// env0Config is a valid configuration with test secrets.
-func env0Config() *config.Configuration {
-	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.SetDefaults()
-	return c
 }
 
 // Bots never get certificates, on any route; guests only where a profile

@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -39,7 +40,7 @@ func TestBuiltinCAIsCreatedOnceAcrossNodes(t *testing.T) {
 				Log:      first,
 				Current:  &app.Current{},
 			}
-			loaded, err := k.Load(validConfiguration())
+			loaded, err := k.Load(configtest.Valid())
 			if assert.NoError(t, err) {
 				chain := loaded.Current.CA.Chain
 				roots[i] = chain[len(chain)-1].Raw
@@ -75,8 +76,8 @@ func TestBuiltinCAKeysAreSealedAtRest(t *testing.T) {
 // warning), and once sealed into the KV store it is loaded from there.
 func TestCustomCAKeyIsSealedAndLoaded(t *testing.T) {
 	n := newTestNode(t)
-	chainPEM, keyPEM, h := customCAPEM(t, n.now())
-	c := validConfiguration()
+	chainPEM, keyPEM, h := configtest.CustomCAPEM(t, n.now())
+	c := configtest.Valid()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	loaded, err := n.keeper.Load(c)
 	require.NoError(t, err)
@@ -107,7 +108,7 @@ func TestCustomCAKeyIsSealedAndLoaded(t *testing.T) {
 	assert.Contains(t, err.Error(), "different encryption secret")
 
 	// The certificate of another CA with the sealed key: refused.
-	otherChain, _, _ := customCAPEM(t, n.now())
+	otherChain, _, _ := configtest.CustomCAPEM(t, n.now())
 	mismatched := sealed.Clone()
 	mismatched.CACertificatePEM = otherChain
 	_, err = n.keeper.Load(mismatched)
@@ -119,8 +120,8 @@ func TestCustomCAKeyIsSealedAndLoaded(t *testing.T) {
 func TestCAsAreResealedForANewSecret(t *testing.T) {
 	n := newTestNode(t)
 	before := n.root()
-	chainPEM, keyPEM, h := customCAPEM(t, n.now())
-	custom := validConfiguration()
+	chainPEM, keyPEM, h := configtest.CustomCAPEM(t, n.now())
+	custom := configtest.Valid()
 	custom.CACertificatePEM, custom.CAPrivateKeyPEM = chainPEM, keyPEM
 	marker, err := n.keeper.SealCustomKey(custom)
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,7 +14,7 @@ import (
 // renews itself before any notice, see renewal_test.go).
 func TestAdminsAreToldBeforeACAExpires(t *testing.T) {
 	n := newTestNode(t)
-	chainPEM, keyPEM, _ := customCAPEM(t, n.now())
+	chainPEM, keyPEM, _ := configtest.CustomCAPEM(t, n.now())
 	c := n.config().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	n.configure(c)
@@ -46,7 +47,7 @@ func TestAdminsAreToldBeforeACAExpires(t *testing.T) {
 // only once.
 func TestCAExpiryIsLookedAtOnceADay(t *testing.T) {
 	n := newTestNode(t)
-	chainPEM, keyPEM, _ := customCAPEM(t, n.now())
+	chainPEM, keyPEM, _ := configtest.CustomCAPEM(t, n.now())
 	c := n.config().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	n.configure(c)

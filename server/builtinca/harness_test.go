@@ -2,7 +2,6 @@ package builtinca
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,9 +15,9 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
-	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -46,7 +45,7 @@ type node struct {
 	rebuilds  int
 }
 
-// newNode is a node over kv, configured with validConfiguration.
+// newNode is a node over kv, configured with configtest.Valid.
 func newNode(t *testing.T, kv *pluginapi.MemoryStore, clock *clocktest.Clock) *node {
 	t.Helper()
 	n := &node{t: t, kv: kv, store: store.New(kv), clock: clock}
@@ -67,19 +66,13 @@ func newNode(t *testing.T, kv *pluginapi.MemoryStore, clock *clocktest.Clock) *n
 		Publish:      n.publish,
 		Rebuild:      n.rebuild,
 	}
-	n.configure(validConfiguration())
+	n.configure(configtest.Valid())
 	return n
 }
 
 // newTestNode is a node of a cluster of one.
 func newTestNode(t *testing.T) *node {
 	return newNode(t, &pluginapi.MemoryStore{}, clocktest.New(time.Now()))
-}
-
-func validConfiguration() *config.Configuration {
-	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.SetDefaults()
-	return c
 }
 
 func (n *node) now() time.Time          { return n.clock.Now() }
@@ -237,15 +230,4 @@ func (n *node) logged(text string) int {
 		}
 	}
 	return count
-}
-
-// customCAPEM returns a CA chain and key in PEM, as an admin would paste them.
-func customCAPEM(t *testing.T, now time.Time) (chainPEM, keyPEM string, h *pki.Hierarchy) {
-	t.Helper()
-	h, err := pki.GenerateHierarchy("Corp", now)
-	require.NoError(t, err)
-	der, err := pki.MarshalPrivateKey(h.IssuingKey)
-	require.NoError(t, err)
-	keyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-	return string(pki.EncodeCertificatesPEM([]*x509.Certificate{h.Issuing, h.Root})), keyPEM, h
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -20,7 +21,7 @@ import (
 
 func TestRenewalThresholdFollowsTheLongestBuiltinProfile(t *testing.T) {
 	catalog := func(json string) *profile.Catalog {
-		c := validConfiguration()
+		c := configtest.Valid()
 		c.ConnectorsAndProfiles = json
 		parsed, err := c.Catalog()
 		require.NoError(t, err)
@@ -233,7 +234,7 @@ func TestForcedRenewals(t *testing.T) {
 	assert.Equal(t, 2, stored.Previous[0].Generation)
 	assert.Equal(t, first.Raw, stored.Previous[1].Certificate)
 
-	chainPEM, keyPEM, _ := customCAPEM(t, n.now())
+	chainPEM, keyPEM, _ := configtest.CustomCAPEM(t, n.now())
 	c := n.config().Clone()
 	c.CACertificatePEM, c.CAPrivateKeyPEM = chainPEM, keyPEM
 	n.configure(c)

@@ -18,7 +18,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
-	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
@@ -187,8 +187,7 @@ func newChatEnv(t testing.TB, catalog string) *chatEnv {
 	}
 	env.api.admins[userID("carol")] = true
 
-	cfg := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	cfg.SetDefaults()
+	cfg := configtest.Valid()
 	cfg.ConnectorsAndProfiles = catalog
 	parsed, err := cfg.Catalog()
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 )
 
 const stepCATestCatalog = `{
@@ -43,12 +44,6 @@ func (f *fakeEvents) RecordEvent(kind, actor string, detail any) error {
 	return nil
 }
 
-func defaults() *config.Configuration {
-	c := &config.Configuration{LinkSigningSecret: strings.Repeat("s", 43), EncryptionSecret: strings.Repeat("e", 43)}
-	c.SetDefaults()
-	return c
-}
-
 func TestDiffSettingsNamesChangedFieldsOnly(t *testing.T) {
 	before := &config.Configuration{ConnectorsAndProfiles: stepCATestCatalog}
 	before.SetDefaults()
@@ -67,7 +62,7 @@ func TestDiffSettingsNamesChangedFieldsOnly(t *testing.T) {
 // A save that adds a catalog: the settings by name, the connectors and
 // profiles added and removed, the default profile; never a value.
 func TestSettingsChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
-	current := defaults()
+	current := configtest.Valid()
 	next := current.Clone()
 	next.ConnectorsAndProfiles = stepCATestCatalog
 	next.EmailDelivery = config.EmailDeliveryOff
@@ -115,7 +110,7 @@ func TestSettingsChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 // A catalog that does not parse counts as empty, rather than hiding the
 // rest of the change.
 func TestDiffSettingsWithABrokenCatalog(t *testing.T) {
-	current := defaults()
+	current := configtest.Valid()
 	next := current.Clone()
 	next.ConnectorsAndProfiles = `{"connectors": [`
 	next.KeyType = "rsa-2048"

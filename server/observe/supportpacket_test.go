@@ -15,6 +15,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config/configtest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -75,7 +76,7 @@ func testSupport(t *testing.T, cfg *config.Configuration, ready bool, inventory 
 }
 
 func TestSupportPacketHasTheSetUpAndNoSecret(t *testing.T) {
-	cfg := defaults()
+	cfg := configtest.Valid()
 	cfg.ConnectorsAndProfiles = stepCATestCatalog
 	cfg.SMTPServer = "smtp.example.com"
 	cfg.SMTPPort = 587
@@ -161,7 +162,7 @@ func TestSupportPacketHasTheSetUpAndNoSecret(t *testing.T) {
 }
 
 func TestSupportPacketWhileMisconfiguredSaysWhy(t *testing.T) {
-	bad := defaults()
+	bad := configtest.Valid()
 	bad.LinkLifetimeMinutes = 600
 	packet := testSupport(t, bad, false, nil).Packet()
 	assert.False(t, packet.Ready)
@@ -175,7 +176,7 @@ func TestSupportPacketWhileMisconfiguredSaysWhy(t *testing.T) {
 
 // What cannot be read is named among the problems; the rest is there.
 func TestSupportPacketNamesItsProblems(t *testing.T) {
-	broken := defaults()
+	broken := configtest.Valid()
 	broken.ConnectorsAndProfiles = `{"connectors": [`
 	packet := testSupport(t, broken, false, &fakeRecords{err: errors.New("the database is away")}).Packet()
 	require.Len(t, packet.Problems, 3)
