@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/gob"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 
@@ -17,57 +14,18 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe/metricstest"
 )
 
-// LogAuditRec keeps the record, after it went through gob as over the
-// plugin RPC: a meta value of a type gob does not know breaks the call.
+// LogAuditRec keeps the record as it crossed the plugin RPC.
 func (a *fakeAPI) LogAuditRec(rec *model.AuditRecord) {
 	if _, bench := a.env.t.(*testing.B); bench {
 		// Benchmarks measure the plugin, not this check; and keep nothing.
 		return
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(rec); err != nil {
-		a.env.t.Errorf("audit record %s does not cross the plugin RPC: %v", rec.EventName, err)
-		return
-	}
-	var sent model.AuditRecord
-	if err := gob.NewDecoder(&buf).Decode(&sent); err != nil {
-		a.env.t.Errorf("audit record %s does not cross the plugin RPC: %v", rec.EventName, err)
-		return
-	}
-	a.env.auditMu.Lock()
-	defer a.env.auditMu.Unlock()
-	a.env.audits = append(a.env.audits, &sent)
-}
-
-// auditsOf are the records of one event.
-func (env *testEnv) auditsOf(event string) []*model.AuditRecord {
-	env.auditMu.Lock()
-	defer env.auditMu.Unlock()
-	var out []*model.AuditRecord
-	for _, rec := range env.audits {
-		if rec.EventName == event {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
-
-// auditText is every record as text, to look for what must not be there.
-func (env *testEnv) auditText() string {
-	env.auditMu.Lock()
-	defer env.auditMu.Unlock()
-	var b strings.Builder
-	for _, rec := range env.audits {
-		fmt.Fprintf(&b, "%+v\n", *rec)
-	}
-	return b.String()
+	a.env.audits.Add(a.env.t, rec)
 }
 
 func requireOneAudit(t *testing.T, env *testEnv, event string) *model.AuditRecord {
 	t.Helper()
-	recs := env.auditsOf(event)
-	require.Len(t, recs, 1, "one %s record; all: %s", event, env.auditText())
-	return recs[0]
+	return env.audits.One(t, event)
 }
 
 // fakeEvents keeps the events the plugin recorded.
@@ -112,9 +70,9 @@ func TestIssuanceAndRevocationAreAuditedWithoutSecrets(t *testing.T) {
 
 	// Revoking again changes nothing, and records nothing.
 	env.run("alice", "/cert revoke "+issued.Serial)
-	assert.Len(t, env.auditsOf(observe.AuditRevokeCertificate), 1)
+	assert.Len(t, env.audits.Of(observe.AuditRevokeCertificate), 1)
 
-	text := env.auditText()
+	text := env.audits.Text()
 	require.NotEmpty(t, issued.Passphrase)
 	assert.NotContains(t, text, issued.Passphrase, "no passphrase in an audit record")
 	assert.NotContains(t, text, token, "no link token in an audit record")
@@ -167,10 +125,10 @@ func TestRenewalIsAudited(t *testing.T) {
 	assert.Equal(t, env.user("alice").Id, rec.Actor.UserId)
 	assert.Equal(t, issued.Serial, rec.Meta["serial"])
 	assert.Equal(t, "link", rec.Meta["next"])
-	assert.NotContains(t, env.auditText(), "token=", "the renewal link is not in the record")
+	assert.NotContains(t, env.audits.Text(), "token=", "the renewal link is not in the record")
 
 	env.run("bob", "/cert renew "+issued.Serial)
-	recs := env.auditsOf(observe.AuditRenewCertificate)
+	recs := env.audits.Of(observe.AuditRenewCertificate)
 	require.Len(t, recs, 2)
 	assert.Equal(t, model.AuditStatusFail, recs[1].Status, "bob may not renew alice's certificate")
 }
@@ -198,7 +156,7 @@ func TestCatalogChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 
 	rec := requireOneAudit(t, env, observe.AuditUpdateSettings)
 	assert.Equal(t, detail["connectors"], rec.Meta["connectors"])
-	assert.NotContains(t, env.auditText(), "hunter2-provisioner")
+	assert.NotContains(t, env.audits.Text(), "hunter2-provisioner")
 	assert.NotContains(t, fmt.Sprint(events.events), "hunter2-provisioner")
 
 	// A refused save records nothing.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/observe/audittest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
@@ -56,8 +57,7 @@ type testEnv struct {
 	clock   time.Time
 
 	// audits are the audit records the plugin wrote (see audit_test.go).
-	auditMu sync.Mutex
-	audits  []*model.AuditRecord
+	audits audittest.Log
 }
 
 func newTestEnv(t testing.TB) *testEnv {

@@ -42,7 +42,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	issued := certificate("0A", alice, now)
 	issued.Renews = "09"
 	require.NoError(t, inv.RecordIssuance(issued, "", now, nil))
-	rec := audit.one(AuditIssueCertificate)
+	rec := audit.One(t, AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
 	assert.Equal(t, alice, rec.Actor.UserId)
 	assert.Equal(t, "0A", rec.Meta["serial"])
@@ -59,12 +59,12 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	// Recorded again (a delivery held since it was issued): audited and
 	// counted the first time only.
 	require.ErrorIs(t, inv.RecordIssuance(certificate("0A", alice, now), "", now, nil), records.ErrAlreadyRecorded)
-	assert.Len(t, audit.of(AuditIssueCertificate), 1)
+	assert.Len(t, audit.Of(AuditIssueCertificate), 1)
 	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_certificates_issued_total", "connector", "builtin", "profile", "default"))
 
 	// A certificate that could not be recorded.
 	require.Error(t, inv.RecordIssuance(certificate("0B", alice, now), "", now, &records.Quota{Profile: "default", PerDay: 1, Since: now.Add(-24 * time.Hour)}))
-	recs := audit.of(AuditIssueCertificate)
+	recs := audit.Of(AuditIssueCertificate)
 	require.Len(t, recs, 2)
 	assert.Equal(t, model.AuditStatusFail, recs[1].Status)
 	assert.Contains(t, recs[1].Error.Description, "the certificate could not be recorded")
@@ -78,7 +78,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	bob := model.NewId()
 	_, err := inv.RevokeCertificate(records.Revoke{Serial: "0A", At: now, By: bob, Reason: records.ReasonKeyCompromise})
 	require.NoError(t, err)
-	revocations := audit.of(AuditRevokeCertificate)
+	revocations := audit.Of(AuditRevokeCertificate)
 	require.Len(t, revocations, 2)
 	assert.Equal(t, bob, revocations[0].Actor.UserId, "RevokedBy is the actor")
 	assert.Equal(t, "0A", revocations[0].Meta["serial"])
@@ -92,7 +92,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	// Revoking again changes nothing, and records nothing.
 	_, err = inv.RevokeCertificate(records.Revoke{Serial: "0A", At: now, By: bob, Reason: records.ReasonSuperseded})
 	require.Error(t, err)
-	assert.Len(t, audit.of(AuditRevokeCertificate), 2)
+	assert.Len(t, audit.Of(AuditRevokeCertificate), 2)
 
 	// A revocation without a reason is counted as unspecified.
 	require.NoError(t, inv.RecordIssuance(certificate("0D", alice, now), "", now, nil))
@@ -100,7 +100,7 @@ func TestIssuanceAndRevocationAreAuditedAndCounted(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1.0, metricstest.Sample(scrape(t, m), "certs_revocations_total", "reason", records.ReasonUnspecified))
 
-	assert.NotContains(t, audit.text(), "DER-BYTES", "no certificate bytes in an audit record")
+	assert.NotContains(t, audit.Text(), "DER-BYTES", "no certificate bytes in an audit record")
 }
 
 func TestRegistrationIsAuditedForWhoRegistered(t *testing.T) {
@@ -115,7 +115,7 @@ func TestRegistrationIsAuditedForWhoRegistered(t *testing.T) {
 	require.NoError(t, inv.CreateCertificate(byAdmin))
 	require.Error(t, inv.CreateCertificate(certificate("02", alice, now)), "a serial recorded already")
 
-	recs := audit.of(AuditRegisterCertificate)
+	recs := audit.Of(AuditRegisterCertificate)
 	require.Len(t, recs, 2)
 	assert.Equal(t, alice, recs[0].Actor.UserId, "the owner registered it")
 	assert.Equal(t, false, recs[0].Meta["revocable_at_ca"])
@@ -141,7 +141,7 @@ func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
 	}
 
 	request("approved", records.RequestPending)
-	rec := audit.one(AuditRequestCertificate)
+	rec := audit.One(t, AuditRequestCertificate)
 	assert.Equal(t, alice, rec.Actor.UserId)
 	assert.Equal(t, "approved", rec.Meta["request_id"])
 	assert.Equal(t, "secure", rec.Meta["profile"])
@@ -154,7 +154,7 @@ func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	rec = audit.one(AuditApproveRequest)
+	rec = audit.One(t, AuditApproveRequest)
 	assert.Equal(t, dave, rec.Actor.UserId)
 	assert.Equal(t, false, rec.Meta["final"])
 	assert.Equal(t, 1, rec.Meta["approvals"])
@@ -163,7 +163,7 @@ func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
 		r.DecidedBy = string(records.MattermostUser(carol))
 		return nil
 	})
-	recs := audit.of(AuditApproveRequest)
+	recs := audit.Of(AuditApproveRequest)
 	require.Len(t, recs, 2)
 	assert.Equal(t, carol, recs[1].Actor.UserId, "DecidedBy is the actor")
 	assert.Equal(t, true, recs[1].Meta["final"])
@@ -173,50 +173,50 @@ func TestRequestsAreAuditedAtEachDecision(t *testing.T) {
 	// An edit that changes no state records nothing.
 	_, err = inv.UpdateRequest("approved", now, func(r *records.Request) error { r.Reason = "noted"; return nil })
 	require.NoError(t, err)
-	assert.Len(t, audit.of(AuditApproveRequest), 2)
+	assert.Len(t, audit.Of(AuditApproveRequest), 2)
 
 	request("denied", records.RequestPending)
 	move("denied", records.RequestDenied, func(r *records.Request) error { r.DecidedBy, r.Reason = carol, "not for you"; return nil })
-	rec = audit.one(AuditDenyRequest)
+	rec = audit.One(t, AuditDenyRequest)
 	assert.Equal(t, carol, rec.Actor.UserId)
 	assert.Equal(t, "not for you", rec.Meta["reason"])
 	assert.Equal(t, false, rec.Meta["by_ca"])
 
 	request("cancelled", records.RequestPending)
 	move("cancelled", records.RequestCancelled, nil)
-	assert.Equal(t, alice, audit.one(AuditCancelRequest).Actor.UserId)
+	assert.Equal(t, alice, audit.One(t, AuditCancelRequest).Actor.UserId)
 
 	request("expired", records.RequestPending)
 	move("expired", records.RequestExpired, nil)
-	rec = audit.one(AuditExpireRequest)
+	rec = audit.One(t, AuditExpireRequest)
 	assert.Empty(t, rec.Actor.UserId, "nobody: the job")
 
 	// A request the CA holds, then issues; one it holds, then refuses.
 	request("held", records.RequestWaitingCA)
-	held := audit.of(AuditRequestHeldByCA)
+	held := audit.Of(AuditRequestHeldByCA)
 	require.Len(t, held, 1)
 	assert.Equal(t, alice, held[0].Actor.UserId)
 	move("held", records.RequestApproved, nil)
-	rec = audit.one(AuditRequestIssuedByCA)
+	rec = audit.One(t, AuditRequestIssuedByCA)
 	assert.Equal(t, "waiting_ca", rec.Meta["previous_state"])
 	request("refused", records.RequestPending)
 	move("refused", records.RequestWaitingCA, nil)
-	assert.Len(t, audit.of(AuditRequestHeldByCA), 2)
+	assert.Len(t, audit.Of(AuditRequestHeldByCA), 2)
 	move("refused", records.RequestDenied, func(r *records.Request) error { r.Reason = "template not allowed"; return nil })
-	denials := audit.of(AuditDenyRequest)
+	denials := audit.Of(AuditDenyRequest)
 	require.Len(t, denials, 2)
 	assert.Equal(t, true, denials[1].Meta["by_ca"])
 
 	// Issued: the issuance closes the request, and audits that.
 	require.NoError(t, inv.RecordIssuance(certificate("0A", alice, now), "approved", now, nil))
-	assert.Len(t, audit.of(AuditIssueCertificate), 1)
-	assert.Equal(t, "approved", audit.one(AuditIssueCertificate).Meta["request_id"])
+	assert.Len(t, audit.Of(AuditIssueCertificate), 1)
+	assert.Equal(t, "approved", audit.One(t, AuditIssueCertificate).Meta["request_id"])
 
 	// A change the state does not allow records nothing.
 	_, err = inv.MoveRequest("cancelled", now, nil, records.RequestApproved, nil)
 	var transition *records.ErrTransition
 	require.True(t, errors.As(err, &transition))
-	assert.Len(t, audit.of(AuditApproveRequest), 2)
+	assert.Len(t, audit.Of(AuditApproveRequest), 2)
 
 	families := scrape(t, m)
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_request_decisions_total", "profile", "secure", "outcome", "approved"))
@@ -232,7 +232,7 @@ func TestRenewalIsAuditedWithoutTheLink(t *testing.T) {
 	AuditRenewal(audit, alice, "0B", &enroll.Start{Request: &records.Request{ID: "req1", Profile: "secure"}}, nil)
 	AuditRenewal(audit, alice, "0C", nil, errors.New("you may not renew this certificate"))
 
-	recs := audit.of(AuditRenewCertificate)
+	recs := audit.Of(AuditRenewCertificate)
 	require.Len(t, recs, 3)
 	assert.Equal(t, model.AuditStatusSuccess, recs[0].Status)
 	assert.Equal(t, alice.Principal.MattermostUserID(), recs[0].Actor.UserId)
@@ -245,7 +245,7 @@ func TestRenewalIsAuditedWithoutTheLink(t *testing.T) {
 	assert.Equal(t, "secure", recs[1].Meta["profile"])
 	assert.Equal(t, model.AuditStatusFail, recs[2].Status)
 	assert.Equal(t, "you may not renew this certificate", recs[2].Error.Description)
-	assert.NotContains(t, audit.text(), "secret-link", "the renewal link is not in the record")
+	assert.NotContains(t, audit.Text(), "secret-link", "the renewal link is not in the record")
 }
 
 // An account id is the actor; a job's name is kept in the meta.

@@ -145,7 +145,7 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	assert.Equal(t, 2.0, metricstest.Sample(families, "certs_ca_request_duration_seconds", "connector", "builtin", "operation", "sign"))
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "connector", "builtin", "operation", "chain", "outcome", "ok"))
 	assert.Equal(t, -1.0, metricstest.Sample(families, "certs_issuance_failures_total"))
-	assert.Empty(t, audit.records, "a signing is audited when it is recorded, by the inventory")
+	assert.Empty(t, audit.All(), "a signing is audited when it is recorded, by the inventory")
 
 	// A CA that is down.
 	failing := m.ObserveConnector(&failingConnector{Connector: builtin, kind: connector.KindUnavailable}, audit)
@@ -154,7 +154,7 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	families = scrape(t, m)
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "connector", "builtin", "profile", "default", "reason", "unavailable"))
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "sign", "outcome", "unavailable"))
-	rec := audit.one(AuditIssueCertificate)
+	rec := audit.One(t, AuditIssueCertificate)
 	assert.Equal(t, model.AuditStatusFail, rec.Status)
 	assert.Equal(t, alice, rec.Actor.UserId, "the subject's identity URI names the account")
 	assert.Equal(t, "unavailable", rec.Meta["outcome"])
@@ -162,7 +162,7 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	assert.Equal(t, "builtin", rec.Meta["connector"])
 	assert.Equal(t, "alice", rec.Meta["common_name"])
 	assert.Equal(t, "connection refused", rec.Error.Description)
-	assert.NotContains(t, audit.text(), "secret-ish detail", "never the cause: it may quote a CA")
+	assert.NotContains(t, audit.Text(), "secret-ish detail", "never the cause: it may quote a CA")
 
 	// A CA that holds the request for its own approval, and one that denies.
 	holding := m.ObserveConnector(&answeringConnector{Connector: builtin, result: &connector.Result{Status: connector.StatusPending, RequestID: "ca-1"}}, audit)
@@ -177,8 +177,8 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_pending_total", "connector", "builtin", "profile", "default"))
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_ca_requests_total", "operation", "poll", "outcome", "pending"))
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "profile", "vpn", "reason", "denied"))
-	assert.Len(t, audit.of(AuditIssueCertificate), 2, "pending is no failure")
-	denied := audit.of(AuditIssueCertificate)[1]
+	assert.Len(t, audit.Of(AuditIssueCertificate), 2, "pending is no failure")
+	denied := audit.Of(AuditIssueCertificate)[1]
 	assert.Empty(t, denied.Actor.UserId, "no account in the subject")
 	assert.Equal(t, "template not allowed", denied.Error.Description)
 
@@ -192,10 +192,10 @@ func TestObservedConnectorCountsSigningsAndAuditsFailures(t *testing.T) {
 	families = scrape(t, m)
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "reason", "timeout"))
 	assert.Equal(t, 1.0, metricstest.Sample(families, "certs_issuance_failures_total", "reason", "error"))
-	recs := audit.of(AuditIssueCertificate)
+	recs := audit.Of(AuditIssueCertificate)
 	require.Len(t, recs, 4)
 	assert.Equal(t, "the CA connector failed", recs[3].Error.Description)
-	assert.NotContains(t, audit.text(), "something private")
+	assert.NotContains(t, audit.Text(), "something private")
 }
 
 func TestObservedConnectorAuditsRevocationsTheCADidNotTake(t *testing.T) {
@@ -203,11 +203,11 @@ func TestObservedConnectorAuditsRevocationsTheCADidNotTake(t *testing.T) {
 	audit := &fakeAudit{t: t}
 	builtin := builtinConnector(t, time.Now)
 	require.NoError(t, m.ObserveConnector(builtin, audit).Revoke(t.Context(), connector.RevokeRequest{Serial: "01", Reason: "superseded", ReasonCode: 4}))
-	assert.Empty(t, audit.records, "a revocation is audited when it is recorded, by the inventory")
+	assert.Empty(t, audit.All(), "a revocation is audited when it is recorded, by the inventory")
 
 	failing := m.ObserveConnector(&failingConnector{Connector: builtin, kind: connector.KindRejected}, audit)
 	require.Error(t, failing.Revoke(t.Context(), connector.RevokeRequest{Serial: "02", Reason: "keyCompromise", ReasonCode: 1}))
-	rec := audit.one(AuditRevokeCertificate)
+	rec := audit.One(t, AuditRevokeCertificate)
 	assert.Equal(t, model.AuditStatusFail, rec.Status)
 	assert.Equal(t, "02", rec.Meta["serial"])
 	assert.Equal(t, "builtin", rec.Meta["connector"])

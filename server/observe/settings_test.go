@@ -81,13 +81,13 @@ func TestSettingsChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 	assert.Equal(t, map[string]any{"added": []string{"vpn", "step"}, "removed": []string{"default"}}, detail["profiles"])
 	assert.Equal(t, []string{"default", "vpn"}, detail["default_profile"])
 
-	rec := audit.one(AuditUpdateSettings)
+	rec := audit.One(t, AuditUpdateSettings)
 	assert.Equal(t, model.AuditStatusSuccess, rec.Status)
 	assert.Equal(t, "plugin_settings", rec.EventData.ObjectType)
 	assert.Equal(t, detail["connectors"], rec.Meta["connectors"])
 	assert.Equal(t, detail["settings"], rec.Meta["settings"])
 	for _, secret := range []string{"hunter2-provisioner", "smtp-password-do-not-leak", current.EncryptionSecret} {
-		assert.NotContains(t, audit.text(), secret)
+		assert.NotContains(t, audit.Text(), secret)
 		assert.NotContains(t, fmt.Sprint(events.events), secret)
 	}
 
@@ -95,14 +95,14 @@ func TestSettingsChangeIsRecordedByNameWithoutSecrets(t *testing.T) {
 	RecordSettingsChange(DiffSettings(next, next.Clone()), events, audit, audit)
 	RecordSettingsChange(nil, events, audit, audit)
 	assert.Len(t, events.events, 1)
-	assert.Len(t, audit.of(AuditUpdateSettings), 1)
+	assert.Len(t, audit.Of(AuditUpdateSettings), 1)
 
 	// Before the inventory is open there are no events: the audit still
 	// records; an event that cannot be written is a warning.
 	RecordSettingsChange(change, nil, audit, audit)
-	assert.Len(t, audit.of(AuditUpdateSettings), 2)
+	assert.Len(t, audit.Of(AuditUpdateSettings), 2)
 	RecordSettingsChange(change, &fakeEvents{err: errors.New("database away")}, audit, audit)
-	assert.Len(t, audit.of(AuditUpdateSettings), 3)
+	assert.Len(t, audit.Of(AuditUpdateSettings), 3)
 	require.Len(t, audit.warns, 1)
 	assert.Contains(t, audit.warns[0], "database away")
 }
