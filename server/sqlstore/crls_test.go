@@ -12,34 +12,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll/inventorytest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
-
-var issuer1 = records.CRLScope{Connector: "builtin", Issuer: "issuer-1"}
-
-// behind is the due rule of a revocation: a list that does not cover
-// every revocation recorded.
-func behind(current *records.CRL) bool { return !current.Signed() || current.Behind() }
-
-// signed signs a list of serials, sorted: the store keeps what sign
-// gives, and the test reads the names back from it.
-func signed(now time.Time, names *[]string) func(int64, []records.Revocation) (*records.CRL, error) {
-	return func(number int64, revoked []records.Revocation) (*records.CRL, error) {
-		serials := make([]string, 0, len(revoked))
-		for _, r := range revoked {
-			serials = append(serials, r.Serial+"/"+r.Reason)
-		}
-		slices.Sort(serials) // a list's entries come in no order
-		if names != nil {
-			*names = serials
-		}
-		return &records.CRL{ThisUpdate: now, NextUpdate: now.Add(7 * 24 * time.Hour), DER: fmt.Appendf(nil, "%d:%v", number, serials)}, nil
-	}
-}
-
-func revokeOrder(serial, reason string, at time.Time) records.Revoke {
-	return records.Revoke{Serial: serial, At: at, By: "u1", Reason: reason, RemoteConnectors: []string{"step"}}
-}
 
 // Many revocations at once, through two handles on one database (two
 // servers), each followed by its own signing: every one of them is on the
@@ -51,7 +26,7 @@ func TestRacingRevocationsAreAllOnTheNewestCRL(t *testing.T) {
 	now := clock.Now()
 	const n = 60
 	for i := range n {
-		require.NoError(t, s1.CreateCertificate(testCertificate(fmt.Sprintf("%04x", i), alice, now)))
+		require.NoError(t, s1.CreateCertificate(inventorytest.Certificate(fmt.Sprintf("%04x", i), alice, now)))
 	}
 	var (
 		wg      sync.WaitGroup
@@ -63,13 +38,13 @@ func TestRacingRevocationsAreAllOnTheNewestCRL(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			store := []*Store{s1, s2}[i%2]
-			revoked, err := store.RevokeCertificate(revokeOrder(fmt.Sprintf("%04x", i), records.ReasonKeyCompromise, now))
+			revoked, err := store.RevokeCertificate(inventorytest.RevokeOrder(fmt.Sprintf("%04x", i), records.ReasonKeyCompromise, now))
 			if !assert.NoError(t, err) {
 				return
 			}
-			crl, err := store.IssueCRL(issuer1, now, func(current *records.CRL) bool {
+			crl, err := store.IssueCRL(inventorytest.Issuer1, now, func(current *records.CRL) bool {
 				return !current.Signed() || current.Covered < revoked.Marks[0].Revision
-			}, signed(now, nil))
+			}, inventorytest.SignedList(now, nil))
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -80,13 +55,13 @@ func TestRacingRevocationsAreAllOnTheNewestCRL(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	current, err := s1.CurrentCRL(issuer1)
+	current, err := s1.CurrentCRL(inventorytest.Issuer1)
 	require.NoError(t, err)
 	assert.False(t, current.Behind())
 	assert.Equal(t, int64(n), current.Revision)
 	assert.Less(t, current.Number, int64(n), "racing revocations share lists")
 	assert.Equal(t, slices.Max(numbers), current.Number)
-	der, err := s1.CRLBytes(issuer1, current.Number)
+	der, err := s1.CRLBytes(inventorytest.Issuer1, current.Number)
 	require.NoError(t, err)
 	for i := range n {
 		assert.Contains(t, string(der), fmt.Sprintf("%04x/keyCompromise", i))
@@ -99,16 +74,16 @@ func TestRacingRevocationsAreAllOnTheNewestCRL(t *testing.T) {
 func TestAnImportedCRLKeepsTheNumbering(t *testing.T) {
 	s, clock, _ := newTestStore(t)
 	now := clock.Now()
-	require.NoError(t, s.ImportCRL(issuer1, &records.CRL{Number: 41, ThisUpdate: now, NextUpdate: now.Add(time.Hour), DER: []byte("old")}))
-	current, err := s.CurrentCRL(issuer1)
+	require.NoError(t, s.ImportCRL(inventorytest.Issuer1, &records.CRL{Number: 41, ThisUpdate: now, NextUpdate: now.Add(time.Hour), DER: []byte("old")}))
+	current, err := s.CurrentCRL(inventorytest.Issuer1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(41), current.Number)
 	assert.True(t, current.Behind(), "signed again from the tables at the next run")
-	next, err := s.IssueCRL(issuer1, now, behind, signed(now, nil))
+	next, err := s.IssueCRL(inventorytest.Issuer1, now, inventorytest.Behind, inventorytest.SignedList(now, nil))
 	require.NoError(t, err)
 	assert.Equal(t, int64(42), next.Number)
-	require.NoError(t, s.ImportCRL(issuer1, &records.CRL{Number: 7, ThisUpdate: now, NextUpdate: now.Add(time.Hour), DER: []byte("older")}))
-	current, err = s.CurrentCRL(issuer1)
+	require.NoError(t, s.ImportCRL(inventorytest.Issuer1, &records.CRL{Number: 7, ThisUpdate: now, NextUpdate: now.Add(time.Hour), DER: []byte("older")}))
+	current, err = s.CurrentCRL(inventorytest.Issuer1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(42), current.Number)
 	assert.False(t, current.Behind())

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll/inventorytest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -37,14 +38,14 @@ func TestRecordEventWritesARowWithItsDetail(t *testing.T) {
 func TestEachChangeWritesItsEvent(t *testing.T) {
 	s, clock, db := newTestStore(t)
 	now := clock.Now()
-	require.NoError(t, s.CreateCertificate(testCertificate("01", alice, now)))
+	require.NoError(t, s.CreateCertificate(inventorytest.Certificate("01", alice, now)))
 	assert.Equal(t, []string{"certificate.recorded"}, events(t, db))
-	assert.ErrorIs(t, s.CreateCertificate(testCertificate("01", alice, now)), records.ErrDuplicateSerial)
+	assert.ErrorIs(t, s.CreateCertificate(inventorytest.Certificate("01", alice, now)), records.ErrDuplicateSerial)
 
-	req := testRequest("r-1", alice, now)
+	req := inventorytest.Request("r-1", alice, now)
 	req.State = records.RequestApproved
 	require.NoError(t, s.CreateRequest(req))
-	renewal := testCertificate("02", alice, now)
+	renewal := inventorytest.Certificate("02", alice, now)
 	renewal.Renews = "01"
 	require.NoError(t, s.RecordIssuance(renewal, "r-1", now, nil))
 	assert.Equal(t, []string{"certificate.recorded", "request.approved", "certificate.issued"}, events(t, db))
@@ -53,7 +54,7 @@ func TestEachChangeWritesItsEvent(t *testing.T) {
 		Scan(&detail, &requestID))
 	assert.JSONEq(t, `{"renews": "01"}`, detail, "the event says what the renewal replaced")
 	assert.Equal(t, "r-1", requestID)
-	assert.ErrorIs(t, s.RecordIssuance(testCertificate("02", alice, now), "", now, nil), records.ErrAlreadyRecorded)
+	assert.ErrorIs(t, s.RecordIssuance(inventorytest.Certificate("02", alice, now), "", now, nil), records.ErrAlreadyRecorded)
 	assert.Len(t, events(t, db), 3, "recorded before: no second event")
 
 	_, err := s.UpdateCertificate("01", func(c *records.Certificate) error {
@@ -72,13 +73,13 @@ func TestEachChangeWritesItsEvent(t *testing.T) {
 	assert.Equal(t, "carol", actor)
 
 	for _, serial := range []string{"03", "04"} {
-		c := testCertificate(serial, alice, now)
+		c := inventorytest.Certificate(serial, alice, now)
 		c.KeyFingerprint = "shared"
 		require.NoError(t, s.CreateCertificate(c))
 	}
-	_, err = s.RevokeCertificate(revokeOrder("03", records.ReasonKeyCompromise, now))
+	_, err = s.RevokeCertificate(inventorytest.RevokeOrder("03", records.ReasonKeyCompromise, now))
 	require.NoError(t, err)
-	_, err = s.RevokeCertificate(revokeOrder("03", records.ReasonKeyCompromise, now))
+	_, err = s.RevokeCertificate(inventorytest.RevokeOrder("03", records.ReasonKeyCompromise, now))
 	assert.ErrorIs(t, err, records.ErrAlreadyRevoked)
 	assert.Equal(t, []string{"certificate.recorded", "request.approved", "certificate.issued", "certificate.revoked",
 		"certificate.recorded", "certificate.recorded", "certificate.revoked", "certificate.revoked"}, events(t, db),

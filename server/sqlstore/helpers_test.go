@@ -18,7 +18,6 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
-	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // The store's tests run against a real PostgreSQL, started once for the
@@ -112,21 +111,6 @@ func newTestStore(t testing.TB) (*Store, *clocktest.Clock, *sql.DB) {
 	_, err := Migrate(db, &sync.Mutex{}, clock.Now)
 	require.NoError(t, err)
 	return New(db, clock.Now), clock, db
-}
-
-func testCertificate(serial string, owner records.Principal, now time.Time) *records.Certificate {
-	return &records.Certificate{
-		Serial: serial, Issuer: "issuer-1", Owner: owner, Subject: "CN=alice", CommonName: "alice",
-		Emails: []string{"alice@example.com"}, NotBefore: now, NotAfter: now.Add(365 * 24 * time.Hour),
-		Connector: "builtin", Profile: "default", KeyType: "ecdsa-p256", Fingerprint: "fp-" + serial,
-		State: records.CertIssued, CreatedAt: now, DER: []byte{0x30, 0x01, 0x02}, Origin: records.OriginServerKey,
-		KeyFingerprint: "key-" + serial,
-	}
-}
-
-func testRequest(id string, owner records.Principal, now time.Time) *records.Request {
-	return &records.Request{ID: id, Owner: owner, Profile: "secure", Connector: "builtin", State: records.RequestPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
 }
 
 // events are the kinds of the events recorded, oldest first.

@@ -7,23 +7,13 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll/inventorytest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
-
-// sameKey is a certificate of alice's with the key "shared".
-func sameKey(serial string, now time.Time, edit func(*records.Certificate)) *records.Certificate {
-	c := testCertificate(serial, alice, now)
-	c.KeyFingerprint, c.Origin = "shared", records.OriginCSR
-	if edit != nil {
-		edit(c)
-	}
-	return c
-}
 
 // A compromise races certificates recorded for the same key: whichever
 // order the database puts them in, no valid certificate of the key is
@@ -36,20 +26,20 @@ func TestACompromiseRacingRecordsOfItsKeyLeavesNoneValid(t *testing.T) {
 	for round := range 10 {
 		key := fmt.Sprintf("key-%d", round)
 		first := fmt.Sprintf("%02x00", round)
-		require.NoError(t, s1.CreateCertificate(sameKey(first, now, func(c *records.Certificate) { c.KeyFingerprint = key })))
+		require.NoError(t, s1.CreateCertificate(inventorytest.SameKey(first, now, func(c *records.Certificate) { c.KeyFingerprint = key })))
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c := sameKey(fmt.Sprintf("%02x%02x", round, i+1), now, func(c *records.Certificate) { c.KeyFingerprint = key })
+				c := inventorytest.SameKey(fmt.Sprintf("%02x%02x", round, i+1), now, func(c *records.Certificate) { c.KeyFingerprint = key })
 				err := s2.RecordIssuance(c, "", now, nil)
 				if err != nil && !errors.Is(err, records.ErrCompromisedKey) {
 					t.Errorf("record: %v", err)
 				}
 			}()
 		}
-		_, err := s1.RevokeCertificate(revokeOrder(first, records.ReasonKeyCompromise, now))
+		_, err := s1.RevokeCertificate(inventorytest.RevokeOrder(first, records.ReasonKeyCompromise, now))
 		require.NoError(t, err)
 		wg.Wait()
 		var valid int
@@ -66,7 +56,7 @@ func TestACompromiseRacingRecordsOfItsKeyLeavesNoneValid(t *testing.T) {
 func TestValidCertificatesOfCompromisedKeysAreFound(t *testing.T) {
 	s, clock, db := newTestStore(t)
 	now := clock.Now()
-	require.NoError(t, s.CreateCertificate(sameKey("01", now, nil)))
+	require.NoError(t, s.CreateCertificate(inventorytest.SameKey("01", now, nil)))
 	_, err := db.Exec(`INSERT INTO certs_compromised_keys (key_fingerprint, serial, reported_at) VALUES ('shared', 'old', 0)`)
 	require.NoError(t, err)
 	found, err := s.CompromisedValid(10)
@@ -79,14 +69,14 @@ func TestValidCertificatesOfCompromisedKeysAreFound(t *testing.T) {
 func TestCertificateStandingIsWhatOCSPNeeds(t *testing.T) {
 	s, clock, _ := newTestStore(t)
 	now := clock.Now()
-	c := testCertificate("0a", alice, now)
+	c := inventorytest.Certificate("0a", alice, now)
 	c.Origin, c.RevocableAtCA = records.OriginImported, true
 	require.NoError(t, s.CreateCertificate(c))
 	standing, err := s.CertificateStanding("0a")
 	require.NoError(t, err)
 	assert.Equal(t, &records.Certificate{Serial: "0a", Connector: "builtin", Issuer: "issuer-1", Origin: records.OriginImported,
 		State: records.CertIssued, RevocableAtCA: true, CreatedAt: now}, standing)
-	_, err = s.RevokeCertificate(revokeOrder("0a", records.ReasonKeyCompromise, now))
+	_, err = s.RevokeCertificate(inventorytest.RevokeOrder("0a", records.ReasonKeyCompromise, now))
 	require.NoError(t, err)
 	standing, err = s.CertificateStanding("0a")
 	require.NoError(t, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll/inventorytest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -134,7 +135,7 @@ func TestSchemaNewerThanThePluginIsRefused(t *testing.T) {
 // Approve and deny racing on one request: exactly one decides it.
 func TestRacingDecisionsDecideOnce(t *testing.T) {
 	s, clock, db := newTestStore(t)
-	require.NoError(t, s.CreateRequest(testRequest("r-1", alice, clock.Now())))
+	require.NoError(t, s.CreateRequest(inventorytest.Request("r-1", alice, clock.Now())))
 	var wg sync.WaitGroup
 	results := make([]error, 20)
 	for i := range results {

@@ -18,7 +18,7 @@ import (
 // revocation retries: only UpdateCertificate writes one.
 func certificateRoundTrips(t *testing.T, s *suite) {
 	now := s.now()
-	c := certificate("01ab", alice, now)
+	c := Certificate("01ab", alice, now)
 	c.Origin, c.RegisteredBy, c.RevocableAtCA, c.Renews = records.OriginCSR, "carol", true, "00aa"
 	c.Emails = []string{"alice@example.com", "a@example.com"}
 	c.Attestation = &records.Attestation{Format: "yubico-piv", DeviceSerial: "123", FirmwareVersion: "5.4.3", Root: "CN=root"}
@@ -27,7 +27,7 @@ func certificateRoundTrips(t *testing.T, s *suite) {
 	s.create(t, c)
 	assert.Equal(t, normalized(c), normalized(s.get(t, "01ab")))
 
-	plain := certificate("01ac", alice, now)
+	plain := Certificate("01ac", alice, now)
 	plain.Emails = nil
 	plain.RevocationAttempts, plain.RevocationRetryAt, plain.RevocationCAAnswer, plain.RevocationNoticeAt = 2, &changed, "busy", &changed
 	s.create(t, plain)
@@ -41,15 +41,15 @@ func certificateRoundTrips(t *testing.T, s *suite) {
 	assert.Nil(t, got.RevocationNoticeAt)
 
 	assert.ErrorIs(t, s.inv.CreateCertificate(c), records.ErrDuplicateSerial)
-	bobs := certificate("01ab", bob, now)
+	bobs := Certificate("01ab", bob, now)
 	assert.ErrorIs(t, s.inv.CreateCertificate(bobs), records.ErrDuplicateSerial, "whoever records it")
 	assert.Equal(t, alice, s.get(t, "01ab").Owner)
 	list, err := s.inv.ListCertificates(bob)
 	require.NoError(t, err)
 	assert.Empty(t, list)
 
-	assert.Error(t, s.inv.CreateCertificate(certificate("", alice, now)))
-	assert.Error(t, s.inv.CreateCertificate(certificate("01ad", "", now)))
+	assert.Error(t, s.inv.CreateCertificate(Certificate("", alice, now)))
+	assert.Error(t, s.inv.CreateCertificate(Certificate("01ad", "", now)))
 	for _, serial := range []string{"nope", "01AB", "01ab0", ""} {
 		_, err := s.inv.GetCertificate(serial)
 		assert.ErrorIs(t, err, records.ErrNotFound, serial)
@@ -59,7 +59,7 @@ func certificateRoundTrips(t *testing.T, s *suite) {
 // What OCSP reads of a certificate: where it stands.
 func certificateStanding(t *testing.T, s *suite) {
 	now := s.now()
-	c := certificate("0a", alice, now)
+	c := Certificate("0a", alice, now)
 	c.Origin, c.RevocableAtCA = records.OriginImported, true
 	s.create(t, c)
 	standing, err := s.inv.CertificateStanding("0a")
@@ -98,7 +98,7 @@ func listCertificates(t *testing.T, s *suite) {
 		owner   records.Principal
 		minutes int
 	}{{"a2", alice, 2}, {"a0", alice, 0}, {"b0", bob, 0}, {"a1", alice, 1}, {"a3", alice, 3}, {"o0", oidcAlice, 0}} {
-		s.create(t, certificate(c.serial, c.owner, base.Add(time.Duration(c.minutes)*time.Minute)))
+		s.create(t, Certificate(c.serial, c.owner, base.Add(time.Duration(c.minutes)*time.Minute)))
 	}
 	for owner, want := range map[records.Principal][]string{
 		alice: {"a0", "a1", "a2", "a3"}, bob: {"b0"}, oidcAlice: {"o0"}, carol: {},
@@ -114,7 +114,7 @@ func listCertificates(t *testing.T, s *suite) {
 // fails writes nothing, and its error is returned as it is.
 func updateCertificate(t *testing.T, s *suite) {
 	now := s.now()
-	s.create(t, certificate("01", alice, now))
+	s.create(t, Certificate("01", alice, now))
 	original := s.get(t, "01")
 	revokedAt, retryAt := now.Add(time.Hour), now.Add(2*time.Hour)
 	updated, err := s.inv.UpdateCertificate("01", func(c *records.Certificate) error {
@@ -181,7 +181,7 @@ func updateCertificate(t *testing.T, s *suite) {
 // Writers changing one record at once: every change is kept, the later
 // seeing the earlier.
 func concurrentCertificateUpdates(t *testing.T, s *suite) {
-	s.create(t, certificate("01", alice, s.now()))
+	s.create(t, Certificate("01", alice, s.now()))
 	const n = 10
 	var wg sync.WaitGroup
 	for i := range n {

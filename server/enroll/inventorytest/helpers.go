@@ -16,13 +16,13 @@ var (
 	carol = records.MattermostUser("carol")
 )
 
-// issuer1 is the list of the built-in connector's CA, which certificate
+// Issuer1 is the list of the built-in connector's CA, which Certificate
 // names as its issuer.
-var issuer1 = records.CRLScope{Connector: "builtin", Issuer: "issuer-1"}
+var Issuer1 = records.CRLScope{Connector: "builtin", Issuer: "issuer-1"}
 
-// certificate is a valid certificate of owner's recorded at at, for a year,
+// Certificate is a valid Certificate of owner's recorded at at, for a year,
 // of profile "default" of the built-in CA, with a key of its own.
-func certificate(serial string, owner records.Principal, at time.Time) *records.Certificate {
+func Certificate(serial string, owner records.Principal, at time.Time) *records.Certificate {
 	return &records.Certificate{
 		Serial: serial, Issuer: "issuer-1", Owner: owner, Subject: "CN=alice", CommonName: "alice",
 		Emails: []string{"alice@example.com"}, NotBefore: at, NotAfter: at.Add(365 * 24 * time.Hour),
@@ -32,10 +32,10 @@ func certificate(serial string, owner records.Principal, at time.Time) *records.
 	}
 }
 
-// sameKey is a certificate of alice's for the key "shared", from a CSR;
+// SameKey is a certificate of alice's for the key "shared", from a CSR;
 // edit changes it further.
-func sameKey(serial string, at time.Time, edit func(*records.Certificate)) *records.Certificate {
-	c := certificate(serial, alice, at)
+func SameKey(serial string, at time.Time, edit func(*records.Certificate)) *records.Certificate {
+	c := Certificate(serial, alice, at)
 	c.KeyFingerprint, c.Origin = "shared", records.OriginCSR
 	if edit != nil {
 		edit(c)
@@ -45,20 +45,20 @@ func sameKey(serial string, at time.Time, edit func(*records.Certificate)) *reco
 
 // renewal is a certificate of alice's that replaces renews.
 func renewal(serial, renews string, at time.Time) *records.Certificate {
-	c := certificate(serial, alice, at)
+	c := Certificate(serial, alice, at)
 	c.Renews = renews
 	return c
 }
 
-// request is a pending request of owner's made at at.
-func request(id string, owner records.Principal, at time.Time) *records.Request {
+// Request is a pending Request of owner's made at at.
+func Request(id string, owner records.Principal, at time.Time) *records.Request {
 	return &records.Request{ID: id, Owner: owner, Profile: "secure", Connector: "builtin", State: records.RequestPending,
 		CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(7 * 24 * time.Hour)}
 }
 
-// revokeOrder revokes serial at at, with "step" as a connector whose CA
+// RevokeOrder revokes serial at at, with "step" as a connector whose CA
 // keeps revocations of its own.
-func revokeOrder(serial, reason string, at time.Time) records.Revoke {
+func RevokeOrder(serial, reason string, at time.Time) records.Revoke {
 	return records.Revoke{Serial: serial, At: at, By: "u1", Reason: reason, RemoteConnectors: []string{"step"}}
 }
 
@@ -91,14 +91,14 @@ func (s *suite) createRequest(t *testing.T, r *records.Request) {
 // approvedRequest records an approved request of owner's.
 func (s *suite) approvedRequest(t *testing.T, id string, owner records.Principal) {
 	t.Helper()
-	r := request(id, owner, s.now())
+	r := Request(id, owner, s.now())
 	r.State = records.RequestApproved
 	s.createRequest(t, r)
 }
 
 func (s *suite) revoke(t *testing.T, serial, reason string) *records.Revoked {
 	t.Helper()
-	revoked, err := s.inv.RevokeCertificate(revokeOrder(serial, reason, s.now()))
+	revoked, err := s.inv.RevokeCertificate(RevokeOrder(serial, reason, s.now()))
 	require.NoError(t, err, serial)
 	return revoked
 }

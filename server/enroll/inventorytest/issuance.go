@@ -22,18 +22,18 @@ import (
 // closed (it expired meanwhile, or is not there) is *records.ErrTransition,
 // with the certificate recorded all the same.
 func recordIssuance(t *testing.T, s *suite) {
-	req := request("r-1", alice, s.now())
+	req := Request("r-1", alice, s.now())
 	req.State = records.RequestApproved
 	req.PendingKey = &records.SealedKey{KeyID: "k", Sealed: []byte("sealed")}
 	req.PendingKeyCopies = []records.SealedKey{{KeyID: "k2", Sealed: []byte("sealed again")}}
 	s.createRequest(t, req)
-	held := request("r-2", alice, s.now())
+	held := Request("r-2", alice, s.now())
 	held.State = records.RequestWaitingCA
 	s.createRequest(t, held)
 
 	s.clock.Advance(time.Minute)
 	now := s.now()
-	require.NoError(t, s.inv.RecordIssuance(certificate("01", alice, now), "r-1", now, nil))
+	require.NoError(t, s.inv.RecordIssuance(Certificate("01", alice, now), "r-1", now, nil))
 	got := s.getRequest(t, "r-1")
 	assert.Equal(t, records.RequestIssued, got.State)
 	assert.Equal(t, "01", got.Serial)
@@ -41,17 +41,17 @@ func recordIssuance(t *testing.T, s *suite) {
 	assert.Nil(t, got.PendingKeyCopies)
 	assert.True(t, now.Equal(got.UpdatedAt))
 	s.get(t, "01")
-	require.NoError(t, s.inv.RecordIssuance(certificate("02", alice, now), "r-2", now, nil))
+	require.NoError(t, s.inv.RecordIssuance(Certificate("02", alice, now), "r-2", now, nil))
 	assert.Equal(t, records.RequestIssued, s.getRequest(t, "r-2").State, "a request the CA held closes too")
 
-	assert.ErrorIs(t, s.inv.RecordIssuance(certificate("01", alice, now), "", now, nil), records.ErrAlreadyRecorded)
+	assert.ErrorIs(t, s.inv.RecordIssuance(Certificate("01", alice, now), "", now, nil), records.ErrAlreadyRecorded)
 	s.approvedRequest(t, "r-3", alice)
-	assert.ErrorIs(t, s.inv.RecordIssuance(certificate("01", alice, now), "r-3", now, nil), records.ErrAlreadyRecorded)
+	assert.ErrorIs(t, s.inv.RecordIssuance(Certificate("01", alice, now), "r-3", now, nil), records.ErrAlreadyRecorded)
 	got = s.getRequest(t, "r-3")
 	assert.Equal(t, records.RequestIssued, got.State, "the delivery's request is closed all the same")
 	assert.Equal(t, "01", got.Serial)
 
-	other := certificate("01", alice, now)
+	other := Certificate("01", alice, now)
 	other.Fingerprint = "another"
 	assert.ErrorIs(t, s.inv.RecordIssuance(other, "", now, nil), records.ErrDuplicateSerial)
 	s.approvedRequest(t, "r-4", alice)
@@ -61,8 +61,8 @@ func recordIssuance(t *testing.T, s *suite) {
 	assert.Empty(t, got.Serial)
 	assert.Equal(t, "fp-01", s.get(t, "01").Fingerprint)
 
-	s.createRequest(t, request("r-5", alice, now))
-	err := s.inv.RecordIssuance(certificate("05", alice, now), "r-5", now, nil)
+	s.createRequest(t, Request("r-5", alice, now))
+	err := s.inv.RecordIssuance(Certificate("05", alice, now), "r-5", now, nil)
 	var te *records.ErrTransition
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, records.RequestPending, te.From)
@@ -70,13 +70,13 @@ func recordIssuance(t *testing.T, s *suite) {
 	s.get(t, "05")
 	assert.Equal(t, records.RequestPending, s.getRequest(t, "r-5").State)
 
-	err = s.inv.RecordIssuance(certificate("06", alice, now), "r-none", now, nil)
+	err = s.inv.RecordIssuance(Certificate("06", alice, now), "r-none", now, nil)
 	require.ErrorAs(t, err, &te, "a request that is not there cannot be closed either")
 	assert.Equal(t, records.RequestIssued, te.To)
 	s.get(t, "06")
 
-	assert.Error(t, s.inv.RecordIssuance(certificate("", alice, now), "", now, nil))
-	assert.Error(t, s.inv.RecordIssuance(certificate("07", "", now), "", now, nil))
+	assert.Error(t, s.inv.RecordIssuance(Certificate("", alice, now), "", now, nil))
+	assert.Error(t, s.inv.RecordIssuance(Certificate("07", "", now), "", now, nil))
 }
 
 // A quota is decided with the record: a certificate its owner has no room
@@ -91,9 +91,9 @@ func quotaWithTheRecord(t *testing.T, s *suite) {
 	record := func(c *records.Certificate, q *records.Quota) error {
 		return s.inv.RecordIssuance(c, "", now, q)
 	}
-	require.NoError(t, record(certificate("q0", alice, now), quota))
-	require.NoError(t, record(certificate("q1", alice, now), quota))
-	err := record(certificate("q2", alice, now), quota)
+	require.NoError(t, record(Certificate("q0", alice, now), quota))
+	require.NoError(t, record(Certificate("q1", alice, now), quota))
+	err := record(Certificate("q2", alice, now), quota)
 	var over *records.ErrOverQuota
 	require.ErrorAs(t, err, &over)
 	assert.Equal(t, *quota, over.Quota)
@@ -102,19 +102,19 @@ func quotaWithTheRecord(t *testing.T, s *suite) {
 	assert.ErrorIs(t, err, records.ErrNotFound)
 
 	s.approvedRequest(t, "r-q", alice)
-	require.ErrorAs(t, s.inv.RecordIssuance(certificate("q3", alice, now), "r-q", now, quota), &over)
+	require.ErrorAs(t, s.inv.RecordIssuance(Certificate("q3", alice, now), "r-q", now, quota), &over)
 	assert.Equal(t, records.RequestApproved, s.getRequest(t, "r-q").State, "its request is left open")
 	_, err = s.inv.GetCertificate("q3")
 	assert.ErrorIs(t, err, records.ErrNotFound)
 
-	require.NoError(t, record(certificate("b1", bob, now), quota), "another owner has places of his own")
-	wifi := certificate("w1", alice, now)
+	require.NoError(t, record(Certificate("b1", bob, now), quota), "another owner has places of his own")
+	wifi := Certificate("w1", alice, now)
 	wifi.Profile = "wifi"
 	require.NoError(t, record(wifi, &records.Quota{Profile: "wifi", Active: 1, Since: since}), "and so has another profile")
 
 	s.revoke(t, "q0", records.ReasonSuperseded)
-	require.NoError(t, record(certificate("q4", alice, now), quota), "a revoked certificate holds no place")
-	expired := certificate("e1", alice, now.Add(-48*time.Hour))
+	require.NoError(t, record(Certificate("q4", alice, now), quota), "a revoked certificate holds no place")
+	expired := Certificate("e1", alice, now.Add(-48*time.Hour))
 	expired.NotAfter = now.Add(-time.Hour)
 	s.create(t, expired)
 	counts, err := s.inv.CountOwned(alice, records.Quota{Profile: "default", Since: since}, now)
@@ -122,20 +122,20 @@ func quotaWithTheRecord(t *testing.T, s *suite) {
 	assert.Equal(t, records.OwnerCounts{Active: 2, Recent: 3, RecentAll: 4}, counts,
 		"q1 and q4 hold places; q0, q1 and q4 were issued today, and w1 of another profile")
 
-	err = record(certificate("x1", alice, now), &records.Quota{Profile: "other", PerDayAll: 4, Since: since})
+	err = record(Certificate("x1", alice, now), &records.Quota{Profile: "other", PerDayAll: 4, Since: since})
 	require.ErrorAs(t, err, &over, "the server's daily bound of a person spans profiles")
 	assert.Equal(t, 4, over.Counts.RecentAll)
 
 	perDay := &records.Quota{Profile: "default", PerDay: 1, Since: since}
-	require.ErrorAs(t, record(certificate("b2", bob, now), perDay), &over)
+	require.ErrorAs(t, record(Certificate("b2", bob, now), perDay), &over)
 	assert.Equal(t, 1, over.Counts.Recent)
 	s.clock.Advance(25 * time.Hour)
 	later := s.now()
 	perDay.Since = later.Add(-24 * time.Hour)
-	require.NoError(t, s.inv.RecordIssuance(certificate("b2", bob, later), "", later, perDay), "a day later")
+	require.NoError(t, s.inv.RecordIssuance(Certificate("b2", bob, later), "", later, perDay), "a day later")
 
-	s.createRequest(t, request("r-p", bob, later))
-	err = s.inv.RecordIssuance(certificate("b3", bob, later), "r-p", later, &records.Quota{Profile: "default", Active: 5, Since: perDay.Since})
+	s.createRequest(t, Request("r-p", bob, later))
+	err = s.inv.RecordIssuance(Certificate("b3", bob, later), "r-p", later, &records.Quota{Profile: "default", Active: 5, Since: perDay.Since})
 	var te *records.ErrTransition
 	require.ErrorAs(t, err, &te, "under a quota too, a request that cannot be closed is told")
 	s.get(t, "b3")
@@ -153,7 +153,7 @@ func racingQuota(t *testing.T, s *suite) {
 	)
 	for i := range 10 {
 		wg.Go(func() {
-			err := s.inv.RecordIssuance(certificate(fmt.Sprintf("q%d", i), alice, now), "", now, quota)
+			err := s.inv.RecordIssuance(Certificate(fmt.Sprintf("q%d", i), alice, now), "", now, quota)
 			var over *records.ErrOverQuota
 			mu.Lock()
 			defer mu.Unlock()
@@ -181,7 +181,7 @@ func racingQuota(t *testing.T, s *suite) {
 func renewalsTakeThePlace(t *testing.T, s *suite) {
 	now := s.now()
 	since := now.Add(-24 * time.Hour)
-	s.create(t, certificate("a1", alice, now))
+	s.create(t, Certificate("a1", alice, now))
 	counts, err := s.inv.CountOwned(alice, records.Quota{Profile: "default", Since: since}, now)
 	require.NoError(t, err)
 	assert.Equal(t, records.OwnerCounts{Active: 1, Recent: 1, RecentAll: 1}, counts)
@@ -218,7 +218,7 @@ func chainedRenewals(t *testing.T, s *suite) {
 	quota := func(renews string, at time.Time) *records.Quota {
 		return &records.Quota{Profile: "default", Active: 1, Since: since, Renews: renews, OverlapSince: at.Add(-overlap)}
 	}
-	require.NoError(t, s.inv.RecordIssuance(certificate("c1", alice, now), "", now, quota("", now)))
+	require.NoError(t, s.inv.RecordIssuance(Certificate("c1", alice, now), "", now, quota("", now)))
 	require.NoError(t, s.inv.RecordIssuance(renewal("c2", "c1", now), "", now, quota("c1", now)))
 	require.ErrorAs(t, s.inv.RecordIssuance(renewal("c3", "c2", now), "", now, quota("c2", now)), new(*records.ErrOverQuota),
 		"c1 is still valid beside c2: renewing c2 would make three")
@@ -244,15 +244,15 @@ func chainedRenewals(t *testing.T, s *suite) {
 // a valid renewal (of any profile) made before a time replaces, once.
 func overlapsEnded(t *testing.T, s *suite) {
 	start := s.now()
-	s.create(t, certificate("d1", alice, start), certificate("e1", alice, start), certificate("f1", alice, start),
-		certificate("g1", alice, start), certificate("h1", alice, start))
+	s.create(t, Certificate("d1", alice, start), Certificate("e1", alice, start), Certificate("f1", alice, start),
+		Certificate("g1", alice, start), Certificate("h1", alice, start))
 	wifiRenewal := renewal("e2", "e1", start)
 	wifiRenewal.Profile = "wifi"
 	s.create(t, renewal("d3", "d1", start), renewal("d2", "d1", start), wifiRenewal, renewal("f2", "f1", start))
 	s.revoke(t, "f2", records.ReasonUnspecified)
 	s.revoke(t, "h1", records.ReasonSuperseded)
 	s.create(t, renewal("h2", "h1", start))
-	other := certificate("k1", alice, start)
+	other := Certificate("k1", alice, start)
 	other.Profile = "wifi"
 	s.create(t, other, renewal("k2", "k1", start))
 

@@ -25,7 +25,7 @@ func searchCertificates(t *testing.T, s *suite) {
 		if i%5 == 0 {
 			owner = bob
 		}
-		c := certificate(fmt.Sprintf("s%02d", i), owner, now)
+		c := Certificate(fmt.Sprintf("s%02d", i), owner, now)
 		c.NotAfter = now.Add(time.Duration(i+1) * 24 * time.Hour)
 		switch i {
 		case 3:
@@ -98,13 +98,13 @@ func (s *suite) pages(t *testing.T, filter records.CertificateFilter, now time.T
 	return nil
 }
 
-// behind is the due rule of a revocation: a list that does not cover
+// Behind is the due rule of a revocation: a list that does not cover
 // every revocation recorded.
-func behind(current *records.CRL) bool { return !current.Signed() || current.Behind() }
+func Behind(current *records.CRL) bool { return !current.Signed() || current.Behind() }
 
-// signed signs a list of serials and reasons, sorted: the store keeps what
+// SignedList signs a list of serials and reasons, sorted: the store keeps what
 // sign gives, and the test reads the names back from it.
-func signed(now time.Time, names *[]string) func(int64, []records.Revocation) (*records.CRL, error) {
+func SignedList(now time.Time, names *[]string) func(int64, []records.Revocation) (*records.CRL, error) {
 	return func(number int64, revoked []records.Revocation) (*records.CRL, error) {
 		entries := make([]string, 0, len(revoked))
 		for _, r := range revoked {
@@ -123,11 +123,11 @@ func signed(now time.Time, names *[]string) func(int64, []records.Revocation) (*
 // why each was revoked.
 func crlNames(t *testing.T, s *suite) {
 	now := s.now()
-	current, err := s.inv.CurrentCRL(issuer1)
+	current, err := s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.Nil(t, current, "nothing is known of a list before its first revocation")
 	add := func(serial, connector string, revoked bool, notAfter time.Time, edit func(*records.Certificate)) {
-		c := certificate(serial, alice, now)
+		c := Certificate(serial, alice, now)
 		c.Connector, c.NotAfter = connector, notAfter
 		if edit != nil {
 			edit(c)
@@ -146,9 +146,9 @@ func crlNames(t *testing.T, s *suite) {
 	add("10", "builtin", true, later, func(c *records.Certificate) { c.Issuer = "issuer-2" }) // the next issuing CA's
 
 	var revoked []records.Revocation
-	crl, err := s.inv.IssueCRL(issuer1, now, behind, func(number int64, list []records.Revocation) (*records.CRL, error) {
+	crl, err := s.inv.IssueCRL(Issuer1, now, Behind, func(number int64, list []records.Revocation) (*records.CRL, error) {
 		revoked = list
-		return signed(now, nil)(number, list)
+		return SignedList(now, nil)(number, list)
 	})
 	require.NoError(t, err)
 	slices.SortFunc(revoked, func(a, b records.Revocation) int { return cmp.Compare(a.Serial, b.Serial) })
@@ -169,10 +169,10 @@ func crlNames(t *testing.T, s *suite) {
 	assert.False(t, current.Signed(), "revoked, never signed")
 	assert.True(t, current.Behind())
 	var names []string
-	_, err = s.inv.IssueCRL(records.CRLScope{Connector: "builtin", Issuer: "issuer-2"}, now, behind, signed(now, &names))
+	_, err = s.inv.IssueCRL(records.CRLScope{Connector: "builtin", Issuer: "issuer-2"}, now, Behind, SignedList(now, &names))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"10/superseded"}, names, "each issuing CA lists its own")
-	_, err = s.inv.IssueCRL(records.CRLScope{Connector: "other", Issuer: "issuer-1"}, now, behind, signed(now, &names))
+	_, err = s.inv.IssueCRL(records.CRLScope{Connector: "other", Issuer: "issuer-1"}, now, Behind, SignedList(now, &names))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"0d/superseded"}, names, "and each connector")
 }
@@ -183,56 +183,56 @@ func crlNames(t *testing.T, s *suite) {
 // A list that cannot be signed changes nothing.
 func crlBehind(t *testing.T, s *suite) {
 	now := s.now()
-	s.create(t, certificate("01", alice, now), certificate("02", alice, now))
+	s.create(t, Certificate("01", alice, now), Certificate("02", alice, now))
 	failed := errors.New("the signer is gone")
-	_, err := s.inv.IssueCRL(issuer1, now, behind, func(int64, []records.Revocation) (*records.CRL, error) { return nil, failed })
+	_, err := s.inv.IssueCRL(Issuer1, now, Behind, func(int64, []records.Revocation) (*records.CRL, error) { return nil, failed })
 	assert.ErrorIs(t, err, failed)
-	current, err := s.inv.CurrentCRL(issuer1)
+	current, err := s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.False(t, current.Signed())
 
 	s.revoke(t, "01", records.ReasonUnspecified)
-	first, err := s.inv.IssueCRL(issuer1, now, behind, signed(now, nil))
+	first, err := s.inv.IssueCRL(Issuer1, now, Behind, SignedList(now, nil))
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), first.Number)
 
-	again, err := s.inv.IssueCRL(issuer1, now, behind, func(int64, []records.Revocation) (*records.CRL, error) {
+	again, err := s.inv.IssueCRL(Issuer1, now, Behind, func(int64, []records.Revocation) (*records.CRL, error) {
 		t.Error("a list that covers every revocation is not signed again")
 		return nil, errors.New("signed again")
 	})
 	require.NoError(t, err)
 	assert.Equal(t, first.Number, again.Number)
 	assert.Nil(t, again.DER, "the current one, without its bytes")
-	der, err := s.inv.CRLBytes(issuer1, first.Number)
+	der, err := s.inv.CRLBytes(Issuer1, first.Number)
 	require.NoError(t, err)
 	assert.Equal(t, first.DER, der)
-	_, err = s.inv.CRLBytes(issuer1, first.Number+1)
+	_, err = s.inv.CRLBytes(Issuer1, first.Number+1)
 	assert.ErrorIs(t, err, records.ErrNotFound)
 	_, err = s.inv.CRLBytes(records.CRLScope{Connector: "builtin", Issuer: "issuer-9"}, 1)
 	assert.ErrorIs(t, err, records.ErrNotFound)
 
 	revoked := s.revoke(t, "02", records.ReasonUnspecified)
-	assert.Equal(t, []records.CRLMark{{Scope: issuer1, Revision: 2}}, revoked.Marks)
-	current, err = s.inv.CurrentCRL(issuer1)
+	assert.Equal(t, []records.CRLMark{{Scope: Issuer1, Revision: 2}}, revoked.Marks)
+	current, err = s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.True(t, current.Behind(), "the publish after the revocation never ran")
 	assert.Nil(t, current.DER)
 
-	_, err = s.inv.IssueCRL(issuer1, now, behind, func(int64, []records.Revocation) (*records.CRL, error) { return nil, failed })
+	_, err = s.inv.IssueCRL(Issuer1, now, Behind, func(int64, []records.Revocation) (*records.CRL, error) { return nil, failed })
 	assert.ErrorIs(t, err, failed)
-	current, err = s.inv.CurrentCRL(issuer1)
+	current, err = s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.Equal(t, first.Number, current.Number, "a failed signing leaves the list as it was")
 	assert.True(t, current.Behind())
 
 	var names []string
-	next, err := s.inv.IssueCRL(issuer1, now, behind, signed(now, &names))
+	next, err := s.inv.IssueCRL(Issuer1, now, Behind, SignedList(now, &names))
 	require.NoError(t, err)
 	assert.Equal(t, first.Number+1, next.Number)
 	assert.Equal(t, []string{"01/unspecified", "02/unspecified"}, names)
-	_, err = s.inv.CRLBytes(issuer1, first.Number)
+	_, err = s.inv.CRLBytes(Issuer1, first.Number)
 	assert.ErrorIs(t, err, records.ErrNotFound, "replaced")
-	current, err = s.inv.CurrentCRL(issuer1)
+	current, err = s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), current.Number)
 	assert.Equal(t, 2, current.Entries)
@@ -245,14 +245,14 @@ func crlBehind(t *testing.T, s *suite) {
 // after its expiry has carried it, then leaves.
 func crlAfterExpiry(t *testing.T, s *suite) {
 	now := s.now()
-	c := certificate("0a", alice, now)
+	c := Certificate("0a", alice, now)
 	c.NotAfter = now.Add(2 * time.Hour)
 	s.create(t, c)
 	s.revoke(t, "0a", records.ReasonKeyCompromise)
 	always := func(*records.CRL) bool { return true }
 	var names []string
 	listAt := func(at time.Time) []string {
-		_, err := s.inv.IssueCRL(issuer1, at, always, signed(at, &names))
+		_, err := s.inv.IssueCRL(Issuer1, at, always, SignedList(at, &names))
 		require.NoError(t, err)
 		return names
 	}
@@ -268,7 +268,7 @@ func racingCRL(t *testing.T, s *suite) {
 	now := s.now()
 	const n = 30
 	for i := range n {
-		s.create(t, certificate(fmt.Sprintf("%04x", i), alice, now))
+		s.create(t, Certificate(fmt.Sprintf("%04x", i), alice, now))
 	}
 	var (
 		wg      sync.WaitGroup
@@ -277,13 +277,13 @@ func racingCRL(t *testing.T, s *suite) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			revoked, err := s.inv.RevokeCertificate(revokeOrder(fmt.Sprintf("%04x", i), records.ReasonKeyCompromise, now))
+			revoked, err := s.inv.RevokeCertificate(RevokeOrder(fmt.Sprintf("%04x", i), records.ReasonKeyCompromise, now))
 			if !assert.NoError(t, err) || !assert.Len(t, revoked.Marks, 1) {
 				return
 			}
-			crl, err := s.inv.IssueCRL(issuer1, now, func(current *records.CRL) bool {
+			crl, err := s.inv.IssueCRL(Issuer1, now, func(current *records.CRL) bool {
 				return !current.Signed() || current.Covered < revoked.Marks[0].Revision
-			}, signed(now, nil))
+			}, SignedList(now, nil))
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -294,13 +294,13 @@ func racingCRL(t *testing.T, s *suite) {
 		})
 	}
 	wg.Wait()
-	current, err := s.inv.CurrentCRL(issuer1)
+	current, err := s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.False(t, current.Behind())
 	assert.Equal(t, int64(n), current.Revision)
 	require.NotEmpty(t, numbers)
 	assert.Equal(t, slices.Max(numbers), current.Number)
-	der, err := s.inv.CRLBytes(issuer1, current.Number)
+	der, err := s.inv.CRLBytes(Issuer1, current.Number)
 	require.NoError(t, err)
 	for i := range n {
 		assert.Contains(t, string(der), fmt.Sprintf("%04x/keyCompromise", i))
@@ -312,7 +312,7 @@ func racingCRL(t *testing.T, s *suite) {
 func reminders(t *testing.T, s *suite) {
 	now := s.now()
 	add := func(serial string, days float64, state records.CertState) {
-		c := certificate(serial, alice, now)
+		c := Certificate(serial, alice, now)
 		c.NotAfter, c.State = now.Add(time.Duration(days*24)*time.Hour), state
 		s.create(t, c)
 	}

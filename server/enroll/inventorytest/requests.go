@@ -19,7 +19,7 @@ import (
 func requestRoundTrips(t *testing.T, s *suite) {
 	now := s.now()
 	decided, poll := now.Add(time.Minute), now.Add(time.Hour)
-	req := request("r-1", alice, now)
+	req := Request("r-1", alice, now)
 	req.CSRPEM, req.KeyType, req.Renews, req.CARequestID = "-----BEGIN CERTIFICATE REQUEST-----", "ecdsa-p256", "a1", "ca-7"
 	req.Attestation = &records.Attestation{Format: "yubico-piv", DeviceSerial: "123"}
 	req.Approvals = []records.Approval{{By: "mm:bob", At: decided}}
@@ -32,7 +32,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	s.createRequest(t, req)
 	assert.Equal(t, normalizedRequest(req), normalizedRequest(s.getRequest(t, "r-1")))
 
-	plain := request("r-2", alice, now)
+	plain := Request("r-2", alice, now)
 	s.createRequest(t, plain)
 	got := s.getRequest(t, "r-2")
 	assert.Equal(t, normalizedRequest(plain), normalizedRequest(got))
@@ -42,7 +42,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 	assert.Nil(t, got.CertificateDER)
 	assert.Nil(t, got.ChainDER)
 
-	assert.Error(t, s.inv.CreateRequest(request("r-1", bob, now)), "an id is used once")
+	assert.Error(t, s.inv.CreateRequest(Request("r-1", bob, now)), "an id is used once")
 	assert.Equal(t, alice, s.getRequest(t, "r-1").Owner)
 	assert.Error(t, s.inv.CreateRequest(&records.Request{ID: "x"}), "a request needs an owner and a state")
 	assert.Error(t, s.inv.CreateRequest(&records.Request{Owner: alice, State: records.RequestPending}), "and an id")
@@ -99,7 +99,7 @@ func requestRoundTrips(t *testing.T, s *suite) {
 // machine allows when none is), so that of two moves only one happens.
 func moveRequest(t *testing.T, s *suite) {
 	now := s.now()
-	s.createRequest(t, request("r", alice, now))
+	s.createRequest(t, Request("r", alice, now))
 	var te *records.ErrTransition
 	_, err := s.inv.MoveRequest("r", now, []records.RequestState{records.RequestWaitingCA}, records.RequestApproved, nil)
 	require.ErrorAs(t, err, &te, "pending is not among the allowed starting states")
@@ -140,7 +140,7 @@ func moveRequest(t *testing.T, s *suite) {
 func listRequests(t *testing.T, s *suite) {
 	base := s.now()
 	add := func(id string, owner records.Principal, minutes int, state records.RequestState) {
-		r := request(id, owner, base.Add(time.Duration(minutes)*time.Minute))
+		r := Request(id, owner, base.Add(time.Duration(minutes)*time.Minute))
 		r.State = state
 		s.createRequest(t, r)
 	}
@@ -175,7 +175,7 @@ func listRequests(t *testing.T, s *suite) {
 
 // Approvers and deniers racing on one request: exactly one decides it.
 func racingDecisions(t *testing.T, s *suite) {
-	s.createRequest(t, request("r-1", alice, s.now()))
+	s.createRequest(t, Request("r-1", alice, s.now()))
 	var wg sync.WaitGroup
 	results := make([]error, 20)
 	for i := range results {

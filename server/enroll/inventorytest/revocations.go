@@ -16,7 +16,7 @@ import (
 // list.
 func revocationOnce(t *testing.T, s *suite) {
 	now := s.now()
-	s.create(t, certificate("0a", alice, now))
+	s.create(t, Certificate("0a", alice, now))
 	s.clock.Advance(time.Minute)
 	at := s.now()
 	revoked, err := s.inv.RevokeCertificate(records.Revoke{Serial: "0a", At: at, By: "u1", Reason: records.ReasonSuperseded, PendingAtCA: true})
@@ -29,25 +29,25 @@ func revocationOnce(t *testing.T, s *suite) {
 	assert.True(t, c.RevocationPending)
 	assert.True(t, at.Equal(*c.RevokedAt))
 	assert.Empty(t, revoked.Siblings)
-	assert.Equal(t, []records.CRLMark{{Scope: issuer1, Revision: 1}}, revoked.Marks)
+	assert.Equal(t, []records.CRLMark{{Scope: Issuer1, Revision: 1}}, revoked.Marks)
 	assert.Equal(t, normalized(c), normalized(s.get(t, "0a")), "the record returned is the one written")
 
 	for _, reason := range []string{records.ReasonUnspecified, records.ReasonSuperseded} {
-		_, err = s.inv.RevokeCertificate(revokeOrder("0a", reason, at))
+		_, err = s.inv.RevokeCertificate(RevokeOrder("0a", reason, at))
 		assert.ErrorIs(t, err, records.ErrAlreadyRevoked, reason)
 	}
 	for _, reason := range []string{records.ReasonUnspecified, records.ReasonKeyCompromise} {
-		_, err = s.inv.RevokeCertificate(revokeOrder("ff", reason, at))
+		_, err = s.inv.RevokeCertificate(RevokeOrder("ff", reason, at))
 		assert.ErrorIs(t, err, records.ErrNotFound, reason)
 	}
 
-	unknown := certificate("0b", alice, now)
+	unknown := Certificate("0b", alice, now)
 	unknown.Connector, unknown.Issuer, unknown.Origin = "", "", records.OriginImported
 	s.create(t, unknown)
 	revoked = s.revoke(t, "0b", records.ReasonUnspecified)
 	assert.Empty(t, revoked.Marks)
 	assert.False(t, revoked.Certificate.RevocationPending)
-	current, err := s.inv.CurrentCRL(issuer1)
+	current, err := s.inv.CurrentCRL(Issuer1)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), current.Revision)
 }
@@ -60,17 +60,17 @@ func revocationOnce(t *testing.T, s *suite) {
 func compromisedKey(t *testing.T, s *suite) {
 	now := s.now()
 	s.create(t,
-		sameKey("01", now, nil),
-		sameKey("02", now, nil),
-		sameKey("03", now, func(c *records.Certificate) { c.Connector, c.Issuer = "step", "step-ca" }),
-		sameKey("04", now, func(c *records.Certificate) {
+		SameKey("01", now, nil),
+		SameKey("02", now, nil),
+		SameKey("03", now, func(c *records.Certificate) { c.Connector, c.Issuer = "step", "step-ca" }),
+		SameKey("04", now, func(c *records.Certificate) {
 			c.Connector, c.Issuer, c.Origin = "step", "step-ca", records.OriginImported // its holder registered it: the CA is not told
 		}),
-		sameKey("05", now, func(c *records.Certificate) { c.NotAfter = now.Add(-time.Hour) }),
-		sameKey("06", now, func(c *records.Certificate) {
+		SameKey("05", now, func(c *records.Certificate) { c.NotAfter = now.Add(-time.Hour) }),
+		SameKey("06", now, func(c *records.Certificate) {
 			c.Connector, c.Issuer, c.Origin, c.RevocableAtCA = "step", "step-ca", records.OriginImported, true // an admin registered it
 		}),
-		certificate("07", alice, now),
+		Certificate("07", alice, now),
 	)
 
 	revoked := s.revoke(t, "01", records.ReasonKeyCompromise)
@@ -90,7 +90,7 @@ func compromisedKey(t *testing.T, s *suite) {
 	assert.False(t, bySerial["04"].RevocationPending, "registered by its holder: not told")
 	assert.True(t, bySerial["06"].RevocationPending, "registered by an admin: told")
 	assert.ElementsMatch(t, []records.CRLMark{
-		{Scope: issuer1, Revision: 2},
+		{Scope: Issuer1, Revision: 2},
 		{Scope: records.CRLScope{Connector: "step", Issuer: "step-ca"}, Revision: 3},
 	}, revoked.Marks)
 	assert.Equal(t, records.CertIssued, s.get(t, "05").State, "an expired certificate is left as it is")
@@ -105,19 +105,19 @@ func compromisedKey(t *testing.T, s *suite) {
 
 	s.clock.Advance(2 * 365 * 24 * time.Hour) // long after every certificate of it expired
 	later := s.now()
-	assert.ErrorIs(t, s.inv.CreateCertificate(sameKey("08", later, nil)), records.ErrCompromisedKey, "registered")
-	assert.ErrorIs(t, s.inv.RecordIssuance(sameKey("09", later, nil), "", later, nil), records.ErrCompromisedKey, "issued")
-	assert.ErrorIs(t, s.inv.RecordIssuance(sameKey("0a", later, nil), "", later, &records.Quota{Profile: "default", Active: 5}),
+	assert.ErrorIs(t, s.inv.CreateCertificate(SameKey("08", later, nil)), records.ErrCompromisedKey, "registered")
+	assert.ErrorIs(t, s.inv.RecordIssuance(SameKey("09", later, nil), "", later, nil), records.ErrCompromisedKey, "issued")
+	assert.ErrorIs(t, s.inv.RecordIssuance(SameKey("0a", later, nil), "", later, &records.Quota{Profile: "default", Active: 5}),
 		records.ErrCompromisedKey, "issued under a limit")
 	s.approvedRequest(t, "r1", alice)
-	assert.ErrorIs(t, s.inv.RecordIssuance(sameKey("0b", later, nil), "r1", later, nil), records.ErrCompromisedKey, "collected")
+	assert.ErrorIs(t, s.inv.RecordIssuance(SameKey("0b", later, nil), "r1", later, nil), records.ErrCompromisedKey, "collected")
 	assert.Equal(t, records.RequestApproved, s.getRequest(t, "r1").State, "the request is left as it was")
 	for _, serial := range []string{"08", "09", "0a", "0b"} {
 		_, err = s.inv.GetCertificate(serial)
 		assert.ErrorIs(t, err, records.ErrNotFound, serial)
 	}
-	s.create(t, sameKey("0c", later, func(c *records.Certificate) { c.State = records.CertRevoked }))
-	s.create(t, certificate("0d", alice, later))
+	s.create(t, SameKey("0c", later, func(c *records.Certificate) { c.State = records.CertRevoked }))
+	s.create(t, Certificate("0d", alice, later))
 	serial, err = s.inv.CompromisedKey("shared")
 	require.NoError(t, err)
 	assert.Equal(t, "01", serial, "the first report names the key")
@@ -128,26 +128,26 @@ func compromisedKey(t *testing.T, s *suite) {
 // new reason and keeps its revocation time.
 func compromisedLater(t *testing.T, s *suite) {
 	now := s.now()
-	s.create(t, sameKey("01", now, nil), sameKey("02", now, nil))
+	s.create(t, SameKey("01", now, nil), SameKey("02", now, nil))
 	s.revoke(t, "01", records.ReasonSuperseded)
 	s.clock.Advance(time.Hour)
 	revoked := s.revoke(t, "01", records.ReasonKeyCompromise)
 	assert.Equal(t, records.ReasonKeyCompromise, revoked.Certificate.RevocationReason)
 	assert.True(t, now.Equal(*revoked.Certificate.RevokedAt), "revoked when it was")
 	assert.Equal(t, []string{"02"}, serials(revoked.Siblings))
-	assert.Equal(t, []records.CRLMark{{Scope: issuer1, Revision: 3}}, revoked.Marks, "01 twice, and 02")
-	_, err := s.inv.RevokeCertificate(revokeOrder("01", records.ReasonKeyCompromise, s.now()))
+	assert.Equal(t, []records.CRLMark{{Scope: Issuer1, Revision: 3}}, revoked.Marks, "01 twice, and 02")
+	_, err := s.inv.RevokeCertificate(RevokeOrder("01", records.ReasonKeyCompromise, s.now()))
 	assert.ErrorIs(t, err, records.ErrAlreadyRevoked)
-	assert.ErrorIs(t, s.inv.CreateCertificate(sameKey("03", s.now(), nil)), records.ErrCompromisedKey)
+	assert.ErrorIs(t, s.inv.CreateCertificate(SameKey("03", s.now(), nil)), records.ErrCompromisedKey)
 }
 
 // Valid certificates of a compromised key should be none; those an earlier
 // version left are found, by serial, until they expire.
 func compromisedValid(t *testing.T, s *suite) {
 	now := s.now()
-	s.create(t, sameKey("01", now, nil), sameKey("02", now, nil), sameKey("04", now, nil),
-		sameKey("03", now, func(c *records.Certificate) { c.NotAfter = now.Add(time.Hour) }),
-		certificate("05", alice, now))
+	s.create(t, SameKey("01", now, nil), SameKey("02", now, nil), SameKey("04", now, nil),
+		SameKey("03", now, func(c *records.Certificate) { c.NotAfter = now.Add(time.Hour) }),
+		Certificate("05", alice, now))
 	found, err := s.inv.CompromisedValid(10)
 	require.NoError(t, err)
 	assert.Empty(t, found)
@@ -177,7 +177,7 @@ func compromisedValid(t *testing.T, s *suite) {
 func pendingRevocations(t *testing.T, s *suite) {
 	now := s.now()
 	for _, serial := range []string{"01", "02", "03", "04", "05"} {
-		s.create(t, certificate(serial, alice, now))
+		s.create(t, Certificate(serial, alice, now))
 	}
 	later, soon := now.Add(2*time.Hour), now.Add(time.Hour)
 	for serial, retryAt := range map[string]*time.Time{"01": &later, "05": nil, "02": nil, "03": &soon} {
