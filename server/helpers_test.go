@@ -65,7 +65,7 @@ func (env *testEnv) linkURL(s *app.Snapshot, username, profileName string, purpo
 	if start.Link == nil {
 		return "", fmt.Errorf("profile %q asks an approver first", profileName)
 	}
-	return env.p.site().LinkURL(start.Link)
+	return env.p.current.Site().LinkURL(start.Link)
 }
 
 // pkiLeaf is a client certificate template for alice, valid for an hour.

@@ -50,7 +50,7 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		return nil, err
 	}
 	p.dir.BindProfileNames(catalog)
-	site := p.site()
+	site := p.current.Site()
 	core := enroll.New(enroll.Settings{
 		Catalog:              catalog,
 		Connectors:           connectors,
@@ -88,7 +88,7 @@ func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (
 			return nil, err
 		}
 		builtin := connector.NewBuiltinGenerations(spec.Name, loaded.Current, loaded.Previous, p.now).WithOCSPResponders(p.ocspResponders)
-		if root := c.RevocationBase(p.siteURL()); root != "" {
+		if root := c.RevocationBase(p.current.Site().URL); root != "" {
 			base := root + "/plugins/" + manifest.Id
 			builtin = builtin.WithRevocation(base+public.CRLPath(spec.Name, loaded.Current.Generation), base+public.OCSPPath)
 		}

@@ -8,17 +8,10 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 )
 
-// site is the current snapshot of the server's settings.
-func (p *Plugin) site() *app.Site {
-	if s := p.current.Site(); s.URL != "" || s.Name != "" {
-		return s
-	}
-	return p.refreshSite()
-}
-
-// refreshSite reads the server's settings; the server calls
-// OnConfigurationChange whenever they change.
-func (p *Plugin) refreshSite() *app.Site {
+// refreshSite reads the server's settings into p.current, where every door
+// reads them; the server calls OnConfigurationChange whenever they change,
+// and applyConfiguration reads them before it builds the services.
+func (p *Plugin) refreshSite() {
 	s := &app.Site{PluginID: manifest.Id}
 	if cfg := p.API.GetConfig(); cfg != nil {
 		s.URL = strings.TrimRight(model.SafeDereference(cfg.ServiceSettings.SiteURL), "/")
@@ -29,11 +22,4 @@ func (p *Plugin) refreshSite() *app.Site {
 		s.RequireVerifiedEmail = model.SafeDereference(cfg.EmailSettings.RequireEmailVerification)
 	}
 	p.current.SetSite(s)
-	return s
 }
-
-// siteURL is the server's Site URL, "" when it is not set.
-func (p *Plugin) siteURL() string { return p.site().URL }
-
-// siteName is the server's name as users know it.
-func (p *Plugin) siteName() string { return p.site().DisplayName() }
