@@ -38,11 +38,6 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Errorf is an Error of status with a message.
-func Errorf(status int, format string, args ...any) *Error {
-	return &Error{Status: status, Message: fmt.Sprintf(format, args...)}
-}
-
 // StatusOf is the HTTP status of each kind of refusal of the core.
 var StatusOf = map[enroll.Code]int{
 	enroll.CodeInternal:    http.StatusInternalServerError,
