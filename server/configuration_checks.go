@@ -25,10 +25,7 @@ func (p *Plugin) checkStepCAConnectors(current, next *config.Configuration, cata
 		secret = next.EncryptionSecret
 	}
 	unchecked, err := catalog.CheckStepCA(context.Background(), stepCACheckTimeout, func(stored string) (string, error) {
-		if !config.IsSealedSecret(stored) {
-			return stored, nil
-		}
-		return p.secrets.Open(secret, stored)
+		return p.secrets.OpenIfSealed(secret, stored)
 	})
 	if err != nil {
 		return err

@@ -95,13 +95,11 @@ func (p *Plugin) newConnector(c *config.Configuration, spec profile.Connector) (
 		return builtin, nil
 	case profile.TypeStepCA:
 		cfg := spec.StepCA.ConnectorConfig(spec.Name)
-		if config.IsSealedSecret(cfg.ProvisionerPassword) {
-			password, err := p.secrets.Open(c.EncryptionSecret, cfg.ProvisionerPassword)
-			if err != nil {
-				return nil, fmt.Errorf("provisioner password: %w", err)
-			}
-			cfg.ProvisionerPassword = password
+		password, err := p.secrets.OpenIfSealed(c.EncryptionSecret, cfg.ProvisionerPassword)
+		if err != nil {
+			return nil, fmt.Errorf("provisioner password: %w", err)
 		}
+		cfg.ProvisionerPassword = password
 		return connector.NewStepCA(cfg, p.now)
 	}
 	return nil, fmt.Errorf("connector type %q is not available in this version", spec.Type)

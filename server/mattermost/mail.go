@@ -65,15 +65,12 @@ func (m *Mailer) Settings(c *config.Configuration) (mailer.Settings, error) {
 			s.Security = security
 		}
 		s.Username = c.SMTPUsername
-		s.Password = c.SMTPPassword
 		s.SkipCertificateVerification = false
-		if config.IsSealedSecret(s.Password) {
-			password, err := m.Secrets.Open(c.EncryptionSecret, s.Password)
-			if err != nil {
-				return s, fmt.Errorf("the SMTP password cannot be read: %w", err)
-			}
-			s.Password = password
+		password, err := m.Secrets.OpenIfSealed(c.EncryptionSecret, c.SMTPPassword)
+		if err != nil {
+			return s, fmt.Errorf("the SMTP password cannot be read: %w", err)
 		}
+		s.Password = password
 	}
 	if c.SMTPFrom != "" {
 		s.From = c.SMTPFrom
