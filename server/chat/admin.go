@@ -10,7 +10,6 @@ import (
 
 	"github.com/mattermost/mattermost/server/public/model"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
@@ -56,17 +55,8 @@ func (d *Door) adminHelp() string {
 	return b.String()
 }
 
-// adminRequester is the admin running a command.
-func (d *Door) adminRequester(userID string) (*app.Snapshot, *enroll.Requester, error) {
-	s, r, err := d.commandRequester(userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, r, nil
-}
-
 func (d *Door) commandAdminList(_ context.Context, args *model.CommandArgs, params []string) (string, error) {
-	s, admin, err := d.adminRequester(args.UserId)
+	s, admin, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -164,7 +154,7 @@ func (d *Door) commandAdminShow(_ context.Context, args *model.CommandArgs, para
 	if len(params) != 1 || pki.NormalizeSerial(params[0]) == "" {
 		return "", errors.New("usage: `/cert admin show <serial>`")
 	}
-	s, admin, err := d.adminRequester(args.UserId)
+	s, admin, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -205,7 +195,7 @@ func (d *Door) commandAdminRevoke(ctx context.Context, args *model.CommandArgs, 
 	if len(params) == 2 {
 		reason = params[1]
 	}
-	s, admin, err := d.adminRequester(args.UserId)
+	s, admin, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
@@ -221,7 +211,7 @@ func (d *Door) commandAdminRevoke(ctx context.Context, args *model.CommandArgs, 
 }
 
 func (d *Door) commandAdminRequests(_ context.Context, args *model.CommandArgs, _ []string) (string, error) {
-	s, admin, err := d.adminRequester(args.UserId)
+	s, admin, err := d.commandRequester(args.UserId)
 	if err != nil {
 		return "", err
 	}
