@@ -35,7 +35,7 @@ func (d *Door) handleAutocompleteProfiles(w http.ResponseWriter, _ *http.Request
 func (d *Door) handleAutocompleteSerials(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
 	s, err := d.Current.Get()
 	if err != nil {
-		return &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return err
 	}
 	certs, err := s.Core.Certificates(caller)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 )
 
@@ -52,13 +53,17 @@ var StatusOf = map[enroll.Code]int{
 	enroll.CodeBadGateway:  http.StatusBadGateway,
 }
 
-// AsError is err as the client gets it: an *Error as it is, a refusal of
-// the core with its status; nil for anything else (a 500 whose details go
+// AsError is err as the client gets it: an *Error as it is, a plugin
+// that cannot serve now as a 503, a refusal of the core with its status; nil for anything else (a 500 whose details go
 // to the log).
 func AsError(err error) *Error {
 	var he *Error
 	if errors.As(err, &he) {
 		return he
+	}
+	var notReady *app.ErrNotReady
+	if errors.As(err, &notReady) {
+		return &Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	if e := enroll.AsError(err); e != nil {
 		return &Error{Status: StatusOf[e.Code], Message: e.Message, Next: e.Next, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}

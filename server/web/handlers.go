@@ -76,12 +76,11 @@ type Callers struct {
 	Lookup  func(records.Principal) (*enroll.Requester, error)
 }
 
-// Resolve is the services and the requester of caller; a plugin that
-// cannot serve now is a 503.
+// Resolve is the services and the requester of caller.
 func (c *Callers) Resolve(caller records.Principal) (*app.Snapshot, *enroll.Requester, error) {
 	s, err := c.Current.Get()
 	if err != nil {
-		return nil, nil, &Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
+		return nil, nil, err
 	}
 	r, err := c.Lookup(caller)
 	if err != nil {

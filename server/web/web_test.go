@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -222,4 +223,14 @@ func TestEveryNextStepHasAnAPIName(t *testing.T) {
 		names[name] = true
 	}
 	assert.NotContains(t, apiNext, enroll.NextNone)
+}
+
+// A plugin that cannot serve now (settings an admin must fix) is a 503
+// with the reason, from whichever door asked for the services.
+func TestNoServicesIsA503(t *testing.T) {
+	_, err := (&app.Current{}).Get()
+	he := AsError(fmt.Errorf("wrapped: %w", err))
+	require.NotNil(t, he)
+	assert.Equal(t, http.StatusServiceUnavailable, he.Status)
+	assert.Contains(t, he.Message, "the plugin is starting")
 }

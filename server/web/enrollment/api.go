@@ -135,7 +135,7 @@ func (h *Routes) handleListProfiles(w http.ResponseWriter, _ *http.Request, call
 
 // handleListCertificates is GET /api/v1/certificates: the caller's.
 func (h *Routes) handleListCertificates(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
-	s, err := h.snapshot()
+	s, err := h.Current.Get()
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (h *Routes) handleListCertificates(w http.ResponseWriter, _ *http.Request, 
 
 // handleListRequests is GET /api/v1/requests: the caller's.
 func (h *Routes) handleListRequests(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
-	s, err := h.snapshot()
+	s, err := h.Current.Get()
 	if err != nil {
 		return err
 	}

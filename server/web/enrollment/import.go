@@ -131,7 +131,7 @@ func (h *Routes) handleImportCertificate(w http.ResponseWriter, r *http.Request,
 // The owner named by username is looked up now, and from then on known by
 // their principal.
 func (h *Routes) serveImport(ctx context.Context, caller *enroll.Requester, form importForm, data []byte) (*records.Certificate, error) {
-	s, err := h.snapshot()
+	s, err := h.Current.Get()
 	if err != nil {
 		return nil, err
 	}

@@ -107,16 +107,6 @@ func (h *Routes) session(r *http.Request) (records.Principal, error) {
 	return caller, err
 }
 
-// snapshot is the services in use; a plugin that cannot serve now is a
-// 503.
-func (h *Routes) snapshot() (*app.Snapshot, error) {
-	s, err := h.Current.Get()
-	if err != nil {
-		return nil, &web.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
-	}
-	return s, nil
-}
-
 // serialRoute reads the serial of a route on one of the caller's
 // certificates, and the caller.
 func (h *Routes) serialRoute(r *http.Request, caller records.Principal) (string, *app.Snapshot, *enroll.Requester, error) {
