@@ -1,6 +1,7 @@
 package local
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,4 +179,31 @@ func TestRemovingAnAccountFreesItsName(t *testing.T) {
 	again, _, err := a.Add("dave", "dave@example.com", "mm:admin1")
 	require.NoError(t, err)
 	assert.NotEqual(t, account.ID, again.ID, "a new person, a new principal")
+}
+
+// A set-password link used from two browsers at once sets one password:
+// the token is used up by a compare-and-set where it is kept.
+func TestASetPasswordLinkUsedAtOnceSetsOnePassword(t *testing.T) {
+	a := newAccounts()
+	_, token, err := a.Add("dave", "dave@example.com", "mm:admin1")
+	require.NoError(t, err)
+	var set atomic.Int32
+	var winner atomic.Value
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			password := fmt.Sprintf("racing passphrase %d", i)
+			_, err := a.SetPassword(token, password)
+			if err == nil {
+				set.Add(1)
+				winner.Store(password)
+			} else {
+				assert.Same(t, ErrPasswordLinkUsed, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(1), set.Load())
+	_, err = a.Verify("dave", winner.Load().(string))
+	assert.NoError(t, err, "the password set is the winner's")
 }
