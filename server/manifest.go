@@ -248,6 +248,34 @@ const manifestJSON = `
                 "help_text": "The From address of certificate emails; empty means the server's notification address."
             },
             {
+                "key": "PortalLocalAccounts",
+                "display_name": "Portal: local accounts:",
+                "type": "bool",
+                "default": false,
+                "help_text": "Let people without a Mattermost account sign in to the certificate portal (<Site URL>/plugins/certs/portal/) with a local account. A system admin adds them with \u0060/cert admin local add <username> <email>\u0060 (or the admin API); each gets a single-use link to set their password. Profiles offer themselves to them only with \u0060access.portal\u0060 or \u0060access.local_accounts\u0060."
+            },
+            {
+                "key": "PortalSecondFactor",
+                "display_name": "Portal: second factor for local accounts:",
+                "type": "dropdown",
+                "default": "optional",
+                "options": [
+                    {
+                        "display_name": "Optional: people may add an authenticator app or a passkey",
+                        "value": "optional"
+                    },
+                    {
+                        "display_name": "Required: set one up at the first sign-in",
+                        "value": "required"
+                    },
+                    {
+                        "display_name": "Off",
+                        "value": "off"
+                    }
+                ],
+                "help_text": "A second factor for local accounts: a code from an authenticator app (TOTP) or a passkey."
+            },
+            {
                 "key": "AttestationRoots",
                 "display_name": "Trusted attestation roots:",
                 "type": "longtext",

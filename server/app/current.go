@@ -122,18 +122,46 @@ func (s *Site) PluginURL() string {
 	return s.URL + "/plugins/" + s.PluginID
 }
 
+// PortalPath is the portal's path under the plugin's URL: its own pages,
+// and the enrollment pages again for the people it signs in.
+const PortalPath = "/portal"
+
+// PortalURL is the portal's address on this server; "" when the Site URL
+// is not set.
+func (s *Site) PortalURL() string {
+	if s.URL == "" {
+		return ""
+	}
+	return s.PluginURL() + PortalPath
+}
+
 // LinkURL makes a link token a URL on this server: the page that serves
 // its purpose.
 func (s *Site) LinkURL(link *enroll.Link) (string, error) {
-	base := s.PluginURL()
-	if base == "" {
-		return "", ErrNoSiteURL
-	}
+	return linkAt(s.PluginURL(), link)
+}
+
+// PortalLinkURL makes a link token a URL of the portal's enrollment pages,
+// for the people who sign in there.
+func (s *Site) PortalLinkURL(link *enroll.Link) (string, error) {
+	return linkAt(s.PortalURL(), link)
+}
+
+// LinkPath is the page a link opens, relative to the door that serves
+// it: the page that serves its purpose, with the token.
+func LinkPath(link *enroll.Link) string {
 	page := IssuePage
 	if link.Purpose == linktoken.PurposeCSR {
 		page = CSRPage
 	}
-	return base + page + "?token=" + url.QueryEscape(link.Token), nil
+	return page + "?token=" + url.QueryEscape(link.Token)
+}
+
+func linkAt(base string, link *enroll.Link) (string, error) {
+	if base == "" {
+		return "", ErrNoSiteURL
+	}
+	return base + LinkPath(link), nil
 }
 
 // CAChainURL is where the chain of a connector's CA is served.

@@ -23,6 +23,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -139,7 +140,9 @@ func (d *directory) OwnerName(owner records.Principal) string {
 
 func (d *directory) ActorName(actor string) string { return d.OwnerName(records.ActorOf(actor)) }
 
-func (d *directory) InAnyTeam(*enroll.Requester, []string) bool { return false }
+func (d *directory) Admits(r *enroll.Requester, a profile.Access) bool {
+	return a.Everyone() || d.IsAdmin(r)
+}
 
 func (d *directory) Approvers(string, []string) []records.Principal {
 	var approvers []records.Principal

@@ -72,6 +72,11 @@ type Configuration struct {
 	SMTPUsername           string  `json:"SMTPUsername"`
 	SMTPPassword           string  `json:"SMTPPassword"`
 	SMTPFrom               string  `json:"SMTPFrom"`
+
+	// PortalLocalAccounts lets local accounts sign in to the portal.
+	PortalLocalAccounts bool `json:"PortalLocalAccounts"`
+	// PortalSecondFactor is off, optional or required, for local accounts.
+	PortalSecondFactor string `json:"PortalSecondFactor"`
 }
 
 // Email delivery settings.
@@ -108,6 +113,9 @@ func (c *Configuration) SetDefaults() {
 	if c.OnDeactivation == "" {
 		c.OnDeactivation = OnDeactivationRevoke
 	}
+	if c.PortalSecondFactor == "" {
+		c.PortalSecondFactor = SecondFactorOptional
+	}
 	if c.ReminderDays == nil {
 		defaults := "30,7,1"
 		c.ReminderDays = &defaults
@@ -119,6 +127,13 @@ const (
 	OnDeactivationRevoke = "revoke"
 	OnDeactivationNotify = "notify"
 	OnDeactivationOff    = "off"
+)
+
+// Whether local accounts of the portal use a second factor.
+const (
+	SecondFactorOff      = "off"
+	SecondFactorOptional = "optional"
+	SecondFactorRequired = "required"
 )
 
 // IsValid checks every setting and names the first one that is wrong, in
@@ -161,6 +176,11 @@ func (c *Configuration) IsValid() error {
 	case OnDeactivationRevoke, OnDeactivationNotify, OnDeactivationOff:
 	default:
 		return fmt.Errorf(`When a user is deactivated must be "revoke", "notify" or "off" (got %q)`, c.OnDeactivation)
+	}
+	switch c.PortalSecondFactor {
+	case SecondFactorOff, SecondFactorOptional, SecondFactorRequired:
+	default:
+		return fmt.Errorf(`Portal: second factor must be "off", "optional" or "required" (got %q)`, c.PortalSecondFactor)
 	}
 	roots, err := c.ParseAttestationRoots()
 	if err != nil {

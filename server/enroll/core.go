@@ -116,8 +116,8 @@ func (c *Core) ProfileNamed(name string) (*profile.Profile, connector.Connector,
 
 // MayUse reports whether r may get certificates under prof: never a bot or
 // a deactivated account, a guest only where the profile allows guests;
-// then everyone, members of the listed teams, and system admins. A lookup
-// that fails refuses rather than allows.
+// then whom the profile's access admits, as the directory of r's kind
+// reads it. A lookup that fails refuses rather than allows.
 func (c *Core) MayUse(r *Requester, prof *profile.Profile) bool {
 	if r == nil || r.Bot || !r.Active {
 		return false
@@ -125,11 +125,8 @@ func (c *Core) MayUse(r *Requester, prof *profile.Profile) bool {
 	if r.Guest && !prof.Access.Guests {
 		return false
 	}
-	if prof.Access.Everyone() || c.IsAdmin(r) {
-		return true
-	}
 	dir := c.directoryOf(r.Principal)
-	return dir != nil && dir.InAnyTeam(r, prof.Access.Teams)
+	return dir != nil && dir.Admits(r, prof.Access)
 }
 
 // IsAdmin reports whether r, an active person, may administer

@@ -52,8 +52,11 @@ func (d *directory) Lookup(p records.Principal) (*enroll.Requester, error) {
 	return nil, errors.New("no such account")
 }
 
-func (d *directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
-	for _, team := range teams {
+func (d *directory) Admits(r *enroll.Requester, access profile.Access) bool {
+	if access.Everyone() || d.IsAdmin(r) {
+		return true
+	}
+	for _, team := range access.Teams {
 		if slices.Contains(d.teams[team], r.Principal) {
 			return true
 		}

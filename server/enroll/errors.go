@@ -35,6 +35,9 @@ const (
 	CodeUnavailable
 	// CodeBadGateway is a CA that answered, but not as it should.
 	CodeBadGateway
+	// CodeTooMany is one requester trying too often (failed sign-ins):
+	// wait RetryAfter.
+	CodeTooMany
 )
 
 // Next is the kind of step a refusal leaves the requester, for each door

@@ -1,6 +1,7 @@
 package enroll
 
 import (
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -28,9 +29,12 @@ type Directory interface {
 	// Lookup returns the requester a principal names, or an error when it
 	// does not exist any more.
 	Lookup(principal records.Principal) (*Requester, error)
-	// InAnyTeam reports whether the account is a member of one of the
-	// teams a profile lists by name.
-	InAnyTeam(r *Requester, teams []string) bool
+	// Admits reports whether a profile's access rules let the account
+	// use it, by the rules of this kind of account (teams and
+	// administrators for Mattermost users, what the profile says of the
+	// portal for the portal's people). The core has already refused bots,
+	// deactivated accounts and guests the profile does not allow.
+	Admits(r *Requester, access profile.Access) bool
 	// Approvers returns this directory's accounts that may decide a
 	// profile's requests: those its approver names were bound to, or,
 	// when it names none, the directory's administrators. A name the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,8 @@ type AccountStore interface {
 	LocalAccount(id string) (*store.LocalAccount, error)
 	LocalAccountByName(username string) (*store.LocalAccount, error)
 	UpdateLocalAccount(id string, change func(*store.LocalAccount) error) (*store.LocalAccount, error)
-	DeleteLocalAccount(id string) error
+	RemoveLocalAccount(id, by string, at time.Time) (*store.LocalAccount, error)
+	LocalAccounts() ([]*store.LocalAccount, error)
 	SavePasswordToken(hash, accountID string, ttl time.Duration) error
 	PasswordTokenAccount(hash string) (string, error)
 	UsePasswordToken(hash string) (string, error)
@@ -52,6 +54,12 @@ type Accounts struct {
 	Now   func() time.Time
 	// Cost is bcrypt's cost; 0 is bcrypt.DefaultCost (tests use less).
 	Cost int
+	// Throttle's counts are forgotten when an admin resets or removes an
+	// account; nil when nothing throttles.
+	Throttle *Throttle
+	// Removed is told of every account an admin removed, to act on its
+	// certificates as the deactivation setting says; nil does nothing.
+	Removed func(owner *enroll.Requester)
 
 	unknownOnce sync.Once
 	unknownHash []byte
@@ -72,6 +80,7 @@ var (
 	ErrPasswordLinkUsed = &enroll.Error{Code: enroll.CodeGone, Next: enroll.NextAskAdmin,
 		Message: "This set-password link was used or has expired.", Hint: "Ask your administrator for a new one."}
 	ErrUsernameTaken = &enroll.Error{Code: enroll.CodeConflict, Message: "A local account already has this username."}
+	ErrNoSuchAccount = &enroll.Error{Code: enroll.CodeNotFound, Message: "No local account has this username."}
 )
 
 func invalid(format string, args ...any) *enroll.Error {
@@ -145,6 +154,9 @@ func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, err
 	if err != nil {
 		return nil, err
 	}
+	if account.Removed() {
+		return nil, ErrPasswordLinkUsed
+	}
 	if err := CheckPassword(password, account.Username, account.Email); err != nil {
 		return nil, err
 	}
@@ -159,9 +171,92 @@ func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, err
 	}
 	now := a.Now()
 	return a.Store.UpdateLocalAccount(id, func(acct *store.LocalAccount) error {
+		if acct.Removed() {
+			return ErrPasswordLinkUsed
+		}
 		acct.PasswordHash, acct.PasswordAt = hash, now
 		return nil
 	})
+}
+
+// byName is the account username names now, ErrNoSuchAccount for none.
+func (a *Accounts) byName(username string) (*store.LocalAccount, error) {
+	account, err := a.Store.LocalAccountByName(strings.ToLower(strings.TrimSpace(username)))
+	if errors.Is(err, records.ErrNotFound) {
+		return nil, ErrNoSuchAccount
+	}
+	return account, err
+}
+
+// Reset is an admin's answer to a forgotten password or a lost device: the
+// password is cleared, sessions signed in before now end, failed sign-ins
+// and the lock are forgotten, and a new set-password link is made.
+func (a *Accounts) Reset(username string) (*store.LocalAccount, string, error) {
+	account, err := a.byName(username)
+	if err != nil {
+		return nil, "", err
+	}
+	now := a.Now()
+	account, err = a.Store.UpdateLocalAccount(account.ID, func(acct *store.LocalAccount) error {
+		acct.PasswordHash, acct.ResetAt = nil, now
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	if a.Throttle != nil {
+		if err := a.Throttle.Unlock(account.Username); err != nil {
+			return nil, "", err
+		}
+	}
+	token, err := a.NewPasswordLink(account.ID)
+	return account, token, err
+}
+
+// Remove removes an account (an admin's decision, by): it can no longer
+// sign in, its name is free for someone else, and its certificates meet
+// the deactivation setting through Removed.
+func (a *Accounts) Remove(username, by string) (*store.LocalAccount, error) {
+	account, err := a.byName(username)
+	if err != nil {
+		return nil, err
+	}
+	account, err = a.Store.RemoveLocalAccount(account.ID, by, a.Now())
+	if errors.Is(err, records.ErrNotFound) {
+		return nil, ErrNoSuchAccount
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Throttle != nil {
+		_ = a.Throttle.Unlock(account.Username)
+	}
+	if a.Removed != nil {
+		a.Removed(RequesterOf(account))
+	}
+	return account, nil
+}
+
+// List is every account not removed, by username.
+func (a *Accounts) List() ([]*store.LocalAccount, error) {
+	accounts, err := a.Store.LocalAccounts()
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(accounts, func(x, y *store.LocalAccount) int { return strings.Compare(x.Username, y.Username) })
+	return accounts, nil
+}
+
+// Unlock lifts the lock failed sign-ins put on an account's name.
+func (a *Accounts) Unlock(username string) error {
+	account, err := a.byName(username)
+	if err != nil {
+		return err
+	}
+	if a.Throttle == nil {
+		return nil
+	}
+	return a.Throttle.Unlock(account.Username)
 }
 
 // Verify is the account a username and password sign in as, or

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -169,16 +170,76 @@ func TestAccountNamesAndEmailsAreChecked(t *testing.T) {
 	}
 }
 
-func TestRemovingAnAccountFreesItsName(t *testing.T) {
+func TestRemovingAnAccountFreesItsNameAndKeepsItsRecord(t *testing.T) {
 	a := newAccounts()
-	account, _, err := a.Add("dave", "dave@example.com", "mm:admin1")
+	var removed []*enroll.Requester
+	a.Removed = func(owner *enroll.Requester) { removed = append(removed, owner) }
+	account, token, err := a.Add("dave", "dave@example.com", "mm:admin1")
 	require.NoError(t, err)
-	require.NoError(t, a.Store.DeleteLocalAccount(account.ID))
+	_, err = a.SetPassword(token, goodPassword)
+	require.NoError(t, err)
+
+	_, err = a.Remove("Dave", "mm:admin1")
+	require.NoError(t, err)
 	_, err = a.Verify("dave", goodPassword)
-	assert.Same(t, ErrWrongCredentials, err)
+	assert.Same(t, ErrWrongCredentials, err, "a removed account cannot sign in")
+	require.Len(t, removed, 1, "the deactivation setting is applied")
+	assert.Equal(t, PrincipalOf(account), removed[0].Principal)
+	assert.False(t, removed[0].Active)
+
+	dir := &Directory{Store: a.Store}
+	owner, err := dir.Lookup(PrincipalOf(account))
+	require.NoError(t, err, "its certificates still name their owner")
+	assert.False(t, owner.Active)
+	assert.Equal(t, "dave", owner.Username)
+
+	_, err = a.Remove("dave", "mm:admin1")
+	assert.Same(t, ErrNoSuchAccount, err, "removed once")
 	again, _, err := a.Add("dave", "dave@example.com", "mm:admin1")
 	require.NoError(t, err)
 	assert.NotEqual(t, account.ID, again.ID, "a new person, a new principal")
+	list, err := a.List()
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, again.ID, list[0].ID)
+}
+
+func TestAResetClearsThePasswordAndTheLockAndGivesANewLink(t *testing.T) {
+	a := newAccounts()
+	a.Throttle = &Throttle{Store: a.Store.(*store.Store), Now: a.Now}
+	_, token, err := a.Add("dave", "dave@example.com", "mm:admin1")
+	require.NoError(t, err)
+	_, err = a.SetPassword(token, goodPassword)
+	require.NoError(t, err)
+	for range lockAfter {
+		require.NoError(t, a.Throttle.Failed("dave", "192.0.2.1"))
+	}
+	require.Same(t, ErrAccountLocked, a.Throttle.Check("dave", "198.51.100.1"))
+
+	account, newToken, err := a.Reset("dave")
+	require.NoError(t, err)
+	assert.Equal(t, a.Now(), account.ResetAt)
+	assert.NoError(t, a.Throttle.Check("dave", "198.51.100.1"), "the lock is lifted")
+	_, err = a.Verify("dave", goodPassword)
+	assert.Same(t, ErrWrongCredentials, err, "the old password is gone")
+	_, err = a.SetPassword(newToken, "another good passphrase")
+	require.NoError(t, err)
+	_, err = a.Verify("dave", "another good passphrase")
+	assert.NoError(t, err)
+
+	_, _, err = a.Reset("nobody")
+	assert.Same(t, ErrNoSuchAccount, err)
+}
+
+func TestLocalAccountsUseOnlyProfilesThatAdmitThem(t *testing.T) {
+	dir := &Directory{}
+	r := &enroll.Requester{Principal: records.NewPrincipal(KindLocal, "x"), Active: true}
+	assert.False(t, dir.Admits(r, profile.Access{}), "a profile that says nothing of the portal")
+	assert.False(t, dir.Admits(r, profile.Access{OIDCGroups: []string{"staff"}}))
+	assert.True(t, dir.Admits(r, profile.Access{Portal: true}))
+	assert.True(t, dir.Admits(r, profile.Access{LocalAccounts: true}))
+	assert.False(t, dir.IsAdmin(r))
+	assert.Empty(t, dir.Approvers("p", []string{"dave"}))
 }
 
 // A set-password link used from two browsers at once sets one password:

@@ -76,9 +76,15 @@ func (d *Directory) RequesterByUsername(name string) (*enroll.Requester, error) 
 	return RequesterOf(user), nil
 }
 
-// InAnyTeam checks membership of the teams bound to the names a profile
+// Admits lets a user use a profile that names no team or admins only,
+// system admins always, and members of the teams it names.
+func (d *Directory) Admits(r *enroll.Requester, access profile.Access) bool {
+	return access.Everyone() || d.IsAdmin(r) || d.inAnyTeam(r, access.Teams)
+}
+
+// inAnyTeam checks membership of the teams bound to the names a profile
 // lists; a name nobody bound grants nothing.
-func (d *Directory) InAnyTeam(r *enroll.Requester, teams []string) bool {
+func (d *Directory) inAnyTeam(r *enroll.Requester, teams []string) bool {
 	for _, name := range teams {
 		teamID, err := d.Bindings.Binding(store.BindTeam, name)
 		if err != nil || teamID == "" {

@@ -168,7 +168,9 @@ type Subject struct {
 	EmailSAN *bool `json:"email_san,omitempty"`
 }
 
-// Access says who may use a profile. Empty means every user.
+// Access says who may use a profile. For Mattermost users, empty means
+// every user; people who sign in on the portal may use only a profile that
+// names them (Portal, OIDCGroups, LocalAccounts).
 type Access struct {
 	// Teams by name (URL name); a member of any of them may use it.
 	Teams []string `json:"teams,omitempty"`
@@ -176,10 +178,37 @@ type Access struct {
 	SystemAdminsOnly bool `json:"system_admins_only,omitempty"`
 	// Guests (guest accounts) may use it too; default false.
 	Guests bool `json:"guests,omitempty"`
+	// Portal offers it to everyone who signs in on the portal without a
+	// Mattermost account: OpenID Connect people and local accounts.
+	Portal bool `json:"portal,omitempty"`
+	// OIDCGroups offers it to OpenID Connect people in any of these
+	// groups (the provider's groups claim), even without Portal.
+	OIDCGroups []string `json:"oidc_groups,omitempty"`
+	// LocalAccounts offers it to the portal's local accounts, even without
+	// Portal.
+	LocalAccounts bool `json:"local_accounts,omitempty"`
 }
 
-// Everyone reports whether any user may use the profile.
+// Everyone reports whether any Mattermost user may use the profile.
 func (a Access) Everyone() bool { return len(a.Teams) == 0 && !a.SystemAdminsOnly }
+
+// AdmitsLocalAccounts reports whether the portal's local accounts may use
+// the profile.
+func (a Access) AdmitsLocalAccounts() bool { return a.Portal || a.LocalAccounts }
+
+// AdmitsOIDC reports whether an OpenID Connect person in groups may use
+// the profile.
+func (a Access) AdmitsOIDC(groups []string) bool {
+	if a.Portal {
+		return true
+	}
+	for _, g := range a.OIDCGroups {
+		if slices.Contains(groups, g) {
+			return true
+		}
+	}
+	return false
+}
 
 // IncludesEmail reports whether certificates carry the account's email.
 func (s Subject) IncludesEmail() bool { return s.EmailSAN == nil || *s.EmailSAN }
@@ -458,6 +487,11 @@ func (p *Profile) validate(c *Catalog) error {
 	for _, team := range p.Access.Teams {
 		if strings.TrimSpace(team) == "" {
 			return errors.New("access.teams: a team name is empty")
+		}
+	}
+	for _, group := range p.Access.OIDCGroups {
+		if strings.TrimSpace(group) == "" {
+			return errors.New("access.oidc_groups: a group name is empty")
 		}
 	}
 	for _, name := range p.Approvers {

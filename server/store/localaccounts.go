@@ -22,7 +22,17 @@ type LocalAccount struct {
 	CreatedAt    time.Time `json:"created_at"`
 	CreatedBy    string    `json:"created_by"`
 	PasswordAt   time.Time `json:"password_at,omitzero"`
+	// ResetAt is when an admin last reset the account: sessions and
+	// passwords from before it no longer count.
+	ResetAt time.Time `json:"reset_at,omitzero"`
+	// RemovedAt is when an admin removed the account; its record stays so
+	// that its certificates still name their owner, its name is free.
+	RemovedAt time.Time `json:"removed_at,omitzero"`
+	RemovedBy string    `json:"removed_by,omitempty"`
 }
+
+// Removed reports whether an admin removed the account.
+func (a *LocalAccount) Removed() bool { return !a.RemovedAt.IsZero() }
 
 // ErrUsernameTaken is a local account name another account has.
 var ErrUsernameTaken = errors.New("a local account already has this name")
@@ -93,17 +103,42 @@ func (s *Store) UpdateLocalAccount(id string, change func(*LocalAccount) error) 
 	})
 }
 
-// DeleteLocalAccount removes an account and frees its name.
-func (s *Store) DeleteLocalAccount(id string) error {
-	a, err := s.LocalAccount(id)
+// RemoveLocalAccount marks an account removed (by whom, when) and frees its
+// name; records.ErrNotFound when it was removed before. The record stays:
+// certificates and audit events still name their owner.
+func (s *Store) RemoveLocalAccount(id, by string, at time.Time) (*LocalAccount, error) {
+	a, err := updateJSON(s, localAccountKey(id), "local account", func(a *LocalAccount) error {
+		if a.Removed() {
+			return records.ErrNotFound
+		}
+		a.RemovedAt, a.RemovedBy, a.PasswordHash = at, by, nil
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	if err := s.kv.Delete(localAccountKey(id)); err != nil {
-		return errors.Wrap(err, "delete local account")
+		return nil, err
 	}
 	_, err = s.kv.Set(localNameKey(a.Username), nil, setIfEquals([]byte(id)))
-	return errors.Wrap(err, "free the local account name")
+	return a, errors.Wrap(err, "free the local account name")
+}
+
+// LocalAccounts lists the accounts not removed, in no set order.
+func (s *Store) LocalAccounts() ([]*LocalAccount, error) {
+	keys, err := s.keysWithPrefix(localNameKey(""))
+	if err != nil {
+		return nil, err
+	}
+	var out []*LocalAccount
+	for _, key := range keys {
+		a, err := s.LocalAccountByName(strings.TrimPrefix(key, localNameKey("")))
+		if errors.Is(err, records.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 func passwordTokenKey(hash string) string { return "local:setpw:" + hash }

@@ -51,6 +51,7 @@ var StatusOf = map[enroll.Code]int{
 	enroll.CodeBusy:        http.StatusServiceUnavailable,
 	enroll.CodeUnavailable: http.StatusServiceUnavailable,
 	enroll.CodeBadGateway:  http.StatusBadGateway,
+	enroll.CodeTooMany:     http.StatusTooManyRequests,
 }
 
 // AsError is err as the client gets it: an *Error as it is, a plugin

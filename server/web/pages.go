@@ -23,7 +23,18 @@ type Pages struct {
 	// Next words the steps refusals leave, in the door's terms; a step
 	// with no words here is told in the core's (the refusal's Hint).
 	Next map[enroll.Next]string
+	// Door is where the pages send people to act on their certificates.
+	Door Door
 }
+
+// Door is where a door's pages send its people: chat's commands, or the
+// portal's own pages (Home is their address).
+type Door struct {
+	Home string
+}
+
+// Chat reports whether the pages' people act through chat's commands.
+func (d Door) Chat() bool { return d.Home == "" }
 
 // NewPages parses the kit's layout and error page with a door's own
 // templates (patterns in fsys); it panics on a template that does not
@@ -41,6 +52,7 @@ func NewPages(log Logger, fsys fs.FS, patterns ...string) *Pages {
 type pageData struct {
 	Nonce string
 	Page  any
+	Door  Door
 }
 
 // Render writes a full HTML page. It renders to a buffer first so a
@@ -51,7 +63,7 @@ func (p *Pages) Render(w http.ResponseWriter, status int, name string, page any)
 		return err
 	}
 	var buf bytes.Buffer
-	if err := p.templates.ExecuteTemplate(&buf, name, pageData{Nonce: nonce, Page: page}); err != nil {
+	if err := p.templates.ExecuteTemplate(&buf, name, pageData{Nonce: nonce, Page: page, Door: p.Door}); err != nil {
 		return err
 	}
 	h := w.Header()

@@ -55,23 +55,17 @@ type Routes struct {
 	// people this mount serves; nil is the words for people who came from
 	// chat (run /cert …).
 	NextWords map[enroll.Next]string
+	// Door is where the pages send people to act on their certificates;
+	// the zero Door is chat.
+	Door web.Door
 
 	pages *web.Pages
 }
 
-// Mount adds the pages to r, the plugin's root, and the JSON routes to
-// api, the router of /api/v1.
+// Mount adds every page to r, the plugin's root, and the JSON routes to
+// api, the router of /api/v1: the door for Mattermost's signed-in users.
 func (h *Routes) Mount(r *mux.Router, api *mux.Router) {
-	h.pages = web.NewPages(h.Log, templateFiles, "templates/*.html")
-	h.pages.Next = h.NextWords
-	if h.pages.Next == nil {
-		h.pages.Next = pageNext
-	}
-
-	r.Handle(app.IssuePage, h.page(h.handleIssuePage, web.MaxFormBytes)).Methods(http.MethodGet)
-	r.Handle(app.IssuePage, h.page(h.handleIssueSubmit, web.MaxFormBytes)).Methods(http.MethodPost)
-	r.Handle(app.CSRPage, h.page(h.handleCSRPage, web.MaxFormBytes)).Methods(http.MethodGet)
-	r.Handle(app.CSRPage, h.page(h.handleCSRSubmit, MaxUploadBytes)).Methods(http.MethodPost)
+	h.MountLinkPages(r)
 	r.Handle(app.ImportPage, h.page(h.handleImportPage, web.MaxFormBytes)).Methods(http.MethodGet)
 	r.Handle(app.ImportPage, h.page(h.handleImportSubmit, MaxUploadBytes)).Methods(http.MethodPost)
 
@@ -84,6 +78,23 @@ func (h *Routes) Mount(r *mux.Router, api *mux.Router) {
 	api.Handle(routeRenew, h.api(h.handleRenewCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, h.api(h.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, h.api(h.handleListRequests)).Methods(http.MethodGet)
+}
+
+// MountLinkPages adds to r only the pages a link opens (the key made by
+// the server, the CSR upload), whose forms carry the link as their proof:
+// a door with sessions of its own mounts these under its path.
+func (h *Routes) MountLinkPages(r *mux.Router) {
+	h.pages = web.NewPages(h.Log, templateFiles, "templates/*.html")
+	h.pages.Next = h.NextWords
+	if h.pages.Next == nil {
+		h.pages.Next = pageNext
+	}
+	h.pages.Door = h.Door
+
+	r.Handle(app.IssuePage, h.page(h.handleIssuePage, web.MaxFormBytes)).Methods(http.MethodGet)
+	r.Handle(app.IssuePage, h.page(h.handleIssueSubmit, web.MaxFormBytes)).Methods(http.MethodPost)
+	r.Handle(app.CSRPage, h.page(h.handleCSRPage, web.MaxFormBytes)).Methods(http.MethodGet)
+	r.Handle(app.CSRPage, h.page(h.handleCSRSubmit, MaxUploadBytes)).Methods(http.MethodPost)
 }
 
 // api wraps a JSON handler for an authenticated caller.

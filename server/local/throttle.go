@@ -1,12 +1,11 @@
-package portal
+package local
 
 import (
-	"net/http"
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 // The throttle's policy. Each account name and each client address may
@@ -42,8 +41,8 @@ type Throttle struct {
 
 // ErrAccountLocked is the answer for an account name locked after too many
 // failures.
-var ErrAccountLocked = &web.Error{Status: http.StatusForbidden,
-	Message: "This account is locked after too many failed sign-ins. Ask an administrator to unlock it."}
+var ErrAccountLocked = &enroll.Error{Code: enroll.CodeForbidden, Next: enroll.NextAskAdmin,
+	Message: "This account is locked after too many failed sign-ins.", Hint: "Ask an administrator to unlock it."}
 
 func accountSubject(username string) string {
 	return "account:" + strings.ToLower(strings.TrimSpace(username))
@@ -67,7 +66,7 @@ func (t *Throttle) Check(username, address string) error {
 		wait = max(wait, f.Last.Add(delayAfter(f.Count)).Sub(now))
 	}
 	if wait > 0 {
-		return &web.Error{Status: http.StatusTooManyRequests, RetryAfter: wait,
+		return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
 			Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
 	}
 	return nil

@@ -1,7 +1,6 @@
-package portal
+package local
 
 import (
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -11,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/clocktest"
+	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
-	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
 
 func newThrottle() (*Throttle, *clocktest.Clock) {
@@ -26,10 +25,10 @@ func waitOf(t *testing.T, err error) time.Duration {
 	if err == nil {
 		return 0
 	}
-	he := web.AsError(err)
-	require.NotNil(t, he, "%v", err)
-	require.Equal(t, http.StatusTooManyRequests, he.Status, he.Message)
-	return he.RetryAfter
+	var e *enroll.Error
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, enroll.CodeTooMany, e.Code, e.Message)
+	return e.RetryAfter
 }
 
 func TestFailuresPastTheFreeOnesWaitLongerEachTime(t *testing.T) {
