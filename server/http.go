@@ -2,12 +2,18 @@ package main
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 	"github.com/mattermost/mattermost/server/public/plugin"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/portal"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
@@ -34,9 +40,38 @@ func (p *Plugin) newRouter() *mux.Router {
 			observe.AuditRenewal(p.API, owner, serial, renewal, err)
 		},
 	}).Mount(r, api)
-	(&admin.Routes{Callers: callers, Auth: web.MattermostSession, Log: p.API, Now: p.now, RenewCA: p.caKeeper.Renew}).Mount(api)
+	(&admin.Routes{Callers: callers, Auth: web.MattermostSession, Log: p.API, Now: p.now, RenewCA: p.caKeeper.Renew,
+		Accounts: p.accounts, Current: p.current,
+		MailPasswordLink: func(account *store.LocalAccount, link string) {
+			if appErr := mattermost.MailPasswordLink(p.API, p.current.Site().DisplayName(), account, link); appErr != nil {
+				p.API.LogWarn("Could not email a set-password link", "account", account.ID, "error", appErr.Error())
+			}
+		}}).Mount(api)
 	p.chat.Mount(r)
+	p.mountPortal(r)
 	return r
+}
+
+// mountPortal mounts the portal under app.PortalPath: its own pages, and
+// the enrollment link pages again with its sessions and its words.
+func (p *Plugin) mountPortal(r *mux.Router) {
+	base := "/plugins/" + manifest.Id + app.PortalPath
+	callers := &web.Callers{Current: p.current, Lookup: p.lookup}
+	p.portal = &portal.Door{
+		Current: p.current, Callers: callers, Accounts: p.accounts, Throttle: p.accounts.Throttle, Log: p.API, Now: p.now,
+		Sessions: &portal.Sessions{Store: p.store, Now: p.now, Path: base,
+			Secure: func() bool { return strings.HasPrefix(p.current.Site().URL, "https://") }},
+		Audit: func(event string, principal records.Principal, outcome string) {
+			observe.AuditPortal(p.API, event, principal, outcome)
+		},
+	}
+	r.Handle(app.PortalPath, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
+	portalRouter := r.PathPrefix(app.PortalPath).Subrouter()
+	p.portal.Mount(portalRouter, base)
+	(&enrollment.Routes{
+		Callers: callers, Auth: p.portal.Authenticate, Current: p.current, Log: p.API, Now: p.now,
+		NextWords: portal.NextWords, Door: web.Door{Home: base + "/"},
+	}).MountLinkPages(portalRouter)
 }
 
 // ServeHTTP routes requests to /plugins/<id>/...

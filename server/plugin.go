@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -20,8 +21,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/portal"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
@@ -70,6 +73,12 @@ type Plugin struct {
 	requestJob    *cluster.Job
 	// chat is the /cert command and the chat's buttons.
 	chat *chat.Door
+
+	// The portal's people: local accounts, and the portal door itself.
+	accounts       *local.Accounts
+	localDir       *local.Directory
+	portalNotifier *portal.Notifier
+	portal         *portal.Door
 
 	// metrics counts issuances, CA calls and revocations for ServeMetrics;
 	// one registry per plugin instance.
@@ -229,8 +238,30 @@ func (p *Plugin) buildAdapters(botID string) {
 	p.adminNotifier = &mattermost.AdminNotifier{Notices: p.notices, Names: p.dir}
 	p.deactivations = &mattermost.Deactivations{API: p.API, Current: p.current, Marks: p.store, Notices: p.notices}
 	p.mailer = &mattermost.Mailer{API: p.API, Secrets: p.secrets, Current: p.current}
+	p.localDir = &local.Directory{Store: p.store}
+	p.dir.Others = p.lookup
+	p.accounts = &local.Accounts{Store: p.store, Now: p.now, Throttle: &local.Throttle{Store: p.store, Now: p.now},
+		Removed: func(owner *enroll.Requester) { p.deactivations.HandleRequester(context.Background(), owner) }}
+	p.portalNotifier = &portal.Notifier{Current: p.current, Log: p.API, ReminderSent: p.metrics.ReminderSent,
+		Mail: func(to, subject, body string) error {
+			if appErr := p.API.SendMail(to, subject, body); appErr != nil {
+				return appErr
+			}
+			return nil
+		}}
 	p.chat = &chat.Door{API: p.API, Current: p.current, Directory: p.dir, BotID: botID, Manifest: manifest,
-		Now: func() time.Time { return p.now() }}
+		Now: func() time.Time { return p.now() }, Accounts: p.accounts}
+}
+
+// lookup finds a principal of any kind in the directory of its kind.
+func (p *Plugin) lookup(principal records.Principal) (*enroll.Requester, error) {
+	switch principal.Kind() {
+	case records.KindMattermost:
+		return p.dir.Lookup(principal)
+	case local.KindLocal:
+		return p.localDir.Lookup(principal)
+	}
+	return nil, fmt.Errorf("no directory knows principals of kind %q", principal.Kind())
 }
 
 // ExecuteCommand runs /cert.

@@ -48,10 +48,12 @@ type testEnv struct {
 	errors    []string
 	logs      []logLine
 
-	postMu     sync.Mutex
-	ephemerals []*model.Post
-	dms        []*model.Post
-	dialogs    []model.OpenDialogRequest
+	postMu sync.Mutex
+	// portalMails are the emails the portal's notifier sent (newPortalEnv).
+	portalMails []string
+	ephemerals  []*model.Post
+	dms         []*model.Post
+	dialogs     []model.OpenDialogRequest
 
 	clockMu sync.Mutex
 	clock   time.Time

@@ -8,6 +8,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -65,10 +66,10 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
 		Inventory: p.metrics.ObserveInventory(p.inventory, p.API),
-		// Mattermost accounts are the only kind of principal the plugin
-		// serves today; its system admins are reached in Mattermost.
-		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir},
-		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: p.notifier},
+		// Mattermost accounts, and the portal's local accounts; system
+		// admins are reached in Mattermost.
+		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir, local.KindLocal: p.localDir},
+		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: p.notifier, local.KindLocal: p.portalNotifier},
 		Admins:      p.adminNotifier,
 		Mailer:      p.mailer,
 		Log:         p.API,

@@ -26,6 +26,7 @@ func (d *Door) adminSubcommands() []subcommand {
 		{"show", "<serial>", "Show one certificate", d.commandAdminShow},
 		{"revoke", "<serial> [reason]", "Revoke any certificate; its owner is told", d.commandAdminRevoke},
 		{"requests", "", "List the requests that wait for an approver, the CA or their pickup", d.commandAdminRequests},
+		{"local", "<add <username> <email>|remove <username>|reset <username>|unlock <username>|list>", "Manage the portal's local accounts (passwords are set by their owners through a link)", d.commandAdminLocal},
 	}
 }
 

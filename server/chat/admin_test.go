@@ -1,10 +1,13 @@
 package chat
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
@@ -100,4 +103,35 @@ func TestRevocationRepliesNameTheCertificate(t *testing.T) {
 	assert.Equal(t, "Certificate `"+c.Serial+"` of @bob is now revoked (unspecified).", env.run("carol", "/cert admin revoke "+c.Serial))
 	mine := env.issue("alice", "")
 	assert.Equal(t, "Certificate `"+mine.Serial+"` (CN=alice) is now revoked (superseded).", env.run("alice", "/cert revoke "+mine.Serial+" superseded"))
+}
+
+func TestAdminsManageLocalAccountsWithoutTypingAPassword(t *testing.T) {
+	env := newChatEnv(t, approvalCatalog)
+	assert.Equal(t, "⚠️ `/cert admin` is for system admins.", env.run("alice", "/cert admin local add dave dave@example.com"))
+
+	added := env.run("carol", "/cert admin local add Dave dave@example.com")
+	assert.Contains(t, added, "Local account `dave` added.")
+	link := regexp.MustCompile(`https://\S+/plugins/certs/portal/password\?token=\S+`).FindString(added)
+	require.NotEmpty(t, link, added)
+	require.Len(t, env.api.mails, 1)
+	assert.True(t, strings.HasPrefix(env.api.mails[0], "dave@example.com\nClient certificates: set your password\n"))
+	assert.Contains(t, env.api.mails[0], link, "the owner gets the same link by email")
+
+	token := strings.TrimPrefix(link[strings.Index(link, "token="):], "token=")
+	_, err := env.door.Accounts.SetPassword(token, "correct horse battery")
+	require.NoError(t, err)
+
+	assert.Contains(t, env.run("carol", "/cert admin local add dave other@example.com"), "already has this username")
+	list := env.run("carol", "/cert admin local list")
+	assert.Contains(t, list, "| `dave` | dave@example.com | set ")
+
+	reset := env.run("carol", "/cert admin local reset dave")
+	assert.Contains(t, reset, "reset: its password no longer works")
+	_, err = env.door.Accounts.Verify("dave", "correct horse battery")
+	assert.Error(t, err)
+	assert.Contains(t, env.run("carol", "/cert admin local unlock dave"), "may try to sign in again")
+	assert.Contains(t, env.run("carol", "/cert admin local remove dave"), "removed")
+	assert.Contains(t, env.run("carol", "/cert admin local remove dave"), "No local account has this username.")
+	assert.Contains(t, env.run("carol", "/cert admin local list"), "No local accounts.")
+	assert.Contains(t, env.run("carol", "/cert admin local frob"), "Use `/cert admin local add")
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -34,6 +35,8 @@ type API interface {
 	GetBundlePath() (string, error)
 	// LogAuditRec records renewals.
 	LogAuditRec(rec *model.AuditRecord)
+	// SendMail sends a new local account its set-password link.
+	SendMail(to, subject, htmlBody string) *model.AppError
 	LogWarn(msg string, keyValuePairs ...any)
 	LogError(msg string, keyValuePairs ...any)
 }
@@ -62,6 +65,9 @@ type Door struct {
 	// Manifest names the plugin (its routes) and its version.
 	Manifest *model.Manifest
 	Now      func() time.Time
+	// Accounts are the portal's local accounts, which /cert admin local
+	// manages; nil when there are none.
+	Accounts *local.Accounts
 }
 
 // Routes of the command's dynamic autocomplete, relative to the plugin's

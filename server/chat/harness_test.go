@@ -15,6 +15,7 @@ import (
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/mattermost/mattermost/server/public/pluginapi"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
@@ -22,6 +23,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/linktoken"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -52,6 +54,14 @@ type fakeAPI struct {
 	bundle     string
 	logs       []string
 	audits     []*model.AuditRecord
+	mails      []string // to + "\n" + subject + "\n" + body
+}
+
+func (a *fakeAPI) SendMail(to, subject, body string) *model.AppError {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.mails = append(a.mails, to+"\n"+subject+"\n"+body)
+	return nil
 }
 
 func (a *fakeAPI) SendEphemeralPost(userID string, post *model.Post) *model.Post {
@@ -212,7 +222,8 @@ func newChatEnv(t testing.TB, catalog string) *chatEnv {
 	env.current.SetSite(&app.Site{URL: testSiteURL, Name: "Example", Host: "chat.example.com", PluginID: "certs"})
 	env.current.Store(&app.Snapshot{Config: cfg, Catalog: parsed, Core: core})
 	env.door = &Door{API: env.api, Current: env.current, Directory: env.dir, BotID: testBotID,
-		Manifest: &model.Manifest{Id: "certs", Name: "Client Certificates", Version: "9.8.7"}, Now: env.now}
+		Manifest: &model.Manifest{Id: "certs", Name: "Client Certificates", Version: "9.8.7"}, Now: env.now,
+		Accounts: &local.Accounts{Store: env.store, Now: env.now, Cost: bcrypt.MinCost, Throttle: &local.Throttle{Store: env.store, Now: env.now}}}
 	env.router = web.NewRouter(env.api)
 	env.door.Mount(env.router)
 	return env

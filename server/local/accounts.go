@@ -140,9 +140,13 @@ func (a *Accounts) NewPasswordLink(accountID string) (string, error) {
 	return token, nil
 }
 
-// SetPassword sets the password of the account a link's token names, and
-// uses the token up. A password the rules refuse leaves the link usable.
-func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, error) {
+// PasswordLinkAccount is the account a set-password link is for, without
+// using the link; ErrPasswordLinkUsed when it was used, expired, or its
+// account removed.
+func (a *Accounts) PasswordLinkAccount(token string) (*store.LocalAccount, error) {
+	if token == "" {
+		return nil, ErrPasswordLinkUsed
+	}
 	id, err := a.Store.PasswordTokenAccount(randtoken.Hash(token))
 	if errors.Is(err, records.ErrNotFound) {
 		return nil, ErrPasswordLinkUsed
@@ -151,12 +155,20 @@ func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, err
 		return nil, err
 	}
 	account, err := a.Store.LocalAccount(id)
+	if errors.Is(err, records.ErrNotFound) || (err == nil && account.Removed()) {
+		return nil, ErrPasswordLinkUsed
+	}
+	return account, err
+}
+
+// SetPassword sets the password of the account a link's token names, and
+// uses the token up. A password the rules refuse leaves the link usable.
+func (a *Accounts) SetPassword(token, password string) (*store.LocalAccount, error) {
+	account, err := a.PasswordLinkAccount(token)
 	if err != nil {
 		return nil, err
 	}
-	if account.Removed() {
-		return nil, ErrPasswordLinkUsed
-	}
+	id := account.ID
 	if err := CheckPassword(password, account.Username, account.Email); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
@@ -32,15 +33,25 @@ type Deactivations struct {
 
 // Handle acts on the certificates of one deactivated user.
 func (d *Deactivations) Handle(ctx context.Context, user *model.User) {
+	d.HandleRequester(ctx, RequesterOf(user))
+}
+
+// HandleRequester acts on the certificates of an account of any kind that
+// is gone: a deactivated user, a removed local account.
+func (d *Deactivations) HandleRequester(ctx context.Context, owner *enroll.Requester) {
+	who := string(owner.Principal)
+	if id := owner.Principal.MattermostUserID(); id != "" {
+		who = id
+	}
 	s, err := d.Current.Get()
 	if err != nil {
-		d.API.LogWarn("A user was deactivated while the plugin cannot act; the daily job will", "user_id", user.Id, "error", err.Error())
+		d.API.LogWarn("An account was deactivated while the plugin cannot act; the daily job will for Mattermost users", "account", who, "error", err.Error())
 		return
 	}
 	action := enroll.DeactivationAction(s.Config.OnDeactivation)
-	result, err := s.Core.Deactivate(ctx, RequesterOf(user), action)
+	result, err := s.Core.Deactivate(ctx, owner, action)
 	if err != nil {
-		d.API.LogError("Could not act on a deactivated user's certificates", "user_id", user.Id, "error", err.Error())
+		d.API.LogError("Could not act on a deactivated account's certificates", "account", who, "error", err.Error())
 		return
 	}
 	if len(result.Revoked) == 0 && len(result.Valid) == 0 {
@@ -49,7 +60,7 @@ func (d *Deactivations) Handle(ctx context.Context, user *model.User) {
 	if len(result.Revoked) == 0 && len(result.Failed) == 0 {
 		// Only certificates left valid, as the settings want: the admins
 		// hear of each user once, not every day.
-		if first, err := d.Marks.ClaimToken("deactivation-notice:"+user.Id, deactivationNoticeMemory); err != nil || !first {
+		if first, err := d.Marks.ClaimToken("deactivation-notice:"+who, deactivationNoticeMemory); err != nil || !first {
 			return
 		}
 	}
@@ -59,7 +70,11 @@ func (d *Deactivations) Handle(ctx context.Context, user *model.User) {
 // deactivationNotice is the admins' summary of one deactivation.
 func deactivationNotice(d *enroll.Deactivated) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Client Certificates:** @%s was deactivated.", d.Owner.Username)
+	if d.Owner.Principal.Kind() == records.KindMattermost {
+		fmt.Fprintf(&b, "**Client Certificates:** @%s was deactivated.", d.Owner.Username)
+	} else {
+		fmt.Fprintf(&b, "**Client Certificates:** the %s account `%s` was removed.", d.Owner.Principal.Kind(), strings.ReplaceAll(d.Owner.Username, "`", ""))
+	}
 	var atCA, recordsOnly []*enroll.Revoked
 	for _, revoked := range d.Revoked {
 		if revoked.Reach() == enroll.ReachCA {

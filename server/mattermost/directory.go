@@ -56,6 +56,9 @@ type Directory struct {
 	Bindings *store.Store
 	Admins   *Admins
 	Notices  *AdminNotices
+	// Others looks up the accounts of other kinds (the portal's), to name
+	// their owners; nil names them by principal.
+	Others func(records.Principal) (*enroll.Requester, error)
 }
 
 func (d *Directory) Lookup(principal records.Principal) (*enroll.Requester, error) {
@@ -243,11 +246,16 @@ func catalogTeams(catalog *profile.Catalog) []string {
 }
 
 // OwnerName is an owner as people know them: @username for an account,
-// the principal for any other kind.
+// the name and kind of another kind's account (never an @, which would
+// name a Mattermost user), the principal when none is found.
 func (d *Directory) OwnerName(owner records.Principal) string {
 	if id := owner.MattermostUserID(); id != "" {
 		if u, appErr := d.API.GetUser(id); appErr == nil {
 			return "@" + u.Username
+		}
+	} else if d.Others != nil {
+		if r, err := d.Others(owner); err == nil {
+			return "`" + strings.ReplaceAll(r.Username, "`", "") + "` (" + owner.Kind() + ")"
 		}
 	}
 	return MarkdownCell(string(owner))

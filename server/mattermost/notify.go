@@ -270,8 +270,13 @@ func (n *Notifier) notifyWith(owner *enroll.Requester, subject string, post *mod
 
 // approvalPost is the message with Approve and Deny buttons an approver gets.
 func approvalPost(pluginID string, req *records.Request, owner *enroll.Requester, prof *profile.Profile, subject connector.Subject) *model.Post {
-	text := fmt.Sprintf("@%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
-		owner.Username, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
+	who := "@" + owner.Username
+	if owner.Principal.Kind() != records.KindMattermost {
+		// Not a Mattermost user: no @, which would name one.
+		who = "`" + strings.ReplaceAll(owner.Username, "`", "") + "` (" + owner.Principal.Kind() + " account, not in Mattermost)"
+	}
+	text := fmt.Sprintf("%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
+		who, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)
 	if len(subject.Emails) > 0 {
 		text += "\n- Email: " + subject.Emails[0]
 	}

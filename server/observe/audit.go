@@ -24,6 +24,7 @@ const (
 	AuditRegisterCertificate = "certsRegisterCertificate"
 	AuditRevokeCertificate   = "certsRevokeCertificate"
 	AuditRenewCertificate    = "certsRenewCertificate"
+	AuditPortalSession       = "certsPortalSession"
 	AuditRequestCertificate  = "certsRequestCertificate"
 	AuditApproveRequest      = "certsApproveRequest"
 	AuditDenyRequest         = "certsDenyRequest"
@@ -249,6 +250,21 @@ func (o Inventory) requestChanged(before requestBefore, r *records.Request) {
 	}
 	rec.AddMeta("previous_state", string(before.state))
 	o.audit.LogAuditRec(rec)
+}
+
+// AuditPortal records a portal sign-in, sign-out or password change, or a
+// refused sign-in (no principal then: the name tried is not recorded, as
+// it may be a password typed in the wrong field).
+func AuditPortal(audit AuditLog, event string, principal records.Principal, outcome string) {
+	rec := newAuditRecord(AuditPortalSession, model.AuditStatusSuccess, string(principal))
+	rec.AddMeta("event", event)
+	if outcome != "" {
+		rec.AddMeta("outcome", outcome)
+	}
+	if principal == "" {
+		rec.Fail()
+	}
+	audit.LogAuditRec(rec)
 }
 
 // AuditRenewal records that an owner started renewing a certificate: what

@@ -22,7 +22,7 @@ var (
 	// supportShownSettings are copied as they are.
 	supportShownSettings = []string{
 		"LinkLifetimeMinutes", "CertificateValidityDays", "KeyType", "PKCS12Format",
-		"EmailNotifications", "ReminderDays", "RevocationBaseURL", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery",
+		"EmailNotifications", "ReminderDays", "RevocationBaseURL", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery", "PortalLocalAccounts", "PortalSecondFactor",
 		"SMTPServer", "SMTPPort", "SMTPConnectionSecurity", "SMTPUsername", "SMTPFrom",
 	}
 	// supportSummarizedSettings are long and public (certificates, the

@@ -189,8 +189,13 @@ type Access struct {
 	LocalAccounts bool `json:"local_accounts,omitempty"`
 }
 
-// Everyone reports whether any Mattermost user may use the profile.
-func (a Access) Everyone() bool { return len(a.Teams) == 0 && !a.SystemAdminsOnly }
+// Everyone reports whether any Mattermost user may use the profile: it
+// names no team, is not for admins only, and is not a profile for the
+// portal's people (which names Mattermost users by team when it wants
+// them too).
+func (a Access) Everyone() bool {
+	return len(a.Teams) == 0 && !a.SystemAdminsOnly && !a.Portal && !a.LocalAccounts && len(a.OIDCGroups) == 0
+}
 
 // AdmitsLocalAccounts reports whether the portal's local accounts may use
 // the profile.

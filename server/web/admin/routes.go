@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/builtinca"
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/gorilla/mux"
 )
@@ -28,6 +31,11 @@ type Routes struct {
 	// RenewCA renews the built-in issuing CA of a configuration; force
 	// renews it however long it has left (builtinca.Keeper.Renew).
 	RenewCA func(c *config.Configuration, threshold time.Duration, force bool) (*builtinca.Renewal, error)
+	// Accounts are the portal's local accounts; nil mounts no route for
+	// them. MailPasswordLink mails a set-password link to its account.
+	Accounts         *local.Accounts
+	MailPasswordLink func(account *store.LocalAccount, link string)
+	Current          *app.Current
 }
 
 // Logger is the log of the admin API: what went wrong, and what an admin
@@ -39,11 +47,15 @@ type Logger interface {
 
 // Mount adds the routes to api, the router of /api/v1.
 func (h *Routes) Mount(api *mux.Router) {
+	if h.Accounts != nil {
+		h.mountLocalAccounts(api)
+	}
 	api.Handle(routeAdminCertificates, web.API(h.Log, h.Auth, h.handleAdminCertificates)).Methods(http.MethodGet)
 	api.Handle(routeAdminCounts, web.API(h.Log, h.Auth, h.handleAdminCounts)).Methods(http.MethodGet)
 	api.Handle(routeAdminExport, web.API(h.Log, h.Auth, h.handleAdminExport)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificate, web.API(h.Log, h.Auth, h.handleAdminCertificate)).Methods(http.MethodGet)
 	api.Handle(routeAdminCARenew, web.API(h.Log, h.Auth, h.handleAdminCARenew)).Methods(http.MethodPost)
+
 }
 
 // ownerPrincipal reads the owner filter: a principal (mm:…), or a bare
