@@ -115,7 +115,9 @@ func RelyingPartyOf(siteURL, name string) (RelyingParty, error) {
 	if err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return RelyingParty{}, fmt.Errorf("passkeys need a Site URL such as https://chat.example.com, not %q", siteURL)
 	}
-	return RelyingParty{ID: u.Hostname(), Name: name, Origins: []string{u.Scheme + "://" + u.Host}}, nil
+	// Browsers send the host in lower case.
+	host := strings.ToLower(u.Host)
+	return RelyingParty{ID: strings.ToLower(u.Hostname()), Name: name, Origins: []string{u.Scheme + "://" + host}}, nil
 }
 
 // Passkeys is the passkey (WebAuthn) second factor of local accounts.
