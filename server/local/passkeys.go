@@ -115,8 +115,11 @@ func RelyingPartyOf(siteURL, name string) (RelyingParty, error) {
 	if err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return RelyingParty{}, fmt.Errorf("passkeys need a Site URL such as https://chat.example.com, not %q", siteURL)
 	}
-	// Browsers send the host in lower case.
+	// Browsers send the host in lower case, and no default port.
 	host := strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		host = strings.ToLower(u.Hostname())
+	}
 	return RelyingParty{ID: strings.ToLower(u.Hostname()), Name: name, Origins: []string{u.Scheme + "://" + host}}, nil
 }
 

@@ -431,6 +431,9 @@ func TestTheRelyingPartyIsTheSiteURLs(t *testing.T) {
 	rp, err := RelyingPartyOf("https://Chat.Example.com:8443/mattermost", "Example")
 	require.NoError(t, err)
 	assert.Equal(t, RelyingParty{ID: "chat.example.com", Name: "Example", Origins: []string{"https://chat.example.com:8443"}}, rp)
+	rp, err = RelyingPartyOf("https://chat.example.com:443", "Example")
+	require.NoError(t, err)
+	assert.Equal(t, []string{siteOrigin}, rp.Origins, "browsers send no default port")
 	for _, bad := range []string{"", "chat.example.com", "ftp://chat.example.com", "https://"} {
 		_, err := RelyingPartyOf(bad, "Example")
 		assert.Error(t, err, bad)
