@@ -57,6 +57,9 @@ type Accounts struct {
 	// Throttle's counts are forgotten when an admin resets or removes an
 	// account; nil when nothing throttles.
 	Throttle *Throttle
+	// Factors keeps the accounts' second factors, which a reset or a
+	// removal forgets; nil when none are kept.
+	Factors FactorStore
 	// Removed is told of every account an admin removed, to act on its
 	// certificates as the deactivation setting says; nil does nothing.
 	Removed func(owner *enroll.Requester)
@@ -221,6 +224,12 @@ func (a *Accounts) Reset(username string) (*store.LocalAccount, string, error) {
 			return nil, "", err
 		}
 	}
+	if a.Factors != nil {
+		// A reset answers a lost device too: the owner sets up again.
+		if err := RemoveAllFactors(a.Factors, account.ID); err != nil {
+			return nil, "", err
+		}
+	}
 	token, err := a.NewPasswordLink(account.ID)
 	return account, token, err
 }
@@ -242,6 +251,9 @@ func (a *Accounts) Remove(username, by string) (*store.LocalAccount, error) {
 	}
 	if a.Throttle != nil {
 		_ = a.Throttle.Unlock(account.Username)
+	}
+	if a.Factors != nil {
+		_ = RemoveAllFactors(a.Factors, account.ID)
 	}
 	if a.Removed != nil {
 		a.Removed(RequesterOf(account))
