@@ -7,6 +7,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/mattermost/mattermost/server/public/model"
 	"github.com/pkg/errors"
@@ -168,10 +169,14 @@ func (p *Plugin) ensureSecrets() error {
 }
 
 // resealHeldKeys seals the keys open requests hold (CA-pending, kept for
-// download) under the new encryption secret too.
+// download), and the local accounts' authenticator-app secrets, under the
+// new encryption secret too.
 func (p *Plugin) resealHeldKeys(oldSecret, newSecret string) error {
 	oldKey, newKey, err := config.SealKeys(oldSecret, newSecret)
 	if err != nil {
+		return err
+	}
+	if err := local.ResealTOTP(p.store, oldKey, newKey); err != nil {
 		return err
 	}
 	if p.inventory == nil {

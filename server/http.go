@@ -9,10 +9,12 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
 	"github.com/clientcerts/mattermost-plugin-certs/server/portal"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
+	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web/admin"
@@ -52,6 +54,33 @@ func (p *Plugin) newRouter() *mux.Router {
 	return r
 }
 
+// secondFactors are the local accounts' second factors for the settings in
+// use: TOTP secrets sealed with the encryption secret, passkeys for the
+// Site URL's host.
+func (p *Plugin) secondFactors() (*portal.SecondFactors, error) {
+	s, err := p.current.Get()
+	if err != nil {
+		return nil, err
+	}
+	key, err := sealbox.NewKey(s.Config.EncryptionSecret)
+	if err != nil {
+		return nil, err
+	}
+	site := p.current.Site()
+	rp, err := local.RelyingPartyOf(site.URL, site.DisplayName()+" certificates")
+	if err != nil {
+		return nil, err
+	}
+	passkeys, err := local.NewPasskeys(p.store, rp, p.now)
+	if err != nil {
+		return nil, err
+	}
+	return &portal.SecondFactors{
+		TOTP:     &local.TOTP{Store: p.store, Key: key, Issuer: site.DisplayName() + " certificates", Now: p.now},
+		Passkeys: passkeys,
+	}, nil
+}
+
 // mountPortal mounts the portal under app.PortalPath: its own pages, and
 // the enrollment link pages again with its sessions and its words.
 func (p *Plugin) mountPortal(r *mux.Router) {
@@ -64,6 +93,7 @@ func (p *Plugin) mountPortal(r *mux.Router) {
 		Audit: func(event string, principal records.Principal, outcome string) {
 			observe.AuditPortal(p.API, event, principal, outcome)
 		},
+		Factors: p.secondFactors, FactorStore: p.store,
 	}
 	r.Handle(app.PortalPath, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
 	portalRouter := r.PathPrefix(app.PortalPath).Subrouter()

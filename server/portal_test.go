@@ -10,10 +10,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -310,4 +314,98 @@ func TestPortalPeopleAreToldByEmail(t *testing.T) {
 	require.Len(t, mails, 1)
 	assert.True(t, strings.HasPrefix(mails[0], "dave@partner.example|Client certificates: a certificate was issued in your name|"), mails[0])
 	assert.Contains(t, mails[0], "https://chat.example.com/plugins/certs/portal/")
+}
+
+var totpSecretOnPage = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+
+func (env *testEnv) totpCode(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, env.now())
+	require.NoError(t, err)
+	return code
+}
+
+func TestALocalAccountSetsUpAnAuthenticatorAppAndGivesItsCodeOnce(t *testing.T) {
+	env := newPortalEnv(t)
+	env.addLocal("dave", "correct horse battery")
+	b := env.browser()
+	home := b.signIn("dave", "correct horse battery")
+	assert.Contains(t, home.Body.String(), `id="second-factor"`)
+
+	page := b.do(http.MethodGet, "/portal/second-factor", nil)
+	require.Equal(t, http.StatusOK, page.Code, page.Body.String())
+	m := totpSecretOnPage.FindStringSubmatch(page.Body.String())
+	require.NotNil(t, m, page.Body.String())
+	secret := m[1]
+	assert.Contains(t, page.Body.String(), `src="data:image/png;base64,`)
+	csrf := csrfOf(t, page)
+	w := b.do(http.MethodPost, "/portal/second-factor/totp", url.Values{"code": {"000000"}, "csrf": {csrf}})
+	assert.Equal(t, http.StatusBadRequest, w.Code)
+	assert.Contains(t, w.Body.String(), "This code is not right.")
+	w = b.do(http.MethodPost, "/portal/second-factor/totp", url.Values{"code": {env.totpCode(t, secret)}, "csrf": {csrf}})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "Your authenticator app is set up.")
+
+	// The next sign-in asks for a code before anything opens.
+	env.advance(time.Minute)
+	b = env.browser()
+	signIn := b.do(http.MethodGet, "/portal/signin", nil)
+	w = b.do(http.MethodPost, "/portal/signin", url.Values{"username": {"dave"}, "password": {"correct horse battery"}, "csrf": {csrfOf(t, signIn)}})
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	verify := pluginPath(w.Header().Get("Location"))
+	assert.True(t, strings.HasPrefix(verify, "/portal/signin/second-factor"), verify)
+	w = b.do(http.MethodGet, "/portal/", nil)
+	require.Equal(t, http.StatusSeeOther, w.Code, "nothing opens before the second factor")
+	assert.Equal(t, "/plugins/certs/portal/signin/second-factor", w.Header().Get("Location"))
+	page = b.do(http.MethodGet, verify, nil)
+	require.Equal(t, http.StatusOK, page.Code, page.Body.String())
+	csrf = csrfOf(t, page)
+	w = b.do(http.MethodPost, "/portal/certificates/new", url.Values{"profile": {"portal"}, "csrf": {csrf}})
+	assert.Equal(t, http.StatusUnauthorized, w.Code, "a change before the second factor")
+
+	w = b.do(http.MethodPost, "/portal/signin/second-factor", url.Values{"code": {"000000"}, "csrf": {csrf}})
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Contains(t, w.Body.String(), "This code is not right.")
+	code := env.totpCode(t, secret)
+	w = b.do(http.MethodPost, "/portal/signin/second-factor", url.Values{"code": {code}, "csrf": {csrf}})
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	assert.Equal(t, http.StatusOK, b.do(http.MethodGet, "/portal/", nil).Code)
+
+	// The same code a second time (another browser): refused.
+	other := env.browser()
+	signIn = other.do(http.MethodGet, "/portal/signin", nil)
+	w = other.do(http.MethodPost, "/portal/signin", url.Values{"username": {"dave"}, "password": {"correct horse battery"}, "csrf": {csrfOf(t, signIn)}})
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	page = other.do(http.MethodGet, pluginPath(w.Header().Get("Location")), nil)
+	w = other.do(http.MethodPost, "/portal/signin/second-factor", url.Values{"code": {code}, "csrf": {csrfOf(t, page)}})
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Contains(t, w.Body.String(), "This code was already used.")
+}
+
+func TestWhereASecondFactorIsRequiredALocalAccountSetsOneUpFirst(t *testing.T) {
+	env := newPortalEnv(t)
+	cfg := *env.p.getConfiguration()
+	cfg.PortalSecondFactor = config.SecondFactorRequired
+	env.configure(&cfg)
+	env.addLocal("erin", "correct horse battery")
+	b := env.browser()
+	signIn := b.do(http.MethodGet, "/portal/signin", nil)
+	w := b.do(http.MethodPost, "/portal/signin", url.Values{"username": {"erin"}, "password": {"correct horse battery"}, "csrf": {csrfOf(t, signIn)}})
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	assert.True(t, strings.HasPrefix(w.Header().Get("Location"), "/plugins/certs/portal/second-factor"), w.Header().Get("Location"))
+	w = b.do(http.MethodGet, "/portal/", nil)
+	assert.Equal(t, "/plugins/certs/portal/second-factor", w.Header().Get("Location"), "nothing opens before a factor is set up")
+	page := b.do(http.MethodGet, "/portal/second-factor", nil)
+	require.Equal(t, http.StatusOK, page.Code)
+	assert.Contains(t, page.Body.String(), `id="setting-up"`)
+	secret := totpSecretOnPage.FindStringSubmatch(page.Body.String())[1]
+	w = b.do(http.MethodPost, "/portal/second-factor/totp", url.Values{"code": {env.totpCode(t, secret)}, "csrf": {csrfOf(t, page)}})
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	home := b.do(http.MethodGet, "/portal/", nil)
+	require.Equal(t, http.StatusOK, home.Code)
+
+	// The only factor cannot be removed where one is required.
+	w = b.do(http.MethodPost, "/portal/second-factor/totp/remove", url.Values{"csrf": {csrfOf(t, home)}})
+	assert.Equal(t, http.StatusConflict, w.Code)
+	assert.Contains(t, w.Body.String(), "add another one before you remove this one")
 }

@@ -39,9 +39,10 @@ type FactorStore interface {
 // SecondFactors are the second factors an account has set up, for the
 // portal to apply its setting (off, optional, required).
 type SecondFactors struct {
-	// TOTP is an authenticator app confirmed (one being set up is not).
-	TOTP     bool
-	Passkeys int
+	// TOTP is an authenticator app confirmed (one being set up is not);
+	// PendingTOTP one being set up.
+	TOTP, PendingTOTP bool
+	Passkeys          int
 }
 
 // Any is whether the account has a second factor.
@@ -55,6 +56,7 @@ func Factors(s FactorStore, accountID string) (SecondFactors, error) {
 		return factors, err
 	}
 	factors.TOTP = f != nil && f.Active != nil
+	factors.PendingTOTP = f != nil && f.Pending != nil
 	passkeys, err := s.Passkeys(accountID)
 	factors.Passkeys = len(passkeys)
 	return factors, err

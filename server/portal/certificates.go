@@ -10,7 +10,9 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
@@ -27,6 +29,8 @@ type homePage struct {
 	Past        []certificateRow
 	Requests    []requestRow
 	CAChainURLs []chainLink
+	// SecondFactor links a local account to its second factors.
+	SecondFactor bool
 }
 
 type profileChoice struct {
@@ -56,7 +60,8 @@ var kindWords = map[string]string{records.KindMattermost: "Mattermost account", 
 
 func (d *Door) handleHome(w http.ResponseWriter, _ *http.Request, v *visit) error {
 	core := v.snapshot.Core
-	page := homePage{Name: v.requester.Username, Kind: kindWords[v.requester.Principal.Kind()], CSRF: v.session.CSRF}
+	page := homePage{Name: v.requester.Username, Kind: kindWords[v.requester.Principal.Kind()], CSRF: v.session.CSRF,
+		SecondFactor: v.requester.Principal.Kind() == local.KindLocal && d.Factors != nil && v.snapshot.Config.PortalSecondFactor != config.SecondFactorOff}
 	for _, prof := range core.UsableProfiles(v.requester) {
 		page.Profiles = append(page.Profiles, profileChoice{
 			Name: prof.Name, Description: prof.Description, ValidityDays: prof.ValidityDays,

@@ -62,6 +62,10 @@ type Door struct {
 	Now      func() time.Time
 	// Audit records a sign-in, a sign-out or a refused sign-in.
 	Audit func(event string, principal records.Principal, outcome string)
+	// Factors are the second factors of local accounts, for the settings
+	// in use; nil offers none. FactorStore is where they are kept.
+	Factors     func() (*SecondFactors, error)
+	FactorStore local.FactorStore
 
 	pages *web.Pages
 	base  string
@@ -88,6 +92,7 @@ func (d *Door) Mount(r *mux.Router, base string) {
 	r.Handle(routeRenew, d.signedIn(d.handleRenew)).Methods(http.MethodPost)
 	r.Handle(routeDownload, d.signedIn(d.handleDownload)).Methods(http.MethodGet)
 	r.Handle(routeCollect, d.signedIn(d.handleCollect)).Methods(http.MethodPost)
+	d.mountSecondFactors(r)
 }
 
 // visit is a signed-in request: the session, who it is, and the services.
@@ -108,8 +113,25 @@ func (d *Door) page(h web.PageHandler) http.Handler {
 // for every change. A page asked for without a session leads to sign-in,
 // and back.
 func (d *Door) signedIn(h visitHandler) http.Handler {
+	return d.visiting(false, h)
+}
+
+// staged serves a page of the sign-in's later stages (a second factor to
+// give or to set up), which open sessions may use too.
+func (d *Door) staged(h visitHandler) http.Handler {
+	return d.visiting(true, h)
+}
+
+func (d *Door) visiting(anyStage bool, h visitHandler) http.Handler {
 	return d.page(func(w http.ResponseWriter, r *http.Request) error {
 		v, err := d.visit(w, r)
+		if err == nil && v.session.Stage != "" && !anyStage {
+			if r.Method != http.MethodGet {
+				return ErrNoSession
+			}
+			http.Redirect(w, r, d.stagePage(v.session.Stage), http.StatusSeeOther)
+			return nil
+		}
 		if he := web.AsError(err); he != nil && he.Status == http.StatusUnauthorized && r.Method == http.MethodGet {
 			http.Redirect(w, r, d.signInURL(d.base+strings.TrimPrefix(r.URL.RequestURI(), app.PortalPath)), http.StatusSeeOther)
 			return nil
@@ -121,7 +143,8 @@ func (d *Door) signedIn(h visitHandler) http.Handler {
 	})
 }
 
-// visit is the signed-in person of a request, if still allowed.
+// visit is the signed-in person of a request, if still allowed; the
+// session may be at a stage of its sign-in still.
 func (d *Door) visit(w http.ResponseWriter, r *http.Request) (*visit, error) {
 	session, err := d.session(w, r)
 	if err != nil {
@@ -202,6 +225,9 @@ func (d *Door) Authenticate(r *http.Request) (records.Principal, error) {
 	session, err := d.Sessions.Current(discardHeaders{}, r)
 	if err != nil {
 		return "", err
+	}
+	if session.Stage != "" {
+		return "", ErrNoSession
 	}
 	s, requester, err := d.Callers.Resolve(session.Principal)
 	if err != nil {

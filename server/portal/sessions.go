@@ -61,10 +61,23 @@ var (
 	ErrBadCSRF        = &web.Error{Status: http.StatusForbidden, Message: "This form is out of date or was not sent by the portal; go back, reload the page and try again."}
 )
 
+// Stages of a session that is not open yet: the password was right, and a
+// second factor must be given, or set up as the settings require.
+const (
+	StageSecondFactor = "second_factor"
+	StageSetUpFactor  = "set_up_factor"
+)
+
 // Start signs principal in: a new session with a new id (never one the
 // browser brought, so a planted id cannot be taken over) and its cookie.
 // Whatever session the browser had is ended first.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, principal records.Principal) (*store.PortalSession, error) {
+	return s.StartAt(w, r, principal, "")
+}
+
+// StartAt starts a session at a stage ("" for an open one): each stage
+// passed gets a session with a new id.
+func (s *Sessions) StartAt(w http.ResponseWriter, r *http.Request, principal records.Principal, stage string) (*store.PortalSession, error) {
 	if principal == "" {
 		return nil, errors.New("a session needs a principal")
 	}
@@ -74,7 +87,7 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, principal recor
 	if err != nil {
 		return nil, err
 	}
-	session := &store.PortalSession{Principal: principal, CSRF: csrf, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(MaxLifetime)}
+	session := &store.PortalSession{Principal: principal, CSRF: csrf, CreatedAt: now, SeenAt: now, ExpiresAt: now.Add(MaxLifetime), Stage: stage}
 	for range 3 {
 		id, err := randtoken.New()
 		if err != nil {
@@ -135,12 +148,15 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request) {
 }
 
 // Authenticator is the portal's web.Authenticator: the principal of the
-// request's session. It reads the session only; a door that needs it kept
-// alive calls Current.
+// request's open session. It reads the session only; a door that needs it
+// kept alive calls Current.
 func (s *Sessions) Authenticator(r *http.Request) (records.Principal, error) {
 	session, err := s.Current(discardHeaders{}, r)
 	if err != nil {
 		return "", err
+	}
+	if session.Stage != "" {
+		return "", ErrNoSession
 	}
 	return session.Principal, nil
 }

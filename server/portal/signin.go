@@ -87,10 +87,7 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	page.Username = username
 	refuse := func(status int, err error) error {
 		he := web.AsError(err)
-		page.Error = he.Message
-		if hint := d.pages.Hint(he); hint != "" {
-			page.Error += " " + hint
-		}
+		page.Error = d.words(err)
 		if he.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(he.RetryAfter.Seconds()))))
 		}
@@ -115,9 +112,22 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := d.Throttle.Succeeded(account.Username); err != nil {
 		return err
 	}
-	session, err := d.Sessions.Start(w, r, local.PrincipalOf(account))
+	s, err := d.Current.Get()
 	if err != nil {
 		return err
+	}
+	stage, err := d.stageAfterPassword(s.Config, account)
+	if err != nil {
+		return err
+	}
+	session, err := d.Sessions.StartAt(w, r, local.PrincipalOf(account), stage)
+	if err != nil {
+		return err
+	}
+	if stage != "" {
+		d.audit("portal_password_accepted", session.Principal, stage)
+		http.Redirect(w, r, d.stagePage(stage)+"?"+returnToParam+"="+url.QueryEscape(page.ReturnTo), http.StatusSeeOther)
+		return nil
 	}
 	d.audit("portal_sign_in", session.Principal, "password")
 	http.Redirect(w, r, page.ReturnTo, http.StatusSeeOther)

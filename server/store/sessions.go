@@ -21,6 +21,9 @@ type PortalSession struct {
 	SeenAt time.Time `json:"seen_at"`
 	// ExpiresAt is when it ends however busy it is.
 	ExpiresAt time.Time `json:"expires_at"`
+	// Stage is what the person must still do before the session opens
+	// anything: "" (nothing), or a second factor to give or to set up.
+	Stage string `json:"stage,omitempty"`
 }
 
 func sessionKey(hash string) string { return "psession:" + hash }
