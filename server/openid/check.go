@@ -24,18 +24,15 @@ func Check(ctx context.Context, client *http.Client, s Settings) error {
 	if client == nil {
 		client = defaultClient
 	}
-	if client.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, client.Timeout)
-		defer cancel()
+	timeout := client.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
-	provider, err := discover(ctx, client, s.Issuer)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, client), s.Issuer)
 	if err != nil {
-		var mismatch *oidc.IssuerMismatchError
-		if errors.As(err, &mismatch) {
-			return &SettingsError{Field: "Issuer", Message: "the provider names its issuer " + mismatch.Discovered + "; use exactly that"}
-		}
-		return &SettingsError{Field: "Issuer", Message: err.Error()}
+		return &SettingsError{Field: "Issuer", Message: discoveryProblem(err, s.Issuer)}
 	}
 	var metadata struct {
 		PKCEMethods []string `json:"code_challenge_methods_supported"`
@@ -52,6 +49,20 @@ func Check(ctx context.Context, client *http.Client, s Settings) error {
 		return &SettingsError{Field: "Issuer", Message: "the provider does not support PKCE with S256, which sign-in requires"}
 	}
 	return nil
+}
+
+// discoveryProblem says, for an admin, why the issuer's discovery failed.
+func discoveryProblem(err error, issuer string) string {
+	var mismatch *oidc.IssuerMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return "the provider names its issuer " + mismatch.Discovered + "; use exactly that"
+	case isTimeout(err):
+		return "the provider did not answer in time: " + err.Error()
+	case isTransport(err):
+		return "the provider could not be reached: " + err.Error()
+	}
+	return "no discovery document could be read at " + strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration: " + err.Error()
 }
 
 // validate checks the settings' form, without the network.

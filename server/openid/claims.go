@@ -14,7 +14,7 @@ import (
 func (s Settings) identity(token *oidc.IDToken) (*Identity, error) {
 	var claims map[string]any
 	if err := token.Claims(&claims); err != nil {
-		return nil, refuse(ErrInvalidToken, "The ID token's claims could not be read.", err)
+		return nil, invalidToken("has claims that could not be read", err)
 	}
 	id := &Identity{
 		Issuer:        token.Issuer,
@@ -25,7 +25,7 @@ func (s Settings) identity(token *oidc.IDToken) (*Identity, error) {
 		Groups:        stringsClaim(claims[s.GroupsClaim]),
 	}
 	if id.Subject == "" {
-		return nil, refuse(ErrInvalidToken, "The ID token names no subject.", nil)
+		return nil, invalidToken("names no subject", nil)
 	}
 	return id, nil
 }
@@ -96,16 +96,16 @@ func tokenRefusal(err error, rawIDToken string, s Settings) *Refusal {
 	}
 	var expired *oidc.TokenExpiredError
 	if errors.As(err, &expired) {
-		return refuse(ErrInvalidToken, "The ID token has expired (is the portal's clock right?).", err)
+		return invalidToken("has expired (is the portal's clock right?)", err)
 	}
 	claims := unverifiedClaims(rawIDToken)
 	switch {
 	case claims.Issuer != s.Issuer:
-		return refuse(ErrInvalidToken, "The ID token was issued by another provider.", err)
+		return invalidToken("was issued by another provider", err)
 	case !slices.Contains(claims.Audience, s.ClientID):
-		return refuse(ErrInvalidToken, "The ID token is meant for another client.", err)
+		return invalidToken("is meant for another client", err)
 	}
-	return refuse(ErrInvalidToken, "The ID token's signature could not be verified.", err)
+	return invalidToken("has a signature that could not be verified", err)
 }
 
 type tokenClaims struct {

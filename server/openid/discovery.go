@@ -2,7 +2,6 @@ package openid
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -61,9 +60,5 @@ func discover(ctx context.Context, client *http.Client, issuer string) (*oidc.Pr
 	if isTransport(err) {
 		return nil, unreachable("discovery", err)
 	}
-	var mismatch *oidc.IssuerMismatchError
-	if errors.As(err, &mismatch) {
-		return nil, refuse(ErrUnreachable, "The identity provider calls itself by another issuer URL than the settings.", err)
-	}
-	return nil, refuse(ErrUnreachable, "The identity provider's discovery document could not be read.", err)
+	return nil, refuse(ErrUnreachable, "The identity provider's settings could not be read from it (its discovery document). Tell your administrator.", err)
 }

@@ -141,9 +141,12 @@ type FlowStore interface {
 // it after first use.
 type Flows struct {
 	Store FlowStore
-	Now   func() time.Time
-	// Client talks to providers; its Timeout also bounds each Begin and
-	// Finish as a whole. Nil means a client with DefaultTimeout.
+	// Now is the time of the flows and of ID tokens' expiry (time.Now when
+	// nil).
+	Now func() time.Time
+	// Client talks to providers; its Timeout (DefaultTimeout when zero)
+	// also bounds each Begin and Finish as a whole. Nil means a client
+	// with DefaultTimeout.
 	Client *http.Client
 	// CookiePath scopes the browser cookie; it must cover the callback's
 	// path (e.g. /plugins/certs/portal/oidc).
@@ -152,6 +155,13 @@ type Flows struct {
 	Secure func() bool
 
 	providers providerCache
+}
+
+func (f *Flows) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
 }
 
 var defaultClient = &http.Client{Timeout: DefaultTimeout}
@@ -167,10 +177,11 @@ func (f *Flows) client() *http.Client {
 // step makes, a slow provider holds the person's request no longer.
 func (f *Flows) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx = oidc.ClientContext(ctx, f.client())
-	if timeout := f.client().Timeout; timeout > 0 {
-		return context.WithTimeout(ctx, timeout)
+	timeout := f.client().Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
-	return context.WithCancel(ctx)
+	return context.WithTimeout(ctx, timeout)
 }
 
 // Begin starts a sign-in and returns the provider's authorization URL to
@@ -184,7 +195,7 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, s Settings, re
 	}
 	ctx, cancel := f.bounded(ctx)
 	defer cancel()
-	provider, err := f.providers.get(ctx, f.client(), s.Issuer, f.Now())
+	provider, err := f.providers.get(ctx, f.client(), s.Issuer, f.now())
 	if err != nil {
 		return "", err
 	}
@@ -196,7 +207,7 @@ func (f *Flows) Begin(ctx context.Context, w http.ResponseWriter, s Settings, re
 	if err != nil {
 		return "", err
 	}
-	now := f.Now()
+	now := f.now()
 	flow := &store.OIDCFlow{
 		Issuer: s.Issuer, ClientID: s.ClientID, Nonce: nonce, PKCEVerifier: oauth2.GenerateVerifier(),
 		BrowserHash: randtoken.Hash(browser), ReturnTo: returnTo, CreatedAt: now, ExpiresAt: now.Add(FlowTTL),
@@ -239,7 +250,7 @@ func (f *Flows) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		return nil, "", err
 	}
 	f.clearCookie(w, hash)
-	if !f.Now().Before(flow.ExpiresAt) {
+	if !f.now().Before(flow.ExpiresAt) {
 		return nil, "", ErrUnknownFlow
 	}
 	if !f.sameBrowser(r, hash, flow) {
@@ -250,16 +261,17 @@ func (f *Flows) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if code := query.Get("error"); code != "" {
 		code = providerErrorCode(code)
-		return nil, "", refuse(ErrProviderError, "The identity provider answered "+code+".", errors.New("provider error "+code))
+		return nil, "", refuse(ErrProviderError, "The identity provider did not sign you in ("+code+"). Start again, or ask your administrator if it keeps happening.",
+			errors.New("provider error "+code))
 	}
 	code := query.Get("code")
 	if code == "" {
-		return nil, "", refuse(ErrExchangeFailed, "The identity provider sent no code.", nil)
+		return nil, "", refuse(ErrExchangeFailed, "The identity provider sent no sign-in code. Start again from the sign-in page.", nil)
 	}
 
 	ctx, cancel := f.bounded(ctx)
 	defer cancel()
-	provider, err := f.providers.get(ctx, f.client(), s.Issuer, f.Now())
+	provider, err := f.providers.get(ctx, f.client(), s.Issuer, f.now())
 	if err != nil {
 		return nil, "", err
 	}
@@ -269,9 +281,9 @@ func (f *Flows) Finish(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	rawIDToken, _ := token.Extra("id_token").(string)
 	if rawIDToken == "" {
-		return nil, "", refuse(ErrInvalidToken, "The identity provider sent no ID token.", nil)
+		return nil, "", invalidToken("is missing", nil)
 	}
-	idToken, err := provider.Verifier(&oidc.Config{ClientID: s.ClientID, Now: f.Now}).Verify(ctx, rawIDToken)
+	idToken, err := provider.Verifier(&oidc.Config{ClientID: s.ClientID, Now: f.now}).Verify(ctx, rawIDToken)
 	if err != nil {
 		return nil, "", tokenRefusal(err, rawIDToken, s)
 	}
@@ -332,7 +344,7 @@ func exchangeRefusal(err error) *Refusal {
 			status = retrieve.Response.StatusCode
 		}
 		code := providerErrorCode(retrieve.ErrorCode)
-		return refuse(ErrExchangeFailed, "The identity provider answered "+code+".",
+		return refuse(ErrExchangeFailed, "The identity provider did not accept this sign-in's code ("+code+"). Start again from the sign-in page.",
 			errors.New("token endpoint answered "+http.StatusText(status)+" "+code))
 	}
 	if isTransport(err) {

@@ -231,7 +231,7 @@ func TestProviderErrorIsReported(t *testing.T) {
 	for code, shown := range map[string]string{
 		"access_denied":                 "access_denied",
 		"<script>alert(1)</script>":     "scriptalert1script",
-		strings.Repeat("x", 500):        strings.Repeat("x", 40) + ".",
+		strings.Repeat("x", 500):        "(" + strings.Repeat("x", 40) + ")",
 		"temporarily_unavailable\r\nX:": "temporarily_unavailableX",
 	} {
 		r, cookie := b.callback(t)

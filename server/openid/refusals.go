@@ -65,24 +65,36 @@ var (
 		Message: "The identity provider could not be reached. Try again in a few minutes; tell your administrator if it lasts."}
 )
 
-// refuse is a refusal of base's code with its message, made more precise
-// by detail when there is one.
-func refuse(base *Refusal, detail string, cause error) *Refusal {
-	r := &Refusal{Code: base.Code, Message: base.Message, Cause: cause}
-	if detail != "" {
-		r.Message = detail + " " + base.Message
+// refuse is a refusal of base's code that says message, more precisely
+// than base ("" says what base says).
+func refuse(base *Refusal, message string, cause error) *Refusal {
+	if message == "" {
+		message = base.Message
 	}
-	return r
+	return &Refusal{Code: base.Code, Message: message, Cause: cause}
 }
 
-// unreachable is the refusal for a failure to talk to the provider at all:
-// a closed port, a refused TLS handshake, no answer in time.
+const tryLater = "Try again in a few minutes; tell your administrator if it lasts."
+
+// unreachable is the refusal for a failure to talk to the provider at all
+// (a closed port, a refused TLS handshake, no answer in time) while
+// reaching what.
 func unreachable(what string, err error) *Refusal {
-	var netErr net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
-		return refuse(ErrUnreachable, fmt.Sprintf("The identity provider did not answer in time (%s).", what), err)
+	if isTimeout(err) {
+		return refuse(ErrUnreachable, fmt.Sprintf("The identity provider did not answer in time (%s). %s", what, tryLater), err)
 	}
-	return refuse(ErrUnreachable, fmt.Sprintf("The identity provider could not be reached (%s).", what), err)
+	return refuse(ErrUnreachable, fmt.Sprintf("The identity provider could not be reached (%s). %s", what, tryLater), err)
+}
+
+// invalidToken is the refusal of an ID token, saying why.
+func invalidToken(reason string, cause error) *Refusal {
+	return refuse(ErrInvalidToken, "The identity provider's answer could not be trusted: its ID token "+reason+
+		". Ask your administrator to check the provider settings.", cause)
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 // isTransport reports whether err is a failure to talk to the provider,
