@@ -54,6 +54,14 @@ MM_SERVER_HASH := $(shell cat $(MM_MODULE_DIR)/go.sum 2>/dev/null | { sha256sum 
 MM_SERVER_DIR ?= $(HOME)/.cache/mattermost-plugin-certs/mmserver-$(MM_SERVER_HASH)
 MM_GOENV := GOFLAGS=-mod=mod GONOSUMDB=github.com/mattermost
 
+# The real Dex (an OpenID Connect provider) the openid tests sign in through,
+# built from the small Go module in server/openid/dextest/dexserver and kept
+# outside the repository like the Mattermost server.
+DEX_MODULE_DIR := server/openid/dextest/dexserver
+DEX_HASH := $(shell cat $(DEX_MODULE_DIR)/go.sum 2>/dev/null | { sha256sum 2>/dev/null || shasum -a 256; } | cut -c1-16)
+DEX_DIR ?= $(HOME)/.cache/mattermost-plugin-certs/dex-$(DEX_HASH)
+DEX_GOENV := GOFLAGS=-mod=mod GONOSUMDB=github.com/dexidp
+
 GOLANGCI_LINT_VERSION := v2.9.0
 
 # GNU tar makes the bundle reproducible; macOS tar must not add ._ files.
@@ -63,7 +71,7 @@ TAR_FLAGS += --disable-copyfile
 endif
 
 .PHONY: all help apply manifest-check server webapp webapp-deps bundle dist deploy \
-	enable disable reset check-style golangci-lint mattermost deps unit-test e2e test \
+	enable disable reset check-style golangci-lint mattermost dex deps unit-test e2e test \
 	run bench clean FORCE
 
 ## Default: check style, run unit tests, build the bundle.
@@ -158,7 +166,7 @@ disable: $(PLUGINCTL) $(MANIFEST)
 reset: $(PLUGINCTL) $(MANIFEST)
 	$(PLUGINCTL) reset $(PLUGIN_ID)
 
-## plugin.json and server/manifest.go, gofmt, go vet (with and without the e2e tag), webapp lint and type check.
+## plugin.json and server/manifest.go, gofmt, go vet (with and without the e2e and dex tags), webapp lint and type check.
 check-style: manifest-check webapp/node_modules
 	@echo "gofmt -l"
 	@out=$$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' \
@@ -166,6 +174,7 @@ check-style: manifest-check webapp/node_modules
 	if [ -n "$$out" ]; then echo "Files not formatted with gofmt:" >&2; echo "$$out" >&2; exit 1; fi
 	$(GO) vet $(GO_PACKAGES)
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags dex ./server/openid/...
 	cd webapp && $(NPM) run lint
 	cd webapp && $(NPM) run check-types
 
@@ -197,6 +206,20 @@ mattermost:
 	trap - EXIT; \
 	echo "Built $$dir/bin/mattermost ($$(du -h "$$dir/bin/mattermost" | cut -f1)) in $$(( $$(date +%s) - start )) s"
 
+## Build the real Dex for the OpenID Connect tests (cold: ~3 min).
+dex:
+	@dir="$(DEX_DIR)"; \
+	if [ -x "$$dir/bin/dex" ]; then echo "Dex: $$dir/bin/dex (already built)"; exit 0; fi; \
+	echo "Building Dex into $$dir (cold: about 3 minutes)"; \
+	mkdir -p "$$dir/bin"; \
+	tmp="$$dir/bin/.dex.$$$$.tmp"; \
+	trap 'rm -f "$$tmp"' EXIT; \
+	cd $(DEX_MODULE_DIR); \
+	$(DEX_GOENV) $(GO) build -o "$$tmp" github.com/dexidp/dex/cmd/dex; \
+	mv -f "$$tmp" "$$dir/bin/dex"; \
+	trap - EXIT; \
+	echo "Built $$dir/bin/dex ($$(du -h "$$dir/bin/dex" | cut -f1))"
+
 ## Install missing Debian packages for e2e tests and `make run` (PostgreSQL, OpenSSL, NSS tools, Chromium).
 deps:
 	@build/install-deps.sh
@@ -206,8 +229,13 @@ stepca-test:
 	cd server/connector/stepcatest && $(GO) test -count=1 ./...
 .PHONY: stepca-test
 
-## Go unit tests (with -race when cgo is available), the step-ca tests and webapp tests.
-unit-test: manifest-check webapp/node_modules stepca-test
+## OpenID Connect sign-ins through a real Dex (builds dex).
+dex-test: dex
+	DEX_BIN=$(DEX_DIR)/bin/dex $(GO) test -tags dex -count=1 ./server/openid/dextest/
+.PHONY: dex-test
+
+## Go unit tests (with -race when cgo is available), the step-ca and Dex tests and webapp tests.
+unit-test: manifest-check webapp/node_modules stepca-test dex-test
 	$(GO) test $(RACE) -count=1 $(GO_PACKAGES)
 	cd webapp && $(NPM) test
 

@@ -27,7 +27,7 @@ var layers = map[string]int{
 	// Settings, and what one configuration built.
 	"config": 5, "app": 6,
 	// Adapters of the core's ports over the plugin API, and the HTTP kit.
-	"mattermost": 7, "local": 7, "builtinca": 7, "observe": 7, "web": 7,
+	"mattermost": 7, "local": 7, "builtinca": 7, "observe": 7, "web": 7, "openid": 7,
 	// The doors.
 	"web/public": 8, "web/admin": 8, "web/enrollment": 8, "chat": 8, "portal": 8,
 }

@@ -12,6 +12,10 @@ type Principal string
 // KindMattermost is the kind of a Mattermost account's principal.
 const KindMattermost = "mm"
 
+// KindOIDC is the kind of the principal of a person an OpenID Connect
+// provider signed in.
+const KindOIDC = "oidc"
+
 // NewPrincipal is the principal of the account id of a kind.
 func NewPrincipal(kind, id string) Principal {
 	return Principal(kind + ":" + id)
@@ -20,6 +24,14 @@ func NewPrincipal(kind, id string) Principal {
 // MattermostUser is the principal of a Mattermost account.
 func MattermostUser(userID string) Principal {
 	return NewPrincipal(KindMattermost, userID)
+}
+
+// OIDCUser is the principal of the subject an OpenID Connect issuer
+// vouches for: "oidc:<issuer>#<subject>". The pair is what the standard
+// makes stable and unique; an email or username can change hands. An
+// issuer URL has no fragment, so the first "#" ends it.
+func OIDCUser(issuer, subject string) Principal {
+	return NewPrincipal(KindOIDC, issuer+"#"+subject)
 }
 
 // Kind is the kind of account p names ("mm", "oidc", ...), "" when p is

@@ -59,6 +59,13 @@ func TestPrincipalKindAndID(t *testing.T) {
 	assert.Equal(t, Principal("local:alice"), NewPrincipal("local", "alice"))
 }
 
+func TestOIDCUser(t *testing.T) {
+	p := OIDCUser("https://idp.example.com/realms/corp", "248289761001")
+	assert.Equal(t, Principal("oidc:https://idp.example.com/realms/corp#248289761001"), p)
+	assert.Equal(t, KindOIDC, p.Kind())
+	assert.Empty(t, p.MattermostUserID())
+}
+
 // Records written before actors were principals name a Mattermost account
 // by its bare id; a job writes a word that names no one.
 func TestActorOf(t *testing.T) {

@@ -1,0 +1,7 @@
+//go:build tools
+
+package dexserver
+
+import (
+	_ "github.com/dexidp/dex/cmd/dex"
+)
