@@ -240,9 +240,9 @@ unit-test: manifest-check webapp/node_modules stepca-test dex-test
 	cd webapp && $(NPM) test
 
 ## End-to-end tests against a real Mattermost and PostgreSQL (builds dist and mattermost).
-e2e: deps dist mattermost
+e2e: deps dist mattermost dex
 	$(GO) test -tags e2e -count=1 -timeout 10m ./server/sqlstore/...
-	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) \
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) DEX_BIN=$(DEX_DIR)/bin/dex \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 
 ## Everything: manifest and style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.

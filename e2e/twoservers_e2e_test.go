@@ -27,14 +27,22 @@ import (
 // secrets), and waits until the plugin runs on it.
 func startSecondServer(t *testing.T) *testbed.Mattermost {
 	t.Helper()
+	return startSecondServerWith(t, 0)
+}
+
+// startSecondServerWith starts the second server on port (0: any free
+// one), with settings of its own (KEY=value) over the first one's.
+func startSecondServerWith(t *testing.T, port int, env ...string) *testbed.Mattermost {
+	t.Helper()
 	opts := bed.mmOptions
 	opts.WorkDir = filepath.Join(filepath.Dir(bed.mmOptions.WorkDir), "mm2")
-	opts.Port = 0
+	opts.Port = port
 	opts.FileDir = filepath.Join(bed.mmOptions.WorkDir, "data")
 	// Its own audit file, and no second metrics listener on the first's port.
 	opts.Env = append(slices.Clone(bed.mmOptions.Env),
 		"MM_EXPERIMENTALAUDITSETTINGS_FILENAME="+filepath.Join(opts.WorkDir, "audit.log"),
 		"MM_METRICSSETTINGS_ENABLE=false")
+	opts.Env = append(opts.Env, env...)
 	config, err := os.ReadFile(filepath.Join(bed.mmOptions.WorkDir, "config", "config.json"))
 	require.NoError(t, err)
 	require.NoError(t, os.MkdirAll(filepath.Join(opts.WorkDir, "config"), 0o755))

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/connector"
+	"github.com/clientcerts/mattermost-plugin-certs/server/openid"
 	"github.com/clientcerts/mattermost-plugin-certs/server/profile"
 )
 
@@ -57,3 +60,30 @@ func connectorReason(err error) string {
 	}
 	return err.Error()
 }
+
+// oidcCheckTimeout bounds the question a settings save asks the identity
+// provider.
+const oidcCheckTimeout = 5 * time.Second
+
+// checkOIDCProvider asks the identity provider next names whether the
+// portal's settings can work (its discovery document, PKCE, the fields),
+// when they changed; the error names the setting at fault.
+func (p *Plugin) checkOIDCProvider(current, next *config.Configuration) error {
+	if !next.OIDCEnabled() || (next.OIDCIssuer == current.OIDCIssuer && next.OIDCClientID == current.OIDCClientID &&
+		next.OIDCScopes == current.OIDCScopes && next.OIDCAllowedDomains == current.OIDCAllowedDomains) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), oidcCheckTimeout)
+	defer cancel()
+	err := openid.Check(ctx, &http.Client{Timeout: oidcCheckTimeout}, oidcSettingsOf(next, p.current.Site(), ""))
+	var bad *openid.SettingsError
+	if errors.As(err, &bad) {
+		return fmt.Errorf("Portal: OpenID Connect %s: %s", oidcSettingNames[bad.Field], bad.Message)
+	}
+	return err
+}
+
+// oidcSettingNames name the fields of openid.Settings as the System
+// Console does.
+var oidcSettingNames = map[string]string{"Issuer": "issuer URL", "ClientID": "client id", "RedirectURL": "redirect URI (from the Site URL)",
+	"Scopes": "extra scopes", "AllowedDomains": "allowed email domains"}

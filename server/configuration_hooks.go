@@ -96,6 +96,9 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	if err := p.checkStepCAConnectors(current, next, parsed); err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}
+	if err := p.checkOIDCProvider(current, next); err != nil {
+		return nil, fmt.Errorf("Client Certificates: %w", err)
+	}
 	if current.EncryptionSecret != "" && next.EncryptionSecret != current.EncryptionSecret {
 		if err := p.caKeeper.Reseal(current.EncryptionSecret, next.EncryptionSecret); err != nil {
 			return nil, fmt.Errorf("Client Certificates: the encryption secret cannot be changed: %w", err)

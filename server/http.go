@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -8,10 +9,12 @@ import (
 	"github.com/mattermost/mattermost/server/public/plugin"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
+	"github.com/clientcerts/mattermost-plugin-certs/server/config"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/openid"
 	"github.com/clientcerts/mattermost-plugin-certs/server/portal"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/sealbox"
@@ -81,19 +84,44 @@ func (p *Plugin) secondFactors() (*portal.SecondFactors, error) {
 	}, nil
 }
 
+// oidcSettings are the identity provider's settings in s, its client
+// secret opened; ok is false when the portal has no provider.
+func (p *Plugin) oidcSettings(s *app.Snapshot) (openid.Settings, bool, error) {
+	if !s.Config.OIDCEnabled() {
+		return openid.Settings{}, false, nil
+	}
+	secret, err := p.secrets.OpenIfSealed(s.Config.EncryptionSecret, s.Config.OIDCClientSecret)
+	if err != nil {
+		return openid.Settings{}, false, fmt.Errorf("the OpenID Connect client secret cannot be read: %w", err)
+	}
+	return oidcSettingsOf(s.Config, p.current.Site(), secret), true, nil
+}
+
+// oidcSettingsOf are a configuration's provider settings on site.
+func oidcSettingsOf(c *config.Configuration, site *app.Site, clientSecret string) openid.Settings {
+	return openid.Settings{
+		Issuer: strings.TrimSpace(c.OIDCIssuer), ClientID: strings.TrimSpace(c.OIDCClientID), ClientSecret: clientSecret,
+		Scopes: c.OIDCScopeList(), UsernameClaim: c.OIDCUsernameClaim, EmailClaim: c.OIDCEmailClaim,
+		AllowedDomains: c.OIDCDomainList(), GroupsClaim: c.OIDCGroupsClaim, RequiredGroup: strings.TrimSpace(c.OIDCRequiredGroup),
+		RedirectURL: site.PortalURL() + "/oidc/callback",
+	}
+}
+
 // mountPortal mounts the portal under app.PortalPath: its own pages, and
 // the enrollment link pages again with its sessions and its words.
 func (p *Plugin) mountPortal(r *mux.Router) {
 	base := "/plugins/" + manifest.Id + app.PortalPath
 	callers := &web.Callers{Current: p.current, Lookup: p.lookup}
+	secure := func() bool { return strings.HasPrefix(p.current.Site().URL, "https://") }
 	p.portal = &portal.Door{
 		Current: p.current, Callers: callers, Accounts: p.accounts, Throttle: p.accounts.Throttle, Log: p.API, Now: p.now,
-		Sessions: &portal.Sessions{Store: p.store, Now: p.now, Path: base,
-			Secure: func() bool { return strings.HasPrefix(p.current.Site().URL, "https://") }},
+		Sessions: &portal.Sessions{Store: p.store, Now: p.now, Path: base, Secure: secure},
 		Audit: func(event string, principal records.Principal, outcome string) {
 			observe.AuditPortal(p.API, event, principal, outcome)
 		},
 		Factors: p.secondFactors, FactorStore: p.store,
+		OIDC: &portal.OIDC{People: p.oidcDir, Settings: p.oidcSettings,
+			Flows: &openid.Flows{Store: p.store, Now: p.now, CookiePath: base + "/oidc", Secure: secure}},
 	}
 	r.Handle(app.PortalPath, http.RedirectHandler(base+"/", http.StatusMovedPermanently))
 	portalRouter := r.PathPrefix(app.PortalPath).Subrouter()

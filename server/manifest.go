@@ -276,6 +276,77 @@ const manifestJSON = `
                 "help_text": "A second factor for local accounts: a code from an authenticator app (TOTP) or a passkey."
             },
             {
+                "key": "OIDCIssuer",
+                "display_name": "Portal: OpenID Connect issuer URL (optional):",
+                "type": "text",
+                "default": "",
+                "help_text": "Lets people sign in to the portal with your identity provider (Okta, Entra ID, Keycloak, Dex, Google…), exactly as its discovery document names it, e.g. https://login.example.com/realms/staff. Register the portal at the provider as a confidential web client with the redirect URI <Site URL>/plugins/certs/portal/oidc/callback. Sign-in uses the authorization code flow with PKCE (S256). Empty turns it off."
+            },
+            {
+                "key": "OIDCClientID",
+                "display_name": "Portal: OpenID Connect client id:",
+                "type": "text",
+                "default": "",
+                "help_text": "The client id the provider gave the portal."
+            },
+            {
+                "key": "OIDCClientSecret",
+                "display_name": "Portal: OpenID Connect client secret:",
+                "type": "text",
+                "secret": true,
+                "default": "",
+                "help_text": "Encrypted on save and kept out of the server configuration."
+            },
+            {
+                "key": "OIDCScopes",
+                "display_name": "Portal: extra scopes:",
+                "type": "text",
+                "default": "",
+                "help_text": "Scopes asked for beyond openid, email and profile, separated by spaces, e.g. groups (Dex and Keycloak send groups only when asked)."
+            },
+            {
+                "key": "OIDCUsernameClaim",
+                "display_name": "Portal: username claim:",
+                "type": "text",
+                "default": "preferred_username",
+                "help_text": "The ID token claim that gives the username (the certificate's CN for profiles that name people by username)."
+            },
+            {
+                "key": "OIDCEmailClaim",
+                "display_name": "Portal: email claim:",
+                "type": "text",
+                "default": "email",
+                "help_text": "The ID token claim that gives the email. The provider must also send email_verified: true; an unverified email never goes into a certificate, and such a person is refused."
+            },
+            {
+                "key": "OIDCAllowedDomains",
+                "display_name": "Portal: allowed email domains:",
+                "type": "text",
+                "default": "",
+                "help_text": "Comma-separated, e.g. example.com, partner.example. Empty allows any domain."
+            },
+            {
+                "key": "OIDCGroupsClaim",
+                "display_name": "Portal: groups claim:",
+                "type": "text",
+                "default": "groups",
+                "help_text": "The ID token claim that lists the person's groups, for the required group and for profiles' access.oidc_groups."
+            },
+            {
+                "key": "OIDCRequiredGroup",
+                "display_name": "Portal: required group (optional):",
+                "type": "text",
+                "default": "",
+                "help_text": "When set, only members of this group sign in."
+            },
+            {
+                "key": "OIDCButtonLabel",
+                "display_name": "Portal: sign-in button label:",
+                "type": "text",
+                "default": "Sign in with single sign-on",
+                "help_text": "The words of the button on the portal's sign-in page."
+            },
+            {
                 "key": "AttestationRoots",
                 "display_name": "Trusted attestation roots:",
                 "type": "longtext",

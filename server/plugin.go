@@ -24,6 +24,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/mattermost"
 	"github.com/clientcerts/mattermost-plugin-certs/server/observe"
+	"github.com/clientcerts/mattermost-plugin-certs/server/openid"
 	"github.com/clientcerts/mattermost-plugin-certs/server/portal"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -77,6 +78,7 @@ type Plugin struct {
 	// The portal's people: local accounts, and the portal door itself.
 	accounts       *local.Accounts
 	localDir       *local.Directory
+	oidcDir        *openid.Directory
 	portalNotifier *portal.Notifier
 	portal         *portal.Door
 
@@ -239,6 +241,7 @@ func (p *Plugin) buildAdapters(botID string) {
 	p.deactivations = &mattermost.Deactivations{API: p.API, Current: p.current, Marks: p.store, Notices: p.notices}
 	p.mailer = &mattermost.Mailer{API: p.API, Secrets: p.secrets, Current: p.current}
 	p.localDir = &local.Directory{Store: p.store}
+	p.oidcDir = &openid.Directory{Store: p.store}
 	p.dir.Others = p.lookup
 	p.accounts = &local.Accounts{Store: p.store, Now: p.now, Throttle: &local.Throttle{Store: p.store, Now: p.now}, Factors: p.store,
 		Removed: func(owner *enroll.Requester) { p.deactivations.HandleRequester(context.Background(), owner) }}
@@ -260,6 +263,8 @@ func (p *Plugin) lookup(principal records.Principal) (*enroll.Requester, error) 
 		return p.dir.Lookup(principal)
 	case local.KindLocal:
 		return p.localDir.Lookup(principal)
+	case records.KindOIDC:
+		return p.oidcDir.Lookup(principal)
 	}
 	return nil, fmt.Errorf("no directory knows principals of kind %q", principal.Kind())
 }

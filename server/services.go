@@ -66,16 +66,18 @@ func (p *Plugin) buildServices(c *config.Configuration) (*app.Snapshot, error) {
 		PerRequesterPerDay:   int(c.CertificatesPerUserPerDay),
 	}, enroll.Ports{
 		Inventory: p.metrics.ObserveInventory(p.inventory, p.API),
-		// Mattermost accounts, and the portal's local accounts; system
-		// admins are reached in Mattermost.
-		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir, local.KindLocal: p.localDir},
-		Notifiers:   map[string]enroll.Notifier{records.KindMattermost: p.notifier, local.KindLocal: p.portalNotifier},
-		Admins:      p.adminNotifier,
-		Mailer:      p.mailer,
-		Log:         p.API,
-		Clock:       p.now,
-		RSAKeys:     p.rsaKeys,
-		CRLs:        p.crls,
+		// Mattermost accounts, and the portal's people (local accounts,
+		// people of the identity provider), told by email; system admins
+		// are reached in Mattermost.
+		Directories: map[string]enroll.Directory{records.KindMattermost: p.dir, local.KindLocal: p.localDir, records.KindOIDC: p.oidcDir},
+		Notifiers: map[string]enroll.Notifier{records.KindMattermost: p.notifier, local.KindLocal: p.portalNotifier,
+			records.KindOIDC: p.portalNotifier},
+		Admins:  p.adminNotifier,
+		Mailer:  p.mailer,
+		Log:     p.API,
+		Clock:   p.now,
+		RSAKeys: p.rsaKeys,
+		CRLs:    p.crls,
 	})
 	return &app.Snapshot{Config: c, Catalog: catalog, Core: core, BuiltinCA: builtinCA}, nil
 }

@@ -77,6 +77,20 @@ type Configuration struct {
 	PortalLocalAccounts bool `json:"PortalLocalAccounts"`
 	// PortalSecondFactor is off, optional or required, for local accounts.
 	PortalSecondFactor string `json:"PortalSecondFactor"`
+
+	// OpenID Connect sign-in to the portal; an empty issuer turns it off.
+	// OIDCClientSecret is sealed into the KV store on save, like
+	// SMTPPassword. Scopes are space-separated, domains comma-separated.
+	OIDCIssuer         string `json:"OIDCIssuer"`
+	OIDCClientID       string `json:"OIDCClientID"`
+	OIDCClientSecret   string `json:"OIDCClientSecret"`
+	OIDCScopes         string `json:"OIDCScopes"`
+	OIDCUsernameClaim  string `json:"OIDCUsernameClaim"`
+	OIDCEmailClaim     string `json:"OIDCEmailClaim"`
+	OIDCAllowedDomains string `json:"OIDCAllowedDomains"`
+	OIDCGroupsClaim    string `json:"OIDCGroupsClaim"`
+	OIDCRequiredGroup  string `json:"OIDCRequiredGroup"`
+	OIDCButtonLabel    string `json:"OIDCButtonLabel"`
 }
 
 // Email delivery settings.
@@ -115,6 +129,9 @@ func (c *Configuration) SetDefaults() {
 	}
 	if c.PortalSecondFactor == "" {
 		c.PortalSecondFactor = SecondFactorOptional
+	}
+	if c.OIDCButtonLabel == "" {
+		c.OIDCButtonLabel = "Sign in with single sign-on"
 	}
 	if c.ReminderDays == nil {
 		defaults := "30,7,1"
@@ -181,6 +198,9 @@ func (c *Configuration) IsValid() error {
 	case SecondFactorOff, SecondFactorOptional, SecondFactorRequired:
 	default:
 		return fmt.Errorf(`Portal: second factor must be "off", "optional" or "required" (got %q)`, c.PortalSecondFactor)
+	}
+	if c.OIDCEnabled() && c.OIDCClientID == "" {
+		return errors.New("Portal: OpenID Connect client id is needed with an issuer URL")
 	}
 	roots, err := c.ParseAttestationRoots()
 	if err != nil {
@@ -322,6 +342,7 @@ func (c *Configuration) WithSecretsFrom(current *Configuration) *Configuration {
 	unmask(&out.LinkSigningSecret, current.LinkSigningSecret)
 	unmask(&out.EncryptionSecret, current.EncryptionSecret)
 	unmask(&out.SMTPPassword, current.SMTPPassword)
+	unmask(&out.OIDCClientSecret, current.OIDCClientSecret)
 	return out
 }
 

@@ -142,8 +142,10 @@ func (s *Secrets) SealCatalog(catalogJSON, encryptionSecret string) (string, boo
 // connector passwords in its catalog and the SMTP password.
 func (c *Configuration) SealedMarkers() []string {
 	markers := sealedMarkersIn(c.ConnectorsAndProfiles)
-	if IsSealedSecret(c.SMTPPassword) {
-		markers = append(markers, c.SMTPPassword)
+	for _, secret := range []string{c.SMTPPassword, c.OIDCClientSecret} {
+		if IsSealedSecret(secret) {
+			markers = append(markers, secret)
+		}
 	}
 	return markers
 }
@@ -228,6 +230,14 @@ func (s *Secrets) SealSettings(settings map[string]any, next *Configuration) (bo
 			return false, fmt.Errorf("the SMTP password cannot be stored: %w", err)
 		}
 		SetSetting(settings, "SMTPPassword", marker)
+		changed = true
+	}
+	if next.OIDCClientSecret != "" && !IsSealedSecret(next.OIDCClientSecret) {
+		marker, err := s.Seal(next.EncryptionSecret, next.OIDCClientSecret)
+		if err != nil {
+			return false, fmt.Errorf("the OpenID Connect client secret cannot be stored: %w", err)
+		}
+		SetSetting(settings, "OIDCClientSecret", marker)
 		changed = true
 	}
 	catalog, sealed, err := s.SealCatalog(next.ConnectorsAndProfiles, next.EncryptionSecret)

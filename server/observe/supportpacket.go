@@ -22,7 +22,7 @@ var (
 	// supportShownSettings are copied as they are.
 	supportShownSettings = []string{
 		"LinkLifetimeMinutes", "CertificateValidityDays", "KeyType", "PKCS12Format",
-		"EmailNotifications", "ReminderDays", "RevocationBaseURL", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery", "PortalLocalAccounts", "PortalSecondFactor",
+		"EmailNotifications", "ReminderDays", "RevocationBaseURL", "CertificatesPerUserPerDay", "OnDeactivation", "EmailDelivery", "PortalLocalAccounts", "PortalSecondFactor", "OIDCIssuer", "OIDCClientID", "OIDCScopes", "OIDCUsernameClaim", "OIDCEmailClaim", "OIDCAllowedDomains", "OIDCGroupsClaim", "OIDCRequiredGroup", "OIDCButtonLabel",
 		"SMTPServer", "SMTPPort", "SMTPConnectionSecurity", "SMTPUsername", "SMTPFrom",
 	}
 	// supportSummarizedSettings are long and public (certificates, the
@@ -30,7 +30,7 @@ var (
 	supportSummarizedSettings = []string{"CACertificatePEM", "AttestationRoots", "ConnectorsAndProfiles"}
 	// supportRedactedSettings are secrets: only whether they are set. The
 	// provisioner passwords of step-ca connectors are redacted too.
-	supportRedactedSettings = []string{"LinkSigningSecret", "EncryptionSecret", "CAPrivateKeyPEM", "SMTPPassword"}
+	supportRedactedSettings = []string{"LinkSigningSecret", "EncryptionSecret", "CAPrivateKeyPEM", "SMTPPassword", "OIDCClientSecret"}
 )
 
 const (

@@ -66,6 +66,8 @@ type Door struct {
 	// in use; nil offers none. FactorStore is where they are kept.
 	Factors     func() (*SecondFactors, error)
 	FactorStore local.FactorStore
+	// OIDC signs people in with an identity provider; nil offers none.
+	OIDC *OIDC
 
 	pages *web.Pages
 	base  string
@@ -93,6 +95,7 @@ func (d *Door) Mount(r *mux.Router, base string) {
 	r.Handle(routeDownload, d.signedIn(d.handleDownload)).Methods(http.MethodGet)
 	r.Handle(routeCollect, d.signedIn(d.handleCollect)).Methods(http.MethodPost)
 	d.mountSecondFactors(r)
+	d.mountOIDC(r)
 }
 
 // visit is a signed-in request: the session, who it is, and the services.

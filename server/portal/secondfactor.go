@@ -200,13 +200,13 @@ type factorsPage struct {
 	// TOTPQR is a new secret's QR code (a data: URL) and Secret the same
 	// to type, while no app is set up; none while one is being confirmed
 	// (a code was refused: the app has the secret already).
-	TOTPQR     template.URL
-	TOTPSecret string
-	Confirming bool
-	Passkeys           []store.Passkey
-	Registration       *local.PasskeyCeremony
-	Error, Done        string
-	Off                bool
+	TOTPQR       template.URL
+	TOTPSecret   string
+	Confirming   bool
+	Passkeys     []store.Passkey
+	Registration *local.PasskeyCeremony
+	Error, Done  string
+	Off          bool
 }
 
 func (d *Door) factorsPage(w http.ResponseWriter, v *visit, status int, refusal error, done string) error {

@@ -18,6 +18,9 @@ import (
 // signInPage is the sign-in page: the methods this server allows.
 type signInPage struct {
 	LocalAccounts bool
+	// OIDCLabel is the words of the single sign-on button; none without a
+	// provider.
+	OIDCLabel string
 	// MattermostURL signs a Mattermost user in, then comes back.
 	MattermostURL string
 	ReturnTo      string
@@ -61,7 +64,12 @@ func (d *Door) signInPage(w http.ResponseWriter, r *http.Request) (*signInPage, 
 	}
 	returnTo := d.returnTo(r.FormValue(returnToParam))
 	site := d.Current.Site()
+	oidcLabel := ""
+	if d.OIDC != nil && s.Config.OIDCEnabled() {
+		oidcLabel = s.Config.OIDCButtonLabel
+	}
 	return &signInPage{
+		OIDCLabel:     oidcLabel,
 		LocalAccounts: s.Config.PortalLocalAccounts,
 		MattermostURL: site.URL + "/login?redirect_to=" + url.QueryEscape(returnTo),
 		ReturnTo:      returnTo,
