@@ -249,8 +249,8 @@ e2e: deps dist mattermost dex
 test: check-style unit-test e2e
 
 ## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
-run: deps dist mattermost
-	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run \
+run: deps dist mattermost dex
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run DEX_BIN=$(DEX_DIR)/bin/dex \
 		$(GO) run -tags e2e ./e2e/cmd/devserver
 
 # Extra flags for the load tool in `make bench`, e.g. BENCH_FLAGS='-n 2000 -c 40'.

@@ -5,7 +5,8 @@
 // RUN_DIR and survives restarts. Ctrl-C stops both servers.
 //
 // Environment: MM_SERVER_DIR (built server), CERTS_BUNDLE (plugin bundle),
-// RUN_DIR (data directory); optional MM_PORT and PG_PORT.
+// RUN_DIR (data directory); optional MM_PORT and PG_PORT, and DEX_BIN (a
+// Dex for the portal's single sign-on).
 package main
 
 import (
@@ -118,11 +119,22 @@ func run() error {
 	}
 	defer func() { _ = mail.Close() }()
 
+	dex, err := startDex(runDir, mm)
+	if err != nil {
+		return err
+	}
+	if dex != nil {
+		defer dex.Stop()
+	}
 	townSquareID, err := provision(ctx, mm, bundle)
 	if err != nil {
 		return err
 	}
+	if err := provisionPortal(ctx, mm, dex); err != nil {
+		return err
+	}
 	printWelcome(mm, pg, runDir, townSquareID, mailDir, auditFile, metricsPort)
+	printPortal(mm, dex)
 
 	select {
 	case <-ctx.Done():
@@ -290,7 +302,7 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
        -subj /CN=%[4]s -out my.csr
    curl -s -H "Authorization: Bearer $TOKEN" -F csr=@my.csr %[1]s/plugins/certs/api/v1/csr
 
- Press Ctrl-C to stop both servers.
+ Press Ctrl-C to stop the servers.
 `, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
 		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir, auditFile, metricsPort)
 }
