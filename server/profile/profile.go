@@ -168,9 +168,10 @@ type Subject struct {
 	EmailSAN *bool `json:"email_san,omitempty"`
 }
 
-// Access says who may use a profile. For Mattermost users, empty means
-// every user; people who sign in on the portal may use only a profile that
-// names them (Portal, OIDCGroups, LocalAccounts).
+// Access says who may use a profile. For Mattermost users, no team and
+// not for admins only means every user; people who sign in on the portal
+// may use only a profile that names them too (Portal, OIDCGroups,
+// LocalAccounts).
 type Access struct {
 	// Teams by name (URL name); a member of any of them may use it.
 	Teams []string `json:"teams,omitempty"`
@@ -189,13 +190,10 @@ type Access struct {
 	LocalAccounts bool `json:"local_accounts,omitempty"`
 }
 
-// Everyone reports whether any Mattermost user may use the profile: it
-// names no team, is not for admins only, and is not a profile for the
-// portal's people (which names Mattermost users by team when it wants
-// them too).
-func (a Access) Everyone() bool {
-	return len(a.Teams) == 0 && !a.SystemAdminsOnly && !a.Portal && !a.LocalAccounts && len(a.OIDCGroups) == 0
-}
+// Everyone reports whether any Mattermost user may use the profile. What
+// it says of the portal's people adds them, and changes nothing for
+// Mattermost users.
+func (a Access) Everyone() bool { return len(a.Teams) == 0 && !a.SystemAdminsOnly }
 
 // AdmitsLocalAccounts reports whether the portal's local accounts may use
 // the profile.
