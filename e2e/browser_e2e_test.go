@@ -256,9 +256,15 @@ func evalIn[T any](b *browserTab, expression string) T {
 // cookies returns the browser's cookies for the Mattermost site, by name.
 func (b *browserTab) cookies() map[string]*network.Cookie {
 	b.t.Helper()
+	return b.cookiesFor(bed.mm.URL + "/")
+}
+
+// cookiesFor are the cookies the browser would send to pageURL, by name.
+func (b *browserTab) cookiesFor(pageURL string) map[string]*network.Cookie {
+	b.t.Helper()
 	ctx, cancel := b.stepContext()
 	defer cancel()
-	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{bed.mm.URL + "/"}})
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{pageURL}})
 	require.NoError(b.t, err)
 	byName := map[string]*network.Cookie{}
 	for _, c := range res.Cookies {

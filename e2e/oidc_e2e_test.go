@@ -199,7 +199,7 @@ func TestPortalSingleSignOnInTheBrowser(t *testing.T) {
 	requireChromium(t)
 	startDexForPortal(t, nil)
 	chromium := startBrowser(t)
-	tab := openTab(t, chromium.Ctx, "pat's browser", true)
+	tab := openTab(t, chromium.Ctx, "pat's browser", false)
 	portal := bed.mm.URL + "/plugins/" + pluginID + "/portal/"
 
 	require.Equal(t, http.StatusOK, tab.open(portal))

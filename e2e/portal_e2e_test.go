@@ -49,7 +49,7 @@ func TestPortalLocalAccountInTheBrowser(t *testing.T) {
 
 	dir := t.TempDir()
 	chromium := startBrowser(t)
-	tab := openTab(t, chromium.Ctx, name+"'s browser", true)
+	tab := openTab(t, chromium.Ctx, name+"'s browser", false)
 	password := "a long passphrase for " + name[:3]
 
 	// The set-password link.
@@ -70,16 +70,18 @@ func TestPortalLocalAccountInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), "not the password"),
 		chromedp.Click(chromedp.CSS(`#local-signin button[type="submit"]`))))
 	require.Contains(t, tab.text("#error"), "The username or the password is wrong.")
+	tab.requireNoProblems("a wrong password", http.StatusUnauthorized)
 	require.Equal(t, http.StatusOK, tab.load("signing in",
 		chromedp.SetValue(chromedp.CSS("#username"), name),
 		chromedp.SendKeys(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS(`#local-signin button[type="submit"]`))))
 	tab.requireNoProblems("home page", 0)
 	require.Equal(t, name, tab.text("#signed-in-as"))
-	cookies := tab.cookies()
-	session := cookies["certs_portal_session"]
+	session := tab.cookiesFor(portal)["certs_portal_session"]
 	require.NotNil(t, session)
 	require.True(t, session.HTTPOnly)
+	require.Equal(t, "Lax", string(session.SameSite))
+	require.Nil(t, tab.cookies()["certs_portal_session"], "the session cookie goes to the portal's path only")
 	require.Equal(t, "/plugins/"+pluginID+"/portal", session.Path)
 
 	// A new certificate, its key made by the server.
@@ -198,7 +200,7 @@ func TestPortalSecondFactorsInTheBrowser(t *testing.T) {
 	addLocalAccount(t, boss, name, password, base)
 
 	chromium := startBrowser(t)
-	tab := openTab(t, chromium.Ctx, name+"'s browser", true)
+	tab := openTab(t, chromium.Ctx, name+"'s browser", false)
 
 	// First sign-in: set up an authenticator app before anything opens.
 	require.Equal(t, http.StatusOK, tab.signInLocal(base, name, password))
