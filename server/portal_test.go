@@ -409,3 +409,61 @@ func TestWhereASecondFactorIsRequiredALocalAccountSetsOneUpFirst(t *testing.T) {
 	assert.Equal(t, http.StatusConflict, w.Code)
 	assert.Contains(t, w.Body.String(), "add another one before you remove this one")
 }
+
+func TestAPortalPersonsRequestIsDecidedInMattermostAndCollectedOnThePortal(t *testing.T) {
+	env := newPortalEnv(t)
+	cfg := *env.p.getConfiguration()
+	cfg.ConnectorsAndProfiles = `{"profiles": [{"name": "partners", "requires_approval": true, "access": {"local_accounts": true}}]}`
+	env.configure(&cfg)
+	env.addLocal("dave", "correct horse battery")
+	b := env.browser()
+	home := b.signIn("dave", "correct horse battery")
+	w := b.do(http.MethodPost, "/portal/certificates/new", url.Values{"profile": {"partners"}, "key": {"server"}, "csrf": {csrfOf(t, home)}})
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	assert.Contains(t, w.Body.String(), "waits for an approver")
+	id := regexp.MustCompile(`request (r-[0-9a-f]+) for`).FindStringSubmatch(w.Body.String())
+	require.NotNil(t, id, w.Body.String())
+
+	// The system admin gets the same buttons as for a chat user's request,
+	// naming dave without an @.
+	post := env.approvalPostFor("carol", id[1])
+	text := post.Attachments()[0].Text
+	assert.Contains(t, text, "`dave` (local account, not in Mattermost)")
+	assert.NotContains(t, text, "@dave")
+	env.click("carol", post, "approve")
+
+	// dave is told by email, with a link to the portal's page; the request
+	// can be collected from the home page too.
+	mails := env.portalMails
+	require.NotEmpty(t, mails)
+	last := mails[len(mails)-1]
+	assert.Contains(t, last, "was approved")
+	assert.Contains(t, last, "https://chat.example.com/plugins/certs/portal/issue?token=")
+	home = b.do(http.MethodGet, "/portal/", nil)
+	require.Contains(t, home.Body.String(), "approved: ready to collect")
+	w = b.do(http.MethodPost, "/portal/requests/"+id[1]+"/collect", url.Values{"csrf": {csrfOf(t, home)}})
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	assert.True(t, strings.HasPrefix(w.Header().Get("Location"), "/plugins/certs/portal/issue?token="))
+}
+
+func TestRemovingALocalAccountRevokesItsCertificatesAsTheDeactivationSettingSays(t *testing.T) {
+	env := newPortalEnv(t)
+	dave := env.addLocal("dave", "correct horse battery")
+	owner, err := env.p.lookup(dave)
+	require.NoError(t, err)
+	s, err := env.p.current.Get()
+	require.NoError(t, err)
+	start, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Profile: "portal", Key: enroll.KeyFromServer})
+	require.NoError(t, err)
+	issued := env.issueJSON(start.Link.Token)
+
+	reply := env.run("carol", "/cert admin local remove dave")
+	assert.Contains(t, reply, "removed")
+	cert, err := env.p.inventory.GetCertificate(issued.Serial)
+	require.NoError(t, err)
+	assert.Equal(t, string(records.CertRevoked), cert.StateAt(env.now()))
+	assert.Equal(t, records.ReasonAffiliationChanged, cert.RevocationReason)
+	assert.Equal(t, 1, env.noticesTo("carol", "the local account `dave` was removed"))
+	list := env.run("carol", "/cert admin list")
+	assert.Contains(t, list, "`dave` (local)", "the owner's kind is shown, never an @mention")
+}
