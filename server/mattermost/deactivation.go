@@ -73,7 +73,7 @@ func deactivationNotice(d *enroll.Deactivated) string {
 	if d.Owner.Principal.Kind() == records.KindMattermost {
 		fmt.Fprintf(&b, "**Client Certificates:** @%s was deactivated.", d.Owner.Username)
 	} else {
-		fmt.Fprintf(&b, "**Client Certificates:** the %s account `%s` was removed.", d.Owner.Principal.Kind(), strings.ReplaceAll(d.Owner.Username, "`", ""))
+		fmt.Fprintf(&b, "**Client Certificates:** the %s account %s was removed.", d.Owner.Principal.Kind(), CodeSpan(d.Owner.Username))
 	}
 	var atCA, recordsOnly []*enroll.Revoked
 	for _, revoked := range d.Revoked {

@@ -255,7 +255,7 @@ func (d *Directory) OwnerName(owner records.Principal) string {
 		}
 	} else if d.Others != nil {
 		if r, err := d.Others(owner); err == nil {
-			return "`" + strings.ReplaceAll(r.Username, "`", "") + "` (" + owner.Kind() + ")"
+			return CodeSpan(r.Username) + " (" + owner.Kind() + ")"
 		}
 	}
 	return MarkdownCell(string(owner))

@@ -54,3 +54,10 @@ func TestDirectChannelsAreRemembered(t *testing.T) {
 	assert.Len(t, server.posts["dm-alice"], 4, "delivered in the channel the server named")
 	assert.Equal(t, 2, server.lookups)
 }
+
+func TestCodeSpanKeepsAnOutsideNameInert(t *testing.T) {
+	assert.Equal(t, "`dave`", CodeSpan("dave"))
+	assert.Equal(t, "`@here [x](http://e.example)`", CodeSpan("@here` [x](http://e.example)"))
+	assert.Equal(t, "`ab`", CodeSpan("a\nb"))
+	assert.Equal(t, "`evil`", CodeSpan("e\u202evil"))
+}

@@ -3,6 +3,7 @@ package mattermost
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // MarkdownCell keeps user-influenced text from breaking a Markdown table or
@@ -10,6 +11,20 @@ import (
 func MarkdownCell(s string) string {
 	r := strings.NewReplacer("|", "\\|", "`", "'", "\n", " ", "\r", " ")
 	return r.Replace(s)
+}
+
+// CodeSpan shows a name from outside Mattermost (a local account's, an
+// identity provider's) in a code span, where no mention, link or markup
+// is read: without backticks, line breaks or other control characters
+// that would end it or hide what it says.
+func CodeSpan(name string) string {
+	clean := strings.Map(func(r rune) rune {
+		if r == '`' || unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, name)
+	return "`" + clean + "`"
 }
 
 // Times says how often: "once", "3 times".

@@ -273,7 +273,7 @@ func approvalPost(pluginID string, req *records.Request, owner *enroll.Requester
 	who := "@" + owner.Username
 	if owner.Principal.Kind() != records.KindMattermost {
 		// Not a Mattermost user: no @, which would name one.
-		who = "`" + strings.ReplaceAll(owner.Username, "`", "") + "` (" + owner.Principal.Kind() + " account, not in Mattermost)"
+		who = CodeSpan(owner.Username) + " (" + owner.Principal.Kind() + " account, not in Mattermost)"
 	}
 	text := fmt.Sprintf("%s asks for a certificate of profile `%s` (request `%s`).\n\n- Name: `%s`\n- Valid for: %d days",
 		who, prof.Name, req.ID, subject.CommonName, prof.ValidityDays)

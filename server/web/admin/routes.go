@@ -77,10 +77,23 @@ const (
 
 // Page is one page of the admin listing.
 type Page struct {
-	Certificates []web.CertificateView `json:"certificates"`
+	Certificates []CertificateView `json:"certificates"`
 	// Next is the cursor of the next page (the after parameter); empty
 	// after the last.
 	Next string `json:"next,omitempty"`
+}
+
+// CertificateView is a certificate as administrators see it: whose it is,
+// and which kind of account that is (mm: a Mattermost user; local and
+// oidc: the portal's people).
+type CertificateView struct {
+	web.CertificateView
+	Owner     string `json:"owner"`
+	OwnerKind string `json:"owner_kind"`
+}
+
+func viewOf(c *records.Certificate, now time.Time) CertificateView {
+	return CertificateView{CertificateView: web.ViewOf(c, now), Owner: string(c.Owner), OwnerKind: c.Owner.Kind()}
 }
 
 // handleAdminCertificates is GET /api/v1/admin/certificates: filters owner
@@ -100,9 +113,9 @@ func (h *Routes) handleAdminCertificates(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
-	views := make([]web.CertificateView, 0, len(page.Certificates))
+	views := make([]CertificateView, 0, len(page.Certificates))
 	for _, c := range page.Certificates {
-		views = append(views, web.ViewOf(c, h.Now()))
+		views = append(views, viewOf(c, h.Now()))
 	}
 	web.WriteJSON(w, http.StatusOK, Page{Certificates: views, Next: page.Next})
 	return nil
@@ -122,11 +135,7 @@ func (h *Routes) handleAdminCertificate(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	view := web.ViewOf(record, h.Now())
-	web.WriteJSON(w, http.StatusOK, struct {
-		web.CertificateView
-		Owner string `json:"owner"`
-	}{view, string(record.Owner)})
+	web.WriteJSON(w, http.StatusOK, viewOf(record, h.Now()))
 	return nil
 }
 
@@ -195,7 +204,7 @@ func (h *Routes) handleAdminExport(w http.ResponseWriter, r *http.Request, calle
 	w.Header().Set("Content-Disposition", `attachment; filename="certificates.csv"`)
 	out := csv.NewWriter(w)
 	_ = out.Write([]string{"serial", "owner", "subject", "emails", "profile", "connector", "origin", "key_type",
-		"not_before", "not_after", "state", "revoked_at", "revocation_reason", "fingerprint_sha256", "renews", "email_changed_at"})
+		"not_before", "not_after", "state", "revoked_at", "revocation_reason", "fingerprint_sha256", "renews", "email_changed_at", "owner_kind"})
 	now := h.Now()
 	for {
 		for _, c := range page.Certificates {
@@ -208,7 +217,7 @@ func (h *Routes) handleAdminExport(w http.ResponseWriter, r *http.Request, calle
 			}
 			_ = out.Write([]string{c.Serial, string(c.Owner), csvSafe(c.Subject), csvSafe(strings.Join(c.Emails, " ")), csvSafe(c.Profile), c.Connector,
 				c.Origin, c.KeyType, c.NotBefore.UTC().Format(time.RFC3339), c.NotAfter.UTC().Format(time.RFC3339), c.StateAt(now),
-				revokedAt, c.RevocationReason, c.Fingerprint, c.Renews, emailChangedAt})
+				revokedAt, c.RevocationReason, c.Fingerprint, c.Renews, emailChangedAt, c.Owner.Kind()})
 		}
 		if page.Next == "" {
 			break
