@@ -31,15 +31,7 @@ import (
 // PKCS#12 file opens with the passphrase shown), revokes it, and signs out.
 func TestPortalLocalAccountInTheBrowser(t *testing.T) {
 	requireChromium(t)
-	require.NoError(t, withPluginSettings(t, func(s map[string]any) {
-		s["portallocalaccounts"] = true
-		s["connectorsandprofiles"] = `{"profiles": [{"name": "vpn"}, {"name": "partners", "description": "For partners", "access": {"local_accounts": true}}]}`
-	}))
-	boss := newTestUser(t, "portalboss")
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	_, err := bed.admin.Client.UpdateUserRoles(ctx, boss.User.Id, model.SystemUserRoleId+" "+model.SystemAdminRoleId)
-	require.NoError(t, err)
+	boss := newPortalBoss(t, "optional")
 
 	name := "partner" + strings.ToLower(model.NewId()[:8])
 	reply := boss.runCommand(t, "/cert admin local add "+name+" "+name+"@partner.example").Message

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +21,7 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
+	"github.com/clientcerts/mattermost-plugin-certs/server/web/enrollment"
 )
 
 // portalCatalog offers "portal" to local accounts (and every Mattermost
@@ -105,6 +105,19 @@ func (env *testEnv) addLocal(username, password string) records.Principal {
 	_, err = env.p.accounts.SetPassword(token, password)
 	require.NoError(env.t, err)
 	return local.PrincipalOf(account)
+}
+
+// issueForLocal issues a "portal" certificate to a local account, through
+// its link.
+func (env *testEnv) issueForLocal(p records.Principal) enrollment.IssuanceView {
+	env.t.Helper()
+	owner, err := env.p.lookup(p)
+	require.NoError(env.t, err)
+	s, err := env.p.current.Get()
+	require.NoError(env.t, err)
+	start, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Profile: "portal", Key: enroll.KeyFromServer})
+	require.NoError(env.t, err)
+	return env.issueJSON(start.Link.Token)
 }
 
 // signIn signs b in as a local account and lands on the home page.
@@ -299,17 +312,7 @@ func TestTheReturnAddressIsOnlyAPathOfThePortal(t *testing.T) {
 
 func TestPortalPeopleAreToldByEmail(t *testing.T) {
 	env := newPortalEnv(t)
-	dave := env.addLocal("dave", "correct horse battery")
-	owner, err := env.p.lookup(dave)
-	require.NoError(t, err)
-	s, err := env.p.current.Get()
-	require.NoError(t, err)
-	start, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Profile: "portal", Key: enroll.KeyFromServer})
-	require.NoError(t, err)
-	w := env.request(http.MethodPost, "/issue", form(start.Link.Token), "", "Accept", "application/json")
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	var issued map[string]any
-	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &issued))
+	env.issueForLocal(env.addLocal("dave", "correct horse battery"))
 	mails := env.portalMails
 	require.Len(t, mails, 1)
 	assert.True(t, strings.HasPrefix(mails[0], "dave@partner.example|Client certificates: a certificate was issued in your name|"), mails[0])
@@ -448,14 +451,7 @@ func TestAPortalPersonsRequestIsDecidedInMattermostAndCollectedOnThePortal(t *te
 
 func TestRemovingALocalAccountRevokesItsCertificatesAsTheDeactivationSettingSays(t *testing.T) {
 	env := newPortalEnv(t)
-	dave := env.addLocal("dave", "correct horse battery")
-	owner, err := env.p.lookup(dave)
-	require.NoError(t, err)
-	s, err := env.p.current.Get()
-	require.NoError(t, err)
-	start, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Profile: "portal", Key: enroll.KeyFromServer})
-	require.NoError(t, err)
-	issued := env.issueJSON(start.Link.Token)
+	issued := env.issueForLocal(env.addLocal("dave", "correct horse battery"))
 
 	reply := env.run("carol", "/cert admin local remove dave")
 	assert.Contains(t, reply, "removed")

@@ -82,6 +82,24 @@ func (d *Door) localAccount(v *visit) (*store.LocalAccount, error) {
 	return d.Accounts.Store.LocalAccount(v.session.Principal.ID())
 }
 
+// factorsOf are a visit's local account and the second factors of the
+// settings in use.
+func (d *Door) factorsOf(v *visit) (*store.LocalAccount, *SecondFactors, error) {
+	account, err := d.localAccount(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := d.Factors()
+	if err != nil {
+		return nil, nil, err
+	}
+	return account, f, nil
+}
+
+// failure reports whether err is ours (a 5xx), not a refusal to show on
+// the page.
+func failure(err error) bool { return web.AsError(err).Status >= http.StatusInternalServerError }
+
 // open opens the session after its stage was passed: a new session, with a
 // new id, then on to where the person was going.
 func (d *Door) open(w http.ResponseWriter, r *http.Request, v *visit, how string) error {
@@ -141,7 +159,7 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 	if v.session.Stage != StageSecondFactor {
 		return ErrNoSession
 	}
-	account, err := d.localAccount(v)
+	account, f, err := d.factorsOf(v)
 	if err != nil {
 		return err
 	}
@@ -149,12 +167,8 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 	if err := d.Throttle.Check(account.Username, address); err != nil {
 		return d.verifyPage(w, r, v, web.AsError(err).Status, err)
 	}
-	f, err := d.Factors()
-	if err != nil {
-		return err
-	}
 	if err := f.TOTP.Verify(account.ID, r.PostFormValue("code")); err != nil {
-		if web.AsError(err).Status >= http.StatusInternalServerError {
+		if failure(err) {
 			return err
 		}
 		if err := d.Throttle.Failed(account.Username, address); err != nil {
@@ -172,16 +186,12 @@ func (d *Door) handleVerifyPasskey(w http.ResponseWriter, r *http.Request, v *vi
 	if v.session.Stage != StageSecondFactor {
 		return ErrNoSession
 	}
-	account, err := d.localAccount(v)
-	if err != nil {
-		return err
-	}
-	f, err := d.Factors()
+	account, f, err := d.factorsOf(v)
 	if err != nil {
 		return err
 	}
 	if _, err := f.Passkeys.FinishLogin(account, r.PostFormValue("ceremony"), []byte(r.PostFormValue("response"))); err != nil {
-		if web.AsError(err).Status >= http.StatusInternalServerError {
+		if failure(err) {
 			return err
 		}
 		d.audit("portal_sign_in", "", "passkey_refused")
@@ -271,16 +281,12 @@ func (d *Door) handleConfirmTOTP(w http.ResponseWriter, r *http.Request, v *visi
 	if v.session.Stage == StageSecondFactor {
 		return ErrNoSession
 	}
-	account, err := d.localAccount(v)
-	if err != nil {
-		return err
-	}
-	f, err := d.Factors()
+	account, f, err := d.factorsOf(v)
 	if err != nil {
 		return err
 	}
 	if err := f.TOTP.Confirm(account.ID, r.PostFormValue("code")); err != nil {
-		if web.AsError(err).Status >= http.StatusInternalServerError {
+		if failure(err) {
 			return err
 		}
 		return d.factorsPage(w, v, http.StatusBadRequest, err, "")
@@ -292,16 +298,12 @@ func (d *Door) handleRegisterPasskey(w http.ResponseWriter, r *http.Request, v *
 	if v.session.Stage == StageSecondFactor {
 		return ErrNoSession
 	}
-	account, err := d.localAccount(v)
-	if err != nil {
-		return err
-	}
-	f, err := d.Factors()
+	account, f, err := d.factorsOf(v)
 	if err != nil {
 		return err
 	}
 	if _, err := f.Passkeys.FinishRegistration(account, r.PostFormValue("ceremony"), r.PostFormValue("name"), []byte(r.PostFormValue("response"))); err != nil {
-		if web.AsError(err).Status >= http.StatusInternalServerError {
+		if failure(err) {
 			return err
 		}
 		return d.factorsPage(w, v, http.StatusBadRequest, err, "")
@@ -330,41 +332,36 @@ func (d *Door) mayRemove(v *visit, accountID string, removing local.SecondFactor
 }
 
 func (d *Door) handleRemoveTOTP(w http.ResponseWriter, _ *http.Request, v *visit) error {
-	account, err := d.localAccount(v)
-	if err != nil {
-		return err
-	}
-	if err := d.mayRemove(v, account.ID, local.SecondFactors{TOTP: true}); err != nil {
-		return d.factorsPage(w, v, http.StatusConflict, err, "")
-	}
-	f, err := d.Factors()
-	if err != nil {
-		return err
-	}
-	if err := f.TOTP.Remove(account.ID); err != nil && !errors.Is(err, local.ErrNoTOTP) {
-		return err
-	}
-	d.audit("portal_second_factor_removed", v.session.Principal, "totp")
-	return d.factorsPage(w, v, http.StatusOK, nil, "Your authenticator app is removed.")
+	return d.removeFactor(w, v, local.SecondFactors{TOTP: true}, "totp", "Your authenticator app is removed.",
+		func(f *SecondFactors, accountID string) error {
+			if err := f.TOTP.Remove(accountID); err != nil && !errors.Is(err, local.ErrNoTOTP) {
+				return err
+			}
+			return nil
+		})
 }
 
 func (d *Door) handleRemovePasskey(w http.ResponseWriter, r *http.Request, v *visit) error {
-	account, err := d.localAccount(v)
+	return d.removeFactor(w, v, local.SecondFactors{Passkeys: 1}, "passkey", "The passkey is removed.",
+		func(f *SecondFactors, accountID string) error { return f.Passkeys.Remove(accountID, mux.Vars(r)["id"]) })
+}
+
+// removeFactor removes a factor of the visit's account, unless it is the
+// last one where one is required, and shows the factors left.
+func (d *Door) removeFactor(w http.ResponseWriter, v *visit, removing local.SecondFactors, how, done string,
+	remove func(f *SecondFactors, accountID string) error) error {
+	account, f, err := d.factorsOf(v)
 	if err != nil {
 		return err
 	}
-	if err := d.mayRemove(v, account.ID, local.SecondFactors{Passkeys: 1}); err != nil {
+	if err := d.mayRemove(v, account.ID, removing); err != nil {
 		return d.factorsPage(w, v, http.StatusConflict, err, "")
 	}
-	f, err := d.Factors()
-	if err != nil {
+	if err := remove(f, account.ID); err != nil {
 		return err
 	}
-	if err := f.Passkeys.Remove(account.ID, mux.Vars(r)["id"]); err != nil {
-		return err
-	}
-	d.audit("portal_second_factor_removed", v.session.Principal, "passkey")
-	return d.factorsPage(w, v, http.StatusOK, nil, "The passkey is removed.")
+	d.audit("portal_second_factor_removed", v.session.Principal, how)
+	return d.factorsPage(w, v, http.StatusOK, nil, done)
 }
 
 // words is a refusal as the page says it, with what to do.
