@@ -244,7 +244,8 @@ func (p *Plugin) buildAdapters(botID string) {
 	p.oidcDir = &openid.Directory{Store: p.store}
 	p.dir.Others = p.lookup
 	p.accounts = &local.Accounts{Store: p.store, Now: p.now, Throttle: &local.Throttle{Store: p.store, Now: p.now}, Factors: p.store,
-		Removed: func(owner *enroll.Requester) { p.deactivations.HandleRequester(context.Background(), owner) }}
+		PasswordChecks: local.NewPasswordChecks(),
+		Removed:        func(owner *enroll.Requester) { p.deactivations.HandleRequester(context.Background(), owner) }}
 	p.portalNotifier = &portal.Notifier{Current: p.current, Log: p.API, ReminderSent: p.metrics.ReminderSent,
 		Mail: func(to, subject, body string) error {
 			if appErr := p.API.SendMail(to, subject, body); appErr != nil {

@@ -463,3 +463,36 @@ func TestRemovingALocalAccountRevokesItsCertificatesAsTheDeactivationSettingSays
 	list := env.run("carol", "/cert admin list")
 	assert.Contains(t, list, "`dave` (local)", "the owner's kind is shown, never an @mention")
 }
+
+// Knowing the password buys no fresh guesses at the second factor: the
+// account's failed codes stay counted across password sign-ins.
+func TestWrongCodesAreThrottledAcrossSignIns(t *testing.T) {
+	env := newPortalEnv(t)
+	env.addLocal("dave", "correct horse battery")
+	b := env.browser()
+	b.signIn("dave", "correct horse battery")
+	page := b.do(http.MethodGet, "/portal/second-factor", nil)
+	secret := totpSecretOnPage.FindStringSubmatch(page.Body.String())[1]
+	w := b.do(http.MethodPost, "/portal/second-factor/totp", url.Values{"code": {env.totpCode(t, secret)}, "csrf": {csrfOf(t, page)}})
+	require.Equal(t, http.StatusOK, w.Code)
+
+	wrongCodes := 0
+	for range 12 {
+		b = env.browser()
+		signIn := b.do(http.MethodGet, "/portal/signin", nil)
+		w = b.do(http.MethodPost, "/portal/signin", url.Values{"username": {"dave"}, "password": {"correct horse battery"}, "csrf": {csrfOf(t, signIn)}})
+		if w.Code == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+		verify := b.do(http.MethodGet, pluginPath(w.Header().Get("Location")), nil)
+		w = b.do(http.MethodPost, "/portal/signin/second-factor", url.Values{"code": {"000000"}, "csrf": {csrfOf(t, verify)}})
+		if w.Code == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusUnauthorized, w.Code, w.Body.String())
+		wrongCodes++
+	}
+	assert.LessOrEqual(t, wrongCodes, 5, "the free attempts, then the throttle answers")
+	assert.Positive(t, wrongCodes)
+}

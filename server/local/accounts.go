@@ -4,11 +4,13 @@
 package local
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/admission"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
 	"github.com/clientcerts/mattermost-plugin-certs/server/randtoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
@@ -54,6 +57,10 @@ type Accounts struct {
 	Now   func() time.Time
 	// Cost is bcrypt's cost; 0 is bcrypt.DefaultCost (tests use less).
 	Cost int
+	// PasswordChecks bounds the password checks (bcrypt) running and
+	// waiting at once, so that sign-ins from many addresses cannot take
+	// every CPU; nil bounds nothing.
+	PasswordChecks *admission.Queue
 	// Throttle's counts are forgotten when an admin resets or removes an
 	// account; nil when nothing throttles.
 	Throttle *Throttle
@@ -283,11 +290,41 @@ func (a *Accounts) Unlock(username string) error {
 	return a.Throttle.Unlock(account.Username)
 }
 
+// ErrTooManySignIns is a password check the server has no room for now.
+var ErrTooManySignIns = &enroll.Error{Code: enroll.CodeBusy, RetryAfter: time.Second, Next: enroll.NextTryAgain,
+	Message: "Too many sign-ins at once; try again in a moment."}
+
+// NewPasswordChecks is a bound for password checks on this machine: one
+// bcrypt at a time per two CPUs, and a short line.
+func NewPasswordChecks() *admission.Queue {
+	workers := max(1, runtime.NumCPU()/2)
+	return admission.NewQueue(workers, int64(8*workers))
+}
+
 // Verify is the account a username and password sign in as, or
 // ErrWrongCredentials. It costs one bcrypt comparison whether the account
 // exists or not, so neither the answer nor its time tells which names
-// exist. The portal asks its throttle first.
+// exist; ErrTooManySignIns when the machine has no room for one now. The
+// portal asks its throttle first.
 func (a *Accounts) Verify(username, password string) (*store.LocalAccount, error) {
+	if a.PasswordChecks == nil {
+		return a.verify(username, password)
+	}
+	ticket, err := a.PasswordChecks.Admit(1)
+	if err != nil {
+		return nil, ErrTooManySignIns
+	}
+	defer ticket.Release()
+	var account *store.LocalAccount
+	err = ticket.Do(context.Background(), func() error {
+		var err error
+		account, err = a.verify(username, password)
+		return err
+	})
+	return account, err
+}
+
+func (a *Accounts) verify(username, password string) (*store.LocalAccount, error) {
 	account, err := a.Store.LocalAccountByName(username)
 	if err != nil && !errors.Is(err, records.ErrNotFound) {
 		return nil, err

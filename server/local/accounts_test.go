@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -206,20 +207,22 @@ func TestRemovingAnAccountFreesItsNameAndKeepsItsRecord(t *testing.T) {
 
 func TestAResetClearsThePasswordAndTheLockAndGivesANewLink(t *testing.T) {
 	a := newAccounts()
-	a.Throttle = &Throttle{Store: a.Store.(*store.Store), Now: a.Now}
+	clock := clocktest.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	a.Throttle = &Throttle{Store: a.Store.(*store.Store), Now: clock.Now}
 	_, token, err := a.Add("dave", "dave@example.com", "mm:admin1")
 	require.NoError(t, err)
 	_, err = a.SetPassword(token, goodPassword)
 	require.NoError(t, err)
-	for range lockAfter {
-		require.NoError(t, a.Throttle.Failed("dave", "192.0.2.1"))
+	for i := range lockAfter {
+		require.NoError(t, a.Throttle.Attempt("dave", "192.0.2."+strconv.Itoa(i)))
+		clock.Advance(maxDelay)
 	}
-	require.Same(t, ErrAccountLocked, a.Throttle.Check("dave", "198.51.100.1"))
+	require.Same(t, ErrAccountLocked, a.Throttle.Attempt("dave", "198.51.100.1"))
 
 	account, newToken, err := a.Reset("dave")
 	require.NoError(t, err)
 	assert.Equal(t, a.Now(), account.ResetAt)
-	assert.NoError(t, a.Throttle.Check("dave", "198.51.100.1"), "the lock is lifted")
+	assert.NoError(t, a.Throttle.Attempt("dave", "198.51.100.2"), "the lock is lifted")
 	_, err = a.Verify("dave", goodPassword)
 	assert.Same(t, ErrWrongCredentials, err, "the old password is gone")
 	_, err = a.SetPassword(newToken, "another good passphrase")

@@ -10,7 +10,7 @@ import (
 
 // The throttle's policy. Each account name and each client address may
 // fail freeFailures times; after that each further try waits a delay that
-// doubles from firstDelay up to maxDelay. An account name is locked at
+// doubles from firstDelay up to maxDelay, counted from the last try. An account name is locked at
 // lockAfter failures until an admin lifts it; an address is only slowed.
 // Counts without a new failure are forgotten after forgetAfter.
 const (
@@ -21,19 +21,22 @@ const (
 	forgetAfter  = 24 * time.Hour
 )
 
-// ThrottleStore keeps the failures, in the KV store so that every node of
+// ThrottleStore keeps the attempts, in the KV store so that every node of
 // a cluster counts the same.
 type ThrottleStore interface {
 	SignInFailuresOf(subject string) (store.SignInFailures, error)
-	AddSignInFailure(subject string, at time.Time, lockAfter int, forgetAfter time.Duration) (store.SignInFailures, error)
+	ChargeSignIn(subject string, at time.Time, admit func(store.SignInFailures) error, lockAfter int, forgetAfter time.Duration) error
+	RefundSignIn(subject string, forgetAfter time.Duration) error
 	ClearSignInFailures(subject string) error
 }
 
-// Throttle slows and stops password guessing, per account name and per
-// client address. Check is asked before any password hash is computed, so
-// a flood of wrong passwords costs a KV read each, not a bcrypt each; it
-// answers the same for a name that has no account, so the answer tells
-// nothing of which names exist.
+// Throttle slows and stops password and code guessing, per account name
+// and per client address. Each attempt is counted as a failure before it
+// is tried (Attempt), in one compare-and-set with the decision, so a flood
+// of attempts at once is decided by the count, not let through while the
+// failures before it are still being counted; a success takes its charge
+// back (Succeeded). Names that have no account are counted alike, so the
+// answers tell nothing of which names exist.
 type Throttle struct {
 	Store ThrottleStore
 	Now   func() time.Time
@@ -50,43 +53,47 @@ func accountSubject(username string) string {
 
 func addressSubject(address string) string { return "address:" + address }
 
-// Check says whether a sign-in of username from address may be tried now:
-// nil, ErrAccountLocked, or a 429 with when to try again.
-func (t *Throttle) Check(username, address string) error {
+// Attempt says whether a sign-in of username from address may be tried
+// now, and counts it as failed until Succeeded says otherwise: nil,
+// ErrAccountLocked, or a refusal with when to try again. The address is
+// charged first, so a flood from one address never reaches the names it
+// tries.
+func (t *Throttle) Attempt(username, address string) error {
 	now := t.Now()
-	var wait time.Duration
-	for _, subject := range []string{accountSubject(username), addressSubject(address)} {
-		f, err := t.Store.SignInFailuresOf(subject)
-		if err != nil {
-			return err
-		}
+	admit := func(f store.SignInFailures) error {
 		if f.Locked {
 			return ErrAccountLocked
 		}
-		wait = max(wait, f.Last.Add(delayAfter(f.Count)).Sub(now))
+		if wait := f.Last.Add(delayAfter(f.Count)).Sub(now); wait > 0 {
+			return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
+				Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
+		}
+		return nil
 	}
-	if wait > 0 {
-		return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
-			Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
-	}
-	return nil
-}
-
-// Failed counts a failed sign-in of username from address.
-func (t *Throttle) Failed(username, address string) error {
-	now := t.Now()
-	if _, err := t.Store.AddSignInFailure(accountSubject(username), now, lockAfter, forgetAfter); err != nil {
+	if err := t.Store.ChargeSignIn(addressSubject(address), now, admit, 0, forgetAfter); err != nil {
 		return err
 	}
-	_, err := t.Store.AddSignInFailure(addressSubject(address), now, 0, forgetAfter)
-	return err
+	return t.Store.ChargeSignIn(accountSubject(username), now, admit, lockAfter, forgetAfter)
 }
 
-// Succeeded forgets the account's failures once it signed in. The
-// address keeps its count: one good password does not buy another name
-// more guesses.
-func (t *Throttle) Succeeded(username string) error {
-	return t.Store.ClearSignInFailures(accountSubject(username))
+// Succeeded takes back the charge of an attempt that succeeded: the
+// account's failures are forgotten, the address's charge refunded (its
+// earlier failures stay: one good password does not buy another name more
+// guesses).
+func (t *Throttle) Succeeded(username, address string) error {
+	if err := t.Store.ClearSignInFailures(accountSubject(username)); err != nil {
+		return err
+	}
+	return t.Store.RefundSignIn(addressSubject(address), forgetAfter)
+}
+
+// Withdrawn takes back the charge of an attempt that was never tried (the
+// server was too busy to check it).
+func (t *Throttle) Withdrawn(username, address string) error {
+	if err := t.Store.RefundSignIn(accountSubject(username), forgetAfter); err != nil {
+		return err
+	}
+	return t.Store.RefundSignIn(addressSubject(address), forgetAfter)
 }
 
 // Unlock lifts an account's lock and forgets its failures (an admin's

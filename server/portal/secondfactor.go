@@ -164,20 +164,19 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	address := clientAddress(r)
-	if err := d.Throttle.Check(account.Username, address); err != nil {
+	if err := d.Throttle.Attempt(account.Username, address); err != nil {
 		return d.verifyPage(w, r, v, web.AsError(err).Status, err)
 	}
 	if err := f.TOTP.Verify(account.ID, r.PostFormValue("code")); err != nil {
 		if failure(err) {
 			return err
 		}
-		if err := d.Throttle.Failed(account.Username, address); err != nil {
-			return err
-		}
 		d.audit("portal_sign_in", "", "wrong_code")
 		return d.verifyPage(w, r, v, http.StatusUnauthorized, err)
 	}
-	_ = d.Throttle.Succeeded(account.Username)
+	if err := d.Throttle.Succeeded(account.Username, address); err != nil {
+		return err
+	}
 	return d.open(w, r, v, "password+totp")
 }
 

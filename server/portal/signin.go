@@ -102,22 +102,22 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		return d.pages.Render(w, status, "signin", page)
 	}
 	address := clientAddress(r)
-	if err := d.Throttle.Check(username, address); err != nil {
+	if err := d.Throttle.Attempt(username, address); err != nil {
 		d.audit("portal_sign_in", "", "throttled")
 		return refuse(web.AsError(err).Status, err)
 	}
 	account, err := d.Accounts.Verify(username, password)
-	if errors.Is(err, local.ErrWrongCredentials) {
-		if err := d.Throttle.Failed(username, address); err != nil {
-			return err
-		}
+	switch {
+	case errors.Is(err, local.ErrWrongCredentials):
+		// The attempt was counted as failed before it was tried.
 		d.audit("portal_sign_in", "", "wrong_credentials")
 		return refuse(http.StatusUnauthorized, errWrongCredentials)
-	}
-	if err != nil {
-		return err
-	}
-	if err := d.Throttle.Succeeded(account.Username); err != nil {
+	case errors.Is(err, local.ErrTooManySignIns):
+		if err := d.Throttle.Withdrawn(username, address); err != nil {
+			return err
+		}
+		return refuse(web.AsError(err).Status, err)
+	case err != nil:
 		return err
 	}
 	s, err := d.Current.Get()
@@ -126,6 +126,16 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	stage, err := d.stageAfterPassword(s.Config, account)
 	if err != nil {
+		return err
+	}
+	// A right password takes its own charge back; the account's failures
+	// are forgotten only once the whole sign-in succeeds, so that knowing
+	// the password buys no fresh guesses at the second factor.
+	settle := d.Throttle.Succeeded
+	if stage != "" {
+		settle = d.Throttle.Withdrawn
+	}
+	if err := settle(account.Username, address); err != nil {
 		return err
 	}
 	session, err := d.Sessions.StartAt(w, r, local.PrincipalOf(account), stage)

@@ -47,45 +47,77 @@ func (s *Store) signInFailures(subject string) (SignInFailures, []byte, error) {
 	return f, raw, nil
 }
 
-// AddSignInFailure counts one more failure of subject at at, with a
-// compare-and-set from the value read, so failures on many nodes at once
-// are all counted. It locks the subject at lockAfter failures (0: never).
-// An unlocked count is forgotten after forgetAfter without failures; a lock
+// ChargeSignIn counts an attempt of subject at at as a failure before it
+// is tried, if admit lets it try: admit sees the count as it is, and its
+// error is the answer, with nothing written. The read and the write are one
+// compare-and-set, so of many attempts at once on many nodes only those
+// the count admits go on. It locks the subject at lockAfter (0: never). An
+// unlocked count is forgotten after forgetAfter without attempts; a lock
 // stays until ClearSignInFailures.
-func (s *Store) AddSignInFailure(subject string, at time.Time, lockAfter int, forgetAfter time.Duration) (SignInFailures, error) {
+func (s *Store) ChargeSignIn(subject string, at time.Time, admit func(SignInFailures) error, lockAfter int, forgetAfter time.Duration) error {
 	for attempt := range updateAttempts {
 		f, old, err := s.signInFailures(subject)
 		if err != nil {
-			return SignInFailures{}, err
+			return err
+		}
+		if err := admit(f); err != nil {
+			return err
 		}
 		f.Count++
 		f.Last = at
 		if lockAfter > 0 && f.Count >= lockAfter {
 			f.Locked = true
 		}
-		raw, err := json.Marshal(f)
+		written, err := s.writeSignInFailures(subject, f, old, forgetAfter)
 		if err != nil {
-			return SignInFailures{}, errors.Wrap(err, "encode sign-in failures")
-		}
-		cas := setIfEquals(old)
-		if old == nil {
-			cas = setIfAbsent()
-		}
-		var written bool
-		if f.Locked {
-			written, err = s.kv.Set(throttleKey(subject), raw, cas)
-		} else {
-			written, err = s.kv.Set(throttleKey(subject), raw, cas, expiry(forgetAfter))
-		}
-		if err != nil {
-			return SignInFailures{}, errors.Wrap(err, "count a sign-in failure")
+			return errors.Wrap(err, "count a sign-in attempt")
 		}
 		if written {
-			return f, nil
+			return nil
 		}
 		time.Sleep(backoff(attempt))
 	}
-	return SignInFailures{}, errors.New("counting a sign-in failure kept colliding with other writers")
+	return errors.New("counting a sign-in attempt kept colliding with other writers")
+}
+
+// RefundSignIn takes back one charged attempt of subject that succeeded.
+func (s *Store) RefundSignIn(subject string, forgetAfter time.Duration) error {
+	for attempt := range updateAttempts {
+		f, old, err := s.signInFailures(subject)
+		if err != nil {
+			return err
+		}
+		if f.Count == 0 {
+			return nil
+		}
+		f.Count--
+		written, err := s.writeSignInFailures(subject, f, old, forgetAfter)
+		if err != nil {
+			return errors.Wrap(err, "refund a sign-in attempt")
+		}
+		if written {
+			return nil
+		}
+		time.Sleep(backoff(attempt))
+	}
+	return errors.New("refunding a sign-in attempt kept colliding with other writers")
+}
+
+// writeSignInFailures writes f in place of old (absent when nil); false
+// when another writer came first.
+func (s *Store) writeSignInFailures(subject string, f SignInFailures, old []byte, forgetAfter time.Duration) (bool, error) {
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return false, errors.Wrap(err, "encode sign-in failures")
+	}
+	cas := setIfEquals(old)
+	if old == nil {
+		cas = setIfAbsent()
+	}
+	if f.Locked {
+		return s.kv.Set(throttleKey(subject), raw, cas)
+	}
+	return s.kv.Set(throttleKey(subject), raw, cas, expiry(forgetAfter))
 }
 
 // ClearSignInFailures forgets a subject's failures, and lifts its lock.
