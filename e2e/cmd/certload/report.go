@@ -359,6 +359,11 @@ func (r *report) printSignIn(b *bytes.Buffer) {
 			cpuCell(s.cpu), 100*float64(s.cpu.total())/float64(machineCPU), runtime.NumCPU(), ms(s.cpu.total()/time.Duration(max(1, s.sent))))
 	}
 	fmt.Fprintf(b, "| The machine's CPUs | %.0f%% busy, %.0f%% stolen by other virtual machines |\n", 100*s.busy, 100*s.steal)
+	if s.unsettled {
+		fmt.Fprintf(b, "| After the last answer | the server was still busy %s later |\n", s.settled.Round(time.Second))
+	} else if s.cpu.total() > 0 {
+		fmt.Fprintf(b, "| After the last answer | the server was quiet again within %s |\n", s.settled.Round(time.Second))
+	}
 	fmt.Fprintf(b, "| P-256 enrollments meanwhile | %d, max %s, p50 %s, %d errors |\n", len(s.fast.d), ms(s.fast.percentile(100)), ms(s.fast.percentile(50)), s.fastErrors.count)
 	fmt.Fprintf(b, "| Pings meanwhile | %d, max %s, p50 %s, %d errors |\n\n", len(s.pings.d), ms(s.pings.percentile(100)), ms(s.pings.percentile(50)), s.pingErrors.count)
 	for _, e := range append(append(append([]string(nil), s.other.first...), s.fastErrors.first...), s.pingErrors.first...) {

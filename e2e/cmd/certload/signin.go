@@ -54,6 +54,32 @@ type signInStats struct {
 	fast, pings *latencies
 	fastErrors  *errorLog
 	pingErrors  *errorLog
+	// settled is how long after the last answer the server's processes
+	// still used a CPU's quarter or more (work the answers left behind);
+	// unsettled that they still did when the tool stopped waiting.
+	settled   time.Duration
+	unsettled bool
+}
+
+// settleFor is the longest the flood waits for the server to go quiet, so
+// that what comes next is not measured on a machine still busy with it.
+const settleFor = 2 * time.Minute
+
+// settle waits until the server's processes use less than a quarter of a
+// CPU over a second.
+func (l *load) settle(ctx context.Context) (time.Duration, bool) {
+	if !l.t.meter.known() {
+		return 0, false
+	}
+	start := time.Now()
+	for time.Since(start) < settleFor && ctx.Err() == nil {
+		before := l.t.meter.sample()
+		time.Sleep(time.Second)
+		if l.t.meter.sample().sub(before).total() < 250*time.Millisecond {
+			return time.Since(start) - time.Second, false
+		}
+	}
+	return time.Since(start), true
 }
 
 // policyChecks is how many wrong passwords the throttle's policy lets one
@@ -201,5 +227,6 @@ func (l *load) signInFlood(ctx context.Context) (*signInStats, error) {
 	s.busy, s.steal = readUtilization().since(busyBefore)
 	close(done)
 	side.Wait()
+	s.settled, s.unsettled = l.settle(ctx)
 	return s, ctx.Err()
 }
