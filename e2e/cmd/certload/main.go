@@ -49,6 +49,7 @@ type options struct {
 	rounds      int
 	baseline    int
 	burst       int
+	signInRate  int
 	inventory   int
 	ocsp        int
 	crlRevoked  int
@@ -77,6 +78,7 @@ func main() {
 	flag.IntVar(&o.baseline, "baseline", 1000, "requests of each baseline kind")
 	flag.IntVar(&o.rounds, "rounds", 5, "turns in which the flow and the baselines are measured alternately")
 	flag.IntVar(&o.burst, "burst", 50, "RSA-4096 requests that arrive at once in the burst scenario")
+	flag.IntVar(&o.signInRate, "signin-rate", 200, "wrong passwords a second in the signin scenario (for 10 s)")
 	flag.StringVar(&o.layout, "layout", "database", "where the inventory scenario puts its certificates: database, or kv (the layout of 0.1, for its bundle)")
 	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
 	flag.IntVar(&o.ocsp, "ocsp", 20000, "OCSP requests the ocsp scenario sends")
@@ -268,8 +270,8 @@ func (o options) validate() error {
 	if o.via == "portal" && o.path != string(kindDownload) {
 		return fmt.Errorf("-via portal measures server keys only (-path download)")
 	}
-	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 || o.crlRevoked < 1 {
-		return fmt.Errorf("-n, -c, -users, -burst, -rounds, -ocsp and -crl-revoked must be at least 1")
+	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 || o.crlRevoked < 1 || o.signInRate < 1 {
+		return fmt.Errorf("-n, -c, -users, -burst, -rounds, -ocsp, -crl-revoked and -signin-rate must be at least 1")
 	}
 	if o.certs < o.rounds || o.baseline < o.rounds {
 		return fmt.Errorf("-n and -baseline must be at least -rounds")

@@ -15,12 +15,10 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
-// The sign-in flood: wrong passwords at a steady rate, half for local
-// accounts that exist and half for names that do not.
-const (
-	signInRate  = 200 // attempts a second
-	signInFlood = 10 * time.Second
-)
+// signInFlood is how long the sign-in flood lasts: wrong passwords at a
+// steady rate (-signin-rate, 200 a second), half for local accounts that
+// exist and half for names that do not.
+const signInFlood = 10 * time.Second
 
 // The throttle's policy (server/local/throttle.go), for the bound on the
 // passwords it lets be checked: each client address and each account name
@@ -109,7 +107,7 @@ func (s *signInStats) bound() int {
 
 func (s *signInStats) answered() int { return s.unauthorized + s.throttled + s.other.count }
 
-// signInFlood sends signInRate wrong passwords a second for signInFlood to
+// signInFlood sends -signin-rate wrong passwords a second for signInFlood to
 // the portal's sign-in, from the load tool's one address, half for the
 // load's local accounts and half for names without an account; meanwhile
 // it pings the server every 100 ms and enrolls one chat user with P-256
@@ -119,17 +117,18 @@ func (l *load) signInFlood(ctx context.Context) (*signInStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := signInRate * int(signInFlood/time.Second)
+	rate := l.o.signInRate
+	n := rate * int(signInFlood/time.Second)
 	run := make([]byte, 3)
 	if _, err := rand.Read(run); err != nil {
 		return nil, err
 	}
 	ghost := "ghost" + hex.EncodeToString(run) + "u"
-	s := &signInStats{rate: signInRate, duration: signInFlood, existing: min(len(local), (n+1)/2), unknown: n / 2,
+	s := &signInStats{rate: rate, duration: signInFlood, existing: min(len(local), (n+1)/2), unknown: n / 2,
 		other: &errorLog{}, answers: &latencies{}, checked: &latencies{}, fast: &latencies{}, pings: &latencies{},
 		fastErrors: &errorLog{}, pingErrors: &errorLog{}}
 	fmt.Printf("Sign-in flood: %d wrong passwords a second for %s (%d names of local accounts, %d unknown names), P-256 enrollments and pings meanwhile\n",
-		signInRate, signInFlood, s.existing, s.unknown)
+		rate, signInFlood, s.existing, s.unknown)
 	formCookie, csrf, err := l.t.srv.signInForm(ctx)
 	if err != nil {
 		return nil, err
@@ -182,7 +181,7 @@ func (l *load) signInFlood(ctx context.Context) (*signInStats, error) {
 	var wg sync.WaitGroup
 	before, busyBefore := l.t.meter.sample(), readUtilization()
 	start := time.Now()
-	ticker := time.NewTicker(time.Second / signInRate)
+	ticker := time.NewTicker(time.Second / time.Duration(rate))
 	for i := range n {
 		if ctx.Err() != nil {
 			break
