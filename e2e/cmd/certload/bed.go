@@ -157,11 +157,17 @@ func (t *target) identify(ctx context.Context) error {
 }
 
 // configureProfiles saves one profile per key type through the admin API
-// (the System Console's path) and waits until the plugin offers them.
+// (the System Console's path), offered on the portal too, turns the
+// portal's local accounts on (a password alone, no second factor), and
+// waits until the plugin offers the profiles.
 func (t *target) configureProfiles(ctx context.Context) error {
+	type access struct {
+		Portal bool `json:"portal"`
+	}
 	type profile struct {
 		Name     string   `json:"name"`
 		KeyTypes []string `json:"key_types"`
+		Access   access   `json:"access"`
 	}
 	catalog := struct {
 		Connectors     []map[string]string `json:"connectors"`
@@ -170,7 +176,7 @@ func (t *target) configureProfiles(ctx context.Context) error {
 	}{Connectors: []map[string]string{{"name": "builtin", "type": "builtin"}}, DefaultProfile: string(pki.KeyECDSAP256)}
 	t.profiles = map[pki.KeyType]string{}
 	for _, kt := range pki.KeyTypes {
-		catalog.Profiles = append(catalog.Profiles, profile{Name: string(kt), KeyTypes: []string{string(kt)}})
+		catalog.Profiles = append(catalog.Profiles, profile{Name: string(kt), KeyTypes: []string{string(kt)}, Access: access{Portal: true}})
 		t.profiles[kt] = string(kt)
 	}
 	data, err := json.Marshal(catalog)
@@ -186,6 +192,8 @@ func (t *target) configureProfiles(ctx context.Context) error {
 		settings = map[string]any{}
 	}
 	settings["connectorsandprofiles"] = string(data)
+	settings["portallocalaccounts"] = true
+	settings["portalsecondfactor"] = "off"
 	cfg.PluginSettings.Plugins[pluginID] = settings
 	if _, _, err := t.admin.UpdateConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("saving the profiles: %w", err)

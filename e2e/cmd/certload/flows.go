@@ -33,9 +33,12 @@ const requestTimeout = 2 * time.Minute
 
 // server is the Mattermost server under load, as users reach it.
 type server struct {
-	url   string
-	http  *http.Client
-	botID string
+	url  string
+	http *http.Client
+	// portal shares the connections but follows no redirect: the portal
+	// answers a form with 303, and what comes next is for the browser.
+	portal *http.Client
+	botID  string
 }
 
 func newServer(baseURL string, concurrency int) *server {
@@ -43,7 +46,12 @@ func newServer(baseURL string, concurrency int) *server {
 	// Every worker keeps its connection, as a browser does.
 	transport.MaxIdleConns = 4 * concurrency
 	transport.MaxIdleConnsPerHost = 4 * concurrency
-	return &server{url: strings.TrimRight(baseURL, "/"), http: &http.Client{Transport: transport, Timeout: requestTimeout}}
+	return &server{
+		url:  strings.TrimRight(baseURL, "/"),
+		http: &http.Client{Transport: transport, Timeout: requestTimeout},
+		portal: &http.Client{Transport: transport, Timeout: requestTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+	}
 }
 
 // account is one user of the load, signed in.
@@ -53,6 +61,10 @@ type account struct {
 	// baseline post; townSquare is where commands run.
 	dmChannel, townSquare string
 	ws                    *testbed.WebSocket
+	// portal marks a local account of the portal: it has no token, but a
+	// session cookie and the session's CSRF token.
+	portal        bool
+	session, csrf string
 }
 
 // statusError is an answer other than the one expected.
@@ -278,6 +290,9 @@ func (c *certificate) check() error {
 
 // listedSerials is every serial the plugin lists for a.
 func (s *server) listedSerials(ctx context.Context, a *account) (map[string]bool, error) {
+	if a.portal {
+		return s.portalSerials(ctx, a)
+	}
 	var listed []struct {
 		Serial string `json:"serial"`
 	}
@@ -286,7 +301,7 @@ func (s *server) listedSerials(ctx context.Context, a *account) (map[string]bool
 	}
 	serials := make(map[string]bool, len(listed))
 	for _, c := range listed {
-		serials[c.Serial] = true
+		serials[pki.NormalizeSerial(c.Serial)] = true
 	}
 	return serials, nil
 }

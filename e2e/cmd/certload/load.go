@@ -21,6 +21,12 @@ type load struct {
 	accounts []*account
 	// all holds accounts beyond -users for the burst's other user.
 	all []*account
+	// local are the portal's local accounts (see localAccounts), made
+	// once for the portal flow and the sign-in flood.
+	localOnce     sync.Once
+	local         []*account
+	localErr      error
+	localSignedIn bool
 }
 
 // errorLog keeps a count and the first few distinct errors.
@@ -221,8 +227,11 @@ func (s flowSpec) String() string {
 		what = "CSR upload"
 	}
 	how := "links API"
-	if s.via == "command" {
+	switch s.via {
+	case "command":
 		how = "/cert " + string(s.path) + " command"
+	case "portal":
+		how = "portal, a local account signed in"
 	}
 	return fmt.Sprintf("%s, %s, %s", s.keyType.Label(), what, how)
 }
@@ -267,29 +276,47 @@ func (f *flowStats) merge(o *flowStats) {
 	f.unlisted += o.unlisted
 }
 
-// interleaved runs a flow and the baselines in turns, rounds times, so that
-// both see the same machine: a shared machine's speed drifts by tens of
-// percent from minute to minute, which would otherwise land on the ratio.
-func (l *load) interleaved(ctx context.Context, spec flowSpec, rounds int) (*flowStats, *baselineStats) {
-	var flow *flowStats
+// interleaved runs flows and the baselines in turns, rounds times, so that
+// all see the same machine: a shared machine's speed drifts by tens of
+// percent from minute to minute, which would otherwise land on the ratios.
+// A flow's prime goes before its first part only.
+func (l *load) interleaved(ctx context.Context, specs []flowSpec, rounds int) ([]*flowStats, *baselineStats) {
+	flows := make([]*flowStats, len(specs))
 	var base *baselineStats
 	for r := range rounds {
 		if ctx.Err() != nil {
 			break
 		}
-		part := spec
-		part.prime = 0 // the warm-up went before
-		part.certs = spec.certs/rounds + boolInt(r < spec.certs%rounds)
 		b := l.baselines(ctx, l.o.baseline/rounds+boolInt(r < l.o.baseline%rounds))
-		f := l.flow(ctx, part)
-		if flow == nil {
-			flow, base = f, b
-			continue
+		if base == nil {
+			base = b
+		} else {
+			base.merge(b)
 		}
-		flow.merge(f)
-		base.merge(b)
+		for i, spec := range specs {
+			if ctx.Err() != nil {
+				break
+			}
+			part := spec
+			if r > 0 {
+				part.prime = 0
+			}
+			part.certs = spec.certs/rounds + boolInt(r < spec.certs%rounds)
+			f := l.flow(ctx, part)
+			if flows[i] == nil {
+				flows[i] = f
+				continue
+			}
+			flows[i].merge(f)
+		}
 	}
-	return flow, base
+	var done []*flowStats
+	for _, f := range flows {
+		if f != nil {
+			done = append(done, f)
+		}
+	}
+	return done, base
 }
 
 func boolInt(b bool) int {
@@ -308,12 +335,23 @@ func (f *flowStats) perSecond() float64 {
 
 // flow runs spec: warm-up, then the timed certificates, then the checks.
 func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
-	fmt.Printf("Load: %d certificates (%s), %d at once, %d users\n", spec.certs, spec, l.o.concurrency, len(l.accounts))
+	accounts := l.accounts
+	if spec.via == "portal" {
+		local, err := l.localAccounts(ctx, true)
+		if err != nil {
+			failed := &errorLog{}
+			failed.add(fmt.Errorf("the portal's local accounts: %w", err))
+			return &flowStats{spec: spec, concurrency: l.o.concurrency, whole: &latencies{}, redeem: &latencies{},
+				errors: failed, checkErrors: &errorLog{}, listErrors: &errorLog{}}
+		}
+		accounts = local
+	}
+	fmt.Printf("Load: %d certificates (%s), %d at once, %d users\n", spec.certs, spec, l.o.concurrency, len(accounts))
 	profile := l.t.profiles[spec.keyType]
 	csrs := make([]userCSR, spec.certs+spec.prime)
 	if spec.path == kindCSR {
 		for i := range csrs {
-			csr, err := newUserCSR(spec.keyType, l.accounts[i%len(l.accounts)].name)
+			csr, err := newUserCSR(spec.keyType, accounts[i%len(accounts)].name)
 			if err != nil {
 				panic(err)
 			}
@@ -323,9 +361,12 @@ func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
 	one := func(i int, a *account) (*certificate, time.Duration, error) {
 		var token string
 		var err error
-		if spec.via == "command" {
+		switch spec.via {
+		case "command":
 			token, err = l.t.srv.linkViaCommand(ctx, a, spec.path, profile)
-		} else {
+		case "portal":
+			token, err = l.t.srv.linkViaPortal(ctx, a, profile)
+		default:
 			token, err = l.t.srv.linkViaAPI(ctx, a, spec.path, profile)
 		}
 		if err != nil {
@@ -333,7 +374,9 @@ func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
 		}
 		start := time.Now()
 		var c *certificate
-		if spec.path == kindCSR {
+		if spec.via == "portal" {
+			c, err = l.t.srv.redeemPortal(ctx, a, token)
+		} else if spec.path == kindCSR {
 			c, err = l.t.srv.uploadCSR(ctx, a, token, csrs[i].key, csrs[i].pem)
 		} else {
 			c, err = l.t.srv.redeem(ctx, a, token)
@@ -343,12 +386,12 @@ func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
 
 	warm := &errorLog{}
 	runAll(spec.prime, l.o.concurrency, func(i int) {
-		if _, _, err := one(spec.certs+i, l.accounts[i%len(l.accounts)]); err != nil {
+		if _, _, err := one(spec.certs+i, accounts[i%len(accounts)]); err != nil {
 			warm.add(err)
 		}
 	})
 
-	f := &flowStats{spec: spec, concurrency: l.o.concurrency, users: len(l.accounts),
+	f := &flowStats{spec: spec, concurrency: l.o.concurrency, users: len(accounts),
 		whole: &latencies{}, redeem: &latencies{}, errors: warm, checkErrors: &errorLog{}, listErrors: &errorLog{}}
 	certs := make([]*certificate, spec.certs)
 	var issued atomic.Int32
@@ -358,7 +401,7 @@ func (l *load) flow(ctx context.Context, spec flowSpec) *flowStats {
 			return
 		}
 		start := time.Now()
-		c, redeemTime, err := one(i, l.accounts[i%len(l.accounts)])
+		c, redeemTime, err := one(i, accounts[i%len(accounts)])
 		if err != nil {
 			f.errors.add(err)
 			return
@@ -405,7 +448,7 @@ func (l *load) check(ctx context.Context, f *flowStats, certs []*certificate) {
 			return
 		}
 		for _, c := range byOwner[a] {
-			if !listed[c.serial] {
+			if !listed[pki.NormalizeSerial(c.serial)] {
 				mu.Lock()
 				f.unlisted++
 				mu.Unlock()

@@ -12,7 +12,10 @@
 // timed part (it opens with its passphrase, holds the key and the chain),
 // and every certificate must be listed for its owner. It also asks the
 // built-in CA's OCSP responder what relying parties ask (-scenario ocsp),
-// and checks every answer.
+// and checks every answer. The portal's local accounts get certificates
+// the same way (-via portal), beside chat's links API; and a flood of wrong
+// passwords on the portal's sign-in (-scenario signin) shows the throttle
+// answering while the server stays quick for everyone else.
 //
 // By default it starts its own PostgreSQL and Mattermost on loopback with the
 // plugin (MM_SERVER_DIR, CERTS_BUNDLE, as `make e2e`); with -url and
@@ -46,6 +49,7 @@ type options struct {
 	rounds      int
 	baseline    int
 	burst       int
+	signInRate  int
 	inventory   int
 	ocsp        int
 	crlRevoked  int
@@ -62,18 +66,19 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), inventory (queries over many certificates), ocsp (relying parties asking the OCSP responder), crl (a revocation list of many, revoked and fetched), or bench (all of them, as `make bench`)")
+	flag.StringVar(&o.scenario, "scenario", "flow", "flow (one load run), baseline, burst (RSA-4096 burst), signin (a flood of wrong passwords on the portal's sign-in), inventory (queries over many certificates), ocsp (relying parties asking the OCSP responder), crl (a revocation list of many, revoked and fetched), or bench (all of them, as `make bench`)")
 	flag.IntVar(&o.certs, "n", 1000, "certificates to issue")
 	flag.IntVar(&o.concurrency, "c", 20, "requests at once")
 	flag.IntVar(&o.users, "users", 200, "distinct accounts")
 	flag.StringVar(&o.keyType, "key", string(pki.KeyECDSAP256), "key type of server-made keys and CSRs")
 	flag.StringVar(&o.path, "path", string(kindDownload), "download (the server makes the key, PKCS#12) or csr (the user's CSR)")
-	flag.StringVar(&o.via, "via", "api", "api (POST /api/v1/links) or command (/cert download through /api/v4/commands/execute)")
+	flag.StringVar(&o.via, "via", "api", "api (POST /api/v1/links), command (/cert download through /api/v4/commands/execute), or portal (local accounts on the portal, measured in turns with the links API)")
 	flag.StringVar(&o.profile, "profile", "", "profile to use on a server given with -url (default: the server's default)")
 	flag.IntVar(&o.warmup, "warmup", 300, "certificates, DM posts and no-op requests before measuring")
 	flag.IntVar(&o.baseline, "baseline", 1000, "requests of each baseline kind")
 	flag.IntVar(&o.rounds, "rounds", 5, "turns in which the flow and the baselines are measured alternately")
 	flag.IntVar(&o.burst, "burst", 50, "RSA-4096 requests that arrive at once in the burst scenario")
+	flag.IntVar(&o.signInRate, "signin-rate", 200, "wrong passwords a second in the signin scenario (for 10 s)")
 	flag.StringVar(&o.layout, "layout", "database", "where the inventory scenario puts its certificates: database, or kv (the layout of 0.1, for its bundle)")
 	flag.IntVar(&o.inventory, "inventory", 100000, "certificates (for a tenth as many owners) the inventory scenario puts in the database")
 	flag.IntVar(&o.ocsp, "ocsp", 20000, "OCSP requests the ocsp scenario sends")
@@ -131,17 +136,27 @@ func run(o options) error {
 
 	l := &load{o: o, t: t, accounts: accounts[:o.users], all: accounts}
 	rep := &report{o: o, machine: machine(), goVersion: runtime.Version(), mattermost: t.version, started: started}
-	if o.scenario != "burst" && o.scenario != "inventory" && o.scenario != "ocsp" && o.scenario != "crl" {
+	if o.scenario != "burst" && o.scenario != "signin" && o.scenario != "inventory" && o.scenario != "ocsp" && o.scenario != "crl" {
 		l.warmUp(ctx)
 	}
 	switch o.scenario {
 	case "baseline":
 		rep.baselines = l.baselines(ctx, o.baseline)
 	case "flow":
-		flow, base := l.interleaved(ctx, flowSpec{keyType: pki.KeyType(o.keyType), path: linkKind(o.path), via: o.via, certs: o.certs}, o.rounds)
-		rep.flows, rep.baselines = append(rep.flows, flow), base
+		specs := []flowSpec{{keyType: pki.KeyType(o.keyType), path: linkKind(o.path), via: o.via, certs: o.certs}}
+		if o.via == "portal" {
+			// The portal is held to chat's links API measured in the
+			// same turns.
+			specs = []flowSpec{{keyType: pki.KeyType(o.keyType), path: kindDownload, via: "api", certs: o.certs},
+				portalFlow(o, pki.KeyType(o.keyType), o.certs)}
+		}
+		rep.flows, rep.baselines = l.interleaved(ctx, specs, o.rounds)
 	case "burst":
 		rep.burst = l.burst(ctx)
+	case "signin":
+		if rep.signIn, err = l.signInFlood(ctx); err != nil {
+			return err
+		}
 	case "ocsp":
 		st, err := l.ocsp(ctx, o.ocsp)
 		if err != nil {
@@ -165,15 +180,23 @@ func run(o options) error {
 		}
 	case "bench":
 		specs := benchFlows(o)
-		flow, base := l.interleaved(ctx, specs[0], o.rounds)
-		rep.flows, rep.baselines = append(rep.flows, flow), base
-		for _, spec := range specs[1:] {
+		// The links API and the portal in turns with the baselines: the
+		// portal is held to the links API of the same turns.
+		rep.flows, rep.baselines = l.interleaved(ctx, specs[:2], o.rounds)
+		for _, spec := range specs[2:] {
 			if ctx.Err() != nil {
 				break
 			}
 			rep.flows = append(rep.flows, l.flow(ctx, spec))
 		}
 		rep.burst = l.burst(ctx)
+		// After every portal sign-in of the run: the flood leaves this
+		// client's address throttled for a quarter of an hour.
+		if ctx.Err() == nil {
+			if rep.signIn, err = l.signInFlood(ctx); err != nil {
+				return err
+			}
+		}
 		if ctx.Err() == nil {
 			st, err := l.ocsp(ctx, o.ocsp)
 			if err != nil {
@@ -210,22 +233,30 @@ func run(o options) error {
 }
 
 // benchFlows is what `make bench` measures: server keys first (the default
-// P-256, the same through the command, RSA-2048), then CSRs.
+// P-256 through the links API and the same on the portal, measured in
+// turns; through the command; RSA-2048), then CSRs.
 func benchFlows(o options) []flowSpec {
 	prime := 2 * o.concurrency
 	return []flowSpec{
 		{keyType: pki.KeyECDSAP256, path: kindDownload, via: "api", certs: o.certs},
+		portalFlow(o, pki.KeyECDSAP256, o.certs),
 		{keyType: pki.KeyECDSAP256, path: kindDownload, via: "command", certs: max(1, o.certs/5), prime: prime},
 		{keyType: pki.KeyRSA2048, path: kindDownload, via: "api", certs: max(1, o.certs/10), prime: prime},
 		{keyType: pki.KeyECDSAP256, path: kindCSR, via: "api", certs: o.certs, prime: prime},
 	}
 }
 
+// portalFlow is a local account's certificate on the portal: New
+// certificate, then Create; primed, as its session pages are not warmed up.
+func portalFlow(o options, kt pki.KeyType, certs int) flowSpec {
+	return flowSpec{keyType: kt, path: kindDownload, via: "portal", certs: certs, prime: 2 * o.concurrency}
+}
+
 func (o options) validate() error {
 	switch o.scenario {
-	case "flow", "baseline", "burst", "inventory", "ocsp", "crl", "bench":
+	case "flow", "baseline", "burst", "signin", "inventory", "ocsp", "crl", "bench":
 	default:
-		return fmt.Errorf("-scenario must be flow, baseline, burst, inventory, ocsp, crl or bench")
+		return fmt.Errorf("-scenario must be flow, baseline, burst, signin, inventory, ocsp, crl or bench")
 	}
 	if _, err := pki.ParseKeyType(o.keyType); err != nil {
 		return err
@@ -233,11 +264,14 @@ func (o options) validate() error {
 	if o.path != string(kindDownload) && o.path != string(kindCSR) {
 		return fmt.Errorf("-path must be download or csr")
 	}
-	if o.via != "api" && o.via != "command" {
-		return fmt.Errorf("-via must be api or command")
+	if o.via != "api" && o.via != "command" && o.via != "portal" {
+		return fmt.Errorf("-via must be api, command or portal")
 	}
-	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 || o.crlRevoked < 1 {
-		return fmt.Errorf("-n, -c, -users, -burst, -rounds, -ocsp and -crl-revoked must be at least 1")
+	if o.via == "portal" && o.path != string(kindDownload) {
+		return fmt.Errorf("-via portal measures server keys only (-path download)")
+	}
+	if o.certs < 1 || o.concurrency < 1 || o.users < 1 || o.burst < 1 || o.rounds < 1 || o.ocsp < 1 || o.crlRevoked < 1 || o.signInRate < 1 {
+		return fmt.Errorf("-n, -c, -users, -burst, -rounds, -ocsp, -crl-revoked and -signin-rate must be at least 1")
 	}
 	if o.certs < o.rounds || o.baseline < o.rounds {
 		return fmt.Errorf("-n and -baseline must be at least -rounds")
@@ -246,8 +280,8 @@ func (o options) validate() error {
 		if o.adminToken == "" {
 			return fmt.Errorf("-url needs -admin-token")
 		}
-		if o.scenario == "burst" || o.scenario == "inventory" || o.scenario == "crl" || o.scenario == "bench" {
-			return fmt.Errorf("-scenario %s needs the tool's own test bed (its profiles); leave out -url", o.scenario)
+		if o.scenario == "burst" || o.scenario == "signin" || o.scenario == "inventory" || o.scenario == "crl" || o.scenario == "bench" || o.via == "portal" {
+			return fmt.Errorf("-scenario %s -via %s needs the tool's own test bed (its profiles, its local accounts); leave out -url", o.scenario, o.via)
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,15 @@ const (
 	// During the RSA burst, another user's P-256 enrollment takes at most
 	// this long.
 	targetFastDuringBurst = time.Second
+	// A signed-in portal person's P-256 certificate costs at most this
+	// many times the CPU of the same certificate through chat's links API,
+	// and the portal makes at least this share of chat's certificates a
+	// second, measured in the same turns.
+	targetPortalCPURatio       = 1.3
+	targetPortalPerSecondRatio = 0.8
+	// During the sign-in flood, at least this share of the attempts is
+	// answered by the throttle (429).
+	targetThrottledShare = 0.95
 )
 
 type report struct {
@@ -43,6 +53,7 @@ type report struct {
 	baselines *baselineStats
 	flows     []*flowStats
 	burst     *burstStats
+	signIn    *signInStats
 	// revocation are the relying parties' checks: OCSP (and CRLs).
 	revocation []*revocationStats
 	// crl is how soon a revocation reaches the list, and its size.
@@ -84,6 +95,7 @@ func (r *report) print(w io.Writer) {
 	r.printBaselines(&b)
 	r.printFlows(&b)
 	r.printBurst(&b)
+	r.printSignIn(&b)
 	r.printRevocation(&b)
 	r.printCRL(&b)
 	r.printInventory(&b)
@@ -234,6 +246,7 @@ func (r *report) printFlows(b *bytes.Buffer) {
 			fmt.Fprintf(b, "- %s: %s\n", f.spec, e)
 		}
 	}
+	r.holdPortal()
 	for _, f := range r.flows {
 		if f.spec.keyType != pki.KeyECDSAP256 || f.spec.path != kindDownload || f.spec.via != "api" {
 			continue
@@ -251,6 +264,39 @@ func (r *report) printFlows(b *bytes.Buffer) {
 		}
 	}
 	b.WriteString("\n")
+}
+
+// holdPortal holds the portal's row to chat's links API of the same key
+// type, measured in the same run.
+func (r *report) holdPortal() {
+	for _, p := range r.flows {
+		if p.spec.via != "portal" {
+			continue
+		}
+		clean := p.errors.count == 0 && p.checkErrors.count == 0 && p.unlisted == 0 && p.listErrors.count == 0
+		r.hold(fmt.Sprintf("Portal: %d certificates for %d local accounts, %d at once: no error, every file opens, every one on its owner's page", p.spec.certs, p.users, p.concurrency),
+			fmt.Sprintf("%d issued, %d errors, %d bad files, %d unlisted", p.issued, p.errors.count, p.checkErrors.count, p.unlisted), clean && p.issued == p.spec.certs)
+		var chat *flowStats
+		for _, f := range r.flows {
+			if f.spec.via == "api" && f.spec.path == kindDownload && f.spec.keyType == p.spec.keyType {
+				chat = f
+				break
+			}
+		}
+		if chat == nil {
+			continue
+		}
+		if r.measuredCPU() && chat.cpu.total() > 0 {
+			x := float64(p.cpu.total()) / float64(chat.cpu.total())
+			r.hold(fmt.Sprintf("A signed-in portal person's %s certificate ≤ %.1f× the CPU of the same through chat's links API", p.spec.keyType.Label(), targetPortalCPURatio),
+				fmt.Sprintf("%s against %s: %.2f×", ms(p.cpu.total()), ms(chat.cpu.total()), x), x <= targetPortalCPURatio)
+		}
+		if chat.perSecond() > 0 {
+			x := p.perSecond() / chat.perSecond()
+			r.hold(fmt.Sprintf("The portal makes at least %.0f%% of chat's certificates a second, %d at once", 100*targetPortalPerSecondRatio, p.concurrency),
+				fmt.Sprintf("%.1f against %.1f: %.0f%%", p.perSecond(), chat.perSecond(), 100*x), x >= targetPortalPerSecondRatio)
+		}
+	}
 }
 
 // measuredCPU reports whether CPU was measured (the tool knows the
@@ -282,6 +328,62 @@ func (r *report) printBurst(b *bytes.Buffer) {
 	r.hold(fmt.Sprintf("The RSA queue admits fewer than %d; the rest are told busy and keep their links", bt.requests),
 		fmt.Sprintf("%d admitted, %d busy, %d other errors, %d of %d busy links worked later", bt.issued, bt.busy, bt.errors.count, bt.busyRetried, min(burstRetries, bt.busy)),
 		bt.issued < bt.requests && bt.issued+bt.busy == bt.requests && bt.retryErrors.count == 0 && bt.busyRetried == min(burstRetries, bt.busy))
+	b.WriteString("\n")
+}
+
+func (r *report) printSignIn(b *bytes.Buffer) {
+	s := r.signIn
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(b, "## A flood of wrong passwords on the portal's sign-in\n\n")
+	fmt.Fprintf(b, "%d wrong passwords a second for %s, paced, to `POST /portal/signin`: half for %d local accounts that exist, "+
+		"half for %d names that have none; meanwhile one chat user enrolls with P-256 again and again, and the server is pinged every 100 ms. "+
+		"Every attempt comes from the load tool, so from one client address: the throttle's count for that address "+
+		"(%d free failures, then a wait that doubles from %s) is what answers, long before any name's own count "+
+		"(%d free failures per name, a lock at 20) comes into play; a flood spread over many addresses would meet those instead.\n\n",
+		s.rate, s.duration, s.existing, s.unknown, throttleFree, throttleFirstDelay, throttleFree)
+	share := 0.0
+	if s.answered() > 0 {
+		share = float64(s.throttled) / float64(s.answered())
+	}
+	machineCPU := s.wall * time.Duration(runtime.NumCPU())
+	fmt.Fprintf(b, "| | |\n|:--|:--|\n")
+	fmt.Fprintf(b, "| Attempts sent | %d in %s |\n", s.sent, ms(s.wall))
+	fmt.Fprintf(b, "| Answered 401 (a password was checked) | %d, p50 %s, max %s |\n", s.unauthorized, ms(s.checked.percentile(50)), ms(s.checked.percentile(100)))
+	fmt.Fprintf(b, "| Answered 429 (the throttle, with Retry-After) | %d (%.1f%% of the answers), Retry-After up to %d s |\n", s.throttled, 100*share, s.maxRetryAfter)
+	fmt.Fprintf(b, "| Other answers | %d |\n", s.other.count)
+	fmt.Fprintf(b, "| Every answer | p50 %s, p95 %s, max %s |\n", ms(s.answers.percentile(50)), ms(s.answers.percentile(95)), ms(s.answers.percentile(100)))
+	if s.cpu.total() > 0 && machineCPU > 0 {
+		fmt.Fprintf(b, "| The server's CPU during the flood | %s in all, %.0f%% of the machine's %d CPUs; %s per attempt |\n",
+			cpuCell(s.cpu), 100*float64(s.cpu.total())/float64(machineCPU), runtime.NumCPU(), ms(s.cpu.total()/time.Duration(max(1, s.sent))))
+	}
+	fmt.Fprintf(b, "| The machine's CPUs | %.0f%% busy, %.0f%% stolen by other virtual machines |\n", 100*s.busy, 100*s.steal)
+	if s.unsettled {
+		fmt.Fprintf(b, "| After the last answer | the server was still busy %s later |\n", s.settled.Round(time.Second))
+	} else if s.cpu.total() > 0 {
+		fmt.Fprintf(b, "| After the last answer | the server was quiet again within %s |\n", s.settled.Round(time.Second))
+	}
+	fmt.Fprintf(b, "| P-256 enrollments meanwhile | %d, max %s, p50 %s, %d errors |\n", len(s.fast.d), ms(s.fast.percentile(100)), ms(s.fast.percentile(50)), s.fastErrors.count)
+	fmt.Fprintf(b, "| Pings meanwhile | %d, max %s, p50 %s, %d errors |\n\n", len(s.pings.d), ms(s.pings.percentile(100)), ms(s.pings.percentile(50)), s.pingErrors.count)
+	for _, e := range append(append(append([]string(nil), s.other.first...), s.fastErrors.first...), s.pingErrors.first...) {
+		fmt.Fprintf(b, "- %s\n", e)
+	}
+	checks, windows := policyChecks(s.duration)
+	fmt.Fprintf(b, "The bound on 401s: one after another, the policy lets one address have %d wrong passwords checked in %s "+
+		"(%d free, then one each time the doubling wait has passed); the throttle checks its counts before the password's bcrypt and counts the failure after it, "+
+		"so the attempts that arrive while the failure closing each of those %d windows is being counted pass too: at %d a second and about 0.1 s of bcrypt on a busy machine, %d a window. "+
+		"%d + %d × %d = %d.\n\n", checks, s.duration, throttleFree, windows, s.rate, inFlightAllowance(s.rate), checks, windows, inFlightAllowance(s.rate), s.bound())
+	fastOK := len(s.fast.d) > 0 && s.fastErrors.count == 0 && s.fast.percentile(100) <= targetFastDuringBurst
+	r.hold(fmt.Sprintf("During the sign-in flood, another user's P-256 enrollment within %s, every one", ms(targetFastDuringBurst)),
+		fmt.Sprintf("max %s over %d, %d errors", ms(s.fast.percentile(100)), len(s.fast.d), s.fastErrors.count), fastOK)
+	r.hold("During the sign-in flood, the server answers its ping", fmt.Sprintf("%d pings, %d errors", len(s.pings.d), s.pingErrors.count),
+		len(s.pings.d) > 0 && s.pingErrors.count == 0)
+	r.hold(fmt.Sprintf("During the sign-in flood from one address, at most %d passwords checked (401)", s.bound()),
+		fmt.Sprintf("%d of %d attempts", s.unauthorized, s.sent), s.unauthorized <= s.bound())
+	r.hold(fmt.Sprintf("During the sign-in flood, at least %.0f%% of the attempts answered by the throttle (429)", 100*targetThrottledShare),
+		fmt.Sprintf("%d of %d (%.1f%%), %d other answers", s.throttled, s.sent, 100*float64(s.throttled)/float64(max(1, s.sent)), s.other.count),
+		s.sent > 0 && float64(s.throttled) >= targetThrottledShare*float64(s.sent))
 	b.WriteString("\n")
 }
 
@@ -388,6 +490,10 @@ func (r *report) failed() error {
 	if bt := r.burst; bt != nil && (bt.errors.count > 0 || bt.retryErrors.count > 0 || bt.fastErrors.count > 0 || bt.pingErrors.count > 0) {
 		problems = append(problems, fmt.Sprintf("burst: %d errors, %d failed retries, %d failed P-256 enrollments, %d failed pings",
 			bt.errors.count, bt.retryErrors.count, bt.fastErrors.count, bt.pingErrors.count))
+	}
+	if s := r.signIn; s != nil && (s.other.count > 0 || s.fastErrors.count > 0 || s.pingErrors.count > 0 || s.answered() != s.sent) {
+		problems = append(problems, fmt.Sprintf("sign-in flood: %d of %d answered, %d other answers, %d failed P-256 enrollments, %d failed pings",
+			s.answered(), s.sent, s.other.count, s.fastErrors.count, s.pingErrors.count))
 	}
 	for _, s := range r.revocation {
 		if s.errors.count > 0 || s.wrong.count > 0 || s.answered != s.requests {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
 func TestGoBenchSummary(t *testing.T) {
@@ -97,4 +99,70 @@ func TestRevocationRowsAndTargets(t *testing.T) {
 	assert.False(t, r.checks[0].ok, "250 a second misses 500")
 	assert.False(t, r.checks[1].ok)
 	assert.Error(t, r.failed(), "a wrong answer fails the run")
+}
+
+func TestSignInFloodBoundAndTargets(t *testing.T) {
+	checks, windows := policyChecks(10 * time.Second)
+	assert.Equal(t, 7, checks, "5 free, one after 2 s, one 4 s later; the next would be at 14 s")
+	assert.Equal(t, 3, windows)
+	fast, pings := &latencies{}, &latencies{}
+	for range 10 {
+		fast.add(40 * time.Millisecond)
+		pings.add(2 * time.Millisecond)
+	}
+	s := &signInStats{rate: 200, duration: 10 * time.Second, sent: 2000, unauthorized: 12, throttled: 1988,
+		other: &errorLog{}, answers: &latencies{}, checked: &latencies{}, fast: fast, pings: pings, fastErrors: &errorLog{}, pingErrors: &errorLog{}}
+	assert.Equal(t, 67, s.bound())
+	r := &report{signIn: s}
+	var b bytes.Buffer
+	r.print(&b)
+	assert.Contains(t, b.String(), "| Answered 429 (the throttle, with Retry-After) | 1988 (99.4% of the answers)", b.String())
+	require.Len(t, r.checks, 4)
+	for _, c := range r.checks {
+		assert.True(t, c.ok, c.target)
+	}
+	require.NoError(t, r.failed())
+
+	s.unauthorized, s.throttled = 400, 0
+	for range 1600 {
+		s.other.add(errors.New("POST /portal/signin: 500"))
+	}
+	b.Reset()
+	r.print(&b)
+	assert.False(t, r.checks[2].ok, "400 passwords checked is over the bound")
+	assert.False(t, r.checks[3].ok, "no 429 at all")
+	assert.Error(t, r.failed(), "a 500 fails the run")
+}
+
+func TestPortalHeldToTheLinksAPI(t *testing.T) {
+	flow := func(via string, cpu time.Duration, wall time.Duration) *flowStats {
+		return &flowStats{spec: flowSpec{keyType: "ecdsa-p256", path: kindDownload, via: via, certs: 100}, concurrency: 20, users: 40,
+			issued: 100, wall: wall, whole: &latencies{}, redeem: &latencies{}, errors: &errorLog{}, checkErrors: &errorLog{}, listErrors: &errorLog{},
+			cpu: cpuSample{plugin: cpu}}
+	}
+	r := &report{
+		flows: []*flowStats{flow("api", 16*time.Millisecond, time.Second), flow("portal", 20*time.Millisecond, 1100*time.Millisecond)},
+		baselines: &baselineStats{
+			noop:   opStats{cpu: cpuSample{mattermost: time.Millisecond}, latency: &latencies{}, errors: &errorLog{}},
+			post:   opStats{cpu: cpuSample{mattermost: 10 * time.Millisecond}, latency: &latencies{}, errors: &errorLog{}},
+			floors: map[pki.KeyType]time.Duration{pki.KeyECDSAP256: 3 * time.Millisecond},
+		},
+	}
+	var b bytes.Buffer
+	r.print(&b)
+	var portal []check
+	for _, c := range r.checks {
+		if strings.Contains(c.target, "ortal") {
+			portal = append(portal, c)
+		}
+	}
+	require.Len(t, portal, 3, b.String())
+	assert.Equal(t, "20.0 ms against 16.0 ms: 1.25×", portal[1].measured)
+	assert.True(t, portal[1].ok)
+	assert.Equal(t, "90.9 against 100.0: 91%", portal[2].measured)
+	assert.True(t, portal[2].ok)
+
+	r.flows[1].wall = 2 * time.Second
+	r.print(&b)
+	assert.False(t, r.checks[2].ok, "half of chat's certificates a second misses 80%")
 }
