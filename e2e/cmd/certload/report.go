@@ -369,11 +369,9 @@ func (r *report) printSignIn(b *bytes.Buffer) {
 	for _, e := range append(append(append([]string(nil), s.other.first...), s.fastErrors.first...), s.pingErrors.first...) {
 		fmt.Fprintf(b, "- %s\n", e)
 	}
-	checks, windows := policyChecks(s.duration)
-	fmt.Fprintf(b, "The bound on 401s: one after another, the policy lets one address have %d wrong passwords checked in %s "+
-		"(%d free, then one each time the doubling wait has passed); the throttle checks its counts before the password's bcrypt and counts the failure after it, "+
-		"so the attempts that arrive while the failure closing each of those %d windows is being counted pass too: at %d a second and about 0.1 s of bcrypt on a busy machine, %d a window. "+
-		"%d + %d × %d = %d.\n\n", checks, s.duration, throttleFree, windows, s.rate, inFlightAllowance(s.rate), checks, windows, inFlightAllowance(s.rate), s.bound())
+	fmt.Fprintf(b, "The bound on 401s: the policy lets one address have %d wrong passwords checked in %s "+
+		"(%d free, then one each time the doubling wait has passed). Each attempt is counted as failed in the compare-and-set that admits it, "+
+		"before its bcrypt, so attempts that arrive at once get no more than that.\n\n", s.bound(), s.duration, throttleFree)
 	fastOK := len(s.fast.d) > 0 && s.fastErrors.count == 0 && s.fast.percentile(100) <= targetFastDuringBurst
 	r.hold(fmt.Sprintf("During the sign-in flood, another user's P-256 enrollment within %s, every one", ms(targetFastDuringBurst)),
 		fmt.Sprintf("max %s over %d, %d errors", ms(s.fast.percentile(100)), len(s.fast.d), s.fastErrors.count), fastOK)

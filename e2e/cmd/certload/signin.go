@@ -83,26 +83,19 @@ func (l *load) settle(ctx context.Context) (time.Duration, bool) {
 // policyChecks is how many wrong passwords the throttle's policy lets one
 // client address have checked in d, one after another: the free ones, then
 // one each time the doubling delay has passed (2 s, then 4 s more, …).
-func policyChecks(d time.Duration) (checks, windows int) {
-	checks, windows = throttleFree, 1
+func policyChecks(d time.Duration) int {
+	checks := throttleFree
 	for wait, at := throttleFirstDelay, throttleFirstDelay; at <= d; wait, at = 2*wait, at+2*wait {
 		checks++
-		windows++
 	}
-	return checks, windows
+	return checks
 }
 
-// inFlightAllowance is how many attempts may pass the throttle's check
-// while the failure that closes a window is still being counted: the check
-// comes before the password hash, and the count after it, so attempts that
-// arrive during one password check (about 0.1 s of bcrypt on a busy
-// machine) are all let through. At 200 a second that is 20 per window.
-func inFlightAllowance(rate int) int { return rate / 10 }
-
-// bound is the most 401s the throttle should let through in this flood.
+// bound is the most 401s the throttle should let through in this flood:
+// each attempt is counted in the same compare-and-set that decides it, so
+// no more than the policy's own, however many arrive at once.
 func (s *signInStats) bound() int {
-	checks, windows := policyChecks(s.duration)
-	return checks + windows*inFlightAllowance(s.rate)
+	return policyChecks(s.duration)
 }
 
 func (s *signInStats) answered() int { return s.unauthorized + s.throttled + s.other.count }

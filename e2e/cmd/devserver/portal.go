@@ -20,7 +20,7 @@ import (
 // The portal's demo: a local account, and a person at a Dex of its own.
 const (
 	portalUsername = "partner"
-	portalPassword = "Partner-passw0rd!"
+	portalPassword = "Outside-chat-2026!"
 	dexClientID    = "certs-portal"
 	dexSecret      = "demo-portal-client-secret"
 )
