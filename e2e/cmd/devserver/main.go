@@ -301,8 +301,6 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc -keyout my.key \
        -subj /CN=%[4]s -out my.csr
    curl -s -H "Authorization: Bearer $TOKEN" -F csr=@my.csr %[1]s/plugins/certs/api/v1/csr
-
- Press Ctrl-C to stop the servers.
 `, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
 		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir, auditFile, metricsPort)
 }

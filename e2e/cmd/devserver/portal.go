@@ -143,5 +143,5 @@ func printPortal(mm *testbed.Mattermost, dex *dextest.Dex) {
 		fmt.Printf(`   Single sign-on:  %[1]s / %[2]s at Dex (%[3]s), or Dex's mock person (group "authors")
 `, dexPerson.Email, dexPerson.Password, dex.Issuer)
 	}
-	fmt.Printf("   Mattermost users open it signed in as themselves.\n\n")
+	fmt.Printf("   Mattermost users open it signed in as themselves.\n\n Press Ctrl-C to stop the servers.\n")
 }
