@@ -175,7 +175,8 @@ func (b *browserTab) signInLocal(base, name, password string) int {
 // TestPortalSecondFactorsInTheBrowser: where a second factor is required,
 // a local account sets up an authenticator app at its first sign-in (the
 // QR code's secret read from the page), gives a code at the next, and adds
-// a passkey that Chromium's virtual authenticator makes and then uses.
+// a passkey that Chromium's virtual authenticator makes and then uses;
+// then wrong passwords meet the throttle.
 // Passkeys need a host name, not an IP address: this runs on a second
 // server whose Site URL is http://localhost:<port>.
 func TestPortalSecondFactorsInTheBrowser(t *testing.T) {
@@ -247,6 +248,19 @@ func TestPortalSecondFactorsInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#totp-form #code"), code),
 		chromedp.Click(chromedp.CSS(`#totp-form button[type="submit"]`))))
 	require.Contains(t, tab.text("#error"), "already used")
+
+	// Wrong passwords, one after another: after the free ones the throttle
+	// answers, before any password is checked. (Last of the portal's tests:
+	// every test's browser comes from this one address.)
+	var status int
+	for range 8 {
+		if status = tab.signInLocal(base, "nobody"+name, "not the password at all"); status == http.StatusTooManyRequests {
+			break
+		}
+		require.Equal(t, http.StatusUnauthorized, status)
+	}
+	require.Equal(t, http.StatusTooManyRequests, status)
+	require.Contains(t, tab.text("#error"), "Too many failed sign-ins; wait")
 }
 
 // nextTOTP waits for the app to show a code other than used (a code is
