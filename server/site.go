@@ -20,6 +20,7 @@ func (p *Plugin) refreshSite() {
 			s.Host = u.Host
 		}
 		s.RequireVerifiedEmail = model.SafeDereference(cfg.EmailSettings.RequireEmailVerification)
+		s.TrustedIPHeaders = cfg.ServiceSettings.TrustedProxyIPHeader
 	}
 	p.current.SetSite(s)
 }

@@ -5,7 +5,10 @@ package app
 
 import (
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/config"
@@ -80,6 +83,27 @@ type Site struct {
 	RequireVerifiedEmail bool
 	// PluginID is the plugin's id, which its URLs name.
 	PluginID string
+	// TrustedIPHeaders are the headers in which the server's reverse proxy
+	// puts the client's address (ServiceSettings.TrustedProxyIPHeader);
+	// none means the connection's own address is the client's.
+	TrustedIPHeaders []string
+}
+
+// ClientAddress is the address a request came from, as Mattermost itself
+// reads it: the first trusted proxy header that is set (the first address
+// of X-Forwarded-For), else the connection's peer.
+func (s *Site) ClientAddress(r *http.Request) string {
+	for _, header := range s.TrustedIPHeaders {
+		if value := strings.TrimSpace(r.Header.Get(header)); value != "" {
+			first, _, _ := strings.Cut(value, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // DisplayName is the server's name as users know it.

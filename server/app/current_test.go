@@ -2,6 +2,8 @@ package app
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +56,15 @@ func TestTheSiteIsNamedEvenWithoutAName(t *testing.T) {
 	assert.Equal(t, "Mattermost", (&Site{}).DisplayName())
 	assert.Equal(t, "Acme Chat", (&Site{Name: "Acme Chat"}).DisplayName())
 	assert.NotNil(t, (&Current{}).Site(), "an empty site before the first read")
+}
+
+func TestTheClientAddressIsReadAsMattermostReadsIt(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/portal/signin", nil)
+	r.RemoteAddr = "10.0.0.5:41234"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7, 10.0.0.5")
+	assert.Equal(t, "10.0.0.5", (&Site{}).ClientAddress(r), "no trusted header: the peer, whatever a client claims")
+	site := &Site{TrustedIPHeaders: []string{"X-Real-IP", "X-Forwarded-For"}}
+	assert.Equal(t, "203.0.113.7", site.ClientAddress(r), "behind the proxy: the client it names")
+	r.Header.Set("X-Real-IP", "198.51.100.9")
+	assert.Equal(t, "198.51.100.9", site.ClientAddress(r), "the first trusted header that is set")
 }

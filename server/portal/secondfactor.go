@@ -163,7 +163,7 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 	if err != nil {
 		return err
 	}
-	address := clientAddress(r)
+	address := d.Current.Site().ClientAddress(r)
 	if err := d.Throttle.Attempt(account.Username, address); err != nil {
 		return d.verifyPage(w, r, v, web.AsError(err).Status, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -101,7 +100,7 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		}
 		return d.pages.Render(w, status, "signin", page)
 	}
-	address := clientAddress(r)
+	address := d.Current.Site().ClientAddress(r)
 	if err := d.Throttle.Attempt(username, address); err != nil {
 		d.audit("portal_sign_in", "", "throttled")
 		return refuse(web.AsError(err).Status, err)
@@ -167,14 +166,6 @@ func (d *Door) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// clientAddress is the address a sign-in came from, for the throttle.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
 
 // passwordPage sets a local account's password through its link.
 type passwordPage struct {
