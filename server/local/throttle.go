@@ -8,14 +8,17 @@ import (
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
 )
 
-// The throttle's policy. Each account name and each client address may
-// fail freeFailures times; after that each further try waits a delay that
-// doubles from firstDelay up to maxDelay, counted from the last try. An account name is locked at
-// lockAfter failures until an admin lifts it; an address is only slowed.
-// Counts without a new failure are forgotten after forgetAfter.
+// The throttle's policy. Each account name may fail freeFailures times,
+// each client address freeAddressFailures times (an office behind one
+// address signs many people in at once, each attempt counted until it
+// succeeds); after that each further try waits a delay that doubles from
+// firstDelay up to maxDelay, counted from the last try. An account name is
+// locked at lockAfter failures until an admin lifts it; an address is only
+// slowed. Counts without a new failure are forgotten after forgetAfter.
 const (
-	freeFailures = 5
-	firstDelay   = 2 * time.Second
+	freeFailures        = 5
+	freeAddressFailures = 20
+	firstDelay          = 2 * time.Second
 	maxDelay     = 15 * time.Minute
 	lockAfter    = 20
 	forgetAfter  = 24 * time.Hour
@@ -60,20 +63,22 @@ func addressSubject(address string) string { return "address:" + address }
 // tries.
 func (t *Throttle) Attempt(username, address string) error {
 	now := t.Now()
-	admit := func(f store.SignInFailures) error {
-		if f.Locked {
-			return ErrAccountLocked
+	admit := func(free int) func(f store.SignInFailures) error {
+		return func(f store.SignInFailures) error {
+			if f.Locked {
+				return ErrAccountLocked
+			}
+			if wait := f.Last.Add(delayAfter(f.Count, free)).Sub(now); wait > 0 {
+				return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
+					Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
+			}
+			return nil
 		}
-		if wait := f.Last.Add(delayAfter(f.Count)).Sub(now); wait > 0 {
-			return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
-				Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
-		}
-		return nil
 	}
-	if err := t.Store.ChargeSignIn(addressSubject(address), now, admit, 0, forgetAfter); err != nil {
+	if err := t.Store.ChargeSignIn(addressSubject(address), now, admit(freeAddressFailures), 0, forgetAfter); err != nil {
 		return err
 	}
-	return t.Store.ChargeSignIn(accountSubject(username), now, admit, lockAfter, forgetAfter)
+	return t.Store.ChargeSignIn(accountSubject(username), now, admit(freeFailures), lockAfter, forgetAfter)
 }
 
 // Succeeded takes back the charge of an attempt that succeeded: the
@@ -103,13 +108,13 @@ func (t *Throttle) Unlock(username string) error {
 }
 
 // delayAfter is how long after its last failure a subject with count
-// failures waits.
-func delayAfter(count int) time.Duration {
-	if count < freeFailures {
+// failures, free of them free, waits.
+func delayAfter(count, free int) time.Duration {
+	if count < free {
 		return 0
 	}
 	d := firstDelay
-	for range count - freeFailures {
+	for range count - free {
 		if d >= maxDelay {
 			break
 		}

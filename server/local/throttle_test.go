@@ -52,8 +52,8 @@ func TestAttemptsPastTheFreeOnesWaitLongerEachTime(t *testing.T) {
 }
 
 func TestTheWaitStopsGrowingAtItsCeiling(t *testing.T) {
-	assert.Equal(t, maxDelay, delayAfter(freeFailures+40))
-	assert.Zero(t, delayAfter(freeFailures-1))
+	assert.Equal(t, maxDelay, delayAfter(freeFailures+40, freeFailures))
+	assert.Zero(t, delayAfter(freeFailures-1, freeFailures))
 }
 
 func TestAnAccountIsLockedUntilAnAdminUnlocksIt(t *testing.T) {
@@ -72,7 +72,7 @@ func TestAnAccountIsLockedUntilAnAdminUnlocksIt(t *testing.T) {
 
 func TestOneAddressTryingManyNamesIsSlowed(t *testing.T) {
 	th, _ := newThrottle()
-	for i := range freeFailures {
+	for i := range freeAddressFailures {
 		require.NoError(t, th.Attempt("name"+string(rune('a'+i)), "192.0.2.7"))
 	}
 	assert.Positive(t, waitOf(t, th.Attempt("a-name-never-tried", "192.0.2.7")), "the address waits")
@@ -81,8 +81,8 @@ func TestOneAddressTryingManyNamesIsSlowed(t *testing.T) {
 
 func TestASuccessTakesItsChargeBack(t *testing.T) {
 	th, _ := newThrottle()
-	for range freeFailures - 1 {
-		require.NoError(t, th.Attempt("dave", "192.0.2.1"))
+	for i := range freeAddressFailures - 1 {
+		require.NoError(t, th.Attempt("name"+string(rune('a'+i)), "192.0.2.1"))
 	}
 	// Many people behind one address who sign in well are never slowed.
 	for range 3 * freeFailures {
@@ -92,8 +92,8 @@ func TestASuccessTakesItsChargeBack(t *testing.T) {
 	require.NoError(t, th.Attempt("dave", "192.0.2.1"))
 	require.NoError(t, th.Succeeded("dave", "192.0.2.1"))
 	assert.Zero(t, waitOf(t, th.Attempt("dave", "192.0.2.2")), "the account's failures are forgotten")
-	// The address keeps dave's four failures: one good password buys no
-	// more guesses.
+	// The address keeps its failures: one good password buys no more
+	// guesses.
 	require.NoError(t, th.Attempt("frank", "192.0.2.1"))
 	assert.Positive(t, waitOf(t, th.Attempt("grace", "192.0.2.1")))
 }
@@ -105,13 +105,13 @@ func TestAFloodAtOnceGetsOnlyTheFreeAttempts(t *testing.T) {
 	th, _ := newThrottle()
 	var admitted atomic.Int32
 	var wg sync.WaitGroup
-	for i := range 40 {
+	for i := range 60 {
 		wg.Go(func() {
-			if th.Attempt("name"+string(rune('a'+i%26)), "192.0.2.1") == nil {
+			if th.Attempt("name"+string(rune('a'+i%26))+string(rune('a'+i/26)), "192.0.2.1") == nil {
 				admitted.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	assert.Equal(t, int32(freeFailures), admitted.Load())
+	assert.Equal(t, int32(freeAddressFailures), admitted.Load())
 }

@@ -342,7 +342,7 @@ func (r *report) printSignIn(b *bytes.Buffer) {
 		"Every attempt comes from the load tool, so from one client address: the throttle's count for that address "+
 		"(%d free failures, then a wait that doubles from %s) is what answers, long before any name's own count "+
 		"(%d free failures per name, a lock at 20) comes into play; a flood spread over many addresses would meet those instead.\n\n",
-		s.rate, s.duration, s.existing, s.unknown, throttleFree, throttleFirstDelay, throttleFree)
+		s.rate, s.duration, s.existing, s.unknown, throttleAddressFree, throttleFirstDelay, throttleNameFree)
 	share := 0.0
 	if s.answered() > 0 {
 		share = float64(s.throttled) / float64(s.answered())
@@ -371,7 +371,7 @@ func (r *report) printSignIn(b *bytes.Buffer) {
 	}
 	fmt.Fprintf(b, "The bound on 401s: the policy lets one address have %d wrong passwords checked in %s "+
 		"(%d free, then one each time the doubling wait has passed). Each attempt is counted as failed in the compare-and-set that admits it, "+
-		"before its bcrypt, so attempts that arrive at once get no more than that.\n\n", s.bound(), s.duration, throttleFree)
+		"before its bcrypt, so attempts that arrive at once get no more than that.\n\n", s.bound(), s.duration, throttleAddressFree)
 	fastOK := len(s.fast.d) > 0 && s.fastErrors.count == 0 && s.fast.percentile(100) <= targetFastDuringBurst
 	r.hold(fmt.Sprintf("During the sign-in flood, another user's P-256 enrollment within %s, every one", ms(targetFastDuringBurst)),
 		fmt.Sprintf("max %s over %d, %d errors", ms(s.fast.percentile(100)), len(s.fast.d), s.fastErrors.count), fastOK)

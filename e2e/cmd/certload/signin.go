@@ -21,12 +21,13 @@ import (
 const signInFlood = 10 * time.Second
 
 // The throttle's policy (server/local/throttle.go), for the bound on the
-// passwords it lets be checked: each client address and each account name
-// may fail throttleFree times; then each try waits a delay that doubles
-// from throttleFirstDelay.
+// passwords it lets be checked: each client address may fail
+// throttleAddressFree times, each account name throttleNameFree times;
+// then each try waits a delay that doubles from throttleFirstDelay.
 const (
-	throttleFree       = 5
-	throttleFirstDelay = 2 * time.Second
+	throttleAddressFree = 20
+	throttleNameFree    = 5
+	throttleFirstDelay  = 2 * time.Second
 )
 
 // signInStats is what happened while wrong passwords flooded the portal's
@@ -81,10 +82,10 @@ func (l *load) settle(ctx context.Context) (time.Duration, bool) {
 }
 
 // policyChecks is how many wrong passwords the throttle's policy lets one
-// client address have checked in d, one after another: the free ones, then
-// one each time the doubling delay has passed (2 s, then 4 s more, …).
+// client address have checked in d: the free ones, then one each time the
+// doubling delay has passed (2 s, then 4 s more, …).
 func policyChecks(d time.Duration) int {
-	checks := throttleFree
+	checks := throttleAddressFree
 	for wait, at := throttleFirstDelay, throttleFirstDelay; at <= d; wait, at = 2*wait, at+2*wait {
 		checks++
 	}
