@@ -159,11 +159,13 @@ func (d *Door) visit(w http.ResponseWriter, r *http.Request) (*visit, error) {
 		}
 	}
 	s, requester, err := d.Callers.Resolve(session.Principal)
-	if err == nil {
-		err = d.stillAllowed(session, requester, s.Config)
-	}
 	if err != nil {
-		d.Sessions.End(w, r)
+		return nil, err
+	}
+	if err := d.stillAllowed(session, requester, s.Config); err != nil {
+		if he := web.AsError(err); he != nil && he.Status < http.StatusInternalServerError {
+			d.Sessions.End(w, r)
+		}
 		return nil, err
 	}
 	return &visit{session: session, requester: requester, snapshot: s}, nil
@@ -198,13 +200,20 @@ func (d *Door) session(w http.ResponseWriter, r *http.Request) (*store.PortalSes
 }
 
 // stillAllowed refuses a session whose account may no longer sign in: a
-// deactivated or removed account, local accounts turned off, or a local
-// account an admin reset after the session began.
+// deactivated or removed account, its way of signing in turned off, or a
+// local account an admin reset after the session began.
 func (d *Door) stillAllowed(session *store.PortalSession, r *enroll.Requester, c *config.Configuration) error {
 	if !r.Active || r.Bot {
 		return ErrSessionExpired
 	}
-	if session.Principal.Kind() != local.KindLocal {
+	switch session.Principal.Kind() {
+	case records.KindOIDC:
+		if !c.OIDCEnabled() {
+			return errNoProvider
+		}
+		return nil
+	case local.KindLocal:
+	default:
 		return nil
 	}
 	if !c.PortalLocalAccounts {
