@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -495,4 +497,29 @@ func TestWrongCodesAreThrottledAcrossSignIns(t *testing.T) {
 	}
 	assert.LessOrEqual(t, wrongCodes, 5, "the free attempts, then the throttle answers")
 	assert.Positive(t, wrongCodes)
+}
+
+// An office behind one address signs many people in at once: each
+// attempt is counted until it succeeds, and none is turned away.
+func TestManyPeopleBehindOneAddressSignInAtOnce(t *testing.T) {
+	env := newPortalEnv(t)
+	names := make([]string, 12)
+	for i := range names {
+		names[i] = "person" + strconv.Itoa(i)
+		env.addLocal(names[i], "correct horse battery")
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, len(names))
+	for i, name := range names {
+		wg.Go(func() {
+			b := env.browser()
+			page := b.do(http.MethodGet, "/portal/signin", nil)
+			w := b.do(http.MethodPost, "/portal/signin", url.Values{"username": {name}, "password": {"correct horse battery"}, "csrf": {csrfOf(t, page)}})
+			codes[i] = w.Code
+		})
+	}
+	wg.Wait()
+	for i, code := range codes {
+		assert.Equal(t, http.StatusSeeOther, code, names[i])
+	}
 }

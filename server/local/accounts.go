@@ -295,10 +295,10 @@ var ErrTooManySignIns = &enroll.Error{Code: enroll.CodeBusy, RetryAfter: time.Se
 	Message: "Too many sign-ins at once; try again in a moment."}
 
 // NewPasswordChecks is a bound for password checks on this machine: one
-// bcrypt at a time per two CPUs, and a short line.
+// bcrypt at a time per two CPUs, and a line of a few seconds of them.
 func NewPasswordChecks() *admission.Queue {
 	workers := max(1, runtime.NumCPU()/2)
-	return admission.NewQueue(workers, int64(8*workers))
+	return admission.NewQueue(workers, int64(32*workers))
 }
 
 // Verify is the account a username and password sign in as, or

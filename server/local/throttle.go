@@ -68,7 +68,10 @@ func (t *Throttle) Attempt(username, address string) error {
 			if f.Locked {
 				return ErrAccountLocked
 			}
-			if wait := f.Last.Add(delayAfter(f.Count, free)).Sub(now); wait > 0 {
+			// Only a count past the free ones waits: an attempt at once
+			// with this one may have been counted a moment later.
+			delay := delayAfter(f.Count, free)
+			if wait := f.Last.Add(delay).Sub(now); delay > 0 && wait > 0 {
 				return &enroll.Error{Code: enroll.CodeTooMany, RetryAfter: wait,
 					Message: "Too many failed sign-ins; wait " + roundUp(wait).String() + " before trying again."}
 			}

@@ -115,3 +115,15 @@ func TestAFloodAtOnceGetsOnlyTheFreeAttempts(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int32(freeAddressFailures), admitted.Load())
 }
+
+// Attempts at once are counted in some order, each with the time it was
+// made: one counted a moment after a later one is not told to wait while
+// the count is within the free ones.
+func TestAnAttemptCountedOutOfOrderIsNotTurnedAway(t *testing.T) {
+	th, _ := newThrottle()
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	th.Now = func() time.Time { return at.Add(time.Millisecond) }
+	require.NoError(t, th.Attempt("erin", "192.0.2.1"))
+	th.Now = func() time.Time { return at }
+	assert.NoError(t, th.Attempt("dave", "192.0.2.1"), "made first, counted second")
+}
