@@ -19,9 +19,9 @@ const (
 	freeFailures        = 5
 	freeAddressFailures = 20
 	firstDelay          = 2 * time.Second
-	maxDelay     = 15 * time.Minute
-	lockAfter    = 20
-	forgetAfter  = 24 * time.Hour
+	maxDelay            = 15 * time.Minute
+	lockAfter           = 20
+	forgetAfter         = 24 * time.Hour
 )
 
 // ThrottleStore keeps the attempts, in the KV store so that every node of

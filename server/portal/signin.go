@@ -166,7 +166,6 @@ func (d *Door) handleSignOut(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 // passwordPage sets a local account's password through its link.
 type passwordPage struct {
 	Token    string
