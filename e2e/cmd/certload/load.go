@@ -497,47 +497,7 @@ func (l *load) burst(ctx context.Context) *burstStats {
 	}
 	other := l.all[n]
 
-	done := make(chan struct{})
-	var side sync.WaitGroup
-	side.Add(2)
-	go func() {
-		defer side.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			start := time.Now()
-			if err := l.t.srv.ping(ctx); err != nil {
-				b.pingErrors.add(err)
-				continue
-			}
-			b.pings.add(time.Since(start))
-		}
-	}()
-	go func() {
-		defer side.Done()
-		// Let the burst arrive first, then enroll while it is served.
-		time.Sleep(100 * time.Millisecond)
-		for {
-			start := time.Now()
-			token, err := l.t.srv.linkViaAPI(ctx, other, kindDownload, l.t.profiles[pki.KeyECDSAP256])
-			if err == nil {
-				_, err = l.t.srv.redeem(ctx, other, token)
-			}
-			if err != nil {
-				b.fastErrors.add(err)
-			} else {
-				b.fast.add(time.Since(start))
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}()
+	stop := l.meanwhile(ctx, other, b.fast, b.pings, b.fastErrors, b.pingErrors)
 
 	var busyLinks []int // indexes into tokens and l.all
 	var mu sync.Mutex
@@ -566,8 +526,7 @@ func (l *load) burst(ctx context.Context) *burstStats {
 	close(gate)
 	wg.Wait()
 	b.wall = time.Since(start)
-	close(done)
-	side.Wait()
+	stop()
 
 	for n, i := range busyLinks[:min(burstRetries, len(busyLinks))] {
 		if _, err := l.t.srv.redeem(ctx, l.all[i], tokens[i]); err != nil {
@@ -577,4 +536,52 @@ func (l *load) burst(ctx context.Context) *burstStats {
 		b.busyRetried++
 	}
 	return b
+}
+
+// meanwhile pings the server every 100 ms and has other enroll with P-256
+// again and again, into the given logs, while something else loads the
+// server; stop ends both and waits for them.
+func (l *load) meanwhile(ctx context.Context, other *account, fast, pings *latencies, fastErrors, pingErrors *errorLog) (stop func()) {
+	done := make(chan struct{})
+	var side sync.WaitGroup
+	side.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			start := time.Now()
+			if err := l.t.srv.ping(ctx); err != nil {
+				pingErrors.add(err)
+				continue
+			}
+			pings.add(time.Since(start))
+		}
+	})
+	side.Go(func() {
+		// Let the load arrive first, then enroll while it lasts.
+		time.Sleep(100 * time.Millisecond)
+		for {
+			start := time.Now()
+			token, err := l.t.srv.linkViaAPI(ctx, other, kindDownload, l.t.profiles[pki.KeyECDSAP256])
+			if err == nil {
+				_, err = l.t.srv.redeem(ctx, other, token)
+			}
+			if err != nil {
+				fastErrors.add(err)
+			} else {
+				fast.add(time.Since(start))
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	})
+	return func() {
+		close(done)
+		side.Wait()
+	}
 }

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
 // signInFlood is how long the sign-in flood lasts: wrong passwords at a
@@ -129,47 +127,7 @@ func (l *load) signInFlood(ctx context.Context) (*signInStats, error) {
 	}
 	other := l.all[len(l.all)-1]
 
-	done := make(chan struct{})
-	var side sync.WaitGroup
-	side.Add(2)
-	go func() {
-		defer side.Done()
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			start := time.Now()
-			if err := l.t.srv.ping(ctx); err != nil {
-				s.pingErrors.add(err)
-				continue
-			}
-			s.pings.add(time.Since(start))
-		}
-	}()
-	go func() {
-		defer side.Done()
-		// Let the flood begin, then enroll while it lasts.
-		time.Sleep(100 * time.Millisecond)
-		for {
-			start := time.Now()
-			token, err := l.t.srv.linkViaAPI(ctx, other, kindDownload, l.t.profiles[pki.KeyECDSAP256])
-			if err == nil {
-				_, err = l.t.srv.redeem(ctx, other, token)
-			}
-			if err != nil {
-				s.fastErrors.add(err)
-			} else {
-				s.fast.add(time.Since(start))
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	}()
+	stop := l.meanwhile(ctx, other, s.fast, s.pings, s.fastErrors, s.pingErrors)
 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -218,8 +176,7 @@ func (l *load) signInFlood(ctx context.Context) (*signInStats, error) {
 	s.wall = time.Since(start)
 	s.cpu = l.t.meter.sample().sub(before)
 	s.busy, s.steal = readUtilization().since(busyBefore)
-	close(done)
-	side.Wait()
+	stop()
 	s.settled, s.unsettled = l.settle(ctx)
 	return s, ctx.Err()
 }
