@@ -35,6 +35,7 @@ func (d *Door) subcommands() []subcommand {
 	return []subcommand{
 		{"download", "[--email] [profile]", "Get a one-time link to create a certificate and download it as a PKCS#12 file; --email sends the file to your email instead", d.commandDownload},
 		{"csr", "[profile]", "Get a one-time link to upload a certificate signing request for your own key (smart card, YubiKey, OpenSSL)", d.commandCSR},
+		{"enroll", "", "Choose a profile and how to get the certificate in a dialog (for clients without the plugin's webapp, such as the mobile app)", d.commandEnroll},
 		{"list", "", "List your certificates", d.commandList},
 		{"import", "", "Register a certificate you already have, so it is listed and revocable", d.commandImport},
 		{"profiles", "", "List the kinds of certificate you can get", d.commandProfiles},
@@ -128,7 +129,9 @@ func (d *Door) Execute(args *model.CommandArgs) (*model.CommandResponse, *model.
 			reply = "⚠️ " + err.Error()
 		}
 	}
-	d.postEphemeral(args, reply)
+	if reply != "" {
+		d.postEphemeral(args, reply)
+	}
 	return &model.CommandResponse{}, nil
 }
 

@@ -55,7 +55,7 @@ func TestCommandRegistrationHasAutocomplete(t *testing.T) {
 			assert.Equal(t, model.SystemAdminRoleId, sub.RoleID, "shown to system admins only")
 		}
 	}
-	assert.Equal(t, []string{"download", "csr", "list", "import", "profiles", "renew", "revoke", "cancel", "pickup", "approve", "deny", "admin", "help", "about"}, names)
+	assert.Equal(t, []string{"download", "csr", "enroll", "list", "import", "profiles", "renew", "revoke", "cancel", "pickup", "approve", "deny", "admin", "help", "about"}, names)
 }
 
 // Without its icon, the command is registered all the same.

@@ -85,6 +85,7 @@ func (d *Door) Mount(r *mux.Router) {
 	r.Handle(mattermost.ActionApprove, api(d.handleApproveAction)).Methods(http.MethodPost)
 	r.Handle(mattermost.ActionDeny, api(d.handleDenyAction)).Methods(http.MethodPost)
 	r.Handle(mattermost.DialogDenySubmit, api(d.handleDenyDialog)).Methods(http.MethodPost)
+	r.Handle(mattermost.DialogEnrollSubmit, api(d.handleEnrollDialog)).Methods(http.MethodPost)
 	r.Handle(mattermost.ActionRenew, api(d.handleRenewAction)).Methods(http.MethodPost)
 	r.Handle(RouteAutocompleteSerials, api(d.handleAutocompleteSerials)).Methods(http.MethodGet)
 	r.Handle(RouteAutocompleteProfiles, api(d.handleAutocompleteProfiles)).Methods(http.MethodGet)

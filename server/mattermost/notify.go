@@ -32,7 +32,9 @@ const (
 	ActionApprove    = "/actions/approve"
 	ActionDeny       = "/actions/deny"
 	DialogDenySubmit = "/actions/deny/submit"
-	ActionRenew      = "/actions/renew"
+	// DialogEnrollSubmit answers /cert enroll's dialog.
+	DialogEnrollSubmit = "/actions/enroll/submit"
+	ActionRenew        = "/actions/renew"
 )
 
 // Notifier is the core's Notifier for Mattermost accounts: DMs from the
