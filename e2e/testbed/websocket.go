@@ -13,13 +13,14 @@ import (
 )
 
 // WebSocket listens on a user's WebSocket connection and keeps the ephemeral
-// posts delivered to them (replies of slash commands and plugins), so a test
-// can wait for the one it expects.
+// posts delivered to them (replies of slash commands and plugins) and the
+// dialogs opened for them, so a test can wait for the one it expects.
 type WebSocket struct {
 	client *model.WebSocketClient
 
 	mu      sync.Mutex
 	pending []*model.Post // ephemeral posts not yet consumed, oldest first
+	dialogs []*model.OpenDialogRequest
 	arrived chan struct{} // closed and replaced whenever a post arrives
 	ended   bool          // the connection is gone
 	stopped chan struct{}
@@ -62,6 +63,16 @@ func (ws *WebSocket) read(hello chan struct{}) {
 				greeted = true
 				close(hello)
 			}
+		case model.WebsocketEventOpenDialog:
+			raw, _ := event.GetData()["dialog"].(string)
+			var dialog model.OpenDialogRequest
+			if err := json.Unmarshal([]byte(raw), &dialog); err != nil {
+				continue
+			}
+			ws.mu.Lock()
+			ws.dialogs = append(ws.dialogs, &dialog)
+			ws.mu.Unlock()
+			ws.wake(false)
 		case model.WebsocketEventEphemeralMessage:
 			raw, _ := event.GetData()["post"].(string)
 			var post model.Post
@@ -122,6 +133,31 @@ func (ws *WebSocket) WaitForEphemeral(timeout time.Duration, match func(*model.P
 		case <-arrived:
 		case <-deadline:
 			return nil, fmt.Errorf("no matching ephemeral post within %s; got: [%s]", timeout, strings.Join(seen, ", "))
+		}
+	}
+}
+
+// WaitForDialog returns the oldest dialog opened for the user and not yet
+// taken, or fails after timeout.
+func (ws *WebSocket) WaitForDialog(timeout time.Duration) (*model.OpenDialogRequest, error) {
+	deadline := time.After(timeout)
+	for {
+		ws.mu.Lock()
+		if len(ws.dialogs) > 0 {
+			dialog := ws.dialogs[0]
+			ws.dialogs = ws.dialogs[1:]
+			ws.mu.Unlock()
+			return dialog, nil
+		}
+		arrived, ended := ws.arrived, ws.ended
+		ws.mu.Unlock()
+		if ended {
+			return nil, fmt.Errorf("WebSocket closed (%v) before a dialog opened", ws.client.ListenError)
+		}
+		select {
+		case <-arrived:
+		case <-deadline:
+			return nil, fmt.Errorf("no dialog opened within %s", timeout)
 		}
 	}
 }
