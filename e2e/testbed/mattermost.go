@@ -119,6 +119,9 @@ func StartMattermostContext(ctx context.Context, opts MattermostOptions) (*Matte
 		"MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION=true",
 		"MM_SERVICESETTINGS_ENABLESECURITYFIXALERT=false",
 		"MM_TEAMSETTINGS_ENABLEOPENSERVER=true",
+		// Each test makes users of its own in one team; the default limit
+		// is 50.
+		"MM_TEAMSETTINGS_MAXUSERSPERTEAM=10000",
 		"MM_EMAILSETTINGS_REQUIREEMAILVERIFICATION=false",
 		"MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS=false",
 		"MM_PLUGINSETTINGS_ENABLE=true",
