@@ -114,7 +114,7 @@ func (p *Plugin) mountPortal(r *mux.Router) {
 	callers := &web.Callers{Current: p.current, Lookup: p.lookup}
 	secure := func() bool { return strings.HasPrefix(p.current.Site().URL, "https://") }
 	p.portal = &portal.Door{
-		Current: p.current, Callers: callers, Accounts: p.accounts, Throttle: p.accounts.Throttle, Log: p.API, Now: p.now,
+		Current: p.current, Callers: callers, Accounts: p.accounts, Log: p.API, Now: p.now,
 		Sessions: &portal.Sessions{Store: p.store, Now: p.now, Path: base, Secure: secure},
 		Audit: func(event string, principal records.Principal, outcome string) {
 			observe.AuditPortal(p.API, event, principal, outcome)

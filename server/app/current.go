@@ -159,6 +159,15 @@ func (s *Site) PortalURL() string {
 	return s.PluginURL() + PortalPath
 }
 
+// PasswordPage is the portal's page a set-password link opens, relative to
+// the portal.
+const PasswordPage = "/password"
+
+// PasswordLinkURL is the set-password link of a local account's token.
+func (s *Site) PasswordLinkURL(token string) string {
+	return s.PortalURL() + PasswordPage + "?token=" + url.QueryEscape(token)
+}
+
 // LinkURL makes a link token a URL on this server: the page that serves
 // its purpose.
 func (s *Site) LinkURL(link *enroll.Link) (string, error) {

@@ -92,7 +92,7 @@ func (d *Door) commandAdminLocal(_ context.Context, args *model.CommandArgs, par
 // passwordLinkReply hands the admin the set-password link, and mails it to
 // the account's owner.
 func (d *Door) passwordLinkReply(account *store.LocalAccount, token, done string) string {
-	link := d.Current.Site().PortalURL() + "/password?token=" + token
+	link := d.Current.Site().PasswordLinkURL(token)
 	text := fmt.Sprintf("%s\n\nIts owner sets a password with this link (it works once, for 72 hours):\n\n%s\n\n", done, link)
 	if appErr := mattermost.MailPasswordLink(d.API, d.Current.Site().DisplayName(), account, link); appErr != nil {
 		return text + "It could not be emailed (" + appErr.Message + "): pass it on yourself."

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/mattermost/mattermost/server/public/model"
@@ -55,7 +56,7 @@ func (d *Door) commandEnroll(_ context.Context, args *model.CommandArgs, _ []str
 	}
 	if s.Config.EmailDelivery != config.EmailDeliveryOff {
 		elements = append(elements, model.DialogElement{DisplayName: "Email", Name: "email", Type: "bool", Optional: true,
-			Placeholder: "Also email me the file (when the server makes the key)", Default: boolDefault(s.Config.EmailDelivery == config.EmailDeliveryDefault)})
+			Placeholder: "Also email me the file (when the server makes the key)", Default: strconv.FormatBool(s.Config.EmailDelivery == config.EmailDeliveryDefault)})
 	}
 	appErr := d.API.OpenInteractiveDialog(model.OpenDialogRequest{
 		TriggerId: args.TriggerId,
@@ -69,13 +70,6 @@ func (d *Door) commandEnroll(_ context.Context, args *model.CommandArgs, _ []str
 		return "The dialog could not be opened; use `/cert download [profile]` or `/cert csr [profile]`.", nil
 	}
 	return "", nil
-}
-
-func boolDefault(on bool) string {
-	if on {
-		return "true"
-	}
-	return "false"
 }
 
 // handleEnrollDialog runs the dialog's answer as the command it stands

@@ -27,7 +27,7 @@ const (
 	routeHome        = "/"
 	routeSignIn      = "/signin"
 	routeSignOut     = "/signout"
-	routePassword    = "/password"
+	routePassword    = app.PasswordPage
 	routeNew         = "/certificates/new"
 	routeRevoke      = "/certificates/{serial}/revoke"
 	routeRenew       = "/certificates/{serial}/renew"
@@ -56,8 +56,9 @@ type Door struct {
 	Current  *app.Current
 	Callers  *web.Callers
 	Sessions *Sessions
+	// Accounts are the local accounts, with the throttle of their
+	// sign-ins.
 	Accounts *local.Accounts
-	Throttle *local.Throttle
 	Log      web.Logger
 	Now      func() time.Time
 	// Audit records a sign-in, a sign-out or a refused sign-in.
@@ -158,11 +159,8 @@ func (d *Door) visit(w http.ResponseWriter, r *http.Request) (*visit, error) {
 			return nil, err
 		}
 	}
-	s, requester, err := d.Callers.Resolve(session.Principal)
+	s, requester, err := d.admitted(session)
 	if err != nil {
-		return nil, err
-	}
-	if err := d.stillAllowed(session, requester, s.Config); err != nil {
 		if he := web.AsError(err); he != nil && he.Status < http.StatusInternalServerError {
 			d.Sessions.End(w, r)
 		}
@@ -197,6 +195,19 @@ func (d *Door) session(w http.ResponseWriter, r *http.Request) (*store.PortalSes
 		return nil, ErrSessionExpired
 	}
 	return session, err
+}
+
+// admitted is the services and the requester of a session whose account
+// may still sign in.
+func (d *Door) admitted(session *store.PortalSession) (*app.Snapshot, *enroll.Requester, error) {
+	s, requester, err := d.Callers.Resolve(session.Principal)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.stillAllowed(session, requester, s.Config); err != nil {
+		return nil, nil, err
+	}
+	return s, requester, nil
 }
 
 // stillAllowed refuses a session whose account may no longer sign in: a
@@ -241,11 +252,7 @@ func (d *Door) Authenticate(r *http.Request) (records.Principal, error) {
 	if session.Stage != "" {
 		return "", ErrNoSession
 	}
-	s, requester, err := d.Callers.Resolve(session.Principal)
-	if err != nil {
-		return "", err
-	}
-	if err := d.stillAllowed(session, requester, s.Config); err != nil {
+	if _, _, err := d.admitted(session); err != nil {
 		return "", err
 	}
 	return session.Principal, nil

@@ -164,7 +164,7 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 		return err
 	}
 	address := d.Current.Site().ClientAddress(r)
-	if err := d.Throttle.Attempt(account.Username, address); err != nil {
+	if err := d.Accounts.Throttle.Attempt(account.Username, address); err != nil {
 		return d.verifyPage(w, r, v, web.AsError(err).Status, err)
 	}
 	if err := f.TOTP.Verify(account.ID, r.PostFormValue("code")); err != nil {
@@ -174,7 +174,7 @@ func (d *Door) handleVerifyTOTP(w http.ResponseWriter, r *http.Request, v *visit
 		d.audit("portal_sign_in", "", "wrong_code")
 		return d.verifyPage(w, r, v, http.StatusUnauthorized, err)
 	}
-	if err := d.Throttle.Succeeded(account.Username, address); err != nil {
+	if err := d.Accounts.Throttle.Succeeded(account.Username, address); err != nil {
 		return err
 	}
 	return d.open(w, r, v, "password+totp")

@@ -101,7 +101,7 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		return d.pages.Render(w, status, "signin", page)
 	}
 	address := d.Current.Site().ClientAddress(r)
-	if err := d.Throttle.Attempt(username, address); err != nil {
+	if err := d.Accounts.Throttle.Attempt(username, address); err != nil {
 		d.audit("portal_sign_in", "", "throttled")
 		return refuse(web.AsError(err).Status, err)
 	}
@@ -112,7 +112,7 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 		d.audit("portal_sign_in", "", "wrong_credentials")
 		return refuse(http.StatusUnauthorized, errWrongCredentials)
 	case errors.Is(err, local.ErrTooManySignIns):
-		if err := d.Throttle.Withdrawn(username, address); err != nil {
+		if err := d.Accounts.Throttle.Withdrawn(username, address); err != nil {
 			return err
 		}
 		return refuse(web.AsError(err).Status, err)
@@ -130,9 +130,9 @@ func (d *Door) handleSignIn(w http.ResponseWriter, r *http.Request) error {
 	// A right password takes its own charge back; the account's failures
 	// are forgotten only once the whole sign-in succeeds, so that knowing
 	// the password buys no fresh guesses at the second factor.
-	settle := d.Throttle.Succeeded
+	settle := d.Accounts.Throttle.Succeeded
 	if stage != "" {
-		settle = d.Throttle.Withdrawn
+		settle = d.Accounts.Throttle.Withdrawn
 	}
 	if err := settle(account.Username, address); err != nil {
 		return err

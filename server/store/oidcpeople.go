@@ -1,13 +1,12 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
 	"github.com/pkg/errors"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/randtoken"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
@@ -26,8 +25,7 @@ type OIDCPerson struct {
 // oidcPersonKey is a person's key: the principal (issuer and subject) is
 // hashed, as it may be longer than a key may be.
 func oidcPersonKey(p records.Principal) string {
-	sum := sha256.Sum256([]byte(p))
-	return "oidc:person:" + hex.EncodeToString(sum[:])
+	return "oidc:person:" + randtoken.Hash(string(p))
 }
 
 // SaveOIDCPerson keeps what the provider said of a person at a sign-in,

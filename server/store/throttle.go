@@ -1,11 +1,10 @@
 package store
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"time"
 
+	"github.com/clientcerts/mattermost-plugin-certs/server/randtoken"
 	"github.com/pkg/errors"
 )
 
@@ -22,8 +21,7 @@ type SignInFailures struct {
 // throttleKey keys a subject by its hash: names and addresses stay out of
 // the keys, and any length fits.
 func throttleKey(subject string) string {
-	sum := sha256.Sum256([]byte(subject))
-	return "signin:" + hex.EncodeToString(sum[:])
+	return "signin:" + randtoken.Hash(subject)
 }
 
 // SignInFailuresOf reads a subject's failures; the zero value when it has

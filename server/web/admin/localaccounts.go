@@ -139,7 +139,7 @@ func (h *Routes) handleRemoveLocalAccount(w http.ResponseWriter, r *http.Request
 // set-password link, which it also mails to the account's owner.
 func (h *Routes) respondPasswordLink(w http.ResponseWriter, status int, account *store.LocalAccount, token string) error {
 	view := localAccountView(account)
-	view.SetPasswordURL = h.Current.Site().PortalURL() + "/password?token=" + token
+	view.SetPasswordURL = h.Current.Site().PasswordLinkURL(token)
 	if h.MailPasswordLink != nil {
 		h.MailPasswordLink(account, view.SetPasswordURL)
 	}
