@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/clientcerts/mattermost-plugin-certs/e2e/testbed"
 	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 )
 
@@ -100,45 +100,7 @@ func cookieOf(header http.Header, name string) string {
 // createLocalAccount makes a local account as an admin does, and sets its
 // password through its link as its owner does.
 func (t *target) createLocalAccount(ctx context.Context, username string) error {
-	var made struct {
-		SetPasswordURL string `json:"set_password_url"`
-	}
-	body, err := json.Marshal(map[string]string{"username": username, "email": username + "@example.com"})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.srv.url+"/plugins/"+pluginID+"/api/v1/admin/local-accounts", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+t.admin.AuthToken)
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	resp, err := t.srv.http.Do(req)
-	if err != nil {
-		return err
-	}
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return &statusError{what: "creating the local account " + username, status: resp.StatusCode, header: resp.Header, body: string(data)}
-	}
-	if err := json.Unmarshal(data, &made); err != nil {
-		return err
-	}
-	token, err := tokenOf(made.SetPasswordURL)
-	if err != nil {
-		return err
-	}
-	answer, err := t.srv.portalDo(ctx, http.MethodPost, "/password", nil,
-		url.Values{"token": {token}, "password": {portalPassword}, "confirm": {portalPassword}}, "")
-	if err != nil {
-		return err
-	}
-	return answer.want("setting the password of "+username, http.StatusOK)
+	return testbed.AddLocalAccount(ctx, t.srv.http, t.srv.url, t.admin.AuthToken, username, username+"@example.com", portalPassword)
 }
 
 // signInForm opens the sign-in page: its form cookie and the token its

@@ -3,12 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,56 +78,8 @@ func provisionPortal(ctx context.Context, mm *testbed.Mattermost, dex *dextest.D
 		return fmt.Errorf("turning the portal on: %w", err)
 	}
 
-	// The account, or a reset of it from an earlier run, gives a link.
-	api := mm.URL + "/plugins/certs/api/v1/admin/local-accounts"
-	body, _ := json.Marshal(map[string]string{"username": portalUsername, "email": portalUsername + "@example.com"})
-	answer, status, err := adminPost(ctx, admin.Client.AuthToken, api, body)
-	if err == nil && status == http.StatusConflict {
-		answer, status, err = adminPost(ctx, admin.Client.AuthToken, api+"/"+portalUsername+"/reset", nil)
-	}
-	if err != nil {
-		return err
-	}
-	if status != http.StatusCreated && status != http.StatusOK {
-		return fmt.Errorf("making the demo local account: %d %s", status, answer)
-	}
-	var account struct {
-		SetPasswordURL string `json:"set_password_url"`
-	}
-	if err := json.Unmarshal(answer, &account); err != nil {
-		return err
-	}
-	link, err := url.Parse(account.SetPasswordURL)
-	if err != nil {
-		return err
-	}
-	form := url.Values{"token": {link.Query().Get("token")}, "password": {portalPassword}, "confirm": {portalPassword}}
-	resp, err := http.PostForm(mm.URL+"/plugins/certs/portal/password", form)
-	if err != nil {
-		return err
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("setting the demo local account's password: %s", resp.Status)
-	}
-	return nil
-}
-
-func adminPost(ctx context.Context, token, target string, body []byte) ([]byte, int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("X-Requested-With", "XMLHttpRequest")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	_, err = out.ReadFrom(resp.Body)
-	return out.Bytes(), resp.StatusCode, err
+	// The account, or a reset of it from an earlier run.
+	return testbed.AddLocalAccount(ctx, http.DefaultClient, mm.URL, admin.Client.AuthToken, portalUsername, portalUsername+"@example.com", portalPassword)
 }
 
 // printPortal tells where the portal is and who can sign in.
