@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -268,22 +267,10 @@ func TestOfConcurrentFinishesOfOneSignInExactlyOneSucceeds(t *testing.T) {
 	f.register(t, p, a, "Laptop")
 	id, login := f.login(t, p, a)
 
-	const tries = 10
-	errs := make([]error, tries)
-	var wg sync.WaitGroup
-	for i := range tries {
-		wg.Go(func() { _, errs[i] = p.FinishLogin(f.account, id, login) })
-	}
-	wg.Wait()
-	succeeded := 0
-	for _, err := range errs {
-		if err == nil {
-			succeeded++
-		} else {
-			assert.Same(t, ErrCeremonyExpired, err)
-		}
-	}
-	assert.Equal(t, 1, succeeded)
+	exactlyOneSucceeds(t, 10, ErrCeremonyExpired, func() error {
+		_, err := p.FinishLogin(f.account, id, login)
+		return err
+	})
 }
 
 func TestAnAnswerMadeForAnotherSiteIsRefused(t *testing.T) {
