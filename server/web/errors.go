@@ -13,6 +13,7 @@ import (
 
 	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 )
 
 // Error is an error with the status and message the client gets. Other
@@ -68,6 +69,11 @@ func AsError(err error) *Error {
 	}
 	if e := enroll.AsError(err); e != nil {
 		return &Error{Status: StatusOf[e.Code], Message: e.Message, Next: e.Next, Hint: e.Hint, RetryAfter: e.RetryAfter, Err: e.Err}
+	}
+	var moved *records.ErrTransition
+	if errors.As(err, &moved) {
+		// A request decided, withdrawn or issued meanwhile: its state now.
+		return &Error{Status: http.StatusConflict, Message: "This request is " + string(moved.From) + ".", Err: err}
 	}
 	return nil
 }

@@ -5,7 +5,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gorilla/mux"
+
+	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/enroll"
+	"github.com/clientcerts/mattermost-plugin-certs/server/pki"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/web"
 )
@@ -61,9 +65,11 @@ func (h *Routes) respondStart(w http.ResponseWriter, start *enroll.Start) error 
 
 // enrollmentRequest is the body of POST /api/v1/enrollments: a CSR (PEM,
 // or DER in base64) to have certified, or none for a key the server makes
-// and returns as PKCS#12.
+// and returns as PKCS#12; with renews, the renewal of that certificate of
+// the caller's (its profile, a new key).
 type enrollmentRequest struct {
 	Profile     string `json:"profile"`
+	Renews      string `json:"renews"`
 	CSR         string `json:"csr"`
 	Attestation string `json:"attestation"`
 	// Format is the PKCS#12 encryption: compatible or modern.
@@ -97,15 +103,21 @@ func (h *Routes) handleEnroll(w http.ResponseWriter, r *http.Request, caller rec
 	if err != nil {
 		return err
 	}
-	var outcome *enroll.Outcome
+	opts, err := issueOptions(body.field)
+	if err != nil {
+		return err
+	}
+	var upload *enroll.Upload
 	if strings.TrimSpace(body.CSR) != "" {
-		upload := enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}
-		outcome, err = s.Core.SignCSR(r.Context(), requester, body.Profile, upload)
-	} else {
-		var opts enroll.Options
-		if opts, err = issueOptions(body.field); err != nil {
-			return err
-		}
+		upload = &enroll.Upload{CSR: textOrBase64(body.CSR), Attestation: textOrBase64(body.Attestation)}
+	}
+	var outcome *enroll.Outcome
+	switch {
+	case strings.TrimSpace(body.Renews) != "":
+		outcome, err = h.renewNow(r, requester, s, body.Renews, upload, opts)
+	case upload != nil:
+		outcome, err = s.Core.SignCSR(r.Context(), requester, body.Profile, *upload)
+	default:
 		outcome, err = s.Core.Enroll(r.Context(), requester, body.Profile, opts)
 	}
 	if err != nil {
@@ -113,6 +125,70 @@ func (h *Routes) handleEnroll(w http.ResponseWriter, r *http.Request, caller rec
 	}
 	// A new certificate, like a signed CSR: 201.
 	return respondJSON(w, http.StatusCreated, outcome)
+}
+
+// renewNow renews one of the caller's certificates at once: the renewal
+// starts as POST …/renew starts it, and its link is served as its page
+// would serve it.
+func (h *Routes) renewNow(r *http.Request, requester *enroll.Requester, s *app.Snapshot, serial string,
+	upload *enroll.Upload, opts enroll.Options) (*enroll.Outcome, error) {
+	serial = pki.NormalizeSerial(serial)
+	if serial == "" {
+		return nil, &web.Error{Status: http.StatusBadRequest, Message: "renews is not a certificate serial"}
+	}
+	key := enroll.KeyFromServer
+	if upload != nil {
+		key = enroll.KeyFromCSR
+	}
+	renewal, err := s.Core.StartEnrollment(requester, enroll.StartRequest{Renews: serial, Key: key})
+	if h.AuditRenewal != nil {
+		h.AuditRenewal(requester, serial, renewal, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if renewal.Request != nil {
+		return &enroll.Outcome{Request: renewal.Request}, nil
+	}
+	return s.Core.RedeemNow(r.Context(), requester, renewal.Link, upload, opts)
+}
+
+// handleCollectRequest is POST /api/v1/requests/{id}/collect: an approved
+// request of the caller's, issued at once (201), with the options of
+// POST /api/v1/enrollments for a key the server makes.
+func (h *Routes) handleCollectRequest(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	var body enrollmentRequest
+	if err := web.DecodeOptionalJSON(r, &body); err != nil {
+		return err
+	}
+	opts, err := issueOptions(body.field)
+	if err != nil {
+		return err
+	}
+	s, requester, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	outcome, err := s.Core.Collect(r.Context(), requester, mux.Vars(r)["id"], opts)
+	if err != nil {
+		return err
+	}
+	return respondJSON(w, http.StatusCreated, outcome)
+}
+
+// handleCancelRequest is POST /api/v1/requests/{id}/cancel: the caller
+// withdraws a request of theirs that waits.
+func (h *Routes) handleCancelRequest(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
+	s, requester, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return err
+	}
+	req, err := s.Core.Cancel(requester, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	web.WriteJSON(w, http.StatusOK, RequestOf(req))
+	return nil
 }
 
 // handleListProfiles is GET /api/v1/profiles: the profiles the caller may
@@ -124,9 +200,18 @@ func (h *Routes) handleListProfiles(w http.ResponseWriter, _ *http.Request, call
 	}
 	views := []ProfileView{}
 	for _, prof := range s.Core.UsableProfiles(requester) {
+		subject := s.Core.SubjectFor(requester, prof)
+		keyTypes := make([]string, 0, len(prof.KeyTypes))
+		for _, kt := range prof.AcceptedKeyTypes() {
+			keyTypes = append(keyTypes, string(kt))
+		}
 		views = append(views, ProfileView{
 			Name: prof.Name, Description: prof.Description, Default: prof.Name == s.Catalog.DefaultProfile,
 			ValidityDays: prof.ValidityDays, KeyType: string(prof.GeneratedKeyType()), ExtKeyUsages: prof.ExtKeyUsages,
+			KeyTypes: keyTypes, ServerKey: prof.ServerKeysAllowed(), Attestation: prof.Attestation,
+			RequiresApproval: prof.RequiresApproval, Approvers: prof.Approvers,
+			Email: s.Config.EmailDelivery, PKCS12Format: s.Config.PKCS12Format,
+			Subject: SubjectView{CommonName: subject.CommonName, Emails: append([]string{}, subject.Emails...)},
 		})
 	}
 	web.WriteJSON(w, http.StatusOK, views)

@@ -32,6 +32,8 @@ const (
 	routeRenew             = "/certificates/{serial}/renew"
 	routeProfiles          = "/profiles"
 	routeRequests          = "/requests"
+	routeCollect           = "/requests/{id}/collect"
+	routeCancel            = "/requests/{id}/cancel"
 )
 
 // Routes serves the enrollment pages and the user's JSON API.
@@ -78,6 +80,8 @@ func (h *Routes) Mount(r *mux.Router, api *mux.Router) {
 	api.Handle(routeRenew, h.api(h.handleRenewCertificate)).Methods(http.MethodPost)
 	api.Handle(routeProfiles, h.api(h.handleListProfiles)).Methods(http.MethodGet)
 	api.Handle(routeRequests, h.api(h.handleListRequests)).Methods(http.MethodGet)
+	api.Handle(routeCollect, h.api(h.handleCollectRequest)).Methods(http.MethodPost)
+	api.Handle(routeCancel, h.api(h.handleCancelRequest)).Methods(http.MethodPost)
 }
 
 // MountLinkPages adds to r only the pages a link opens (the key made by

@@ -107,7 +107,8 @@ func LinkOf(link *enroll.Link, u string) LinkView {
 	return LinkView{URL: u, Kind: kind, ExpiresAt: link.ExpiresAt, Profile: link.Profile, Renews: link.Renews}
 }
 
-// ProfileView is a profile as the API shows it to a user who may use it.
+// ProfileView is a profile as the API shows it to a user who may use it:
+// what it gives, and what the enroll modal needs to ask for it.
 type ProfileView struct {
 	Name         string   `json:"name"`
 	Description  string   `json:"description,omitempty"`
@@ -115,6 +116,34 @@ type ProfileView struct {
 	ValidityDays int      `json:"validity_days"`
 	KeyType      string   `json:"key_type"`
 	ExtKeyUsages []string `json:"ext_key_usages"`
+	// KeyTypes are the key types a CSR may have, the first the one the
+	// server makes.
+	KeyTypes []string `json:"key_types"`
+	// ServerKey says whether the server may make the key; a profile that
+	// requires attestation takes only CSRs.
+	ServerKey bool `json:"server_key"`
+	// Attestation is the profile's attestation policy for CSRs: ignore,
+	// verify_if_present or require.
+	Attestation      string `json:"attestation"`
+	RequiresApproval bool   `json:"requires_approval"`
+	// Approvers are the usernames who decide its requests; none means the
+	// system admins.
+	Approvers []string `json:"approvers,omitempty"`
+	// Email is how the server's PKCS#12 files may be emailed: off,
+	// allowed (on request) or default (unless declined).
+	Email string `json:"email"`
+	// PKCS12Format is the file format the server uses unless asked for
+	// the other one: compatible (3DES) or modern (AES-256).
+	PKCS12Format string `json:"pkcs12_format"`
+	// Subject is the caller's names in this profile's certificates: a CSR
+	// made for it asks for this common name and these email addresses.
+	Subject SubjectView `json:"subject"`
+}
+
+// SubjectView is the names a certificate gives its holder.
+type SubjectView struct {
+	CommonName string   `json:"common_name"`
+	Emails     []string `json:"emails"`
 }
 
 // RequestView is a request as the API lists it.
