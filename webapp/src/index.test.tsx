@@ -4,11 +4,12 @@ import React from 'react';
 import {Provider} from 'react-redux';
 import {combineReducers, legacy_createStore as createStore} from 'redux';
 
-import {OPEN_INFO_MODAL} from './actions';
-import {InfoModalRoot} from './components/info_modal';
+import {OPEN_ENROLL_MODAL} from './actions';
+import {EnrollModalRoot} from './components/enroll/enroll_modal';
 import reducer from './reducer';
 import {pluginStateKey} from './selectors';
-import type {PluginClass, PluginRegistry, PluginStore} from './types/plugin_registry';
+import {fakeAPI, vpnProfile} from './test_utils/fake_api';
+import type {PluginClass, PluginRegistry, PluginStore, SlashCommandWillBePostedHook, WebSocketMessage} from './types/plugin_registry';
 
 type RegistryMock = {[K in keyof Required<PluginRegistry>]: jest.Mock};
 
@@ -18,6 +19,8 @@ function makeRegistry({withAppBar}: {withAppBar: boolean}): RegistryMock {
         registerRootComponent: jest.fn(() => 'root-id'),
         registerChannelHeaderButtonAction: jest.fn(() => 'header-id'),
         registerAppBarComponent: jest.fn(() => 'app-bar-id'),
+        registerSlashCommandWillBePostedHook: jest.fn(() => 'hook-id'),
+        registerWebSocketEventHandler: jest.fn(),
     };
     if (!withAppBar) {
         delete (registry as Partial<RegistryMock>).registerAppBarComponent;
@@ -41,6 +44,13 @@ beforeAll(async () => {
     registrations = [...registerPlugin.mock.calls];
 });
 
+function initialized(withAppBar = false) {
+    const registry = makeRegistry({withAppBar});
+    const store = makeFakeStore();
+    new PluginClassUnderTest().initialize(registry as unknown as PluginRegistry, store);
+    return {registry, store};
+}
+
 describe('plugin entry point', () => {
     it('registers itself under the plugin id', () => {
         expect(registrations).toHaveLength(1);
@@ -49,39 +59,59 @@ describe('plugin entry point', () => {
         expect(plugin).toBeInstanceOf(PluginClassUnderTest);
     });
 
-    it('registers the reducer, the root component and a channel header button', () => {
-        const registry = makeRegistry({withAppBar: false});
-        const store = makeFakeStore();
-        new PluginClassUnderTest().initialize(registry as unknown as PluginRegistry, store);
-
+    it('registers the reducer, the modal and a channel header button that opens it', () => {
+        const {registry, store} = initialized();
         expect(registry.registerReducer).toHaveBeenCalledWith(reducer);
-        expect(registry.registerRootComponent).toHaveBeenCalledWith(InfoModalRoot);
+        expect(registry.registerRootComponent).toHaveBeenCalledWith(EnrollModalRoot);
 
-        expect(registry.registerChannelHeaderButtonAction).toHaveBeenCalledTimes(1);
         const [icon, action, dropdownText, tooltipText] = registry.registerChannelHeaderButtonAction.mock.calls[0];
         expect(React.isValidElement(icon)).toBe(true);
         expect(dropdownText).toBe('Client certificates');
-        expect(tooltipText).toBe('About client certificates');
-
+        expect(tooltipText).toBe('Get a client certificate');
         (action as () => void)();
-        expect(store.dispatch).toHaveBeenCalledWith({type: OPEN_INFO_MODAL});
+        expect(store.dispatch).toHaveBeenCalledWith({type: OPEN_ENROLL_MODAL, options: {}});
     });
 
-    it('adds an App Bar icon that opens the dialog when the host has an App Bar', () => {
-        const registry = makeRegistry({withAppBar: true});
-        const store = makeFakeStore();
-        new PluginClassUnderTest().initialize(registry as unknown as PluginRegistry, store);
-
-        expect(registry.registerAppBarComponent).toHaveBeenCalledTimes(1);
+    it('adds an App Bar icon that opens the modal when the host has an App Bar', () => {
+        const {registry, store} = initialized(true);
         const [iconUrl, action, tooltipText] = registry.registerAppBarComponent.mock.calls[0];
         expect(iconUrl).toMatch(/^data:image\/svg\+xml;charset=utf-8,%3Csvg/);
         expect(tooltipText).toBe('Client certificates');
-
         (action as () => void)();
-        expect(store.dispatch).toHaveBeenCalledWith({type: OPEN_INFO_MODAL});
+        expect(store.dispatch).toHaveBeenCalledWith({type: OPEN_ENROLL_MODAL, options: {}});
     });
 
-    it('opens the dialog end to end: header button, reducer, root component', () => {
+    it('opens the modal for /cert enroll and sends nothing; every other command goes on unchanged', async () => {
+        const {registry, store} = initialized();
+        const hook = registry.registerSlashCommandWillBePostedHook.mock.calls[0][0] as SlashCommandWillBePostedHook;
+        const args = {channel_id: 'c1', team_id: 't1'};
+
+        expect(await hook('/cert enroll', args)).toEqual({});
+        expect(store.dispatch).toHaveBeenLastCalledWith({type: OPEN_ENROLL_MODAL, options: {}});
+        expect(await hook('  /CERT Enroll vpn ', args)).toEqual({});
+        expect(store.dispatch).toHaveBeenLastCalledWith({type: OPEN_ENROLL_MODAL, options: {profile: 'vpn'}});
+
+        store.dispatch.mockClear();
+        for (const message of ['/cert download', '/cert enrollment', '/cert', '/certs enroll', '/cert enroll a b', 'hello /cert enroll']) {
+            expect(await hook(message, args)).toEqual({message, args});
+        }
+        expect(store.dispatch).not.toHaveBeenCalled();
+    });
+
+    it('opens the modal on the plugin\'s open_enroll WebSocket event', () => {
+        const {registry, store} = initialized();
+        const [event, handler] = registry.registerWebSocketEventHandler.mock.calls[0] as [string, (m: WebSocketMessage) => void];
+        expect(event).toBe('custom_certs_open_enroll');
+        handler({event, data: {renews: 'abc123', tab: 'enroll', extra: 1}});
+        expect(store.dispatch).toHaveBeenLastCalledWith({type: OPEN_ENROLL_MODAL, options: {tab: 'enroll', renews: 'abc123', profile: undefined}});
+        handler({event, data: {tab: 'certificates'}});
+        expect(store.dispatch).toHaveBeenLastCalledWith({type: OPEN_ENROLL_MODAL, options: {tab: 'certificates', profile: undefined, renews: undefined}});
+        handler({event, data: {tab: '<script>'}});
+        expect(store.dispatch).toHaveBeenLastCalledWith({type: OPEN_ENROLL_MODAL, options: {tab: undefined, profile: undefined, renews: undefined}});
+    });
+
+    it('opens the modal end to end: header button, reducer, root component', async () => {
+        fakeAPI({'GET /profiles': {status: 200, body: [vpnProfile]}});
         const registry = makeRegistry({withAppBar: false});
         let pluginReducer: typeof reducer | undefined;
         registry.registerReducer.mockImplementation((r) => {
@@ -104,6 +134,7 @@ describe('plugin entry point', () => {
 
         const openFromHeader = registry.registerChannelHeaderButtonAction.mock.calls[0][1] as () => void;
         act(() => openFromHeader());
-        expect(screen.getByRole('dialog', {name: 'About client certificates'})).toBeTruthy();
+        expect(screen.getByRole('dialog', {name: 'Client certificates'})).toBeTruthy();
+        expect(await screen.findByRole('radio', {name: /vpn/})).toBeTruthy();
     });
 });

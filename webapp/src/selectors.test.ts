@@ -1,6 +1,6 @@
 import {afterEach, describe, expect, it} from '@jest/globals';
 
-import {getCAChainURL, getSiteURL, isInfoModalOpen, pluginStateKey} from './selectors';
+import {getCAChainURL, getEnrollModal, getSiteURL, pluginStateKey} from './selectors';
 
 function stateWithSiteURL(SiteURL?: string) {
     return {entities: {general: {config: {SiteURL}}}};
@@ -11,10 +11,10 @@ describe('selectors', () => {
         delete window.basename;
     });
 
-    it('reads the info modal flag from the plugin slice', () => {
+    it('reads the modal from the plugin slice', () => {
         expect(pluginStateKey).toBe('plugins-certs');
-        expect(isInfoModalOpen({})).toBe(false);
-        expect(isInfoModalOpen({[pluginStateKey]: {infoModalOpen: true}})).toBe(true);
+        expect(getEnrollModal({})).toBeNull();
+        expect(getEnrollModal({[pluginStateKey]: {enrollModal: {tab: 'certificates'}}})).toEqual({tab: 'certificates'});
     });
 
     it('prefers the configured SiteURL, without a trailing slash', () => {

@@ -1,3 +1,4 @@
+import type {EnrollModalOptions} from './actions';
 import {id as pluginId} from './manifest';
 import type {PluginState} from './reducer';
 
@@ -15,9 +16,10 @@ export interface GlobalState {
 
 export const pluginStateKey = `plugins-${pluginId}`;
 
-export function isInfoModalOpen(state: GlobalState): boolean {
+// The enroll modal's options while it is open, null while it is closed.
+export function getEnrollModal(state: GlobalState): EnrollModalOptions | null {
     const pluginState = state[pluginStateKey] as PluginState | undefined;
-    return Boolean(pluginState?.infoModalOpen);
+    return pluginState?.enrollModal ?? null;
 }
 
 // The configured SiteURL gives absolute links a user can copy to another

@@ -2,22 +2,27 @@ import {describe, expect, it} from '@jest/globals';
 import {render} from '@testing-library/react';
 import React from 'react';
 
-import {formatMessage, t} from '.';
+import {formatMessage, t, tf} from '.';
 
 describe('i18n', () => {
     it('looks messages up by id', () => {
-        expect(t('info_modal.title')).toBe('About client certificates');
+        expect(t('modal.title')).toBe('Client certificates');
+    });
+
+    it('puts text in place of placeholders', () => {
+        expect(tf('result.download_p12', {file: 'alice.p12'})).toBe('Download alice.p12');
+        expect(tf('result.download_p12', {})).toBe('Download {file}');
     });
 
     it('puts React nodes in place of placeholders, as elements not HTML', () => {
-        const {container} = render(<p>{formatMessage('info_modal.manage.help', {command: <code>{'<b>x</b>'}</code>})}</p>);
+        const {container} = render(<p>{formatMessage('result.download_p12', {file: <code>{'<b>x</b>'}</code>})}</p>);
         expect(container.querySelector('code')?.textContent).toBe('<b>x</b>');
         expect(container.querySelector('b')).toBeNull();
-        expect(container.textContent).toBe('<b>x</b> shows every command and option.');
+        expect(container.textContent).toBe('Download <b>x</b>');
     });
 
     it('leaves an unknown placeholder visible', () => {
-        const {container} = render(<p>{formatMessage('info_modal.manage.help', {})}</p>);
-        expect(container.textContent).toBe('{command} shows every command and option.');
+        const {container} = render(<p>{formatMessage('result.download_p12', {})}</p>);
+        expect(container.textContent).toBe('Download {file}');
     });
 });

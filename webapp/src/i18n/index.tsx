@@ -10,6 +10,11 @@ export function t(id: MessageId): string {
     return en[id];
 }
 
+// A message whose {placeholders} are replaced by text.
+export function tf(id: MessageId, values: Record<string, string | number>): string {
+    return t(id).replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+}
+
 // Renders a message whose {placeholders} are replaced by React nodes, such as
 // a <code> element in the middle of a sentence. No HTML is ever parsed.
 export function formatMessage(id: MessageId, values: Record<string, React.ReactNode>): React.ReactNode {

@@ -30,6 +30,30 @@ export interface PluginRegistry {
 
     // Missing on servers without an App Bar; iconUrl is used as an <img> src.
     registerAppBarComponent?(iconUrl: string, action: () => void, tooltipText: React.ReactNode): unknown;
+
+    // Called before a slash command is sent: {message, args} sends it on,
+    // {} consumes it (nothing is sent), {error} shows an error.
+    registerSlashCommandWillBePostedHook(hook: SlashCommandWillBePostedHook): string;
+
+    // A WebSocket event of the server; a plugin's own events are named
+    // custom_<plugin id>_<event>.
+    registerWebSocketEventHandler(event: string, handler: (message: WebSocketMessage) => void): void;
+}
+
+export interface SlashCommandArgs {
+    channel_id: string;
+    team_id?: string;
+    root_id?: string;
+}
+
+export type SlashCommandWillBePostedResult = {message?: string; args?: SlashCommandArgs; error?: {message: string}};
+
+export type SlashCommandWillBePostedHook = (message: string, args: SlashCommandArgs) =>
+    SlashCommandWillBePostedResult | Promise<SlashCommandWillBePostedResult>;
+
+export interface WebSocketMessage {
+    event: string;
+    data: Record<string, unknown>;
 }
 
 export interface PluginClass {
@@ -42,5 +66,6 @@ declare global {
 
         // Path the web app is served under, e.g. "/mattermost"; empty at the root.
         basename?: string;
+
     }
 }
