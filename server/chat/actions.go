@@ -145,7 +145,9 @@ func (d *Door) decisionReply(err error, done string) string {
 
 // handleRenewAction is the Renew button of an expiry reminder: a new link
 // for the same profile, for the certificate's owner only (checked here:
-// the button's context is only a serial).
+// the button's context is only a serial). The web app also opens its
+// enroll modal on the renewal (or, for a request that waits, on My
+// certificates); other clients have the link.
 func (d *Door) handleRenewAction(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
 	s, action, err := d.readButtonClick(w, r)
 	if s == nil || err != nil {
@@ -156,6 +158,20 @@ func (d *Door) handleRenewAction(w http.ResponseWriter, r *http.Request, caller 
 		return err
 	}
 	serial, _ := action.Context["serial"].(string)
-	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: d.renewReply(s, owner, serial)})
+	reply, renewal := d.renewReply(s, owner, serial)
+	switch {
+	case renewal == nil:
+	case renewal.Request != nil:
+		d.openEnrollModal(caller, map[string]any{"tab": "certificates"})
+	default:
+		d.openEnrollModal(caller, map[string]any{"tab": "enroll", "renews": serial})
+	}
+	web.WriteJSON(w, http.StatusOK, model.PostActionIntegrationResponse{EphemeralText: reply})
 	return nil
+}
+
+// openEnrollModal asks the user's web app to open the enroll modal on
+// what data says; clients without the webapp plugin ignore it.
+func (d *Door) openEnrollModal(caller records.Principal, data map[string]any) {
+	d.API.PublishWebSocketEvent(mattermost.EventOpenEnroll, data, &model.WebsocketBroadcast{UserId: caller.MattermostUserID()})
 }

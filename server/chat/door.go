@@ -37,6 +37,8 @@ type API interface {
 	LogAuditRec(rec *model.AuditRecord)
 	// SendMail sends a new local account its set-password link.
 	SendMail(to, subject, htmlBody string) *model.AppError
+	// PublishWebSocketEvent opens the web app's enroll modal.
+	PublishWebSocketEvent(event string, payload map[string]any, broadcast *model.WebsocketBroadcast)
 	LogWarn(msg string, keyValuePairs ...any)
 	LogError(msg string, keyValuePairs ...any)
 }

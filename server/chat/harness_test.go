@@ -55,6 +55,20 @@ type fakeAPI struct {
 	logs       []string
 	audits     []*model.AuditRecord
 	mails      []string // to + "\n" + subject + "\n" + body
+	events     []publishedEvent
+}
+
+// publishedEvent is a WebSocket event the door sent.
+type publishedEvent struct {
+	Event  string
+	Data   map[string]any
+	UserID string
+}
+
+func (a *fakeAPI) PublishWebSocketEvent(event string, payload map[string]any, broadcast *model.WebsocketBroadcast) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, publishedEvent{Event: event, Data: payload, UserID: broadcast.UserId})
 }
 
 func (a *fakeAPI) SendMail(to, subject, body string) *model.AppError {

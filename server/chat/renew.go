@@ -28,19 +28,21 @@ func (d *Door) commandRenew(_ context.Context, args *model.CommandArgs, params [
 	if err != nil {
 		return "", err
 	}
-	return d.renewReply(s, requester, serial), nil
+	reply, _ := d.renewReply(s, requester, serial)
+	return reply, nil
 }
 
-// renewReply starts a renewal and says what to do next.
-func (d *Door) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) string {
+// renewReply starts a renewal and says what to do next; the renewal is
+// nil where none started.
+func (d *Door) renewReply(s *app.Snapshot, owner *enroll.Requester, serial string) (string, *enroll.Start) {
 	renewal, err := s.Core.StartEnrollment(owner, enroll.StartRequest{Renews: serial})
 	observe.AuditRenewal(d.API, owner, serial, renewal, err)
 	if e := enroll.AsError(err); e != nil {
-		return chatError(e).Error()
+		return chatError(e).Error(), nil
 	}
 	if err != nil {
 		d.API.LogError("Could not start a renewal", "principal", string(owner.Principal), "serial", serial, "error", err.Error())
-		return "The renewal could not be started; run `/cert download` for a new certificate."
+		return "The renewal could not be started; run `/cert download` for a new certificate.", nil
 	}
 	replaces := fmt.Sprintf(" It replaces `%s`", serial)
 	prof := renewal.Profile
@@ -54,16 +56,16 @@ func (d *Door) renewReply(s *app.Snapshot, owner *enroll.Requester, serial strin
 		replaces += ", which stays valid until it expires or you revoke it."
 	}
 	if renewal.Request != nil {
-		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces)
+		return fmt.Sprintf("Certificates of profile `%s` need an approver: your request `%s` is waiting.%s", renewal.Request.Profile, renewal.Request.ID, replaces), renewal
 	}
 	u, err := d.site().LinkURL(renewal.Link)
 	if err != nil {
-		return chatError(enroll.AsError(err)).Error()
+		return chatError(enroll.AsError(err)).Error(), nil
 	}
 	until := renewal.Link.ExpiresAt.UTC().Format("15:04 MST")
 	if renewal.Link.Purpose == linktoken.PurposeCSR {
 		return fmt.Sprintf("[Upload a new request](%s) for your renewed `%s` certificate (the same key may be used again); the link works once, until %s.%s",
-			u, renewal.Link.Profile, until, replaces)
+			u, renewal.Link.Profile, until, replaces), renewal
 	}
-	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.%s", u, renewal.Link.Profile, until, replaces)
+	return fmt.Sprintf("[Get my renewed certificate](%s) (profile `%s`); the link works once, until %s.%s", u, renewal.Link.Profile, until, replaces), renewal
 }

@@ -46,6 +46,11 @@ func TestRenewReplySaysWhatBecomesOfTheReplacedCertificate(t *testing.T) {
 	c := env.issue("alice", "open")
 	assert.Contains(t, env.click("alice", mattermost.ActionRenew, map[string]any{"serial": c.Serial}).EphemeralText, "[Get my renewed certificate](")
 	assert.Contains(t, env.click("bob", mattermost.ActionRenew, map[string]any{"serial": c.Serial}).EphemeralText, "No certificate with this serial belongs to you")
+	// The web app opens its modal on the renewal, for the owner only.
+	require.Len(t, env.api.events, 1)
+	assert.Equal(t, mattermost.EventOpenEnroll, env.api.events[0].Event)
+	assert.Equal(t, map[string]any{"tab": "enroll", "renews": c.Serial}, env.api.events[0].Data)
+	assert.Equal(t, userID("alice"), env.api.events[0].UserID)
 }
 
 func TestRenewalsAreAudited(t *testing.T) {

@@ -35,6 +35,10 @@ const (
 	// DialogEnrollSubmit answers /cert enroll's dialog.
 	DialogEnrollSubmit = "/actions/enroll/submit"
 	ActionRenew        = "/actions/renew"
+
+	// EventOpenEnroll opens the web app's enroll modal (the webapp hears
+	// custom_<plugin id>_open_enroll), with "tab", "profile" and "renews".
+	EventOpenEnroll = "open_enroll"
 )
 
 // Notifier is the core's Notifier for Mattermost accounts: DMs from the
