@@ -140,6 +140,8 @@ func newTestEnv(t testing.TB) *testEnv {
 			env.dialogs = append(env.dialogs, req)
 			return nil
 		}).Maybe()
+	// The web app's enroll modal, opened from a reminder's Renew.
+	api.On("PublishWebSocketEvent", mock.AnythingOfType("string"), mock.Anything, mock.Anything).Maybe()
 
 	// Teams: alice is in engineering; carol is a system admin.
 	env.users["carol"] = &model.User{Id: model.NewId(), Username: "carol", Email: "carol@example.com", Roles: model.SystemUserRoleId + " " + model.SystemAdminRoleId}
