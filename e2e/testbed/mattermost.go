@@ -38,7 +38,7 @@ type MattermostOptions struct {
 	StartTimeout time.Duration
 	// HostPage, if set, is a directory laid out like the server's client
 	// directory (webapp/host/dist: root.html and certs-host/): its entries are
-	// linked into WorkDir/client, so the site's pages (/) serve the host page
+	// copied into WorkDir/client, so the site's pages (/) serve the host page
 	// that runs the plugins' webapp bundles and /static/certs-host/ its
 	// script. It must not hold plugins/, where the server unpacks bundles.
 	HostPage string
@@ -253,7 +253,7 @@ func (mm *Mattermost) waitForPing(ctx context.Context, timeout time.Duration) er
 // persistent server keeps its settings) and links the server's read-only
 // assets into it. client/ is a real directory so that each server gets its
 // own client/plugins while sharing the rest; the host page's files, if any,
-// are linked in next to them.
+// are copied in next to them.
 func prepareWorkDir(serverDir, workDir, hostPage string) (string, error) {
 	configDir := filepath.Join(workDir, "config")
 	if err := os.MkdirAll(configDir, 0o755); err != nil {
@@ -288,7 +288,7 @@ func prepareWorkDir(serverDir, workDir, hostPage string) (string, error) {
 		}
 	}
 	if hostPage != "" {
-		if err := linkHostPage(hostPage, clientDir); err != nil {
+		if err := copyHostPage(hostPage, clientDir); err != nil {
 			return "", err
 		}
 	}
@@ -310,9 +310,11 @@ func HostPageDir(named, fallback string) string {
 	return ""
 }
 
-// linkHostPage links the host page's files (root.html and its static
-// folder) into the server's client directory.
-func linkHostPage(hostPage, clientDir string) error {
+// copyHostPage copies the host page's files (root.html and its static
+// folder) into the server's client directory, replacing earlier copies. They
+// are copies, not links: the server rewrites its root.html in place when the
+// site has a subpath.
+func copyHostPage(hostPage, clientDir string) error {
 	dir, err := filepath.Abs(hostPage)
 	if err != nil {
 		return fmt.Errorf("mattermost: host page: %w", err)
@@ -328,8 +330,21 @@ func linkHostPage(hostPage, clientDir string) error {
 		if entry.Name() == "plugins" {
 			return fmt.Errorf("mattermost: host page %s must not hold plugins/, the server's own", dir)
 		}
-		if err := linkInto(filepath.Join(dir, entry.Name()), filepath.Join(clientDir, entry.Name())); err != nil {
-			return err
+		dst := filepath.Join(clientDir, entry.Name())
+		if err := os.RemoveAll(dst); err != nil {
+			return fmt.Errorf("mattermost: %w", err)
+		}
+		src := filepath.Join(dir, entry.Name())
+		if entry.IsDir() {
+			err = os.CopyFS(dst, os.DirFS(src))
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(src); err == nil {
+				err = os.WriteFile(dst, data, 0o644)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("mattermost: copying the host page: %w", err)
 		}
 	}
 	return nil

@@ -30,6 +30,9 @@ await esbuild.build({
     logLevel: 'warning',
 });
 
+// The Content-Security-Policy meta tag is the one the web app's root.html
+// has: the server rewrites it when the site has a subpath, and fails to start
+// its static files' handling cleanly without it.
 // The server lets browsers cache /static/ files for a year: the query string
 // changes with the content, so a rebuilt page is loaded at once.
 const version = async (file) => createHash('sha256').update(await readFile(path.join(assets, file))).digest('hex').slice(0, 12);
@@ -38,6 +41,7 @@ const html = `<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="script-src 'self'">
 <title>Plugin host page</title>
 <link rel="stylesheet" href="/static/certs-host/host.css?v=${await version('host.css')}">
 <script defer src="/static/certs-host/host.js?v=${await version('host.js')}"></script>

@@ -314,6 +314,7 @@ function Workspace({session, loadingPlugins, pluginErrors, onSignOut}: {session:
                         >{'System Console'}</button>
                     )}
                     <button
+                        id='sign-out'
                         type='button'
                         onClick={() => onSignOut()}
                     >{'Sign out'}</button>

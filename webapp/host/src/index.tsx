@@ -135,11 +135,16 @@ async function loadPlugins() {
 }
 
 render();
-start().catch((e) => {
-    // Not signed in (401) is the usual case: the sign-in form is showing.
-    if (!(e && typeof e === 'object' && 'status' in e && e.status === 401)) {
-        pluginErrors.push(errorText(e));
-    }
-    session = null;
-    render();
-});
+
+// The web app's test for a session: the server sets the readable MMUSERID
+// cookie next to the session's own (HttpOnly) one.
+if (/(?:^|;\s*)MMUSERID=/.test(document.cookie)) {
+    start().catch((e) => {
+        // An expired session (401) shows the sign-in form.
+        if (!(e && typeof e === 'object' && 'status' in e && e.status === 401)) {
+            pluginErrors.push(errorText(e));
+        }
+        session = null;
+        render();
+    });
+}
