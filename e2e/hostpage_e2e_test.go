@@ -341,7 +341,26 @@ func TestWebappBundleRunsInTheHostPage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "probe", string(content))
 
+	// `/cert download` (README's "Try it in a browser"): the reply's link opens
+	// the plugin's page for this user.
+	tab.do("typing /cert download", chromedp.SendKeys(chromedp.CSS("#command"), "/cert download\r"))
+	const replyLink = `[...document.querySelectorAll('[role="log"] li a')].find(a => a.textContent === "Get my certificate")`
+	tab.waitFor("the link in the bot's reply", replyLink)
+	require.Equal(t, "_blank", evalIn[string](tab, replyLink+".target"))
+	link := evalIn[string](tab, replyLink+".href")
+	require.True(t, strings.HasPrefix(link, bed.mm.URL+"/plugins/"+pluginID+"/"), "the reply's link %q", link)
+	tab.requireNoProblems("/cert download", 0)
+	require.Equal(t, http.StatusOK, tab.open(link), "the reply's link")
+	require.Contains(t, tab.text("h1"), user.name(), "the link's page names the user")
+
+	// Back on the page, the session is still there, without signing in again.
+	require.Equal(t, http.StatusOK, tab.open(bed.mm.URL+"/"))
+	tab.waitFor("the plugins to load again", `document.querySelector(".workspace")?.dataset.pluginsLoaded === "true"`)
+	tab.requireNoProblems("reopening the page", 0)
+
 	// Signing out ends the session: the page offers the sign-in form again.
 	tab.do("signing out", chromedp.Click(chromedp.CSS(`#sign-out`)))
 	tab.waitFor("the sign-in form after signing out", `!!document.querySelector("#login-id")`)
+	require.Nil(t, tab.cookies()[model.SessionCookieToken], "the session cookie is gone after signing out")
+	tab.requireNoProblems("signing out", 0)
 }

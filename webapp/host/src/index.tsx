@@ -79,6 +79,8 @@ async function signOut() {
     try {
         await api('POST', '/api/v4/users/logout');
     } finally {
+        // The readable cookie that says a session exists (see below) goes too.
+        document.cookie = `MMUSERID=; Max-Age=0; path=${host.basename || '/'}`;
         // As the web app does: plugins cannot be unloaded, the page starts over.
         window.location.reload();
     }
