@@ -29,6 +29,10 @@ PLUGIN_VERSION = $(eval PLUGIN_VERSION := $(or $(shell $(MANIFEST) version),$(er
 BUNDLE_NAME = $(PLUGIN_ID)-$(PLUGIN_VERSION).tar.gz
 BUNDLE = $(abspath dist/$(BUNDLE_NAME))
 
+# The host page (built by the webapp target) that runs the webapp bundle in a
+# browser, served by the test servers at / (see webapp/host/).
+HOST_PAGE := $(CURDIR)/webapp/host/dist
+
 # Limit the server build to some platforms, e.g. `make dist PLATFORMS=linux-amd64`.
 # Empty means every platform in plugin.json's server.executables. The bundle's
 # plugin.json then names only those platforms' executables: Mattermost runs
@@ -126,9 +130,10 @@ webapp/package-lock.json:
 ## Install the webapp's npm dependencies (npm ci) if they are missing or stale.
 webapp-deps: webapp/node_modules
 
-## Build the webapp bundle webapp/dist/main.js.
+## Build the webapp bundle webapp/dist/main.js and the host page that runs it (webapp/host/dist/).
 webapp: apply webapp/node_modules
 	cd webapp && $(NPM) run build
+	cd webapp && $(NPM) run build:host
 
 ## Pack dist/<id>-<version>.tar.gz from what is already built (see dist; PLATFORMS as built).
 bundle: $(MANIFEST)
@@ -242,7 +247,7 @@ unit-test: manifest-check webapp/node_modules stepca-test dex-test
 ## End-to-end tests against a real Mattermost and PostgreSQL (builds dist and mattermost).
 e2e: deps dist mattermost dex
 	$(GO) test -tags e2e -count=1 -timeout 10m ./server/sqlstore/...
-	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) DEX_BIN=$(DEX_DIR)/bin/dex \
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) DEX_BIN=$(DEX_DIR)/bin/dex CERTS_HOST_PAGE=$(HOST_PAGE) \
 		$(GO) test -tags e2e -count=1 -timeout 40m -v $(E2E_FLAGS) ./e2e/...
 
 ## Everything: manifest and style checks, unit tests, end-to-end tests. What CI (.ci/run) runs.
@@ -250,7 +255,7 @@ test: check-style unit-test e2e
 
 ## Start PostgreSQL + Mattermost with the plugin on loopback; Ctrl-C stops it.
 run: deps dist mattermost dex
-	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run DEX_BIN=$(DEX_DIR)/bin/dex \
+	MM_SERVER_DIR=$(MM_SERVER_DIR) CERTS_BUNDLE=$(BUNDLE) RUN_DIR=$(CURDIR)/.run DEX_BIN=$(DEX_DIR)/bin/dex CERTS_HOST_PAGE=$(HOST_PAGE) \
 		$(GO) run -tags e2e ./e2e/cmd/devserver
 
 # Extra flags for the load tool in `make bench`, e.g. BENCH_FLAGS='-n 2000 -c 40'.

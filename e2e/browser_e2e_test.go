@@ -79,12 +79,16 @@ type browserTab struct {
 	mu       sync.Mutex
 	problems []string            // exceptions, console errors/warnings, browser log warnings/errors (CSP among them)
 	requests map[string]*sentReq // by request id
+	sent     []*sentReq          // every request since the tab opened, in order (see sentRequests)
 }
 
 // sentReq is a request as the browser sent it on the wire.
 type sentReq struct {
+	id          string
 	method, url string
+	headers     map[string]string
 	body        []byte
+	hasPostData bool     // the request has a body, which the event may leave out (see sentRequests)
 	cookies     []string // names of the cookies sent with it
 	extraInfo   bool     // the raw request (cookies) has been reported
 }
@@ -149,6 +153,12 @@ func (b *browserTab) record(ev any) {
 		for _, entry := range ev.Request.PostDataEntries {
 			req.body = append(req.body, entry.Bytes...)
 		}
+		req.hasPostData = ev.Request.HasPostData
+		req.headers = map[string]string{}
+		for name, value := range ev.Request.Headers {
+			req.headers[strings.ToLower(name)] = fmt.Sprint(value)
+		}
+		b.sent = append(b.sent, &sentReq{id: req.id, method: req.method, url: req.url, headers: req.headers, body: req.body, hasPostData: req.hasPostData})
 	case *network.EventRequestWillBeSentExtraInfo:
 		req := b.request(string(ev.RequestID))
 		req.extraInfo = true
@@ -164,7 +174,7 @@ func (b *browserTab) record(ev any) {
 func (b *browserTab) request(id string) *sentReq {
 	req := b.requests[id]
 	if req == nil {
-		req = &sentReq{}
+		req = &sentReq{id: id}
 		b.requests[id] = req
 	}
 	return req

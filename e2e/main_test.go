@@ -52,6 +52,10 @@ var bed struct {
 
 	botID    string
 	botError error // why the bot could not be found, reported by tests that need it
+
+	// hostPage is the built host page the server serves at / (see
+	// webapp/host/), or "" when it has not been built.
+	hostPage string
 }
 
 func TestMain(m *testing.M) {
@@ -122,12 +126,17 @@ func setUp(serverDir, bundle string) error {
 	if err != nil {
 		return err
 	}
+	bed.hostPage = testbed.HostPageDir(os.Getenv("CERTS_HOST_PAGE"), filepath.Join("..", "webapp", "host", "dist"))
+	if bed.hostPage == "" {
+		fmt.Fprintln(os.Stderr, "e2e: no host page (CERTS_HOST_PAGE, or `npm run build:host` in webapp/): the tests of the webapp bundle in a browser will be skipped")
+	}
 	bed.auditFile = filepath.Join(root, "mm", "audit.log")
 	bed.metricsURL = fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 	bed.mmOptions = testbed.MattermostOptions{
 		ServerDir:  serverDir,
 		WorkDir:    filepath.Join(root, "mm"),
 		DataSource: bed.pg.DSN(),
+		HostPage:   bed.hostPage,
 		// Both work without a licence (checked in observability_e2e_test.go).
 		Env: []string{
 			"MM_EXPERIMENTALAUDITSETTINGS_FILEENABLED=true",

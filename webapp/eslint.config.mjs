@@ -6,10 +6,10 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
     {
         // manifest.ts is generated from plugin.json.
-        ignores: ['dist/', 'node_modules/', 'src/manifest.ts'],
+        ignores: ['dist/', 'host/dist/', 'node_modules/', 'src/manifest.ts'],
     },
     {
-        files: ['src/**/*.{ts,tsx}'],
+        files: ['src/**/*.{ts,tsx}', 'host/src/**/*.{ts,tsx}'],
         extends: [
             js.configs.recommended,
             tseslint.configs.recommended,
@@ -28,5 +28,11 @@ export default tseslint.config(
             'no-console': 'error',
             '@typescript-eslint/consistent-type-imports': ['error', {fixStyle: 'inline-type-imports'}],
         },
+    },
+    {
+        // The host page's build script runs in Node.
+        files: ['host/build.mjs'],
+        extends: [js.configs.recommended],
+        languageOptions: {globals: {console: 'readonly', process: 'readonly'}},
     },
 );

@@ -36,6 +36,12 @@ type MattermostOptions struct {
 	Env []string
 	// StartTimeout bounds the wait for /api/v4/system/ping; default 120 s.
 	StartTimeout time.Duration
+	// HostPage, if set, is a directory laid out like the server's client
+	// directory (webapp/host/dist: root.html and certs-host/): its entries are
+	// copied into WorkDir/client, so the site's pages (/) serve the host page
+	// that runs the plugins' webapp bundles and /static/certs-host/ its
+	// script. It must not hold plugins/, where the server unpacks bundles.
+	HostPage string
 }
 
 // Mattermost is a running Mattermost server started by this package.
@@ -91,7 +97,7 @@ func StartMattermostContext(ctx context.Context, opts MattermostOptions) (*Matte
 	if len(mm.SocketPath) > unixSocketPathMax {
 		return nil, fmt.Errorf("mattermost: local mode socket path %s is longer than %d bytes: use a shorter working directory", mm.SocketPath, unixSocketPathMax)
 	}
-	configPath, err := prepareWorkDir(serverDir, workDir)
+	configPath, err := prepareWorkDir(serverDir, workDir, opts.HostPage)
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +252,9 @@ func (mm *Mattermost) waitForPing(ctx context.Context, timeout time.Duration) er
 // prepareWorkDir creates WorkDir with a config file (kept if present, so a
 // persistent server keeps its settings) and links the server's read-only
 // assets into it. client/ is a real directory so that each server gets its
-// own client/plugins while sharing the rest.
-func prepareWorkDir(serverDir, workDir string) (string, error) {
+// own client/plugins while sharing the rest; the host page's files, if any,
+// are copied in next to them.
+func prepareWorkDir(serverDir, workDir, hostPage string) (string, error) {
 	configDir := filepath.Join(workDir, "config")
 	if err := os.MkdirAll(configDir, 0o755); err != nil {
 		return "", fmt.Errorf("mattermost: %w", err)
@@ -280,7 +287,67 @@ func prepareWorkDir(serverDir, workDir string) (string, error) {
 			return "", err
 		}
 	}
+	if hostPage != "" {
+		if err := copyHostPage(hostPage, clientDir); err != nil {
+			return "", err
+		}
+	}
 	return configPath, nil
+}
+
+// HostPageDir picks the built host page: the named directory (an error in
+// it shows when the server starts), else fallback if it holds a root.html,
+// else "".
+func HostPageDir(named, fallback string) string {
+	if named != "" {
+		return named
+	}
+	if _, err := os.Stat(filepath.Join(fallback, "root.html")); err == nil {
+		if abs, err := filepath.Abs(fallback); err == nil {
+			return abs
+		}
+	}
+	return ""
+}
+
+// copyHostPage copies the host page's files (root.html and its static
+// folder) into the server's client directory, replacing earlier copies. They
+// are copies, not links: the server rewrites its root.html in place when the
+// site has a subpath.
+func copyHostPage(hostPage, clientDir string) error {
+	dir, err := filepath.Abs(hostPage)
+	if err != nil {
+		return fmt.Errorf("mattermost: host page: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root.html")); err != nil {
+		return fmt.Errorf("mattermost: host page %s has no root.html (npm run build:host in webapp/): %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("mattermost: host page: %w", err)
+	}
+	for _, entry := range entries {
+		if entry.Name() == "plugins" {
+			return fmt.Errorf("mattermost: host page %s must not hold plugins/, the server's own", dir)
+		}
+		dst := filepath.Join(clientDir, entry.Name())
+		if err := os.RemoveAll(dst); err != nil {
+			return fmt.Errorf("mattermost: %w", err)
+		}
+		src := filepath.Join(dir, entry.Name())
+		if entry.IsDir() {
+			err = os.CopyFS(dst, os.DirFS(src))
+		} else {
+			var data []byte
+			if data, err = os.ReadFile(src); err == nil {
+				err = os.WriteFile(dst, data, 0o644)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("mattermost: copying the host page: %w", err)
+		}
+	}
+	return nil
 }
 
 // linkInto points link at target, replacing a stale link but never a real file.

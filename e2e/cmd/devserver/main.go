@@ -5,8 +5,10 @@
 // RUN_DIR and survives restarts. Ctrl-C stops both servers.
 //
 // Environment: MM_SERVER_DIR (built server), CERTS_BUNDLE (plugin bundle),
-// RUN_DIR (data directory); optional MM_PORT and PG_PORT, and DEX_BIN (a
-// Dex for the portal's single sign-on).
+// RUN_DIR (data directory); optional MM_PORT and PG_PORT, DEX_BIN (a
+// Dex for the portal's single sign-on) and CERTS_HOST_PAGE (the built host
+// page served at /, which runs the plugin's webapp bundle; by default
+// webapp/host/dist when it has been built).
 package main
 
 import (
@@ -80,6 +82,7 @@ func run() error {
 		return err
 	}
 	auditFile := filepath.Join(runDir, "mattermost", "audit.log")
+	hostPage := testbed.HostPageDir(os.Getenv("CERTS_HOST_PAGE"), filepath.Join("webapp", "host", "dist"))
 
 	// Stop on Ctrl-C/SIGTERM from here on, including during start-up.
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -98,6 +101,7 @@ func run() error {
 		WorkDir:    filepath.Join(runDir, "mattermost"),
 		DataSource: pg.DSN(),
 		Port:       mmPort,
+		HostPage:   hostPage,
 		// The plugin's audit records and metrics, as an admin would see
 		// them; neither needs a licence.
 		Env: []string{
@@ -133,7 +137,7 @@ func run() error {
 	if err := provisionPortal(ctx, mm, dex); err != nil {
 		return err
 	}
-	printWelcome(mm, pg, runDir, townSquareID, mailDir, auditFile, metricsPort)
+	printWelcome(mm, pg, runDir, townSquareID, mailDir, auditFile, metricsPort, hostPage != "")
 	printPortal(mm, dex)
 
 	select {
@@ -253,13 +257,22 @@ func stop(name string, pid int, stopFunc func() error) {
 	fmt.Printf("%s (pid %d) stopped\n", name, pid)
 }
 
-func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID, mailDir, auditFile string, metricsPort int) {
+func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSquareID, mailDir, auditFile string, metricsPort int, hostPage bool) {
 	url := mm.URL
+	page := "(REST API and plugin pages; this server build has no web UI)"
+	browserSteps := ""
+	if hostPage {
+		page = "(open it in a browser: a host page runs the plugin's web app)"
+		browserSteps = fmt.Sprintf(` In a browser: open %s/, sign in as %s / %s, type /cert download
+ in the command box, open the link in the bot's reply and download the file.
+
+`, url, demoUsername, demoPassword)
+	}
 	fmt.Printf(`
 ================================================================
  Mattermost with the Client Certificates plugin is running
 ================================================================
- URL:         %[1]s   (REST API and plugin pages; this server build has no web UI)
+ URL:         %[1]s/   %[16]s
  Admin:       %[2]s / %[3]s
  Demo user:   %[4]s / %[5]s   (team "%[6]s")
  Data:        %[7]s   (kept between runs)
@@ -270,7 +283,7 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
  Audit:       %[14]s   (issuance, revocation, decisions, settings)
  Metrics:     http://127.0.0.1:%[15]d/plugins/certs/metrics   (Prometheus)
 
- Try the flow as the demo user:
+%[17]s Try the flow as the demo user:
 
    # 1. Log in: the session token is in the Token response header
    TOKEN=$(curl -si -X POST %[1]s/api/v4/users/login \
@@ -302,5 +315,5 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
        -subj /CN=%[4]s -out my.csr
    curl -s -H "Authorization: Bearer $TOKEN" -F csr=@my.csr %[1]s/plugins/certs/api/v1/csr
 `, url, adminUsername, adminPassword, demoUsername, demoPassword, teamName,
-		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir, auditFile, metricsPort)
+		runDir, mm.LogPath, pg.LogPath, pg.Port, testbed.DatabaseName, townSquareID, mailDir, auditFile, metricsPort, page, browserSteps)
 }
