@@ -196,7 +196,7 @@ describe('My certificates', () => {
         await userEvent.click(screen.getByRole('button', {name: 'Revoke certificate …ffff00001111'}));
         expect(api.sent.filter((s) => s.method === 'POST')).toHaveLength(0);
         await userEvent.selectOptions(screen.getByLabelText('Reason'), 'keyCompromise');
-        await userEvent.click(screen.getByRole('button', {name: 'Revoke'}));
+        await userEvent.click(screen.getByRole('button', {name: 'Revoke certificate'}));
         await waitFor(() => expect(api.sent.find((s) => s.method === 'POST')?.body).toEqual({reason: 'keyCompromise'}));
         await waitFor(() => expect(screen.getAllByRole('status').some((s) => s.textContent?.includes('is revoked'))).toBe(true));
     });

@@ -56,6 +56,7 @@ export function IssuedResult({issued, browser, onAnother, onShowCertificates}: I
                     <div style={styles.actions}>
                         <button
                             type='button'
+                            className='certs-download-p12'
                             style={styles.primaryButton}
                             onClick={() => saveFile(pkcs12, p12Name, 'application/x-pkcs12')}
                         >
@@ -63,6 +64,7 @@ export function IssuedResult({issued, browser, onAnother, onShowCertificates}: I
                         </button>
                         <button
                             type='button'
+                            className='certs-download-mobileconfig'
                             style={styles.secondaryButton}
                             onClick={() => saveFile(mobileConfig({
                                 pkcs12,
