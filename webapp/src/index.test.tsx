@@ -6,6 +6,7 @@ import {combineReducers, legacy_createStore as createStore} from 'redux';
 
 import {OPEN_INFO_MODAL} from './actions';
 import {InfoModalRoot} from './components/info_modal';
+import {ConnectorsAndProfilesSetting} from './components/settings/connectors_and_profiles_setting';
 import reducer from './reducer';
 import {pluginStateKey} from './selectors';
 import type {PluginClass, PluginRegistry, PluginStore} from './types/plugin_registry';
@@ -18,6 +19,7 @@ function makeRegistry({withAppBar}: {withAppBar: boolean}): RegistryMock {
         registerRootComponent: jest.fn(() => 'root-id'),
         registerChannelHeaderButtonAction: jest.fn(() => 'header-id'),
         registerAppBarComponent: jest.fn(() => 'app-bar-id'),
+        registerAdminConsoleCustomSetting: jest.fn(),
     };
     if (!withAppBar) {
         delete (registry as Partial<RegistryMock>).registerAppBarComponent;
@@ -56,6 +58,7 @@ describe('plugin entry point', () => {
 
         expect(registry.registerReducer).toHaveBeenCalledWith(reducer);
         expect(registry.registerRootComponent).toHaveBeenCalledWith(InfoModalRoot);
+        expect(registry.registerAdminConsoleCustomSetting).toHaveBeenCalledWith('ConnectorsAndProfiles', ConnectorsAndProfilesSetting, {showTitle: true});
 
         expect(registry.registerChannelHeaderButtonAction).toHaveBeenCalledTimes(1);
         const [icon, action, dropdownText, tooltipText] = registry.registerChannelHeaderButtonAction.mock.calls[0];

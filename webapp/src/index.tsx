@@ -7,6 +7,7 @@ import React from 'react';
 import {openInfoModal} from './actions';
 import {APP_BAR_ICON_URL, CertificateIcon} from './components/certificate_icon';
 import {InfoModalRoot} from './components/info_modal';
+import {ConnectorsAndProfilesSetting} from './components/settings/connectors_and_profiles_setting';
 import {t} from './i18n';
 import {id} from './manifest';
 import reducer from './reducer';
@@ -16,6 +17,7 @@ export default class Plugin implements PluginClass {
     public initialize(registry: PluginRegistry, store: PluginStore): void {
         registry.registerReducer(reducer);
         registry.registerRootComponent(InfoModalRoot);
+        registry.registerAdminConsoleCustomSetting('ConnectorsAndProfiles', ConnectorsAndProfilesSetting, {showTitle: true});
 
         const showInfo = () => {
             store.dispatch(openInfoModal());

@@ -30,6 +30,33 @@ export interface PluginRegistry {
 
     // Missing on servers without an App Bar; iconUrl is used as an <img> src.
     registerAppBarComponent?(iconUrl: string, action: () => void, tooltipText: React.ReactNode): unknown;
+
+    // Renders the plugin setting `key` (of type "custom" in plugin.json) in
+    // the System Console.
+    registerAdminConsoleCustomSetting(
+        key: string,
+        component: React.ComponentType<AdminConsoleCustomSettingProps>,
+        options?: {showTitle?: boolean},
+    ): void;
+}
+
+// What the System Console passes a custom setting's component.
+export interface AdminConsoleCustomSettingProps {
+    id: string;
+    label: string;
+    helpText: React.ReactNode;
+    value: unknown;
+    disabled: boolean;
+    config?: unknown;
+    license?: unknown;
+    setByEnv: boolean;
+    onChange(id: string, value: unknown): void;
+    setSaveNeeded(): void;
+
+    // A save action runs when the admin presses Save; an error it returns
+    // stops the save and is shown.
+    registerSaveAction(action: () => Promise<{error?: {message: string}}>): void;
+    unRegisterSaveAction(action: () => Promise<{error?: {message: string}}>): void;
 }
 
 export interface PluginClass {
