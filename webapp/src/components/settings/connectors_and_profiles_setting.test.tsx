@@ -376,7 +376,7 @@ describe('ConnectorsAndProfilesSetting', () => {
         window.basename = undefined;
     });
 
-    it('checks before a save, and stops a save the server would refuse', async () => {
+    it('checks again as the System Console saves, and keeps the page unsaved when the server objects', async () => {
         const {props} = setup();
         expect(props.registerSaveAction).toHaveBeenCalledTimes(1);
         const saveAction = props.registerSaveAction.mock.calls[0][0] as () => Promise<{error?: {message: string}}>;
@@ -403,6 +403,21 @@ describe('ConnectorsAndProfilesSetting', () => {
         });
         expect(result).toEqual({});
         expect(screen.getByText(/could not be checked: only a system admin may check the plugin's settings/)).toBeTruthy();
+    });
+
+    it('counts a password just saved as stored', async () => {
+        const {props, user} = setup();
+        const corp = row('Connector corp');
+        await user.click(within(corp).getByRole('button', {name: 'Change: Provisioner password'}));
+        await user.type(within(corp).getByLabelText('Provisioner password'), 'n3w');
+        const saveAction = props.registerSaveAction.mock.calls[0][0] as () => Promise<{error?: {message: string}}>;
+        await act(async () => {
+            await saveAction();
+        });
+        expect(within(row('Connector corp')).getByText('Stored. Leave it to keep it.')).toBeTruthy();
+        expect(document.body.innerHTML).not.toContain('n3w');
+        await user.type(within(row('Connector corp')).getByLabelText('Provisioner'), 'x');
+        expect(lastSaved(props.onChange).connectors[1].stepca.provisioner_password).toBe('n3w');
     });
 
     it('unregisters its save action when it goes', () => {

@@ -161,9 +161,17 @@ export function ConnectorsAndProfilesSetting(props: AdminConsoleCustomSettingPro
         scheduleCheck(json);
     }, [id, onChange, scheduleCheck]);
 
-    // Before the System Console saves: the JSON must read, and the server
-    // must find nothing wrong. A check that cannot be made does not stop
-    // the save; the server checks again as it saves.
+    // The System Console runs save actions once it has sent the settings
+    // (Mattermost has no hook before the save: the server's own check,
+    // ConfigurationWillBeSaved, is what refuses a bad catalog, and the
+    // debounced check has shown its problems beside their fields while the
+    // admin edited). This one checks the value just sent at once, so its
+    // problems show beside their fields, and answers an error, which keeps
+    // the page unsaved, when the server finds any or the JSON editor holds
+    // text that does not read (the last text that did was sent). A check
+    // that cannot be made is no error: the server checked as it saved.
+    // With nothing wrong, what was sent is the stored value now: a password
+    // just typed counts as stored.
     const saveAction = useCallback(async () => {
         if (jsonErrorRef.current) {
             return {error: {message: formatText('settings.save_blocked', {message: jsonErrorRef.current})}};
@@ -174,8 +182,11 @@ export function ConnectorsAndProfilesSetting(props: AdminConsoleCustomSettingPro
         if (blocking.length > 0) {
             return {error: {message: formatText('settings.save_blocked', {message: blocking[0].message})}};
         }
+        const saved = rowsRef.current;
+        setStored(saved.doc);
+        setRows(rowsOf(saved.doc, saved.doc, saved));
         return {};
-    }, [runCheck]);
+    }, [runCheck, setRows]);
 
     useEffect(() => {
         registerSaveAction(saveAction);
@@ -550,7 +561,7 @@ function ConnectorFields({conn, base, stored, set}: {conn: JSONObject; base: str
                         value={field('root_fingerprint')} onChange={(v) => set('stepca.root_fingerprint', v)}/>
                     <TextField path={`${base}.stepca.provisioner`} label={t('settings.stepca.provisioner')} help={t('settings.stepca.provisioner_help')}
                         value={field('provisioner')} onChange={(v) => set('stepca.provisioner', v)}/>
-                    <SecretField path={`${base}.stepca.provisioner_password`} label={t('settings.stepca.provisioner_password')}
+                    <SecretField key={stored ?? ''} path={`${base}.stepca.provisioner_password`} label={t('settings.stepca.provisioner_password')}
                         help={t('settings.stepca.provisioner_password_help')} value={field('provisioner_password')} stored={stored}
                         onChange={(v) => set('stepca.provisioner_password', v)}
                         texts={{stored: t('settings.secret.stored'), change: t('settings.secret.change'), keep: t('settings.secret.keep'), newHelp: t('settings.secret.new_help')}}/>
