@@ -83,7 +83,8 @@ func (p *Plugin) ConfigurationWillBeSaved(newCfg *model.Config) (saved *model.Co
 	if p.store == nil {
 		return nil, nil
 	}
-	parsed, err := next.Catalog()
+	// The same check as the settings form's (POST /api/v1/admin/settings/check).
+	parsed, err := next.CheckCatalog()
 	if err != nil {
 		return nil, fmt.Errorf("Client Certificates: %w", err)
 	}

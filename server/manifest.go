@@ -115,9 +115,8 @@ const manifestJSON = `
             {
                 "key": "ConnectorsAndProfiles",
                 "display_name": "Connectors and profiles (JSON, optional):",
-                "type": "longtext",
+                "type": "custom",
                 "default": "",
-                "placeholder": "{\"profiles\": [{\"name\": \"vpn\", \"validity_days\": 90}, {\"name\": \"smime\", \"ext_key_usages\": [\"emailProtection\"], \"access\": {\"teams\": [\"engineering\"]}}]}",
                 "help_text": "Leave empty for one profile on the built-in CA, shaped by the settings above. Otherwise a JSON object with \u0060connectors\u0060 (name; type \u0060builtin\u0060, or \u0060stepca\u0060 with stepca {url, root_fingerprint, provisioner, provisioner_password, timeout_seconds}; the password is encrypted on save) and \u0060profiles\u0060 (name, description, connector, validity_days, key_types, ext_key_usages \u0060clientAuth\u0060/\u0060emailProtection\u0060, subject {common_name \u0060username\u0060/\u0060email\u0060, organization, organizational_unit, email_san}, access {teams, system_admins_only}, requires_approval, approvers (usernames; system admins when empty), csr_names \u0060ignore\u0060/\u0060match\u0060 (what happens to the names in an uploaded CSR; always \u0060match\u0060 on step-ca), attestation \u0060ignore\u0060/\u0060verify_if_present\u0060/\u0060require\u0060 (hardware key attestation of uploaded CSRs; \u0060require\u0060 allows CSR uploads only)) and an optional \u0060default_profile\u0060. key_types lists the accepted keys, the one the server generates first (default: every supported type). Users pick a profile with \u0060/cert download <profile>\u0060 or \u0060/cert csr <profile>\u0060; the first profile is the default. Mistakes are refused on save with the profile and field named."
             },
             {

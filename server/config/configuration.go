@@ -202,18 +202,43 @@ func (c *Configuration) IsValid() error {
 	if c.OIDCEnabled() && c.OIDCClientID == "" {
 		return errors.New("Portal: OpenID Connect client id is needed with an issuer URL")
 	}
-	roots, err := c.ParseAttestationRoots()
-	if err != nil {
+	if _, err := c.ParseAttestationRoots(); err != nil {
 		return err
 	}
-	catalog, err := c.Catalog()
-	if err != nil {
+	if _, err := c.CheckCatalog(); err != nil {
 		return err
-	}
-	if name, needs := catalog.NeedsAttestationRoots(); needs && roots.Len() == 0 {
-		return fmt.Errorf("Trusted attestation roots: profile %q verifies hardware attestations, so paste at least one attestation root certificate (e.g. the Yubico PIV attestation CA)", name)
 	}
 	return nil
+}
+
+// CheckCatalog parses the connectors and profiles and checks them against
+// the other settings, as a save does: a profile that verifies hardware
+// attestations needs trusted attestation roots. Its error is the first
+// mistake; profile.ProblemsOf lists them all, each with its field's path
+// in the JSON.
+func (c *Configuration) CheckCatalog() (*profile.Catalog, error) {
+	catalog, err := c.Catalog()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := c.ParseAttestationRoots()
+	if err != nil {
+		return nil, err
+	}
+	if roots.Len() > 0 {
+		return catalog, nil
+	}
+	var problems profile.Problems
+	for i, p := range catalog.Profiles {
+		if p.Attestation != profile.AttestationIgnore {
+			problems = append(problems, &profile.FieldError{Path: fmt.Sprintf("profiles[%d].attestation", i),
+				Err: fmt.Errorf("Trusted attestation roots: profile %q verifies hardware attestations, so paste at least one attestation root certificate (e.g. the Yubico PIV attestation CA)", p.Name)})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	return catalog, nil
 }
 
 // ParseAttestationRoots parses the trusted attestation roots.

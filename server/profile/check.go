@@ -30,17 +30,18 @@ type Unchecked struct {
 func (c *Catalog) CheckStepCA(ctx context.Context, timeout time.Duration, password func(stored string) (string, error)) (unchecked []Unchecked, err error) {
 	type outcome struct {
 		name string
+		path string
 		err  error
 	}
 	var (
 		outcomes []*outcome
 		wg       sync.WaitGroup
 	)
-	for _, conn := range c.Connectors {
+	for i, conn := range c.Connectors {
 		if conn.Type != TypeStepCA || conn.StepCA == nil {
 			continue
 		}
-		o := &outcome{name: conn.Name}
+		o := &outcome{name: conn.Name, path: entryPath("connectors", i)}
 		outcomes = append(outcomes, o)
 		cfg := conn.StepCA.ConnectorConfig(conn.Name)
 		if password != nil {
@@ -64,7 +65,8 @@ func (c *Catalog) CheckStepCA(ctx context.Context, timeout time.Duration, passwo
 		case o.err == nil:
 		case errors.As(o.err, &fieldErr):
 			if err == nil {
-				err = fmt.Errorf("connectors and profiles: connector %q: %w", o.name, stepCAFieldError(o.err))
+				field, ferr := stepCAFieldError(o.err)
+				err = fmt.Errorf("connectors and profiles: %w", &FieldError{Path: joinPath(o.path, field), Err: fmt.Errorf("connector %q: %w", o.name, ferr)})
 			}
 		default:
 			unchecked = append(unchecked, Unchecked{Connector: o.name, Err: o.err})

@@ -65,6 +65,9 @@ func TestCheckStepCA(t *testing.T) {
 		var fe *connector.StepCAConfigError
 		require.ErrorAs(t, err, &fe)
 		assert.Equal(t, "RootFingerprint", fe.Field)
+		var field *FieldError
+		require.ErrorAs(t, err, &field)
+		assert.Equal(t, "connectors[1].stepca.root_fingerprint", field.Path, "after the builtin one")
 	})
 	t.Run("an unreachable CA is unchecked, not wrong", func(t *testing.T) {
 		down := closedURL(t)

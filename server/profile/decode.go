@@ -20,77 +20,95 @@ type rawCatalog struct {
 
 // decodeCatalog reads the JSON strictly: an unknown field or a value of the
 // wrong type is refused with the connector or profile and the field named.
+// Each entry is decoded on its own, so the Problems it returns hold the
+// mistakes of every entry.
 func decodeCatalog(data []byte) (*Catalog, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var raw rawCatalog
 	if err := dec.Decode(&raw); err != nil {
-		if msg, ok := fieldError(err, data, reflect.TypeFor[rawCatalog]()); ok {
-			return nil, errors.New(msg)
+		if msg, path, ok := fieldError(err, data, reflect.TypeFor[rawCatalog]()); ok {
+			return nil, Problems{{Path: path, Err: errors.New(msg)}}
 		}
-		return nil, fmt.Errorf("the JSON cannot be read: %w", err)
+		return nil, Problems{{Err: fmt.Errorf("the JSON cannot be read: %w", err)}}
 	}
 	if dec.More() {
-		return nil, errors.New("unexpected data after the JSON object")
+		return nil, Problems{{Err: errors.New("unexpected data after the JSON object")}}
 	}
+	var problems Problems
 	c := &Catalog{DefaultProfile: raw.DefaultProfile}
 	c.Connectors = make([]Connector, len(raw.Connectors))
 	for i, entry := range raw.Connectors {
-		if err := decodeEntry(entry, &c.Connectors[i], "connector", i); err != nil {
-			return nil, err
+		if fe := decodeEntry(entry, &c.Connectors[i], "connector", entryPath("connectors", i), i); fe != nil {
+			problems = append(problems, fe)
 		}
 	}
 	c.Profiles = make([]Profile, len(raw.Profiles))
 	for i, entry := range raw.Profiles {
-		if err := decodeEntry(entry, &c.Profiles[i], "profile", i); err != nil {
-			return nil, err
+		if fe := decodeEntry(entry, &c.Profiles[i], "profile", entryPath("profiles", i), i); fe != nil {
+			problems = append(problems, fe)
 		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
 	}
 	return c, nil
 }
 
 // decodeEntry decodes one connector or profile into v, its "name" read
-// first so that an error says which entry it is in.
-func decodeEntry[T any](entry json.RawMessage, v *T, kind string, i int) error {
-	where := fmt.Sprintf("%s %d", kind, i+1)
+// first so that an error says which entry it is in; path is where the
+// entry is in the JSON.
+func decodeEntry[T any](entry json.RawMessage, v *T, kind, path string, i int) *FieldError {
+	where := entryName(kind, i, "")
 	var head struct {
 		Name any `json:"name"`
 	}
 	if json.Unmarshal(entry, &head) == nil {
-		if name, ok := head.Name.(string); ok && name != "" {
-			where = fmt.Sprintf("%s %q", kind, name)
+		if name, ok := head.Name.(string); ok {
+			where = entryName(kind, i, name)
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(entry))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		if msg, ok := fieldError(err, entry, reflect.TypeFor[T]()); ok {
-			return fmt.Errorf("%s: %s", where, msg)
+		if msg, field, ok := fieldError(err, entry, reflect.TypeFor[T]()); ok {
+			return &FieldError{Path: joinPath(path, field), Err: fmt.Errorf("%s: %s", where, msg)}
 		}
-		return fmt.Errorf("%s: %w", where, err)
+		return &FieldError{Path: path, Err: fmt.Errorf("%s: %w", where, err)}
 	}
 	return nil
 }
 
+// entryName is how messages name a connector or profile: by its name, or
+// by its place (from 1) when it has none.
+func entryName(kind string, i int, name string) string {
+	if name != "" {
+		return fmt.Sprintf("%s %q", kind, name)
+	}
+	return fmt.Sprintf("%s %d", kind, i+1)
+}
+
 // fieldError words a decoding error about one field: an unknown field, or
-// a value of the wrong type. data and t are what was being decoded.
-func fieldError(err error, data []byte, t reflect.Type) (string, bool) {
+// a value of the wrong type. data and t are what was being decoded. path
+// is the field's place in data ("subject.email_san"), empty for data
+// itself.
+func fieldError(err error, data []byte, t reflect.Type) (msg, path string, ok bool) {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		want := describeType(typeErr.Type)
 		if typeErr.Field == "" {
-			return "must be " + want, true
+			return "must be " + want, "", true
 		}
 		if strings.HasPrefix(typeErr.Value, "number") && typeErr.Value != "number" && isInteger(typeErr.Type) {
 			want = "a whole number"
 		}
-		return fmt.Sprintf("field %q must be %s", typeErr.Field, want), true
+		return fmt.Sprintf("field %q must be %s", typeErr.Field, want), typeErr.Field, true
 	}
 	const unknownPrefix = "json: unknown field "
 	if msg := err.Error(); strings.HasPrefix(msg, unknownPrefix) {
 		key, uerr := strconv.Unquote(strings.TrimPrefix(msg, unknownPrefix))
 		if uerr != nil {
-			return "", false
+			return "", "", false
 		}
 		var tree any
 		if json.Unmarshal(data, &tree) == nil {
@@ -98,9 +116,9 @@ func fieldError(err error, data []byte, t reflect.Type) (string, bool) {
 				key = path
 			}
 		}
-		return fmt.Sprintf("unknown field %q", key), true
+		return fmt.Sprintf("unknown field %q", key), key, true
 	}
-	return "", false
+	return "", "", false
 }
 
 // describeType says in words what JSON a Go type takes.

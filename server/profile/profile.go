@@ -296,6 +296,8 @@ func Parse(data string, d Defaults) (*Catalog, error) {
 	if strings.TrimSpace(data) == "" {
 		return Default(d), nil
 	}
+	// Both steps return Problems: each mistake with its path in the JSON
+	// (ProblemsOf), the first one the error's words.
 	c, err := decodeCatalog([]byte(data))
 	if err != nil {
 		return nil, fmt.Errorf("connectors and profiles: %w", err)
@@ -358,65 +360,66 @@ func defaultKeyTypes(generated pki.KeyType) []string {
 // namePattern keeps names usable as command arguments and KV key parts.
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
+// validate checks the catalog and returns Problems: every mistake, in the
+// order of the JSON, the first of them what a save refuses with.
 func (c *Catalog) validate() error {
+	var problems Problems
 	seen := map[string]bool{}
 	builtin := ""
 	for i, conn := range c.Connectors {
-		where := fmt.Sprintf("connector %d", i+1)
-		if conn.Name != "" {
-			where = fmt.Sprintf("connector %q", conn.Name)
-		}
+		path := entryPath("connectors", i)
+		where := entryName("connector", i, conn.Name)
 		if !namePattern.MatchString(conn.Name) {
-			return fmt.Errorf("%s: name must be 1-40 lower-case letters, digits, '-' or '_'", where)
-		}
-		if seen[conn.Name] {
-			return fmt.Errorf("%s: the name is used twice", where)
+			problems.add(joinPath(path, "name"), where, errors.New("name must be 1-40 lower-case letters, digits, '-' or '_'"))
+		} else if seen[conn.Name] {
+			problems.add(joinPath(path, "name"), where, errors.New("the name is used twice"))
 		}
 		seen[conn.Name] = true
 		switch conn.Type {
 		case TypeBuiltin:
 			if conn.StepCA != nil {
-				return fmt.Errorf("%s: a builtin connector takes no stepca settings", where)
+				problems.add(joinPath(path, "stepca"), where, errors.New("a builtin connector takes no stepca settings"))
+				continue
 			}
 			// There is one built-in CA: two connectors would sign with it
 			// while each published a list of half its revocations, and
 			// OCSP would answer for one of them.
 			if builtin != "" {
-				return fmt.Errorf("%s: connector %q is of type builtin already, and the plugin has one built-in CA; "+
-					"keep one builtin connector and point every profile that needs it at it", where, builtin)
+				problems.add(joinPath(path, "type"), where, fmt.Errorf("connector %q is of type builtin already, and the plugin has one built-in CA; "+
+					"keep one builtin connector and point every profile that needs it at it", builtin))
+				continue
 			}
 			builtin = conn.Name
 		case TypeStepCA:
-			if err := conn.StepCA.validate(conn.Name); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+			if field, err := conn.StepCA.validate(conn.Name); err != nil {
+				problems.add(joinPath(path, field), where, err)
 			}
 		default:
-			return fmt.Errorf("%s: type must be %q or %q (got %q)", where, TypeBuiltin, TypeStepCA, conn.Type)
+			problems.add(joinPath(path, "type"), where, fmt.Errorf("type must be %q or %q (got %q)", TypeBuiltin, TypeStepCA, conn.Type))
 		}
 	}
 
 	if len(c.Profiles) == 0 {
-		return errors.New("define at least one profile")
+		problems.add("profiles", "", errors.New("define at least one profile"))
+		return problems.orNil()
 	}
 	seen = map[string]bool{}
 	for i := range c.Profiles {
 		p := &c.Profiles[i]
-		where := fmt.Sprintf("profile %d", i+1)
-		if p.Name != "" {
-			where = fmt.Sprintf("profile %q", p.Name)
-		}
-		if err := p.validate(c); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+		path := entryPath("profiles", i)
+		where := entryName("profile", i, p.Name)
+		for _, fe := range p.validate(c) {
+			problems.add(joinPath(path, fe.Path), where, fe.Err)
 		}
 		if seen[p.Name] {
-			return fmt.Errorf("%s: the name is used twice", where)
+			problems.add(joinPath(path, "name"), where, errors.New("the name is used twice"))
 		}
 		seen[p.Name] = true
 	}
 	if _, ok := c.Profile(c.DefaultProfile); !ok {
-		return fmt.Errorf("default_profile: no profile is called %q", c.DefaultProfile)
+		problems.add("default_profile", "", fmt.Errorf("default_profile: no profile is called %q", c.DefaultProfile))
 	}
-	return nil
+	return problems.orNil()
 }
 
 // ConnectorConfig is the connector package's view of these settings; the
@@ -432,21 +435,28 @@ func (s *StepCA) ConnectorConfig(name string) connector.StepCAConfig {
 	}
 }
 
-func (s *StepCA) validate(name string) error {
+// validate checks the settings of the step-ca connector called name; field
+// is the path of the setting at fault, within the connector ("stepca.url").
+func (s *StepCA) validate(name string) (field string, err error) {
 	if s == nil {
-		return errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
+		return "stepca", errors.New("stepca: settings are missing (url, root_fingerprint, provisioner, provisioner_password)")
 	}
 	return stepCAFieldError(s.ConnectorConfig(name).Validate())
 }
 
 // stepCAFieldError prefixes a connector's *StepCAConfigError with the
-// setting's key in the JSON ("stepca.url: ...").
-func stepCAFieldError(err error) error {
+// setting's key in the JSON ("stepca.url: ..."), and says that key.
+func stepCAFieldError(err error) (field string, _ error) {
 	var fieldErr *connector.StepCAConfigError
 	if errors.As(err, &fieldErr) {
-		return fmt.Errorf("stepca.%s: %w", stepCAJSONFields[fieldErr.Field], err)
+		key := "stepca." + stepCAJSONFields[fieldErr.Field]
+		field = key
+		if fieldErr.Field == "Name" {
+			field = "name" // the connector's own name
+		}
+		return field, fmt.Errorf("%s: %w", key, err)
 	}
-	return err
+	return "stepca", err
 }
 
 // stepCAJSONFields names, for each connector setting, its key in the JSON.
@@ -459,80 +469,88 @@ var stepCAJSONFields = map[string]string{
 	"Timeout":             "timeout_seconds",
 }
 
-func (p *Profile) validate(c *Catalog) error {
+// validate checks a profile of c and returns its mistakes, their paths
+// within the profile.
+func (p *Profile) validate(c *Catalog) Problems {
+	var problems Problems
+	add := func(path string, err error) { problems.add(path, "", err) }
 	if !namePattern.MatchString(p.Name) {
-		return errors.New("name must be 1-40 lower-case letters, digits, '-' or '_'")
+		add("name", errors.New("name must be 1-40 lower-case letters, digits, '-' or '_'"))
 	}
-	if _, ok := c.Connector(p.Connector); !ok {
-		return fmt.Errorf("connector: no connector is called %q", p.Connector)
+	conn, connOK := c.Connector(p.Connector)
+	if !connOK {
+		add("connector", fmt.Errorf("connector: no connector is called %q", p.Connector))
 	}
 	if p.ValidityDays < MinValidityDays || p.ValidityDays > MaxValidityDays {
-		return fmt.Errorf("validity_days must be between %d and %d (got %d)", MinValidityDays, MaxValidityDays, p.ValidityDays)
+		add("validity_days", fmt.Errorf("validity_days must be between %d and %d (got %d)", MinValidityDays, MaxValidityDays, p.ValidityDays))
 	}
 	for _, kt := range p.KeyTypes {
 		if _, err := pki.ParseKeyType(kt); err != nil {
-			return fmt.Errorf("key_types: %w", err)
+			add("key_types", fmt.Errorf("key_types: %w", err))
+			break
 		}
 	}
 	for _, eku := range p.ExtKeyUsages {
 		if _, ok := extKeyUsages[eku]; !ok {
-			return fmt.Errorf("ext_key_usages: unknown usage %q (accepted: clientAuth, emailProtection)", eku)
+			add("ext_key_usages", fmt.Errorf("ext_key_usages: unknown usage %q (accepted: clientAuth, emailProtection)", eku))
+			break
 		}
 	}
 	switch p.Subject.CommonName {
 	case "username", "email":
 	default:
-		return fmt.Errorf(`subject.common_name must be "username" or "email" (got %q)`, p.Subject.CommonName)
+		add("subject.common_name", fmt.Errorf(`subject.common_name must be "username" or "email" (got %q)`, p.Subject.CommonName))
 	}
 	if slices.Contains(p.ExtKeyUsages, "emailProtection") && !p.Subject.IncludesEmail() {
-		return errors.New("subject.email_san: S/MIME (emailProtection) certificates need the email address")
+		add("subject.email_san", errors.New("subject.email_san: S/MIME (emailProtection) certificates need the email address"))
 	}
-	for _, team := range p.Access.Teams {
-		if strings.TrimSpace(team) == "" {
-			return errors.New("access.teams: a team name is empty")
-		}
+	if slices.ContainsFunc(p.Access.Teams, isBlank) {
+		add("access.teams", errors.New("access.teams: a team name is empty"))
 	}
-	for _, group := range p.Access.OIDCGroups {
-		if strings.TrimSpace(group) == "" {
-			return errors.New("access.oidc_groups: a group name is empty")
-		}
+	if slices.ContainsFunc(p.Access.OIDCGroups, isBlank) {
+		add("access.oidc_groups", errors.New("access.oidc_groups: a group name is empty"))
 	}
-	for _, name := range p.Approvers {
-		if strings.TrimSpace(name) == "" {
-			return errors.New("approvers: a username is empty")
-		}
-	}
-	if len(p.Approvers) > 0 && !p.RequiresApproval {
-		return errors.New("approvers: set requires_approval to true, or remove the approvers")
+	switch {
+	case slices.ContainsFunc(p.Approvers, isBlank):
+		add("approvers", errors.New("approvers: a username is empty"))
+	case len(p.Approvers) > 0 && !p.RequiresApproval:
+		add("approvers", errors.New("approvers: set requires_approval to true, or remove the approvers"))
 	}
 	if err := p.checkApprovalsRequired(); err != nil {
-		return err
+		add("approvals_required", err)
 	}
 	if p.Limits.Active < 0 || p.Limits.PerDay < 0 {
-		return errors.New("limits: active and per_day are numbers of certificates, 0 or more")
+		field := "limits.active"
+		if p.Limits.Active >= 0 {
+			field = "limits.per_day"
+		}
+		add(field, errors.New("limits: active and per_day are numbers of certificates, 0 or more"))
 	}
 	if days := p.Renewal.OverlapDays; days != nil && (*days < 0 || *days > MaxOverlapDays) {
-		return fmt.Errorf("renewal.overlap_days must be between 0 and %d (got %d)", MaxOverlapDays, *days)
+		add("renewal.overlap_days", fmt.Errorf("renewal.overlap_days must be between 0 and %d (got %d)", MaxOverlapDays, *days))
 	}
 	if p.Renewal.SkipApproval && !p.RequiresApproval {
-		return errors.New("renewal: skip_approval needs requires_approval; without approval nothing is skipped")
+		add("renewal.skip_approval", errors.New("renewal: skip_approval needs requires_approval; without approval nothing is skipped"))
 	}
 	switch p.CSRNames {
 	case CSRNamesIgnore:
-		if conn, _ := c.Connector(p.Connector); conn.Type == TypeStepCA {
-			return errors.New(`csr_names: step-ca signs the names in the CSR itself, so CSR names must "match" on a step-ca connector`)
+		if connOK && conn.Type == TypeStepCA {
+			add("csr_names", errors.New(`csr_names: step-ca signs the names in the CSR itself, so CSR names must "match" on a step-ca connector`))
 		}
 	case CSRNamesMatch:
 	default:
-		return fmt.Errorf(`csr_names must be "ignore" or "match" (got %q)`, p.CSRNames)
+		add("csr_names", fmt.Errorf(`csr_names must be "ignore" or "match" (got %q)`, p.CSRNames))
 	}
 	switch p.Attestation {
 	case AttestationIgnore, AttestationVerifyIfPresent, AttestationRequire:
 	default:
-		return fmt.Errorf(`attestation must be "ignore", "verify_if_present" or "require" (got %q)`, p.Attestation)
+		add("attestation", fmt.Errorf(`attestation must be "ignore", "verify_if_present" or "require" (got %q)`, p.Attestation))
 	}
-	return nil
+	return problems
 }
+
+// isBlank reports whether a name is empty or only spaces.
+func isBlank(name string) bool { return strings.TrimSpace(name) == "" }
 
 // NeedsAttestationRoots reports whether any profile verifies attestations,
 // which needs trusted attestation roots in the settings.

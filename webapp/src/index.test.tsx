@@ -6,6 +6,7 @@ import {combineReducers, legacy_createStore as createStore} from 'redux';
 
 import {OPEN_ENROLL_MODAL} from './actions';
 import {EnrollModalRoot} from './components/enroll/enroll_modal';
+import {ConnectorsAndProfilesSetting} from './components/settings/connectors_and_profiles_setting';
 import reducer from './reducer';
 import {pluginStateKey} from './selectors';
 import {fakeAPI, vpnProfile} from './test_utils/fake_api';
@@ -21,6 +22,7 @@ function makeRegistry({withAppBar}: {withAppBar: boolean}): RegistryMock {
         registerAppBarComponent: jest.fn(() => 'app-bar-id'),
         registerSlashCommandWillBePostedHook: jest.fn(() => 'hook-id'),
         registerWebSocketEventHandler: jest.fn(),
+        registerAdminConsoleCustomSetting: jest.fn(),
     };
     if (!withAppBar) {
         delete (registry as Partial<RegistryMock>).registerAppBarComponent;
@@ -63,6 +65,7 @@ describe('plugin entry point', () => {
         const {registry, store} = initialized();
         expect(registry.registerReducer).toHaveBeenCalledWith(reducer);
         expect(registry.registerRootComponent).toHaveBeenCalledWith(EnrollModalRoot);
+        expect(registry.registerAdminConsoleCustomSetting).toHaveBeenCalledWith('ConnectorsAndProfiles', ConnectorsAndProfilesSetting, {showTitle: true});
 
         const [icon, action, dropdownText, tooltipText] = registry.registerChannelHeaderButtonAction.mock.calls[0];
         expect(React.isValidElement(icon)).toBe(true);

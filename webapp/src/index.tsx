@@ -6,6 +6,7 @@ import React from 'react';
 import {openEnrollModal, type EnrollModalOptions, type EnrollTab} from './actions';
 import {APP_BAR_ICON_URL, CertificateIcon} from './components/certificate_icon';
 import {EnrollModalRoot} from './components/enroll/enroll_modal';
+import {ConnectorsAndProfilesSetting} from './components/settings/connectors_and_profiles_setting';
 import {t} from './i18n';
 import {id} from './manifest';
 import reducer from './reducer';
@@ -40,6 +41,7 @@ export default class Plugin implements PluginClass {
     public initialize(registry: PluginRegistry, store: PluginStore): void {
         registry.registerReducer(reducer);
         registry.registerRootComponent(EnrollModalRoot);
+        registry.registerAdminConsoleCustomSetting('ConnectorsAndProfiles', ConnectorsAndProfilesSetting, {showTitle: true});
 
         const open = () => {
             store.dispatch(openEnrollModal());

@@ -1,6 +1,7 @@
 // Package admin is the system admins' JSON API: every certificate,
-// read-only, as a listing, a count and a CSV export; and the renewal of
-// the built-in issuing CA on demand.
+// read-only, as a listing, a count and a CSV export; the renewal of the
+// built-in issuing CA on demand; and the check of unsaved settings for the
+// System Console's settings form.
 package admin
 
 import (
@@ -46,7 +47,12 @@ type Logger interface {
 }
 
 // Mount adds the routes to api, the router of /api/v1.
+//
+// In a subrouter, gorilla/mux forgets that a route matched the path but not
+// the method (405) as soon as a later route is tried, and answers 404: the
+// routes whose 405 the tests pin (the CA renewal) come last.
 func (h *Routes) Mount(api *mux.Router) {
+	api.Handle(routeSettingsCheck, web.API(h.Log, h.Auth, h.handleSettingsCheck)).Methods(http.MethodPost)
 	if h.Accounts != nil {
 		h.mountLocalAccounts(api)
 	}
@@ -55,7 +61,6 @@ func (h *Routes) Mount(api *mux.Router) {
 	api.Handle(routeAdminExport, web.API(h.Log, h.Auth, h.handleAdminExport)).Methods(http.MethodGet)
 	api.Handle(routeAdminCertificate, web.API(h.Log, h.Auth, h.handleAdminCertificate)).Methods(http.MethodGet)
 	api.Handle(routeAdminCARenew, web.API(h.Log, h.Auth, h.handleAdminCARenew)).Methods(http.MethodPost)
-
 }
 
 // ownerPrincipal reads the owner filter: a principal (mm:…), or a bare

@@ -30,3 +30,9 @@ export function formatMessage(id: MessageId, values: Record<string, React.ReactN
         return <React.Fragment key={index}>{node}</React.Fragment>;
     });
 }
+
+// A message with its {placeholders} replaced by strings, for attributes
+// such as aria-label.
+export function formatText(id: MessageId, values: Record<string, string | number>): string {
+    return t(id).replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+}

@@ -38,6 +38,14 @@ export interface PluginRegistry {
     // A WebSocket event of the server; a plugin's own events are named
     // custom_<plugin id>_<event>.
     registerWebSocketEventHandler(event: string, handler: (message: WebSocketMessage) => void): void;
+
+    // Renders the plugin setting `key` (of type "custom" in plugin.json) in
+    // the System Console.
+    registerAdminConsoleCustomSetting(
+        key: string,
+        component: React.ComponentType<AdminConsoleCustomSettingProps>,
+        options?: {showTitle?: boolean},
+    ): void;
 }
 
 export interface SlashCommandArgs {
@@ -56,6 +64,25 @@ export interface WebSocketMessage {
     data: Record<string, unknown>;
 }
 
+// What the System Console passes a custom setting's component.
+export interface AdminConsoleCustomSettingProps {
+    id: string;
+    label: string;
+    helpText: React.ReactNode;
+    value: unknown;
+    disabled: boolean;
+    config?: unknown;
+    license?: unknown;
+    setByEnv: boolean;
+    onChange(id: string, value: unknown): void;
+    setSaveNeeded(): void;
+
+    // A save action runs when the admin presses Save; an error it returns
+    // stops the save and is shown.
+    registerSaveAction(action: () => Promise<{error?: {message: string}}>): void;
+    unRegisterSaveAction(action: () => Promise<{error?: {message: string}}>): void;
+}
+
 export interface PluginClass {
     initialize(registry: PluginRegistry, store: PluginStore): void;
 }
@@ -66,6 +93,5 @@ declare global {
 
         // Path the web app is served under, e.g. "/mattermost"; empty at the root.
         basename?: string;
-
     }
 }
