@@ -104,6 +104,7 @@ func TestEnrollModalInTheWebApp(t *testing.T) {
 	user := newTestUser(t, "modal")
 	tab := openHostPage(t, chromium, user)
 	downloads := tab.collectDownloads(filepath.Join(t.TempDir(), "downloads"))
+	shots := t.TempDir()
 
 	// `/cert enroll` typed in the web app opens the modal; nothing is sent.
 	tab.do("typing /cert enroll", chromedp.SendKeys(chromedp.CSS("#command"), "/cert enroll\r"))
@@ -111,12 +112,14 @@ func TestEnrollModalInTheWebApp(t *testing.T) {
 	require.Empty(t, tab.sentRequests(bed.mm.URL+"/api/v4/commands/execute"), "the hook consumed the command")
 	require.Equal(t, "Client certificates", accessibleName(t, tab, `[role="dialog"]`))
 	runAxe(t, tab, `[role="dialog"]`)
+	tab.screenshot(shots, "modal-1-choose.png")
 
 	// Create it for me: the server makes the key.
 	started := time.Now()
 	tab.modalButton("Create")
 	tab.waitFor("the passphrase", `!!document.querySelector('[data-testid="passphrase"]')`)
 	runAxe(t, tab, `[role="dialog"]`)
+	tab.screenshot(shots, "modal-2-issued.png")
 	passphrase := tab.text(`[data-testid="passphrase"]`)
 	tab.do("downloading the file", chromedp.Click(chromedp.CSS(`[role="dialog"] .certs-download-p12`)))
 	serverFile := downloads.next()
@@ -180,6 +183,7 @@ func TestEnrollModalInTheWebApp(t *testing.T) {
 	tab.modalButton("My certificates")
 	tab.waitFor("the certificates", `document.querySelectorAll('[role="dialog"] tbody tr').length === 3`)
 	runAxe(t, tab, `[role="dialog"]`)
+	tab.screenshot(shots, "modal-3-certificates.png")
 	serial := strings.ToLower(fmt.Sprintf("%x", serverLeaf.SerialNumber))
 	short := serial[len(serial)-12:]
 	tab.do("opening Revoke", chromedp.Click(chromedp.CSS(fmt.Sprintf(`[role="dialog"] button[aria-label="Revoke certificate …%s"]`, short))))
