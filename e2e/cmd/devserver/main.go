@@ -263,8 +263,9 @@ func printWelcome(mm *testbed.Mattermost, pg *testbed.Postgres, runDir, townSqua
 	browserSteps := ""
 	if hostPage {
 		page = "(open it in a browser: a host page runs the plugin's web app)"
-		browserSteps = fmt.Sprintf(` In a browser: open %s/, sign in as %s / %s, type /cert download
- in the command box, open the link in the bot's reply and download the file.
+		browserSteps = fmt.Sprintf(` In a browser: open %s/, sign in as %s / %s, press the certificate button
+ in the channel header (or type /cert enroll), and Create: the modal gives the file.
+ Slash commands work in the command box too (/cert download, /cert list).
 
 `, url, demoUsername, demoPassword)
 	}
