@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -363,4 +364,60 @@ func TestWebappBundleRunsInTheHostPage(t *testing.T) {
 	tab.waitFor("the sign-in form after signing out", `!!document.querySelector("#login-id")`)
 	require.Nil(t, tab.cookies()[model.SessionCookieToken], "the session cookie is gone after signing out")
 	tab.requireNoProblems("signing out", 0)
+}
+
+// TestSettingsFormInTheHostPage: the plugin's Connectors and profiles
+// setting as the System Console shows it (its custom setting component, in
+// the host page), against the real server: the server's objection shows
+// beside the field it names while the admin edits, and a save through the
+// form is a save of the same JSON.
+func TestSettingsFormInTheHostPage(t *testing.T) {
+	requireHostPage(t)
+	require.NoError(t, withPluginSettings(t, func(s map[string]any) {
+		s["connectorsandprofiles"] = `{"profiles": [{"name": "default", "description": "Everyone"}, {"name": "vpn", "validity_days": 30}]}`
+	}))
+	waitForProfiles(t, bed.alice, "default", "vpn")
+	chromium := startBrowser(t)
+	tab := openHostPage(t, chromium, &testUser{Session: bed.admin})
+
+	evalIn[bool](tab, `(() => { [...document.querySelectorAll("button")].find(b => b.textContent === "System Console").click(); return true })()`)
+	const validity = `[...document.querySelectorAll("#system-console label")].filter(l => l.textContent === "Validity (days)").map(l => document.getElementById(l.htmlFor))[1]`
+	tab.waitFor("the form's profiles", `!!`+validity)
+	runAxe(t, tab, "#system-console")
+
+	setValidity := func(value string) {
+		evalIn[bool](tab, fmt.Sprintf(`(() => {
+			const el = %s;
+			Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(el, %q);
+			el.dispatchEvent(new Event("input", {bubbles: true}));
+			return true;
+		})()`, validity, value))
+	}
+	setValidity("5000")
+	tab.waitFor("the server's objection beside the field", validity+`.getAttribute("aria-invalid") === "true"`)
+	message := evalIn[string](tab, `[...`+validity+`.getAttribute("aria-describedby").split(" ")].map(id => document.getElementById(id)?.textContent || "").join(" ")`)
+	require.Contains(t, message, "validity", "the message beside the field: %q", message)
+
+	setValidity("90")
+	tab.waitFor("the objection to go", validity+`.getAttribute("aria-invalid") !== "true"`)
+	evalIn[bool](tab, `(() => { [...document.querySelectorAll("#system-console button")].find(b => b.textContent === "Save").click(); return true })()`)
+	tab.waitFor("the save", `[...document.querySelectorAll("#system-console [role=status]")].some(s => s.textContent === "Saved.")`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, _, err := bed.admin.Client.GetConfig(ctx)
+	require.NoError(t, err)
+	var catalog struct {
+		Profiles []struct {
+			Name         string `json:"name"`
+			Description  string `json:"description"`
+			ValidityDays int    `json:"validity_days"`
+		} `json:"profiles"`
+	}
+	stored, _ := cfg.PluginSettings.Plugins[pluginID]["connectorsandprofiles"].(string)
+	require.NoError(t, json.Unmarshal([]byte(stored), &catalog), "the stored setting %q", stored)
+	require.Len(t, catalog.Profiles, 2)
+	require.Equal(t, "Everyone", catalog.Profiles[0].Description, "what the form did not touch is kept")
+	require.Equal(t, 90, catalog.Profiles[1].ValidityDays)
+	tab.requireNoProblems("the settings form", 0)
 }

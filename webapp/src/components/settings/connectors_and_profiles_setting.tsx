@@ -728,5 +728,5 @@ const styles: Record<string, React.CSSProperties> = {
     legend: {fontSize: 14, fontWeight: 600, padding: '0 4px', width: 'auto', border: 'none', margin: 0, color: textColor},
     rowButtons: {display: 'flex', gap: 8, justifyContent: 'flex-end', marginBottom: 8},
     group: {border: 'none', borderTop: `1px solid ${subtle(0.08)}`, padding: '8px 0 0', margin: '8px 0 0'},
-    groupLegend: {fontSize: 13, fontWeight: 600, textTransform: 'uppercase', color: subtle(0.64), border: 'none', width: 'auto', margin: 0, padding: '0 4px 0 0'},
+    groupLegend: {fontSize: 13, fontWeight: 600, textTransform: 'uppercase', color: subtle(0.8), border: 'none', width: 'auto', margin: 0, padding: '0 4px 0 0'},
 };

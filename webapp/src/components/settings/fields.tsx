@@ -3,6 +3,8 @@
 // and the server's messages about that path show beside it.
 import React, {createContext, useContext, useEffect, useState} from 'react';
 
+import {errorText, subtle, textColor} from '../styles';
+
 import {listText, parseList} from './catalog';
 
 // FieldContext gives fields the id prefix, the server's messages by path,
@@ -293,9 +295,7 @@ export function SecretField({path, label, help, value, stored, onChange, texts}:
 }
 
 // Inline styles on the host's theme variables, with light-theme fallbacks.
-export const textColor = 'var(--center-channel-color, #3f4350)';
-export const subtle = (alpha: number) => `rgba(var(--center-channel-color-rgb, 63, 67, 80), ${alpha})`;
-export const errorColor = 'var(--error-text, #d24b4e)';
+export {errorText as errorColor, subtle, textColor} from '../styles';
 
 export const styles: Record<string, React.CSSProperties> = {
     field: {marginBottom: 12},
@@ -312,9 +312,9 @@ export const styles: Record<string, React.CSSProperties> = {
         border: `1px solid ${subtle(0.24)}`,
         borderRadius: 4,
     },
-    help: {fontSize: 12, marginTop: 4, color: subtle(0.72)},
-    error: {fontSize: 13, marginTop: 4, color: errorColor},
-    stored: {fontSize: 14, color: subtle(0.72), fontStyle: 'italic'},
+    help: {fontSize: 12, marginTop: 4, color: subtle(0.8)},
+    error: {fontSize: 13, marginTop: 4, color: errorText},
+    stored: {fontSize: 14, color: subtle(0.8), fontStyle: 'italic'},
     smallButton: {
         padding: '4px 10px',
         fontSize: 13,
