@@ -5,6 +5,7 @@ import {t, tf, type MessageId} from '../../i18n';
 import {styles} from '../styles';
 
 import {formatDate, shortSerial} from './files';
+import {useAction} from './use_action';
 
 // RFC 5280's reasons a holder may give, as the server names them.
 const REASONS: Array<{value: string; label: MessageId}> = [
@@ -28,9 +29,8 @@ interface MyCertificatesProps {
 export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesProps) {
     const [certificates, setCertificates] = useState<Certificate[] | null>(null);
     const [requests, setRequests] = useState<CertRequest[]>([]);
-    const [error, setError] = useState('');
     const [revoking, setRevoking] = useState<string>('');
-    const [busy, setBusy] = useState(false);
+    const {busy, error, setError, run: act} = useAction();
 
     const load = useCallback(async () => {
         try {
@@ -40,23 +40,11 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
         } catch (err) {
             setError((err as Error).message);
         }
-    }, []);
+    }, [setError]);
 
     useEffect(() => {
         load();
     }, [load]);
-
-    const act = async (work: () => Promise<void>) => {
-        setBusy(true);
-        setError('');
-        try {
-            await work();
-        } catch (err) {
-            setError((err as Error).message);
-        } finally {
-            setBusy(false);
-        }
-    };
 
     const revoke = (serial: string, reason: string) => act(async () => {
         const revoked = await certsAPI.revoke(serial, reason);

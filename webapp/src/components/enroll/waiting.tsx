@@ -4,6 +4,8 @@ import {certsAPI, type CertRequest, type Issuance, type Profile, type Waiting} f
 import {t, tf} from '../../i18n';
 import {styles} from '../styles';
 
+import {useAction} from './use_action';
+
 interface WaitingResultProps {
     waiting: Waiting;
     profile?: Profile;
@@ -24,21 +26,8 @@ export function approversText(profile?: Profile): string {
 // for the CA. Once approved, it is collected here or from My certificates.
 export function WaitingResult({waiting, profile, announce, onIssued, onShowCertificates}: WaitingResultProps) {
     const [request, setRequest] = useState<CertRequest | null>(null);
-    const [busy, setBusy] = useState(false);
-    const [error, setError] = useState('');
+    const {busy, error, run} = useAction();
     const state = request?.state || waiting.state;
-
-    const run = async (work: () => Promise<void>) => {
-        setBusy(true);
-        setError('');
-        try {
-            await work();
-        } catch (err) {
-            setError((err as Error).message);
-        } finally {
-            setBusy(false);
-        }
-    };
 
     const check = () => run(async () => {
         const found = (await certsAPI.requests()).find((r) => r.id === waiting.request_id);
