@@ -3,4 +3,10 @@ module.exports = {
     testEnvironmentOptions: {url: 'http://localhost:8065/'},
     roots: ['<rootDir>/src'],
     clearMocks: true,
+
+    // PKI.js and the packages under it are published as ES modules only;
+    // babel turns them into CommonJS for Jest like our own code.
+    transformIgnorePatterns: [
+        '/node_modules/(?!(pkijs|asn1js|bytestreamjs|@noble/hashes|@peculiar/utils)/)',
+    ],
 };
