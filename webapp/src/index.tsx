@@ -2,6 +2,10 @@
 // server through the /cert slash command; this bundle only adds an "About
 // client certificates" dialog explaining how to use it, opened from a channel
 // header button and, on servers that have one, an App Bar icon.
+
+// First: where webpack loads the lazily loaded chunks from.
+import './public_path';
+
 import React from 'react';
 
 import {openInfoModal} from './actions';
