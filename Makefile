@@ -130,9 +130,10 @@ webapp/package-lock.json:
 ## Install the webapp's npm dependencies (npm ci) if they are missing or stale.
 webapp-deps: webapp/node_modules
 
-## Build the webapp bundle webapp/dist/main.js and the host page that runs it (webapp/host/dist/).
+## Build the webapp into webapp/dist (main.js and the chunks it loads on demand), check main.js's size, and build the host page that runs it (webapp/host/dist/).
 webapp: apply webapp/node_modules
 	cd webapp && $(NPM) run build
+	cd webapp && node scripts/check-bundle-size.js
 	cd webapp && $(NPM) run build:host
 
 ## Pack dist/<id>-<version>.tar.gz from what is already built (see dist; PLATFORMS as built).
@@ -145,7 +146,8 @@ bundle: $(MANIFEST)
 		mkdir -p "dist/$(PLUGIN_ID)/$$(dirname "$$out")"; \
 		if [ -f "$$out" ]; then cp "$$out" "dist/$(PLUGIN_ID)/$$out"; fi; \
 	done
-	@cp webapp/dist/main.js dist/$(PLUGIN_ID)/webapp/dist/
+	@# Every file: Mattermost serves them all, main.js loads the others with import().
+	@cp -R webapp/dist/. dist/$(PLUGIN_ID)/webapp/dist/
 	@$(MANIFEST) dist $(PLATFORMS)
 	@$(MANIFEST) check-bundle
 	@tar $(TAR_FLAGS) -C dist -czf dist/$(BUNDLE_NAME) $(PLUGIN_ID)

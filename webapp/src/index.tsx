@@ -1,6 +1,10 @@
 // Webapp part of the Client Certificates plugin: the enroll modal (get a
 // certificate three ways; My certificates), opened from the channel header,
 // the App Bar, `/cert enroll` and the plugin's open_enroll WebSocket event.
+
+// First: where webpack loads the lazily loaded chunks from.
+import './public_path';
+
 import React from 'react';
 
 import {openEnrollModal, type EnrollModalOptions, type EnrollTab} from './actions';

@@ -9,9 +9,15 @@ import {fakeAPI, issuance, secureProfile, vpnProfile} from '../../test_utils/fak
 
 import {EnrollModal} from './enroll_modal';
 
+const generated: unknown[] = [];
+
 jest.mock('../../browser_keys/load', () => ({
     loadBrowserKeys: async () => ({
-        generateKeyAndCSR: async () => ({keys: {privateKey: 'PRIVATE-KEY-OBJECT'}, csrPEM: '-----BEGIN CERTIFICATE REQUEST-----\nBROWSER\n-----END CERTIFICATE REQUEST-----\n'}),
+        isKeyType: () => true,
+        generateKeyAndCSR: async (options: unknown) => {
+            generated.push(options);
+            return {keys: {privateKey: 'PRIVATE-KEY-OBJECT'}, csrPEM: '-----BEGIN CERTIFICATE REQUEST-----\nBROWSER\n-----END CERTIFICATE REQUEST-----\n'};
+        },
         newPassphrase: () => 'browser-made-passphrase',
         buildPKCS12: async () => new Uint8Array([1, 2, 3]),
     }),
@@ -149,6 +155,7 @@ describe('the enroll modal', () => {
         expect(posts).toHaveLength(1);
         expect(posts[0].body).toEqual({profile: 'vpn', csr: expect.stringContaining('BROWSER')});
         expect(JSON.stringify(posts[0].body)).not.toMatch(/PRIVATE|passphrase/);
+        expect(generated).toEqual([{keyType: 'ecdsa-p256', commonName: 'alice', emails: ['alice@example.com']}]);
     });
 
     it('ends on waiting for the approvers, then collects the approved request', async () => {

@@ -331,8 +331,12 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
 async function enrollInBrowser(profile: Profile, base: EnrollBody, format: PKCS12Format,
     finish: (result: EnrollResult, browser?: BrowserIdentity) => void) {
     const keys = await loadBrowserKeys();
+    const keyType = browserKeyType(profile);
+    if (!keys.isKeyType(keyType)) {
+        throw new Error(t('enroll.browser_unsupported'));
+    }
     const made = await keys.generateKeyAndCSR({
-        keyType: browserKeyType(profile),
+        keyType,
         commonName: profile.subject.common_name,
         emails: profile.subject.emails,
     });
