@@ -75,8 +75,8 @@ func requireImports(t *testing.T, p12Path, passphrase, username string) *x509.Ce
 	leafPublic := runTool(t, dir, "sh", "-c", fmt.Sprintf("openssl pkcs12 -in %q -passin pass:%q -nodes -nokeys -clcerts | openssl x509 -noout -pubkey", p12Path, passphrase))
 	require.Equal(t, leafPublic, keyPublic, "the key in the file is the certificate's")
 
-	nssDB := filepath.Join(dir, base+"-nssdb")
-	require.NoError(t, os.Mkdir(nssDB, 0o700))
+	nssDB, err := os.MkdirTemp(dir, base+"-nssdb-")
+	require.NoError(t, err)
 	runTool(t, dir, "certutil", "-N", "--empty-password", "-d", "sql:"+nssDB)
 	require.Contains(t, runTool(t, dir, "pk12util", "-i", p12Path, "-d", "sql:"+nssDB, "-W", passphrase), "PKCS12 IMPORT SUCCESSFUL")
 	return leaf
