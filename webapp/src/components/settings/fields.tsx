@@ -243,19 +243,13 @@ export function SecretField({path, label, help, value, stored, onChange, texts}:
             <div style={styles.field}>
                 <label htmlFor={f.id} style={styles.label}>{label}</label>
                 <div style={styles.checkboxRow}>
-                    <input
-                        id={f.id}
-                        type='password'
-                        autoComplete='new-password'
+                    <PasswordInput
+                        field={f}
                         value={draft}
-                        disabled={f.disabled}
-                        aria-invalid={f.invalid || undefined}
-                        aria-describedby={f.describedBy}
-                        style={styles.input}
-                        onChange={(e) => {
-                            setDraft(e.target.value);
+                        onChange={(typed) => {
+                            setDraft(typed);
                             // Empty keeps the stored password: a save never empties it.
-                            onChange(e.target.value === '' ? stored : e.target.value);
+                            onChange(typed === '' ? stored : typed);
                         }}
                     />
                     <button
@@ -278,19 +272,31 @@ export function SecretField({path, label, help, value, stored, onChange, texts}:
     return (
         <div style={styles.field}>
             <label htmlFor={f.id} style={styles.label}>{label}</label>
-            <input
-                id={f.id}
-                type='password'
-                autoComplete='new-password'
+            <PasswordInput
+                field={f}
                 value={typeof value === 'string' ? value : ''}
-                disabled={f.disabled}
-                aria-invalid={f.invalid || undefined}
-                aria-describedby={f.describedBy}
-                style={styles.input}
-                onChange={(e) => onChange(e.target.value === '' ? undefined : e.target.value)}
+                onChange={(typed) => onChange(typed === '' ? undefined : typed)}
             />
             {f.below}
         </div>
+    );
+}
+
+// PasswordInput is a secret's input: never filled in by the browser's
+// password manager, described and marked as its field is.
+function PasswordInput({field, value, onChange}: {field: ReturnType<typeof useField>; value: string; onChange: (typed: string) => void}) {
+    return (
+        <input
+            id={field.id}
+            type='password'
+            autoComplete='new-password'
+            value={value}
+            disabled={field.disabled}
+            aria-invalid={field.invalid || undefined}
+            aria-describedby={field.describedBy}
+            style={styles.input}
+            onChange={(e) => onChange(e.target.value)}
+        />
     );
 }
 
