@@ -19,7 +19,7 @@ const manifestJSON = `
     "homepage_url": "https://github.com/clientcerts/mattermost-plugin-certs",
     "support_url": "https://github.com/clientcerts/mattermost-plugin-certs/issues",
     "icon_path": "assets/icon.svg",
-    "version": "0.9.0",
+    "version": "0.10.0",
     "min_server_version": "10.10.0",
     "server": {
         "executables": {
