@@ -229,11 +229,9 @@ func (c *Configuration) CheckCatalog() (*profile.Catalog, error) {
 		return catalog, nil
 	}
 	var problems profile.Problems
-	for i, p := range catalog.Profiles {
-		if p.Attestation != profile.AttestationIgnore {
-			problems = append(problems, &profile.FieldError{Path: fmt.Sprintf("profiles[%d].attestation", i),
-				Err: fmt.Errorf("Trusted attestation roots: profile %q verifies hardware attestations, so paste at least one attestation root certificate (e.g. the Yubico PIV attestation CA)", p.Name)})
-		}
+	for _, i := range catalog.ProfilesVerifyingAttestations() {
+		problems = append(problems, &profile.FieldError{Path: fmt.Sprintf("profiles[%d].attestation", i),
+			Err: fmt.Errorf("Trusted attestation roots: profile %q verifies hardware attestations, so paste at least one attestation root certificate (e.g. the Yubico PIV attestation CA)", catalog.Profiles[i].Name)})
 	}
 	if len(problems) > 0 {
 		return nil, problems

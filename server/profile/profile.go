@@ -552,15 +552,17 @@ func (p *Profile) validate(c *Catalog) Problems {
 // isBlank reports whether a name is empty or only spaces.
 func isBlank(name string) bool { return strings.TrimSpace(name) == "" }
 
-// NeedsAttestationRoots reports whether any profile verifies attestations,
-// which needs trusted attestation roots in the settings.
-func (c *Catalog) NeedsAttestationRoots() (string, bool) {
-	for _, p := range c.Profiles {
+// ProfilesVerifyingAttestations are the indexes of the profiles that
+// verify hardware attestations, which need trusted attestation roots in
+// the settings.
+func (c *Catalog) ProfilesVerifyingAttestations() []int {
+	var verifying []int
+	for i, p := range c.Profiles {
 		if p.Attestation != AttestationIgnore {
-			return p.Name, true
+			verifying = append(verifying, i)
 		}
 	}
-	return "", false
+	return verifying
 }
 
 // ApprovalsNeeded is how many different approvers must approve a request.

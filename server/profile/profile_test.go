@@ -194,9 +194,9 @@ func TestCSRSettingsOfProfiles(t *testing.T) {
 	hw, _ := c.Profile("hw")
 	assert.Equal(t, []pki.KeyType{pki.KeyECDSAP384}, hw.AcceptedKeyTypes())
 	assert.False(t, hw.ServerKeysAllowed())
-	name, needs := c.NeedsAttestationRoots()
-	assert.True(t, needs)
-	assert.Equal(t, "hw", name)
+	verifying := c.ProfilesVerifyingAttestations()
+	require.Len(t, verifying, 1)
+	assert.Equal(t, "hw", c.Profiles[verifying[0]].Name)
 
 	for catalog, want := range map[string]string{
 		`{"profiles": [{"name": "a", "csr_names": "maybe"}]}`:    `profile "a": csr_names must be "ignore" or "match"`,
