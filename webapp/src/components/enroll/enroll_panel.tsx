@@ -5,6 +5,7 @@ import {certsAPI, type EnrollBody, type EnrollResult, type Issuance, type PKCS12
 import {t, tf, type MessageId} from '../../i18n';
 import {styles} from '../styles';
 
+import {bytesToBase64} from './files';
 import {IssuedResult, type BrowserIdentity} from './result';
 import {WaitingResult} from './waiting';
 
@@ -432,11 +433,7 @@ function FileField({id, label, disabled, onText}: {id: string; label: string; di
             onText(text);
             return;
         }
-        let binary = '';
-        bytes.forEach((b) => {
-            binary += String.fromCharCode(b);
-        });
-        onText(btoa(binary));
+        onText(bytesToBase64(bytes));
     };
     return (
         <div style={{marginTop: 6}}>
