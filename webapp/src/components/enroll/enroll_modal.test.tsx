@@ -168,6 +168,8 @@ describe('the enroll modal', () => {
         });
         renderModal();
         await screen.findByRole('radio', {name: /secure/});
+        await userEvent.selectOptions(screen.getByLabelText('File format'), 'modern');
+        await userEvent.click(screen.getByRole('checkbox', {name: 'Also email me the file'}));
         await userEvent.click(screen.getByRole('button', {name: 'Create'}));
         expect(await screen.findByText(/waits for approval by @bob/)).toBeTruthy();
 
@@ -179,7 +181,10 @@ describe('the enroll modal', () => {
         await userEvent.click(screen.getByRole('button', {name: 'Check again'}));
         await userEvent.click(await screen.findByRole('button', {name: 'Collect'}));
         expect(await screen.findByRole('heading', {name: 'Your certificate is ready'})).toBeTruthy();
-        expect(api.sent.find((s) => s.path === '/requests/r-abc/collect')!.method).toBe('POST');
+        const collected = api.sent.find((s) => s.path === '/requests/r-abc/collect')!;
+        expect(collected.method).toBe('POST');
+        // The file as the user asked for it before the approval.
+        expect(collected.body).toEqual({format: 'modern', email: true});
     });
 });
 

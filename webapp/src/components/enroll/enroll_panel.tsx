@@ -145,6 +145,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
         return (
             <WaitingResult
                 waiting={step.waiting}
+                options={way === 'server' ? {format, email} : {}}
                 profile={profile}
                 announce={announce}
                 onIssued={(issued) => setStep({name: 'issued', issued})}

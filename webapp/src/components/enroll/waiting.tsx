@@ -1,6 +1,6 @@
 import React, {useState} from 'react';
 
-import {certsAPI, type CertRequest, type Issuance, type Profile, type Waiting} from '../../client/certs';
+import {certsAPI, type CertRequest, type EnrollBody, type Issuance, type Profile, type Waiting} from '../../client/certs';
 import {t, tf} from '../../i18n';
 import {styles} from '../styles';
 
@@ -8,6 +8,8 @@ import {useAction} from './use_action';
 
 interface WaitingResultProps {
     waiting: Waiting;
+    // What the user chose for the file when asking (its format, email).
+    options?: EnrollBody;
     profile?: Profile;
     announce: (message: string) => void;
     onIssued: (issued: Issuance) => void;
@@ -24,7 +26,7 @@ export function approversText(profile?: Profile): string {
 
 // WaitingResult is where a request that waits ends: for an approver, or
 // for the CA. Once approved, it is collected here or from My certificates.
-export function WaitingResult({waiting, profile, announce, onIssued, onShowCertificates}: WaitingResultProps) {
+export function WaitingResult({waiting, options, profile, announce, onIssued, onShowCertificates}: WaitingResultProps) {
     const [request, setRequest] = useState<CertRequest | null>(null);
     const {busy, error, run} = useAction();
     const state = request?.state || waiting.state;
@@ -39,7 +41,7 @@ export function WaitingResult({waiting, profile, announce, onIssued, onShowCerti
     });
 
     const collect = () => run(async () => {
-        const result = await certsAPI.collect(waiting.request_id, {format: profile?.pkcs12_format});
+        const result = await certsAPI.collect(waiting.request_id, options);
         if ('issued' in result) {
             onIssued(result.issued);
             announce(tf('enroll.announce_issued', {serial: result.issued.serial}));
