@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -106,6 +107,38 @@ func TestAPICollectsAnApprovedRequest(t *testing.T) {
 	w = env.request(http.MethodPost, collect, "", "alice")
 	assert.Equal(t, http.StatusConflict, w.Code, "collected once: %s", w.Body.String())
 	assert.Contains(t, w.Body.String(), "This request is issued.")
+}
+
+// Collects racing for one approved request: one certificate, the others
+// told the request is issued. The request's single pickup holds in the
+// store (the link's marks), whichever door collects.
+func TestAPICollectsRacingIssueOnce(t *testing.T) {
+	env := newApprovalEnv(t)
+	w := env.request(http.MethodPost, "/api/v1/enrollments", `{"profile": "secure"}`, "alice", "Content-Type", "application/json")
+	require.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
+	id := decodeJSON[enrollment.WaitingView](t, w.Body.Bytes()).RequestID
+	env.run("carol", "/cert approve "+id)
+
+	codes := make([]int, 10)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = env.request(http.MethodPost, "/api/v1/requests/"+id+"/collect", "", "alice").Code
+		}()
+	}
+	wg.Wait()
+	issued := 0
+	for _, code := range codes {
+		if code == http.StatusCreated {
+			issued++
+		} else {
+			assert.Equal(t, http.StatusConflict, code)
+		}
+	}
+	assert.Equal(t, 1, issued, "codes %v", codes)
+	assert.Len(t, decodeJSON[[]web.CertificateView](t, env.request(http.MethodGet, "/api/v1/certificates", "", "alice").Body.Bytes()), 1)
 }
 
 func TestAPICancelsAWaitingRequest(t *testing.T) {
