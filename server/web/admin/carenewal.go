@@ -29,12 +29,9 @@ type CARenewal struct {
 // suspected key compromise, a test of the relying parties). The admins are
 // told as for a scheduled renewal.
 func (h *Routes) handleAdminCARenew(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
-	s, requester, err := h.Callers.Resolve(caller)
+	s, err := h.adminOnly(caller, "renew the CA")
 	if err != nil {
 		return err
-	}
-	if !s.Core.IsAdmin(requester) {
-		return &web.Error{Status: http.StatusForbidden, Message: "only a system admin may renew the CA"}
 	}
 	if s.BuiltinCA == nil && !s.Config.UsesCustomCA() {
 		return &web.Error{Status: http.StatusConflict, Message: "no connector uses the built-in CA"}

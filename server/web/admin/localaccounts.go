@@ -6,7 +6,6 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/clientcerts/mattermost-plugin-certs/server/app"
 	"github.com/clientcerts/mattermost-plugin-certs/server/local"
 	"github.com/clientcerts/mattermost-plugin-certs/server/records"
 	"github.com/clientcerts/mattermost-plugin-certs/server/store"
@@ -55,20 +54,8 @@ func (h *Routes) mountLocalAccounts(api *mux.Router) {
 	api.Handle(routeLocalAccountRemove, web.API(h.Log, h.Auth, h.handleRemoveLocalAccount)).Methods(http.MethodPost)
 }
 
-// adminOnly resolves the caller, who must administer certificates.
-func (h *Routes) adminOnly(caller records.Principal) (*app.Snapshot, error) {
-	s, requester, err := h.Callers.Resolve(caller)
-	if err != nil {
-		return nil, err
-	}
-	if !s.Core.IsAdmin(requester) {
-		return nil, &web.Error{Status: http.StatusForbidden, Message: "only a system admin may manage local accounts"}
-	}
-	return s, nil
-}
-
 func (h *Routes) handleListLocalAccounts(w http.ResponseWriter, _ *http.Request, caller records.Principal) error {
-	if _, err := h.adminOnly(caller); err != nil {
+	if _, err := h.adminOnly(caller, "manage local accounts"); err != nil {
 		return err
 	}
 	accounts, err := h.Accounts.List()
@@ -84,7 +71,7 @@ func (h *Routes) handleListLocalAccounts(w http.ResponseWriter, _ *http.Request,
 }
 
 func (h *Routes) handleAddLocalAccount(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
-	if _, err := h.adminOnly(caller); err != nil {
+	if _, err := h.adminOnly(caller, "manage local accounts"); err != nil {
 		return err
 	}
 	var body struct {
@@ -102,7 +89,7 @@ func (h *Routes) handleAddLocalAccount(w http.ResponseWriter, r *http.Request, c
 }
 
 func (h *Routes) handleResetLocalAccount(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
-	if _, err := h.adminOnly(caller); err != nil {
+	if _, err := h.adminOnly(caller, "manage local accounts"); err != nil {
 		return err
 	}
 	account, token, err := h.Accounts.Reset(mux.Vars(r)["username"])
@@ -113,7 +100,7 @@ func (h *Routes) handleResetLocalAccount(w http.ResponseWriter, r *http.Request,
 }
 
 func (h *Routes) handleUnlockLocalAccount(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
-	if _, err := h.adminOnly(caller); err != nil {
+	if _, err := h.adminOnly(caller, "manage local accounts"); err != nil {
 		return err
 	}
 	if err := h.Accounts.Unlock(mux.Vars(r)["username"]); err != nil {
@@ -124,7 +111,7 @@ func (h *Routes) handleUnlockLocalAccount(w http.ResponseWriter, r *http.Request
 }
 
 func (h *Routes) handleRemoveLocalAccount(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
-	if _, err := h.adminOnly(caller); err != nil {
+	if _, err := h.adminOnly(caller, "manage local accounts"); err != nil {
 		return err
 	}
 	account, err := h.Accounts.Remove(mux.Vars(r)["username"], string(caller))

@@ -63,6 +63,19 @@ func (h *Routes) Mount(api *mux.Router) {
 	api.Handle(routeAdminCARenew, web.API(h.Log, h.Auth, h.handleAdminCARenew)).Methods(http.MethodPost)
 }
 
+// adminOnly resolves the caller, who must administer certificates; what
+// words the refusal ("only a system admin may <what>").
+func (h *Routes) adminOnly(caller records.Principal, what string) (*app.Snapshot, error) {
+	s, requester, err := h.Callers.Resolve(caller)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Core.IsAdmin(requester) {
+		return nil, &web.Error{Status: http.StatusForbidden, Message: "only a system admin may " + what}
+	}
+	return s, nil
+}
+
 // ownerPrincipal reads the owner filter: a principal (mm:…), or a bare
 // Mattermost user id as the API took before principals had kinds.
 func ownerPrincipal(owner string) records.Principal {

@@ -42,12 +42,9 @@ type SettingsCheckResult struct {
 // the function the save hook uses (config.Configuration.CheckCatalog), and
 // changes nothing.
 func (h *Routes) handleSettingsCheck(w http.ResponseWriter, r *http.Request, caller records.Principal) error {
-	s, requester, err := h.Callers.Resolve(caller)
+	s, err := h.adminOnly(caller, "check the plugin's settings")
 	if err != nil {
 		return err
-	}
-	if !s.Core.IsAdmin(requester) {
-		return &web.Error{Status: http.StatusForbidden, Message: "only a system admin may check the plugin's settings"}
 	}
 	var body SettingsCheck
 	if err := web.DecodeOptionalJSON(r, &body); err != nil {
