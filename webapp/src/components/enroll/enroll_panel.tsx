@@ -2,7 +2,7 @@ import React, {useEffect, useRef, useState} from 'react';
 
 import {loadBrowserKeys} from '../../browser_keys/load';
 import {certsAPI, type EnrollBody, type EnrollResult, type Issuance, type PKCS12Format, type Profile, type Waiting} from '../../client/certs';
-import {t, tf, type MessageId} from '../../i18n';
+import {formatText, t, type MessageId} from '../../i18n';
 import {styles} from '../styles';
 
 import {bytesToBase64} from './files';
@@ -126,7 +126,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
     if (profiles.length === 0) {
         return (
             <p style={styles.note}>
-                {renewsProfile ? tf('enroll.renew_profile_gone', {profile: renewsProfile}) : t('enroll.no_profiles')}
+                {renewsProfile ? formatText('enroll.renew_profile_gone', {profile: renewsProfile}) : t('enroll.no_profiles')}
             </p>
         );
     }
@@ -161,7 +161,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
             return;
         }
         setStep({name: 'issued', issued: result.issued, browser});
-        announce(tf('enroll.announce_issued', {serial: result.issued.serial}));
+        announce(formatText('enroll.announce_issued', {serial: result.issued.serial}));
     };
 
     const submit = async (event: React.FormEvent) => {
@@ -203,7 +203,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
             onSubmit={submit}
             aria-busy={working}
         >
-            {renews && <p style={styles.note}>{tf('enroll.renewing', {serial: renews})}</p>}
+            {renews && <p style={styles.note}>{formatText('enroll.renewing', {serial: renews})}</p>}
             <fieldset
                 style={styles.fieldset}
                 disabled={working}
@@ -225,7 +225,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
                             <strong>{p.name}</strong>
                             {p.description && <span>{' — '}{p.description}</span>}
                             <span style={styles.choiceDetail}>
-                                {tf('enroll.profile_detail', {key: keyTypeLabel(p.key_type), days: p.validity_days})}
+                                {formatText('enroll.profile_detail', {key: keyTypeLabel(p.key_type), days: p.validity_days})}
                                 {p.requires_approval && ` · ${approvalLabel(p)}`}
                             </span>
                         </span>
@@ -253,7 +253,7 @@ export function EnrollPanel({renews, renewsProfile, initialProfile, announce, on
                         <span>
                             <strong>{t(WAY_WORDS[w].label)}</strong>
                             <span style={styles.choiceDetail}>
-                                {tf(WAY_WORDS[w].detail, {key: keyTypeLabel(browserKeyType(profile || profiles[0]))})}
+                                {formatText(WAY_WORDS[w].detail, {key: keyTypeLabel(browserKeyType(profile || profiles[0]))})}
                             </span>
                         </span>
                     </label>
@@ -470,7 +470,7 @@ export function keyTypeLabel(keyType: string): string {
 
 function approvalLabel(p: Profile): string {
     if (p.approvers && p.approvers.length > 0) {
-        return tf('enroll.needs_approval_by', {approvers: p.approvers.map((a) => `@${a}`).join(', ')});
+        return formatText('enroll.needs_approval_by', {approvers: p.approvers.map((a) => `@${a}`).join(', ')});
     }
     return t('enroll.needs_approval');
 }

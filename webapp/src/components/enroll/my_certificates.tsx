@@ -1,7 +1,7 @@
 import React, {useCallback, useEffect, useState} from 'react';
 
 import {certsAPI, type CertRequest, type Certificate, type Issuance} from '../../client/certs';
-import {t, tf, type MessageId} from '../../i18n';
+import {formatText, t, type MessageId} from '../../i18n';
 import {styles} from '../styles';
 
 import {formatDate, shortSerial} from './files';
@@ -49,7 +49,7 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
     const revoke = (serial: string, reason: string) => act(async () => {
         const revoked = await certsAPI.revoke(serial, reason);
         setRevoking('');
-        announce(tf(revoked.revocation_pending ? 'certs.revoked_pending' : 'certs.revoked', {serial: shortSerial(serial)}));
+        announce(formatText(revoked.revocation_pending ? 'certs.revoked_pending' : 'certs.revoked', {serial: shortSerial(serial)}));
         await load();
     });
 
@@ -92,7 +92,7 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
                                 <span>
                                     <code style={styles.code}>{r.id}</code>
                                     {' '}
-                                    {tf('certs.request_line', {profile: r.profile, state: stateWord(r.state)})}
+                                    {formatText('certs.request_line', {profile: r.profile, state: stateWord(r.state)})}
                                 </span>
                                 {r.state === 'approved' && (
                                     <button
@@ -110,7 +110,7 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
                                         style={styles.smallButton}
                                         disabled={busy}
                                         onClick={() => withdraw(r.id)}
-                                        aria-label={tf('certs.withdraw_label', {id: r.id})}
+                                        aria-label={formatText('certs.withdraw_label', {id: r.id})}
                                     >
                                         {t('waiting.withdraw')}
                                     </button>
@@ -152,7 +152,7 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
                                                 style={{...styles.smallButton, marginRight: 4}}
                                                 disabled={busy}
                                                 onClick={() => onRenew(c)}
-                                                aria-label={tf('certs.renew_label', {serial: shortSerial(c.serial)})}
+                                                aria-label={formatText('certs.renew_label', {serial: shortSerial(c.serial)})}
                                             >
                                                 {t('certs.renew')}
                                             </button>
@@ -164,7 +164,7 @@ export function MyCertificates({announce, onRenew, onCollected}: MyCertificatesP
                                                 disabled={busy}
                                                 aria-expanded={revoking === c.serial}
                                                 onClick={() => setRevoking(revoking === c.serial ? '' : c.serial)}
-                                                aria-label={tf('certs.revoke_label', {serial: shortSerial(c.serial)})}
+                                                aria-label={formatText('certs.revoke_label', {serial: shortSerial(c.serial)})}
                                             >
                                                 {t('certs.revoke')}
                                             </button>
@@ -208,9 +208,9 @@ function RevokeConfirm({serial, busy, onConfirm, onCancel}: RevokeConfirmProps) 
     return (
         <div
             role='group'
-            aria-label={tf('certs.revoke_label', {serial: shortSerial(serial)})}
+            aria-label={formatText('certs.revoke_label', {serial: shortSerial(serial)})}
         >
-            <p style={styles.paragraph}>{tf('revoke.confirm', {serial: shortSerial(serial)})}</p>
+            <p style={styles.paragraph}>{formatText('revoke.confirm', {serial: shortSerial(serial)})}</p>
             <label
                 htmlFor={selectID}
                 style={styles.label}

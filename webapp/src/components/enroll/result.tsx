@@ -2,7 +2,7 @@ import React, {useState} from 'react';
 import {useSelector} from 'react-redux';
 
 import type {Issuance} from '../../client/certs';
-import {t, tf} from '../../i18n';
+import {formatText, t} from '../../i18n';
 import {getCAChainURL} from '../../selectors';
 import {styles} from '../styles';
 
@@ -60,7 +60,7 @@ export function IssuedResult({issued, browser, onAnother, onShowCertificates}: I
                             style={styles.primaryButton}
                             onClick={() => saveFile(pkcs12, p12Name, 'application/x-pkcs12')}
                         >
-                            {tf('result.download_p12', {file: p12Name})}
+                            {formatText('result.download_p12', {file: p12Name})}
                         </button>
                         <button
                             type='button'
@@ -69,7 +69,7 @@ export function IssuedResult({issued, browser, onAnother, onShowCertificates}: I
                             onClick={() => saveFile(mobileConfig({
                                 pkcs12,
                                 filename: p12Name,
-                                displayName: tf('result.mobileconfig_name', {name: commonName}),
+                                displayName: formatText('result.mobileconfig_name', {name: commonName}),
                                 organization: window.location.host,
                                 serial: issued.serial,
                             }), `${base}.mobileconfig`, 'application/x-apple-aspen-config')}
@@ -102,19 +102,19 @@ export function IssuedResult({issued, browser, onAnother, onShowCertificates}: I
                             style={styles.primaryButton}
                             onClick={() => saveFile(issued.certificate_pem, `${base}.pem`, 'application/x-pem-file')}
                         >
-                            {tf('result.download_pem', {file: `${base}.pem`})}
+                            {formatText('result.download_pem', {file: `${base}.pem`})}
                         </button>
                     </div>
                     {issued.attested !== undefined && (
                         <p style={styles.paragraph}>
-                            {issued.attested ? tf('result.attested', {device: issued.device_serial || '?'}) : t('result.not_attested')}
+                            {issued.attested ? formatText('result.attested', {device: issued.device_serial || '?'}) : t('result.not_attested')}
                         </p>
                     )}
                 </>
             )}
 
-            {issued.emailed_to && <p style={styles.note}>{tf('result.emailed', {to: issued.emailed_to})}</p>}
-            {issued.email_error && <p style={styles.error}>{tf('result.email_error', {why: issued.email_error})}</p>}
+            {issued.emailed_to && <p style={styles.note}>{formatText('result.emailed', {to: issued.emailed_to})}</p>}
+            {issued.email_error && <p style={styles.error}>{formatText('result.email_error', {why: issued.email_error})}</p>}
 
             <InstallHelp
                 caChainURL={caChainURL}

@@ -1,7 +1,7 @@
 import React, {useState} from 'react';
 
 import {certsAPI, type CertRequest, type EnrollBody, type Issuance, type Profile, type Waiting} from '../../client/certs';
-import {t, tf} from '../../i18n';
+import {formatText, t} from '../../i18n';
 import {styles} from '../styles';
 
 import {useAction} from './use_action';
@@ -37,14 +37,14 @@ export function WaitingResult({waiting, options, profile, announce, onIssued, on
             throw new Error(t('waiting.gone'));
         }
         setRequest(found);
-        announce(tf('waiting.state_now', {state: found.state}));
+        announce(formatText('waiting.state_now', {state: found.state}));
     });
 
     const collect = () => run(async () => {
         const result = await certsAPI.collect(waiting.request_id, options);
         if ('issued' in result) {
             onIssued(result.issued);
-            announce(tf('enroll.announce_issued', {serial: result.issued.serial}));
+            announce(formatText('enroll.announce_issued', {serial: result.issued.serial}));
         } else {
             setRequest({...(request || {id: waiting.request_id, profile: waiting.profile, created_at: ''}), state: result.waiting.state});
         }
@@ -111,16 +111,16 @@ export function WaitingResult({waiting, options, profile, announce, onIssued, on
 function describe(state: string, profile: Profile | undefined, request: CertRequest | null): string {
     switch (state) {
     case 'pending':
-        return tf('waiting.pending', {approvers: approversText(profile)});
+        return formatText('waiting.pending', {approvers: approversText(profile)});
     case 'waiting_ca':
         return t('waiting.waiting_ca');
     case 'approved':
         return t('waiting.approved');
     case 'issued':
-        return tf('waiting.issued', {serial: request?.serial || ''});
+        return formatText('waiting.issued', {serial: request?.serial || ''});
     case 'denied':
-        return tf('waiting.denied', {reason: request?.reason || t('waiting.no_reason')});
+        return formatText('waiting.denied', {reason: request?.reason || t('waiting.no_reason')});
     default:
-        return tf('waiting.closed', {state});
+        return formatText('waiting.closed', {state});
     }
 }
