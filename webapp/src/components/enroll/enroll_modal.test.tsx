@@ -1,10 +1,9 @@
 import {afterEach, beforeEach, describe, expect, it, jest} from '@jest/globals';
-import {render, screen, waitFor, within} from '@testing-library/react';
+import {screen, waitFor, within} from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import React from 'react';
-import {Provider} from 'react-redux';
 
-import {makeStore} from '../../test_utils/store';
+import {makeStore, renderWithStore} from '../../test_utils/store';
 import {fakeAPI, issuance, secureProfile, vpnProfile} from '../../test_utils/fake_api';
 
 import {EnrollModal} from './enroll_modal';
@@ -30,14 +29,12 @@ const certificates = [
 
 function renderModal(options = {}) {
     const onClose = jest.fn();
-    const store = makeStore('https://chat.example.com');
-    render(
-        <Provider store={store}>
-            <EnrollModal
-                options={options}
-                onClose={onClose}
-            />
-        </Provider>,
+    renderWithStore(
+        <EnrollModal
+            options={options}
+            onClose={onClose}
+        />,
+        makeStore('https://chat.example.com'),
     );
     return {onClose};
 }
